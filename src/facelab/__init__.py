@@ -1,0 +1,61 @@
+"""facelab: machine learning on face images.
+
+The Python API is the product; the CLI, REST API and dashboard are thin layers over it.
+Names are imported lazily so that ``import facelab`` stays fast (no torch until needed).
+
+Example:
+    >>> import facelab
+    >>> root = facelab.synthesize("faces", kind="celeba", n=500)          # doctest: +SKIP
+    >>> ds = facelab.prepare(root, size=64)                                # doctest: +SKIP
+    >>> run = facelab.train(ds.path, target="Smiling", model="cnn", epochs=3)  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "FacelabError": "facelab.errors",
+    "DataError": "facelab.errors",
+    "ConfigError": "facelab.errors",
+    "RunError": "facelab.errors",
+    "Registry": "facelab.registry",
+    "Manifest": "facelab.data.manifest",
+    "LabelInfo": "facelab.data.manifest",
+    "PreparedDataset": "facelab.data.prepared",
+    "open_prepared": "facelab.data.prepared",
+    "read_source": "facelab.data.readers",
+    "prepare": "facelab.data.cache",
+    "load_image": "facelab.data.image",
+    "synthesize": "facelab.data.synth",
+    "render_face": "facelab.data.synth",
+    "Task": "facelab.train.task",
+    "train": "facelab.train.trainer",
+    "Run": "facelab.train.run",
+    "list_runs": "facelab.train.run",
+    "MODELS": "facelab.models",
+    "evaluate": "facelab.train.evaluate",
+    "compare": "facelab.train.compare",
+    "search": "facelab.train.search",
+    "explore": "facelab.explore.report",
+    "cluster": "facelab.cluster.report",
+    "FaceBox": "facelab.faces.detect",
+    "align": "facelab.faces.align",
+    "Predictor": "facelab.predict.predictor",
+    "export_onnx": "facelab.predict.export",
+    "create_app": "facelab.serve.app",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'facelab' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return __all__

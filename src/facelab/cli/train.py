@@ -1,0 +1,8 @@
+"""CLI commands of this group (see docs/CONTRACTS.md for the owner)."""
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this group's commands to the main app."""
