@@ -31,6 +31,14 @@ def _register_all() -> None:
 _register_all()
 
 
+@app.command()
+def version() -> None:
+    """Print facelab's version."""
+    from .. import __version__
+
+    print(__version__)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script: user errors are printed, never a traceback."""
     try:
