@@ -1,1 +1,64 @@
-"""See docs/CONTRACTS.md."""
+"""The model registry: a name → a :class:`ModelSpec`.
+
+Torch models: ``spec.build(in_channels, outputs, **params) -> torch.nn.Module`` whose forward takes
+float NCHW and returns logits (N, outputs); the module exposes ``features(x) -> (N, D)`` (the
+penultimate layer, for embeddings and ``--init``) and ``head`` (the final layer, replaced on
+transfer).
+
+Classical models (scikit-learn): ``spec.build(in_channels, outputs, **params)`` returns an object
+with scikit-learn manners: ``fit(x_uint8_nhwc, y, task) -> self``, ``predict_proba(x) -> (N,
+outputs)``, ``embed(x) -> (N, D)``, ``state_dict() -> dict[str, np.ndarray]`` and
+``load_state_dict(d)`` (saved as safetensors — nothing pickled).
+
+Each model module registers itself on import; :func:`_load_all` imports them.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal
+
+from ..registry import Registry
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    kind: Literal["torch", "classical"]
+    build: Callable[..., Any]
+    description: str
+    default_params: dict = field(default_factory=dict)
+
+
+MODELS: Registry[ModelSpec] = Registry("model")
+
+_MODULES = ("cnn", "mobilenet", "resnet", "classical")
+
+
+def _load_all() -> None:
+    for mod in _MODULES:
+        try:
+            importlib.import_module(f"facelab.models.{mod}")
+        except ModuleNotFoundError as e:  # a model file not written yet
+            if e.name != f"facelab.models.{mod}":
+                raise
+
+
+def get_model(name: str) -> ModelSpec:
+    _load_all()
+    return MODELS.get(name)
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    _load_all()
+    return MODELS.list(pattern)
+
+
+def register_model(name: str, *, kind: Literal["torch", "classical"], description: str, **defaults):
+    """Decorator for a builder: ``@register_model("cnn", kind="torch", description=...)``."""
+
+    def deco(build):
+        MODELS.register(name)(ModelSpec(name, kind, build, description, dict(defaults)))
+        return build
+
+    return deco
