@@ -1,0 +1,124 @@
+"""Known-answer tests for facelab.train.metrics: every expected number is worked out by hand."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from facelab.train import metrics as M
+
+# Eight binary predictions, worked by hand:
+#   y    = 1    1    1    1    0    0    0    0
+#   p    = .95  .8   .6   .3   .1   .4   .7   .55
+#   pred = 1    1    1    0    0    0    1    1
+# TP=3 (rows 0,1,2), FN=1 (row 3), TN=2 (rows 4,5), FP=2 (rows 6,7)
+Y8 = np.array([1, 1, 1, 1, 0, 0, 0, 0])
+P8 = np.array([0.95, 0.8, 0.6, 0.3, 0.1, 0.4, 0.7, 0.55])
+
+
+def test_binary_scores_by_hand():
+    s = M.binary_scores(Y8, P8)
+    assert s["accuracy"] == pytest.approx(5 / 8)
+    assert s["precision"] == pytest.approx(3 / 5)
+    assert s["recall"] == pytest.approx(3 / 4)
+    assert s["f1"] == pytest.approx(2 * 0.6 * 0.75 / (0.6 + 0.75))
+    # balanced accuracy = (TPR + TNR) / 2 = (3/4 + 2/4) / 2
+    assert s["balanced_accuracy"] == pytest.approx(0.625)
+    # AUC: pairs (pos, neg) with pos score > neg score. positives .95 .8 .6 .3; negatives .1 .4 .7 .55
+    # .95 beats 4, .8 beats 4, .6 beats 3 (.1 .4 .55), .3 beats 1 (.1) -> 12 / 16
+    assert s["roc_auc"] == pytest.approx(12 / 16)
+    assert s["positive_rate"] == 0.5 and s["predicted_positive_rate"] == pytest.approx(5 / 8)
+
+
+def test_ece_by_hand():
+    # top-label confidences: .95 .8 .6 .7 .9 .6 .7 .55 ; correct: 1 1 1 0 1 1 0 0
+    # bins (10 equal, right-closed): (.5,.6]: .6, .6, .55 -> conf .5833, acc 2/3
+    #   (.6,.7]: .7, .7 -> conf .7, acc 0 ; (.7,.8]: .8 -> acc 1 ; (.8,.9]: .9 -> acc 1 ; (.9,1]: .95 -> acc 1
+    expected = (3 / 8 * abs(2 / 3 - (0.6 + 0.6 + 0.55) / 3) + 2 / 8 * 0.7 + 1 / 8 * 0.2
+                + 1 / 8 * 0.1 + 1 / 8 * 0.05)
+    assert M.expected_calibration_error(Y8, P8, "binary") == pytest.approx(expected)
+    rb = M.reliability_bins(Y8, P8, "binary")
+    assert rb.count.tolist() == [0, 0, 0, 0, 0, 3, 2, 1, 1, 1]
+    assert np.isnan(rb.accuracy[0]) and rb.accuracy[6] == 0.0
+
+
+def test_ece_is_zero_when_calibrated_and_bin_edges():
+    # confidence 1.0 must land in the last bin, 0.5 in bin (.4, .5]
+    rb = M.reliability_bins(np.array([1, 0]), np.array([1.0, 0.5]), "binary")
+    assert rb.count[9] == 1 and rb.count[4] == 1
+    y = np.array([1] * 8 + [0] * 2)
+    p = np.full(10, 0.8)  # 80 % confident, 80 % right
+    assert M.expected_calibration_error(y, p, "binary") == pytest.approx(0.0)
+
+
+def test_score_binary_confusion_and_report():
+    s = M.score(Y8, P8.reshape(-1, 1), "binary", ["Smiling"])
+    assert s.confusion["Smiling"].tolist() == [[2, 2], [1, 3]]  # rows true 0/1, cols pred 0/1
+    assert s.overall["accuracy"] == pytest.approx(5 / 8) and s.overall["n"] == 8
+    assert "Smiling" in s.report
+    assert s.to_dict()["per_label"][0]["label"] == "Smiling"
+
+
+def test_score_multiclass_by_hand():
+    y = np.array([0, 0, 1, 1, 2, 2])
+    prob = np.array([
+        [0.7, 0.2, 0.1],  # pred 0 ok
+        [0.3, 0.6, 0.1],  # pred 1 wrong
+        [0.1, 0.8, 0.1],  # pred 1 ok
+        [0.2, 0.5, 0.3],  # pred 1 ok
+        [0.1, 0.1, 0.8],  # pred 2 ok
+        [0.5, 0.1, 0.4],  # pred 0 wrong
+    ])
+    s = M.score(y, prob, "multiclass", ["a", "b", "c"])
+    assert s.overall["accuracy"] == pytest.approx(4 / 6)
+    # recall per class: a 1/2, b 2/2, c 1/2 -> balanced 2/3; precision: a 1/2, b 2/3, c 1/1
+    assert s.overall["balanced_accuracy"] == pytest.approx(2 / 3)
+    assert s.per_label["precision"].tolist() == pytest.approx([0.5, 2 / 3, 1.0])
+    assert s.overall["precision"] == pytest.approx((0.5 + 2 / 3 + 1) / 3)
+    assert s.confusion["all"].tolist() == [[1, 1, 0], [0, 2, 0], [1, 0, 1]]
+    # top-label ECE: conf .7 .6 .8 .5 .8 .5 ; correct 1 0 1 1 1 0
+    # (.4,.5]: .5,.5 acc 1/2 -> gap 0 ; (.5,.6]: .6 acc 0 -> .6 ; (.6,.7]: .7 acc 1 -> .3 ; (.7,.8]: .8,.8 acc 1 -> .2
+    assert s.overall["ece"] == pytest.approx(1 / 6 * 0.6 + 1 / 6 * 0.3 + 2 / 6 * 0.2)
+    assert s.overall["roc_auc"] is not None
+
+
+def test_score_multilabel_and_undefined_auc():
+    y = np.array([[1, 0], [0, 0], [1, 0], [0, 0]])
+    prob = np.array([[0.9, 0.1], [0.2, 0.6], [0.4, 0.2], [0.1, 0.3]])
+    s = M.score(y, prob, "multilabel", ["A", "B"])
+    a, b = s.per_label.set_index("label").loc["A"], s.per_label.set_index("label").loc["B"]
+    assert a["accuracy"] == pytest.approx(3 / 4) and a["recall"] == pytest.approx(0.5)
+    assert b["accuracy"] == pytest.approx(3 / 4)
+    assert b["roc_auc"] is None or np.isnan(b["roc_auc"])  # B is never positive: AUC undefined
+    assert s.overall["subset_accuracy"] == pytest.approx(2 / 4)  # rows 0 and 3 fully right
+    assert s.overall["accuracy"] == pytest.approx(3 / 4)
+    assert s.overall["roc_auc"] == pytest.approx(1.0)  # A only: .9,.4 vs .2,.1
+
+
+def test_losses_and_top_losses():
+    losses = M.sample_losses(Y8, P8, "binary")
+    assert losses[3] == pytest.approx(-np.log(0.3))
+    assert losses[6] == pytest.approx(-np.log(0.3))
+    order = M.top_losses(Y8, P8, "binary", k=3)
+    assert set(order[:2]) == {3, 6} and order[2] == 7  # -log(.45) next
+    mc = M.sample_losses(np.array([2]), np.array([[0.25, 0.25, 0.5]]), "multiclass")
+    assert mc[0] == pytest.approx(np.log(2))
+
+
+def test_subgroup_table_by_hand():
+    male = np.array([1, 1, 1, 1, 0, 0, 0, 0])
+    t = M.subgroup_table(Y8, P8, "binary", {"Male": male}, {"Male": ["not Male", "Male"]})
+    t = t.set_index("value")
+    # Male rows 0-3: pred 1 1 1 0 vs y 1 1 1 1 -> 3/4 ; not Male rows 4-7: pred 0 0 1 1 vs 0 -> 2/4
+    assert t.loc["Male", "accuracy"] == pytest.approx(0.75)
+    assert t.loc["not Male", "accuracy"] == pytest.approx(0.5)
+    assert t.loc["not Male", "predicted_positive_rate"] == pytest.approx(0.5)
+    assert t.loc["Male", "n"] == 4
+
+
+def test_markdown_and_json_helpers():
+    import pandas as pd
+
+    md = M.markdown_table(pd.DataFrame({"a": [0.5, None], "b": ["x", "y"]}))
+    assert md.splitlines()[2] == "| 0.500 | x |" and "–" in md
+    j = M.as_jsonable({"x": np.float32(0.5), "n": np.int64(2), "nan": float("nan"), "arr": np.eye(2)})
+    assert j == {"x": 0.5, "n": 2, "nan": None, "arr": [[1.0, 0.0], [0.0, 1.0]]}
