@@ -1,0 +1,101 @@
+"""The REST API: ``create_app(settings)`` builds a FastAPI app around the runs it loads.
+
+Example:
+    >>> from facelab.serve import ServeSettings, create_app
+    >>> app = create_app(ServeSettings(runs=["smiling-cnn"]))   # doctest: +SKIP
+    >>> import uvicorn; uvicorn.run(app, port=8000)            # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+
+from .. import __version__
+from .deps import InferencePool
+from .errors import install_error_handlers
+from .limits import BodySizeLimitMiddleware
+from .logging import RequestContextMiddleware, setup_logging
+from .routes import info, predict
+from .settings import ServeSettings
+from .store import RunStore
+
+log = logging.getLogger("facelab.serve")
+
+DESCRIPTION = """
+Face detection and attribute/emotion/identity prediction with runs trained by `facelab train`.
+
+* `POST /v1/predict` — one photo (multipart field `file`, or JSON `{"image": "<base64>"}`)
+* `POST /v1/predict/batch` — several photos (multipart field `files`, or JSON `{"images": [...]}`)
+* `GET /v1/models` — the served runs; `GET /v1/health` — liveness
+
+Errors are JSON `{"error", "fix", "request_id"}`. Every answer carries an `X-Request-ID` header.
+"""
+
+
+def _limit_threads(torch_threads: int) -> None:
+    # Each of the pool's workers runs one inference at a time; more intra-op threads than
+    # cores / workers would make them fight over the cores.
+    try:
+        import torch
+
+        torch.set_num_threads(torch_threads)
+    except Exception:  # torch missing in an ONNX-only install
+        pass
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)
+    except Exception:
+        pass
+
+
+def create_app(settings: ServeSettings, *, store: RunStore | None = None) -> FastAPI:
+    """Build the API app and load its runs now (so a bad run set fails before the port opens).
+
+    Args:
+        settings: what to serve and how (:class:`ServeSettings`).
+        store: already loaded runs (tests); default: load ``settings.runs``.
+
+    Raises:
+        RunError: none of the runs could be loaded (each failure named).
+
+    Example:
+        >>> app = create_app(ServeSettings(runs=["smiling-cnn"], runs_dir="runs"))  # doctest: +SKIP
+    """
+    setup_logging(settings.log_level)
+    _limit_threads(settings.torch_threads)
+    store = store or RunStore.load(settings)
+    for name, reason in store.failed.items():
+        log.warning("serving without a run that failed to load", extra={"run": name, "reason": reason})
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.pool = InferencePool(settings.workers)
+        app.state.started = time.monotonic()
+        log.info("serving", extra={"runs": store.names, "failed": list(store.failed), "workers": settings.workers,
+                                   "max_upload_mb": settings.max_upload_mb})
+        try:
+            yield
+        finally:
+            app.state.pool.close()
+
+    app = FastAPI(title="facelab", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.store = store
+    app.state.started = time.monotonic()
+    install_error_handlers(app)
+    app.include_router(predict.router)
+    app.include_router(info.router)
+
+    @app.get("/", include_in_schema=False)
+    async def root():
+        return RedirectResponse("/docs")
+
+    # Added last = outermost: the request id exists before the size check answers.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    return app

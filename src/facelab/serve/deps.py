@@ -1,0 +1,53 @@
+"""What routes get injected: the loaded runs and the inference pool (``Annotated[..., Depends]``)."""
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from typing import Annotated, Any, Callable, TypeVar
+
+from fastapi import Depends, Request
+
+from .settings import ServeSettings
+from .store import RunStore
+
+T = TypeVar("T")
+
+
+def get_store(request: Request) -> RunStore:
+    return request.app.state.store
+
+
+def get_settings(request: Request) -> ServeSettings:
+    return request.app.state.settings
+
+
+class InferencePool:
+    """A bounded thread pool for CPU-bound work, so that the event loop never waits on a model.
+
+    torch and OpenCV release the GIL in their kernels, so threads give real parallelism; the pool
+    is sized to the cores and each call is limited to ``torch_threads`` so they do not oversubscribe.
+
+    Example:
+        >>> pool = InferencePool(workers=2)
+        >>> # result = await pool.run(fn, arg)
+    """
+
+    def __init__(self, workers: int):
+        self.workers = workers
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="facelab-infer")
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, fn, *args)
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+def get_pool(request: Request) -> InferencePool:
+    return request.app.state.pool
+
+
+Store = Annotated[RunStore, Depends(get_store)]
+Settings = Annotated[ServeSettings, Depends(get_settings)]
+Pool = Annotated[InferencePool, Depends(get_pool)]

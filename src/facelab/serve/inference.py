@@ -1,0 +1,93 @@
+"""The work done in the inference pool: decode an upload, run each requested run's predictor.
+
+Pure functions of bytes and loaded runs (no FastAPI here), so they are easy to test and reuse.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+
+import numpy as np
+
+from ..errors import DataError
+from .errors import ApiError
+from .schemas import BoxOut, FaceOut, PhotoOut, RunPrediction
+from .store import RunStore, ServedRun
+
+NO_FACE = ("no face found: the detector saw no face in this image "
+           "(send a photo with a frontal face at least ~40 pixels wide)")
+_DATA_URL = re.compile(r"^data:[\w/+.\-]*;base64,", re.I)
+
+
+def b64_to_bytes(text: str, field: str = "image") -> bytes:
+    """Decode base64 (plain or a data URL); malformed input is a 422 naming the field.
+
+    Example:
+        >>> b64_to_bytes("aGk=")
+        b'hi'
+    """
+    text = _DATA_URL.sub("", text.strip())
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as e:
+        raise ApiError(422, f"{field} is not valid base64 ({e})",
+                       fix='send the file bytes base64-encoded, e.g. `base64 -w0 photo.jpg`') from None
+
+
+def decode_image(data: bytes, name: str) -> np.ndarray:
+    """Decode an uploaded file to RGB uint8; a non-image is a 415 that names the file."""
+    from ..data.image import load_image
+
+    if not data:
+        raise ApiError(415, f"{name} is empty", fix="send a JPEG, PNG, WebP or BMP photo")
+    try:
+        return load_image(data)
+    except DataError as e:
+        raise ApiError(415, f"{name} is not an image that can be read ({e.message})",
+                       fix="send a JPEG, PNG, WebP or BMP photo") from None
+
+
+def select_runs(store: RunStore, run: str | None) -> list[ServedRun]:
+    """The runs a request asks for: one by name, or all (``None``, ``""`` or ``"all"``)."""
+    if run in (None, "", "all", "*"):
+        return [store.runs[n] for n in store.names]
+    if "/" in run or "\\" in run or ".." in run or run.startswith("~"):
+        raise ApiError(400, f"refused run name {run!r}: a run name is a folder name, not a path",
+                       fix=f"use one of: {', '.join(store.names)}", available=store.names)
+    if run not in store.runs:
+        raise ApiError(404, f"no run named {run!r} is served",
+                       fix=f"use one of: {', '.join(store.names)} (or omit run for all)",
+                       available=store.names)
+    return [store.runs[run]]
+
+
+def _box(box) -> BoxOut:
+    lm = getattr(box, "landmarks", None)
+    return BoxOut(x=float(box.x), y=float(box.y), w=float(box.w), h=float(box.h),
+                  score=None if getattr(box, "score", None) is None else float(box.score),
+                  angle=None if getattr(box, "angle", None) is None else float(box.angle),
+                  landmarks={k: [float(a), float(b)] for k, (a, b) in lm.items()} if lm else None)
+
+
+def predict_one(image: np.ndarray, runs: list[ServedRun]) -> list[RunPrediction]:
+    """Run every requested run's predictor on one decoded image."""
+    out = []
+    for served in runs:
+        with served.predictor() as predictor:
+            result = predictor.predict(image)
+        faces = [FaceOut(index=int(f.index), box=_box(f.box),
+                         probabilities={k: float(v) for k, v in f.probabilities.items()},
+                         labels=list(f.labels)) for f in result.faces]
+        note = result.note
+        if not faces and not result.error:
+            note = note or NO_FACE
+        out.append(RunPrediction(run=served.name, faces=faces, note=note, error=result.error))
+    return out
+
+
+def predict_bytes(data: bytes, name: str | None, runs: list[ServedRun]) -> PhotoOut:
+    """Decode and predict one upload (called in the inference pool)."""
+    image = decode_image(data, name or "the upload")
+    h, w = image.shape[:2]
+    return PhotoOut(source=name, width=int(w), height=int(h), predictions=predict_one(image, runs))

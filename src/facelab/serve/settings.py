@@ -1,0 +1,72 @@
+"""Settings of the REST API: one validated model, built by the caller (never at import time).
+
+Example:
+    >>> s = ServeSettings(runs=["smiling-cnn"], runs_dir="runs", max_upload_mb=5)
+    >>> s.max_upload_bytes
+    5242880
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+def _cores() -> int:
+    # sched_getaffinity respects container CPU limits; cpu_count does not.
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+class ServeSettings(BaseModel):
+    """How `facelab serve` runs.
+
+    Args:
+        runs: run names (folders inside ``runs_dir``) to load at start-up; empty means every run
+            found in ``runs_dir``.
+        runs_dir: the runs folder (default ``$FACELAB_RUNS`` or ``./runs``).
+        max_upload_mb: the largest request body accepted (413 above it).
+        max_batch: the most images in one ``/v1/predict/batch`` request.
+        workers: inference threads (default: the number of cores).
+        torch_threads: torch threads per inference call; workers x torch_threads should not
+            exceed the cores, or calls fight over them.
+        detector: the face detector name (``facelab.faces.detect.DETECTORS``).
+        backend: ``torch`` or ``onnx``.
+        log_level: level of the JSON request log.
+
+    Example:
+        >>> ServeSettings(runs=[], runs_dir="runs").workers >= 1
+        True
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    runs: list[str] = Field(default_factory=list)
+    runs_dir: Path = Field(default_factory=lambda: _runs_root())
+    max_upload_mb: float = Field(10.0, gt=0, le=1024)
+    max_batch: int = Field(16, ge=1, le=256)
+    workers: int = Field(default_factory=_cores, ge=1, le=64)
+    torch_threads: int = Field(1, ge=1, le=64)
+    detector: str = "haar"
+    backend: Literal["torch", "onnx"] = "torch"
+    log_level: str = "INFO"
+
+    @field_validator("runs_dir", mode="before")
+    @classmethod
+    def _expand(cls, v):
+        return Path(v).expanduser() if v is not None else _runs_root()
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """The request size limit in bytes."""
+        return int(self.max_upload_mb * 1024 * 1024)
+
+
+def _runs_root() -> Path:
+    from ..paths import runs_root
+
+    return runs_root()
