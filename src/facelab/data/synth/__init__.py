@@ -1,0 +1,143 @@
+"""Synthetic faces written as real files in the CelebA, FER2013 and folder-per-person layouts.
+
+Example:
+    >>> from facelab.data.synth import synthesize
+    >>> root = synthesize("/tmp/celeba-synth", kind="celeba", n=200, seed=0)  # doctest: +SKIP
+    >>> sorted(p.name for p in root.iterdir())                                # doctest: +SKIP
+    ['identity_CelebA.txt', 'img_align_celeba', 'list_attr_celeba.txt', ...]
+
+See ``docs/synthetic.md`` for what is drawn and what is labelled -1.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Callable
+
+from ...errors import ConfigError, DataError
+from .attributes import ATTRIBUTES, EXPRESSIONS, RENDERED, UNRENDERED, Look, sample_attributes, sample_identity
+from .faces import render_face
+from .layouts import Plan, plan_celeba, plan_fer, plan_folder, render_chunk, write_celeba, write_fer_csv
+
+__all__ = ["synthesize", "render_face", "ATTRIBUTES", "EXPRESSIONS", "RENDERED", "UNRENDERED",
+           "Look", "sample_identity", "sample_attributes", "KINDS"]
+
+KINDS = ("celeba", "fer2013", "folder")
+_CHUNK = 256
+# Below this many images a process pool costs more (spawn + imports) than it saves.
+_POOL_MIN = 1500
+
+
+def synthesize(out: str | Path, *, kind: str = "celeba", n: int = 1000, seed: int = 0,
+               identities: int | None = None, fer_form: str = "csv", workers: int | None = None,
+               progress: bool = False, on_progress: Callable[[int], None] | None = None) -> Path:
+    """Write a synthetic face dataset in a real layout and return its root folder.
+
+    Args:
+        out: the dataset root to create (may exist if empty of facelab files).
+        kind: "celeba" (official layout: ``img_align_celeba/*.jpg`` 178x218 plus
+            ``list_attr_celeba.txt``, ``list_eval_partition.txt``, ``identity_CelebA.txt``,
+            ``list_landmarks_align_celeba.txt``), "fer2013" (``fer2013.csv``, 48x48 grey, 7
+            expressions) or "folder" (``<Person_Name>/<Person_Name>_0001.jpg``, 250x250).
+        n: number of images.
+        seed: the same seed gives byte-identical files, whatever ``workers`` is.
+        identities: number of people (celeba default n//20, folder default min(10, n//10)).
+        fer_form: "csv" (``fer2013.csv``) or "folders" (``train|test/<emotion>/*.jpg``).
+        workers: processes to render with; default: all cores for large ``n``, else 1.
+        progress: show a tqdm progress bar.
+        on_progress: called with the number of images finished after each chunk.
+
+    Returns:
+        The dataset root (``out``) as a Path.
+
+    Raises:
+        ConfigError: unknown kind or fer_form, ``n`` < 1, ``identities`` out of range.
+        DataError: ``out`` is a file or cannot be written.
+
+    Example:
+        >>> synthesize("/tmp/people", kind="folder", n=40, identities=4)  # doctest: +SKIP
+        PosixPath('/tmp/people')
+    """
+    if kind not in KINDS:
+        raise ConfigError(f"unknown synthetic kind {kind!r}", fix=f"use one of: {', '.join(KINDS)}")
+    if fer_form not in ("csv", "folders"):
+        raise ConfigError(f"unknown fer_form {fer_form!r}", fix="use 'csv' or 'folders'")
+    if int(n) < 1:
+        raise ConfigError(f"n must be at least 1 (got {n})", fix="pass --n 1000 or more")
+    if identities is not None and not (1 <= identities <= n):
+        raise ConfigError(f"identities must be between 1 and n={n} (got {identities})",
+                          fix="pass fewer identities than images")
+    root = Path(out).expanduser()
+    if root.exists() and not root.is_dir():
+        raise DataError(f"{root} is a file, not a folder", path=root, fix="choose a new folder for --out")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DataError(f"cannot create {root} ({e.strerror})", path=root,
+                        fix="choose a folder you can write to") from None
+
+    n = int(n)
+    if kind == "celeba":
+        plan = plan_celeba(root, n, seed, identities)
+        (root / "img_align_celeba").mkdir(exist_ok=True)
+    elif kind == "folder":
+        plan = plan_folder(root, n, seed, identities)
+        for name in {p.split("/")[0] for p in plan.names}:
+            (root / name).mkdir(exist_ok=True)
+    else:
+        plan = plan_fer(root, n, seed, fer_form)
+        if fer_form == "folders":
+            for name in {p.rsplit("/", 1)[0] for p in plan.names}:
+                (root / name).mkdir(parents=True, exist_ok=True)
+
+    rows = _render_all(plan, n, workers, progress, on_progress)
+    if kind == "celeba":
+        write_celeba(plan, rows)
+    elif kind == "fer2013" and fer_form == "csv":
+        write_fer_csv(plan, rows)
+    return root
+
+
+def _render_all(plan: Plan, n: int, workers: int | None, progress: bool,
+                on_progress: Callable[[int], None] | None) -> list:
+    chunks = [(a, min(a + _CHUNK, n)) for a in range(0, n, _CHUNK)]
+    if workers is None:
+        workers = (os.cpu_count() or 1) if n >= _POOL_MIN else 1
+    workers = max(1, min(int(workers), len(chunks)))
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n, desc=f"synth {plan.kind}", unit="img")
+    done = 0
+    results: list = []
+
+    def tick(k: int) -> None:
+        nonlocal done
+        done += k
+        if bar is not None:
+            bar.update(k)
+        if on_progress is not None:
+            on_progress(done)
+
+    try:
+        if workers == 1:
+            for a, b in chunks:
+                results.extend(render_chunk(plan, a, b))
+                tick(b - a)
+        else:
+            # "spawn": the caller may hold torch/OpenMP threads, which fork does not survive.
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+                futures = [pool.submit(render_chunk, plan, a, b) for a, b in chunks]
+                for (a, b), fut in zip(chunks, futures):
+                    results.extend(fut.result())  # in submission order: deterministic output
+                    tick(b - a)
+    except OSError as e:
+        raise DataError(f"cannot write images under {plan.root} ({e.strerror})", path=plan.root,
+                        fix="check free disk space and permissions") from None
+    finally:
+        if bar is not None:
+            bar.close()
+    return results
