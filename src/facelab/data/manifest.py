@@ -49,6 +49,7 @@ class Problem:
     kind: str  # missing_image, corrupt_image, empty_file, bad_row, bad_value, duplicate_id, ...
     path: str
     detail: str
+    count: int = 1  # >1 for a summary standing for many problems of one kind (readers/_common.py)
 
 
 @dataclass
@@ -81,7 +82,10 @@ class Manifest:
         return {s: int(c.get(s, 0)) for s in SPLITS}
 
     def problem_counts(self) -> dict[str, int]:
-        return dict(Counter(p.kind for p in self.problems))
+        counts: Counter = Counter()
+        for p in self.problems:
+            counts[p.kind] += p.count
+        return dict(counts)
 
     def balance(self) -> dict[str, dict[str, int]]:
         """Counts per class for every label column."""

@@ -1,0 +1,224 @@
+"""Helpers shared by the readers: listing image folders, collecting problems, seeded splits.
+
+Everything here is written for the real sizes: CelebA has 202,599 label rows and a partly
+extracted download may miss most of their images, so a folder is listed once with
+``os.scandir`` (names *and* sizes, no ``stat`` per file) and problems of one kind are kept as a
+few examples plus one summary (see :class:`ProblemLog`).
+"""
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ...errors import DataError
+from ..manifest import Problem
+
+IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".pgm", ".ppm"})
+
+#: How many problems of one kind are kept one by one before they are summarised.
+EXAMPLES_PER_KIND = 20
+
+
+def is_image_name(name: str) -> bool:
+    """True for a file name with an image extension (hidden files excluded)."""
+    return not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTS
+
+
+def scan_images(folder: Path) -> dict[str, int]:
+    """Image files directly in ``folder``: name → size in bytes, from one ``os.scandir`` pass.
+
+    Example:
+        >>> sizes = scan_images(Path("celeba/img_align_celeba"))  # doctest: +SKIP
+        >>> sizes["000001.jpg"]                                  # doctest: +SKIP
+        11440
+    """
+    out: dict[str, int] = {}
+    try:
+        with os.scandir(folder) as it:
+            for entry in it:
+                if is_image_name(entry.name) and entry.is_file():
+                    # one stat per file that exists (16k), never one per label row (202k)
+                    out[entry.name] = entry.stat().st_size
+    except OSError as e:
+        raise DataError(f"cannot list the image folder {folder}: {e.strerror or e}", path=folder,
+                        fix="check that the folder exists and is readable") from None
+    return out
+
+
+def subdirs(folder: Path) -> list[str]:
+    """Names of the visible sub-folders of ``folder``, sorted."""
+    try:
+        with os.scandir(folder) as it:
+            return sorted(e.name for e in it if e.is_dir() and not e.name.startswith("."))
+    except OSError:
+        return []
+
+
+def describe_folder(folder: Path, limit: int = 8) -> str:
+    """A one-line description of what a folder holds, for 'unrecognised layout' errors."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError as e:
+        return f"cannot list it ({e.strerror or e})"
+    if not entries:
+        return "the folder is empty"
+    dirs = sorted(e.name for e in entries if e.is_dir())
+    files = sorted(e.name for e in entries if not e.is_dir())
+    exts = Counter(os.path.splitext(f)[1].lower() or "(no extension)" for f in files)
+    parts = []
+    if dirs:
+        more = f", … {len(dirs) - limit} more" if len(dirs) > limit else ""
+        parts.append(f"{len(dirs)} folder(s): {', '.join(d + '/' for d in dirs[:limit])}{more}")
+    if files:
+        shown = ", ".join(files[:limit]) + (f", … {len(files) - limit} more" if len(files) > limit else "")
+        kinds = ", ".join(f"{n} {e}" for e, n in exts.most_common(4))
+        parts.append(f"{len(files)} file(s) ({kinds}): {shown}")
+    return "; ".join(parts)
+
+
+@dataclass
+class ProblemLog:
+    """Collects problems: the first :data:`EXAMPLES_PER_KIND` of each kind one by one, then a count.
+
+    :meth:`problems` returns those examples plus, for a kind with more, one summary
+    :class:`Problem` whose ``count`` holds the rest — so ``Manifest.problem_counts()`` stays exact
+    while a partly extracted CelebA (186,620 missing images) does not create 186,620 objects.
+
+    Example:
+        >>> log = ProblemLog()
+        >>> log.add("missing_image", "img/000001.jpg", "listed in list_attr_celeba.txt, not on disk")
+        >>> log.counts()
+        {'missing_image': 1}
+    """
+
+    _examples: list[Problem] = field(default_factory=list)
+    _counts: Counter = field(default_factory=Counter)
+    _where: dict = field(default_factory=dict)  # kind -> (file, detail) for the summary problem
+
+    def add(self, kind: str, path: str | Path, detail: str) -> None:
+        self._counts[kind] += 1
+        if self._counts[kind] <= EXAMPLES_PER_KIND:
+            self._examples.append(Problem(kind=kind, path=str(path), detail=detail))
+        else:
+            self._where.setdefault(kind, (str(path), detail))
+
+    def add_many(self, kind: str, paths, detail: str, where: str | Path, total: int | None = None) -> None:
+        """Record ``total`` (default ``len(paths)``) problems of one kind, keeping a few examples.
+
+        ``paths`` may be any sequence (a pandas Series is fine); only its first items are used.
+        """
+        total = len(paths) if total is None else int(total)
+        if total <= 0:
+            return
+        room = max(0, EXAMPLES_PER_KIND - self._counts[kind])
+        head = paths.iloc[:room] if hasattr(paths, "iloc") else paths[:room]
+        for p in list(head):
+            self._examples.append(Problem(kind=kind, path=str(p), detail=detail))
+        self._counts[kind] += total
+        if total > room:
+            self._where.setdefault(kind, (str(where), detail))
+
+    def counts(self) -> dict[str, int]:
+        return dict(self._counts)
+
+    def total(self, kind: str) -> int:
+        return int(self._counts.get(kind, 0))
+
+    def problems(self) -> list[Problem]:
+        out = list(self._examples)
+        for kind, n in self._counts.items():
+            rest = n - min(n, EXAMPLES_PER_KIND)
+            if rest > 0:
+                where, detail = self._where.get(kind, ("", ""))
+                out.append(Problem(kind=kind, path=where,
+                                   detail=f"{rest:,} more like the {EXAMPLES_PER_KIND} above "
+                                          f"({n:,} in total){': ' + detail if detail else ''}",
+                                   count=rest))
+        return out
+
+
+def seeded_split(n: int, *, seed: int, strata: np.ndarray | None = None,
+                 groups: np.ndarray | None = None,
+                 fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)) -> np.ndarray:
+    """A reproducible train/val/test assignment for ``n`` rows.
+
+    Args:
+        n: number of rows.
+        seed: random seed; the same seed gives the same split.
+        strata: optional class per row: each class is split in the given fractions (stratified).
+        groups: optional group per row (e.g. CelebA identity): whole groups go to one split, so
+            the same person is never in train and test. Ignored when ``strata`` is given.
+        fractions: train, val, test fractions (a 0 fraction leaves that split empty).
+
+    Returns:
+        An object array of ``"train"``/``"val"``/``"test"``.
+
+    Example:
+        >>> s = seeded_split(10, seed=0, strata=np.array([0] * 5 + [1] * 5))
+        >>> sorted(set(s)) <= ["test", "train", "val"]
+        True
+    """
+    rng = np.random.default_rng(seed)
+    out = np.empty(n, dtype=object)
+    f_train, f_val, f_test = fractions
+    total = f_train + f_val + f_test
+
+    def assign(idx: np.ndarray) -> None:
+        idx = idx[rng.permutation(len(idx))]
+        m = len(idx)
+        n_val = int(round(m * f_val / total))
+        n_test = int(round(m * f_test / total))
+        if n_val + n_test >= m and m > 0:  # tiny class: keep at least one training example
+            n_test = min(n_test, max(0, m - 1 - n_val))
+            n_val = min(n_val, max(0, m - 1))
+        out[idx[:n_val]] = "val"
+        out[idx[n_val:n_val + n_test]] = "test"
+        out[idx[n_val + n_test:]] = "train"
+
+    if strata is not None:
+        codes = pd.factorize(pd.Series(strata), sort=True)[0]
+        for c in range(codes.max() + 1 if n else 0):
+            assign(np.flatnonzero(codes == c))
+    elif groups is not None:
+        codes, uniques = pd.factorize(pd.Series(groups), sort=True)
+        g_split = np.empty(len(uniques), dtype=object)
+        perm = rng.permutation(len(uniques))
+        n_val = int(round(len(uniques) * f_val / total))
+        n_test = int(round(len(uniques) * f_test / total))
+        g_split[perm[:n_val]] = "val"
+        g_split[perm[n_val:n_val + n_test]] = "test"
+        g_split[perm[n_val + n_test:]] = "train"
+        out[:] = g_split[codes]
+    else:
+        assign(np.arange(n))
+    return out
+
+
+def split_note(what: str, seed: int, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+               how: str = "stratified by class") -> str:
+    pct = "/".join(str(int(round(f * 100))) for f in fractions)
+    return f"{what}: seeded ({seed}) {how} {pct} train/val/test split made by facelab"
+
+
+def require_columns(df: pd.DataFrame, expected: list[str], path: Path) -> None:
+    """Raise a DataError naming the columns expected and found when some are missing."""
+    missing = [c for c in expected if c not in df.columns]
+    if missing:
+        found = ", ".join(map(str, df.columns[:12])) + (" …" if len(df.columns) > 12 else "")
+        raise DataError(
+            f"{path.name} lacks the column(s) {', '.join(missing)}: expected {', '.join(expected)}; "
+            f"found {found or 'no columns'}",
+            path=path,
+            fix="use the file as downloaded (the first line must be the header)",
+        )
+
+
+def nothing_usable(root: Path, log: ProblemLog, what: str) -> DataError:
+    counts = ", ".join(f"{n:,} {k}" for k, n in log.counts().items()) or "no problems recorded"
+    return DataError(f"no usable images in {root} ({what}; {counts})", path=root,
+                     fix="check that the images were extracted next to the label files")
