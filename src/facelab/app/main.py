@@ -1,0 +1,30 @@
+"""The facelab dashboard (Streamlit). Start it with `facelab app --runs DIR --data DIR`.
+
+Run directly: ``streamlit run src/facelab/app/main.py -- --runs runs --data facelab-demo``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from facelab.app.common import config
+
+HERE = Path(__file__).parent
+
+st.set_page_config(page_title="facelab", page_icon="🙂", layout="wide")
+cfg = config()
+
+pages = [
+    st.Page(str(HERE / "pages" / "overview.py"), title="Overview", icon="🏠", default=True),
+    st.Page(str(HERE / "pages" / "data.py"), title="Data", icon="🖼️"),
+    st.Page(str(HERE / "pages" / "models.py"), title="Models", icon="📈"),
+    st.Page(str(HERE / "pages" / "clusters.py"), title="Clusters", icon="🧩"),
+    st.Page(str(HERE / "pages" / "predict.py"), title="Predict", icon="🔍"),
+    st.Page(str(HERE / "pages" / "api.py"), title="API", icon="🔌"),
+]
+nav = st.navigation(pages)
+with st.sidebar:
+    st.caption(f"runs: `{cfg.runs}`")
+    st.caption(f"data: `{cfg.data}`" if cfg.data else "data: (none — pass `--data DIR`)")
+nav.run()

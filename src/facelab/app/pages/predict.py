@@ -1,0 +1,97 @@
+"""Predict: upload photos (or take one, or pick a sample), see the faces boxed and labelled, download CSV."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from facelab.app.common import config, load_predictor, missing, run_names
+from facelab.app.drawing import draw_faces
+from facelab.app.samples import sample_photos
+
+cfg = config()
+st.title("Predict")
+names = run_names(str(cfg.runs))
+if not names:
+    missing(f"No runs in `{cfg.runs}` to predict with", "facelab train DATA --target Smiling")
+    st.stop()
+
+chosen = st.multiselect("Runs", names, default=names[:1], key="predict_runs")
+source = st.radio("Photos from", ["Upload", "Camera", "Samples"], horizontal=True, key="predict_source")
+
+photos: list[tuple[str, bytes]] = []
+if source == "Upload":
+    files = st.file_uploader("Photos", type=["jpg", "jpeg", "png", "webp", "bmp"], accept_multiple_files=True,
+                             key="predict_upload")
+    photos = [(f.name, f.getvalue()) for f in files or []]
+elif source == "Camera":
+    shot = st.camera_input("Take a photo", key="predict_camera")
+    if shot is not None:
+        photos = [("camera.jpg", shot.getvalue())]
+else:
+    samples = sample_photos()
+    picked = st.multiselect("Sample photos (synthetic faces; download them to try the API)", list(samples),
+                            default=list(samples)[:1], key="predict_samples")
+    cols = st.columns(max(1, len(samples)))
+    for col, (sname, path) in zip(cols, samples.items()):
+        col.download_button(f"⬇ {sname}.jpg", path.read_bytes(), file_name=path.name, mime="image/jpeg",
+                            key=f"dl-sample-{sname}")
+    photos = [(f"{s}.jpg", samples[s].read_bytes()) for s in picked]
+
+if not photos:
+    st.info("Add a photo to see the faces found and their predictions.")
+    st.stop()
+if not chosen:
+    st.warning("Pick at least one run.")
+    st.stop()
+
+from facelab.data.image import load_image  # noqa: E402  (after st.stop: no import cost when idle)
+from facelab.errors import FacelabError  # noqa: E402
+
+rows = []
+for fname, data in photos:
+    st.subheader(fname)
+    try:
+        image = load_image(data)
+    except FacelabError as e:
+        st.error(f"{fname} is not an image that can be read: {e.message}")
+        continue
+    cols = st.columns(len(chosen))
+    for col, run_name in zip(cols, chosen):
+        folder = cfg.runs / run_name
+        with col:
+            try:
+                predictor = load_predictor(str(folder), folder.stat().st_mtime)
+                with st.spinner(f"{run_name}…"):
+                    result = predictor.predict(image)
+            except FacelabError as e:
+                st.error(f"{run_name}: {e.message}" + (f" — {e.fix}" if e.fix else ""))
+                continue
+            st.image(draw_faces(image, result.faces), caption=f"{run_name}: {len(result.faces)} face(s)",
+                     width="stretch")
+            if result.error:
+                st.error(result.error)
+            if not result.faces:
+                st.warning(result.note or "no face found in this photo")
+            elif result.note:
+                st.caption(result.note)
+            for face in result.faces:
+                labels = ", ".join(face.labels) or "(none above threshold)"
+                st.markdown(f"**face #{face.index}** → {labels}")
+                row = {"file": fname, "run": run_name, "face": face.index, "x": round(face.box.x),
+                       "y": round(face.box.y), "w": round(face.box.w), "h": round(face.box.h),
+                       "labels": ";".join(face.labels)}
+                row.update({f"p_{k}": round(float(v), 4) for k, v in face.probabilities.items()})
+                rows.append(row)
+                st.dataframe(pd.DataFrame({"output": list(face.probabilities),
+                                           "probability": [float(v) for v in face.probabilities.values()]}),
+                             hide_index=True, width="stretch",
+                             column_config={"probability": st.column_config.ProgressColumn(min_value=0.0,
+                                                                                           max_value=1.0,
+                                                                                           format="%.3f")})
+
+if rows:
+    table = pd.DataFrame(rows)
+    st.subheader("All predictions")
+    st.dataframe(table, hide_index=True, width="stretch")
+    st.download_button("Download predictions (CSV)", table.to_csv(index=False).encode(),
+                       file_name="predictions.csv", mime="text/csv", key="dl-predictions")
