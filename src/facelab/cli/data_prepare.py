@@ -1,8 +1,46 @@
-"""CLI command (owner: see docs/CONTRACTS.md)."""
+"""`facelab data prepare PATH`: decode a dataset once into the prepared cache (argument parsing only)."""
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
 
 import typer
 
 
+def prepare_command(
+    path: Path = typer.Argument(..., help="Source folder (CelebA, FER2013, folder of classes)."),
+    size: int = typer.Option(64, "--size", help="Output side in pixels."),
+    crop: str = typer.Option("square", "--crop", help="square | face | full | x0,y0,x1,y1 (source pixels)."),
+    grey: bool = typer.Option(False, "--grey", help="One luminance channel instead of RGB."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Keep N images (seeded, stratified by split)."),
+    per_class: Optional[int] = typer.Option(None, "--per-class", help="At most N training images per class of --by."),
+    by: Optional[str] = typer.Option(None, "--by", help="Label column for --per-class (CelebA: e.g. Smiling)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the subset selection."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Decoding processes (default: all cores)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Cache folder (default: under ~/.facelab/prepared)."),
+    force: bool = typer.Option(False, "--force", help="Rebuild even if a matching cache exists."),
+) -> None:
+    """Decode every image once into a uint8 cache (resumable, reused when nothing changed)."""
+    from rich.console import Console
+
+    from ..data.cache import prepare
+
+    ds = prepare(path, size=size, crop=crop, grey=grey, limit=limit, per_class=per_class, by=by,
+                 seed=seed, workers=workers, out=out, progress=True, force=force)
+    meta, con = ds.meta, Console()
+    con.print(f"[bold]{len(ds)}[/] images, {ds.size}x{ds.size}x{ds.channels}, crop {meta['crop']} "
+              f"(box {meta['crop_box']} of {meta['source_size'][0]}x{meta['source_size'][1]})")
+    splits = ds.table["split"].value_counts().to_dict()
+    con.print("splits: " + ", ".join(f"{s} {splits.get(s, 0)}" for s in ("train", "val", "test")))
+    if meta.get("skipped"):
+        con.print("[yellow]skipped[/]: " + ", ".join(f"{v} {k}" for k, v in sorted(meta["skipped"].items()))
+                  + "  (details: manifest.json problems)")
+    con.print(f"time {meta['seconds']:.1f} s ({meta['images_per_s']:.0f} images/s when built)")
+    con.print(f"cache: {ds.path}")
+    target = ds.manifest.default_class_column() or (ds.attributes[0] if ds.attributes else "LABEL")
+    con.print(f"next:  facelab train {ds.path} --target {target}")
+
+
 def register(app: typer.Typer) -> None:
     """Add this command to the `facelab data` group."""
+    app.command("prepare")(prepare_command)

@@ -1,0 +1,384 @@
+"""Writing the prepared cache: decode every image once into a uint8 memmap (the reader side is
+:mod:`facelab.data.prepared`, whose docstring is the format).
+
+How ``prepare`` works, and why:
+
+- Rows are decoded in chunks of :data:`CHUNK` images by a process pool; each worker opens the
+  memmap ``r+`` and writes its rows in place, so no image array crosses a pipe and the parent never
+  holds more than one chunk's worth of anything (memory stays flat as the dataset grows).
+- Everything is written under ``<out>.partial/``. A finished chunk leaves ``chunks/NNNNNN.json``
+  (its failures); an interrupted prepare run again with the same options skips those chunks.
+- Images that fail to decode are dropped at the end (rows compacted in order), counted in
+  ``meta["skipped"]`` and listed as ``Problem`` s in the manifest.
+- ``meta.json`` with ``complete: true`` is written last, then the folder is renamed to ``<out>``:
+  a cache folder either is complete or does not exist.
+- A second call with the same options and an unchanged source (same label files, same folders:
+  see :func:`source_fingerprint`) returns the existing cache without reading the source.
+
+FER2013 ``fer2013.csv`` rows (``path`` = the csv, ``row`` column) are parsed straight from the
+csv into the memmap with numpy, in slices, without Pillow.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError, DataError
+from .cache_source import (csv_rows, read_csv_pixels, select_subset, source_fingerprint,
+                           source_size_of, table_fingerprint)
+from .image import FULL_BOX, ImageError, crop_box, decode_crop_resize, resize_box
+from .manifest import Manifest, Problem
+from .prepared import IMAGES_FILE, META_FILE, PreparedDataset
+
+CHUNK = 512
+FORMAT = 1
+_STATE = "state.json"
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+# -- the worker ------------------------------------------------------------------------------------
+def _init_worker() -> None:
+    # Ctrl-C goes to the whole process group: the parent cancels; workers finish their chunk.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+def _decode_chunk(job: dict) -> tuple[int, list]:
+    """Decode one chunk into the memmap; record it as done. Runs in a worker process."""
+    s, c = job["size"], job["channels"]
+    mm = np.memmap(job["images"], dtype=np.uint8, mode="r+", shape=(job["n"], s, s, c))
+    failures = []
+    box, grey = (None if job["box"] is None else tuple(job["box"])), job["grey"]
+    for i, path in zip(job["rows"], job["paths"]):
+        try:
+            mm[i] = decode_crop_resize(path, size=s, crop_box=box, grey=grey)
+        except ImageError as e:
+            failures.append([int(i), e.reason, path, e.message])
+        except Exception as e:  # a decoder bug must cost one image, not the whole prepare
+            failures.append([int(i), "corrupt_image", path, f"{type(e).__name__}: {e}"])
+    mm.flush()
+    del mm
+    _atomic_write(Path(job["done"]), json.dumps(failures))
+    return job["k"], failures
+
+
+def _csv_chunk(job: dict, pixels: list) -> list:
+    """FER2013 csv rows → memmap, parsed with numpy (no per-image Pillow)."""
+    s, c = job["size"], job["channels"]
+    mm = np.memmap(job["images"], dtype=np.uint8, mode="r+", shape=(job["n"], s, s, c))
+    failures = []
+    for i, path, row, a in zip(job["rows"], job["paths"], job["csv_rows"], read_csv_pixels(pixels)):
+        if isinstance(a, str) or a is None:
+            failures.append([int(i), "bad_row", path, f"row {row}: {a or 'no such row'}"])
+            continue
+        box = crop_box("square", a.shape[::-1]) if job["box"] is None else tuple(job["box"])
+        if box != FULL_BOX or a.shape[0] != s:
+            a = resize_box(a, box, s)[:, :, 0]
+        mm[i] = a[:, :, None] if c == 1 else np.repeat(a[:, :, None], 3, axis=2)
+    mm.flush()
+    del mm
+    _atomic_write(Path(job["done"]), json.dumps(failures))
+    return failures
+
+
+# -- prepare ---------------------------------------------------------------------------------------
+def _options(size, crop, grey, limit, per_class, by, seed) -> dict:
+    if not isinstance(size, (int, np.integer)) or not 4 <= int(size) <= 1024:
+        raise ConfigError(f"size must be a whole number of pixels from 4 to 1024, not {size!r}",
+                          fix="use e.g. --size 64")
+    for name, v in (("limit", limit), ("per_class", per_class)):
+        if v is not None and (not isinstance(v, (int, np.integer)) or v < 1):
+            raise ConfigError(f"{name} must be a positive whole number, not {v!r}",
+                              fix=f"use e.g. --{name.replace('_', '-')} 1000")
+    crop = (crop or "square").strip().lower().replace(" ", "")
+    return {"size": int(size), "crop": crop, "grey": bool(grey), "limit": limit,
+            "per_class": per_class, "by": by, "seed": int(seed)}
+
+
+def _default_out(root: Path, options: dict, extra: str = "") -> Path:
+    from ..paths import prepared_root
+
+    key = hashlib.sha1((str(root) + json.dumps(options, sort_keys=True) + extra).encode()).hexdigest()[:8]
+    crop = options["crop"].replace(",", "_")
+    name = f"{root.name or 'data'}-{key}-{options['size']}{'g' if options['grey'] else ''}-{crop}"
+    return prepared_root() / name
+
+
+def _reusable(out: Path, options: dict, fingerprint: str) -> bool:
+    try:
+        meta = json.loads((out / META_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    return bool(meta.get("complete") and meta.get("options") == options
+                and meta.get("source", {}).get("fingerprint") == fingerprint)
+
+
+def prepare(data, *, size: int = 64, crop: str | None = None, grey: bool = False,
+            limit: int | None = None, per_class: int | None = None, by: str | None = None,
+            seed: int = 0, workers: int | None = None, out=None, progress: bool = True,
+            force: bool = False) -> PreparedDataset:
+    """Decode a dataset once into a prepared cache (uint8 memmap + manifest + meta.json).
+
+    Args:
+        data: a source folder (read with :func:`facelab.data.readers.read_source`) or a Manifest.
+        size: output side in pixels.
+        crop: ``square`` (default), ``face``, ``full`` or pixels ``"x0,y0,x1,y1"``; see
+            :func:`facelab.data.image.crop_box` and ``docs/cache.md``.
+        grey: one luminance channel instead of RGB.
+        limit: keep a seeded random subset of this many images, stratified by split.
+        per_class: at most this many training images per class of ``by``; val/test keep their
+            class mix, shrunk in proportion to the training split.
+        by: the label column for ``per_class`` (default: the dataset's class column; CelebA
+            needs one, e.g. ``"Smiling"``).
+        seed: seed of the subset selection.
+        workers: decoding processes (default: all cores).
+        out: the cache folder (default: under ``facelab.paths.prepared_root()``).
+        progress: show a progress bar and messages on stderr.
+        force: rebuild even when a matching cache exists.
+
+    Returns:
+        The :class:`PreparedDataset`; ``ds.meta["skipped"]`` counts images that failed to decode.
+
+    Example:
+        >>> from facelab.data.cache import prepare
+        >>> ds = prepare("data/celeba", size=64, limit=10_000)   # doctest: +SKIP
+        >>> ds.images.shape                                      # doctest: +SKIP
+        (10000, 64, 64, 3)
+    """
+    t0 = time.perf_counter()
+    options = _options(size, crop, grey, limit, per_class, by, seed)
+    say = (lambda msg: print(msg, file=sys.stderr)) if progress else (lambda msg: None)
+
+    if isinstance(data, Manifest):
+        manifest, root = data, Path(data.root)
+        fingerprint = table_fingerprint(data.table)
+        out = Path(out).expanduser() if out else _default_out(root, options, fingerprint)
+    else:
+        root = Path(data).expanduser()
+        if not root.exists():
+            raise DataError(f"{root} does not exist", path=root,
+                            fix="give the folder of a CelebA, FER2013 or image-folder dataset")
+        root = root.resolve()
+        manifest = None
+        fingerprint = source_fingerprint(root)
+        out = Path(out).expanduser() if out else _default_out(root, options)
+    out = out.absolute()
+
+    if not force and _reusable(out, options, fingerprint):
+        say(f"reusing {out} (same options, source unchanged; --force rebuilds)")
+        return PreparedDataset.open(out)
+
+    if manifest is None:
+        from .readers import read_source
+
+        manifest = read_source(root)
+    selected, subset_note = select_subset(manifest, limit=options["limit"], per_class=options["per_class"],
+                                          by=options["by"], seed=options["seed"])
+    table = selected.table
+    if len(table) == 0:
+        raise DataError(f"{root} has no images to prepare", path=root,
+                        fix="check the source with `facelab data info`")
+
+    source_size = source_size_of(table) or (options["size"], options["size"])
+    box = crop_box(options["crop"], source_size)
+    # "square" is the centred square of each image (sources with mixed sizes stay undistorted);
+    # meta records it for the typical source size.
+    job_box = None if options["crop"] == "square" else box
+    s, c, n = options["size"], 1 if options["grey"] else 3, len(table)
+    partial = out.with_name(out.name + ".partial")
+    state = {"options": options, "fingerprint": fingerprint, "n": n, "chunk": CHUNK,
+             "rows": table_fingerprint(table[["path"]])}
+    if force or not _same_state(partial, state):
+        shutil.rmtree(partial, ignore_errors=True)
+    (partial / "chunks").mkdir(parents=True, exist_ok=True)
+    _atomic_write(partial / _STATE, json.dumps(state))
+    images = partial / IMAGES_FILE
+    if not images.is_file() or images.stat().st_size != n * s * s * c:
+        with open(images, "wb") as f:
+            f.truncate(n * s * s * c)  # sparse: the workers fill it in place
+
+    jobs, done = _jobs(table, partial, images, n, s, c, job_box, options["grey"])
+    failures = _run(jobs, done, n, workers, progress, table)
+    if len(failures) == n:
+        reasons = _count(failures)
+        raise DataError(f"none of the {n} images of {root} could be decoded ({_fmt(reasons)})",
+                        path=failures[0][2], fix="check the files: " + failures[0][3].splitlines()[0])
+    keep = _compact(images, n, s, c, sorted(f[0] for f in failures))
+
+    kept = selected.table.iloc[keep].reset_index(drop=True)
+    problems = list(selected.problems) + [Problem(kind=f[1], path=f[2], detail=f[3]) for f in failures]
+    notes = list(selected.notes) + ([subset_note] if subset_note else [])
+    Manifest(kept, selected.root, selected.layout, selected.labels, selected.attributes,
+             problems, notes).save(partial)
+    seconds = time.perf_counter() - t0
+    meta = {
+        "format": FORMAT, "n": int(len(kept)), "size": s, "channels": c, "grey": options["grey"],
+        "crop": options["crop"], "crop_box": [round(v, 6) for v in box],
+        "crop_box_px": [round(v * source_size[i % 2], 2) for i, v in enumerate(box)],
+        "source_size": list(source_size), "channel_order": "RGB" if c == 3 else "L",
+        "resize": "JPEG DCT-scaled decode (1/2, 1/4, 1/8 when large enough), box rounded to whole "
+                  "pixels, cv2.INTER_AREA",
+        "source": {"root": str(root), "layout": selected.layout, "fingerprint": fingerprint,
+                   "images": len(manifest), "problems": manifest.problem_counts()},
+        "options": options, "subset": subset_note, "skipped": _count(failures),
+        "seconds": round(seconds, 3), "images_per_s": round(n / max(seconds, 1e-9), 1),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "complete": True,
+    }
+    shutil.rmtree(partial / "chunks", ignore_errors=True)
+    (partial / _STATE).unlink(missing_ok=True)
+    _atomic_write(partial / META_FILE, json.dumps(meta, indent=1))
+    if out.exists():
+        trash = out.with_name(out.name + f".old-{os.getpid()}")
+        os.replace(out, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+    os.replace(partial, out)
+    say(f"prepared {len(kept)} images into {out} in {seconds:.1f} s"
+        + (f"; skipped {_fmt(meta['skipped'])}" if failures else ""))
+    return PreparedDataset.open(out)
+
+
+def _same_state(partial: Path, state: dict) -> bool:
+    try:
+        return json.loads((partial / _STATE).read_text()) == state
+    except (OSError, ValueError):
+        return False
+
+
+def _count(failures: list) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for f in failures:
+        out[f[1]] = out.get(f[1], 0) + 1
+    return out
+
+
+def _fmt(counts: dict[str, int]) -> str:
+    return ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(counts.items()))
+
+
+def _jobs(table, partial: Path, images: Path, n: int, s: int, c: int, box, grey: bool):
+    """Split rows into chunks; return (pending jobs, failures of chunks already done)."""
+    paths = table["path"].astype(str).to_numpy()
+    is_csv = csv_rows(table)
+    jobs, done = [], []
+    base = {"images": str(images), "n": n, "size": s, "channels": c, "grey": grey,
+            "box": None if box is None else list(box)}
+    for kind, rows in (("csv", np.flatnonzero(is_csv)), ("img", np.flatnonzero(~is_csv))):
+        for start in range(0, len(rows), CHUNK):
+            part = rows[start:start + CHUNK]
+            k = int(part[0])
+            marker = partial / "chunks" / f"{kind}-{k:08d}.json"
+            if marker.is_file():
+                try:
+                    done.extend(json.loads(marker.read_text()))
+                    continue
+                except ValueError:
+                    pass  # a marker cut short: redo the chunk
+            job = dict(base, k=k, kind=kind, rows=part.tolist(), paths=paths[part].tolist(), done=str(marker))
+            if kind == "csv":
+                job["csv_rows"] = table["row"].to_numpy()[part].astype(int).tolist()
+            jobs.append(job)
+    return jobs, done
+
+
+def _run(jobs: list[dict], done: list, n: int, workers: int | None, progress: bool, table) -> list:
+    from tqdm.auto import tqdm
+
+    failures = list(done)
+    finished = n - sum(len(j["rows"]) for j in jobs)
+    bar = tqdm(total=n, initial=finished, unit="img", desc="prepare", disable=not progress,
+               dynamic_ncols=True, smoothing=0.1)
+    img_jobs = [j for j in jobs if j["kind"] == "img"]
+    try:
+        for job in (j for j in jobs if j["kind"] == "csv"):
+            pixels = _csv_pixels(job)
+            failures.extend(_csv_chunk(job, pixels))
+            bar.update(len(job["rows"]))
+        workers = max(1, int(workers or os.cpu_count() or 1))
+        if workers == 1 or len(img_jobs) <= 1:
+            _init_cv()
+            for job in img_jobs:
+                failures.extend(_decode_chunk(job)[1])
+                bar.update(len(job["rows"]))
+        else:
+            import multiprocessing as mp
+
+            ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+            pool = ProcessPoolExecutor(max_workers=min(workers, len(img_jobs)), mp_context=ctx,
+                                       initializer=_init_worker)
+            try:
+                futures = {pool.submit(_decode_chunk, j): j for j in img_jobs}
+                for fut in as_completed(futures):
+                    failures.extend(fut.result()[1])
+                    bar.update(len(futures[fut]["rows"]))
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)  # finished chunks stay recorded
+                raise
+            pool.shutdown(wait=True)
+    finally:
+        bar.close()
+    return failures
+
+
+def _init_cv() -> None:
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+_CSV_CACHE: dict = {}
+
+
+def _csv_pixels(job: dict) -> list:
+    """The ``pixels`` strings of one csv chunk's rows (the csv is read once per prepare)."""
+    import pandas as pd
+
+    path = job["paths"][0]
+    key = (path, os.stat(path).st_mtime_ns)
+    if _CSV_CACHE.get("key") != key:
+        try:
+            col = pd.read_csv(path, usecols=["pixels"], dtype={"pixels": str})["pixels"]
+        except (OSError, ValueError) as e:
+            raise DataError(f"cannot read the pixels column of {path}: {e}", path=path,
+                            fix="check that it is the FER2013 csv (emotion,pixels,Usage)") from None
+        _CSV_CACHE.clear()
+        _CSV_CACHE.update(key=key, col=col.to_numpy())
+    col = _CSV_CACHE["col"]
+    return [col[r] if 0 <= r < len(col) else None for r in job["csv_rows"]]
+
+
+def _compact(images: Path, n: int, s: int, c: int, bad: list[int]) -> np.ndarray:
+    """Drop failed rows, keeping order; returns the kept row indices. Idempotent on resume:
+    a file already the compacted size is left alone."""
+    keep = np.setdiff1d(np.arange(n), np.asarray(bad, dtype=np.int64))
+    if not bad:
+        return keep
+    row = s * s * c
+    if images.stat().st_size == len(keep) * row:
+        return keep  # compacted before an interruption
+    tmp = images.with_name(images.name + ".compact")
+    src = np.memmap(images, dtype=np.uint8, mode="r", shape=(n, row))
+    with open(tmp, "wb") as f:
+        f.truncate(len(keep) * row)
+    dst = np.memmap(tmp, dtype=np.uint8, mode="r+", shape=(len(keep), row))
+    for a in range(0, len(keep), 4096):  # bounded memory: one slice at a time
+        dst[a:a + 4096] = src[keep[a:a + 4096]]
+    dst.flush()
+    del src, dst
+    os.replace(tmp, images)
+    return keep

@@ -1,0 +1,365 @@
+"""Decoding one image: normalise any file to uint8 RGB/grey, crop a box, resize.
+
+Two public functions, both pure (no state, no side effects, safe to call from a Spark task):
+
+- :func:`load_image` — any image file or bytes → ``uint8`` array ``(H, W, 3)`` RGB, or
+  ``(H, W, 1)`` with ``grey=True``. EXIF orientation is applied; grey, palette, RGBA/LA (composited
+  on white), CMYK and 16-bit images are normalised; decompression bombs, empty, truncated and
+  non-image files raise :class:`ImageError` (a :class:`~facelab.errors.DataError`) naming the file.
+- :func:`decode_crop_resize` — the per-image step of ``facelab data prepare``: decode at reduced
+  size when the target is small (JPEG DCT scaling 1/2, 1/4, 1/8), crop ``crop_box`` (fractions of
+  the image's width/height) and resize to ``(size, size)`` with area averaging.
+
+Crop geometry (:func:`crop_box`) is shared with the predictor, which reproduces it on a detected
+face; see ``docs/cache.md``.
+"""
+from __future__ import annotations
+
+import io
+import math
+import os
+import warnings
+from pathlib import Path
+from typing import Union
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ..errors import DataError
+
+Source = Union[str, os.PathLike, bytes, bytearray, memoryview]
+
+#: CelebA-aligned images are 178x218 with mean landmarks eyes (69,111),(108,111), mouth
+#: (73,152),(105,152). The ``face`` crop is a 140x140 px square centred on x=89 (between the eyes)
+#: with the eye line at 45% of its height: x 19..159, y 48..188. That keeps brows, eyes, nose,
+#: mouth and chin and drops most hair and background. Side = 140/41 = 3.41 x eye-to-mouth distance.
+CELEBA_SIZE = (178, 218)
+FACE_BOX_PX = (19, 48, 159, 188)
+FACE_BOX = (19 / 178, 48 / 218, 159 / 178, 188 / 218)
+FULL_BOX = (0.0, 0.0, 1.0, 1.0)
+CROPS = ("square", "face", "full")
+
+_JPEG_MAGIC = b"\xff\xd8\xff"
+_REDUCED = {  # DCT scale -> cv2 flag (colour, grey)
+    1: (cv2.IMREAD_COLOR, cv2.IMREAD_GRAYSCALE),
+    2: (cv2.IMREAD_REDUCED_COLOR_2, cv2.IMREAD_REDUCED_GRAYSCALE_2),
+    4: (cv2.IMREAD_REDUCED_COLOR_4, cv2.IMREAD_REDUCED_GRAYSCALE_4),
+    8: (cv2.IMREAD_REDUCED_COLOR_8, cv2.IMREAD_REDUCED_GRAYSCALE_8),
+}
+
+
+class ImageError(DataError):
+    """One image cannot be decoded. ``reason`` is a short kind used to count skipped images:
+    ``empty_file``, ``missing_image``, ``truncated_image``, ``corrupt_image``, ``too_large``,
+    ``unsupported_image``."""
+
+    def __init__(self, message: str, *, reason: str, path=None, fix=None):
+        super().__init__(message, path=path, fix=fix)
+        self.reason = reason
+
+
+# -- crop geometry -------------------------------------------------------------------------------
+def crop_box(crop: str | None, source_size: tuple[int, int]) -> tuple[float, float, float, float]:
+    """The crop box ``(x0, y0, x1, y1)`` as fractions of the source width/height.
+
+    Args:
+        crop: ``square`` (default: centred square of side ``min(w, h)``), ``face`` (the tight
+            CelebA-aligned face box, :data:`FACE_BOX`), ``full`` (the whole image, squashed) or
+            explicit pixels ``"x0,y0,x1,y1"`` in the coordinates of ``source_size``.
+        source_size: ``(w, h)`` of the typical source image.
+
+    Example:
+        >>> [round(v, 4) for v in crop_box("square", (178, 218))]
+        [0.0, 0.0917, 1.0, 0.9083]
+    """
+    from ..errors import ConfigError
+
+    w, h = source_size
+    crop = (crop or "square").strip().lower()
+    if crop == "full":
+        return FULL_BOX
+    if crop == "face":
+        return FACE_BOX
+    if crop == "square":
+        side = min(w, h)
+        x0, y0 = (w - side) / 2, (h - side) / 2
+        return (x0 / w, y0 / h, (x0 + side) / w, (y0 + side) / h)
+    try:
+        x0, y0, x1, y1 = (float(v) for v in crop.split(","))
+    except ValueError:
+        raise ConfigError(f"unknown crop {crop!r}",
+                          fix="use square, face, full or pixels x0,y0,x1,y1 (e.g. 0,20,178,198)") from None
+    if not (0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h):
+        raise ConfigError(f"crop box {crop!r} is outside the {w}x{h} source images",
+                          fix=f"give 0 <= x0 < x1 <= {w} and 0 <= y0 < y1 <= {h}")
+    return (x0 / w, y0 / h, x1 / w, y1 / h)
+
+
+def box_pixels(box: tuple[float, float, float, float], w: int, h: int) -> tuple[int, int, int, int]:
+    """A fractional box in whole pixels of a ``w x h`` image (at least one pixel wide and high).
+
+    Example:
+        >>> box_pixels((0.0, 20 / 218, 1.0, 198 / 218), 89, 109)
+        (0, 10, 89, 99)
+    """
+    x0 = min(max(int(round(box[0] * w)), 0), w - 1)
+    y0 = min(max(int(round(box[1] * h)), 0), h - 1)
+    x1 = max(min(int(round(box[2] * w)), w), x0 + 1)
+    y1 = max(min(int(round(box[3] * h)), h), y0 + 1)
+    return x0, y0, x1, y1
+
+
+def dct_scale(w: int, h: int, box: tuple[float, float, float, float], size: int) -> int:
+    """The largest JPEG DCT reduction (1, 2, 4 or 8) that still leaves ``size`` pixels across the box.
+
+    Example:
+        >>> dct_scale(178, 218, (0.0, 0.09, 1.0, 0.91), 64), dct_scale(178, 218, (0, 0, 1, 1), 32)
+        (2, 4)
+    """
+    side = min(w * (box[2] - box[0]), h * (box[3] - box[1]))
+    for s in (8, 4, 2):
+        if side / s >= size:
+            return s
+    return 1
+
+
+def _square_box(w: int, h: int) -> tuple[float, float, float, float]:
+    # decode_crop_resize's keyword `crop_box` shadows the function of that name
+    return crop_box("square", (w, h))
+
+
+# -- reading ---------------------------------------------------------------------------------------
+def _name(src: Source) -> str:
+    return "<bytes>" if isinstance(src, (bytes, bytearray, memoryview)) else str(src)
+
+
+def _read_bytes(src: Source) -> bytes:
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        data = bytes(src)
+    else:
+        try:
+            data = Path(src).read_bytes()
+        except FileNotFoundError:
+            raise ImageError(f"image file not found: {src}", reason="missing_image", path=src,
+                             fix="check the path; re-read the source with `facelab data info`") from None
+        except IsADirectoryError:
+            raise ImageError(f"{src} is a folder, not an image", reason="unsupported_image", path=src,
+                             fix="give the path of an image file") from None
+        except OSError as e:
+            raise ImageError(f"cannot read {src}: {e.strerror or e}", reason="corrupt_image", path=src,
+                             fix="check the file's permissions and the disk") from None
+    if not data:
+        raise ImageError(f"{_name(src)} is an empty (zero-byte) file", reason="empty_file", path=_name(src),
+                         fix="delete it or download it again")
+    return data
+
+
+def _open_pil(data: bytes, name: str) -> Image.Image:
+    """Open (header only) with the decompression-bomb limit turned into an ImageError."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageError(f"{name} is too large to decode safely ({e})", reason="too_large", path=name,
+                         fix="resize it below PIL.Image.MAX_IMAGE_PIXELS or raise that limit") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{name} is not an image Pillow can read", reason="corrupt_image", path=name,
+                         fix="delete it, or convert it to JPEG/PNG") from None
+    except Exception as e:  # any parser failure on a malformed or cut-short header
+        reason = "truncated_image" if "truncat" in str(e).lower() else "corrupt_image"
+        raise ImageError(f"{name} cannot be read as an image ({type(e).__name__}: {e})",
+                         reason=reason, path=name, fix="delete it or download it again") from None
+    return img
+
+
+def _load_pil(img: Image.Image, name: str) -> Image.Image:
+    try:
+        img.load()
+    except OSError as e:
+        truncated = "truncated" in str(e).lower() or "premature" in str(e).lower()
+        raise ImageError(f"{name} is {'truncated' if truncated else 'corrupt'} ({e})",
+                         reason="truncated_image" if truncated else "corrupt_image", path=name,
+                         fix="delete it or download it again") from None
+    except Exception as e:
+        raise ImageError(f"{name} cannot be decoded ({type(e).__name__}: {e})", reason="corrupt_image",
+                         path=name, fix="delete it or download it again") from None
+    try:
+        return ImageOps.exif_transpose(img)
+    except Exception:  # a broken EXIF block must not lose an otherwise good image
+        return img
+
+
+def _to_array(img: Image.Image, grey: bool) -> np.ndarray:
+    """Any Pillow mode → uint8 (H, W, 3) RGB or (H, W, 1) grey."""
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        a = np.asarray(img).astype(np.float64)
+        # 16-bit scans fill 0..65535; 32-bit 'I'/'F' may hold anything: scale by the type's range.
+        hi = 65535.0 if (mode.startswith("I;16") or a.max(initial=0) > 255) else 255.0
+        a = np.clip(np.rint(a * (255.0 / hi)), 0, 255).astype(np.uint8)
+        img = Image.fromarray(a, "L")
+        mode = "L"
+    if mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+        mode = img.mode
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, rgba).convert("RGB")
+        mode = "RGB"
+    if grey:
+        if mode != "L":
+            img = img.convert("RGB").convert("L") if mode not in ("RGB", "1") else img.convert("L")
+        return np.asarray(img, dtype=np.uint8)[:, :, None]
+    if mode != "RGB":
+        img = img.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV
+    return np.asarray(img, dtype=np.uint8)
+
+
+def load_image(src: Source, *, grey: bool = False) -> np.ndarray:
+    """Decode any image file (or its bytes) to a uint8 array, normalised.
+
+    Args:
+        src: a path or the file's bytes.
+        grey: return ``(H, W, 1)`` luminance instead of ``(H, W, 3)`` RGB.
+
+    Returns:
+        ``np.ndarray`` uint8, EXIF orientation applied, transparency composited on white,
+        16-bit images scaled to 8 bits.
+
+    Raises:
+        ImageError: (a DataError) empty, missing, truncated, corrupt or too-large file.
+
+    Example:
+        >>> from facelab.data.image import load_image
+        >>> load_image("photo.jpg").shape     # doctest: +SKIP
+        (480, 640, 3)
+    """
+    name = _name(src)
+    img = _load_pil(_open_pil(_read_bytes(src), name), name)
+    try:
+        return _to_array(img, grey)
+    except ImageError:
+        raise
+    except Exception as e:
+        raise ImageError(f"{name} has an image mode facelab cannot convert ({img.mode}: {e})",
+                         reason="unsupported_image", path=name, fix="convert it to an 8-bit RGB JPEG or PNG") from None
+
+
+# -- the per-image step of prepare -----------------------------------------------------------------
+def resize_box(a: np.ndarray, box: tuple[float, float, float, float], size: int) -> np.ndarray:
+    """Crop a fractional box from an (H, W[, C]) array and resize it to (size, size, C)."""
+    h, w = a.shape[:2]
+    x0, y0, x1, y1 = box_pixels(box, w, h)
+    a = a[y0:y1, x0:x1]
+    if a.shape[0] != size or a.shape[1] != size:
+        # INTER_AREA averages whole source pixels when shrinking (antialiased); enlarging a tiny
+        # image falls back to bilinear.
+        shrink = a.shape[0] >= size and a.shape[1] >= size
+        a = cv2.resize(a, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    if a.ndim == 2:
+        a = a[:, :, None]
+    return a
+
+
+def _jpeg_fast(data: bytes, box, size: int, grey: bool) -> np.ndarray | None:
+    """libjpeg-turbo via OpenCV with DCT-scaled decoding; None when the file needs Pillow."""
+    if not data.startswith(_JPEG_MAGIC) or b"\xff\xd9" not in data[-64:]:
+        return None  # not JPEG, or truncated (no end-of-image marker): Pillow reports it properly
+    if b"Exif" in data[:65536]:
+        return None  # orientation: let Pillow apply it, so both paths agree
+    w, h = _jpeg_size(data)
+    if w is None:
+        return None
+    scale = dct_scale(w, h, box, size)
+    buf = np.frombuffer(data, np.uint8)
+    a = cv2.imdecode(buf, _REDUCED[scale][1 if grey else 0])
+    if a is None:
+        return None
+    if not grey:
+        if a.ndim == 2:
+            a = np.repeat(a[:, :, None], 3, axis=2)
+        else:
+            a = a[:, :, ::-1]  # BGR → RGB
+    out = resize_box(a, box, size)
+    return np.ascontiguousarray(out)
+
+
+def _jpeg_size(data: bytes) -> tuple[int | None, int | None]:
+    """Width and height from the JPEG SOF marker, without decoding."""
+    i, n = 2, len(data)
+    while i + 9 < n:
+        if data[i] != 0xFF:
+            return None, None
+        marker = data[i + 1]
+        if marker == 0xFF:
+            i += 1
+            continue
+        seg = (data[i + 2] << 8) | data[i + 3]
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            h = (data[i + 5] << 8) | data[i + 6]
+            w = (data[i + 7] << 8) | data[i + 8]
+            return w, h
+        i += 2 + seg
+    return None, None
+
+
+def decode_crop_resize(src: Source, *, size: int, crop_box: tuple[float, float, float, float] = None,
+                       grey: bool = False) -> np.ndarray:
+    """Decode one image, crop ``crop_box`` and resize to ``(size, size)``: the pure per-image step.
+
+    JPEGs are decoded by libjpeg-turbo at the smallest DCT scale (1/2, 1/4, 1/8) that keeps at
+    least ``size`` pixels across the box; other formats, EXIF-rotated and damaged files go through
+    :func:`load_image`. The box is rounded to whole pixels of the decoded image and shrunk with
+    area averaging (``cv2.INTER_AREA``).
+
+    Args:
+        src: a path or the file's bytes.
+        size: output side in pixels.
+        crop_box: ``(x0, y0, x1, y1)`` as fractions of the image's width/height (default: the
+            centred square, as ``crop_box("square", (w, h))``).
+        grey: one luminance channel instead of RGB.
+
+    Returns:
+        uint8 array ``(size, size, 3)`` or ``(size, size, 1)``.
+
+    Raises:
+        ImageError: the file cannot be decoded (``.reason`` says why).
+
+    Example:
+        >>> from facelab.data.image import FACE_BOX, decode_crop_resize
+        >>> decode_crop_resize("000001.jpg", size=64, crop_box=FACE_BOX).shape  # doctest: +SKIP
+        (64, 64, 3)
+    """
+    if size < 1:
+        raise ValueError("size must be positive")
+    data = _read_bytes(src)
+    box = crop_box
+    if box is not None:
+        fast = _jpeg_fast(data, box, size, grey)
+        if fast is not None:
+            return fast
+    elif data.startswith(_JPEG_MAGIC):
+        w, h = _jpeg_size(data)
+        if w:
+            fast = _jpeg_fast(data, _square_box(w, h), size, grey)
+            if fast is not None:
+                return fast
+    name = _name(src)
+    img = _open_pil(data, name)
+    w, h = img.size
+    if box is None:
+        box = _square_box(w, h)
+    if img.format == "JPEG":
+        scale = dct_scale(w, h, box, size)
+        if scale > 1:
+            img.draft("L" if grey else "RGB", (math.ceil(w / scale), math.ceil(h / scale)))
+    img = _load_pil(img, name)
+    try:
+        a = _to_array(img, grey)
+    except Exception as e:
+        raise ImageError(f"{name} has an image mode facelab cannot convert ({img.mode}: {e})",
+                         reason="unsupported_image", path=name, fix="convert it to an 8-bit RGB JPEG or PNG") from None
+    return np.ascontiguousarray(resize_box(a, box, size))
