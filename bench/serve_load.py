@@ -1,0 +1,225 @@
+"""Load test of `facelab serve`: N concurrent clients POST a 640x480 photo to /v1/predict for S seconds.
+
+Reports requests/s, p50/p99 latency, errors and the server's RSS at start, middle and end.
+Loopback only, bounded in time and in request count. Run it under the shared benchmark lock:
+
+    flock /tmp/facelab-bench.lock /work/venv/bin/python bench/serve_load.py [--run NAME --runs-dir DIR]
+
+Without --run, a tiny CNN is trained on synthetic faces first (said in the output). The photo is a
+real face (LFW `people/` or CelebA from $FACELAB_DATA) scaled into a 640x480 frame when the data is
+there, else a synthetic face photo (said in the output).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_photo() -> tuple[bytes, str]:
+    """A 640x480 JPEG with one face, and where it came from."""
+    from PIL import Image
+
+    from facelab.paths import shared_data
+
+    data = shared_data()
+    candidates = []
+    if data is not None:
+        candidates = sorted((data / "people").glob("*/*.jpg"))[:1] or \
+            sorted((data / "celeba").glob("img_align_celeba/img_align_celeba/*.jpg"))[:1]
+    canvas = Image.new("RGB", (640, 480), (120, 110, 100))
+    if candidates:
+        face = Image.open(candidates[0]).convert("RGB")
+        scale = 440 / face.height
+        face = face.resize((round(face.width * scale), 440), Image.BILINEAR)
+        canvas.paste(face, ((640 - face.width) // 2, 20))
+        source = f"real photo {candidates[0]} scaled into 640x480"
+    else:
+        from facelab.app.samples import make_sample
+
+        canvas = Image.fromarray(make_sample("smiling-woman"))
+        source = "SYNTHETIC face photo (no real data found under FACELAB_DATA)"
+    buf = io.BytesIO()
+    canvas.save(buf, "JPEG", quality=90)
+    return buf.getvalue(), source
+
+
+def tiny_run(work: Path) -> tuple[Path, str]:
+    """Train a tiny CNN on synthetic CelebA faces (when no --run is given)."""
+    import torch
+
+    from facelab.data.cache import prepare
+    from facelab.data.synth import synthesize
+    from facelab.train.trainer import train
+
+    torch.set_num_threads(2)
+    src = synthesize(work / "synth", kind="celeba", n=600, seed=0)
+    ds = prepare(src, size=32, out=work / "prep", progress=False)
+    runs = work / "runs"
+    os.environ["FACELAB_RUNS"] = str(runs)
+    run = train(ds.path, target="Smiling", model="cnn", epochs=1, name="load-tiny", seed=0)
+    return Path(run.path).parent, Path(run.path).name
+
+
+def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the server exited during start-up (code {proc.returncode})")
+        try:
+            if httpx.get(f"{url}/v1/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"the server did not become ready in {timeout:.0f} s")
+
+
+def rss_mb(pid: int) -> float:
+    p = psutil.Process(pid)
+    return sum(x.memory_info().rss for x in [p, *p.children(recursive=True)]) / 2**20
+
+
+async def load(url: str, photo: bytes, run: str, clients: int, seconds: float, max_requests: int,
+               on_half) -> dict:
+    import httpx
+
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+    faces_seen = []
+    count = 0
+    start = time.perf_counter()
+    deadline = start + seconds
+    half = {"done": False}
+
+    async def client(c: httpx.AsyncClient) -> None:
+        nonlocal count
+        while time.perf_counter() < deadline and count < max_requests:
+            count += 1
+            t0 = time.perf_counter()
+            try:
+                r = await c.post("/v1/predict", params={"run": run},
+                                 files={"file": ("photo.jpg", photo, "image/jpeg")})
+                dt = time.perf_counter() - t0
+                if r.status_code == 200:
+                    latencies.append(dt)
+                    faces_seen.append(len(r.json()["predictions"][0]["faces"]))
+                else:
+                    errors[str(r.status_code)] = errors.get(str(r.status_code), 0) + 1
+            except httpx.HTTPError as e:
+                errors[type(e).__name__] = errors.get(type(e).__name__, 0) + 1
+            if not half["done"] and time.perf_counter() > start + seconds / 2:
+                half["done"] = True
+                on_half()
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as c:
+        await asyncio.gather(*(client(c) for _ in range(clients)))
+    elapsed = time.perf_counter() - start
+    lat = sorted(latencies)
+    q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1000 if lat else None  # noqa: E731
+    return {"requests_ok": len(lat), "errors": errors, "error_count": sum(errors.values()), "seconds": round(elapsed, 2),
+            "requests_per_s": round(len(lat) / elapsed, 2), "p50_ms": q(0.50), "p99_ms": q(0.99),
+            "mean_ms": statistics.fmean(lat) * 1000 if lat else None,
+            "faces_per_response": sorted(set(faces_seen))}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--run", help="a run name in --runs-dir (default: train a tiny one on synthetic data)")
+    ap.add_argument("--runs-dir", type=Path, default=None)
+    ap.add_argument("--clients", type=int, default=16)
+    ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--max-requests", type=int, default=200_000, help="hard bound on requests sent")
+    ap.add_argument("--workers", type=int, default=None, help="server inference threads (default: cores)")
+    ap.add_argument("--warmup", type=int, default=8)
+    ap.add_argument("--out", type=Path, default=RESULTS / "serve_load.json")
+    args = ap.parse_args()
+    if args.seconds > 600 or args.clients > 256:
+        raise SystemExit("bounded: at most 600 s and 256 clients")
+
+    with tempfile.TemporaryDirectory(prefix="facelab-load-") as tmp:
+        if args.run:
+            from facelab.paths import runs_root
+
+            runs_dir, run, run_note = (args.runs_dir or runs_root()), args.run, f"run {args.run}"
+        else:
+            print("no --run given: training a tiny CNN (Smiling, 32 px, 1 epoch) on SYNTHETIC faces…", flush=True)
+            runs_dir, run = tiny_run(Path(tmp))
+            run_note = "tiny CNN trained on synthetic faces (no --run given)"
+        photo, photo_note = make_photo()
+        print(f"photo: {photo_note} ({len(photo) / 1024:.0f} KiB)", flush=True)
+
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"  # loopback only
+        cmd = [sys.executable, "-m", "facelab.cli.main", "serve", run, "--runs-dir", str(runs_dir),
+               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+        if args.workers:
+            cmd += ["--workers", str(args.workers)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        stderr_lines: list[str] = []
+        threading.Thread(target=lambda: stderr_lines.extend(proc.stderr), daemon=True).start()
+        try:
+            wait_ready(url, proc)
+            import httpx
+
+            for _ in range(args.warmup):  # model and detector warm, allocator settled
+                httpx.post(f"{url}/v1/predict", params={"run": run}, timeout=60,
+                           files={"file": ("photo.jpg", photo, "image/jpeg")}).raise_for_status()
+            rss = {"start": rss_mb(proc.pid)}
+            res = asyncio.run(load(url, photo, run, args.clients, args.seconds, args.max_requests,
+                                   on_half=lambda: rss.__setitem__("middle", rss_mb(proc.pid))))
+            rss["end"] = rss_mb(proc.pid)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    result = {
+        "benchmark": "serve_load", "run": run_note, "photo": photo_note, "clients": args.clients,
+        "target_seconds": args.seconds, **res,
+        "server_rss_mb": {k: round(v, 1) for k, v in rss.items()},
+        "rss_growth_mb": round(rss["end"] - rss["start"], 1),
+        "machine": {"cores": psutil.cpu_count(), "logical_cores_available": len(os.sched_getaffinity(0)),
+                    "python": platform.python_version(), "load_avg_1m_at_end": round(os.getloadavg()[0], 2)},
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+    }
+    print(json.dumps(result, indent=2))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(f"\n{result['requests_per_s']} req/s, p50 {result['p50_ms']:.0f} ms, p99 {result['p99_ms']:.0f} ms, "
+          f"{result['error_count']} errors, RSS {rss['start']:.0f} → {rss.get('middle', float('nan')):.0f} → "
+          f"{rss['end']:.0f} MB  (written to {args.out})")
+    if result["error_count"]:
+        print("server stderr tail:\n" + "".join(stderr_lines[-20:]), file=sys.stderr)
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
