@@ -55,11 +55,11 @@ def config() -> AppConfig:
 
 @st.cache_data(ttl=10, show_spinner=False)
 def run_names(runs: str) -> list[str]:
-    """Run folders (those with a task.json) inside the runs folder, newest first."""
+    """Run folders (those with a config.yaml, as `list_runs` sees them) inside the runs folder, newest first."""
     root = Path(runs)
     if not root.is_dir():
         return []
-    found = [p for p in root.iterdir() if p.is_dir() and (p / "task.json").is_file()]
+    found = [p for p in root.iterdir() if p.is_dir() and (p / "config.yaml").is_file()]
     return [p.name for p in sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)]
 
 
@@ -102,11 +102,11 @@ HEADLINE = ("accuracy", "acc", "balanced_accuracy", "auc", "roc_auc", "f1", "mac
 def headline(metrics: dict) -> tuple[str, float] | None:
     """The one number to show for a run: test accuracy (or AUC/F1) when there is one."""
     flat = flat_metrics(metrics)
-    for split in ("test.", "val.", ""):
+    for split in ("test", "val", ""):
         for name in HEADLINE:
-            for k, v in flat.items():
-                if k == split + name or (split == "" and k.endswith("." + name)):
-                    return k, v
+            for k in ((f"{split}.{name}", f"{split}_{name}") if split else (name,)):
+                if k in flat:
+                    return k, flat[k]
     return None
 
 

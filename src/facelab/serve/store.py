@@ -167,8 +167,8 @@ class RunStore:
 def _all_run_names(runs_dir: Path) -> list[str]:
     if not runs_dir.is_dir():
         return []
-    # A run folder has a task.json; leaderboards and other folders are skipped.
-    return sorted(p.name for p in runs_dir.iterdir() if p.is_dir() and (p / "task.json").is_file())
+    # A run folder has a config.yaml (as `list_runs` sees it); leaderboards and other folders are skipped.
+    return sorted(p.name for p in runs_dir.iterdir() if p.is_dir() and (p / "config.yaml").is_file())
 
 
 def _load_one(runs_dir: Path, name: str, settings: Any) -> ServedRun:

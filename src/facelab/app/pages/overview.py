@@ -30,7 +30,8 @@ else:
         except Exception as e:  # a corrupt run must not take the page down: name it
             failed.append((name, getattr(e, "message", str(e))))
             continue
-        head = headline(run.metrics or {})
+        key = getattr(run, "key_metric", (None, None))  # the library's own ranking figure first
+        head = key if key[1] is not None else headline(run.metrics or {})
         task = run.task
         config_ = run.config if isinstance(run.config, dict) else vars(run.config)
         rows.append({"run": name, "target": ", ".join(task.targets), "task": task.kind,

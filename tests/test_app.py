@@ -1,0 +1,143 @@
+"""Every dashboard page with Streamlit's AppTest, pointed at a tiny trained run and report folders."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from facelab.app.common import AppConfig, find_reports, headline, parse_config
+
+from test_serve_support import TINY_RUN, tiny_run_dir
+
+MAIN = Path(__file__).resolve().parents[1] / "src" / "facelab" / "app" / "main.py"
+PAGES = ["overview", "data", "models", "clusters", "predict", "api"]
+
+
+def _png(path: Path, seed: int = 0) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.random.default_rng(seed).integers(0, 255, (40, 60, 3), dtype=np.uint8)).save(path)
+
+
+@pytest.fixture(scope="module")
+def workspace(prepared_celeba, tmp_path_factory):
+    """A runs folder (tiny run + leaderboard + eval outputs) and a data folder with two reports."""
+    root = tmp_path_factory.mktemp("app")
+    runs = root / "runs"
+    runs.mkdir()
+    shutil.copytree(tiny_run_dir(prepared_celeba) / TINY_RUN, runs / TINY_RUN)
+    board = runs / "compare-Smiling"
+    board.mkdir()
+    pd.DataFrame({"model": ["cnn", "logreg"], "accuracy": [0.81, 0.74]}).to_csv(board / "leaderboard.csv", index=False)
+    _png(board / "leaderboard.png")
+    ev = runs / TINY_RUN / "eval" / "test"
+    _png(ev / "confusion.png", 1)
+    _png(ev / "reliability.png", 2)
+    pd.DataFrame({"group": ["Male", "Female"], "accuracy": [0.8, 0.82]}).to_csv(ev / "subgroups.csv", index=False)
+    data = root / "demo"
+    for kind in ("explore", "cluster"):
+        folder = data / kind
+        folder.mkdir(parents=True)
+        (folder / "report.html").write_text(f"<html><body>{kind}</body></html>")
+        _png(folder / ("balance.png" if kind == "explore" else "sweep.png"), 3)
+        _png(folder / ("mean_faces.png" if kind == "explore" else "clusters.png"), 4)
+        (folder / f"{kind}.json").write_text('{"n": 600}')
+    return runs, data
+
+
+@pytest.fixture()
+def app(workspace, monkeypatch):
+    runs, data = workspace
+    monkeypatch.setenv("FACELAB_RUNS", str(runs))
+    monkeypatch.setenv("FACELAB_APP_DATA", str(data))
+    at = AppTest.from_file(str(MAIN), default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _page(at: AppTest, name: str) -> AppTest:
+    at.switch_page(f"pages/{name}.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_overview_lists_the_run(app):
+    assert app.title[0].value == "facelab"
+    runs_metric = [m for m in app.metric if m.label == "Runs"][0]
+    assert runs_metric.value == "1"
+    table = app.dataframe[0].value
+    assert list(table["run"]) == [TINY_RUN] and list(table["target"]) == ["Smiling"]
+
+
+def test_data_page_shows_the_explore_report(app):
+    at = _page(app, "data")
+    subheaders = [s.value for s in at.subheader]
+    assert "Label balance" in subheaders and "Mean faces and differences" in subheaders
+    assert not at.info  # a report was found
+
+
+def test_models_page(app):
+    at = _page(app, "models")
+    assert list(at.dataframe[0].value["model"]) == ["cnn", "logreg"]  # the leaderboard
+    subs = [s.value for s in at.subheader]
+    assert "Confusion matrices" in subs and "Calibration" in subs
+    assert any("accuracy" in str(df.value.columns.tolist()) for df in at.dataframe[1:])  # subgroup table
+
+
+def test_clusters_page(app):
+    at = _page(app, "clusters")
+    assert "Choosing k" in [s.value for s in at.subheader]
+
+
+def test_predict_page_on_a_sample_photo(app):
+    at = _page(app, "predict")
+    at.radio(key="predict_source").set_value("Samples").run()
+    assert not at.exception, at.exception
+    faces = [m.value for m in at.markdown if m.value.startswith("**face #")]
+    assert faces, [m.value for m in at.markdown]
+    table = at.dataframe[-1].value
+    assert {"file", "run", "x", "y", "w", "h", "p_Smiling"} <= set(table.columns)
+    assert table["file"].tolist() == ["smiling-woman.jpg"]
+
+
+def test_api_page_has_working_examples(app):
+    at = _page(app, "api")
+    code = "\n".join(c.value for c in at.code)
+    assert "/v1/predict" in code and f"run={TINY_RUN}" in code and "requests.post" in code
+
+
+def test_pages_say_what_to_run_when_pieces_are_missing(tmp_path, monkeypatch):
+    monkeypatch.setenv("FACELAB_RUNS", str(tmp_path / "none"))
+    monkeypatch.delenv("FACELAB_APP_DATA", raising=False)
+    at = AppTest.from_file(str(MAIN), default_timeout=60)
+    at.run()
+    for name in PAGES:
+        at = _page(at, name) if name != "overview" else at
+        text = " ".join(i.value for i in at.info)
+        if name != "api":
+            assert "run `facelab" in text, (name, text)
+
+
+def test_config_and_helpers(tmp_path):
+    cfg = parse_config(["--runs", str(tmp_path), "--data", "d", "--server.port", "1"])
+    assert cfg.runs == tmp_path and cfg.data == Path("d")
+    assert headline({"test": {"loss": 0.3, "accuracy": 0.9}, "val": {"accuracy": 0.8}}) == ("test.accuracy", 0.9)
+    assert find_reports(AppConfig(tmp_path, None, ""), "explore") == []
+
+
+def test_launch_command(tmp_path):
+    from facelab.app.launch import launch, streamlit_command
+    from facelab.errors import RunError
+
+    cmd = streamlit_command(runs=tmp_path, port=8765)
+    assert cmd[1:4] == ["-m", "streamlit", "run"] and cmd[4].endswith("main.py") and Path(cmd[4]).is_file()
+    assert "8765" in cmd and cmd[cmd.index("--") + 1:] == ["--runs", str(tmp_path.resolve())]
+    with pytest.raises(RunError, match="does not exist"):
+        launch(runs=tmp_path / "missing")
