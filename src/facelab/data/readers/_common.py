@@ -20,6 +20,9 @@ from ..manifest import Problem
 
 IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".pgm", ".ppm"})
 
+#: Fewer groups than this (e.g. identities) make an identity-disjoint split too lumpy: split rows.
+MIN_GROUPS = 20
+
 #: How many problems of one kind are kept one by one before they are summarised.
 EXAMPLES_PER_KIND = 20
 
@@ -152,7 +155,8 @@ def seeded_split(n: int, *, seed: int, strata: np.ndarray | None = None,
         seed: random seed; the same seed gives the same split.
         strata: optional class per row: each class is split in the given fractions (stratified).
         groups: optional group per row (e.g. CelebA identity): whole groups go to one split, so
-            the same person is never in train and test. Ignored when ``strata`` is given.
+            the same person is never in train and test. Ignored when ``strata`` is given or there
+            are fewer than :data:`MIN_GROUPS` groups.
         fractions: train, val, test fractions (a 0 fraction leaves that split empty).
 
     Returns:
@@ -184,15 +188,17 @@ def seeded_split(n: int, *, seed: int, strata: np.ndarray | None = None,
         codes = pd.factorize(pd.Series(strata), sort=True)[0]
         for c in range(codes.max() + 1 if n else 0):
             assign(np.flatnonzero(codes == c))
-    elif groups is not None:
+    elif groups is not None and len(np.unique(groups)) >= MIN_GROUPS:
         codes, uniques = pd.factorize(pd.Series(groups), sort=True)
+        # shuffle the groups, then cut the sequence of their images at 80% / 90%: a group goes
+        # where its middle image falls, so splits follow image (not group) fractions
+        sizes = np.bincount(codes, minlength=len(uniques))
+        order = rng.permutation(len(uniques))
+        ends = np.cumsum(sizes[order])
+        mids = (ends - sizes[order] / 2) / max(1, n)
+        cut1, cut2 = f_train / total, (f_train + f_val) / total
         g_split = np.empty(len(uniques), dtype=object)
-        perm = rng.permutation(len(uniques))
-        n_val = int(round(len(uniques) * f_val / total))
-        n_test = int(round(len(uniques) * f_test / total))
-        g_split[perm[:n_val]] = "val"
-        g_split[perm[n_val:n_val + n_test]] = "test"
-        g_split[perm[n_val + n_test:]] = "train"
+        g_split[order] = np.where(mids < cut1, "train", np.where(mids < cut2, "val", "test"))
         out[:] = g_split[codes]
     else:
         assign(np.arange(n))

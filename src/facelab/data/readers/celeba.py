@@ -20,7 +20,7 @@ import pandas as pd
 from ...errors import DataError
 from ..manifest import LabelInfo, Manifest
 from . import Reader, register_reader
-from ._common import ProblemLog, nothing_usable, scan_images, seeded_split, split_note
+from ._common import MIN_GROUPS, ProblemLog, nothing_usable, scan_images, seeded_split, split_note
 from ._tables import clean_rows, drop_duplicate_ids, read_table
 
 IMG_DIR = "img_align_celeba"
@@ -177,7 +177,7 @@ def read_celeba(path: Path, *, seed: int = 0, kaggle: bool) -> Manifest:
         split = pn.astype(np.int64).map(PARTITIONS).to_numpy(dtype=object)
         split = _fill_empty_splits(split, seed=seed, groups=groups, notes=notes)
     else:
-        how = "identity-disjoint" if groups is not None else "random"
+        how = "identity-disjoint" if groups is not None and len(set(groups)) >= MIN_GROUPS else "random"
         split = seeded_split(len(table), seed=seed, groups=groups)
         notes.append(split_note(f"no list_eval_partition.{ext}", seed, how=how))
     if len(table) == 0:
@@ -201,7 +201,7 @@ def _fill_empty_splits(split: np.ndarray, *, seed: int, groups, notes: list[str]
                        fractions=fr)
     split = split.copy()
     split[train] = sub
-    how = "identity-disjoint" if groups is not None else "random"
+    how = "identity-disjoint" if groups is not None and len(set(groups[train])) >= MIN_GROUPS else "random"
     notes.append(split_note(f"no images of the official {' and '.join(empty)} partition(s) here; "
                             f"{' and '.join(empty)} carved out of the official train images", seed, fr, how=how)
                  + " (not the official partitions: figures are not comparable with published ones)")

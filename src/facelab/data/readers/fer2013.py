@@ -45,7 +45,9 @@ def _csv_header(path: Path) -> list[str]:
 def _find_csv(path: Path) -> Path | None:
     if path.is_file():
         return path if path.suffix.lower() == ".csv" and {"emotion", "pixels"} <= set(_csv_header(path)) else None
-    for name in CSV_NAMES:
+    if (path / "fer2013.csv").is_file():
+        return path / "fer2013.csv"  # the name says it: a wrong header is reported by the reader
+    for name in CSV_NAMES[1:]:
         p = path / name
         if p.is_file() and {"emotion", "pixels"} <= set(_csv_header(p)):
             return p
