@@ -16,12 +16,12 @@ st.set_page_config(page_title="facelab", page_icon="🙂", layout="wide")
 cfg = config()
 
 pages = [
-    st.Page(str(HERE / "pages" / "overview.py"), title="Overview", icon="🏠", default=True),
-    st.Page(str(HERE / "pages" / "data.py"), title="Data", icon="🖼️"),
-    st.Page(str(HERE / "pages" / "models.py"), title="Models", icon="📈"),
-    st.Page(str(HERE / "pages" / "clusters.py"), title="Clusters", icon="🧩"),
-    st.Page(str(HERE / "pages" / "predict.py"), title="Predict", icon="🔍"),
-    st.Page(str(HERE / "pages" / "api.py"), title="API", icon="🔌"),
+    st.Page(str(HERE / "views" / "overview.py"), title="Overview", icon="🏠", default=True),
+    st.Page(str(HERE / "views" / "data.py"), title="Data", icon="🖼️"),
+    st.Page(str(HERE / "views" / "models.py"), title="Models", icon="📈"),
+    st.Page(str(HERE / "views" / "clusters.py"), title="Clusters", icon="🧩"),
+    st.Page(str(HERE / "views" / "predict.py"), title="Predict", icon="🔍"),
+    st.Page(str(HERE / "views" / "api.py"), title="API", icon="🔌"),
 ]
 nav = st.navigation(pages)
 with st.sidebar:
