@@ -12,16 +12,16 @@ from facelab.app.common import config
 
 HERE = Path(__file__).parent
 
-st.set_page_config(page_title="facelab", page_icon="🙂", layout="wide")
+st.set_page_config(page_title="facelab", page_icon=":material/face:", layout="wide")
 cfg = config()
 
 pages = [
-    st.Page(str(HERE / "views" / "overview.py"), title="Overview", icon="🏠", default=True),
-    st.Page(str(HERE / "views" / "data.py"), title="Data", icon="🖼️"),
-    st.Page(str(HERE / "views" / "models.py"), title="Models", icon="📈"),
-    st.Page(str(HERE / "views" / "clusters.py"), title="Clusters", icon="🧩"),
-    st.Page(str(HERE / "views" / "predict.py"), title="Predict", icon="🔍"),
-    st.Page(str(HERE / "views" / "api.py"), title="API", icon="🔌"),
+    st.Page(str(HERE / "views" / "overview.py"), title="Overview", icon=":material/home:", default=True),
+    st.Page(str(HERE / "views" / "data.py"), title="Data", icon=":material/image:"),
+    st.Page(str(HERE / "views" / "models.py"), title="Models", icon=":material/monitoring:"),
+    st.Page(str(HERE / "views" / "clusters.py"), title="Clusters", icon=":material/bubble_chart:"),
+    st.Page(str(HERE / "views" / "predict.py"), title="Predict", icon=":material/search:"),
+    st.Page(str(HERE / "views" / "api.py"), title="API", icon=":material/api:"),
 ]
 nav = st.navigation(pages)
 with st.sidebar:
