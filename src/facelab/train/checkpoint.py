@@ -1,0 +1,57 @@
+"""Checkpoints for ``--resume``: model + optimiser tensors in safetensors, progress in JSON.
+
+Both files are written to a temporary name and renamed, so an interrupted write never replaces
+the last good checkpoint with half a file.
+
+Example:
+    >>> save_checkpoint(path, model, optimizer)        # doctest: +SKIP
+    >>> load_checkpoint(path, model, optimizer)        # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from ..errors import RunError
+
+
+def save_weights(path: Path, model: torch.nn.Module) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(tmp))
+    tmp.replace(path)
+
+
+def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
+    """Write model (``model.*``) and AdamW state (``opt.<param index>.<name>``) tensors."""
+    tensors = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
+    for idx, st in optimizer.state_dict()["state"].items():
+        for k, v in st.items():
+            t = v if isinstance(v, torch.Tensor) else torch.tensor(v)
+            tensors[f"opt.{idx}.{k}"] = t.detach().contiguous()
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp))
+    tmp.replace(path)
+
+
+def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
+    """Restore what :func:`save_checkpoint` wrote.
+
+    Raises:
+        RunError: missing or corrupt checkpoint (names the file).
+    """
+    try:
+        tensors = load_file(str(path))
+        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        sd = optimizer.state_dict()
+        state: dict = {}
+        for k, v in tensors.items():
+            if k.startswith("opt."):
+                _, idx, name = k.split(".", 2)
+                state.setdefault(int(idx), {})[name] = v
+        sd["state"] = state
+        optimizer.load_state_dict(sd)
+    except Exception as e:
+        raise RunError(f"cannot read the checkpoint {path}: {e}", path=path,
+                       fix="the checkpoint is corrupt: start a new run") from None

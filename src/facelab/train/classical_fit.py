@@ -1,0 +1,66 @@
+"""Training a classical (scikit-learn) model into the same run folder as a network.
+
+The estimator is fitted once on the uint8 training images; there are no epochs, so the history
+has one row and ``--resume`` has nothing to continue.
+
+Example:
+    >>> train("prepared/celeba-64", target="Smiling", model="logreg")   # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+
+from . import artifacts
+from .loop import HISTORY_FIELDS
+from .run import HISTORY, METRICS, PREDICTIONS, STATE, WEIGHTS, Run
+
+
+def fit_classical(spec, cfg, ds, task, path, train_rows, val_rows, holdout, input_, state) -> Run:
+    y_all = task.labels(ds.table)
+    y_fit = y_all[:, 0] if task.kind == "binary" else y_all
+    model = spec.build(int(input_["channels"]), task.outputs, **cfg.params)
+    t0 = time.perf_counter()
+    model.fit(np.asarray(ds.images[train_rows]), y_fit[train_rows], task)
+    secs = time.perf_counter() - t0
+    from safetensors.numpy import save_file
+
+    save_file({k: np.ascontiguousarray(v) for k, v in model.state_dict().items()}, str(path / WEIGHTS))
+    ids = ds.table["image_id"].to_numpy()
+    frames, metrics, per_output = [], {}, {}
+    for split, rows in (("val", val_rows), ("test", ds.split("test"))):
+        if not len(rows):
+            continue
+        proba = np.asarray(model.predict_proba(np.asarray(ds.images[rows])), np.float32).reshape(len(rows), -1)
+        y = y_all[rows]
+        eps = 1e-7
+        if task.kind == "multiclass":
+            loss = float(-np.mean(np.log(proba[np.arange(len(y)), y] + eps)))
+        else:
+            loss = float(-np.mean(y * np.log(proba + eps) + (1 - y) * np.log(1 - proba + eps)))
+        metrics[f"{split}_accuracy"], metrics[f"{split}_loss"] = task.accuracy(proba, y), loss
+        if split == "val":
+            per_output = task.per_output_accuracy(proba, y)
+        frames.append(artifacts.predictions_frame(task, split, rows, ids[rows], y, proba))
+    if frames:
+        pd.concat(frames, ignore_index=True).to_parquet(path / PREDICTIONS, index=False)
+    row = {k: None for k in HISTORY_FIELDS}
+    row.update(epoch=1, val_loss=metrics.get("val_loss"), val_accuracy=metrics.get("val_accuracy"),
+               lr=0.0, seconds=round(secs, 2), images_per_s=round(len(train_rows) / max(secs, 1e-9), 1),
+               elapsed=round(secs, 1))
+    pd.DataFrame([row], columns=HISTORY_FIELDS).to_csv(path / HISTORY, index=False)
+    metrics.update(best_epoch=1, epochs=1, train_seconds=secs, images_per_s=row["images_per_s"],
+                   holdout=bool(holdout), stop_reason="fitted", train_images=int(len(train_rows)),
+                   val_images=int(len(val_rows)), per_output=per_output)
+    if task.kind == "multilabel":
+        metrics["val_mean_accuracy"] = metrics.get("val_accuracy")
+    artifacts.write_json(path / METRICS, metrics)
+    state.update(status="finished", epoch=1, elapsed=secs, best_epoch=1)
+    artifacts.write_json(path / STATE, state)
+    artifacts.write_card(path, config=cfg.to_dict(), task=task, input_=input_, metrics=metrics,
+                         data_summary={"path": str(ds.path), "train": len(train_rows), "val": len(val_rows),
+                                       "test": len(ds.split("test")), "holdout": holdout},
+                         per_output=per_output, init=None)
+    return Run.load(path)

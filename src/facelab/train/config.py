@@ -1,0 +1,120 @@
+"""Training options as one typed dataclass: YAML file → defaults → explicit overrides.
+
+The resolved config is saved with each run as ``config.yaml``; ``facelab train --config FILE``
+reads one back (so a run can be repeated exactly).
+
+Example:
+    >>> cfg = TrainConfig.resolve("my.yaml", epochs=5)     # doctest: +SKIP
+    >>> TrainConfig(target="Smiling").model
+    'cnn'
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import ConfigError
+
+
+@dataclass
+class TrainConfig:
+    """Every option of :func:`facelab.train.trainer.train` (see there for meanings)."""
+
+    data: str = ""
+    target: Any = None  # str, list of attributes or None (the dataset's class column)
+    model: str = "cnn"
+    epochs: int | None = None
+    minutes: float | None = None
+    name: str | None = None
+    seed: int = 0
+    batch_size: int = 128
+    lr: float = 3e-3
+    weight_decay: float = 5e-4
+    warmup: float = 0.05  # fraction of the schedule spent warming up
+    schedule: str = "cosine"  # cosine | onecycle | constant
+    label_smoothing: float = 0.1  # multiclass only
+    balance: str = "sqrt"  # none | sqrt | full: class/positive weighting against imbalance
+    augment: bool = True
+    flip: bool = True
+    shift: float = 0.06  # max translation, fraction of the image
+    scale: float = 0.08  # max zoom in/out
+    rotate: float = 8.0  # degrees
+    jitter: float = 0.2  # brightness/contrast strength
+    patience: int = 6  # epochs without validation improvement before stopping
+    val_fraction: float = 0.1
+    weights: str | None = None
+    init: str | None = None
+    threads: int | None = None
+    channels_last: bool = True
+    eval_batch_size: int = 512
+    params: dict = field(default_factory=dict)  # model parameters (widths, depths, ...)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+    @classmethod
+    def from_dict(cls, d: dict, *, source: str | Path | None = None) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            import difflib
+
+            close = {u: difflib.get_close_matches(u, known, n=1) for u in unknown}
+            hint = "; ".join(f"{u!r}" + (f" (did you mean {c[0]!r}?)" if c else "") for u, c in close.items())
+            raise ConfigError(f"unknown training option(s): {hint}", path=source,
+                              fix=f"valid options: {', '.join(sorted(known))}")
+        cfg = cls(**d)
+        cfg.validate(source)
+        return cfg
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TrainConfig":
+        path = Path(path)
+        try:
+            d = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as e:
+            raise ConfigError(f"cannot read the config file {path}: {e}", path=path,
+                              fix="pass a YAML file of option: value lines (see a run's config.yaml)") from None
+        if not isinstance(d, dict):
+            raise ConfigError(f"{path} is not a mapping of option: value", path=path,
+                              fix="write one `option: value` per line")
+        return cls.from_dict(d, source=path)
+
+    @classmethod
+    def resolve(cls, config: "str | Path | TrainConfig | dict | None" = None, **overrides) -> "TrainConfig":
+        """Defaults, then the YAML file (or dict), then every override that is not ``None``."""
+        if isinstance(config, TrainConfig):
+            base = config.to_dict()
+        elif isinstance(config, dict):
+            base = cls.from_dict(config).to_dict()
+        elif config is not None:
+            base = cls.load(config).to_dict()
+        else:
+            base = cls().to_dict()
+        base.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.from_dict(base)
+
+    def validate(self, source=None) -> None:
+        def bad(msg, fix):
+            raise ConfigError(msg, path=source, fix=fix)
+
+        if self.epochs is not None and self.epochs < 1:
+            bad(f"epochs must be at least 1 (got {self.epochs})", "pass --epochs 1 or more")
+        if self.minutes is not None and self.minutes <= 0:
+            bad(f"minutes must be positive (got {self.minutes})", "pass --minutes 0.5 or more")
+        if self.batch_size < 1:
+            bad(f"batch_size must be at least 1 (got {self.batch_size})", "pass --batch-size 64")
+        if not self.lr > 0:
+            bad(f"lr must be positive (got {self.lr})", "pass --lr 0.003")
+        if not 0 <= self.val_fraction < 0.9:
+            bad(f"val_fraction must be in [0, 0.9) (got {self.val_fraction})", "pass --val-fraction 0.1")
+        if self.schedule not in ("cosine", "onecycle", "constant"):
+            bad(f"unknown schedule {self.schedule!r}", "choose cosine, onecycle or constant")
+        if self.balance not in ("none", "sqrt", "full"):
+            bad(f"unknown balance {self.balance!r}", "choose none, sqrt or full")

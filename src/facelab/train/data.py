@@ -1,0 +1,118 @@
+"""Batches straight from the uint8 cache: no decoding, augmentation as whole-batch tensor ops.
+
+The whole cache is held in memory as one uint8 tensor (16k CelebA faces at 64 px are 200 MB);
+a batch is an index into it, converted to float and augmented in one vectorised step. The
+preprocessing (``to_float``) is the single definition used by training, evaluation and
+:meth:`facelab.train.run.Run.predict_proba`.
+
+Example:
+    >>> x = torch.zeros(4, 64, 64, 3, dtype=torch.uint8)
+    >>> to_float(x, mean=[0.5] * 3, std=[0.25] * 3).shape
+    torch.Size([4, 3, 64, 64])
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def to_float(x_u8: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """uint8 NHWC → normalised float32 NCHW (channels-last memory, which CPU convolutions like).
+
+    Args:
+        x_u8: (N, H, W, C) uint8 tensor.
+        mean, std: per-channel normalisation in [0, 1] units (from the run's ``input.json``).
+    """
+    x = x_u8.permute(0, 3, 1, 2).float()  # a view of NHWC memory: already channels_last
+    m = torch.as_tensor(mean, dtype=torch.float32).view(1, -1, 1, 1) * 255.0
+    s = torch.as_tensor(std, dtype=torch.float32).view(1, -1, 1, 1) * 255.0
+    return (x - m) / s
+
+
+def channel_stats(images: np.ndarray, rows: np.ndarray, *, sample: int = 2000, seed: int = 0
+                  ) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std (in [0, 1] units) of a seeded sample of training images."""
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.choice(rows, size=min(sample, len(rows)), replace=False))
+    x = np.asarray(images[pick], dtype=np.float32) / 255.0
+    c = x.shape[-1]
+    mean = x.reshape(-1, c).mean(0)
+    std = x.reshape(-1, c).std(0) + 1e-3
+    return [round(float(v), 5) for v in mean], [round(float(v), 5) for v in std]
+
+
+@dataclass
+class Augment:
+    """Per-sample random flip, affine (shift/scale/rotation) and brightness/contrast, per batch.
+
+    All draws come from the ``torch.Generator`` passed to :meth:`__call__`, so a seeded run is
+    reproducible.
+    """
+
+    flip: bool = True
+    shift: float = 0.06
+    scale: float = 0.08
+    rotate: float = 8.0
+    jitter: float = 0.2
+
+    def __call__(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        """x: normalised float NCHW → augmented float NCHW (same shape)."""
+        n = x.shape[0]
+        if self.flip:
+            # Mirroring is the one always-safe augmentation for faces (no attribute is sided).
+            flip = torch.rand(n, generator=g) < 0.5
+            x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
+        if self.shift or self.scale or self.rotate:
+            u = lambda: torch.rand(n, generator=g) * 2 - 1  # noqa: E731
+            s = 1 + self.scale * u()
+            a = self.rotate * math.pi / 180 * u()
+            tx, ty = self.shift * 2 * u(), self.shift * 2 * u()  # grid units: image width = 2
+            cos, sin = torch.cos(a) / s, torch.sin(a) / s
+            theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
+            grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+            x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        if self.jitter:
+            b = (torch.rand(n, 1, 1, 1, generator=g) * 2 - 1) * self.jitter * 2  # in std units
+            c = 1 + (torch.rand(n, 1, 1, 1, generator=g) * 2 - 1) * self.jitter
+            mu = x.mean((1, 2, 3), keepdim=True)
+            x = (x - mu) * c + mu + b
+        return x.contiguous(memory_format=torch.channels_last)
+
+
+class Batches:
+    """Shuffled (or ordered) mini-batches of one split, held in memory.
+
+    Args:
+        images: the uint8 NHWC array (memmap) of the whole cache.
+        rows: row indices of this split.
+        y: labels for ``rows`` (same order).
+        batch_size: images per batch.
+
+    Example:
+        >>> b = Batches(ds.images, ds.split("train"), y, batch_size=128)  # doctest: +SKIP
+        >>> for xb, yb in b.epoch(generator): ...                        # doctest: +SKIP
+    """
+
+    def __init__(self, images: np.ndarray, rows: np.ndarray, y: np.ndarray, batch_size: int):
+        # One copy out of the memmap: training then never touches the disk.
+        self.x = torch.from_numpy(np.ascontiguousarray(images[np.asarray(rows)]))
+        self.y = torch.from_numpy(np.asarray(y))
+        self.rows = np.asarray(rows)
+        self.batch_size = int(batch_size)
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.rows) / self.batch_size)
+
+    def epoch(self, g: torch.Generator | None = None, *, drop_last: bool = False
+              ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        n = len(self.rows)
+        order = torch.randperm(n, generator=g) if g is not None else torch.arange(n)
+        stop = n - n % self.batch_size if drop_last and n >= self.batch_size else n
+        for i in range(0, stop, self.batch_size):
+            idx = order[i:i + self.batch_size]
+            yield self.x[idx], self.y[idx]

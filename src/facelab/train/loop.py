@@ -1,0 +1,264 @@
+"""The epoch loop behind :func:`facelab.train.trainer.train` (torch models).
+
+Example:
+    >>> Loop(cfg=cfg, spec=spec, ...).run()     # doctest: +SKIP  (use train() instead)
+"""
+from __future__ import annotations
+
+import csv
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import RunError
+from . import artifacts
+from .checkpoint import load_checkpoint, save_checkpoint, save_weights
+from .data import Augment, Batches, to_float
+from .run import CHECKPOINT, HISTORY, METRICS, PREDICTIONS, STATE, WEIGHTS, Run
+from .setup import class_weights
+from .weights import load_matching, read_state_dict
+
+HISTORY_FIELDS = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds",
+                  "images_per_s", "elapsed"]
+
+
+class Loop:
+    def __init__(self, *, cfg, spec, params, ds, task, path: Path, input_, train_rows, val_rows, holdout,
+                 state, progress, callbacks):
+        self.cfg, self.spec, self.params, self.ds, self.task = cfg, spec, params, ds, task
+        self.path, self.input, self.state = path, input_, state
+        self.train_rows, self.val_rows, self.holdout = train_rows, val_rows, holdout
+        self.progress, self.callbacks = progress, callbacks
+        self.mean, self.std = input_["mean"], input_["std"]
+        self.init_report: dict | None = state.get("init")
+
+    # -- setup ---------------------------------------------------------------------------------
+    def _build(self):
+        cfg, task = self.cfg, self.task
+        torch.manual_seed(cfg.seed)
+        model = self.spec.build(int(self.input["channels"]), task.outputs, **self.params)
+        resuming = (self.path / CHECKPOINT).is_file()
+        if not resuming and self.state.get("epoch", 0) == 0:
+            if cfg.weights:
+                rep = load_matching(model, read_state_dict(cfg.weights), source=str(cfg.weights),
+                                    model_name=cfg.model)
+                self.init_report = rep.to_dict()
+            elif cfg.init:
+                src = Run.load(cfg.init)
+                if src.spec.kind != "torch":
+                    from ..errors import ConfigError
+
+                    raise ConfigError(f"--init needs a torch run; {src.name} is {src.model_name}", path=src.path,
+                                      fix="start from a cnn/mobilenetv2/resnet18 run")
+                from safetensors.torch import load_file
+
+                if src.model_name != cfg.model:
+                    from ..errors import ConfigError
+
+                    raise ConfigError(f"--init run {src.name} is a {src.model_name}, not a {cfg.model}",
+                                      path=src.path, fix=f"pass --model {src.model_name}")
+                # The new model must have the source's shape: take its params unless given.
+                rep = load_matching(model, load_file(str(src.path / WEIGHTS)), source=f"run {src.name}",
+                                    model_name=cfg.model)
+                self.init_report = rep.to_dict()
+            if self.init_report:
+                self.state["init"] = self.init_report
+        if cfg.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        from .trainer import _param_groups
+
+        opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr)
+        if resuming:
+            load_checkpoint(self.path / CHECKPOINT, model, opt)
+        return model, opt
+
+    def _loss(self, y_train: np.ndarray):
+        w = class_weights(self.task, y_train, self.cfg.balance)
+        if self.task.kind == "multiclass":
+            ls = self.cfg.label_smoothing
+            return lambda logits, y: F.cross_entropy(logits, y, weight=w, label_smoothing=ls)
+        return lambda logits, y: F.binary_cross_entropy_with_logits(logits, y, pos_weight=w)
+
+    # -- the loop ------------------------------------------------------------------------------
+    def run(self) -> Run:
+        cfg, task, ds = self.cfg, self.task, self.ds
+        y_all = task.labels(ds.table)
+        tr = Batches(ds.images, self.train_rows, y_all[self.train_rows], cfg.batch_size)
+        va = Batches(ds.images, self.val_rows, y_all[self.val_rows], cfg.eval_batch_size)
+        model, opt = self._build()
+        loss_fn = self._loss(y_all[self.train_rows])
+        augment = Augment(cfg.flip, cfg.shift, cfg.scale, cfg.rotate, cfg.jitter) if cfg.augment else None
+        from .trainer import EpochEnd, lr_factor, _evaluate
+
+        st = self.state
+        steps_per_epoch = len(tr)
+        total_steps = cfg.epochs * steps_per_epoch if cfg.epochs else None
+        budget = cfg.minutes * 60 if cfg.minutes else None
+        max_epochs = cfg.epochs or 10**6
+        st["status"] = "running"
+        epoch = int(st.get("epoch", 0))
+        stop_reason = "epochs"
+        try:
+            while epoch < max_epochs:
+                e = epoch + 1
+                # Per-epoch seeds: a resumed run draws exactly what an uninterrupted one would.
+                g = torch.Generator().manual_seed(cfg.seed * 100_003 + e)
+                model.train()
+                t0 = time.perf_counter()
+                base_elapsed = float(st["elapsed"])
+                run_loss, run_correct, seen = 0.0, 0.0, 0
+                done = False
+                bar = _bar(steps_per_epoch, f"epoch {e}" + (f"/{cfg.epochs}" if cfg.epochs else ""), self.progress)
+                lr = cfg.lr
+                for xb, yb in tr.epoch(g, drop_last=len(tr.rows) > cfg.batch_size):
+                    elapsed = base_elapsed + time.perf_counter() - t0
+                    prog = max(st["step"] / total_steps if total_steps else 0.0,
+                               elapsed / budget if budget else 0.0)
+                    if prog >= 1.0:
+                        done = True
+                        stop_reason = "minutes" if budget and elapsed >= budget else "epochs"
+                        break
+                    lr = cfg.lr * lr_factor(prog, warmup=cfg.warmup, schedule=cfg.schedule)
+                    for grp in opt.param_groups:
+                        grp["lr"] = lr
+                    x = to_float(xb, self.mean, self.std)
+                    if augment is not None:
+                        x = augment(x, g)
+                    logits = model(x)
+                    loss = loss_fn(logits, yb)
+                    if not torch.isfinite(loss):
+                        self._nan(e, st["step"])
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    st["step"] += 1
+                    n = len(xb)
+                    seen += n
+                    run_loss += float(loss) * n
+                    with torch.no_grad():
+                        p = task.probabilities(logits.detach()).numpy()
+                    run_correct += task.accuracy(p, yb.numpy()) * n
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{run_loss / seen:.4f}", acc=f"{run_correct / seen:.3f}",
+                                    lr=f"{lr:.1e}", refresh=False)
+                bar.close()
+                train_s = time.perf_counter() - t0
+                if seen == 0:
+                    break
+                proba, val_loss, val_acc = _evaluate(model, va, task, loss_fn, cfg, self.mean, self.std)
+                if not math.isfinite(val_loss) and len(va.rows):
+                    self._nan(e, st["step"])
+                secs = time.perf_counter() - t0
+                st["elapsed"] = base_elapsed + secs
+                row = {"epoch": e, "train_loss": run_loss / seen, "train_accuracy": run_correct / seen,
+                       "val_loss": val_loss, "val_accuracy": val_acc, "lr": lr, "seconds": round(secs, 2),
+                       "images_per_s": round(seen / train_s, 1), "elapsed": round(st["elapsed"], 1)}
+                epoch = e
+                st["epoch"] = e
+                score = val_acc if len(va.rows) else -row["train_loss"]
+                if st.get("best") is None or score > st["best"]:
+                    st["best"], st["best_epoch"], st["bad_epochs"] = score, e, 0
+                    save_weights(self.path / WEIGHTS, model)
+                else:
+                    st["bad_epochs"] = int(st.get("bad_epochs", 0)) + 1
+                self._append_history(row)
+                save_checkpoint(self.path / CHECKPOINT, model, opt)
+                artifacts.write_json(self.path / STATE, st)
+                if self.progress:
+                    print(f"epoch {e}: loss {row['train_loss']:.4f}  val_loss {val_loss:.4f}  "
+                          f"val_acc {val_acc:.4f}  {row['images_per_s']:.0f} img/s  {secs:.0f}s",
+                          file=sys.stderr, flush=True)
+                for cb in self.callbacks:
+                    cb(EpochEnd(epoch=e, history=row, run_path=self.path, model=model))
+                if done:
+                    break
+                if cfg.patience and st["bad_epochs"] >= cfg.patience:
+                    stop_reason = "early stopping"
+                    break
+        except KeyboardInterrupt:
+            st["status"] = "interrupted"
+            artifacts.write_json(self.path / STATE, st)
+            print(f"\ninterrupted after epoch {st['epoch']}: the run is kept in {self.path}\n"
+                  f"resume with: facelab train {cfg.data} --resume {self.path.name}", file=sys.stderr)
+            raise
+        st["stop_reason"] = stop_reason
+        return self._finish(model, y_all)
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _nan(self, epoch: int, step: int):
+        st = self.state
+        st["status"] = "nan"
+        artifacts.write_json(self.path / STATE, st)
+        kept = (f"the last good checkpoint (epoch {st['epoch']}) is kept in {self.path}"
+                if st.get("epoch") else f"no epoch had finished; the run folder is {self.path}")
+        raise RunError(f"the loss became NaN/infinite in epoch {epoch} (step {step}); training stopped and "
+                       f"{kept}", path=self.path,
+                       fix=f"lower the learning rate (now --lr {self.cfg.lr}) and start a new run, or "
+                           f"`--resume {self.path.name}` after fixing the data")
+
+    def _append_history(self, row: dict):
+        p = self.path / HISTORY
+        new = not p.is_file() or p.stat().st_size == 0
+        with p.open("a", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=HISTORY_FIELDS)
+            if new:
+                w.writeheader()
+            w.writerow(row)
+
+    def _finish(self, model, y_all) -> Run:
+        cfg, task, ds, st = self.cfg, self.task, self.ds, self.state
+        from safetensors.torch import load_file
+
+        from .trainer import _evaluate
+
+        if (self.path / WEIGHTS).is_file():  # evaluate the best epoch, not the last
+            model.load_state_dict(load_file(str(self.path / WEIGHTS)))
+        loss_fn = self._loss(y_all[self.train_rows])
+        ids = ds.table["image_id"].to_numpy()
+        frames, metrics = [], {}
+        per_output: dict = {}
+        for split, rows in (("val", self.val_rows), ("test", ds.split("test"))):
+            if not len(rows):
+                continue
+            b = Batches(ds.images, rows, y_all[rows], cfg.eval_batch_size)
+            proba, loss, acc = _evaluate(model, b, task, loss_fn, cfg, self.mean, self.std)
+            metrics[f"{split}_accuracy"], metrics[f"{split}_loss"] = acc, loss
+            if split == "val":
+                per_output = task.per_output_accuracy(proba, y_all[rows])
+            frames.append(artifacts.predictions_frame(task, split, rows, ids[rows], y_all[rows], proba))
+        if frames:
+            import pandas as pd
+
+            pd.concat(frames, ignore_index=True).to_parquet(self.path / PREDICTIONS, index=False)
+        hist = Run.load(self.path).history()
+        ips = hist["images_per_s"] if len(hist) else []
+        metrics.update(best_epoch=int(st.get("best_epoch", 0)), epochs=int(st["epoch"]),
+                       train_seconds=float(st["elapsed"]),
+                       images_per_s=float(np.median(ips)) if len(ips) else 0.0,
+                       holdout=bool(self.holdout), stop_reason=st.get("stop_reason"),
+                       train_images=int(len(self.train_rows)), val_images=int(len(self.val_rows)))
+        if task.kind == "multilabel":
+            metrics["val_mean_accuracy"] = metrics.get("val_accuracy")
+        metrics["per_output"] = per_output
+        artifacts.write_json(self.path / METRICS, metrics)
+        st["status"] = "finished"
+        artifacts.write_json(self.path / STATE, st)
+        artifacts.write_plots(self.path)
+        artifacts.write_card(self.path, config=cfg.to_dict(), task=task, input_=self.input, metrics=metrics,
+                             data_summary={"path": str(ds.path), "train": len(self.train_rows),
+                                           "val": len(self.val_rows), "test": len(ds.split("test")),
+                                           "holdout": self.holdout},
+                             per_output=per_output, init=self.init_report)
+        return Run.load(self.path)
+
+
+def _bar(total: int, desc: str, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, disable=not enabled, leave=False, file=sys.stderr,
+                dynamic_ncols=True, mininterval=0.5)

@@ -1,0 +1,295 @@
+"""A run folder and the :class:`Run` that reads it — the single source of truth after training.
+
+``runs/<name>/``::
+
+    config.yaml          # the resolved TrainConfig (repeat with `facelab train --config`)
+    task.json            # Task: kind, targets, classes
+    input.json           # the cache's geometry + normalisation: size, channels, grey, crop,
+                         # crop_box, source_size, layout, mean, std (what a predictor must reproduce)
+    split.json           # row indices of train/val (and whether val was held out of train)
+    model.safetensors    # best weights (torchvision-compatible names for mobilenetv2/resnet18)
+    checkpoint.safetensors + state.json   # last finished epoch: weights, optimiser, schedule → --resume
+    history.csv          # one row per epoch: loss, val loss/accuracy, lr, seconds, images/s
+    metrics.json         # final figures (val_accuracy, test_accuracy when a test split exists, ...)
+    predictions.parquet  # split, row, image_id, true labels (one column per target), p_<class>
+    card.md              # model card: data, target, metrics, known limits
+    plots/curves.png     # training curves
+
+Example:
+    >>> run = Run.load("Smiling-cnn-20260101-120000")       # doctest: +SKIP
+    >>> run.predict_proba(ds.images[:8]).shape               # doctest: +SKIP
+    (8, 1)
+"""
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from ..errors import DataError, RunError
+from ..paths import runs_root
+from .task import Task
+
+CONFIG, TASK, INPUT, SPLIT = "config.yaml", "task.json", "input.json", "split.json"
+WEIGHTS, CHECKPOINT, STATE = "model.safetensors", "checkpoint.safetensors", "state.json"
+HISTORY, METRICS, PREDICTIONS, CARD = "history.csv", "metrics.json", "predictions.parquet", "card.md"
+
+
+def resolve_run_path(path_or_name: str | Path) -> Path:
+    """A run name resolves under ``runs_root()``; an existing folder path is used as is."""
+    p = Path(path_or_name).expanduser()
+    if p.is_dir():
+        return p
+    cand = runs_root() / str(path_or_name)
+    if cand.is_dir():
+        return cand
+    known = [r.name for r in sorted(runs_root().glob("*")) if (r / CONFIG).is_file()] if runs_root().is_dir() else []
+    import difflib
+
+    close = difflib.get_close_matches(str(path_or_name), known, n=3)
+    raise RunError(f"no run {str(path_or_name)!r}" + (f". Did you mean {', '.join(close)}?" if close else ""),
+                   path=cand, fix="list runs with `facelab runs` (runs live under $FACELAB_RUNS, default ./runs)")
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RunError(f"the run folder {path.parent} has no {path.name}", path=path.parent,
+                       fix="it is not a finished facelab run: train again, or resume it with --resume") from None
+    except ValueError as e:
+        raise RunError(f"{path} is corrupt ({e})", path=path,
+                       fix="train the run again (or restore the file)") from None
+
+
+class Run:
+    """A finished (or resumable) training run, read from its folder.
+
+    Attributes:
+        name, path: the folder.
+        config: the resolved training config (dict from ``config.yaml``).
+        task: the :class:`Task`.
+        input: geometry and normalisation (dict from ``input.json``).
+        metrics: final figures (empty dict while a run is unfinished).
+        state: progress of the run (``status``: running, interrupted, nan, finished).
+    """
+
+    def __init__(self, path: Path, config: dict, task: Task, input: dict, metrics: dict, state: dict):
+        self.path = Path(path)
+        self.name = self.path.name
+        self.config = config
+        self.task = task
+        self.input = input
+        self.metrics = metrics
+        self.state = state
+        self._model = None
+
+    # -- loading -------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path_or_name: "str | Path | Run") -> "Run":
+        """Open a run folder by path or by name under ``runs_root()``.
+
+        Raises:
+            RunError: missing folder or a missing/corrupt ``config.yaml``, ``task.json`` or
+                ``input.json`` (names the folder).
+        """
+        if isinstance(path_or_name, Run):
+            return path_or_name
+        path = resolve_run_path(path_or_name)
+        try:
+            config = yaml.safe_load((path / CONFIG).read_text())
+        except FileNotFoundError:
+            raise RunError(f"{path} is not a facelab run (no {CONFIG})", path=path,
+                           fix="pass a folder made by `facelab train` (see `facelab runs`)") from None
+        except yaml.YAMLError as e:
+            raise RunError(f"{path / CONFIG} is corrupt ({e})", path=path / CONFIG,
+                           fix="train the run again (or restore the file)") from None
+        if not isinstance(config, dict):
+            raise RunError(f"{path / CONFIG} is corrupt (not a mapping)", path=path / CONFIG,
+                           fix="train the run again (or restore the file)")
+        try:
+            task = Task.from_dict(_read_json(path / TASK))
+        except (KeyError, TypeError):
+            raise RunError(f"{path / TASK} is corrupt", path=path / TASK, fix="train the run again") from None
+        input_ = _read_json(path / INPUT)
+        metrics = _read_json(path / METRICS) if (path / METRICS).is_file() else {}
+        state = _read_json(path / STATE) if (path / STATE).is_file() else {}
+        return cls(path, config, task, input_, metrics, state)
+
+    def __repr__(self) -> str:
+        return f"Run({self.name!r}, model={self.model_name!r}, task={self.task.kind}:{self.task.name})"
+
+    # -- properties ----------------------------------------------------------------------------
+    @property
+    def model_name(self) -> str:
+        return str(self.config.get("model", "cnn"))
+
+    @property
+    def status(self) -> str:
+        return str(self.state.get("status", "finished" if self.metrics else "unknown"))
+
+    @property
+    def key_metric(self) -> tuple[str, float | None]:
+        """(name, value) of the figure used to rank runs: validation accuracy."""
+        for k in ("val_accuracy", "test_accuracy"):
+            if self.metrics.get(k) is not None:
+                return k, float(self.metrics[k])
+        return "val_accuracy", None
+
+    @property
+    def created(self) -> str:
+        return str(self.state.get("created", ""))
+
+    @cached_property
+    def spec(self):
+        from ..models import get_model
+
+        return get_model(self.model_name)
+
+    @property
+    def params(self) -> dict:
+        """Model build parameters (defaults merged with the run's own)."""
+        return {**self.spec.default_params, **(self.config.get("params") or {})}
+
+    @property
+    def in_channels(self) -> int:
+        return int(self.input["channels"])
+
+    def history(self) -> pd.DataFrame:
+        p = self.path / HISTORY
+        return pd.read_csv(p) if p.is_file() and p.stat().st_size else pd.DataFrame()
+
+    def predictions(self) -> pd.DataFrame:
+        p = self.path / PREDICTIONS
+        if not p.is_file():
+            raise RunError(f"{self.path} has no {PREDICTIONS} (unfinished run?)", path=self.path,
+                           fix="finish the run with `facelab train ... --resume`")
+        return pd.read_parquet(p)
+
+    def split(self) -> dict:
+        """Row indices per split used by training: ``{"train": [...], "val": [...], "holdout": bool}``."""
+        return _read_json(self.path / SPLIT)
+
+    # -- the model -----------------------------------------------------------------------------
+    def build_model(self):
+        """A fresh (untrained) model of this run's architecture and task."""
+        return self.spec.build(self.in_channels, self.task.outputs, **self.params)
+
+    def model(self):
+        """The trained model (torch module in eval mode, or the classical estimator), cached."""
+        if self._model is None:
+            wpath = self.path / WEIGHTS
+            if not wpath.is_file():
+                raise RunError(f"{self.path} has no weights yet ({WEIGHTS})", path=self.path,
+                               fix="the run stopped before its first epoch ended: resume it with --resume")
+            model = self.build_model()
+            try:
+                if self.spec.kind == "torch":
+                    from safetensors.torch import load_file
+
+                    model.load_state_dict(load_file(str(wpath)))
+                    model.eval()
+                else:
+                    from safetensors.numpy import load_file as load_np
+
+                    model.load_state_dict(load_np(str(wpath)))
+            except Exception as e:  # safetensors header errors, shape mismatches, ...
+                raise RunError(f"cannot load the weights of {self.path}: {e}", path=wpath,
+                               fix="the file is corrupt or from another model: train the run again") from None
+            self._model = model
+        return self._model
+
+    def torch_model(self):
+        """The torch module (eval mode, weights loaded); ``None`` for classical models."""
+        return self.model() if self.spec.kind == "torch" else None
+
+    def _check_input(self, x) -> np.ndarray:
+        x = np.asarray(x)
+        if x.ndim == 3:
+            x = x[None]
+        if x.dtype != np.uint8 or x.ndim != 4:
+            raise DataError(f"expected uint8 images shaped (N, H, W, C), got {x.dtype} {x.shape}",
+                            fix="pass faces as prepared by the cache or facelab.faces.align")
+        size, c = int(self.input["size"]), self.in_channels
+        if x.shape[1:3] != (size, size):
+            raise DataError(f"run {self.name} expects {size}×{size} faces, got {x.shape[1]}×{x.shape[2]}",
+                            path=self.path, fix=f"align/resize faces to {size}×{size} (input.json)")
+        if x.shape[3] != c:
+            if c == 1 and x.shape[3] == 3:  # ITU-R 601 luma, as Pillow's convert("L")
+                x = (x.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).round()
+                x = np.clip(x, 0, 255).astype(np.uint8)[..., None]
+            elif c == 3 and x.shape[3] == 1:
+                x = np.repeat(x, 3, axis=3)
+            else:
+                raise DataError(f"run {self.name} expects {c} channels, got {x.shape[3]}", path=self.path,
+                                fix="pass RGB or grey uint8 images")
+        return x
+
+    def _torch_apply(self, x, fn, batch: int = 512) -> np.ndarray:
+        import torch
+
+        from .data import to_float
+
+        model = self.model()
+        mean, std = self.input["mean"], self.input["std"]
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(x), batch):
+                xb = to_float(torch.from_numpy(np.array(x[i:i + batch])), mean, std)  # a writable copy
+                out.append(fn(model, xb).float().numpy())
+        if not out:
+            return np.zeros((0, self.task.outputs), np.float32)
+        return np.concatenate(out).astype(np.float32)
+
+    def predict_proba(self, x) -> np.ndarray:
+        """Probabilities (N, outputs) float32 for uint8 NHWC faces, with the training preprocessing.
+
+        Example:
+            >>> run.predict_proba(np.zeros((2, 64, 64, 3), np.uint8)).shape   # doctest: +SKIP
+            (2, 1)
+        """
+        x = self._check_input(x)
+        if self.spec.kind != "torch":
+            return np.asarray(self.model().predict_proba(x), np.float32).reshape(len(x), -1)
+        return self._torch_apply(x, lambda m, xb: self.task.probabilities(m(xb)))
+
+    def embed(self, x) -> np.ndarray:
+        """Penultimate features (N, D) float32 for uint8 NHWC faces (for clustering, look-alikes)."""
+        x = self._check_input(x)
+        if self.spec.kind != "torch":
+            return np.asarray(self.model().embed(x), np.float32)
+        return self._torch_apply(x, lambda m, xb: m.features(xb))
+
+    # -- summary -------------------------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        k, v = self.key_metric
+        return {"name": self.name, "target": self.task.name, "kind": self.task.kind,
+                "model": self.model_name, "metric": k, "value": v, "status": self.status,
+                "created": self.created, "path": str(self.path)}
+
+
+def list_runs(root: str | Path | None = None) -> list[Run]:
+    """Every readable run under ``root`` (default ``runs_root()``), newest first.
+
+    Folders that are not runs, or are corrupt, are skipped (``facelab runs`` counts them).
+
+    Example:
+        >>> [r.name for r in list_runs()]          # doctest: +SKIP
+    """
+    root = Path(root) if root is not None else runs_root()
+    runs: list[Run] = []
+    if not root.is_dir():
+        return runs
+    for p in root.iterdir():
+        if p.is_dir() and (p / CONFIG).is_file():
+            try:
+                runs.append(Run.load(p))
+            except RunError:
+                continue
+    runs.sort(key=lambda r: (r.created, r.name), reverse=True)
+    return runs
