@@ -29,7 +29,8 @@ EXAMPLES_PER_KIND = 20
 
 def is_image_name(name: str) -> bool:
     """True for a file name with an image extension (hidden files excluded)."""
-    return not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTS
+    dot = name.rfind(".")
+    return dot > 0 and not name.startswith(".") and name[dot:].lower() in IMAGE_EXTS
 
 
 def scan_images(folder: Path) -> dict[str, int]:

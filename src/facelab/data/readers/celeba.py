@@ -57,8 +57,9 @@ def _optional(root: Path, stem: str, ext: str) -> Path | None:
 
 
 def _read_values(path: Path, *, csv: bool, header: str, names: list[str] | None, required: list[str],
-                 log: ProblemLog, allowed=None, what="values") -> pd.DataFrame:
-    df, cols, first, declared = read_table(path, csv=csv, header=header, names=names, expected=required)
+                 log: ProblemLog, allowed=None, what="values", dtype: str = "int32") -> pd.DataFrame:
+    df, cols, first, declared = read_table(path, csv=csv, header=header, names=names, expected=required,
+                                           dtype=dtype)
     clean = clean_rows(df, cols, path=path, first_line=first, log=log, allowed=allowed, what=what)
     if declared is not None and declared != len(df):
         log.add("row_count", path, f"the first line says {declared:,} rows, the file has {len(df):,}")
@@ -85,7 +86,7 @@ def read_celeba(path: Path, *, seed: int = 0, kaggle: bool) -> Manifest:
 
     attr_path = root / f"list_attr_celeba.{ext}"
     attrs = _read_values(attr_path, csv=csv, header=hdr, names=None, required=[], log=log,
-                         allowed=(-1, 0, 1), what="attribute values")
+                         allowed=(-1, 0, 1), what="attribute values", dtype="int8")
     attributes = [c for c in attrs.columns if c not in ("image_id", "line")]
     if not attributes:
         raise DataError(f"{attr_path.name} has no attribute columns", path=attr_path,
@@ -165,7 +166,8 @@ def read_celeba(path: Path, *, seed: int = 0, kaggle: bool) -> Manifest:
     part_path = _optional(root, "list_eval_partition", ext)
     if part_path is not None:
         part = _read_values(part_path, csv=csv, header="names" if csv else "none", names=["partition"],
-                            required=["partition"], log=log, allowed=(0, 1, 2), what="partition")
+                            required=["partition"], log=log, allowed=(0, 1, 2), what="partition",
+                            dtype="int8")
         pmap = part.set_index("image_id")["partition"]
         pn = table["image_id"].map(pmap)
         lacking = pn.isna().to_numpy()
