@@ -212,3 +212,55 @@ def test_source_fingerprint_sees_changes(tmp_path):
     assert fp2 != fp
     (src / "labels.csv").write_text("a,b\n1,2\n")
     assert source_fingerprint(src) != fp2
+
+
+# -- with the real readers, on the synthetic sources of conftest.py ----------------------------------
+def test_prepared_fixtures(prepared_celeba, prepared_fer):
+    assert prepared_celeba.images.shape[1:] == (32, 32, 3) and len(prepared_celeba) > 500
+    assert prepared_celeba.meta["source"]["layout"].startswith("celeba")
+    assert prepared_celeba.meta["source_size"] == [178, 218]
+    assert "Smiling" in prepared_celeba.attributes
+    assert prepared_fer.images.shape[1:] == (32, 32, 1) and prepared_fer.meta["grey"]
+    assert prepared_fer.meta["source_size"] == [48, 48]
+    assert prepared_fer.images[:20].std() > 5  # real pixels, not an empty file
+
+
+def test_source_folder_reuse_skips_reading(synth_folder, tmp_path, monkeypatch):
+    import facelab.data.readers as readers
+
+    ds = prepare(synth_folder, size=16, progress=False)
+    assert ds.path.parent.name == "prepared" and ds.path.name.startswith(synth_folder.name)
+    calls = []
+    real = readers.read_source
+    monkeypatch.setattr(readers, "read_source", lambda *a, **k: calls.append(1) or real(*a, **k))
+    again = prepare(synth_folder, size=16, progress=False)
+    assert calls == [] and again.path == ds.path
+    from facelab.data.prepared import open_prepared
+
+    assert open_prepared(synth_folder).path == ds.path
+
+
+def test_cli_prepare(synth_folder, tmp_path):
+    from typer.testing import CliRunner
+
+    from facelab.cli.main import app
+
+    out = tmp_path / "cli"
+    args = ["data", "prepare", str(synth_folder), "--size", "24", "--grey", "--per-class", "5",
+            "--seed", "3", "--out", str(out), "--workers", "1"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "facelab train" in res.output and str(out) in res.output.replace("\n", "")
+    ds = PreparedDataset.open(out)
+    assert ds.images.shape[1:] == (24, 24, 1)
+    assert (ds.table[ds.table.split == "train"]["label"].value_counts() == 5).all()
+    assert ds.meta["options"]["seed"] == 3
+
+
+def test_cli_bad_input_is_a_clean_error(tmp_path, capsys):
+    from facelab.cli.main import main
+
+    with pytest.raises(SystemExit) as ei:
+        main(["data", "prepare", str(tmp_path / "nothing-here"), "--size", "32"])
+    assert ei.value.code == 2
+    assert "does not exist" in " ".join(capsys.readouterr().err.split())
