@@ -285,6 +285,9 @@ def test_empty_and_unrecognised_folders(tmp_path):
         read_source(tmp_path / "odd")
     with pytest.raises(DataError, match="does not exist"):
         read_source(tmp_path / "nowhere")
+    jpeg(tmp_path / "celeba_images_only" / "img_align_celeba" / "000001.jpg")
+    with pytest.raises(DataError, match=r"1 folder\(s\): img_align_celeba/"):
+        read_source(tmp_path / "celeba_images_only")
 
 
 def test_every_registered_reader_is_detected(tmp_path):

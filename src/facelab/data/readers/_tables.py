@@ -21,7 +21,7 @@ _ID_NAMES = ("image_id", "image", "filename", "file", "name")
 
 def _head_lines(path: Path, n: int = 2) -> list[str]:
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
+        with open(path, encoding="utf-8-sig", errors="replace") as f:  # -sig: drop a BOM
             return [f.readline() for _ in range(n)]
     except OSError as e:
         raise DataError(f"cannot read {path}: {e.strerror or e}", path=path,

@@ -36,7 +36,7 @@ def _emotion_label() -> dict[str, LabelInfo]:
 # -- csv --------------------------------------------------------------------------------------
 def _csv_header(path: Path) -> list[str]:
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
+        with open(path, encoding="utf-8-sig", errors="replace") as f:
             return [c.strip() for c in f.readline().split(",")]
     except OSError:
         return []

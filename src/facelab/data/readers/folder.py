@@ -147,11 +147,14 @@ def read_folder(path: Path, *, seed: int = 0) -> Manifest:
 
 
 def detect_folder(path: Path) -> bool:
+    """At least two class folders holding images (one folder of images is no classification
+    dataset, and is more often a CelebA image folder whose label files are elsewhere)."""
     if not path.is_dir():
         return False
     splits = split_dirs(path)
     tops = [path / d for d in splits] if splits else [path]
-    return any(_has_images(path_ / d) for path_ in tops for d in subdirs(path_))
+    classes = {d for top in tops for d in subdirs(top) if _has_images(top / d)}
+    return len(classes) >= 2
 
 
 register_reader(Reader(
