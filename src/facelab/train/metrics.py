@@ -81,7 +81,8 @@ def reliability_bins(y: np.ndarray, prob: np.ndarray, kind: str, n_bins: int = 1
     correct = (pred == y).reshape(-1).astype(np.float64)
     conf = conf.reshape(-1)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    idx = np.clip(np.ceil(conf * n_bins - 1e-12).astype(int) - 1, 0, n_bins - 1)
+    # the 1e-6 slack keeps float32 probabilities on an edge (0.6f = 0.6000000238) in the bin below it
+    idx = np.clip(np.ceil(conf * n_bins - 1e-6).astype(int) - 1, 0, n_bins - 1)
     count = np.bincount(idx, minlength=n_bins).astype(np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_conf = np.bincount(idx, weights=conf, minlength=n_bins) / count
