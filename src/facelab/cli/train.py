@@ -1,8 +1,113 @@
-"""CLI commands of this group (see docs/CONTRACTS.md for the owner)."""
+"""``facelab train``, ``facelab models`` and ``facelab runs`` (argument parsing only)."""
 from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
 
 import typer
 
 
+def _parse_params(items: list[str] | None) -> dict:
+    import yaml
+
+    from ..errors import ConfigError
+
+    out: dict = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ConfigError(f"--param {item!r} is not KEY=VALUE", fix="e.g. --param widths=[32,64,128,256]")
+        k, v = item.split("=", 1)
+        out[k.strip()] = yaml.safe_load(v)  # numbers, lists and booleans in YAML syntax
+    return out
+
+
 def register(app: typer.Typer) -> None:
     """Add this group's commands to the main app."""
+
+    @app.command("train")
+    def train_cmd(
+        data: Optional[Path] = typer.Argument(None, help="Prepared cache, or a source folder with a cache."),
+        target: Optional[str] = typer.Option(None, help="Attribute (Smiling), 'all', A,B,C, or a class column "
+                                                        "(default: the dataset's class column)."),
+        model: Optional[str] = typer.Option(None, help="Model name (see `facelab models`); default cnn."),
+        epochs: Optional[int] = typer.Option(None, help="Number of epochs (default 10 unless --minutes)."),
+        minutes: Optional[float] = typer.Option(None, help="Time budget; the LR schedule fits it."),
+        name: Optional[str] = typer.Option(None, help="Run name (default <target>-<model>-<time>)."),
+        seed: Optional[int] = typer.Option(None, help="Seed for split, init, shuffling, augmentation."),
+        batch_size: Optional[int] = typer.Option(None, help="Images per batch (default 128)."),
+        lr: Optional[float] = typer.Option(None, help="Peak learning rate of AdamW (default 3e-3)."),
+        weights: Optional[Path] = typer.Option(None, help="Start from a .safetensors/.pth checkpoint "
+                                                          "(torchvision names)."),
+        init: Optional[str] = typer.Option(None, help="Start from the backbone of an earlier run."),
+        resume: bool = typer.Option(False, help="Continue an interrupted run (pick it with --name)."),
+        val_fraction: Optional[float] = typer.Option(None, help="Hold-out from train when there is no val "
+                                                                "split (default 0.1)."),
+        param: Optional[List[str]] = typer.Option(None, help="Model parameter KEY=VALUE (repeatable)."),
+        config: Optional[Path] = typer.Option(None, help="YAML config (e.g. a run's config.yaml)."),
+        threads: Optional[int] = typer.Option(None, help="torch threads (default: all cores)."),
+        patience: Optional[int] = typer.Option(None, help="Stop after this many epochs without improvement."),
+        progress: bool = typer.Option(True, help="Show the progress bar."),
+    ) -> None:
+        """Train a model on a prepared cache; the run goes to runs/<name>/."""
+        from rich.console import Console
+
+        from ..train.trainer import train
+
+        run = train(str(data) if data else None, target=target, model=model, epochs=epochs, minutes=minutes,
+                    name=name, seed=seed, batch_size=batch_size, lr=lr, weights=str(weights) if weights else None,
+                    init=init, resume=resume, val_fraction=val_fraction, params=_parse_params(param) or None,
+                    config=config, threads=threads, patience=patience, progress=progress)
+        m = run.metrics
+        c = Console()
+        c.print(f"[bold green]done[/] {run.name}: {run.task.kind} {run.task.name} with {run.model_name}")
+        for k in ("val_accuracy", "test_accuracy", "val_loss", "best_epoch", "epochs", "train_seconds",
+                  "images_per_s"):
+            if m.get(k) is not None:
+                v = m[k]
+                c.print(f"  {k:15s} {v:.4f}" if isinstance(v, float) else f"  {k:15s} {v}")
+        c.print(f"  run folder      {run.path}")
+
+    @app.command("models")
+    def models_cmd(
+        size: int = typer.Option(64, help="Input side in pixels for the FLOPs count."),
+        channels: int = typer.Option(3, help="Input channels (1 grey, 3 RGB)."),
+    ) -> None:
+        """List the registered models with parameters and FLOPs per image."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from ..train.modelinfo import all_models
+
+        t = Table(title=f"models (FLOPs per {size}×{size}×{channels} image)")
+        for col in ("name", "kind", "description", "parameters", "FLOPs"):
+            t.add_column(col, justify="right" if col in ("parameters", "FLOPs") else "left")
+        for i in all_models(size=size, channels=channels):
+            t.add_row(i.name, i.kind, i.description,
+                      f"{i.parameters / 1e6:.2f} M" if i.parameters else "fitted",
+                      f"{i.flops / 1e6:.0f} M" if i.flops else "-")
+        Console().print(t)
+
+    @app.command("runs")
+    def runs_cmd(
+        root: Optional[Path] = typer.Option(None, help="Runs folder (default $FACELAB_RUNS or ./runs)."),
+    ) -> None:
+        """List training runs: name, target, model, key metric, status, date."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from ..paths import runs_root
+        from ..train.run import list_runs
+
+        runs = list_runs(root)
+        folder = root or runs_root()
+        if not runs:
+            Console().print(f"no runs in {folder} — train one with `facelab train DATA --target ...`")
+            return
+        t = Table(title=f"runs in {folder}")
+        for col in ("name", "target", "model", "metric", "value", "status", "created"):
+            t.add_column(col, justify="right" if col == "value" else "left")
+        for r in runs:
+            s = r.summary()
+            t.add_row(s["name"], f"{s['kind']}:{s['target']}", s["model"], s["metric"],
+                      f"{s['value']:.4f}" if s["value"] is not None else "-", s["status"], s["created"])
+        Console().print(t)

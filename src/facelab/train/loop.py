@@ -184,7 +184,7 @@ class Loop:
             st["status"] = "interrupted"
             artifacts.write_json(self.path / STATE, st)
             print(f"\ninterrupted after epoch {st['epoch']}: the run is kept in {self.path}\n"
-                  f"resume with: facelab train {cfg.data} --resume {self.path.name}", file=sys.stderr)
+                  f"resume with: facelab train {cfg.data} --resume --name {self.path.name}", file=sys.stderr)
             raise
         st["stop_reason"] = stop_reason
         return self._finish(model, y_all)
@@ -199,7 +199,7 @@ class Loop:
         raise RunError(f"the loss became NaN/infinite in epoch {epoch} (step {step}); training stopped and "
                        f"{kept}", path=self.path,
                        fix=f"lower the learning rate (now --lr {self.cfg.lr}) and start a new run, or "
-                           f"`--resume {self.path.name}` after fixing the data")
+                           f"resume with `--resume --name {self.path.name}` after fixing the data")
 
     def _append_history(self, row: dict):
         p = self.path / HISTORY
