@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
+
 from ..errors import ConfigError, FacelabError, RunError
 
 log = logging.getLogger("facelab.serve")
@@ -177,6 +179,14 @@ def _load_one(runs_dir: Path, name: str, settings: Any) -> ServedRun:
 
     folder = resolve_run(runs_dir, name)
     run = Run.load(folder)
+    # Run.load reads the small files only; one tiny forward pass loads the weights now, so a
+    # corrupt model file is found at start-up (and named), not on the first request.
+    size, channels = int(run.input.get("size", 32)), int(run.input.get("channels", 3))
+    probs = run.predict_proba(np.zeros((1, size, size, channels), np.uint8))
+    if probs.shape != (1, len(run.task.classes)) or not np.all(np.isfinite(probs)):
+        raise RunError(f"run {name!r} gives probabilities of shape {probs.shape} (expected "
+                       f"(1, {len(run.task.classes)})) or non-finite values", path=folder,
+                       fix="train the run again")
     pool: queue.Queue = queue.Queue()
     for _ in range(max(1, int(settings.workers))):
         pool.put(Predictor.from_run(run, backend=settings.backend, detector=settings.detector))

@@ -60,7 +60,8 @@ with tab_curves:
         x = "epoch" if "epoch" in h.columns else None
         numeric = [c for c in h.select_dtypes("number").columns if c != x]
         losses = [c for c in numeric if "loss" in c]
-        others = [c for c in numeric if c not in losses and c not in ("lr", "seconds", "time", "step")]
+        others = [c for c in numeric if c not in losses
+                  and c not in ("lr", "seconds", "time", "step", "elapsed", "images_per_s")]
         if losses:
             st.caption("loss")
             st.line_chart(h, x=x, y=losses)
