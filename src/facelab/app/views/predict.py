@@ -66,8 +66,9 @@ for fname, data in photos:
             except FacelabError as e:
                 st.error(f"{run_name}: {e.message}" + (f" — {e.fix}" if e.fix else ""))
                 continue
+            # Photo-sized at most: a small photo is not blown up, a big one fits the column.
             st.image(draw_faces(image, result.faces), caption=f"{run_name}: {len(result.faces)} face(s)",
-                     width="stretch")
+                     width=min(int(image.shape[1]), 720))
             if result.error:
                 st.error(result.error)
             if not result.faces:
