@@ -1,6 +1,6 @@
 """Drawing one synthetic face with OpenCV: background, head, features, accessories, lighting.
 
-Everything is drawn on a 256x256 canvas in which the 178x218 CelebA aligned frame sits at
+Everything is drawn on a 256x300 canvas in which the 178x218 CelebA aligned frame sits at
 offset (39, 19); a final similarity warp maps the canvas to the output with pose/scale/position
 jitter, and the true landmarks go through the same warp. Faces keep the contrasts a Haar cascade
 looks for: dark eye sockets, brows and mouth, a lighter nose bridge and cheeks, a shaded skin oval
@@ -8,6 +8,7 @@ against a background of different brightness.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import cv2
@@ -15,7 +16,7 @@ import numpy as np
 
 from .attributes import EXPRESSIONS, Look, sample_look
 
-CANVAS = 256
+CANVAS_W, CANVAS_H = 256, 300           # room below the chin for the 250x250 photo framing
 OX, OY = 39.0, 19.0                      # CelebA frame origin on the canvas
 CX = 88.5 + OX                           # face centre line
 EYE_Y = 111.0 + OY                       # eye line
@@ -79,13 +80,12 @@ def _background(rng: np.random.Generator, skin_lum: float) -> np.ndarray:
         else rng.uniform(min(skin_lum + 50, 235), 250)
     base = np.clip(lum + rng.normal(0, 25, 3), 0, 255)
     other = np.clip(base + rng.normal(0, 35, 3), 0, 255)
-    g = np.linspace(0.0, 1.0, CANVAS, dtype=np.float32)
-    ramp = g[:, None] if rng.random() < 0.5 else g[None, :]
-    img = (base[None, None, :] * (1 - ramp[..., None]) + other[None, None, :] * ramp[..., None])
-    img = np.broadcast_to(img, (CANVAS, CANVAS, 3)).astype(np.uint8).copy()
+    # A two-colour gradient: resizing a 2-pixel image interpolates it for free.
+    pair = np.stack([base, other])[:, None, :] if rng.random() < 0.5 else np.stack([base, other])[None, :, :]
+    img = cv2.resize(pair.astype(np.float32), (CANVAS_W, CANVAS_H), interpolation=cv2.INTER_LINEAR).astype(np.uint8)
     for _ in range(rng.integers(0, 4)):  # out-of-focus clutter behind the person
         c = np.clip(base + rng.normal(0, 45, 3), 0, 255)
-        x, y = rng.uniform(0, CANVAS, 2)
+        x, y = rng.uniform(0, CANVAS_W), rng.uniform(0, CANVAS_H)
         if rng.random() < 0.5:
             _ell(img, (x, y), rng.uniform(10, 50, 2), c)
         else:
@@ -94,12 +94,19 @@ def _background(rng: np.random.Generator, skin_lum: float) -> np.ndarray:
     return img
 
 
-def _hair_back(img, look: Look, cx, top, a, long_hair: bool) -> None:
+def _hair_back(img, look: Look, f, cx, top, a, rng) -> None:
     hc = look.hair_rgb
-    if long_hair:
-        # Hair falling to the shoulders behind the head.
+    if look.hair_long:
+        # Hair falling to the shoulders behind the head, with strands when it has a texture.
         _poly(img, [(cx - a - 10, top + 45), (cx - a - 14, MOUTH_Y + 48), (cx + a + 14, MOUTH_Y + 48),
                     (cx + a + 10, top + 45)], _mul(hc, 0.8))
+        if f.get("Straight_Hair") or f.get("Wavy_Hair"):
+            for side in (-1, 1):
+                for k in range(5):
+                    x0 = cx + side * (a + 2 + 2.5 * k)
+                    ys = np.linspace(top + 45, MOUTH_Y + 44, 10)
+                    xs = x0 + (3.0 * np.sin(ys / 4.0 + k) if f.get("Wavy_Hair") else 0 * ys)
+                    _poly(img, np.stack([xs, ys], 1), _mul(hc, 0.6 if k % 2 else 1.2), closed=False, thick=1)
     _ell(img, (cx, top + 52), (a + 8, 60), _mul(hc, 0.9))
 
 
@@ -123,22 +130,18 @@ def _hair_front(img, look, f, cx, top, a, rng) -> None:
                 (part, hairline - 6), (part - 6, hairline - 2), (cx - a + 6, hairline + 2),
                 (cx - a - 3, hairline + 22)]
     _poly(img, pts, hc)
-    # Strands show the texture: straight lines or waves.
+    # Strands show the texture (straight lines or waves), kept inside the hair's outline.
     if f["Straight_Hair"] or f["Wavy_Hair"]:
         wavy = f["Wavy_Hair"]
+        mask = np.zeros(img.shape[:2], np.uint8)
+        _poly(mask, pts, (255,))
+        ov = img.copy()
         for k in range(14):
             x0 = cx + rng.uniform(-a, a)
-            ys = np.linspace(top + 8, top + 40 + (30 if look.hair_long else 0), 8)
+            ys = np.linspace(top - 8, EYE_Y - 10, 8)
             xs = x0 + (4.0 * np.sin(ys / 5.0 + k) if wavy else (x0 - cx) * (ys - top) / 120.0)
-            shade = 0.65 if k % 2 else 1.25
-            _poly(img, np.stack([xs, ys], 1), _mul(hc, shade), closed=False, thick=1)
-        if look.hair_long:
-            for side in (-1, 1):
-                for k in range(4):
-                    x0 = cx + side * (a + 4 + 2 * k)
-                    ys = np.linspace(top + 50, MOUTH_Y + 40, 10)
-                    xs = x0 + (3.5 * np.sin(ys / 4.0 + k) if wavy else 0 * ys)
-                    _poly(img, np.stack([xs, ys], 1), _mul(hc, 0.6 if k % 2 else 1.3), closed=False, thick=1)
+            _poly(ov, np.stack([xs, ys], 1), _mul(hc, 0.65 if k % 2 else 1.25), closed=False, thick=1)
+        np.copyto(img, ov, where=mask[..., None] > 0)
 
 
 def _mouth(img, cx, my, hw, curve, openness, lip, teeth, lip_rgb, skin) -> tuple:
@@ -155,7 +158,7 @@ def _mouth(img, cx, my, hw, curve, openness, lip, teeth, lip_rgb, skin) -> tuple
         _poly(img, np.concatenate([np.stack([xs, up_edge], 1), np.stack([xs[::-1], lo_edge[::-1]], 1)]),
               (45, 18, 22))
         if teeth:
-            ty = up_edge + 0.45 * openness * bump * 0.9
+            ty = up_edge + 0.3 * openness * bump
             _poly(img, np.concatenate([np.stack([xs[3:-3], up_edge[3:-3] + 0.3], 1),
                                        np.stack([xs[3:-3][::-1], ty[3:-3][::-1]], 1)]), (235, 232, 222))
     else:
@@ -193,11 +196,11 @@ def render_face(attrs: dict, *, rng: np.random.Generator, size: tuple[int, int] 
         ex = dict(_EXPR["happy" if g("Smiling") else "neutral"])
         if g("Smiling"):
             ex["curve"] = rng.uniform(4.0, 7.0)
-            ex["open"] = rng.uniform(3.0, 6.0) if g("Mouth_Slightly_Open") else 0.0
+            ex["open"] = rng.uniform(6.0, 10.0) if g("Mouth_Slightly_Open") else 0.0
             ex["teeth"] = ex["open"] > 0
         else:
             ex["curve"] = rng.uniform(-0.5, 1.0)
-            ex["open"] = rng.uniform(3.0, 5.5) if g("Mouth_Slightly_Open") else 0.0
+            ex["open"] = rng.uniform(4.0, 7.0) if g("Mouth_Slightly_Open") else 0.0
     else:
         if expression not in _EXPR:
             raise ValueError(f"unknown expression {expression!r}; choose one of {EXPRESSIONS}")
@@ -215,28 +218,28 @@ def render_face(attrs: dict, *, rng: np.random.Generator, size: tuple[int, int] 
     clothes = rng.uniform(0, 255, 3)
 
     # Neck, shoulders and what is worn on them.
-    _poly(img, [(cx - 20, fcy + 30), (cx + 20, fcy + 30), (cx + 24, CANVAS), (cx - 24, CANVAS)], _mul(skin, 0.78))
-    _ell(img, (cx, OY + 252), (108, 50), clothes)
+    _poly(img, [(cx - 20, fcy + 30), (cx + 20, fcy + 30), (cx + 24, CANVAS_H), (cx - 24, CANVAS_H)], _mul(skin, 0.78))
+    _ell(img, (cx, OY + 262), (104, 62), clothes)
     if g("Wearing_Necktie"):
         _poly(img, [(cx - 26, OY + 203), (cx, OY + 218), (cx + 26, OY + 203), (cx + 20, OY + 222),
                     (cx - 20, OY + 222)], (240, 240, 240))
         tie = rng.uniform(20, 200, 3)
-        _poly(img, [(cx - 5, OY + 210), (cx + 5, OY + 210), (cx + 8, CANVAS), (cx - 8, CANVAS)], tie)
+        _poly(img, [(cx - 5, OY + 210), (cx + 5, OY + 210), (cx + 8, CANVAS_H), (cx - 8, CANVAS_H)], tie)
     if g("Wearing_Necklace"):
         gold = (230, 200, 90) if rng.random() < 0.6 else (225, 225, 230)
         for x, y in _ellipse_pts((cx, OY + 188), 24, 18, 20, 160, 15):
             _ell(img, (x, y), (1.6, 1.6), gold)
 
     if not g("Bald"):
-        _hair_back(img, look, cx, top, a, look.hair_long)
+        _hair_back(img, look, f, cx, top, a, rng)
     # Ears, then the shaded skin oval: darker rim, lighter centre and cheeks.
     for s in (-1, 1):
         _ell(img, (cx + s * (a - 1), EYE_Y + 12), (6, 12), _mul(skin, 0.85))
     _ell(img, (cx, fcy), (a, b), _mul(skin, 0.78))
     _ell(img, (cx + yaw * 0.2, fcy - 2), (a * 0.88, b * 0.9), _mul(skin, 0.9))
-    _ell(img, (fx, fcy - 4), (a * 0.7, b * 0.75), _mul(skin, 1.0))
+    _ell(img, (fx, fcy - 4), (a * 0.7, b * 0.75), skin + 8)
     for s in (-1, 1):
-        _ell(img, (fx + s * 21, EYE_Y + 17), (10, 8), _mul(skin, 1.07))
+        _ell(img, (fx + s * 21, EYE_Y + 17), (10, 8), skin * 1.04 + 14)
     if g("Double_Chin"):
         _ell(img, (cx, fcy + b - 3), (a * 0.55, 9), _mul(skin, 0.85), a0=0, a1=180)
         _ell(img, (cx, fcy + b + 3), (a * 0.45, 6), _mul(skin, 0.65), thick=1, a0=20, a1=160)
@@ -253,8 +256,8 @@ def render_face(attrs: dict, *, rng: np.random.Generator, size: tuple[int, int] 
         _poly(ov, pts, beard_c)
         _blend(img, ov, 0.9)
     if look.beard == "goatee" and g("Male"):
-        _poly(img, [(fx - 12, MOUTH_Y + 4), (fx + 12, MOUTH_Y + 4), (fx + 10, fcy + b - 2), (fx, fcy + b + 2),
-                    (fx - 10, fcy + b - 2)], beard_c)
+        _poly(img, [(fx - 17, MOUTH_Y + 1), (fx + 17, MOUTH_Y + 1), (fx + 14, fcy + b - 4), (fx, fcy + b + 2),
+                    (fx - 14, fcy + b - 4)], beard_c)
     if g("5_o_Clock_Shadow"):
         ov = img.copy()
         pts = list(_ellipse_pts((cx, fcy), a - 1, b - 1, 8, 172, 20)) + [(fx - 14, NOSE_Y + 10), (fx + 14, NOSE_Y + 10)]
@@ -270,13 +273,14 @@ def render_face(attrs: dict, *, rng: np.random.Generator, size: tuple[int, int] 
     eh = look.eye_h * eye_open
     ew = look.eye_w
     eyes = []
+    sclera = 0.65 * np.array([232.0, 230.0, 225.0]) + 0.35 * skin  # in shade, never paper-white
     for s in (-1, 1):
         ex_, ey = fx + s * EYE_DX + rng.normal(0, 0.3), EYE_Y + rng.normal(0, 0.3)
         eyes.append((ex_, ey))
-        _ell(img, (ex_, ey - 1), (ew + 5, eh + 6), _mul(skin, 0.72))
+        _ell(img, (ex_, ey - 1), (ew + 6, eh + 7), _mul(skin, 0.6))
         if g("Heavy_Makeup"):
             _ell(img, (ex_, ey - 3), (ew + 3, eh + 3), rng.choice([[110, 60, 120], [60, 80, 130], [90, 60, 50]]))
-        _ell(img, (ex_, ey), (ew, eh), (232, 230, 225))
+        _ell(img, (ex_, ey), (ew, eh), sclera)
         gaze = rng.normal(0, 1.2)
         r = min(eh * 1.0, ew * 0.55)
         _ell(img, (ex_ + gaze, ey), (r, r), look.iris_rgb)
@@ -299,9 +303,9 @@ def render_face(attrs: dict, *, rng: np.random.Generator, size: tuple[int, int] 
     nw = look.nose_w
     nx, ny = fx + yaw * 0.3, NOSE_Y + rng.normal(0, 0.5)
     light = 1 if rng.random() < 0.5 else -1
-    _poly(img, [(fx, EYE_Y - 4), (nx, ny - 5)], _mul(skin, 1.12), closed=False, thick=4)
+    _poly(img, [(fx, EYE_Y - 4), (nx, ny - 5)], skin * 1.06 + 22, closed=False, thick=4)
     _poly(img, [(fx + light * 5, EYE_Y + 2), (nx + light * (nw - 2), ny - 2)], _mul(skin, 0.8), closed=False, thick=2)
-    _ell(img, (nx, ny - 1), (nw * 0.55, 4.5), _mul(skin, 1.06))
+    _ell(img, (nx, ny - 1), (nw * 0.55, 4.5), skin * 1.04 + 12)
     for s in (-1, 1):
         _ell(img, (nx + s * nw * 0.45, ny + 1.5), (2.2, 1.4), _mul(skin, 0.4))
         _ell(img, (nx + s * nw * 0.85, ny - 0.5), (2.5, 4), _mul(skin, 0.75), thick=1, a0=90 - s * 90, a1=270 - s * 90)
@@ -398,17 +402,29 @@ def _finish(img, lm, rng, size, framing, blurry):
     pts = pts @ M[:, :2].T + M[:, 2]
     landmarks = {k: (float(x), float(y)) for k, (x, y) in zip(lm, pts)}
 
-    # Lighting: a directional ramp, global exposure and a colour cast.
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    # Lighting: a directional ramp, global exposure and a colour cast, in one multiply.
+    gx, gy = _grid(w, h)
     t = rng.uniform(0, 2 * math.pi)
-    ramp = ((xx - w / 2) * math.cos(t) + (yy - h / 2) * math.sin(t)) / max(w, h)
-    gain = (rng.uniform(0.75, 1.2) * (1 + rng.uniform(0, 0.5) * ramp))[..., None]
-    cast = rng.normal(1.0, 0.04, 3).astype(np.float32)
-    outf = out.astype(np.float32) * gain * cast
+    g0, k = rng.uniform(0.75, 1.2), rng.uniform(0, 0.5)
+    gain = gx * np.float32(g0 * k * math.cos(t)) + gy * np.float32(g0 * k * math.sin(t)) + np.float32(g0)
+    cast = rng.normal(1.0, 0.04, 3)
+    outf = cv2.multiply(out, cv2.merge([gain * np.float32(c) for c in cast]), dtype=cv2.CV_32F)
     if blurry:
         outf = cv2.GaussianBlur(outf, (0, 0), rng.uniform(1.8, 2.8) * w / 178.0)
     else:
         outf = cv2.GaussianBlur(outf, (3, 3), 0.6)  # soften the vector look
-    sigma = rng.uniform(1, 8)
-    outf += rng.standard_normal(outf.shape, dtype=np.float32) * sigma
-    return np.clip(outf, 0, 255).astype(np.uint8), landmarks
+    # Sensor noise from OpenCV's generator (much faster than numpy's), seeded from ours.
+    noise = np.empty_like(outf)
+    cv2.setRNGSeed(int(rng.integers(2**31 - 1)))
+    cv2.randn(noise, 0.0, float(rng.uniform(1, 8)))
+    cv2.add(outf, noise, dst=outf)
+    np.clip(outf, 0, 255, out=outf)
+    return outf.astype(np.uint8), landmarks
+
+
+@functools.lru_cache(maxsize=8)
+def _grid(w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates centred and divided by the longer side (for lighting ramps)."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    m = float(max(w, h))
+    return (xx - w / 2) / m, (yy - h / 2) / m
