@@ -187,9 +187,12 @@ def main() -> None:
             wait_ready(url, proc)
             import httpx
 
+            single = []
             for _ in range(args.warmup):  # model and detector warm, allocator settled
+                t0 = time.perf_counter()
                 httpx.post(f"{url}/v1/predict", params={"run": run}, timeout=60,
                            files={"file": ("photo.jpg", photo, "image/jpeg")}).raise_for_status()
+                single.append(time.perf_counter() - t0)
             rss = {"start": rss_mb(proc.pid)}
             res = asyncio.run(load(url, photo, run, args.clients, args.seconds, args.max_requests,
                                    on_half=lambda: rss.__setitem__("middle", rss_mb(proc.pid))))
@@ -204,6 +207,8 @@ def main() -> None:
     result = {
         "benchmark": "serve_load", "run": run_note, "photo": photo_note, "clients": args.clients,
         "target_seconds": args.seconds, **res,
+        "single_client_median_ms": round(statistics.median(single[len(single) // 2:]) * 1000, 1),
+        "note": "clients run in this process on the same machine as the server (loopback)",
         "server_rss_mb": {k: round(v, 1) for k, v in rss.items()},
         "rss_growth_mb": round(rss["end"] - rss["start"], 1),
         "machine": {"cores": psutil.cpu_count(), "logical_cores_available": len(os.sched_getaffinity(0)),
