@@ -1,0 +1,215 @@
+"""``cluster(data, features=...)``: k-means on face features, with a report a person can read.
+
+Pipeline: features (pixels, HOG or a run's penultimate layer) -> standard scaling -> PCA and
+TruncatedSVD compared by silhouette -> k-means over components x k -> the best setting by
+silhouette -> 2-D views, images nearest each centre, and (when labels exist) the clusters
+matched to the labels with accuracy, ARI, NMI and a confusion matrix.
+
+Example:
+    >>> from facelab.cluster.report import cluster
+    >>> rep = cluster("data/fer2013", features="hog", k=range(5, 16))   # doctest: +SKIP
+    >>> rep.matching["accuracy"], rep.html_path                         # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..paths import home
+from .features import extract, load_images
+from .sweep import Matching, grid_sweep, match_labels, reduce, sample_silhouette, valid_ks
+
+DEFAULT_COMPONENTS = (10, 25, 50, 100)
+
+
+@dataclass
+class ClusterReport:
+    """What ``cluster`` found and wrote (``cluster.json`` holds the same).
+
+    Attributes:
+        html_path, json_path, out: the report, its JSON and their folder.
+        features: feature name; n: images clustered; dims: features per image.
+        reducers: silhouette of PCA vs TruncatedSVD (same components and k).
+        sweep: one row per (components, k): inertia, silhouette, seconds.
+        chosen: {"components", "k", "reason"}.
+        label: label column matched (None without labels).
+        matching: scores at the chosen k; matching_at_classes: at k = number of classes
+            (Hungarian, one cluster per class) when that k was tried.
+        notes: samples, scaling and anything dropped, in words. seconds: time per step.
+    """
+
+    html_path: Path
+    json_path: Path
+    out: Path
+    features: str
+    n: int
+    dims: int
+    reducers: dict = field(default_factory=dict)
+    sweep: list[dict] = field(default_factory=list)
+    chosen: dict = field(default_factory=dict)
+    label: str | None = None
+    classes: list[str] = field(default_factory=list)
+    matching: dict | None = None
+    matching_at_classes: dict | None = None
+    sizes: list[int] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        for k in ("html_path", "json_path", "out"):
+            d[k] = str(d[k])
+        return d
+
+
+def _matching_dict(m: Matching, k: int) -> dict:
+    return {"k": k, "method": m.method, "accuracy": m.accuracy, "ari": m.ari, "nmi": m.nmi,
+            "majority_baseline": m.majority_baseline, "mapping": {str(a): b for a, b in m.mapping.items()},
+            "confusion": m.confusion.tolist(), "contingency": m.contingency.tolist()}
+
+
+def _select_rows(ds, y, *, per_class, sample, seed, notes) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    rows = np.arange(len(ds))
+    if per_class is not None:
+        if y is None:
+            raise ConfigError("per_class needs a class label, and this dataset has none",
+                              fix="leave out --per-class, or pass --label with a class column")
+        keep = []
+        for c in np.unique(y):
+            idx = np.flatnonzero(y == c)
+            keep.append(rng.choice(idx, min(per_class, len(idx)), replace=False))
+        rows = np.sort(np.concatenate(keep))
+        counts = np.bincount(y[rows])
+        notes.append(f"Equal classes: up to {per_class:,} images per class (seed {seed}); "
+                     f"{len(rows):,} images, smallest class {counts[counts > 0].min():,}.")
+    if sample is not None and len(rows) > sample:
+        rows = np.sort(rng.choice(rows, sample, replace=False))
+        notes.append(f"A random sample of {sample:,} images (seed {seed}) is clustered.")
+    return rows
+
+
+def cluster(data, *, features: str = "pixels", k=range(5, 16), components=DEFAULT_COMPONENTS,
+            per_class: int | None = None, sample: int | None = None, label: str | None = None,
+            seed: int = 0, out=None, silhouette_sample: int = 5000, tsne_sample: int = 2000,
+            algorithm: str = "minibatch", progress: bool = True) -> ClusterReport:
+    """Cluster the images of a dataset and write ``report.html``, PNGs and ``cluster.json``.
+
+    Args:
+        data: a source folder, a prepared cache folder, or a PreparedDataset.
+        features: ``pixels``, ``hog`` or ``run:<RUN>`` (penultimate layer of a trained run).
+        k: numbers of clusters to try (values outside 2..n-1 are dropped, with a note).
+        components: numbers of PCA/SVD components to try (capped by the data, with a note).
+        per_class: use an equal number of images per class (at most this many each).
+        sample: cluster a random sample of this many images.
+        label: class column to compare clusters with (default: the dataset's class column).
+        seed: seed of every sample and fit.
+        out: report folder (default ``<FACELAB_HOME>/reports/<dataset>/cluster-<features>``).
+        silhouette_sample: rows per silhouette score; tsne_sample: rows embedded by t-SNE.
+        algorithm: ``minibatch`` (MiniBatchKMeans) or ``kmeans``.
+        progress: print the steps on stderr.
+
+    Returns:
+        A :class:`ClusterReport`.
+    """
+    from . import render
+
+    t0 = time.perf_counter()
+    secs: dict[str, float] = {}
+    say = (lambda m: print(f"[cluster] {m}", file=sys.stderr, flush=True)) if progress else (lambda m: None)
+    ds, origin = load_images(data, progress=progress)
+    notes = [f"Images: {origin}."]
+    name = Path(ds.manifest.root).name or ds.path.name
+    col = label or ds.manifest.default_class_column()
+    if col is not None and col not in ds.table.columns:
+        raise ConfigError(f"{ds.path} has no label {col!r}", path=ds.path,
+                          fix=f"choose one of: {', '.join(ds.labels) or '(none)'}")
+    y_all = ds.table[col].to_numpy().astype(int) if col else None
+    rows = _select_rows(ds, y_all, per_class=per_class, sample=sample, seed=seed, notes=notes)
+    if len(rows) < 3:
+        raise ConfigError(f"only {len(rows)} images to cluster", path=ds.path, fix="use a larger dataset")
+    ks, knotes = valid_ks(k, len(rows))
+    notes += knotes
+    images = ds.images[rows] if len(rows) < len(ds) else np.asarray(ds.images)
+    y = y_all[rows] if y_all is not None else None
+
+    say(f"features: {features} on {len(rows):,} images")
+    t = time.perf_counter()
+    feats = extract(images, features, progress=progress)
+    secs["features"] = round(time.perf_counter() - t, 2)
+    notes.append(f"Features: {feats.note}.")
+    from sklearn.preprocessing import StandardScaler
+
+    X = StandardScaler().fit_transform(feats.X).astype(np.float32)
+    notes.append("Scaling: every feature standardised to zero mean and unit variance (StandardScaler).")
+
+    cap = max(2, min(len(rows) - 1, X.shape[1]))
+    comps = sorted({min(int(c), cap) for c in components if int(c) >= 2}) or [cap]
+    if max(components) > cap:
+        notes.append(f"Components capped at {cap} (images and features available).")
+    say(f"PCA and TruncatedSVD with {max(comps)} components")
+    t = time.perf_counter()
+    Zp, evr = reduce(X, max(comps), method="pca", seed=seed)
+    Zs, _ = reduce(X, max(comps), method="svd", seed=seed)
+    k_ref = len(np.unique(y)) if y is not None and len(np.unique(y)) in ks else ks[len(ks) // 2]
+    from .sweep import fit_kmeans
+
+    reducers = {}
+    for nm, Z in (("PCA", Zp), ("TruncatedSVD", Zs)):
+        m = fit_kmeans(Z, k_ref, seed=seed, algorithm=algorithm)
+        reducers[nm] = {"components": max(comps), "k": k_ref,
+                        "silhouette": sample_silhouette(Z, m.labels_, sample=silhouette_sample, seed=seed)}
+    secs["reduce"] = round(time.perf_counter() - t, 2)
+    use = max(reducers, key=lambda r: np.nan_to_num(reducers[r]["silhouette"], nan=-1))
+    Z = Zp if use == "PCA" else Zs
+    notes.append(f"{use} kept for the sweep: silhouette {reducers[use]['silhouette']:.3f} vs "
+                 f"{min(reducers.values(), key=lambda r: np.nan_to_num(r['silhouette'], nan=-1))['silhouette']:.3f} "
+                 f"(k = {k_ref}, {max(comps)} components). PCA keeps {evr.sum():.0%} of the variance.")
+    del Zp, Zs  # only the kept reduction stays in memory (Z)
+
+    say(f"k-means over components {comps} x k {ks}")
+    t = time.perf_counter()
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(comps) * len(ks), desc="k-means sweep", unit="fit")
+    gs = grid_sweep(Z, comps, ks, silhouette_sample=silhouette_sample, seed=seed, algorithm=algorithm,
+                    progress=(lambda: bar.update()) if bar else None)
+    if bar:
+        bar.close()
+    secs["sweep"] = round(time.perf_counter() - t, 2)
+    notes.append(f"Silhouettes on a random sample of {gs.silhouette_sample:,} images (exact scores are O(n²)).")
+    c_best, k_best = gs.best
+    labels, centers = gs.fits[(c_best, k_best)]
+
+    out = Path(out).expanduser() if out else home() / "reports" / name / f"cluster-{feats.name.replace(':', '-')}"
+    rep = ClusterReport(html_path=out / "report.html", json_path=out / "cluster.json", out=out, features=feats.name,
+                        n=len(rows), dims=int(feats.X.shape[1]), reducers=reducers, sweep=gs.rows,
+                        chosen={"components": c_best, "k": k_best, "reason": gs.reason, "reducer": use},
+                        sizes=np.bincount(labels, minlength=k_best).tolist(), notes=notes)
+    if y is not None:
+        info = ds.labels.get(col)
+        rep.label = col
+        rep.classes = list(info.classes) if info else [str(v) for v in range(int(y.max()) + 1)]
+        nc = len(rep.classes)
+        rep.matching = _matching_dict(match_labels(y, labels, nc), k_best)
+        if nc in ks:
+            rep.matching_at_classes = _matching_dict(match_labels(y, gs.fits[(c_best, nc)][0], nc), nc)
+    else:
+        notes.append("No class label: cluster-to-label matching is skipped.")
+    say("figures and report")
+    t = time.perf_counter()
+    render.write_report(rep, Z=Z, images=images, labels=labels, centers=centers, y=y, seed=seed,
+                        tsne_sample=tsne_sample, title=f"facelab cluster — {name} ({feats.name})")
+    secs["report"] = round(time.perf_counter() - t, 2)
+    secs["total"] = round(time.perf_counter() - t0, 2)
+    rep.seconds = secs
+    rep.json_path.write_text(json.dumps(rep.to_dict(), indent=1, default=float))
+    return rep
