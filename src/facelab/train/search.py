@@ -1,0 +1,266 @@
+"""``facelab search``: Optuna over learning rate, width, resolution and augmentation strength.
+
+Each trial is a real run (``runs/search-<study>-<n>``) trained with :func:`train` on a per-trial
+budget (``epochs``); the study is bounded by ``trials`` and/or ``minutes``. The sampler is TPE,
+seeded, so the same command proposes the same first trials. Trials are ranked by their
+*validation* score (choosing on test would leak it); the test figures are reported next to it in a
+leaderboard of the same format as :func:`facelab.train.compare.compare`.
+
+The search space (``space()`` lists it for a model):
+
+- ``lr``: log-uniform in [1e-4, 3e-2] (torch models); ``C`` log-uniform in [1e-3, 10] (``logreg``);
+- ``width``: the first stage width of ``cnn`` (16–48; later stages double it), ``width_mult`` of
+  models that take one, or ``n_components`` of ``logreg`` (32–256);
+- ``resolution``: image sides not above the cache's; a smaller side is served by a *derived cache*
+  resized once from the prepared one (``INTER_AREA``) and kept under
+  ``prepared_root()/_resized/`` — so every trial still reads a uint8 memmap, the run's
+  ``input.json`` records the size it was trained at, and the predictor reproduces it;
+- ``augment``: a strength in [0, 1.5] multiplying the default shift, scale, rotation and
+  brightness/contrast jitter (0 switches augmentation off; torch models only).
+
+Trials are pruned with Optuna's median pruner on the per-epoch validation accuracy the trainer
+reports to its ``callbacks`` (a pruned run is stopped through the trainer's Ctrl-C path, so its
+folder is left consistent and marked interrupted).
+
+Example:
+    >>> board = search("celeba-64", target="Smiling", model="cnn", trials=8, epochs=2)  # doctest: +SKIP
+    >>> board.best_run                                                                 # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError
+from .compare import Leaderboard, _safe, _threads, leaderboard_folder, rank, score_run
+
+RESOLUTIONS = (32, 40, 48, 56, 64, 80, 96, 112, 128)
+AUG_DEFAULTS = {"shift": 0.06, "scale": 0.08, "rotate": 8.0, "jitter": 0.2}
+
+
+def resized_cache(data, size: int, *, progress: bool = False) -> Path:
+    """A prepared cache at ``size`` derived from ``data`` (resized once, then reused).
+
+    Example:
+        >>> resized_cache("~/.facelab/prepared/celeba-64", 32)  # doctest: +SKIP
+        PosixPath('~/.facelab/prepared/_resized/celeba-64-r32')
+    """
+    import cv2
+
+    from ..data.prepared import IMAGES_FILE, META_FILE, open_prepared
+    from ..paths import prepared_root
+
+    ds = open_prepared(data)
+    if size == ds.size:
+        return ds.path
+    if size > ds.size:
+        raise ConfigError(f"resolution {size} is larger than the cache's {ds.size} px", path=ds.path,
+                          fix=f"prepare the data at --size {size} or search sizes up to {ds.size}")
+    # _resized/ is one level deeper than caches: open_prepared(source) never picks a derived cache
+    out = prepared_root() / "_resized" / f"{ds.path.name}-r{size}"
+    if (out / META_FILE).is_file() and json.loads((out / META_FILE).read_text()).get("complete"):
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    n, c = len(ds), ds.channels
+    mm = np.memmap(out / IMAGES_FILE, dtype=np.uint8, mode="w+", shape=(n, size, size, c))
+    for i in range(0, n, 2048):
+        for j, im in enumerate(np.asarray(ds.images[i:i + 2048])):
+            mm[i + j] = cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA).reshape(size, size, c)
+    mm.flush()
+    del mm
+    ds.manifest.save(out)
+    meta = dict(ds.meta)
+    meta.update(size=size, complete=True, derived_from=str(ds.path),
+                options={**dict(ds.meta.get("options") or {}), "size": size, "resized_from": ds.size})
+    (out / META_FILE).write_text(json.dumps(meta, indent=2))
+    return out
+
+
+def space(model: str, cache_size: int) -> dict:
+    """The search space for ``model`` on a cache of side ``cache_size`` (for display and tests)."""
+    from ..models import get_model
+
+    spec = get_model(model)
+    sizes = [s for s in RESOLUTIONS if s <= cache_size] or [cache_size]
+    if cache_size not in sizes:
+        sizes.append(cache_size)
+    if spec.kind == "classical":
+        return {"C": ("log", 1e-3, 10.0), "n_components": ("int", [32, 64, 128, 256]),
+                "resolution": ("int", sizes)}
+    sp = {"lr": ("log", 1e-4, 3e-2), "resolution": ("int", sizes), "augment": ("float", 0.0, 1.5)}
+    width = _width_param(spec)
+    if width == "widths":
+        sp["width"] = ("int", [16, 24, 32, 48])
+    elif width == "width_mult":
+        sp["width"] = ("float_choice", [0.35, 0.5, 0.75, 1.0])
+    elif width == "width":
+        sp["width"] = ("int", [16, 24, 32, 48, 64])
+    return sp
+
+
+def _width_param(spec) -> str | None:
+    names = set(spec.default_params)
+    try:
+        build = spec.build
+        target = build.__wrapped__ if hasattr(build, "__wrapped__") else build
+        names |= set(inspect.signature(target).parameters)
+        if isinstance(target, type):
+            names |= set(inspect.signature(target.__init__).parameters)
+    except (TypeError, ValueError):
+        pass
+    for n in ("widths", "width_mult", "width"):
+        if n in names:
+            return n
+    return None
+
+
+def _suggest(trial, model: str, sp: dict) -> tuple[dict, dict, int]:
+    """Optuna suggestions → (train options, model params, resolution)."""
+    from ..models import get_model
+
+    spec = get_model(model)
+    opts: dict = {}
+    params: dict = {}
+    res = int(trial.suggest_categorical("resolution", sp["resolution"][1]))
+    if spec.kind == "classical":
+        params["C"] = trial.suggest_float("C", sp["C"][1], sp["C"][2], log=True)
+        params["n_components"] = int(trial.suggest_categorical("n_components", sp["n_components"][1]))
+        return opts, params, res
+    opts["lr"] = trial.suggest_float("lr", sp["lr"][1], sp["lr"][2], log=True)
+    if "width" in sp:
+        w = trial.suggest_categorical("width", sp["width"][1])
+        kind = _width_param(spec)
+        if kind == "widths":
+            depth = len(spec.default_params.get("widths", (32, 64, 128, 256)))
+            params["widths"] = [int(w) * 2 ** i for i in range(depth)]
+        else:
+            params[kind] = w
+    strength = trial.suggest_float("augment", sp["augment"][1], sp["augment"][2])
+    if strength < 0.05:
+        opts["augment"] = False
+    else:
+        opts["augment"] = True
+        opts.update({k: round(v * strength, 4) for k, v in AUG_DEFAULTS.items()})
+    return opts, params, res
+
+
+def _train_accepts(name: str) -> bool:
+    from .trainer import train
+
+    return name in inspect.signature(train).parameters
+
+
+def search(data, *, target, model: str = "cnn", trials: int | None = None, minutes: float | None = None,
+           epochs: int = 2, seed: int = 0, study: str | None = None, metric: str = "accuracy",
+           prune: bool = True, threads: int | None = None, out=None, console=None, **train_options) -> Leaderboard:
+    """Search hyper-parameters of one model with Optuna; every trial is a run on the leaderboard.
+
+    Args:
+        data: a prepared cache (or a source folder with a cache).
+        target: what to learn (as for ``train``).
+        model: a registered model name.
+        trials, minutes: bounds of the study (at least one).
+        epochs: training budget of each trial.
+        seed: seeds the sampler and every run.
+        study: the study name (default ``<model>-<target>-<timestamp>``); runs are
+            ``search-<study>-<n>``.
+        metric: validation metric to maximise (accuracy, balanced_accuracy, f1, roc_auc).
+        prune: stop trials whose per-epoch validation accuracy is below the median of earlier
+            trials at the same epoch.
+        **train_options: passed to every ``train()`` (e.g. ``batch_size``).
+
+    Returns:
+        A :class:`Leaderboard` ranked by ``val_<metric>``, written with ``trials.csv`` and
+        ``best.json`` (the best parameters).
+
+    Example:
+        >>> board = search(ds.path, target="Smiling", model="logreg", trials=5)  # doctest: +SKIP
+    """
+    import optuna
+    from rich.console import Console
+
+    from ..data.prepared import open_prepared
+    from .trainer import train
+
+    if trials is None and minutes is None:
+        raise ConfigError("search needs a bound", fix="pass --trials N and/or --minutes M")
+    if trials is not None and trials < 1:
+        raise ConfigError(f"trials must be at least 1 (got {trials})", fix="pass --trials 1 or more")
+    if metric not in ("accuracy", "balanced_accuracy", "f1", "roc_auc"):
+        raise ConfigError(f"unknown metric {metric!r}", fix="use accuracy, balanced_accuracy, f1 or roc_auc")
+    con = console or Console()
+    _threads(threads)
+    ds = open_prepared(data)
+    sp = space(model, ds.size)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    study_name = _safe(study or f"{model}-{target}-{stamp}")
+    if out is not None:
+        folder = Path(out)
+    elif study:  # a name the user chose may be reused: keep earlier boards
+        folder = leaderboard_folder(study_name, "search-")
+    else:
+        folder = leaderboard_folder("", "search-").parent / f"search-{study_name}"
+    can_prune = prune and _train_accepts("callbacks")
+    rows: list[dict] = []
+
+    def objective(trial: "optuna.Trial") -> float:
+        opts, params, res = _suggest(trial, model, sp)
+        cache = resized_cache(ds.path, res)
+        name = f"search-{study_name}-{trial.number}"
+        extra = {}
+        pruned = []
+        if can_prune:
+            def on_epoch(end) -> None:
+                v = (end.history or {}).get("val_accuracy")
+                if v is not None and np.isfinite(v):
+                    trial.report(float(v), end.epoch)
+                    if trial.should_prune():
+                        pruned.append(end.epoch)
+                        # the trainer's Ctrl-C path saves the run cleanly; we turn it into a prune below
+                        raise KeyboardInterrupt
+            extra["callbacks"] = [on_epoch]
+        con.print(f"[bold]trial {trial.number}[/] {name}: resolution {res}, "
+                  + ", ".join(f"{k}={v}" for k, v in {**opts, **params}.items()))
+        t0 = time.perf_counter()
+        base = dict(train_options)
+        params = {**(base.pop("params", None) or {}), **params}
+        run = train(cache, target=target, model=model, epochs=epochs, name=name, seed=seed,
+                    **{**base, **opts}, params=params, **extra)
+        train_s = time.perf_counter() - t0
+        val = score_run(run, split="val", timing=False)
+        row = score_run(run, split="test", train_s=train_s)
+        row.update({"val_" + metric: val[metric], "trial": trial.number, "resolution": res,
+                    **{k: v for k, v in trial.params.items() if k != "resolution"}})
+        if metric != "accuracy":
+            row["val_accuracy"] = val["accuracy"]
+        rows.append(row)
+        value = val[metric]
+        return float("nan") if value is None else float(value)
+
+    sampler = optuna.samplers.TPESampler(seed=seed)
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1) if can_prune else None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    st = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner, study_name=study_name)
+    st.optimize(objective, n_trials=trials, timeout=minutes * 60 if minutes else None,
+                catch=(), gc_after_trial=True)
+
+    board = Leaderboard(rank(rows, "val_" + metric), metric="val_" + metric, target=str(target), data=str(data))
+    board.notes.append(f"Optuna TPE (seed {seed}) over {', '.join(sp)}; {len(st.trials)} trials, "
+                       f"{epochs} epoch(s) each; ranked on validation, test shown alongside")
+    folder.mkdir(parents=True, exist_ok=True)
+    st.trials_dataframe().to_csv(folder / "trials.csv", index=False)
+    completed = [t for t in st.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if completed:
+        best = st.best_trial
+        (folder / "best.json").write_text(json.dumps({"value": best.value, "params": best.params,
+                                                      "run": f"search-{study_name}-{best.number}"}, indent=2))
+        con.print(f"best trial {best.number}: val {metric} {best.value:.4f} with "
+                  + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in best.params.items()))
+    board.save(folder, title=f"search {study_name}: {metric}")
+    board.print(con)
+    return board
