@@ -83,7 +83,11 @@ def create_app(settings: ServeSettings, *, store: RunStore | None = None) -> Fas
         finally:
             app.state.pool.close()
 
-    app = FastAPI(title="facelab", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    # FastAPIOffline serves Swagger UI and ReDoc from files in the package, not a CDN: /docs works
+    # on a machine without internet (and inside the container).
+    from fastapi_offline import FastAPIOffline
+
+    app = FastAPIOffline(title="facelab", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.store = store
     app.state.started = time.monotonic()
