@@ -209,14 +209,9 @@ class _SlowPredictor:
 
 def test_inference_never_blocks_the_event_loop(tmp_path):
     """While slow predictions run in the pool, /v1/health still answers at once."""
-    import queue
-
     from facelab.serve.store import ServedRun
 
-    pool = queue.Queue()
-    for _ in range(2):
-        pool.put(_SlowPredictor())
-    store = RunStore({"slow": ServedRun("slow", tmp_path, None, {"name": "slow", "target": "x"}, pool)}, {})
+    store = RunStore({"slow": ServedRun("slow", tmp_path, None, {"name": "slow", "target": "x"}, _SlowPredictor())}, {})
     app = create_app(ServeSettings(runs=["slow"], runs_dir=tmp_path, workers=2), store=store)
     with running_server(app) as url:
         threads = [threading.Thread(target=lambda: httpx.post(f"{url}/v1/predict", timeout=30,

@@ -74,11 +74,10 @@ def predict_one(image: np.ndarray, runs: list[ServedRun]) -> list[RunPrediction]
     """Run every requested run's predictor on one decoded image."""
     out = []
     for served in runs:
-        with served.predictor() as predictor:
-            result = predictor.predict(image)
+        result = served.predictor.predict(image)
         faces = [FaceOut(index=int(f.index), box=_box(f.box),
                          probabilities={k: float(v) for k, v in f.probabilities.items()},
-                         labels=list(f.labels)) for f in result.faces]
+                         labels=list(f.labels), note=getattr(f, "note", None)) for f in result.faces]
         note = result.note
         if not faces and not result.error:
             note = note or NO_FACE

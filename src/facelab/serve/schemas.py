@@ -65,8 +65,9 @@ class BoxOut(BaseModel):
 class FaceOut(BaseModel):
     index: int
     box: BoxOut
-    probabilities: dict[str, float]
+    probabilities: dict[str, float] = Field(description="empty when the face was found but not classified")
     labels: list[str]
+    note: str | None = Field(None, description="why a face was not classified (e.g. too small)")
 
 
 class RunPrediction(BaseModel):

@@ -7,12 +7,10 @@ the others, or refuses to start when none is valid.
 from __future__ import annotations
 
 import logging
-import queue
 import re
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -61,25 +59,17 @@ def resolve_run(runs_dir: Path, name: str) -> Path:
 
 @dataclass
 class ServedRun:
-    """One loaded run with a small pool of predictors (one per worker thread).
+    """One loaded run and its predictor.
 
-    The pool exists because OpenCV's cascade detector is not safe to share between threads;
-    each inference call borrows a predictor and gives it back.
+    The predictor is shared by the inference threads: it keeps one face detector per thread
+    (OpenCV's cascade is not safe to share) and torch's forward pass in eval mode is thread-safe.
     """
 
     name: str
     path: Path
     run: Any
     info: dict
-    pool: "queue.Queue[Any]" = field(repr=False)
-
-    @contextmanager
-    def predictor(self) -> Iterator[Any]:
-        p = self.pool.get()
-        try:
-            yield p
-        finally:
-            self.pool.put(p)
+    predictor: Any = field(repr=False)
 
 
 def describe_run(run: Any) -> dict:
@@ -187,7 +177,5 @@ def _load_one(runs_dir: Path, name: str, settings: Any) -> ServedRun:
         raise RunError(f"run {name!r} gives probabilities of shape {probs.shape} (expected "
                        f"(1, {len(run.task.classes)})) or non-finite values", path=folder,
                        fix="train the run again")
-    pool: queue.Queue = queue.Queue()
-    for _ in range(max(1, int(settings.workers))):
-        pool.put(Predictor.from_run(run, backend=settings.backend, detector=settings.detector))
-    return ServedRun(name=name, path=folder, run=run, info=describe_run(run), pool=pool)
+    predictor = Predictor.from_run(run, backend=settings.backend, detector=settings.detector)
+    return ServedRun(name=name, path=folder, run=run, info=describe_run(run), predictor=predictor)
