@@ -20,7 +20,7 @@ if len(reports) > 1:
 st.caption(f"`{folder}`")
 show_report(folder, [
     ("Choosing k", ("sweep", "silhouette", "elbow", "inertia", "score")),
-    ("Clusters", ("cluster", "grid", "montage", "sample")),
     ("Embedding map", ("tsne", "umap", "pca", "embedding", "map", "scatter")),
+    ("Clusters", ("cluster", "grid", "montage", "sample", "nearest")),
     ("Purity against labels", ("purity", "label", "confusion", "crosstab")),
 ])
