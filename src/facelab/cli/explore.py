@@ -1,8 +1,68 @@
-"""CLI commands of this group (see docs/CONTRACTS.md for the owner)."""
+"""`facelab explore DATA` and `facelab cluster DATA` (argument parsing only)."""
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
 
 import typer
 
 
+def explore_command(
+    data: Path = typer.Argument(..., help="Source folder (CelebA, FER2013, class folders) or a prepared cache."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default ~/.facelab/reports/<name>/explore)."),
+    sample: int = typer.Option(3000, "--sample", help="Images decoded when there is no prepared cache."),
+    seed: int = typer.Option(0, "--seed", help="Seed of every random sample."),
+    logreg_sample: int = typer.Option(50_000, "--logreg-sample", help="Label rows for the per-attribute regressions."),
+    tsne_sample: int = typer.Option(1000, "--tsne-sample", help="Label rows embedded by t-SNE."),
+    ks: str = typer.Option("2-10", "--ks", help="k tried for the attribute clustering, e.g. 2-10 or 3,5,8."),
+) -> None:
+    """Write an HTML report: counts, balance, sample grids, mean faces, pixel and attribute statistics."""
+    from rich.console import Console
+
+    from ..cluster.sweep import parse_ints
+    from ..explore.report import explore
+
+    rep = explore(data, out=out, sample=sample, seed=seed, progress=True, logreg_sample=logreg_sample,
+                  tsne_sample=tsne_sample, ks=parse_ints(ks, what="ks"))
+    con = Console()
+    con.print(f"{rep.label_rows:,} label rows, {rep.images:,} images, {len(rep.figures)} figures, "
+              f"{rep.seconds.get('total', 0):.1f} s")
+    for s in rep.skipped:
+        con.print(f"[yellow]skipped[/]: {s}")
+    con.print(f"report: {rep.html_path}")
+
+
+def cluster_command(
+    data: Path = typer.Argument(..., help="Source folder or prepared cache."),
+    features: str = typer.Option("pixels", "--features", help="pixels | hog | run:<RUN>"),
+    k: str = typer.Option("5-15", "--k", help="Numbers of clusters, e.g. 5-15 or 5,7,10."),
+    components: str = typer.Option("10,25,50,100", "--components", help="PCA/SVD components to try."),
+    per_class: Optional[int] = typer.Option(None, "--per-class", help="Equal classes: at most N images per class."),
+    sample: Optional[int] = typer.Option(None, "--sample", help="Cluster a random sample of N images."),
+    label: Optional[str] = typer.Option(None, "--label", help="Class column to compare with (default: the dataset's)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of every sample and fit."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Report folder."),
+    algorithm: str = typer.Option("minibatch", "--algorithm", help="minibatch | kmeans"),
+) -> None:
+    """Cluster images (pixels, HOG or a trained run's features) and match clusters to labels."""
+    from rich.console import Console
+
+    from ..cluster.report import cluster
+    from ..cluster.sweep import parse_ints
+
+    rep = cluster(data, features=features, k=parse_ints(k, what="k"),
+                  components=parse_ints(components, what="components"), per_class=per_class, sample=sample,
+                  label=label, seed=seed, out=out, algorithm=algorithm, progress=True)
+    con = Console()
+    con.print(f"{rep.n:,} images, {rep.features} ({rep.dims} values each): {rep.chosen['reason']}")
+    for m in (rep.matching, rep.matching_at_classes):
+        if m:
+            con.print(f"k = {m['k']} vs {rep.label} ({m['method']}): accuracy {m['accuracy']:.1%}, "
+                      f"ARI {m['ari']:.3f}, NMI {m['nmi']:.3f} (majority class {m['majority_baseline']:.1%})")
+    con.print(f"report: {rep.html_path}")
+
+
 def register(app: typer.Typer) -> None:
-    """Add this group's commands to the main app."""
+    """Add `explore` and `cluster` to the main app."""
+    app.command("explore")(explore_command)
+    app.command("cluster")(cluster_command)

@@ -123,6 +123,13 @@ def cluster(data, *, features: str = "pixels", k=range(5, 16), components=DEFAUL
     t0 = time.perf_counter()
     secs: dict[str, float] = {}
     say = (lambda m: print(f"[cluster] {m}", file=sys.stderr, flush=True)) if progress else (lambda m: None)
+    if features not in ("pixels", "hog") and not (features.startswith("run:") and len(features) > 4):
+        raise ConfigError(f"unknown features {features!r}",
+                          fix="use --features pixels, --features hog or --features run:<RUN> (see `facelab runs`)")
+    if features.startswith("run:"):
+        from ..train.run import Run
+
+        Run.load(features[4:])  # a missing run fails now, not after loading the images
     ds, origin = load_images(data, progress=progress)
     notes = [f"Images: {origin}."]
     name = Path(ds.manifest.root).name or ds.path.name

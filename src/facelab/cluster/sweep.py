@@ -249,3 +249,28 @@ def grid_sweep(Z: np.ndarray, components: list[int], ks: list[int], *, silhouett
     reason = (f"{best[0]} components and k = {best[1]} give the highest silhouette ({s[i]:.3f}, measured in "
               f"the reduced space on a sample of {used:,} rows) of the {len(rows)} settings tried.")
     return GridSweep(rows, best, reason, fits, used)
+
+
+def parse_ints(text: str, *, what: str = "k") -> list[int]:
+    """``"5-15"``, ``"5,7,9"`` or ``"5-9,12"`` -> a list of whole numbers (for the CLI).
+
+    Example:
+        >>> parse_ints("5-7,10")
+        [5, 6, 7, 10]
+    """
+    out: list[int] = []
+    try:
+        for part in str(text).replace(" ", "").split(","):
+            if not part:
+                continue
+            if "-" in part[1:]:
+                a, b = part.split("-", 1) if not part.startswith("-") else (part, "")
+                out += list(range(int(a), int(b) + 1))
+            else:
+                out.append(int(part))
+    except ValueError:
+        raise ConfigError(f"cannot read {what} {text!r}",
+                          fix=f"write whole numbers as a range or a list, e.g. --{what} 5-15 or --{what} 5,10,15") from None
+    if not out:
+        raise ConfigError(f"no {what} given", fix=f"e.g. --{what} 5-15")
+    return out
