@@ -62,6 +62,7 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, help="Seeds the TPE sampler and every run."),
         study: Optional[str] = typer.Option(None, help="Study name (runs are search-<study>-<n>)."),
         metric: str = typer.Option("accuracy", help="Validation metric to maximise."),
+        sizes: Optional[str] = typer.Option(None, help="Candidate resolutions, e.g. 32,48,64 (≤ the cache's size)."),
         prune: bool = typer.Option(True, help="Median-prune trials on per-epoch validation accuracy."),
         threads: Optional[int] = typer.Option(None, help="torch threads."),
         out: Optional[Path] = typer.Option(None, help="Leaderboard folder."),
@@ -70,4 +71,4 @@ def register(app: typer.Typer) -> None:
         from ..train.search import search
 
         search(data, target=target, model=model, trials=trials, minutes=minutes, epochs=epochs, seed=seed,
-               study=study, metric=metric, prune=prune, threads=threads, out=out)
+               study=study, metric=metric, sizes=sizes, prune=prune, threads=threads, out=out)

@@ -81,14 +81,24 @@ def resized_cache(data, size: int, *, progress: bool = False) -> Path:
     return out
 
 
-def space(model: str, cache_size: int) -> dict:
-    """The search space for ``model`` on a cache of side ``cache_size`` (for display and tests)."""
+def space(model: str, cache_size: int, sizes=None) -> dict:
+    """The search space for ``model`` on a cache of side ``cache_size``.
+
+    Args:
+        sizes: candidate resolutions (default: the standard sides up to the cache's).
+    """
     from ..models import get_model
 
     spec = get_model(model)
-    sizes = [s for s in RESOLUTIONS if s <= cache_size] or [cache_size]
-    if cache_size not in sizes:
-        sizes.append(cache_size)
+    if sizes:
+        sizes = sorted({int(s) for s in sizes})
+        if sizes[-1] > cache_size or sizes[0] < 8:
+            raise ConfigError(f"resolutions {sizes} must lie in 8..{cache_size} (the cache's size)",
+                              fix=f"pass --sizes up to {cache_size}, or prepare the data larger")
+    else:
+        sizes = [s for s in RESOLUTIONS if s <= cache_size] or [cache_size]
+        if cache_size not in sizes:
+            sizes.append(cache_size)
     if spec.kind == "classical":
         return {"C": ("log", 1e-3, 10.0), "n_components": ("int", [32, 64, 128, 256]),
                 "resolution": ("int", sizes)}
@@ -156,7 +166,7 @@ def _train_accepts(name: str) -> bool:
 
 
 def search(data, *, target, model: str = "cnn", trials: int | None = None, minutes: float | None = None,
-           epochs: int = 2, seed: int = 0, study: str | None = None, metric: str = "accuracy",
+           epochs: int = 2, seed: int = 0, study: str | None = None, metric: str = "accuracy", sizes=None,
            prune: bool = True, threads: int | None = None, out=None, console=None, **train_options) -> Leaderboard:
     """Search hyper-parameters of one model with Optuna; every trial is a run on the leaderboard.
 
@@ -170,6 +180,8 @@ def search(data, *, target, model: str = "cnn", trials: int | None = None, minut
         study: the study name (default ``<model>-<target>-<timestamp>``); runs are
             ``search-<study>-<n>``.
         metric: validation metric to maximise (accuracy, balanced_accuracy, f1, roc_auc).
+        sizes: candidate resolutions (list or ``"32,48"``; default the standard sides up to the
+            cache's).
         prune: stop trials whose per-epoch validation accuracy is below the median of earlier
             trials at the same epoch.
         **train_options: passed to every ``train()`` (e.g. ``batch_size``).
@@ -196,7 +208,9 @@ def search(data, *, target, model: str = "cnn", trials: int | None = None, minut
     con = console or Console()
     _threads(threads)
     ds = open_prepared(data)
-    sp = space(model, ds.size)
+    if isinstance(sizes, str):
+        sizes = [int(v) for v in sizes.split(",") if v.strip()]
+    sp = space(model, ds.size, sizes)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     study_name = _safe(study or f"{model}-{target}-{stamp}")
     if out is not None:

@@ -1,0 +1,150 @@
+"""compare() and search() on the small synthetic CelebA cache, and the eval CLI commands."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from facelab.errors import ConfigError
+from facelab.train.compare import Leaderboard, compare, parse_models, rank
+from facelab.train.evaluate import evaluate
+from facelab.train.search import resized_cache, search, space
+
+
+def test_parse_models(tmp_path):
+    assert parse_models("logreg, cnn") == [{"model": "logreg"}, {"model": "cnn"}]
+    y = tmp_path / "models.yaml"
+    y.write_text("- logreg\n- model: cnn\n  params: {widths: [8, 16, 32, 64]}\n  lr: 0.01\n")
+    assert parse_models(y) == [{"model": "logreg"},
+                               {"model": "cnn", "params": {"widths": [8, 16, 32, 64]}, "lr": 0.01}]
+    y.write_text("models:\n  - model: logreg\n")
+    assert parse_models(str(y)) == [{"model": "logreg"}]
+    with pytest.raises(ConfigError, match="unknown model"):
+        parse_models("logreg,cnnn")
+    with pytest.raises(ConfigError):
+        parse_models([{"params": {}}])
+    with pytest.raises(ConfigError, match="not found"):
+        parse_models(tmp_path / "missing.yaml")
+    y.write_text("- model: cnn\n  params: 3\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        parse_models(y)
+
+
+def test_rank_orders_by_metric_then_time():
+    t = rank([{"run": "a", "accuracy": 0.7, "train_s": 5.0}, {"run": "b", "accuracy": 0.9, "train_s": 50.0},
+              {"run": "c", "accuracy": 0.7, "train_s": 1.0}, {"run": "d", "accuracy": None, "train_s": 1.0}])
+    assert t["run"].tolist() == ["b", "c", "a", "d"] and t["rank"].tolist() == [1, 2, 3, 4]
+    board = Leaderboard(t, target="Smiling")
+    assert board.best_run == "b" and board.run_names[0] == "b" and "| 1 | b |" in board.to_markdown()
+
+
+def test_compare_trains_scores_and_writes(prepared_celeba, runs_dir, tmp_path):
+    y = tmp_path / "m.yaml"
+    y.write_text("- model: logreg\n  params: {n_components: 16}\n"
+                 "- model: logreg\n  name: hog\n  params: {features: hog}\n"
+                 "- model: cnn\n  params: {widths: [8, 16, 16, 32]}\n")
+    board = compare(prepared_celeba.path, target="Smiling", models=y, epochs=1, seed=0, threads=1,
+                    out=tmp_path / "board", progress=False)
+    assert len(board.table) == 3 and board.path == tmp_path / "board"
+    for f in ("leaderboard.md", "leaderboard.csv", "leaderboard.png"):
+        assert (board.path / f).stat().st_size > 0
+    t = pd.read_csv(board.path / "leaderboard.csv")
+    assert t["rank"].tolist() == [1, 2, 3]
+    assert (t["accuracy"].diff().dropna() <= 1e-12).all()  # ranked best first
+    assert set(t["model"]) == {"logreg", "cnn"} and "hog" in set(t["run"])
+    assert (t["latency_ms"] > 0).all() and (t["throughput"] > 0).all() and (t["train_s"] > 0).all()
+    assert (t["split"] == "test").all() and (t["n_eval"] == prepared_celeba.split("test").size).all()
+    # the leaderboard figure is the one evaluate() computes for the same run
+    rep = evaluate(board.best_run, progress=False)
+    assert rep.overall["accuracy"] == pytest.approx(float(t.iloc[0]["accuracy"]))
+    cnn = t[t["model"] == "cnn"].iloc[0]
+    assert cnn["parameters"] > 1000 and "widths=[8, 16, 16, 32]" in cnn["params"]
+
+
+def test_compare_needs_a_budget(prepared_celeba):
+    with pytest.raises(ConfigError, match="budget"):
+        compare(prepared_celeba.path, target="Smiling", models="logreg")
+    with pytest.raises(ConfigError, match="metric"):
+        compare(prepared_celeba.path, target="Smiling", models="logreg", epochs=1, metric="speed")
+
+
+def test_resized_cache(prepared_celeba):
+    import cv2
+
+    from facelab.data.prepared import open_prepared
+
+    path = resized_cache(prepared_celeba.path, 16)
+    ds = open_prepared(path)
+    assert ds.size == 16 and len(ds) == len(prepared_celeba) and ds.meta["derived_from"] == str(prepared_celeba.path)
+    want = cv2.resize(np.asarray(prepared_celeba.images[3]), (16, 16), interpolation=cv2.INTER_AREA)
+    np.testing.assert_array_equal(ds.images[3], want)
+    assert resized_cache(prepared_celeba.path, 16) == path  # reused
+    assert resized_cache(prepared_celeba.path, prepared_celeba.size) == prepared_celeba.path
+    with pytest.raises(ConfigError, match="larger"):
+        resized_cache(prepared_celeba.path, 64)
+    sp = space("cnn", 64)
+    assert sp["resolution"][1] == [32, 40, 48, 56, 64] and sp["lr"][0] == "log" and "width" in sp
+    assert space("logreg", 48)["resolution"][1] == [32, 40, 48]
+
+
+def test_search_logreg_trials_join_a_leaderboard(prepared_celeba, runs_dir):
+    board = search(prepared_celeba.path, target="Smiling", model="logreg", trials=3, seed=0, study="t1")
+    assert len(board.table) == 3 and board.metric == "val_accuracy"
+    assert sorted(board.table["run"]) == [f"search-t1-{i}" for i in range(3)]
+    assert (board.table["val_accuracy"].diff().dropna() <= 1e-12).all()
+    best = json.loads((board.path / "best.json").read_text())
+    assert best["run"] == board.best_run and set(best["params"]) == {"resolution", "C", "n_components"}
+    assert (board.path / "trials.csv").is_file() and (board.path / "leaderboard.md").is_file()
+    # seeded TPE: the same study proposes the same first parameters
+    again = search(prepared_celeba.path, target="Smiling", model="logreg", trials=1, seed=0, study="t2")
+    first = board.table.set_index("trial").loc[0]
+    assert again.table.iloc[0]["C"] == pytest.approx(first["C"])
+
+
+def test_search_resolution_uses_derived_caches(prepared_celeba, runs_dir):
+    board = search(prepared_celeba.path, target="Smiling", model="logreg", trials=4, seed=0, study="r",
+                   sizes="16,32")
+    from facelab.train.run import Run
+
+    for row in board.table.itertuples():
+        assert Run.load(row.run).input["size"] == row.resolution
+    assert set(board.table["resolution"]) == {16, 32}  # seeded: both sizes are tried
+    with pytest.raises(ConfigError, match="resolutions"):
+        search(prepared_celeba.path, target="Smiling", model="logreg", trials=1, sizes=[64])
+
+
+@pytest.mark.slow
+def test_search_cnn_with_resolution(prepared_celeba, runs_dir):
+    board = search(prepared_celeba.path, target="Smiling", model="cnn", trials=2, epochs=1, seed=1,
+                   study="c", threads=1, batch_size=64)
+    assert len(board.table) == 2
+    assert {"lr", "width", "augment", "resolution"} <= set(board.table.columns)
+    from facelab.train.run import Run
+
+    run = Run.load(board.best_run)
+    assert run.input["size"] == board.table.iloc[0]["resolution"]
+
+
+def test_search_needs_a_bound(prepared_celeba):
+    with pytest.raises(ConfigError, match="bound"):
+        search(prepared_celeba.path, target="Smiling", model="logreg")
+
+
+def test_cli_evaluate_compare_search(prepared_celeba, runs_dir, capsys):
+    from facelab.cli.main import main
+
+    main(["compare", str(prepared_celeba.path), "--target", "Smiling", "--models", "logreg", "--epochs", "1"])
+    out = capsys.readouterr().out
+    assert "ranked by accuracy" in out and "logreg" in out
+    name = next(p.name for p in runs_dir.iterdir() if p.name.startswith("cmp-"))
+    main(["evaluate", name, "--groups", "Male", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert data["run"] == name and data["subgroups"][0]["group"] == "Male"
+    with pytest.raises(SystemExit) as e:
+        main(["evaluate", "no-such-run"])
+    assert e.value.code == 2 and "no run" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["search", str(prepared_celeba.path), "--target", "Smiling", "--model", "logreg"])
+    assert e.value.code == 2
