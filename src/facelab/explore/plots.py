@@ -85,14 +85,15 @@ def image_rows(rows: list[tuple[str, np.ndarray]], *, ncols: int = 8, title: str
                captions: list[list[str]] | None = None):
     """A grid with one labelled row per group (class, cluster, attribute value)."""
     n = max(len(rows), 1)
-    fig, axes = plt.subplots(n, ncols, figsize=(ncols * 1.1 + 1.2, n * 1.25 + 0.4), squeeze=False)
+    extra = 0.45 if captions else 0.0  # room for three caption lines above each image
+    fig, axes = plt.subplots(n, ncols, figsize=(ncols * 1.1 + 1.2, n * (1.25 + extra) + 0.4), squeeze=False)
     for r, (label, imgs) in enumerate(rows):
         for c in range(ncols):
             ax = axes[r, c]
             if c < len(imgs):
                 _show(ax, imgs[c])
                 if captions and captions[r] and c < len(captions[r]):
-                    ax.set_title(captions[r][c], fontsize=6)
+                    ax.set_title(captions[r][c], fontsize=5.5)
             else:
                 ax.axis("off")
         axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)

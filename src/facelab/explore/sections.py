@@ -129,7 +129,8 @@ def sample_grids(ctx: Context) -> None:
             rows.append((f"not {a}", src.images[_pick(v == 0, 8, rng)]))
         html.figure(plots.image_rows(rows, title="With and without key attributes"), "grid_attributes")
         idx = _pick(np.ones(len(tab), bool), 16, rng)
-        caps = [[", ".join(a for a in ctx.attr_stats().names if tab[a].iat[i] == 1)[:38] or "(none)"
+        # three attributes per image, one per line, so neighbouring captions do not overlap
+        caps = [["\n".join([a for a in ctx.attr_stats().names if tab[a].iat[i] == 1][:3]) or "(none)"
                  for i in idx[r * 8:(r + 1) * 8]] for r in range(2)]
         html.figure(plots.image_rows([("", src.images[idx[:8]]), ("", src.images[idx[8:]])], captions=caps,
                                      title="Random images with their first attributes"), "grid_random")
