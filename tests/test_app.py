@@ -130,6 +130,28 @@ def test_config_and_helpers(tmp_path):
     assert cfg.runs == tmp_path and cfg.data == Path("d")
     assert headline({"test": {"loss": 0.3, "accuracy": 0.9}, "val": {"accuracy": 0.8}}) == ("test.accuracy", 0.9)
     assert find_reports(AppConfig(tmp_path, None, ""), "explore") == []
+    # Reports are found under --data; a run's own eval report is not taken for an explore report.
+    (tmp_path / "reports" / "explore").mkdir(parents=True)
+    (tmp_path / "reports" / "explore" / "report.html").write_text("x")
+    (tmp_path / "reports" / "cluster-hog").mkdir(parents=True)
+    (tmp_path / "reports" / "cluster-hog" / "report.html").write_text("x")
+    (tmp_path / "runs" / "r1" / "eval").mkdir(parents=True)
+    (tmp_path / "runs" / "r1" / "config.yaml").write_text("model: cnn")
+    (tmp_path / "runs" / "r1" / "eval" / "report.html").write_text("x")
+    cfg = AppConfig(tmp_path / "runs", tmp_path, "")
+    assert find_reports(cfg, "explore") == [tmp_path / "reports" / "explore"]
+    assert find_reports(cfg, "cluster") == [tmp_path / "reports" / "cluster-hog"]
+
+
+def test_cli_app_and_serve_options(tmp_path, capsys):
+    from facelab.cli.main import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["app", "--runs", str(tmp_path / "missing")])
+    assert e.value.code == 2 and "does not exist" in " ".join(capsys.readouterr().err.split())  # Rich wraps
+    with pytest.raises(SystemExit) as e:
+        main(["serve", "--runs-dir", str(tmp_path), "--workers", "0"])
+    assert e.value.code == 2 and "--workers" in " ".join(capsys.readouterr().err.split())
 
 
 def test_launch_command(tmp_path):

@@ -153,6 +153,8 @@ def find_reports(cfg: AppConfig, kind: str) -> list[Path]:
     for root in roots:
         for html in find_files(root, "report.html"):
             folder = html.parent
+            if any((p / "config.yaml").is_file() for p in list(html.parents)[:3]):
+                continue  # a run's own evaluation report belongs to the Models page
             is_cluster = "cluster" in str(folder.relative_to(root)).lower() or any(folder.glob("cluster*.json"))
             if (kind == "cluster") == is_cluster and folder not in folders:
                 folders.append(folder)
