@@ -148,3 +148,19 @@ def test_cli_cluster(prepared_fer, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "report:" in out and "vs emotion" in out
     assert (tmp_path / "cli" / "cluster.json").is_file()
+
+
+def test_cluster_on_run_features(prepared_fer, runs_dir, tmp_path):
+    """``run:<RUN>``: features from a trained network's penultimate layer (a 1-epoch CNN)."""
+    import torch
+
+    from facelab.cluster.report import cluster
+    from facelab.train.trainer import train
+
+    torch.set_num_threads(2)
+    run = train(prepared_fer.path, model="cnn", epochs=1, name="tiny-fer", progress=False, seed=0)
+    rep = cluster(prepared_fer, features=f"run:{run.name}", k=[3, 7], components=(5,), out=tmp_path / "r",
+                  progress=False, tsne_sample=50)
+    emb = run.embed(np.asarray(prepared_fer.images[:2]))
+    assert rep.features == "run:tiny-fer" and rep.dims == emb.shape[1]
+    assert rep.matching_at_classes["k"] == 7 and 0 <= rep.matching_at_classes["accuracy"] <= 1
