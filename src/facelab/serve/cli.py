@@ -38,6 +38,10 @@ def serve(*, runs: list[str], runs_dir: Path | None = None, host: str = "127.0.0
         err = e.errors()[0]
         raise ConfigError(f"invalid option --{str(err['loc'][0]).replace('_', '-')}: {err['msg']}",
                           fix="see `facelab serve --help`") from None
+    from .logging import setup_logging
+
     app = create_app(settings)
-    # Our JSON middleware logs every request with its id, so uvicorn's access log is off.
-    uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), access_log=False)
+    # uvicorn's own lines (start-up, shutdown) go out as JSON too; our middleware logs every
+    # request with its id, so uvicorn's access log is off.
+    setup_logging(settings.log_level, names=("facelab", "uvicorn"))
+    uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), access_log=False, log_config=None)

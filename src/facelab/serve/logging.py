@@ -20,7 +20,7 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("fac
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 # LogRecord attributes that are not user fields.
-_STD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+_STD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):
@@ -48,18 +48,23 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
-def setup_logging(level: str = "INFO", stream=None) -> None:
-    """Send ``facelab.*`` logs as JSON lines to stderr (idempotent)."""
-    logger = logging.getLogger("facelab")
-    logger.setLevel(level.upper())
-    for h in list(logger.handlers):
-        if getattr(h, "_facelab_json", False):
-            logger.removeHandler(h)
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    handler._facelab_json = True  # type: ignore[attr-defined]
-    logger.addHandler(handler)
-    logger.propagate = False
+def setup_logging(level: str = "INFO", stream=None, names: tuple[str, ...] = ("facelab",)) -> None:
+    """Send the logs of ``names`` (``facelab.*`` by default) as JSON lines to stderr (idempotent).
+
+    Example:
+        >>> setup_logging("INFO", names=("facelab", "uvicorn"))
+    """
+    for name in names:
+        logger = logging.getLogger(name)
+        logger.setLevel(level.upper())
+        for h in list(logger.handlers):
+            if getattr(h, "_facelab_json", False) or name.startswith("uvicorn"):
+                logger.removeHandler(h)
+        handler = logging.StreamHandler(stream or sys.stderr)
+        handler.setFormatter(JsonFormatter())
+        handler._facelab_json = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+        logger.propagate = False
 
 
 class RequestContextMiddleware:
