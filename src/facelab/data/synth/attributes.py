@@ -74,6 +74,7 @@ class Look:
     beard: str                 # "none", "full", "goatee"
     mustache: bool
     sideburns: bool
+    forehead: float = 12.0     # how much taller the upper half of the head is than the lower
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,7 @@ def sample_look(attrs: dict, rng: np.random.Generator) -> Look:
         beard=beard,
         mustache=_b(attrs, "Mustache"),
         sideburns=_b(attrs, "Sideburns"),
+        forehead=float(rng.uniform(9, 15)),
     )
 
 

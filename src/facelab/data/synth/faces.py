@@ -74,6 +74,12 @@ def _ellipse_pts(c, a, b, t0, t1, n=24):
     return np.stack([c[0] + a * np.cos(t), c[1] + b * np.sin(t)], 1)
 
 
+def _oval(img, c, a, b_up, b_low, color) -> None:
+    """A head: two half ellipses, the upper (skull) taller than the lower (jaw)."""
+    _ell(img, c, (a, b_up), color, a0=180, a1=360)
+    _ell(img, c, (a, b_low), color, a0=0, a1=180)
+
+
 def _background(rng: np.random.Generator, skin_lum: float) -> np.ndarray:
     # Brightness far from the skin's, so the face oval stands out (as in most real photos).
     lum = rng.uniform(20, max(25, skin_lum - 60)) if (rng.random() < 0.5 or skin_lum > 200) and skin_lum > 85 \
@@ -98,22 +104,25 @@ def _hair_back(img, look: Look, f, cx, top, a, rng) -> None:
     hc = look.hair_rgb
     if look.hair_long:
         # Hair falling to the shoulders behind the head, with strands when it has a texture.
-        _poly(img, [(cx - a - 10, top + 45), (cx - a - 14, MOUTH_Y + 48), (cx + a + 14, MOUTH_Y + 48),
-                    (cx + a + 10, top + 45)], _mul(hc, 0.8))
+        length = MOUTH_Y + 40 + rng.uniform(-6, 14)
+        pts = [(cx - a - 10, top + 50), (cx - a - 15, length - 20), (cx - a - 8, length),
+               (cx - a + 8, length + 4), (cx + a - 8, length + 4), (cx + a + 8, length),
+               (cx + a + 15, length - 20), (cx + a + 10, top + 50)]
+        _poly(img, pts, _mul(hc, 0.8))
         if f.get("Straight_Hair") or f.get("Wavy_Hair"):
             for side in (-1, 1):
                 for k in range(5):
                     x0 = cx + side * (a + 2 + 2.5 * k)
-                    ys = np.linspace(top + 45, MOUTH_Y + 44, 10)
+                    ys = np.linspace(top + 50, length - 4, 10)
                     xs = x0 + (3.0 * np.sin(ys / 4.0 + k) if f.get("Wavy_Hair") else 0 * ys)
                     _poly(img, np.stack([xs, ys], 1), _mul(hc, 0.6 if k % 2 else 1.2), closed=False, thick=1)
-    _ell(img, (cx, top + 52), (a + 8, 60), _mul(hc, 0.9))
+    _ell(img, (cx, top + 52), (a + 8, 62), _mul(hc, 0.9))
 
 
 def _hair_front(img, look, f, cx, top, a, rng) -> None:
     hc = look.hair_rgb
-    hairline = OY + (62 if f["Receding_Hairline"] else 74)
-    pts = list(_ellipse_pts((cx, top + 52), a + 8, 60, 180, 360, 30))
+    hairline = OY + (52 if f["Receding_Hairline"] else 66)
+    pts = list(_ellipse_pts((cx, top + 52), a + 8, 62, 180, 360, 30))
     if f["Bangs"]:
         # A fringe down to just above the brows.
         fringe_y = EYE_Y - 20
@@ -215,7 +224,8 @@ def render_face(attrs: dict, *, rng: np.random.Generator, size: tuple[int, int] 
     fx = CX + yaw                            # where the features sit
     a, b = look.face_a, look.face_b
     fcy = EYE_Y + 12 + rng.normal(0, 1)      # face oval centre
-    top = fcy - b
+    bu = b + look.forehead                   # the skull is taller than the jaw
+    top = fcy - bu
     lum = float(skin @ [0.299, 0.587, 0.114])
     img = _background(rng, lum)
     clothes = rng.uniform(0, 255, 3)
@@ -238,9 +248,9 @@ def render_face(attrs: dict, *, rng: np.random.Generator, size: tuple[int, int] 
     # Ears, then the shaded skin oval: darker rim, lighter centre and cheeks.
     for s in (-1, 1):
         _ell(img, (cx + s * (a - 1), EYE_Y + 12), (6, 12), _mul(skin, 0.85))
-    _ell(img, (cx, fcy), (a, b), _mul(skin, 0.78))
-    _ell(img, (cx + yaw * 0.2, fcy - 2), (a * 0.88, b * 0.9), _mul(skin, 0.9))
-    _ell(img, (fx, fcy - 4), (a * 0.7, b * 0.75), skin + 8)
+    _oval(img, (cx, fcy), a, bu, b, _mul(skin, 0.78))
+    _oval(img, (cx + yaw * 0.2, fcy - 2), a * 0.88, bu * 0.9, b * 0.9, _mul(skin, 0.9))
+    _oval(img, (fx, fcy - 4), a * 0.7, bu * 0.75, b * 0.75, skin + 8)
     for s in (-1, 1):
         _ell(img, (fx + s * 21, EYE_Y + 17), (10, 8), skin * 1.04 + 14)
     if g("Double_Chin"):
@@ -259,8 +269,11 @@ def render_face(attrs: dict, *, rng: np.random.Generator, size: tuple[int, int] 
         _poly(ov, pts, beard_c)
         _blend(img, ov, 0.9)
     if look.beard == "goatee" and g("Male"):
-        _poly(img, [(fx - 17, MOUTH_Y + 1), (fx + 17, MOUTH_Y + 1), (fx + 14, fcy + b - 4), (fx, fcy + b + 2),
-                    (fx - 14, fcy + b - 4)], beard_c)
+        # Round the sides of the mouth and down over the chin (the lips are drawn on top); the
+        # upper lip stays clear, since a moustache is its own attribute.
+        chin = fcy + b
+        _poly(img, [(fx - 18, MOUTH_Y - 2), (fx - 20, MOUTH_Y + 6), (fx - 13, chin - 4), (fx, chin + 2),
+                    (fx + 13, chin - 4), (fx + 20, MOUTH_Y + 6), (fx + 18, MOUTH_Y - 2)], beard_c * 0.8)
     if g("5_o_Clock_Shadow"):
         ov = img.copy()
         pts = list(_ellipse_pts((cx, fcy), a - 1, b - 1, 8, 172, 20)) + [(fx - 14, NOSE_Y + 10), (fx + 14, NOSE_Y + 10)]
@@ -280,7 +293,7 @@ def render_face(attrs: dict, *, rng: np.random.Generator, size: tuple[int, int] 
     for s in (-1, 1):
         ex_, ey = fx + s * EYE_DX + rng.normal(0, 0.3), EYE_Y + rng.normal(0, 0.3)
         eyes.append((ex_, ey))
-        _ell(img, (ex_, ey - 1), (ew + 6, eh + 7), _mul(skin, 0.6))
+        _ell(img, (ex_, ey - 1), (ew + 6, eh + 7), _mul(skin, 0.68))
         if g("Heavy_Makeup"):
             _ell(img, (ex_, ey - 3), (ew + 3, eh + 3), rng.choice([[110, 60, 120], [60, 80, 130], [90, 60, 50]]))
         _ell(img, (ex_, ey), (ew, eh), sclera)
