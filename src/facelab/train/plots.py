@@ -119,19 +119,38 @@ def plot_image_grid(images: np.ndarray, captions: list[str], path: str | Path, t
     return _save(fig, path)
 
 
+def _short_labels(names: list[str]) -> list[str]:
+    """Run names without their common prefix (``cmp-Smiling-<stamp>-cnn`` → ``cnn``)."""
+    import os
+
+    if len(names) < 2:
+        return names
+    prefix = os.path.commonprefix(names)
+    prefix = prefix[: prefix.rfind("-") + 1] if "-" in prefix else ""
+    out = [n[len(prefix):] or n for n in names]
+    return [f"trial {o}" if o.isdigit() else o for o in out]
+
+
 def plot_leaderboard(board: pd.DataFrame, path: str | Path, metric: str = "accuracy", title: str = "") -> Path:
     """Two scatter plots: ``metric`` against training seconds and against batch-1 latency (ms)."""
+    from matplotlib.ticker import MaxNLocator
+
     fig = Figure(figsize=(11, 4.5))
     a, b = fig.subplots(1, 2)
+    labels = dict(zip(board.get("run", pd.Series(dtype=str)).astype(str),
+                      _short_labels(list(board.get("run", pd.Series(dtype=str)).astype(str)))))
     for ax, col, label in ((a, "train_s", "training time (s)"), (b, "latency_ms", "inference latency, batch 1 (ms)")):
-        ok = board[[col, metric]].notna().all(axis=1) if col in board and metric in board else []
-        sub = board[ok] if len(board) else board
-        ax.scatter(sub[col], sub[metric], s=40, color="#4c72b0")
-        for _, r in sub.iterrows():
-            ax.annotate(str(r["run"] if "run" in r else r.get("model", "")), (r[col], r[metric]),
-                        fontsize=7, xytext=(4, 4), textcoords="offset points")
-        if len(sub) and (sub[col] > 0).all() and sub[col].max() / max(sub[col].min(), 1e-9) > 20:
+        if col not in board or metric not in board:
+            continue
+        sub = board[board[[col, metric]].notna().all(axis=1)]
+        x, y = sub[col].astype(float), sub[metric].astype(float)
+        ax.scatter(x, y, s=40, color="#4c72b0")
+        for run, xi, yi in zip(sub["run"].astype(str), x, y):
+            ax.annotate(labels.get(run, run), (xi, yi), fontsize=7, xytext=(4, 4), textcoords="offset points")
+        if len(sub) and (x > 0).all() and x.max() / max(x.min(), 1e-9) > 20:
             ax.set_xscale("log")  # a classical model and a ResNet differ by orders of magnitude
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(5))
         ax.set_xlabel(label)
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
