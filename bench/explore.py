@@ -87,6 +87,25 @@ def _find_run(name: str | None, train_minutes: float, root: Path) -> tuple[str |
 def stage(name: str, args) -> dict:
     root, real = _data_root()
     res: dict = {"stage": name, "real_data": real, "data": str(root)}
+    if name == "kmeans-vs-minibatch":
+        # why MiniBatchKMeans: time and inertia against KMeans on the FER pixels sweep's data
+        import numpy as np
+        from sklearn.cluster import KMeans, MiniBatchKMeans
+        from sklearn.preprocessing import StandardScaler
+
+        from facelab.cluster.features import pixel_features
+        from facelab.cluster.sweep import reduce
+
+        ds, _ = _fer_cache(root)
+        Z, _ = reduce(StandardScaler().fit_transform(pixel_features(ds.images)), 50, seed=0)
+        for label, est in (("KMeans n_init=3", KMeans(7, n_init=3, random_state=0)),
+                           ("KMeans n_init=1", KMeans(7, n_init=1, random_state=0)),
+                           ("MiniBatchKMeans n_init=3", MiniBatchKMeans(7, n_init=3, batch_size=4096, random_state=0))):
+            t = time.perf_counter()
+            est.fit(Z)
+            res[label] = {"seconds": round(time.perf_counter() - t, 2), "inertia": float(est.inertia_)}
+        res.update(_peak_mb())
+        return res
     if name == "explore":
         from facelab.explore.report import explore
 
@@ -122,7 +141,7 @@ def stage(name: str, args) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--stages", default="explore,cluster-pixels,cluster-hog,cluster-run")
+    ap.add_argument("--stages", default="explore,cluster-pixels,cluster-hog,cluster-run,kmeans-vs-minibatch")
     ap.add_argument("--run", default=None, help="a trained FER2013 run for cluster-run")
     ap.add_argument("--train-minutes", type=float, default=4.0, help="train a CNN this long if no run exists (0: skip)")
     ap.add_argument("--stage", default=None, help=argparse.SUPPRESS)
@@ -133,6 +152,9 @@ def main() -> None:
         return
     RESULTS.mkdir(parents=True, exist_ok=True)
     results = {"cpus": os.cpu_count(), "load_before": os.getloadavg(), "stages": {}}
+    previous = RESULTS / "explore.json"
+    if previous.is_file():  # stages run separately accumulate in one file
+        results["stages"] = json.loads(previous.read_text()).get("stages", {})
     for st in args.stages.split(","):
         out = RESULTS / f".explore-{st}.json"
         cmd = [sys.executable, __file__, "--stage", st, "--json", str(out), "--train-minutes", str(args.train_minutes)]
@@ -142,11 +164,13 @@ def main() -> None:
         subprocess.run(cmd, check=True)
         r = json.loads(out.read_text())
         r["wall_seconds"] = round(time.perf_counter() - t, 1)
+        r["load_average"] = os.getloadavg()
+        r["when"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         results["stages"][st] = r
         print(json.dumps(r, indent=1, default=str), flush=True)
     results["load_after"] = os.getloadavg()
-    rows = [(st, r.get("matching_at_classes") or r.get("matching")) for st, r in results["stages"].items()
-            if st.startswith("cluster")]
+    rows = [(st, r.get("matching_at_classes") or r.get("matching")) for st, r in sorted(results["stages"].items())
+            if st.startswith("cluster-")]
     if rows:
         print("\nFER2013 clusters vs emotion (k = 7, Hungarian; majority class answers 25%):")
         print(f"{'features':<16}{'accuracy':>10}{'ARI':>8}{'NMI':>8}{'seconds':>9}")
