@@ -62,6 +62,14 @@ def full_celeba_labels(manifest: Manifest) -> tuple[pd.DataFrame, str] | None:
     if not manifest.layout.startswith("celeba"):
         return None
     try:
+        return _read_full_celeba(manifest)
+    except (AttributeError, ImportError, TypeError, KeyError):
+        # the reader's helpers changed shape: fall back to the manifest (the note says which rows)
+        return None
+
+
+def _read_full_celeba(manifest: Manifest) -> tuple[pd.DataFrame, str] | None:
+    try:
         from ..data.readers import celeba as rc
         from ..data.readers._common import ProblemLog
     except ImportError:
