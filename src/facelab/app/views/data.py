@@ -23,5 +23,5 @@ show_report(folder, [
     ("Label balance", ("balance", "count", "distribution", "prevalence")),
     ("Sample grids", ("grid", "sample", "montage")),
     ("Mean faces and differences", ("mean", "diff", "average")),
-    ("Co-occurrence", ("cooccur", "co_occur", "co-occur", "corr")),
+    ("Co-occurrence", ("cooccur", "co_occur", "co-occur", "corr", "conditional")),
 ])

@@ -62,12 +62,15 @@ with tab_curves:
         losses = [c for c in numeric if "loss" in c]
         others = [c for c in numeric if c not in losses
                   and c not in ("lr", "seconds", "time", "step", "elapsed", "images_per_s")]
-        if losses:
-            st.caption("loss")
-            st.line_chart(h, x=x, y=losses)
-        if others:
-            st.caption("metrics")
-            st.line_chart(h, x=x, y=others)
+        if len(h) < 2:  # a line needs two epochs; one epoch is a table
+            st.dataframe(h, hide_index=True, width="stretch")
+        else:
+            if losses:
+                st.caption("loss")
+                st.line_chart(h, x=x, y=losses)
+            if others:
+                st.caption("metrics")
+                st.line_chart(h, x=x, y=others)
     else:
         st.info("no history.csv in this run")
     show_pngs(folder / "plots", keywords=("curve", "history", "loss", "lr"))
