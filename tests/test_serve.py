@@ -89,6 +89,11 @@ def test_predict_json_base64_all_runs(client):
     assert preds[0]["faces"][0]["probabilities"] == pytest.approx(preds[1]["faces"][0]["probabilities"])
 
 
+def test_run_as_a_form_field(client):
+    r = client.post("/v1/predict", data={"run": "second"}, files={"file": ("face.jpg", face_photo(), "image/jpeg")})
+    assert r.status_code == 200 and [p["run"] for p in r.json()["predictions"]] == ["second"]
+
+
 def test_no_face_is_200_with_a_reason(client):
     r = client.post("/v1/predict", files={"file": ("blank.jpg", blank_photo(), "image/jpeg")},
                     params={"run": TINY_RUN})
