@@ -176,3 +176,10 @@ def test_cli_explore(prepared_fer, tmp_path, capsys):
     main(["explore", str(prepared_fer.path), "--out", str(tmp_path / "cli")])
     out = capsys.readouterr().out
     assert "report:" in out and (tmp_path / "cli" / "report.html").is_file()
+
+
+def test_explore_synthetic_for_the_demo(tmp_path):
+    from facelab.explore.report import explore_synthetic
+
+    rep = explore_synthetic(tmp_path / "demo", n=120)
+    assert rep.html_path.is_file() and rep.name == "synthetic-celeba" and rep.label_rows == 120

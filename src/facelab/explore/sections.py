@@ -298,7 +298,8 @@ def attribute_clustering(ctx: Context) -> None:
     ac = cluster_attributes(X, st.names, ks=ctx.ks, silhouette_sample=ctx.silhouette_sample,
                             tsne_sample=ctx.tsne_sample, seed=ctx.seed)
     sw = ac.sweep
-    html.note(f"MiniBatchKMeans on all {ac.n:,} rows for k in {sw.ks}. Chosen: {sw.reason}")
+    algo = "MiniBatchKMeans" if ac.n > 5000 else "KMeans"  # the choice made by cluster.sweep.fit_kmeans
+    html.note(f"{algo} on all {ac.n:,} rows for k in {sw.ks}. Chosen: {sw.reason}")
     html.bullets(ac.notes)
     html.figure(plots.elbow_silhouette(sw.ks, sw.inertia, sw.silhouette, sw.chosen_k), "attr_cluster_k")
     html.figure(plots.bar_counts({f"c{i}": s for i, s in enumerate(ac.sizes)}, "Rows per cluster"),
