@@ -108,6 +108,7 @@ class Loop:
                 e = epoch + 1
                 # Per-epoch seeds: a resumed run draws exactly what an uninterrupted one would.
                 g = torch.Generator().manual_seed(cfg.seed * 100_003 + e)
+                torch.manual_seed(cfg.seed * 100_003 + e)  # dropout draws from the global generator
                 model.train()
                 t0 = time.perf_counter()
                 base_elapsed = float(st["elapsed"])
@@ -139,7 +140,7 @@ class Loop:
                     st["step"] += 1
                     n = len(xb)
                     seen += n
-                    run_loss += float(loss) * n
+                    run_loss += float(loss.detach()) * n
                     with torch.no_grad():
                         p = task.probabilities(logits.detach()).numpy()
                     run_correct += task.accuracy(p, yb.numpy()) * n

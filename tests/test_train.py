@@ -1,0 +1,171 @@
+"""The trainer on tiny generated caches: tasks, run folders, resume, NaN, bad input."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from facelab.errors import ConfigError, DataError, RunError
+from facelab.train.run import Run, list_runs
+from facelab.train.task import resolve_task
+from facelab.train.trainer import lr_factor, train
+from train_helpers import TINY, make_cache
+
+torch.set_num_threads(1)
+FAST = dict(params=TINY, batch_size=32, progress=False, threads=1, augment=False)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return make_cache(tmp_path_factory.mktemp("cache") / "tiny", n=192, classes=3)
+
+
+def test_binary_run_folder_is_complete_and_consistent(cache, runs_dir):
+    run = train(cache, target="A", epochs=3, lr=1e-2, **FAST)
+    files = {p.name for p in run.path.iterdir()}
+    assert {"config.yaml", "task.json", "input.json", "split.json", "model.safetensors", "checkpoint.safetensors",
+            "state.json", "history.csv", "metrics.json", "card.md", "predictions.parquet", "plots"} <= files
+    assert (run.path / "plots" / "curves.png").stat().st_size > 1000
+    assert run.path.parent == runs_dir and run.name.startswith("A-cnn-")
+    assert run.task.kind == "binary" and run.task.outputs == 1
+    assert run.metrics["val_accuracy"] > 0.8  # the signal is easy: a bright left half
+    assert run.metrics["holdout"] is True  # no val split in the cache: held out of train
+    split = run.split()
+    assert not set(split["train"]) & set(split["val"]) and len(split["val"]) == round(192 * 0.1)
+    assert list(run.history()["epoch"]) == [1, 2, 3]
+    # predict_proba on raw uint8 reproduces the stored validation predictions exactly
+    pred = run.predictions()
+    val = pred[pred.split == "val"]
+    p = run.predict_proba(cache.images[val["row"].to_numpy()])
+    np.testing.assert_allclose(p[:, 0], val["p_A"].to_numpy(), atol=1e-5)
+    assert (val["A"].to_numpy() == cache.table["A"].to_numpy()[val["row"]]).all()
+    assert run.embed(cache.images[:5]).shape == (5, 16)
+    assert Run.load(run.name).metrics == run.metrics  # by name under runs_root()
+    assert [r.name for r in list_runs()] == [run.name]
+    assert "Known limits" in (run.path / "card.md").read_text()
+    inp = json.loads((run.path / "input.json").read_text())
+    assert {"size", "channels", "grey", "crop", "crop_box", "source_size", "layout", "mean", "std"} <= set(inp)
+
+
+def test_multilabel_and_multiclass(cache, runs_dir):
+    ml = train(cache, target="all", epochs=2, lr=1e-2, **FAST)
+    assert ml.task.kind == "multilabel" and ml.task.classes == ["A", "B"]
+    assert set(ml.metrics["per_output"]) == {"A", "B"}
+    assert ml.predict_proba(cache.images[:3]).shape == (3, 2)
+    mc = train(cache, epochs=3, lr=1e-2, **FAST)  # no target: the dataset's class column
+    assert mc.task.kind == "multiclass" and mc.task.classes == ["c0", "c1", "c2"]
+    p = mc.predict_proba(cache.images[:4])
+    np.testing.assert_allclose(p.sum(1), 1, rtol=1e-5)
+    assert mc.metrics["val_accuracy"] > 0.6
+
+
+def test_seed_makes_runs_repeatable(cache, runs_dir):
+    a = train(cache, target="A", epochs=2, seed=3, **{**FAST, "augment": True})
+    b = train(cache, target="A", epochs=2, seed=3, **{**FAST, "augment": True})
+    assert a.name != b.name  # never overwritten
+    pd.testing.assert_series_equal(a.history()["train_loss"], b.history()["train_loss"])
+
+
+def test_interrupt_then_resume_continues_from_the_next_epoch(cache, runs_dir):
+    def stop_after_first(ev):
+        if ev.epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(cache, target="A", epochs=3, name="r1", seed=1, callbacks=[stop_after_first], **FAST)
+    state = json.loads((runs_dir / "r1" / "state.json").read_text())
+    assert state["status"] == "interrupted" and state["epoch"] == 1
+    assert (runs_dir / "r1" / "checkpoint.safetensors").is_file()
+    with pytest.raises(RunError):  # unfinished: no metrics yet, predictions refuse clearly
+        Run.load("r1").predictions()
+    seen = []
+    run = train(cache, target="A", resume=True, name="r1", callbacks=[lambda ev: seen.append(ev.epoch)], **FAST)
+    assert seen == [2, 3] and list(run.history()["epoch"]) == [1, 2, 3]
+    assert run.status == "finished"
+    # the resumed run equals an uninterrupted one with the same seed
+    ref = train(cache, target="A", epochs=3, name="r2", seed=1, **FAST)
+    np.testing.assert_allclose(run.history()["train_loss"], ref.history()["train_loss"], rtol=1e-4)
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(cache, runs_dir):
+    def poison(ev):
+        if ev.epoch == 1:
+            with torch.no_grad():
+                for p in ev.model.parameters():
+                    p.fill_(float("nan"))
+
+    with pytest.raises(RunError, match="NaN") as e:
+        train(cache, target="A", epochs=3, name="nan", callbacks=[poison], **FAST)
+    assert "epoch 1" in str(e.value) and "--lr" in e.value.fix
+    run = Run.load("nan")
+    assert run.status == "nan"
+    p = run.predict_proba(np.asarray(run_images := np.zeros((2, 16, 16, 3), np.uint8)))
+    assert np.isfinite(p).all() and run_images.shape[0] == 2  # model.safetensors is epoch 1's
+
+
+def test_minutes_budget_stops_on_time(cache, runs_dir):
+    run = train(cache, target="A", minutes=0.03, patience=0, **FAST)
+    assert run.metrics["stop_reason"] == "minutes" and run.metrics["train_seconds"] < 20
+
+
+def test_unknown_target_lists_close_matches(cache):
+    with pytest.raises(ConfigError, match="Did you mean label") as e:
+        resolve_task(cache, "lable")
+    assert "A, B, label" in e.value.fix
+    with pytest.raises(ConfigError, match="unknown target 'Smiling'"):
+        train(cache, target="Smiling", **FAST)
+    with pytest.raises(ConfigError, match="binary"):
+        resolve_task(cache, "A,label")
+
+
+def test_single_class_target_is_refused(tmp_path, runs_dir):
+    ds = make_cache(tmp_path / "const", n=64, constant=True)
+    with pytest.raises(DataError, match="'A' has only one value"):
+        train(ds, target="A", epochs=1, **FAST)
+    # in a multilabel task a constant attribute only warns
+    with pytest.warns(UserWarning, match="never vary"):
+        train(ds, target="A,B", epochs=1, **FAST)
+
+
+def test_no_prepared_cache_says_how_to_make_one(tmp_path):
+    src = tmp_path / "photos"
+    (src / "alice").mkdir(parents=True)
+    with pytest.raises(DataError, match="no prepared cache") as e:
+        train(src, target="label", **FAST)
+    assert "facelab data prepare" in e.value.fix
+    with pytest.raises(DataError, match="does not exist"):
+        train(tmp_path / "nowhere", **FAST)
+
+
+def test_existing_name_is_never_overwritten(cache, runs_dir):
+    train(cache, target="A", epochs=1, name="same", **FAST)
+    with pytest.raises(ConfigError, match="already exists"):
+        train(cache, target="A", epochs=1, name="same", **FAST)
+
+
+def test_missing_or_corrupt_run_is_a_run_error(tmp_path, runs_dir):
+    with pytest.raises(RunError, match="no run"):
+        Run.load("nope")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "config.yaml").write_text("model: cnn\n")
+    (bad / "task.json").write_text("{not json")
+    with pytest.raises(RunError, match="corrupt") as e:
+        Run.load(bad)
+    assert str(bad) in str(e.value)
+
+
+def test_wrong_input_shape_is_a_data_error(cache, runs_dir):
+    run = train(cache, target="A", epochs=1, **FAST)
+    with pytest.raises(DataError, match="16×16"):
+        run.predict_proba(np.zeros((1, 32, 32, 3), np.uint8))
+    assert run.predict_proba(np.zeros((16, 16, 1), np.uint8)).shape == (1, 1)  # grey is widened
+
+
+def test_schedule_warms_up_then_decays():
+    f = [lr_factor(p, warmup=0.1, schedule="cosine") for p in (0.0, 0.05, 0.1, 0.5, 1.0)]
+    assert f[0] < f[1] < f[2] == pytest.approx(1.0) and f[3] < f[2] and f[4] < 0.02
+    assert lr_factor(0.5, warmup=0.1, schedule="constant") == 1.0
