@@ -148,3 +148,26 @@ def test_cli_evaluate_compare_search(prepared_celeba, runs_dir, capsys):
     with pytest.raises(SystemExit) as e:
         main(["search", str(prepared_celeba.path), "--target", "Smiling", "--model", "logreg"])
     assert e.value.code == 2
+
+
+def test_search_prunes_a_trial_below_the_median(prepared_celeba, runs_dir, monkeypatch):
+    """The pruning path with a stand-in trainer that reports chosen per-epoch val accuracies."""
+    from types import SimpleNamespace
+
+    from facelab.train import trainer
+
+    real_train = trainer.train
+    calls = []
+
+    def fake_train(data, *, callbacks=(), **kw):
+        n = len(calls)
+        calls.append(n)
+        for cb in callbacks:  # trials 0 and 1 look good after epoch 1, trial 2 looks bad
+            cb(SimpleNamespace(epoch=1, history={"val_accuracy": 0.9 if n < 2 else 0.1}))
+        return real_train(data, **kw)
+
+    monkeypatch.setattr(trainer, "train", fake_train)
+    board = search(prepared_celeba.path, target="Smiling", model="logreg", trials=3, seed=0, study="p")
+    assert len(calls) == 3 and len(board.table) == 2  # the pruned trial is not on the board
+    states = pd.read_csv(board.path / "trials.csv")["state"].tolist()
+    assert states == ["COMPLETE", "COMPLETE", "PRUNED"]

@@ -243,8 +243,14 @@ def search(data, *, target, model: str = "cnn", trials: int | None = None, minut
         t0 = time.perf_counter()
         base = dict(train_options)
         params = {**(base.pop("params", None) or {}), **params}
-        run = train(cache, target=target, model=model, epochs=epochs, name=name, seed=seed,
-                    **{**base, **opts}, params=params, **extra)
+        try:
+            run = train(cache, target=target, model=model, epochs=epochs, name=name, seed=seed,
+                        **{**base, **opts}, params=params, **extra)
+        except KeyboardInterrupt:
+            if not pruned:
+                raise  # a real Ctrl-C stops the study
+            con.print(f"  pruned after epoch {pruned[0]}")
+            raise optuna.TrialPruned() from None
         train_s = time.perf_counter() - t0
         val = score_run(run, split="val", timing=False)
         row = score_run(run, split="test", train_s=train_s)
