@@ -213,6 +213,19 @@ def test_fer_csv_usage_and_bad_rows(tmp_path):
         assert set(m.table["path"]) == {str((root / "fer2013.csv").resolve())}
 
 
+def test_fer_csv_rows_with_wrong_field_counts_keep_file_rows(tmp_path):
+    root = make_fer_csv(tmp_path / "w", n=10)
+    lines = (root / "fer2013.csv").read_text().splitlines()
+    lines[3] += ",surplus"  # data row 2
+    lines[5] = "4"          # data row 4
+    (root / "fer2013.csv").write_text("\n".join(lines) + "\n")
+    m = read_source(root)
+    assert m.problem_counts() == {"bad_row": 2}
+    assert sorted(p.path for p in m.problems) == ["fer2013.csv:4", "fer2013.csv:6"]
+    assert m.table["row"].tolist() == [0, 1, 3, 5, 6, 7, 8, 9]
+    assert m.table["emotion"].tolist() == [0, 1, 3, 5, 6, 0, 1, 2]
+
+
 def test_fer_csv_without_usage_and_missing_columns(tmp_path):
     m = read_source(make_fer_csv(tmp_path / "nu", n=70, usage=False))
     assert set(m.split_counts().values()) == {56, 7} and any("no Usage" in n for n in m.notes)
