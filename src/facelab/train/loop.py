@@ -242,6 +242,7 @@ class Loop:
                        train_seconds=float(st["elapsed"]),
                        images_per_s=float(np.median(ips)) if len(ips) else 0.0,
                        holdout=bool(self.holdout), stop_reason=st.get("stop_reason"),
+                       threads=torch.get_num_threads(),
                        train_images=int(len(self.train_rows)), val_images=int(len(self.val_rows)))
         if task.kind == "multilabel":
             metrics["val_mean_accuracy"] = metrics.get("val_accuracy")

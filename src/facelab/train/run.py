@@ -43,9 +43,11 @@ HISTORY, METRICS, PREDICTIONS, CARD = "history.csv", "metrics.json", "prediction
 def resolve_run_path(path_or_name: str | Path) -> Path:
     """A run name resolves under ``runs_root()``; an existing folder path is used as is."""
     p = Path(path_or_name).expanduser()
+    cand = runs_root() / str(path_or_name)
+    if (cand / CONFIG).is_file():  # a run name wins over a same-named folder in the working dir
+        return cand
     if p.is_dir():
         return p
-    cand = runs_root() / str(path_or_name)
     if cand.is_dir():
         return cand
     known = [r.name for r in sorted(runs_root().glob("*")) if (r / CONFIG).is_file()] if runs_root().is_dir() else []

@@ -49,6 +49,20 @@ class EpochEnd:
     model: torch.nn.Module
 
 
+def default_threads() -> int:
+    """All cores, minus those other processes are busy with (1-minute load average), at least 1.
+
+    Why not always all cores: OpenMP threads wait for each other at every layer, so on an
+    oversubscribed machine two threads that keep losing their core run slower than one.
+    """
+    cpu = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (OSError, AttributeError):
+        return cpu
+    return max(1, min(cpu, int(cpu - load + 0.5)))
+
+
 def lr_factor(progress: float, *, warmup: float, schedule: str) -> float:
     """Multiplier of the peak learning rate at ``progress`` in [0, 1]: linear warm-up, then cosine."""
     if schedule == "constant":
@@ -198,7 +212,7 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
     if not resume:
         path = _new_run_dir(cfg.name, task, cfg.model)
         cfg.name = path.name
-    threads = cfg.threads or os.cpu_count() or 1
+    threads = cfg.threads or default_threads()
     torch.set_num_threads(threads)
 
     if resume:
