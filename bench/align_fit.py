@@ -83,7 +83,7 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def fit(kind: str, root: Path, n: int, seed: int) -> dict:
-    det = HaarDetector(snap_angle=0.0)  # raw eye angles: the check compares snapping thresholds
+    det = HaarDetector()
     paths = _images(kind, root, n, seed)
     rows = []
     t0 = time.perf_counter()
@@ -116,10 +116,14 @@ def fit(kind: str, root: Path, n: int, seed: int) -> dict:
         offs.append(float(np.mean(np.hypot(*(got - truth).T))) / k)
         ref = resize_box(img if not spec["grey"] else cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)[:, :, None],
                          spec["crop_box"], 64)
+        raw = f.angle  # the eye angle before snapping, from the landmarks (turned retries aside)
+        if f.landmarks and abs(f.angle) < 20:
+            (lx, ly), (rx, ry) = f.landmarks["left_eye"], f.landmarks["right_eye"]
+            raw = math.degrees(math.atan2(ry - ly, rx - lx))
         for t in snaps:
-            g = f if abs(f.angle) >= t else FaceBox(f.x, f.y, f.w, f.h, f.score, f.landmarks, 0.0)
+            g = FaceBox(f.x, f.y, f.w, f.h, f.score, f.landmarks, raw if abs(raw) >= t else 0.0)
             corrs[t].append(_corr(ref, align(big, g, spec, framing=framing)))
-        angles.append(f.angle)
+        angles.append(raw)
     q = lambda a: {"median": round(float(np.median(a)), 4), "p10": round(float(np.percentile(a, 10)), 4),  # noqa: E731
                    "mean": round(float(np.mean(a)), 4)}
     return {

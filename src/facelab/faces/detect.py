@@ -236,8 +236,10 @@ class HaarDetector:
         m = cv2.getRotationMatrix2D((cx, cy), angle, 1.0)  # counter-clockwise by `angle`: upright
         m[:, 2] += (half - cx, half - cy)
         roi = cv2.warpAffine(grey, m, (2 * half, 2 * half), borderMode=cv2.BORDER_REPLICATE)
+        # the same search settings as the first pass, so tilted and upright faces get boxes of
+        # the same scale (the framings are fitted on first-pass boxes)
         rects = self._load(name).detectMultiScale(
-            roi, scaleFactor=1.05, minNeighbors=max(1, self.min_neighbors - 1),
+            roi, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
             minSize=(int(0.5 * s), int(0.5 * s)), maxSize=(int(1.1 * s) + 1, int(1.1 * s) + 1))
         a = math.radians(angle)
         if len(rects) == 0:
