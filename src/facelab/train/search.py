@@ -274,11 +274,12 @@ def search(data, *, target, model: str = "cnn", trials: int | None = None, minut
                        f"{epochs} epoch(s) each; ranked on validation, test shown alongside")
     folder.mkdir(parents=True, exist_ok=True)
     st.trials_dataframe().to_csv(folder / "trials.csv", index=False)
-    completed = [t for t in st.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    if completed:
-        best = st.best_trial
+    if len(board.table):
+        # the board's top row (ties broken by training time), not Optuna's first-best, so the two agree
+        top = board.table.iloc[0]
+        best = st.trials[int(top["trial"])]
         (folder / "best.json").write_text(json.dumps({"value": best.value, "params": best.params,
-                                                      "run": f"search-{study_name}-{best.number}"}, indent=2))
+                                                      "run": str(top["run"])}, indent=2))
         con.print(f"best trial {best.number}: val {metric} {best.value:.4f} with "
                   + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in best.params.items()))
     board.save(folder, title=f"search {study_name}: {metric}")
