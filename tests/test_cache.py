@@ -264,3 +264,31 @@ def test_cli_bad_input_is_a_clean_error(tmp_path, capsys):
         main(["data", "prepare", str(tmp_path / "nothing-here"), "--size", "32"])
     assert ei.value.code == 2
     assert "does not exist" in " ".join(capsys.readouterr().err.split())
+
+
+def test_fer_csv_read_block_by_block(tmp_path):
+    rng = np.random.default_rng(1)
+    pix = rng.integers(0, 256, (1100, 16))  # 4x4 "images": the side comes from the pixel count
+    csv = tmp_path / "fer2013.csv"
+    pd.DataFrame({"emotion": 0, "pixels": [" ".join(map(str, p)) for p in pix], "Usage": "Training"}).to_csv(csv, index=False)
+    want = [0, 5, 600, 1099, 1500]  # 1500 is past the end of the file
+    t = pd.DataFrame({"image_id": [f"r{r}" for r in want], "path": str(csv), "split": "train",
+                      "emotion": np.zeros(5, dtype="int16"), "row": want})
+    m = Manifest(t, tmp_path, "fer2013-csv", {"emotion": LabelInfo("emotion", "multiclass", list("abcdefg"))})
+    ds = prepare(m, size=4, grey=True, out=tmp_path / "f", progress=False)
+    assert len(ds) == 4 and ds.meta["skipped"] == {"bad_row": 1}
+    for i, r in enumerate(want[:4]):
+        assert (ds.images[i, :, :, 0] == pix[r].reshape(4, 4)).all()
+
+
+def test_disk_errors_become_dataerror(tmp_path, monkeypatch):
+    import errno
+
+    m = _manifest(tmp_path / "src", n=3)
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(cache_mod, "_write_rows", full)
+    with pytest.raises(DataError, match="cannot write the cache"):
+        prepare(m, size=8, out=tmp_path / "c", progress=False, workers=1)

@@ -37,7 +37,8 @@ def prepare_command(
                   + "  (details: manifest.json problems)")
     con.print(f"time {meta['seconds']:.1f} s ({meta['images_per_s']:.0f} images/s when built)")
     con.print(f"cache: {ds.path}")
-    target = ds.manifest.default_class_column() or (ds.attributes[0] if ds.attributes else "LABEL")
+    target = ds.manifest.default_class_column() or ("Smiling" if "Smiling" in ds.attributes
+                                                     else ds.attributes[0] if ds.attributes else "LABEL")
     con.print(f"next:  facelab train {ds.path} --target {target}")
 
 

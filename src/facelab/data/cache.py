@@ -28,9 +28,11 @@ import signal
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from ..errors import ConfigError, DataError
 from .cache_source import (csv_rows, read_csv_pixels, select_subset, source_fingerprint,
@@ -202,6 +204,21 @@ def prepare(data, *, size: int = 64, crop: str | None = None, grey: bool = False
         say(f"reusing {out} (same options, source unchanged; --force rebuilds)")
         return PreparedDataset.open(out)
 
+    try:
+        return _build(out, root, manifest, fingerprint, options, workers, progress, force, say, t0)
+    except OSError as e:
+        import errno
+
+        if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS, errno.EPERM):
+            raise DataError(f"cannot write the cache in {out.parent}: {e.strerror}", path=e.filename or out,
+                            fix="free disk space or choose a writable folder with --out "
+                                "(an interrupted prepare resumes when run again)") from None
+        raise
+
+
+def _build(out: Path, root: Path, manifest, fingerprint: str, options: dict, workers, progress: bool,
+           force: bool, say, t0: float) -> PreparedDataset:
+    """Read (if needed), select, decode, compact, write meta, rename: the work behind prepare."""
     if manifest is None:
         from .readers import read_source
 
@@ -233,7 +250,7 @@ def prepare(data, *, size: int = 64, crop: str | None = None, grey: bool = False
 
     jobs, done = _jobs(table, partial, images, n, s, c, job_box, options["grey"])
     t_decode = time.perf_counter()
-    failures = _run(jobs, done, n, workers, progress, table)
+    failures = _run(jobs, done, n, workers, progress)
     t_decode = time.perf_counter() - t_decode
     n_decoded = sum(len(j["rows"]) for j in jobs)
     if len(failures) == n:
@@ -295,31 +312,45 @@ def _fmt(counts: dict[str, int]) -> str:
 
 
 def _jobs(table, partial: Path, images: Path, n: int, s: int, c: int, box, grey: bool):
-    """Split rows into chunks; return (pending jobs, failures of chunks already done)."""
+    """Split rows into chunks; return (pending jobs, failures of chunks already done).
+
+    Image rows: chunks of CHUNK consecutive rows. csv rows: one chunk per CHUNK-row block of the
+    csv file, so that the csv is read block by block, in one pass."""
     paths = table["path"].astype(str).to_numpy()
     is_csv = csv_rows(table)
-    jobs, done = [], []
     base = {"images": str(images), "n": n, "size": s, "channels": c, "grey": grey,
             "box": None if box is None else list(box)}
-    for kind, rows in (("csv", np.flatnonzero(is_csv)), ("img", np.flatnonzero(~is_csv))):
-        for start in range(0, len(rows), CHUNK):
-            part = rows[start:start + CHUNK]
-            k = int(part[0])
-            marker = partial / "chunks" / f"{kind}-{k:08d}.json"
-            if marker.is_file():
-                try:
-                    done.extend(json.loads(marker.read_text()))
-                    continue
-                except ValueError:
-                    pass  # a marker cut short: redo the chunk
-            job = dict(base, k=k, kind=kind, rows=part.tolist(), paths=paths[part].tolist(), done=str(marker))
-            if kind == "csv":
-                job["csv_rows"] = table["row"].to_numpy()[part].astype(int).tolist()
-            jobs.append(job)
+    groups = []
+    rows = np.flatnonzero(~is_csv)
+    for start in range(0, len(rows), CHUNK):
+        part = rows[start:start + CHUNK]
+        groups.append((f"img-{int(part[0]):08d}", "img", part))
+    rows = np.flatnonzero(is_csv)
+    if len(rows):
+        csv_row = table["row"].to_numpy()[rows].astype(np.int64)
+        csv_id = pd.factorize(paths[rows])[0]
+        key = csv_id * (1 << 40) + csv_row // CHUNK
+        for k in np.unique(key):
+            part = rows[key == k]
+            groups.append((f"csv-{int(k >> 40)}-{int(k & ((1 << 40) - 1)):08d}", "csv", part))
+    jobs, done = [], []
+    for name, kind, part in groups:
+        marker = partial / "chunks" / f"{name}.json"
+        if marker.is_file():
+            try:
+                done.extend(json.loads(marker.read_text()))
+                continue
+            except ValueError:
+                pass  # a marker cut short: redo the chunk
+        job = dict(base, k=int(part[0]), kind=kind, rows=part.tolist(), paths=paths[part].tolist(),
+                   done=str(marker))
+        if kind == "csv":
+            job["csv_rows"] = table["row"].to_numpy()[part].astype(int).tolist()
+        jobs.append(job)
     return jobs, done
 
 
-def _run(jobs: list[dict], done: list, n: int, workers: int | None, progress: bool, table) -> list:
+def _run(jobs: list[dict], done: list, n: int, workers: int | None, progress: bool) -> list:
     from tqdm.auto import tqdm
 
     failures = list(done)
@@ -328,8 +359,7 @@ def _run(jobs: list[dict], done: list, n: int, workers: int | None, progress: bo
                dynamic_ncols=True, smoothing=0.1)
     img_jobs = [j for j in jobs if j["kind"] == "img"]
     try:
-        for job in (j for j in jobs if j["kind"] == "csv"):
-            pixels = _csv_pixels(job)
+        for job, pixels in _csv_blocks([j for j in jobs if j["kind"] == "csv"]):
             failures.extend(_csv_chunk(job, pixels))
             bar.update(len(job["rows"]))
         workers = max(1, int(workers or os.cpu_count() or 1))
@@ -350,9 +380,23 @@ def _run(jobs: list[dict], done: list, n: int, workers: int | None, progress: bo
                     failures.extend(fut.result()[1])
                     bar.update(len(futures[fut]["rows"]))
             except BaseException:
-                pool.shutdown(wait=True, cancel_futures=True)  # finished chunks stay recorded
+                # Stop the workers for sure: a graceful shutdown can hang when Ctrl-C interrupted
+                # the executor's queues (Python 3.14 adds terminate_workers() for this). A worker
+                # stopped mid-chunk loses only that chunk: its marker is written after its rows.
+                for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                    proc.terminate()
+                pool.shutdown(wait=False, cancel_futures=True)
                 raise
             pool.shutdown(wait=True)
+    except BrokenProcessPool:
+        raise DataError("a decoding worker process died (out of memory, or killed)",
+                        fix="run the same command again (finished chunks are kept); add --workers 1 "
+                            "if it happens again") from None
+    except KeyboardInterrupt:
+        if progress:
+            print(f"\ninterrupted after {bar.n} of {n} images: run the same command again to resume",
+                  file=sys.stderr)
+        raise
     finally:
         bar.close()
     return failures
@@ -364,25 +408,27 @@ def _init_cv() -> None:
     cv2.setNumThreads(1)
 
 
-_CSV_CACHE: dict = {}
-
-
-def _csv_pixels(job: dict) -> list:
-    """The ``pixels`` strings of one csv chunk's rows (the csv is read once per prepare)."""
-    import pandas as pd
-
-    path = job["paths"][0]
-    key = (path, os.stat(path).st_mtime_ns)
-    if _CSV_CACHE.get("key") != key:
+def _csv_blocks(jobs: list[dict]):
+    """Yield (job, pixels strings of its rows), reading each csv once, CHUNK rows at a time."""
+    by_file: dict[str, dict[int, dict]] = {}
+    for j in jobs:
+        by_file.setdefault(j["paths"][0], {})[j["csv_rows"][0] // CHUNK] = j
+    for path, blocks in by_file.items():
         try:
-            col = pd.read_csv(path, usecols=["pixels"], dtype={"pixels": str})["pixels"]
+            reader = pd.read_csv(path, usecols=["pixels"], dtype={"pixels": str}, chunksize=CHUNK)
+            seen = set()
+            for b, df in enumerate(reader):
+                if b in blocks:
+                    col = df["pixels"].to_numpy()
+                    job = blocks[b]
+                    seen.add(b)
+                    yield job, [col[r - b * CHUNK] if r - b * CHUNK < len(col) else None
+                                for r in job["csv_rows"]]
         except (OSError, ValueError) as e:
             raise DataError(f"cannot read the pixels column of {path}: {e}", path=path,
                             fix="check that it is the FER2013 csv (emotion,pixels,Usage)") from None
-        _CSV_CACHE.clear()
-        _CSV_CACHE.update(key=key, col=col.to_numpy())
-    col = _CSV_CACHE["col"]
-    return [col[r] if 0 <= r < len(col) else None for r in job["csv_rows"]]
+        for b in sorted(set(blocks) - seen):  # rows past the end of the file
+            yield blocks[b], [None] * len(blocks[b]["rows"])
 
 
 def _compact(images: Path, n: int, s: int, c: int, bad: list[int]) -> np.ndarray:
