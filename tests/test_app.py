@@ -143,6 +143,14 @@ def test_config_and_helpers(tmp_path):
     assert find_reports(cfg, "cluster") == [tmp_path / "reports" / "cluster-hog"]
 
 
+def test_report_figures_go_to_the_most_specific_section():
+    from facelab.app.report_view import assign_sections
+
+    pngs = [Path(n + ".png") for n in ("attr_cluster_means", "mean_attributes", "balance_attributes", "xyz")]
+    got = assign_sections(pngs, [("Mean", ("mean",)), ("Balance", ("balance",)), ("Clusters", ("attr_cluster",))])
+    assert got == {"Mean": [pngs[1]], "Balance": [pngs[2]], "Clusters": [pngs[0]], "": [pngs[3]]}
+
+
 def test_cli_app_and_serve_options(tmp_path, capsys):
     from facelab.cli.main import main
 

@@ -6,7 +6,23 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from .common import read_json, show_pngs
+from .common import read_json
+
+
+def assign_sections(pngs: list[Path], sections: list[tuple[str, tuple[str, ...]]]) -> dict[str, list[Path]]:
+    """Each figure goes to the section whose keyword matches its name most specifically (longest).
+
+    Example:
+        >>> assign_sections([Path("attr_cluster_means.png")], [("Mean", ("mean",)), ("Clusters", ("attr_cluster",))])
+        {'Mean': [], 'Clusters': [PosixPath('attr_cluster_means.png')], '': []}
+    """
+    out: dict[str, list[Path]] = {title: [] for title, _ in sections}
+    out[""] = []
+    for p in pngs:
+        stem = p.stem.lower()
+        best = max(((len(k), title) for title, keys in sections for k in keys if k in stem), default=(0, ""))
+        out[best[1]].append(p)
+    return out
 
 
 def show_report(folder: Path, sections: list[tuple[str, tuple[str, ...]]]) -> None:
@@ -19,18 +35,16 @@ def show_report(folder: Path, sections: list[tuple[str, tuple[str, ...]]]) -> No
     Example:
         >>> show_report(Path("facelab-demo/explore"), [("Balance", ("balance",))])  # doctest: +SKIP
     """
-    shown: set[Path] = set()
-    for title, keywords in sections:
-        pngs = [p for p in sorted(folder.rglob("*.png")) if any(k in p.stem.lower() for k in keywords)
-                and p not in shown]
+    groups = assign_sections(sorted(folder.rglob("*.png")), sections)
+    for title, _ in sections + [("", ())]:
+        pngs = groups[title]
         if not pngs:
             continue
-        st.subheader(title)
-        shown |= show_pngs(folder, keywords=keywords, exclude=shown, recursive=True)
-    rest = [p for p in sorted(folder.rglob("*.png")) if p not in shown]
-    if rest:
-        st.subheader("More figures")
-        show_pngs(folder, exclude=shown, recursive=True)
+        st.subheader(title or "More figures")
+        cols = st.columns(2)
+        for i, p in enumerate(pngs):
+            with cols[i % 2]:
+                st.image(str(p), caption=p.stem.replace("_", " "), width="stretch")
     tables = sorted(folder.glob("*.csv"))
     for t in tables:
         with st.expander(f"table: {t.name}"):

@@ -24,4 +24,5 @@ show_report(folder, [
     ("Sample grids", ("grid", "sample", "montage")),
     ("Mean faces and differences", ("mean", "diff", "average")),
     ("Co-occurrence", ("cooccur", "co_occur", "co-occur", "corr", "conditional")),
+    ("Attribute clusters", ("attr_cluster",)),
 ])
