@@ -91,7 +91,8 @@ class EvalReport:
         if "subset_accuracy" in o:
             lines.append(f"exact-match accuracy over {len(self.labels)} attributes {f('subset_accuracy')}")
         if len(self.subgroups):
-            parts = [f"{r.group}={r.value}: {r.accuracy:.3f} (n={r.n})" for r in self.subgroups.itertuples()]
+            parts = [f"{r.value if str(r.group) in str(r.value) else f'{r.group}={r.value}'} {r.accuracy:.3f} (n={r.n})"
+                     for r in self.subgroups.itertuples()]
             lines.append("subgroup accuracy: " + ", ".join(parts))
         lines += [f"note: {n}" for n in self.notes]
         lines.append(f"written to {self.out}")
