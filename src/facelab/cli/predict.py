@@ -1,8 +1,96 @@
-"""CLI commands of this group (see docs/CONTRACTS.md for the owner)."""
+"""``facelab predict`` and ``facelab export`` (argument parsing only)."""
 from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
 
 import typer
 
 
+def _summary_table(report, classes: list[str], limit: int = 40):
+    from rich.table import Table
+
+    t = Table(title=f"{report.photos} photos, {report.faces} faces ({report.classified} classified)")
+    for col in ("file", "face", "status", "labels", "top probabilities"):
+        t.add_column(col, overflow="fold")
+    n = 0
+    for r in report.results:
+        if r.error or not r.faces:
+            t.add_row(r.source, "-", "error" if r.error else "no face", "", r.error or r.note or "")
+            n += 1
+        for f in r.faces:
+            top = sorted(f.probabilities.items(), key=lambda kv: -kv[1])[:3]
+            t.add_row(r.source, str(f.index), "ok" if f.classified else "too small", ", ".join(f.labels),
+                      "  ".join(f"{k} {v:.2f}" for k, v in top) if top else (f.note or ""))
+            n += 1
+        if n >= limit:
+            t.caption = f"first {limit} rows; write them all with --out faces.csv"
+            break
+    return t
+
+
 def register(app: typer.Typer) -> None:
-    """Add this group's commands to the main app."""
+    """Add ``predict`` and ``export`` to the main app."""
+
+    @app.command("predict")
+    def predict_cmd(
+        run: str = typer.Argument(..., help="Run name or folder (see `facelab runs`)."),
+        photos: List[str] = typer.Argument(..., help="Photos, folders (recursive) or globs ('shots/*.jpg')."),
+        out: Optional[Path] = typer.Option(None, help="Results file: .csv, .json or .parquet (one row per face)."),
+        format: Optional[str] = typer.Option(None, help="csv, json or parquet (default: from --out's extension)."),
+        aligned: bool = typer.Option(False, help="Photos are already framed like the dataset: skip detection."),
+        save_crops: Optional[Path] = typer.Option(None, help="Folder for the aligned crops the model saw."),
+        annotate: Optional[Path] = typer.Option(None, help="Folder for copies with boxes and labels drawn."),
+        backend: str = typer.Option("torch", help="torch, or onnx (after `facelab export RUN`)."),
+        workers: Optional[int] = typer.Option(None, help="Decoding/detection threads (default: up to 4)."),
+        batch_size: int = typer.Option(64, help="Faces per classification batch."),
+        min_face: int = typer.Option(24, help="Faces smaller than this (pixels) are reported, not classified."),
+        progress: bool = typer.Option(True, help="Show the progress bar."),
+    ) -> None:
+        """Find every face in photos and classify it with a trained run."""
+        from rich.console import Console
+
+        from ..predict.batch import predict_files
+        from ..predict.predictor import Predictor
+
+        pred = Predictor.from_run(run, backend=backend, min_face=min_face)  # type: ignore[arg-type]
+        rep = predict_files(pred, photos, out=out, format=format, aligned=aligned, save_crops=save_crops,
+                            annotate=annotate, workers=workers, batch_size=batch_size, progress=progress)
+        c = Console()
+        if out is None:
+            c.print(_summary_table(rep, pred.classes))
+        c.print(f"[bold]{rep.photos}[/] photos, [bold]{rep.faces}[/] faces, {rep.classified} classified, "
+                f"{rep.no_face} without a face, {len(rep.failed)} unreadable"
+                + (f", {rep.skipped_files} non-image files skipped in folders" if rep.skipped_files else "")
+                + f" ({rep.seconds:.1f} s)", highlight=False)
+        if rep.out:
+            c.print(f"results: {rep.out}", highlight=False)
+        if rep.failed:
+            c.print(f"[yellow]{len(rep.failed)} file(s) could not be read:[/]")
+            for f, e in rep.failed:
+                c.print(f"  {f}: {e}", highlight=False, markup=False)
+        if rep.photos and len(rep.failed) == rep.photos:
+            raise typer.Exit(1)
+
+    @app.command("export")
+    def export_cmd(
+        run: str = typer.Argument(..., help="Run name or folder."),
+        format: str = typer.Option("onnx", help="Export format (onnx)."),
+        out: Optional[Path] = typer.Option(None, help="Output file (default <run>/model.onnx)."),
+        opset: int = typer.Option(17, help="ONNX opset version."),
+        check: bool = typer.Option(True, help="Check ONNX Runtime against PyTorch (to --atol)."),
+        atol: float = typer.Option(1e-4, help="Largest allowed difference of probabilities."),
+    ) -> None:
+        """Export a run's network (with its preprocessing) to ONNX, checked against PyTorch."""
+        from rich.console import Console
+
+        from ..errors import ConfigError
+        from ..predict.export import export_onnx
+
+        if format.lower() != "onnx":
+            raise ConfigError(f"unknown export format {format!r}", fix="use --format onnx")
+        res = export_onnx(run, out, opset=opset, check=check, atol=atol)
+        msg = f"wrote {res.path} ({res.size_bytes / 1e6:.2f} MB, opset {res.opset})"
+        if check:
+            msg += f"; ONNX Runtime vs PyTorch max |diff| {res.max_abs_diff:.2e} on {res.checked_on} faces"
+        Console().print(msg, highlight=False)

@@ -182,13 +182,15 @@ class HaarDetector:
         The eye cascade only finds near-upright eyes, so when the upright search fails the face
         is searched again turned by ±15° (a tilted head is the usual reason it failed).
         """
-        for turn in (0.0, 15.0, -15.0):
-            lm = self._eyes_at(grey, r, turn)
-            if lm is not None:
-                return lm
+        for cascade in ("haarcascade_eye.xml", "haarcascade_eye_tree_eyeglasses.xml"):
+            for turn in (0.0, 15.0, -15.0):
+                lm = self._eyes_at(grey, r, turn, cascade)
+                if lm is not None:
+                    return lm
         return None
 
-    def _eyes_at(self, grey: np.ndarray, r: np.ndarray, turn: float) -> dict[str, tuple[float, float]] | None:
+    def _eyes_at(self, grey: np.ndarray, r: np.ndarray, turn: float,
+                 cascade: str) -> dict[str, tuple[float, float]] | None:
         import cv2
 
         x, y, w, h = (float(v) for v in r)
@@ -199,7 +201,7 @@ class HaarDetector:
         y0, y1 = int(0.18 * side), int(0.58 * side)
         m[1, 2] -= y0
         roi = cv2.warpAffine(grey, m, (side, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        found = self._load("haarcascade_eye.xml").detectMultiScale(
+        found = self._load(cascade).detectMultiScale(
             roi, scaleFactor=1.1, minNeighbors=3, minSize=(14, 14), maxSize=(54, 54))
         if len(found) < 2:
             return None

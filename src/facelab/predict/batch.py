@@ -1,0 +1,272 @@
+"""Batch prediction: files, folders and globs → one row per face in CSV, JSON or Parquet.
+
+A bad file never stops a batch: it becomes a row with ``status="error"`` and its message, and the
+report lists every failed file at the end. A photo without a face is one row with
+``status="no face"`` (nothing is guessed); a face too small to classify has ``status="too small"``.
+
+Example:
+    >>> from facelab.predict.batch import predict_files
+    >>> rep = predict_files("runs/smiling", ["photos/"], out="faces.csv")    # doctest: +SKIP
+    >>> rep.photos, rep.faces, len(rep.failed)                               # doctest: +SKIP
+    (120, 131, 2)
+"""
+from __future__ import annotations
+
+import glob
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError, DataError
+from .predictor import PhotoResult, Predictor
+
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm",
+              ".jfif", ".heic"}
+FORMATS = ("csv", "json", "parquet")
+
+
+@dataclass
+class BatchReport:
+    """What a batch run did. ``failed`` lists (file, reason) for every photo that could not be read."""
+
+    photos: int
+    faces: int
+    classified: int
+    no_face: int
+    failed: list[tuple[str, str]]
+    skipped_files: int
+    seconds: float
+    out: Path | None = None
+    results: list[PhotoResult] = field(default_factory=list, repr=False)
+
+    def to_dict(self) -> dict:
+        return {"photos": self.photos, "faces": self.faces, "classified": self.classified, "no_face": self.no_face,
+                "failed": [{"file": f, "error": e} for f, e in self.failed], "skipped_files": self.skipped_files,
+                "seconds": round(self.seconds, 3), "out": str(self.out) if self.out else None}
+
+
+def expand_sources(items: Iterable[str | Path]) -> tuple[list[str], list[PhotoResult], int]:
+    """Files, folders (recursive, image extensions only) and globs → photo paths, in order.
+
+    Returns:
+        (paths, problems, skipped): ``problems`` are error results for names that do not exist or
+        folders that cannot be read; ``skipped`` counts non-image files inside folders.
+
+    Example:
+        >>> expand_sources(["missing.jpg"])[1][0].error
+        'no such file or folder: missing.jpg'
+    """
+    paths: list[str] = []
+    problems: list[PhotoResult] = []
+    skipped = 0
+    seen: set[str] = set()
+
+    def add(p: str) -> None:
+        if p not in seen:
+            seen.add(p)
+            paths.append(p)
+
+    for item in items:
+        s = str(item)
+        p = Path(s).expanduser()
+        if p.is_dir():
+            if not os.access(p, os.R_OK | os.X_OK):
+                problems.append(PhotoResult(s, 0, 0, error=f"cannot read the folder {s} (permission denied)"))
+                continue
+            errors: list[OSError] = []
+            found = []
+            for root, dirs, files in os.walk(p, onerror=errors.append):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for f in sorted(files):
+                    if f.startswith("."):
+                        continue
+                    if Path(f).suffix.lower() in IMAGE_EXTS:
+                        found.append(os.path.join(root, f))
+                    else:
+                        skipped += 1
+            for e in errors:
+                problems.append(PhotoResult(str(e.filename), 0, 0, error=f"cannot read the folder {e.filename} "
+                                            f"({e.strerror})"))
+            for f in found:
+                add(f)
+        elif p.is_file():
+            add(str(p))
+        elif glob.has_magic(s):
+            hits = sorted(glob.glob(os.path.expanduser(s), recursive=True))
+            files = [h for h in hits if os.path.isfile(h)]
+            if not files:
+                problems.append(PhotoResult(s, 0, 0, error=f"the pattern {s} matches no file"))
+            for h in files:
+                add(h)
+        else:
+            problems.append(PhotoResult(s, 0, 0, error=f"no such file or folder: {s}"))
+    return paths, problems, skipped
+
+
+def _status(r: PhotoResult, f=None) -> str:
+    if r.error:
+        return "error"
+    if f is None:
+        return "no face"
+    return "ok" if f.classified else "too small"
+
+
+def results_table(results: Iterable[PhotoResult], classes: list[str]) -> pd.DataFrame:
+    """One row per face (and one per photo without a face or with an error).
+
+    Columns: ``file, face, status, x, y, w, h, angle, score, labels`` (``;``-joined),
+    ``p_<class>`` per output, ``width, height, message``.
+
+    Example:
+        >>> results_table([PhotoResult("a.jpg", 10, 10, note="no face found")], ["Smiling"]).status[0]
+        'no face'
+    """
+    rows = []
+    for r in results:
+        base = {"file": r.source, "width": r.width, "height": r.height}
+        if r.error or not r.faces:
+            rows.append({**base, "face": None, "status": _status(r), "message": r.error or r.note})
+            continue
+        for f in r.faces:
+            b = f.box
+            row = {**base, "face": f.index, "status": _status(r, f), "x": round(b.x, 1), "y": round(b.y, 1),
+                   "w": round(b.w, 1), "h": round(b.h, 1), "angle": round(b.angle, 1), "score": round(b.score, 3),
+                   "labels": ";".join(f.labels), "message": f.note}
+            for c in classes:
+                row[f"p_{c}"] = f.probabilities.get(c, math.nan)
+            rows.append(row)
+    cols = ["file", "face", "status", "x", "y", "w", "h", "angle", "score", "labels"] + \
+        [f"p_{c}" for c in classes] + ["width", "height", "message"]
+    df = pd.DataFrame(rows, columns=cols)
+    df["face"] = df["face"].astype("Int64")
+    return df
+
+
+def _format(out: Path, format: str | None) -> str:
+    fmt = (format or out.suffix.lstrip(".") or "csv").lower()
+    if fmt == "pq":
+        fmt = "parquet"
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown output format {fmt!r}", path=out, fix="use --format csv, json or parquet")
+    return fmt
+
+
+def write_results(results: list[PhotoResult], classes: list[str], out: str | Path, *,
+                  format: str | None = None, meta: dict | None = None) -> Path:
+    """Write results as CSV or Parquet (one row per face) or JSON (nested, one object per photo).
+
+    Example:
+        >>> write_results(results, ["Smiling"], "faces.parquet")   # doctest: +SKIP
+    """
+    out = Path(out).expanduser()
+    fmt = _format(out, format)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "json":
+            out.write_text(json.dumps({**(meta or {}), "classes": classes,
+                                       "photos": [r.to_dict() for r in results]}, indent=1))
+        elif fmt == "csv":
+            results_table(results, classes).to_csv(out, index=False)
+        else:
+            results_table(results, classes).to_parquet(out, index=False)
+    except OSError as e:
+        raise DataError(f"cannot write {out}: {e.strerror or e}", path=out,
+                        fix="choose a writable --out path") from None
+    return out
+
+
+def _unique(name: str, used: set[str]) -> str:
+    stem, ext = os.path.splitext(name)
+    cand, k = name, 2
+    while cand in used:
+        cand, k = f"{stem}_{k}{ext}", k + 1
+    used.add(cand)
+    return cand
+
+
+def annotate_photo(r: PhotoResult, dest: Path) -> None:
+    """Draw each face's (rotated) box, index and labels on a copy of the photo."""
+    import cv2
+
+    from ..data.image import load_image
+    from ..faces.align import Framing, frame_corners
+
+    img = np.ascontiguousarray(load_image(r.source)[:, :, ::-1])  # BGR for cv2
+    t = max(1, round(max(img.shape[:2]) / 400))
+    for f in r.faces:
+        corners = frame_corners(f.box, Framing(0.0, 0.0, 1.0, (1, 1)))  # the box itself, rotated
+        colour = (60, 200, 60) if f.classified else (0, 165, 255)
+        cv2.polylines(img, [np.round(corners).astype(np.int32)], True, colour, t, cv2.LINE_AA)
+        text = f"{f.index}: " + (", ".join(f.labels) if f.classified else (f.note or ""))
+        x, y = int(corners[:, 0].min()), int(corners[:, 1].min())
+        cv2.putText(img, text[:60], (x, max(12 * t, y - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.4 * t, colour, t,
+                    cv2.LINE_AA)
+    cv2.imwrite(str(dest), img)
+
+
+def predict_files(run_or_predictor, sources: Iterable[str | Path], *, out: str | Path | None = None,
+                  format: str | None = None, aligned: bool = False, save_crops: str | Path | None = None,
+                  annotate: str | Path | None = None, workers: int | None = None, batch_size: int = 64,
+                  backend: str = "torch", min_face: int = 24, progress: bool = True) -> BatchReport:
+    """Predict every face in files/folders/globs; write a table; optionally crops and annotated copies.
+
+    Args:
+        run_or_predictor: a run (name/folder/Run) or a ready :class:`Predictor`.
+        sources: files, folders (searched recursively for images) and glob patterns.
+        out: results file (``.csv``, ``.json`` or ``.parquet``); None: keep results in memory only.
+        format: overrides the format implied by ``out``'s extension.
+        aligned: photos are already framed like the dataset (skip detection).
+        save_crops: folder for the aligned crops the model saw (``<photo>_face<i>.png``).
+        annotate: folder for copies of the photos with boxes and labels drawn.
+        workers: decoding/detection threads; batch_size: faces per classification batch.
+        backend, min_face: see :meth:`Predictor.from_run`.
+
+    Returns:
+        a :class:`BatchReport` (``results`` holds every :class:`PhotoResult`).
+    """
+    t0 = time.perf_counter()
+    pred = run_or_predictor if isinstance(run_or_predictor, Predictor) else \
+        Predictor.from_run(run_or_predictor, backend=backend, min_face=min_face)  # type: ignore[arg-type]
+    if out is not None:
+        _format(Path(out), format)  # a bad format fails before the work, not after
+    paths, problems, skipped = expand_sources(sources)
+    crops_dir = Path(save_crops).expanduser() if save_crops else None
+    ann_dir = Path(annotate).expanduser() if annotate else None
+    for d in (crops_dir, ann_dir):
+        if d is not None:
+            d.mkdir(parents=True, exist_ok=True)
+    used_c: set[str] = set()
+    used_a: set[str] = set()
+    results: list[PhotoResult] = list(problems)
+    for r in pred.predict_batch(paths, aligned=aligned, workers=workers, batch_size=batch_size,
+                                progress=progress, keep_crops=crops_dir is not None):
+        results.append(r)
+        stem = Path(r.source).stem
+        if crops_dir is not None:
+            import cv2
+
+            for f in r.faces:
+                if f.crop is not None:
+                    c = f.crop if f.crop.shape[2] == 1 else f.crop[:, :, ::-1]
+                    cv2.imwrite(str(crops_dir / _unique(f"{stem}_face{f.index}.png", used_c)), c)
+                    f.crop = None  # do not keep every crop of a large folder in memory
+        if ann_dir is not None and r.ok:
+            annotate_photo(r, ann_dir / _unique(f"{stem}.jpg", used_a))
+    faces = sum(len(r.faces) for r in results)
+    report = BatchReport(
+        photos=len(results), faces=faces,
+        classified=sum(f.classified for r in results for f in r.faces),
+        no_face=sum(1 for r in results if r.ok and not r.faces),
+        failed=[(r.source, r.error) for r in results if r.error], skipped_files=skipped,
+        seconds=time.perf_counter() - t0, results=results)
+    if out is not None:
+        report.out = write_results(results, pred.classes, out, format=format,
+                                   meta={"run": pred.name, "backend": pred.backend, "kind": pred.kind})
+    return report

@@ -1,0 +1,151 @@
+"""Export a run's network to ONNX, preprocessing and output activation included.
+
+The exported graph takes ``uint8`` faces ``(N, size, size, C)`` exactly as :func:`facelab.faces.align`
+(or the prepared cache) makes them and returns probabilities ``(N, outputs)``: the run's
+normalisation (``input.json`` mean/std) and the sigmoid/softmax live inside the graph, so the
+ONNX Runtime path of :class:`~facelab.predict.predictor.Predictor` needs numpy and onnxruntime only.
+
+After writing, the export is checked: ONNX Runtime and PyTorch must agree to ``atol`` (1e-4) on
+a batch of faces; a disagreement raises :class:`~facelab.errors.RunError` and removes the file.
+
+Example:
+    >>> from facelab.predict.export import export_onnx
+    >>> res = export_onnx("runs/Smiling-cnn")          # doctest: +SKIP
+    >>> res.path.name, res.max_abs_diff < 1e-4          # doctest: +SKIP
+    ('model.onnx', True)
+"""
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError, RunError
+
+ONNX_FILE = "model.onnx"
+
+
+@dataclass
+class ExportResult:
+    """What :func:`export_onnx` wrote and how closely ONNX Runtime matched PyTorch."""
+
+    path: Path
+    opset: int
+    inputs: list[int]
+    outputs: int
+    max_abs_diff: float
+    checked_on: int
+    size_bytes: int
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["path"] = str(self.path)
+        return d
+
+
+def _wrapper(run):
+    """torch module: uint8 NHWC → the run's preprocessing → network → probabilities."""
+    import torch
+
+    from ..train.data import to_float
+
+    model = run.torch_model()
+    task = run.task
+    mean, std = run.input["mean"], run.input["std"]
+
+    class Exported(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = model
+
+        def forward(self, x):
+            return task.probabilities(self.net(to_float(x, mean, std)))
+
+    return Exported().eval()
+
+
+def _check_faces(run, n: int, seed: int) -> np.ndarray:
+    """Faces for the agreement check: random pixels plus smooth images (both kinds of input)."""
+    size, c = int(run.input["size"]), int(run.input["channels"])
+    rng = np.random.default_rng(seed)
+    noise = rng.integers(0, 256, (n // 2, size, size, c), dtype=np.uint8)
+    yy, xx = np.mgrid[0:size, 0:size] / max(size - 1, 1)
+    smooth = []
+    for i in range(n - n // 2):
+        a, b = rng.uniform(-1, 1, 2)
+        img = 127.5 + 120 * np.sin(3 * (a * xx + b * yy) + i)
+        smooth.append(np.repeat(img[..., None], c, axis=2))
+    return np.concatenate([noise, np.clip(smooth, 0, 255).astype(np.uint8)])
+
+
+def export_onnx(run, out: str | Path | None = None, *, opset: int = 17, check: bool = True,
+                atol: float = 1e-4, samples: int = 16) -> ExportResult:
+    """Write ``model.onnx`` for a run (torch models only) and check it against PyTorch.
+
+    Args:
+        run: a :class:`~facelab.train.run.Run`, its folder or its name.
+        out: output file (default: ``<run>/model.onnx``, where the onnx predictor looks).
+        opset: ONNX opset version.
+        check: compare ONNX Runtime with PyTorch on ``samples`` faces.
+        atol: largest allowed absolute difference between the two probabilities.
+
+    Returns:
+        an :class:`ExportResult`.
+
+    Raises:
+        RunError: the run is classical (no network) or the two runtimes disagree.
+        ConfigError: onnx/onnxruntime are not installed.
+
+    Example:
+        >>> export_onnx("Smiling-cnn-20260101-120000").max_abs_diff   # doctest: +SKIP
+        3.5e-07
+    """
+    import torch
+
+    from ..train.run import Run
+
+    run = Run.load(run)
+    if run.spec.kind != "torch":
+        raise RunError(f"run {run.name} uses the classical model {run.model_name!r}; only torch networks "
+                       "export to ONNX", path=run.path, fix="export a run trained with a torch model (e.g. cnn)")
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise ConfigError("ONNX export needs onnx and onnxruntime", fix="pip install 'facelab[onnx]'") from None
+    out = Path(out) if out is not None else run.path / ONNX_FILE
+    out.parent.mkdir(parents=True, exist_ok=True)
+    module = _wrapper(run)
+    size, c = int(run.input["size"]), int(run.input["channels"])
+    example = torch.zeros((2, size, size, c), dtype=torch.uint8)
+    buf = io.BytesIO()
+    try:
+        # the TorchScript-based exporter: no onnxscript dependency, dynamic batch axis
+        torch.onnx.export(module, (example,), buf, input_names=["faces"], output_names=["probabilities"],
+                          dynamic_axes={"faces": {0: "batch"}, "probabilities": {0: "batch"}},
+                          opset_version=opset, dynamo=False)
+    except Exception as e:
+        raise RunError(f"torch could not export {run.name} to ONNX: {type(e).__name__}: {e}", path=run.path,
+                       fix="report this model; the torch backend still predicts") from None
+    tmp = out.with_suffix(".onnx.tmp")
+    tmp.write_bytes(buf.getvalue())
+    diff = 0.0
+    if check:
+        faces = _check_faces(run, samples, seed=0)
+        sess = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
+        got = sess.run(None, {"faces": faces})[0]
+        want = run.predict_proba(faces)
+        diff = float(np.max(np.abs(got - want))) if got.size else 0.0
+        if got.shape != want.shape or not diff <= atol:
+            tmp.unlink(missing_ok=True)
+            raise RunError(f"ONNX Runtime and PyTorch disagree on {run.name} (max |diff| {diff:.2e} > {atol:g})",
+                           path=run.path, fix="export with another --opset, or predict with the torch backend")
+    tmp.replace(out)
+    res = ExportResult(out, opset, [size, size, c], run.task.outputs, diff, samples if check else 0,
+                       out.stat().st_size)
+    (out.parent / (out.stem + ".json")).write_text(json.dumps(
+        {**res.to_dict(), "run": run.name, "kind": run.task.kind, "classes": run.task.classes,
+         "input": "uint8 NHWC", "output": "probabilities"}, indent=1))
+    return res

@@ -1,0 +1,372 @@
+"""The Predictor: photo → faces → aligned crops → the run's model → typed results.
+
+Two backends with the same results: ``torch`` (the run's own model through
+:meth:`facelab.train.run.Run.predict_proba`) and ``onnx`` (the run's ``model.onnx`` written by
+:func:`facelab.predict.export.export_onnx`, run by ONNX Runtime; that path never imports torch, so
+a service that only predicts can ship without it).
+
+Example:
+    >>> from facelab.predict import Predictor
+    >>> p = Predictor.from_run("Smiling-cnn-20260101-120000")      # doctest: +SKIP
+    >>> r = p.predict("group.jpg")                                  # doctest: +SKIP
+    >>> [(f.index, f.labels, round(f.probabilities["Smiling"], 2)) for f in r.faces]  # doctest: +SKIP
+    [(0, ['Smiling'], 0.93), (1, [], 0.12)]
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Literal
+
+import numpy as np
+
+from ..errors import ConfigError, DataError, FacelabError, RunError
+from ..faces.align import align, crop_aligned
+from ..faces.detect import FaceBox, get_detector
+
+Backend = Literal["torch", "onnx"]
+ONNX_FILE = "model.onnx"
+
+
+@dataclass
+class FaceResult:
+    """One face of a photo. ``probabilities`` is empty (and ``note`` says why) when the face was
+    found but not classified, e.g. too small."""
+
+    index: int
+    box: FaceBox
+    probabilities: dict[str, float] = field(default_factory=dict)
+    labels: list[str] = field(default_factory=list)
+    note: str | None = None
+    #: the aligned crop the model saw (only kept when asked: ``keep_crops=True``)
+    crop: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def classified(self) -> bool:
+        return bool(self.probabilities)
+
+    def to_dict(self) -> dict:
+        return {"index": self.index, "box": self.box.to_dict(),
+                "probabilities": {k: float(v) for k, v in self.probabilities.items()},
+                "labels": list(self.labels), "note": self.note}
+
+
+@dataclass
+class PhotoResult:
+    """Everything found in one photo. ``error`` is set when the photo could not be read (nothing
+    else is then meaningful); ``note`` says e.g. that no face was found."""
+
+    source: str
+    width: int
+    height: int
+    faces: list[FaceResult] = field(default_factory=list)
+    error: str | None = None
+    note: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict:
+        return {"source": self.source, "width": self.width, "height": self.height,
+                "faces": [f.to_dict() for f in self.faces], "error": self.error, "note": self.note}
+
+
+@dataclass
+class _Pending:
+    """A photo decoded, detected and aligned, waiting for its crops to be classified."""
+
+    result: PhotoResult
+    crops: list[np.ndarray]
+    slots: list[int]  # index into result.faces of each crop
+
+
+def _thresholds(metrics: dict, classes: list[str]) -> np.ndarray:
+    """Per-output decision thresholds: the run's tuned ones when metrics.json stores them."""
+    t = metrics.get("thresholds") if isinstance(metrics, dict) else None
+    if isinstance(t, dict):
+        return np.array([float(t.get(c, 0.5)) for c in classes], np.float32)
+    if isinstance(metrics, dict) and isinstance(metrics.get("threshold"), (int, float)):
+        return np.full(len(classes), float(metrics["threshold"]), np.float32)
+    return np.full(len(classes), 0.5, np.float32)
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RunError(f"{path.parent} has no {path.name}", path=path.parent,
+                       fix="pass a run folder made by `facelab train`") from None
+    except ValueError as e:
+        raise RunError(f"{path} is corrupt ({e})", path=path, fix="train the run again") from None
+
+
+class Predictor:
+    """Classify every face in photos with a trained run.
+
+    Build with :meth:`from_run`. ``predict`` handles one photo (path, bytes or array);
+    ``predict_batch`` many, decoding and detecting in parallel threads and classifying in batches.
+
+    Args:
+        input_spec: the run's ``input.json``.
+        kind: the task kind (``binary``, ``multilabel``, ``multiclass``).
+        classes: output names.
+        classify: uint8 NHWC crops → (N, outputs) probabilities.
+        detector: registered detector name (each thread builds its own: cascades are not shared).
+        thresholds: per-output thresholds for binary/multilabel.
+        min_face: faces whose box side is below this many pixels are reported, not classified.
+        name, backend: for display.
+    """
+
+    def __init__(self, *, input_spec: dict, kind: str, classes: list[str],
+                 classify: Callable[[np.ndarray], np.ndarray], detector: str = "haar",
+                 thresholds: np.ndarray | None = None, min_face: int = 24, name: str = "",
+                 backend: str = "torch", detector_params: dict | None = None):
+        self.input_spec = dict(input_spec)
+        self.kind = kind
+        self.classes = list(classes)
+        self.classify = classify
+        self.detector_name = detector
+        self.detector_params = dict(detector_params or {})
+        get_detector(detector, **self.detector_params)  # fail early on an unknown name
+        self.thresholds = thresholds if thresholds is not None else np.full(len(classes), 0.5, np.float32)
+        self.min_face = int(min_face)
+        self.name = name
+        self.backend = backend
+        self._local = threading.local()
+
+    # -- construction ------------------------------------------------------------------------
+    @classmethod
+    def from_run(cls, run_or_path, *, backend: Backend = "torch", detector: str = "haar",
+                 min_face: int = 24, threads: int | None = None, **detector_params) -> "Predictor":
+        """Load a run (a :class:`~facelab.train.run.Run`, its folder or its name).
+
+        Args:
+            run_or_path: the run.
+            backend: ``torch`` or ``onnx`` (needs ``facelab export RUN --format onnx`` first;
+                imports only onnxruntime).
+            detector: a name registered in :data:`facelab.faces.detect.DETECTORS`.
+            min_face: smallest face side (pixels) that is classified.
+            threads: intra-op threads of the backend (default: torch's / ORT's own choice).
+
+        Example:
+            >>> p = Predictor.from_run("runs/smiling", backend="onnx")   # doctest: +SKIP
+        """
+        from ..train.run import Run, resolve_run_path  # no torch import: run.py imports it lazily
+
+        if backend not in ("torch", "onnx"):
+            raise ConfigError(f"unknown backend {backend!r}", fix="use --backend torch or --backend onnx")
+        if backend == "onnx":
+            path = run_or_path.path if isinstance(run_or_path, Run) else resolve_run_path(run_or_path)
+            task = _read_json(path / "task.json")
+            input_spec = _read_json(path / "input.json")
+            metrics = _read_json(path / "metrics.json") if (path / "metrics.json").is_file() else {}
+            classify = _onnx_classifier(path / ONNX_FILE, threads)
+            return cls(input_spec=input_spec, kind=task["kind"], classes=task["classes"], classify=classify,
+                       detector=detector, thresholds=_thresholds(metrics, task["classes"]), min_face=min_face,
+                       name=path.name, backend="onnx", detector_params=detector_params)
+        run = Run.load(run_or_path)
+        if threads:
+            import torch
+
+            torch.set_num_threads(int(threads))
+        run.model()  # load the weights now: a broken run fails here, not on the first photo
+        return cls(input_spec=run.input, kind=run.task.kind, classes=run.task.classes, classify=run.predict_proba,
+                   detector=detector, thresholds=_thresholds(run.metrics, run.task.classes), min_face=min_face,
+                   name=run.name, backend="torch", detector_params=detector_params)
+
+    # -- one photo -----------------------------------------------------------------------------
+    @property
+    def detector(self):
+        d = getattr(self._local, "detector", None)
+        if d is None:
+            d = self._local.detector = get_detector(self.detector_name, **self.detector_params)
+        return d
+
+    def _source_name(self, src) -> str:
+        if isinstance(src, np.ndarray):
+            return "<array>"
+        if isinstance(src, (bytes, bytearray, memoryview)):
+            return "<bytes>"
+        return str(src)
+
+    def _prepare(self, src, aligned: bool) -> _Pending:
+        """Decode, detect and align one photo (thread-safe; no classification)."""
+        from ..data.image import load_image
+
+        name = self._source_name(src)
+        try:
+            if isinstance(src, np.ndarray):
+                img = _check_array(src)
+            else:
+                img = load_image(src)
+        except FacelabError as e:
+            return _Pending(PhotoResult(name, 0, 0, error=e.message), [], [])
+        h, w = img.shape[:2]
+        res = PhotoResult(name, w, h)
+        if aligned:
+            res.faces.append(FaceResult(0, FaceBox(0.0, 0.0, float(w), float(h), 1.0), note="aligned input"))
+            return _Pending(res, [crop_aligned(img, self.input_spec)], [0])
+        try:
+            boxes = self.detector.detect(img)
+        except FacelabError as e:
+            res.error = e.message
+            return _Pending(res, [], [])
+        if not boxes:
+            res.note = "no face found"
+            return _Pending(res, [], [])
+        crops, slots = [], []
+        for i, b in enumerate(boxes):
+            if b.size < self.min_face:
+                res.faces.append(FaceResult(i, b, note=f"face too small to classify ({b.size:.0f} px < "
+                                                       f"{self.min_face} px)"))
+                continue
+            res.faces.append(FaceResult(i, b))
+            crops.append(align(img, b, self.input_spec))
+            slots.append(i)
+        if not crops:
+            res.note = "faces found, all too small to classify"
+        return _Pending(res, crops, slots)
+
+    def _finish(self, pending: list[_Pending], keep_crops: bool = False) -> None:
+        """Classify the crops of several photos in one batch and fill in their results."""
+        crops = [c for p in pending for c in p.crops]
+        if not crops:
+            return
+        if keep_crops:
+            for p in pending:
+                for slot, c in zip(p.slots, p.crops):
+                    p.result.faces[slot].crop = c
+        proba = np.asarray(self.classify(np.stack(crops)), np.float32).reshape(len(crops), -1)
+        k = 0
+        for p in pending:
+            for slot in p.slots:
+                f = p.result.faces[slot]
+                f.probabilities = {c: float(v) for c, v in zip(self.classes, proba[k])}
+                f.labels = self._labels(proba[k])
+                k += 1
+
+    def _labels(self, p: np.ndarray) -> list[str]:
+        if self.kind == "multiclass":
+            return [self.classes[int(np.argmax(p))]]
+        return [c for c, v, t in zip(self.classes, p, self.thresholds) if v >= t]
+
+    def predict(self, image_or_path, *, aligned: bool = False, keep_crops: bool = False) -> PhotoResult:
+        """Find and classify every face in one photo.
+
+        Args:
+            image_or_path: a path, the file's bytes, or a uint8 array (HxWx3 RGB / HxWx1 / HxW).
+            aligned: the image is already framed like the dataset (e.g. a CelebA aligned crop):
+                skip detection, apply the cache's crop and resize.
+            keep_crops: keep each face's aligned crop in ``FaceResult.crop``.
+
+        Returns:
+            a :class:`PhotoResult`; an unreadable file gives ``error`` (no exception), a photo
+            without a face gives no faces and ``note="no face found"``.
+
+        Example:
+            >>> r = predictor.predict("photo.jpg")                  # doctest: +SKIP
+            >>> r.faces[0].labels                                   # doctest: +SKIP
+            ['Smiling', 'Young']
+        """
+        p = self._prepare(image_or_path, aligned)
+        self._finish([p], keep_crops)
+        return p.result
+
+    def predict_batch(self, sources: Iterable, *, aligned: bool = False, workers: int | None = None,
+                      batch_size: int = 64, progress: bool = False,
+                      keep_crops: bool = False) -> Iterator[PhotoResult]:
+        """Predict many photos, in order: decoding/detecting in ``workers`` threads (OpenCV and
+        Pillow release the GIL), classifying ``batch_size`` faces at a time.
+
+        Example:
+            >>> results = list(predictor.predict_batch(["a.jpg", "b.jpg"], workers=2))  # doctest: +SKIP
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        sources = list(sources)
+        workers = workers or min(4, os.cpu_count() or 1)
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(sources), unit="photo", desc="predict")
+        try:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                # bounded look-ahead: decoded crops wait in memory only for a few batches
+                window = max(batch_size * 2, workers * 4)
+                futures = [pool.submit(self._prepare, s, aligned) for s in sources[:window]]
+                nxt = len(futures)
+                buf: list[_Pending] = []
+                nfaces = 0
+                for i in range(len(sources)):
+                    p = futures[i].result()
+                    futures[i] = None  # type: ignore[call-overload]
+                    if nxt < len(sources):
+                        futures.append(pool.submit(self._prepare, sources[nxt], aligned))
+                        nxt += 1
+                    buf.append(p)
+                    nfaces += len(p.crops)
+                    if nfaces >= batch_size:
+                        self._finish(buf, keep_crops)
+                        yield from (b.result for b in buf)
+                        if bar is not None:
+                            bar.update(len(buf))
+                        buf, nfaces = [], 0
+                if buf:
+                    self._finish(buf, keep_crops)
+                    yield from (b.result for b in buf)
+                    if bar is not None:
+                        bar.update(len(buf))
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def __repr__(self) -> str:
+        return (f"Predictor({self.name!r}, backend={self.backend!r}, kind={self.kind!r}, "
+                f"outputs={len(self.classes)}, detector={self.detector_name!r})")
+
+
+def _check_array(a: np.ndarray) -> np.ndarray:
+    if a.dtype != np.uint8 or a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (1, 3, 4)):
+        raise DataError(f"expected a uint8 image HxW, HxWx1, HxWx3 or HxWx4, got {a.dtype} {a.shape}",
+                        fix="decode photos with facelab.load_image, or pass the file path")
+    if a.ndim == 2:
+        a = a[:, :, None]
+    if a.shape[2] == 4:
+        import cv2
+
+        a = cv2.cvtColor(a, cv2.COLOR_RGBA2RGB)
+    return a
+
+
+def _onnx_classifier(path: Path, threads: int | None) -> Callable[[np.ndarray], np.ndarray]:
+    """An ONNX Runtime session taking uint8 NHWC and returning probabilities (the exported graph
+    holds the normalisation and the sigmoid/softmax)."""
+    if not path.is_file():
+        raise RunError(f"{path.parent} has no ONNX model ({path.name})", path=path.parent,
+                       fix=f"run `facelab export {path.parent} --format onnx` first")
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise ConfigError("the onnx backend needs onnxruntime", fix="pip install 'facelab[onnx]'") from None
+    opts = ort.SessionOptions()
+    if threads:
+        opts.intra_op_num_threads = int(threads)
+        opts.inter_op_num_threads = 1
+    try:
+        sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as e:  # a damaged or foreign file
+        raise RunError(f"ONNX Runtime cannot load {path}: {e}", path=path,
+                       fix=f"export it again: `facelab export {path.parent} --format onnx`") from None
+    name = sess.get_inputs()[0].name
+    lock = threading.Lock()  # run() is thread-safe, but one batch at a time uses the cores best
+
+    def classify(x: np.ndarray) -> np.ndarray:
+        with lock:
+            return sess.run(None, {name: np.ascontiguousarray(x, dtype=np.uint8)})[0]
+
+    return classify
