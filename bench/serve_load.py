@@ -193,7 +193,11 @@ def main() -> None:
                 httpx.post(f"{url}/v1/predict", params={"run": run}, timeout=60,
                            files={"file": ("photo.jpg", photo, "image/jpeg")}).raise_for_status()
                 single.append(time.perf_counter() - t0)
-            rss = {"start": rss_mb(proc.pid)}
+            rss = {"idle": rss_mb(proc.pid)}
+            # A short burst at full concurrency first: buffers for 16 in-flight requests are
+            # allocated once; growth after that (start → middle → end) would be a leak.
+            asyncio.run(load(url, photo, run, args.clients, 3.0, 10_000, on_half=lambda: None))
+            rss["start"] = rss_mb(proc.pid)
             res = asyncio.run(load(url, photo, run, args.clients, args.seconds, args.max_requests,
                                    on_half=lambda: rss.__setitem__("middle", rss_mb(proc.pid))))
             rss["end"] = rss_mb(proc.pid)
@@ -219,8 +223,8 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(f"\n{result['requests_per_s']} req/s, p50 {result['p50_ms']:.0f} ms, p99 {result['p99_ms']:.0f} ms, "
-          f"{result['error_count']} errors, RSS {rss['start']:.0f} → {rss.get('middle', float('nan')):.0f} → "
-          f"{rss['end']:.0f} MB  (written to {args.out})")
+          f"{result['error_count']} errors, RSS idle {rss['idle']:.0f}, load {rss['start']:.0f} → "
+          f"{rss.get('middle', float('nan')):.0f} → {rss['end']:.0f} MB  (written to {args.out})")
     if result["error_count"]:
         print("server stderr tail:\n" + "".join(stderr_lines[-20:]), file=sys.stderr)
         raise SystemExit(1)
