@@ -26,7 +26,6 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import psutil
 
 RESULTS = Path(__file__).parent / "results"
