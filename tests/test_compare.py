@@ -171,3 +171,14 @@ def test_search_prunes_a_trial_below_the_median(prepared_celeba, runs_dir, monke
     assert len(calls) == 3 and len(board.table) == 2  # the pruned trial is not on the board
     states = pd.read_csv(board.path / "trials.csv")["state"].tolist()
     assert states == ["COMPLETE", "COMPLETE", "PRUNED"]
+
+
+def test_compare_multiclass_default_target_and_typo(prepared_fer, runs_dir):
+    with pytest.raises(ConfigError, match="Smilng"):
+        compare(prepared_fer.path, target="Smilng", models="logreg", epochs=1)
+    assert not runs_dir.exists() or not any(runs_dir.glob("cmp-*"))  # nothing trained before the error
+    board = compare(prepared_fer.path, target=None, models="logreg", epochs=1, progress=False)
+    assert board.target == "emotion" and board.run_names[0].startswith("cmp-emotion-")
+    rep = evaluate(board.best_run, progress=False)
+    assert rep.kind == "multiclass" and len(rep.per_label) == 7
+    assert rep.overall["accuracy"] == pytest.approx(board.table.iloc[0]["accuracy"])

@@ -78,7 +78,14 @@ def test_score_multiclass_by_hand():
     # top-label ECE: conf .7 .6 .8 .5 .8 .5 ; correct 1 0 1 1 1 0
     # (.4,.5]: .5,.5 acc 1/2 -> gap 0 ; (.5,.6]: .6 acc 0 -> .6 ; (.6,.7]: .7 acc 1 -> .3 ; (.7,.8]: .8,.8 acc 1 -> .2
     assert s.overall["ece"] == pytest.approx(1 / 6 * 0.6 + 1 / 6 * 0.3 + 2 / 6 * 0.2)
-    assert s.overall["roc_auc"] is not None
+    from sklearn.metrics import roc_auc_score
+
+    assert s.overall["roc_auc"] == pytest.approx(roc_auc_score(y, prob, multi_class="ovr"))
+    # class c absent: macro over the two classes whose AUC is defined
+    s2 = M.score(y[:4], prob[:4], "multiclass", ["a", "b", "c"])
+    a_auc = 1.0  # a vs rest: .7 .3 against .1 .2 -> every pair ordered
+    b_auc = 0.75  # b: .8 .5 vs .2 .6 -> .8 beats 2, .5 beats 1 (.2) -> 3/4
+    assert s2.overall["roc_auc"] == pytest.approx((a_auc + b_auc) / 2)
 
 
 def test_score_multilabel_and_undefined_auc():

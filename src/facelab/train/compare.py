@@ -320,16 +320,21 @@ def compare(data, *, target, models, epochs: int | None = None, minutes: float |
     entries = parse_models(models)
     if metric not in COLUMNS:
         raise ConfigError(f"unknown metric {metric!r}", fix="use accuracy, balanced_accuracy, f1 or roc_auc")
+    from ..data.prepared import open_prepared
+    from .task import resolve_task
+
+    # resolve the target now: a typo fails before the first model trains, and names are readable
+    task_name = resolve_task(open_prepared(data), target).name
     con = console or Console()
     _threads(threads)
-    folder = Path(out) if out is not None else leaderboard_folder(target or "label")
+    folder = Path(out) if out is not None else leaderboard_folder(task_name)
     stamp = folder.name.rsplit("-", 2)
     tag = "-".join(stamp[-2:]) if len(stamp) >= 3 else datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     rows, used = [], set()
     for i, e in enumerate(entries):
         e = dict(e)
         model = e.pop("model")
-        name = e.pop("name", None) or f"cmp-{_safe(target or 'label')}-{tag}-{model}"
+        name = e.pop("name", None) or f"cmp-{_safe(task_name)}-{tag}-{model}"
         if name in used:
             name = f"{name}-{i}"
         used.add(name)
@@ -340,9 +345,9 @@ def compare(data, *, target, models, epochs: int | None = None, minutes: float |
                     **opts)
         train_s = time.perf_counter() - t0
         rows.append(score_run(run, train_s=train_s, progress=False))
-    board = Leaderboard(rank(rows, metric), metric=metric, target=str(target), data=str(data))
+    board = Leaderboard(rank(rows, metric), metric=metric, target=task_name, data=str(data))
     board.notes.append(f"budget: {'%d epochs' % epochs if epochs else '%g minutes' % minutes} per model, seed {seed}")
-    board.save(folder, title=f"{target}: {metric} against cost")
+    board.save(folder, title=f"{task_name}: {metric} against cost")
     board.print(con)
     return board
 

@@ -228,9 +228,10 @@ def _score_multiclass(y: np.ndarray, prob: np.ndarray, labels: list[str]) -> Sco
         rows.append({"label": labels[j], "support": int(sup[j]), "precision": float(prec[j]),
                      "recall": float(rec[j]), "f1": float(f1[j]), "roc_auc": auc})
     present = np.unique(y)
-    auc = None
-    if len(present) == k and k > 1:
-        auc = float(skm.roc_auc_score(y, prob, multi_class="ovr", average="macro", labels=ids))
+    # one-vs-rest macro AUC over the classes whose AUC is defined (present, and not alone): with
+    # every class present this is exactly scikit-learn's multi_class="ovr", average="macro"
+    defined = [r["roc_auc"] for r in rows if r["roc_auc"] is not None]
+    auc = float(np.mean(defined)) if defined else None
     overall = {
         "accuracy": float(skm.accuracy_score(y, pred)),
         "balanced_accuracy": _balanced_accuracy(y, pred),

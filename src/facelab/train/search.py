@@ -211,8 +211,11 @@ def search(data, *, target, model: str = "cnn", trials: int | None = None, minut
     if isinstance(sizes, str):
         sizes = [int(v) for v in sizes.split(",") if v.strip()]
     sp = space(model, ds.size, sizes)
+    from .task import resolve_task
+
+    task_name = resolve_task(ds, target).name  # fails on a typo before any trial runs
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    study_name = _safe(study or f"{model}-{target}-{stamp}")
+    study_name = _safe(study or f"{model}-{task_name}-{stamp}")
     if out is not None:
         folder = Path(out)
     elif study:  # a name the user chose may be reused: keep earlier boards
@@ -269,7 +272,7 @@ def search(data, *, target, model: str = "cnn", trials: int | None = None, minut
     st.optimize(objective, n_trials=trials, timeout=minutes * 60 if minutes else None,
                 catch=(), gc_after_trial=True)
 
-    board = Leaderboard(rank(rows, "val_" + metric), metric="val_" + metric, target=str(target), data=str(data))
+    board = Leaderboard(rank(rows, "val_" + metric), metric="val_" + metric, target=task_name, data=str(data))
     board.notes.append(f"Optuna TPE (seed {seed}) over {', '.join(sp)}; {len(st.trials)} trials, "
                        f"{epochs} epoch(s) each; ranked on validation, test shown alongside")
     folder.mkdir(parents=True, exist_ok=True)
