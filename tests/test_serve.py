@@ -243,3 +243,27 @@ def test_logs_are_json_with_request_ids(tmp_path, capfd):
     finally:
         request_id_var.reset(token)
     assert line["request_id"] == "abc123" and line["status"] == 200 and line["msg"] == "request"
+
+
+def test_facelab_serve_command_end_to_end(runs):
+    """The real `facelab serve` command: starts, answers, logs JSON lines with request ids."""
+    import subprocess
+    import sys
+
+    from test_serve_support import free_port, wait_for_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "facelab.cli.main", "serve", TINY_RUN, "broken",
+                             "--runs-dir", str(runs), "--port", str(port), "--workers", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_port(port, timeout=90)
+        r = httpx.get(f"http://127.0.0.1:{port}/v1/health", headers={"x-request-id": "cli-test-1"}, timeout=30)
+        assert r.status_code == 200 and r.json()["runs"] == [TINY_RUN] and "broken" in r.json()["failed"]
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert any(x.get("request_id") == "cli-test-1" and x.get("path") == "/v1/health" for x in lines), err[-2000:]
+    assert any(x.get("run") == "broken" and x["level"] == "error" for x in lines)
+    assert all(line.startswith("{") for line in err.splitlines() if line.strip()), err[-2000:]
