@@ -49,6 +49,7 @@ class TrainConfig:
     init: str | None = None
     threads: int | None = None
     channels_last: bool = True
+    precision: str = "auto"  # auto | fp32 | bf16: bf16 autocast where the CPU has native bf16
     eval_batch_size: int = 512
     params: dict = field(default_factory=dict)  # model parameters (widths, depths, ...)
 
@@ -116,5 +117,7 @@ class TrainConfig:
             bad(f"val_fraction must be in [0, 0.9) (got {self.val_fraction})", "pass --val-fraction 0.1")
         if self.schedule not in ("cosine", "onecycle", "constant"):
             bad(f"unknown schedule {self.schedule!r}", "choose cosine, onecycle or constant")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            bad(f"unknown precision {self.precision!r}", "choose auto, fp32 or bf16")
         if self.balance not in ("none", "sqrt", "full"):
             bad(f"unknown balance {self.balance!r}", "choose none, sqrt or full")

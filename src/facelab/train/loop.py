@@ -36,6 +36,7 @@ class Loop:
         self.progress, self.callbacks = progress, callbacks
         self.mean, self.std = input_["mean"], input_["std"]
         self.init_report: dict | None = state.get("init")
+        self.bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and native_bf16())
 
     # -- setup ---------------------------------------------------------------------------------
     def _build(self):
@@ -130,7 +131,8 @@ class Loop:
                     x = to_float(xb, self.mean, self.std)
                     if augment is not None:
                         x = augment(x, g)
-                    logits = model(x)
+                    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+                        logits = model(x).float()
                     loss = loss_fn(logits, yb)
                     if not torch.isfinite(loss):
                         self._nan(e, st["step"])
@@ -242,7 +244,7 @@ class Loop:
                        train_seconds=float(st["elapsed"]),
                        images_per_s=float(np.median(ips)) if len(ips) else 0.0,
                        holdout=bool(self.holdout), stop_reason=st.get("stop_reason"),
-                       threads=torch.get_num_threads(),
+                       threads=torch.get_num_threads(), precision="bf16" if self.bf16 else "fp32",
                        train_images=int(len(self.train_rows)), val_images=int(len(self.val_rows)))
         if task.kind == "multilabel":
             metrics["val_mean_accuracy"] = metrics.get("val_accuracy")
@@ -257,6 +259,16 @@ class Loop:
                                            "holdout": self.holdout},
                              per_output=per_output, init=self.init_report)
         return Run.load(self.path)
+
+
+def native_bf16() -> bool:
+    """True when the CPU computes bfloat16 natively (AVX512-BF16 or AMX), where autocast to bf16
+    trains ~1.5x faster; elsewhere bf16 is emulated and slower, so fp32 is kept."""
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def _bar(total: int, desc: str, enabled: bool):
