@@ -45,6 +45,8 @@ def register(app: typer.Typer) -> None:
         workers: Optional[int] = typer.Option(None, help="Decoding/detection threads (default: up to 4)."),
         batch_size: int = typer.Option(64, help="Faces per classification batch."),
         min_face: int = typer.Option(24, help="Faces smaller than this (pixels) are reported, not classified."),
+        max_side: Optional[int] = typer.Option(None, help="Detect on a copy downscaled to this longest side "
+                                                          "(default 320; raise it for small faces in big photos)."),
         progress: bool = typer.Option(True, help="Show the progress bar."),
     ) -> None:
         """Find every face in photos and classify it with a trained run."""
@@ -53,7 +55,9 @@ def register(app: typer.Typer) -> None:
         from ..predict.batch import predict_files
         from ..predict.predictor import Predictor
 
-        pred = Predictor.from_run(run, backend=backend, min_face=min_face)  # type: ignore[arg-type]
+        detector_params = {"max_side": max_side} if max_side else {}
+        pred = Predictor.from_run(run, backend=backend, min_face=min_face,  # type: ignore[arg-type]
+                                  **detector_params)
         rep = predict_files(pred, photos, out=out, format=format, aligned=aligned, save_crops=save_crops,
                             annotate=annotate, workers=workers, batch_size=batch_size, progress=progress)
         c = Console()
@@ -70,7 +74,9 @@ def register(app: typer.Typer) -> None:
             for f, e in rep.failed:
                 c.print(f"  {f}: {e}", highlight=False, markup=False)
         if rep.photos and len(rep.failed) == rep.photos:
-            raise typer.Exit(1)
+            import sys
+
+            sys.exit(1)  # nothing could be read (typer.Exit is swallowed in non-standalone mode)
 
     @app.command("export")
     def export_cmd(

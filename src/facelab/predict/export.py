@@ -122,10 +122,16 @@ def export_onnx(run, out: str | Path | None = None, *, opset: int = 17, check: b
     example = torch.zeros((2, size, size, c), dtype=torch.uint8)
     buf = io.BytesIO()
     try:
-        # the TorchScript-based exporter: no onnxscript dependency, dynamic batch axis
-        torch.onnx.export(module, (example,), buf, input_names=["faces"], output_names=["probabilities"],
-                          dynamic_axes={"faces": {0: "batch"}, "probabilities": {0: "batch"}},
-                          opset_version=opset, dynamo=False)
+        import warnings
+
+        # the TorchScript-based exporter: no onnxscript dependency, dynamic batch axis. Its tracer
+        # warns that mean/std become constants, which is exactly what is wanted here.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(module, (example,), buf, input_names=["faces"], output_names=["probabilities"],
+                              dynamic_axes={"faces": {0: "batch"}, "probabilities": {0: "batch"}},
+                              opset_version=opset, dynamo=False)
     except Exception as e:
         raise RunError(f"torch could not export {run.name} to ONNX: {type(e).__name__}: {e}", path=run.path,
                        fix="report this model; the torch backend still predicts") from None
