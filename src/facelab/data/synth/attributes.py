@@ -154,13 +154,13 @@ def sample_identity(index: int, rng: np.random.Generator) -> Identity:
     """
     r = rng.random
     male = r() < 0.42
-    young = r() < 0.75
+    young = r() < 0.78
     f: dict[str, bool] = {"Male": male, "Young": young, "Pale_Skin": r() < 0.08}
     f["Bald"] = male and r() < (0.04 if young else 0.2)
     f["Receding_Hairline"] = (not f["Bald"]) and r() < (0.05 if young else 0.3) * (1.5 if male else 0.5)
     if f["Bald"]:
         colour = None
-    elif not young and r() < 0.45:
+    elif not young and r() < 0.22:
         colour = "Gray_Hair"
     else:
         u = r()
@@ -173,11 +173,11 @@ def sample_identity(index: int, rng: np.random.Generator) -> Identity:
     f["Chubby"] = r() < (0.08 if young else 0.18)
     f["Double_Chin"] = f["Chubby"] and r() < 0.5
     f["Big_Nose"] = r() < (0.3 if male else 0.15)
-    f["Big_Lips"] = r() < 0.25
+    f["Big_Lips"] = r() < 0.3
     f["Narrow_Eyes"] = r() < 0.12
     f["Bushy_Eyebrows"] = r() < (0.25 if male else 0.08)
     f["Arched_Eyebrows"] = (not f["Bushy_Eyebrows"]) and r() < (0.08 if male else 0.4)
-    style = "none" if f["Bald"] else ("straight" if r() < 0.45 else "wavy" if r() < 0.6 else "plain")
+    style = "none" if f["Bald"] else ("straight" if r() < 0.22 else "wavy" if r() < 0.42 else "plain")
     f["Straight_Hair"] = style == "straight"
     f["Wavy_Hair"] = style == "wavy"
     f["Goatee"] = male and r() < 0.12
@@ -207,13 +207,13 @@ def sample_attributes(identity: Identity, rng: np.random.Generator) -> dict[str,
     # A hat hides the fringe; bald heads have none.
     f["Bangs"] = not f["Bald"] and not f["Wearing_Hat"] and not f["Receding_Hairline"] \
         and r() < (0.1 if male else 0.3)
-    f["Wearing_Lipstick"] = (not male) and r() < 0.55
-    f["Heavy_Makeup"] = f["Wearing_Lipstick"] and r() < 0.65
+    f["Wearing_Lipstick"] = (not male) and r() < 0.8
+    f["Heavy_Makeup"] = f["Wearing_Lipstick"] and r() < 0.8
     f["Rosy_Cheeks"] = r() < (0.02 if male else 0.1)
     f["Wearing_Earrings"] = r() < (0.03 if male else 0.3)
     f["Wearing_Necklace"] = r() < (0.02 if male else 0.2)
     f["Wearing_Necktie"] = male and r() < 0.15
-    f["5_o_Clock_Shadow"] = male and f["No_Beard"] and r() < 0.3
+    f["5_o_Clock_Shadow"] = male and f["No_Beard"] and r() < 0.35
     f["Bags_Under_Eyes"] = r() < (0.12 if f["Young"] else 0.45)
     f["Blurry"] = r() < 0.05
     return {a: (1 if (a not in UNRENDERED and f.get(a, False)) else -1) for a in ATTRIBUTES}
