@@ -89,6 +89,12 @@ def _background(rng: np.random.Generator, skin_lum: float) -> np.ndarray:
     # A two-colour gradient: resizing a 2-pixel image interpolates it for free.
     pair = np.stack([base, other])[:, None, :] if rng.random() < 0.5 else np.stack([base, other])[None, :, :]
     img = cv2.resize(pair.astype(np.uint8), (CANVAS_W, CANVAS_H), interpolation=cv2.INTER_LINEAR)
+    if rng.random() < 0.5:  # blotchy texture: smooth noise upsampled from a few pixels
+        k = int(rng.integers(3, 12))
+        tex = rng.normal(0, rng.uniform(6, 24), (k, k, 1)) + rng.normal(0, 5, (k, k, 3))  # mostly light/dark
+        tex = tex.astype(np.float32)
+        tex = cv2.resize(tex, (CANVAS_W, CANVAS_H), interpolation=cv2.INTER_CUBIC)
+        img = cv2.add(img, tex, dtype=cv2.CV_8U)
     for _ in range(rng.integers(0, 4)):  # out-of-focus clutter behind the person
         c = np.clip(base + rng.normal(0, 45, 3), 0, 255)
         x, y = rng.uniform(0, CANVAS_W), rng.uniform(0, CANVAS_H)
@@ -219,7 +225,7 @@ def render_face(attrs: dict, *, rng: np.random.Generator, size: tuple[int, int] 
         ex = {k: (v * rng.uniform(0.8, 1.2) if isinstance(v, float) else v) for k, v in _EXPR[expression].items()}
 
     skin = np.array(look.skin)
-    yaw = rng.normal(0, 2.0)                 # features slide sideways on a turned head
+    yaw = float(np.clip(rng.normal(0, 3.5), -9, 9))  # features slide sideways on a turned head
     cx = CX + yaw * 0.3
     fx = CX + yaw                            # where the features sit
     a, b = look.face_a, look.face_b
@@ -373,10 +379,22 @@ def render_face(attrs: dict, *, rng: np.random.Generator, size: tuple[int, int] 
         _hair_front(img, look, hf, cx, top, a, rng)
     if g("Wearing_Hat"):
         hat = rng.uniform(0, 255, 3)
-        brim_y = OY + (70 if rng.random() < 0.5 else 64)
-        _ell(img, (cx, brim_y), (a + 8, 48), hat, a0=180, a1=360)
-        _ell(img, (cx, brim_y), (a + 24 + rng.uniform(0, 10), 7), _mul(hat, 0.8))
-        _poly(img, [(cx - a - 8, brim_y - 10), (cx + a + 8, brim_y - 10)], _mul(hat, 0.55), closed=False, thick=4)
+        style = rng.choice(["brim", "cap", "beanie"])
+        brim_y = OY + rng.uniform(62, 72)
+        if style == "brim":
+            _ell(img, (cx, brim_y), (a + 8, 48), hat, a0=180, a1=360)
+            _ell(img, (cx, brim_y), (a + 24 + rng.uniform(0, 10), 7), _mul(hat, 0.8))
+            _poly(img, [(cx - a - 8, brim_y - 10), (cx + a + 8, brim_y - 10)], _mul(hat, 0.55), closed=False, thick=4)
+        elif style == "cap":  # a dome and a visor seen from the front, shading the forehead
+            _ell(img, (cx, brim_y), (a + 6, 44), hat, a0=180, a1=360)
+            _ell(img, (fx, brim_y + 2), (a * 0.8, 9), _mul(hat, 0.7), a0=0, a1=180)
+            _poly(img, [(cx - a - 6, brim_y), (cx + a + 6, brim_y)], _mul(hat, 0.5), closed=False, thick=2)
+        else:  # a knitted beanie pulled down, with a folded band
+            _ell(img, (cx, brim_y + 4), (a + 7, 46), hat, a0=180, a1=360)
+            _poly(img, [(cx - a - 7, brim_y - 8), (cx + a + 7, brim_y - 8), (cx + a + 7, brim_y + 4),
+                        (cx - a - 7, brim_y + 4)], _mul(hat, 0.8))
+            for x in np.arange(cx - a, cx + a, 5):
+                _poly(img, [(x, brim_y - 7), (x, brim_y + 3)], _mul(hat, 0.6), closed=False, thick=1)
     if g("Eyeglasses"):
         frame = (20, 20, 20) if rng.random() < 0.7 else rng.uniform(0, 160, 3)
         sun = rng.random() < 0.2
@@ -409,7 +427,8 @@ def _finish(img, lm, rng, size, framing, blurry):
         s0 = min(w / 178.0, h / 218.0) * 0.75
         ang, sc, sh = np.clip(rng.normal(0, 5), -12, 12), rng.uniform(0.9, 1.1), rng.normal(0, 5, 2)
     # Similarity around the eye centre: canvas eye centre → output eye centre (+ jitter).
-    src_c = (CX, EYE_Y)
+    # Aligned like CelebA: on the eyes' midpoint, so a turned head shows as the oval moving.
+    src_c = ((lm["lefteye"][0] + lm["righteye"][0]) / 2, (lm["lefteye"][1] + lm["righteye"][1]) / 2)
     dst_c = (w / 2.0 + sh[0], (111.0 if framing == "aligned" else 118.0) * h / 218.0 + sh[1])
     M = cv2.getRotationMatrix2D(src_c, float(ang), float(s0 * sc))
     M[:, 2] += np.array(dst_c) - np.array(src_c)
