@@ -126,6 +126,18 @@ def test_labels_are_visible_on_pixels(synth_celeba):
     assert _auc(np.array(top_light)[sel], attrs.Blond_Hair.values[sel] == 1) > 0.85
 
 
+def test_landmarks_are_where_the_eyes_were_drawn(synth_celeba):
+    lm = read_landmarks(synth_celeba).iloc[:150]
+    darker = []
+    for name, r in lm.iterrows():
+        g = grey(synth_celeba, name).astype(np.float32)
+        for eye in ("lefteye", "righteye"):
+            x, y = int(r[f"{eye}_x"]), int(r[f"{eye}_y"])
+            # The iris at the landmark is darker than the cheek 2 cm below it.
+            darker.append(g[y - 1:y + 2, x - 1:x + 2].mean() < np.median(g[y + 18:y + 26, x - 4:x + 5]))
+    assert np.mean(darker) > 0.9
+
+
 def test_haar_cascade_finds_most_faces(synth_celeba):
     cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
     names = sorted((synth_celeba / "img_align_celeba").glob("*.jpg"))[:150]
@@ -194,6 +206,20 @@ def test_folder_per_identity(synth_folder):
         assert len(files) == 30
         assert files[0].name == f"{p.name}_0001.jpg"
     assert cv2.imread(str(files[0])).shape == (250, 250, 3)
+
+
+def test_each_person_keeps_a_look(synth_folder):
+    """Skin chromaticity around the nose varies much less within a person than between people."""
+    colours, who = [], []
+    for k, person in enumerate(sorted(p for p in synth_folder.iterdir() if p.is_dir())):
+        for f in sorted(person.glob("*.jpg")):
+            patch = cv2.imread(str(f))[140:160, 115:135].reshape(-1, 3).astype(np.float64).mean(0)
+            colours.append(patch / patch.sum())
+            who.append(k)
+    colours, who = np.array(colours), np.array(who)
+    within = np.mean([colours[who == k].var(0).sum() for k in range(4)])
+    between = np.array([colours[who == k].mean(0) for k in range(4)]).var(0).sum()
+    assert within < 0.5 * between
 
 
 def test_render_face_in_memory():
