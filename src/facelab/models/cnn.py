@@ -1,7 +1,8 @@
 """``cnn``: a small residual network designed for CPU throughput on 48–64 px faces.
 
-Why this shape: a stride-2 stem halves the image before any wide layer (most of a CNN's cost is
-at full resolution), each stage then halves it again, and widths stay modest (32-64-128-256 by
+Why this shape: a stride-2 stem and a stride-2 first stage bring a 64 px face to 16×16 before any
+residual block (most of a CNN's cost is at high resolution; ResNet's stem does the same 4× with a
+7×7 conv and a max-pool), each later stage halves it again, and widths stay modest (32-64-128-256 by
 default). BatchNorm lets AdamW use a high learning rate; global average pooling keeps the head
 independent of the input size, so the same network runs at 48×48 grey and 64×64 RGB.
 
@@ -59,7 +60,7 @@ class SmallCNN(nn.Module):
 
     def __init__(self, in_channels: int, outputs: int, widths: Sequence[int] = (32, 64, 128, 256),
                  depths: Sequence[int] = (1, 1, 1, 1), stem_stride: int = 2, dropout: float = 0.2,
-                 first_stride: int = 1):
+                 first_stride: int = 2):
         super().__init__()
         if len(widths) != len(depths):
             raise ValueError("widths and depths must have the same length")
@@ -98,11 +99,12 @@ class SmallCNN(nn.Module):
 
 
 @register_model("cnn", kind="torch",
-                description="small residual CNN for CPU (stride-2 stem, widths 32-64-128-256, BatchNorm)",
-                widths=[32, 64, 128, 256], depths=[1, 1, 1, 1], stem_stride=2, dropout=0.2)
+                description="small residual CNN for CPU (stride-2 stem and first stage, widths 32-64-128-256, "
+                            "BatchNorm)",
+                widths=[32, 64, 128, 256], depths=[1, 1, 1, 1], stem_stride=2, dropout=0.2, first_stride=2)
 def build_cnn(in_channels: int, outputs: int, *, widths: Sequence[int] = (32, 64, 128, 256),
               depths: Sequence[int] = (1, 1, 1, 1), stem_stride: int = 2, dropout: float = 0.2,
-              first_stride: int = 1) -> SmallCNN:
+              first_stride: int = 2) -> SmallCNN:
     """Build the default CPU network (see :class:`SmallCNN`).
 
     Example:
