@@ -182,11 +182,12 @@ class HaarDetector:
         The eye cascade only finds near-upright eyes, so when the upright search fails the face
         is searched again turned by ±15° (a tilted head is the usual reason it failed).
         """
-        for cascade in ("haarcascade_eye.xml", "haarcascade_eye_tree_eyeglasses.xml"):
-            for turn in (0.0, 15.0, -15.0):
-                lm = self._eyes_at(grey, r, turn, cascade)
-                if lm is not None:
-                    return lm
+        tries = [("haarcascade_eye.xml", t) for t in (0.0, 15.0, -15.0)]
+        tries.append(("haarcascade_eye_tree_eyeglasses.xml", 0.0))  # glasses hide eyes from the first
+        for cascade, turn in tries:
+            lm = self._eyes_at(grey, r, turn, cascade)
+            if lm is not None:
+                return lm
         return None
 
     def _eyes_at(self, grey: np.ndarray, r: np.ndarray, turn: float,
