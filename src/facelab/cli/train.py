@@ -104,10 +104,12 @@ def register(app: typer.Typer) -> None:
             Console().print(f"no runs in {folder} — train one with `facelab train DATA --target ...`")
             return
         t = Table(title=f"runs in {folder}")
-        for col in ("name", "target", "model", "metric", "value", "status", "created"):
-            t.add_column(col, justify="right" if col == "value" else "left")
+        for col in ("name", "task", "model", "metric", "value", "status", "created"):
+            t.add_column(col, justify="right" if col == "value" else "left", no_wrap=col != "name",
+                         overflow="fold")
         for r in runs:
             s = r.summary()
-            t.add_row(s["name"], f"{s['kind']}:{s['target']}", s["model"], s["metric"],
-                      f"{s['value']:.4f}" if s["value"] is not None else "-", s["status"], s["created"])
+            t.add_row(s["name"], f"{s['kind']}:{s['target']}", s["model"], s["metric"].replace("_accuracy", " acc"),
+                      f"{s['value']:.4f}" if s["value"] is not None else "-", s["status"],
+                      s["created"][:16].replace("T", " "))
         Console().print(t)

@@ -55,10 +55,10 @@ class Augment:
     """
 
     flip: bool = True
-    shift: float = 0.06
-    scale: float = 0.08
-    rotate: float = 8.0
-    jitter: float = 0.2
+    shift: float = 0.04
+    scale: float = 0.05
+    rotate: float = 0.0
+    jitter: float = 0.1
 
     def __call__(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         """x: normalised float NCHW → augmented float NCHW (same shape)."""
