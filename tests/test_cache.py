@@ -292,3 +292,19 @@ def test_disk_errors_become_dataerror(tmp_path, monkeypatch):
     monkeypatch.setattr(cache_mod, "_write_rows", full)
     with pytest.raises(DataError, match="cannot write the cache"):
         prepare(m, size=8, out=tmp_path / "c", progress=False, workers=1)
+
+
+def _die(job):  # module level: the process pool pickles it by name
+    import os
+
+    os._exit(3)
+
+
+def test_dead_worker_is_a_dataerror_and_parallel_resume_works(tmp_path, monkeypatch):
+    m = _manifest(tmp_path / "src", n=1100)
+    monkeypatch.setattr(cache_mod, "_decode_chunk", _die)
+    with pytest.raises(DataError, match="worker process died"):
+        prepare(m, size=8, out=tmp_path / "c", progress=False, workers=2)
+    monkeypatch.undo()
+    ds = prepare(m, size=8, out=tmp_path / "c", progress=False, workers=2)
+    assert len(ds) == 1100 and np.abs(ds.images[1099, 4, 4].astype(int) - _img(1099)[0, 0]).max() <= 3
