@@ -98,9 +98,17 @@ def test_search_logreg_trials_join_a_leaderboard(prepared_celeba, runs_dir):
     assert best["run"] == board.best_run and set(best["params"]) == {"resolution", "C", "n_components"}
     assert (board.path / "trials.csv").is_file() and (board.path / "leaderboard.md").is_file()
     # seeded TPE: the same study proposes the same first parameters
-    again = search(prepared_celeba.path, target="Smiling", model="logreg", trials=1, seed=0, study="t2")
+    joined = board.path.parent / "joined"
+    board.save(joined)  # stands in for a compare board
+    again = search(prepared_celeba.path, target="Smiling", model="logreg", trials=1, seed=0, study="t2",
+                   join=joined)
     first = board.table.set_index("trial").loc[0]
     assert again.table.iloc[0]["C"] == pytest.approx(first["C"])
+    t = pd.read_csv(joined / "leaderboard.csv")
+    assert len(t) == 3 and "search-t2-0" in set(t["run"]) and t["rank"].tolist() == [1, 2, 3]
+    assert (t["accuracy"].diff().dropna() <= 1e-12).all()  # re-ranked by the board's test metric
+    with pytest.raises(ConfigError, match="leaderboard"):
+        search(prepared_celeba.path, target="Smiling", model="logreg", trials=1, join=joined / "nope")
 
 
 def test_search_resolution_uses_derived_caches(prepared_celeba, runs_dir):

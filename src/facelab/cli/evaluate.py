@@ -66,9 +66,11 @@ def register(app: typer.Typer) -> None:
         prune: bool = typer.Option(True, help="Median-prune trials on per-epoch validation accuracy."),
         threads: Optional[int] = typer.Option(None, help="torch threads."),
         out: Optional[Path] = typer.Option(None, help="Leaderboard folder."),
+        join: Optional[Path] = typer.Option(None, help="A `facelab compare` leaderboard folder the trials join."),
     ) -> None:
         """Optuna search over lr, width, resolution and augmentation; trials form a leaderboard."""
         from ..train.search import search
 
         search(data, target=target, model=model, trials=trials, minutes=minutes, epochs=epochs, seed=seed,
-               study=study, metric=metric, sizes=sizes, prune=prune, threads=threads, out=out)
+               study=study, metric=metric, sizes=sizes, prune=prune, threads=threads, out=out,
+               join=join)

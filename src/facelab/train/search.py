@@ -167,7 +167,8 @@ def _train_accepts(name: str) -> bool:
 
 def search(data, *, target, model: str = "cnn", trials: int | None = None, minutes: float | None = None,
            epochs: int = 2, seed: int = 0, study: str | None = None, metric: str = "accuracy", sizes=None,
-           prune: bool = True, threads: int | None = None, out=None, console=None, **train_options) -> Leaderboard:
+           prune: bool = True, threads: int | None = None, out=None, join=None, console=None,
+           **train_options) -> Leaderboard:
     """Search hyper-parameters of one model with Optuna; every trial is a run on the leaderboard.
 
     Args:
@@ -184,6 +185,8 @@ def search(data, *, target, model: str = "cnn", trials: int | None = None, minut
             cache's).
         prune: stop trials whose per-epoch validation accuracy is below the median of earlier
             trials at the same epoch.
+        join: a leaderboard folder (from ``compare``) that the trials join: its table gains the
+            trials' rows, re-ranked by the test ``metric`` like the rest of that board.
         **train_options: passed to every ``train()`` (e.g. ``batch_size``).
 
     Returns:
@@ -201,6 +204,9 @@ def search(data, *, target, model: str = "cnn", trials: int | None = None, minut
 
     if trials is None and minutes is None:
         raise ConfigError("search needs a bound", fix="pass --trials N and/or --minutes M")
+    if join is not None and not (Path(join) / "leaderboard.csv").is_file():
+        raise ConfigError(f"{join} is not a leaderboard folder (no leaderboard.csv)", path=join,
+                          fix="pass a folder written by `facelab compare` (runs/_leaderboards/...)")
     if trials is not None and trials < 1:
         raise ConfigError(f"trials must be at least 1 (got {trials})", fix="pass --trials 1 or more")
     if metric not in ("accuracy", "balanced_accuracy", "f1", "roc_auc"):
@@ -287,4 +293,23 @@ def search(data, *, target, model: str = "cnn", trials: int | None = None, minut
                   + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in best.params.items()))
     board.save(folder, title=f"search {study_name}: {metric}")
     board.print(con)
+    if join is not None and rows:
+        _join(Path(join), rows, metric, con)
+    return board
+
+
+def _join(folder: Path, rows: list[dict], metric: str, con) -> Leaderboard:
+    """Add the trials to a compare leaderboard, re-ranked by that board's (test) metric."""
+    import pandas as pd
+
+    old = pd.read_csv(folder / "leaderboard.csv")
+    done = set(old["run"].astype(str))
+    new = [r for r in rows if r["run"] not in done]  # joining twice does not duplicate rows
+    records = old.drop(columns=["rank"], errors="ignore").to_dict(orient="records") + new
+    md = (folder / "leaderboard.md").read_text() if (folder / "leaderboard.md").is_file() else ""
+    target = md.splitlines()[0].removeprefix("# Leaderboard: ").strip() if md.startswith("# Leaderboard:") else ""
+    board = Leaderboard(rank(records, metric), metric=metric, target=target)
+    board.notes.append(f"{len(new)} search trial(s) joined this board")
+    board.save(folder, title=f"{target}: {metric} against cost")
+    con.print(f"{len(new)} trial(s) joined the leaderboard in {folder}")
     return board
