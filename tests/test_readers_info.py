@@ -15,9 +15,9 @@ from test_readers import jpeg, make_celeba, make_fer_csv
 @pytest.fixture()
 def people_with_bad_files(tmp_path):
     root = tmp_path / "people"
-    for person in ("Ada", "Bob"):
+    for k, person in enumerate(("Ada", "Bob")):
         for i in range(6):
-            jpeg(root / person / f"{i}.jpg", i * 30, size=(40, 40))
+            jpeg(root / person / f"{i}.jpg", i * 30 + k * 7, size=(40, 40))
     good = (root / "Ada" / "0.jpg").read_bytes()
     (root / "Ada" / "truncated.jpg").write_bytes(good[: len(good) // 3])
     (root / "Bob" / "text.jpg").write_bytes(b"this is not a jpeg at all")
@@ -34,6 +34,26 @@ def test_check_images_finds_corrupt_and_truncated(people_with_bad_files):
     assert bad == {"truncated.jpg", "text.jpg"}
     assert len(m) == 12 and not m.table["image_id"].str.contains("truncated|text").any()
     assert m.problem_counts() == {"empty_file": 1, "corrupt_image": 2}
+
+
+def test_check_reports_byte_identical_copies(tmp_path):
+    root = tmp_path / "dups"
+    for person in ("Ada", "Bob"):
+        for i in range(10):
+            jpeg(root / person / f"{i}.jpg", i * 20 + (person == "Bob"), size=(24, 24))
+    (root / "Ada" / "copy.jpg").write_bytes((root / "Ada" / "3.jpg").read_bytes())
+    (root / "Bob" / "copy.jpg").write_bytes((root / "Ada" / "3.jpg").read_bytes())
+    m = read_source(root)
+    result = check_images(m, workers=1, progress=False)
+    assert result.failed == 0 and result.duplicates == 2
+    dups = [p for p in m.problems if p.kind == "duplicate_image"]
+    assert {p.path.rsplit("/", 2)[-2] for p in dups} == {"Ada", "Bob"} and len(m) == 22  # kept
+    assert all("same bytes as Ada/" in p.detail for p in dups)
+    split = dict(zip(m.table.image_id, m.table.split))
+    expected_cross = sum(split[c] != split[first] for c, first in
+                         (("Ada/copy.jpg", "Ada/3.jpg"), ("Bob/copy.jpg", "Ada/3.jpg")))
+    assert result.cross_split_duplicates == expected_cross
+    assert any("byte-identical" in n for n in m.notes)
 
 
 def test_check_in_one_process_gives_the_same(people_with_bad_files):

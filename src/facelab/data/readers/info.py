@@ -6,6 +6,7 @@ with :func:`facelab.data.image.load_image`, so corrupt or truncated files are fo
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from ..manifest import SPLITS, Manifest
 from . import read_source
@@ -30,6 +32,8 @@ class CheckResult:
     seconds: float
     reasons: dict[str, int] = field(default_factory=dict)  # problem kind -> count
     skipped_reason: str | None = None  # why nothing was decoded (e.g. a csv source)
+    duplicates: int = 0  # files byte-identical to an earlier one (kept)
+    cross_split_duplicates: int = 0  # of those, copies in another split than their twin
 
 
 @dataclass
@@ -64,19 +68,26 @@ class SourceInfo:
         return d
 
 
-def _check_chunk(paths: list[str]) -> list[tuple[str, str, str]]:
-    """Decode each file; return (path, kind, reason) for those that fail. Runs in a worker."""
+def _check_chunk(paths: list[str]) -> tuple[list[tuple[str, str, str]], list[bytes]]:
+    """Decode each file; return (path, kind, reason) for those that fail, and a digest of every
+    file's bytes (to find byte-identical copies). Runs in a worker."""
     from ..image import load_image  # imported in the worker: keeps the parent light
 
-    bad = []
+    bad, digests = [], []
     for p in paths:
+        try:
+            with open(p, "rb") as f:
+                digests.append(hashlib.blake2b(f.read(), digest_size=16).digest())
+        except OSError:
+            digests.append(b"")  # unreadable: load_image below says why
         try:
             load_image(p)
         except Exception as e:  # noqa: BLE001 - any failure is a problem to report, not a crash
             msg = getattr(e, "message", None) or str(e).splitlines()[0]
             kind = "empty_file" if os.path.exists(p) and os.path.getsize(p) == 0 else "corrupt_image"
             bad.append((p, kind, msg))
-    return bad
+            digests[-1] = b""  # a broken file is reported as broken, not as a duplicate
+    return bad, digests
 
 
 def check_images(manifest: Manifest, *, workers: int | None = None, progress: bool = True) -> CheckResult:
@@ -84,7 +95,9 @@ def check_images(manifest: Manifest, *, workers: int | None = None, progress: bo
 
     Failures are added to ``manifest.problems`` (kind ``corrupt_image`` or ``empty_file``, a few
     examples plus a counted summary) and their rows are dropped from ``manifest.table``, as
-    ``facelab data prepare`` would skip them.
+    ``facelab data prepare`` would skip them. Byte-identical files are reported as
+    ``duplicate_image`` (kept: they are valid images) with a note counting the copies that sit
+    in different splits, since those leak test images into training.
 
     Example:
         >>> m = read_source("data/people")       # doctest: +SKIP
@@ -98,23 +111,51 @@ def check_images(manifest: Manifest, *, workers: int | None = None, progress: bo
     paths = manifest.table["path"].tolist()
     chunks = [paths[i:i + _CHUNK] for i in range(0, len(paths), _CHUNK)]
     workers = workers or min(len(chunks), os.cpu_count() or 1) or 1
-    bad: list[tuple[str, str, str]] = []
     if workers <= 1 or len(chunks) <= 1:
-        it = map(_check_chunk, chunks)
-        bad = [b for chunk in _progress(it, len(chunks), progress) for b in chunk]
+        results = list(_progress(map(_check_chunk, chunks), len(chunks), progress))
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            bad = [b for chunk in _progress(pool.map(_check_chunk, chunks), len(chunks), progress) for b in chunk]
+            results = list(_progress(pool.map(_check_chunk, chunks), len(chunks), progress))
+    bad = [b for chunk_bad, _ in results for b in chunk_bad]
+    digests = [d for _, chunk_digests in results for d in chunk_digests]
     log = ProblemLog()
     for p, kind, msg in bad:
         log.add(kind, p, f"{msg}: skipped")
+    dup, cross = _duplicates(manifest, digests, log)
     manifest.problems.extend(log.problems())
     if bad:
         failed = set(p for p, _, _ in bad)
         keep = ~manifest.table["path"].isin(failed).to_numpy()
         manifest.table = manifest.table[keep].reset_index(drop=True)
     return CheckResult(checked=len(paths), failed=len(bad), seconds=round(time.perf_counter() - t0, 3),
-                       reasons=log.counts())
+                       reasons=log.counts(), duplicates=dup, cross_split_duplicates=cross)
+
+
+def _duplicates(manifest: Manifest, digests: list[bytes], log: ProblemLog) -> tuple[int, int]:
+    """Report files with the same bytes as an earlier one; count those in another split."""
+    t = manifest.table
+    if len(digests) != len(t):
+        return 0, 0
+    d = pd.Series(digests, dtype=object)
+    valid = (d != b"").to_numpy()
+    first = d.where(valid).duplicated(keep="first").to_numpy() & valid
+    if not first.any():
+        return 0, 0
+    # for each copy, the first file with the same digest
+    first_idx = pd.Series(np.arange(len(d))).groupby(d.to_numpy()).transform("min").to_numpy()
+    split = t["split"].to_numpy()
+    cross = first & (split != split[first_idx])
+    ids = t["image_id"].to_numpy()
+    for i in np.flatnonzero(first):
+        other = first_idx[i]
+        where = f" ({split[i]} vs {split[other]}: leaks across splits)" if cross[i] else ""
+        log.add("duplicate_image", t["path"].iat[i], f"same bytes as {ids[other]}{where}: kept")
+    n_dup, n_cross = int(first.sum()), int(cross.sum())
+    note = f"--check: {n_dup:,} files are byte-identical copies of another"
+    if n_cross:
+        note += f"; {n_cross:,} of them sit in a different split than their twin (test images seen in training)"
+    manifest.notes.append(note)
+    return n_dup, n_cross
 
 
 def _progress(it, total: int, enabled: bool):
@@ -247,6 +288,10 @@ def print_info(info: SourceInfo, console=None) -> None:
         c = info.check
         if c.skipped_reason:
             console.print(f"check: {c.skipped_reason}")
+        elif c.duplicates:
+            console.print(f"check: decoded {c.checked:,} images in {c.seconds:.1f} s, "
+                          f"[{'red' if c.failed else 'green'}]{c.failed:,} failed[/], "
+                          f"[yellow]{c.duplicates:,} byte-identical copies[/]")
         else:
             colour = "red" if c.failed else "green"
             console.print(f"check: decoded {c.checked:,} images in {c.seconds:.1f} s, "
