@@ -67,9 +67,11 @@ def main() -> None:
                 m.table = m.table.head(args.check)
             c = check_images(m, workers=args.workers, progress=False)
             row["check"] = {"images": c.checked, "failed": c.failed, "seconds": c.seconds,
+                            "duplicates": c.duplicates, "cross_split_duplicates": c.cross_split_duplicates,
                             "images_per_s": round(c.checked / c.seconds, 1) if c.seconds else None}
             print(f"{'':10s} --check: {c.checked:,} images decoded in {c.seconds:.2f} s "
-                  f"({row['check']['images_per_s']}/s), {c.failed} failed")
+                  f"({row['check']['images_per_s']}/s), {c.failed} failed, {c.duplicates:,} byte-identical "
+                  f"copies ({c.cross_split_duplicates:,} across splits)")
     out = Path(__file__).parent / "results" / "read.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1))
