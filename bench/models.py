@@ -7,8 +7,8 @@ For each name in ``facelab.models.list_models()`` (default parameters, one binar
 - ``train img/s``: torch: AdamW steps on batches of 128 (forward, backward, step), timed after
   warm-up; ``logreg``: images per second of a whole ``fit`` on ``--fit-n`` faces (scaler, PCA or
   HOG, logistic regression);
-- ``latency ms``: median time to score one face (batch 1, one torch thread — how a server scoring
-  one face per request runs, and steadier on a shared CPU), preprocessing included;
+- ``latency ms``: median time to score one face (batch 1, one torch/BLAS thread — how a server
+  scoring one face per request runs, and steadier on a shared CPU), preprocessing included;
 - ``infer faces/s``: scoring a batch of 256.
 
 Real faces from CelebA under ``$FACELAB_DATA`` are used when present (centre-cropped, resized to
@@ -151,9 +151,13 @@ def bench_logreg(name: str, spec, x: np.ndarray, y: np.ndarray, fit_n: int, feat
         flops = 2 * k * d + 3 * d + 2 * k  # standardise, project, score
     else:
         flops = None
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # one BLAS thread for batch 1, as compare measures it
+        latency = _median_ms(lambda: m.predict_proba(x[:1]))
     return {"model": f"{name}({features})", "kind": "classical", "params": n_params,
             "mflops": flops / 1e6 if flops else None, "train_img_s": fit_n / fit_s, "fit_s": fit_s,
-            "latency_ms": _median_ms(lambda: m.predict_proba(x[:1])),
+            "latency_ms": latency,
             "infer_faces_s": _best_rate(lambda: m.predict_proba(x[:256]), 256)}
 
 

@@ -174,19 +174,23 @@ def measure_inference(run, images: np.ndarray, *, batch: int = 256, repeats: int
                       budget_s: float = 3.0) -> dict:
     """Batch-1 latency (median ms) and batched throughput (faces/s) of ``run.predict_proba``.
 
-    Batch-1 latency is measured with one torch thread — how a server scoring one face per request
-    runs, and far steadier on a shared CPU, where two threads waiting on each other can cost 10×;
-    the batched throughput uses the thread count in force.
+    Batch-1 latency is measured with one torch thread and one BLAS thread — how a server scoring
+    one face per request runs, and far steadier on a shared CPU, where two threads waiting on each
+    other can cost 10×; the batched throughput uses the thread counts in force.
 
     Example:
         >>> measure_inference(run, ds.images[:256])  # doctest: +SKIP
         {'latency_ms': 2.1, 'throughput': 3100.0}
     """
     import torch
+    from threadpoolctl import threadpool_limits
 
     one = np.ascontiguousarray(images[:1])
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    # numpy's BLAS (the classical models) has its own threads: one as well, or a busy machine adds
+    # ~10 ms of thread wake-up to a 0.1 ms matrix product
+    blas = threadpool_limits(1)
     try:
         for _ in range(3):
             run.predict_proba(one)
@@ -198,6 +202,7 @@ def measure_inference(run, images: np.ndarray, *, batch: int = 256, repeats: int
             times.append(time.perf_counter() - t)
     finally:
         torch.set_num_threads(threads)
+        blas.restore_original_limits()
     xb = np.ascontiguousarray(images[:batch])
     run.predict_proba(xb)
     tb, reps = [], 0
