@@ -178,6 +178,12 @@ def cluster(data, *, features: str = "pixels", k=range(5, 16), components=DEFAUL
     notes.append(f"{use} kept for the sweep: silhouette {reducers[use]['silhouette']:.3f} vs "
                  f"{min(reducers.values(), key=lambda r: np.nan_to_num(r['silhouette'], nan=-1))['silhouette']:.3f} "
                  f"(k = {k_ref}, {max(comps)} components). PCA keeps {evr.sum():.0%} of the variance.")
+    # after StandardScaler every feature has mean 0, so PCA (centred) and TruncatedSVD (uncentred)
+    # find nearly the same directions: say so rather than let a tiny difference look meaningful
+    sils = [np.nan_to_num(r["silhouette"], nan=-1) for r in reducers.values()]
+    if abs(sils[0] - sils[1]) < 0.005:
+        notes.append("The two reducers are practically tied: the features were standardised (centred), "
+                     "and on centred data truncated SVD and PCA find the same directions.")
     del Zp, Zs  # only the kept reduction stays in memory (Z)
 
     say(f"k-means over components {comps} x k {ks}")

@@ -84,7 +84,12 @@ def valid_ks(ks, n: int) -> tuple[list[int], list[str]]:
 
 
 def fit_kmeans(X: np.ndarray, k: int, *, seed: int = 0, algorithm: str = "minibatch"):
-    """One k-means fit. MiniBatchKMeans is ~5x faster than KMeans on 28k x 100 with similar inertia."""
+    """One k-means fit.
+
+    Measured on the 28,709 FER2013 images (50 PCA components, k = 7, 2 shared cores):
+    MiniBatchKMeans (n_init 3) 0.08 s, KMeans n_init 1 0.09 s, n_init 3 0.29 s; MiniBatch's
+    inertia is 0.9% higher. Small data (<= 5,000 rows) always uses KMeans.
+    """
     from sklearn.cluster import KMeans, MiniBatchKMeans
 
     if algorithm == "kmeans" or len(X) <= 5000:
