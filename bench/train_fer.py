@@ -26,8 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_celeba import run_bench  # noqa: E402
 
 GOAL = 0.65
-# Best settings found on the validation split (see docs/training.md).
-DEFAULT_PARAMS = {"widths": [48, 96, 192, 384], "depths": [1, 1, 2, 1], "first_stride": 1, "dropout": 0.3}
+# The default cnn won on the validation split at equal time (5-minute runs, 1 core): 52.4% against
+# 49.1% for first_stride=1 (twice the FLOPs, half the epochs); see docs/training.md.
+DEFAULT_PARAMS: dict = {}
 
 
 def main(argv=None) -> None:
@@ -48,7 +49,7 @@ def main(argv=None) -> None:
             kw[k] = getattr(a, k)
     if a.params:
         kw["params"] = json.loads(a.params)
-    elif a.model == "cnn":
+    elif a.model == "cnn" and DEFAULT_PARAMS:
         kw["params"] = DEFAULT_PARAMS
     run_bench(kind="fer2013", target=None, minutes=a.minutes, size=a.size, crop=None, grey=True,
               train_kw=kw, name="train_fer", goal=GOAL)
