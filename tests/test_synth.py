@@ -232,8 +232,13 @@ def test_render_face_in_memory():
     assert abs(lm2["lefteye"][0] - 138) < 16
     again, _ = render_face({"Smiling": 1, "Eyeglasses": 1}, rng=np.random.default_rng(0))
     assert np.array_equal(img, again)
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="expression"):
         render_face({}, rng=np.random.default_rng(0), expression="bored")
+    with pytest.raises(ConfigError, match="size"):
+        render_face({}, rng=np.random.default_rng(0), size=(0, 10))
+    for name in EXPRESSIONS:
+        face, _ = render_face({}, rng=np.random.default_rng(1), expression=name)
+        assert face.shape == (218, 178, 3)
 
 
 def test_bad_arguments_are_facelab_errors(tmp_path):

@@ -14,12 +14,14 @@ import multiprocessing as mp
 import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
+
+import numpy as np
 
 from ...errors import ConfigError, DataError
 from .attributes import ATTRIBUTES, EXPRESSIONS, RENDERED, UNRENDERED, Look, sample_attributes, sample_identity
 from .faces import render_face
-from .layouts import Plan, plan_celeba, plan_fer, plan_folder, render_chunk, write_celeba, write_fer_csv
+from .layouts import Plan, plan_celeba, plan_fer, plan_folder, render_chunk, write_celeba
 
 __all__ = ["synthesize", "render_face", "ATTRIBUTES", "EXPRESSIONS", "RENDERED", "UNRENDERED",
            "Look", "sample_identity", "sample_attributes", "KINDS"]
@@ -92,11 +94,20 @@ def synthesize(out: str | Path, *, kind: str = "celeba", n: int = 1000, seed: in
             for name in {p.rsplit("/", 1)[0] for p in plan.names}:
                 (root / name).mkdir(parents=True, exist_ok=True)
 
-    rows = _render_all(plan, n, workers, progress, on_progress)
     if kind == "celeba":
-        write_celeba(plan, rows)
+        parts: list = []
+        _render_all(plan, n, workers, progress, on_progress, parts.append)
+        write_celeba(plan, np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
     elif kind == "fer2013" and fer_form == "csv":
-        write_fer_csv(plan, rows)
+        # Streamed: a large FER set never sits in memory as text.
+        final = root / "fer2013.csv"
+        tmp = final.with_name(final.name + ".part")
+        with open(tmp, "w", newline="\n") as fh:
+            fh.write("emotion,pixels,Usage\n")
+            _render_all(plan, n, workers, progress, on_progress, fh.writelines)
+        os.replace(tmp, final)
+    else:
+        _render_all(plan, n, workers, progress, on_progress, lambda _: None)
     return root
 
 
@@ -115,7 +126,8 @@ def _worker_init() -> None:
 
 
 def _render_all(plan: Plan, n: int, workers: int | None, progress: bool,
-                on_progress: Callable[[int], None] | None) -> list:
+                on_progress: Callable[[int], None] | None, sink: Callable[[Any], Any]) -> None:
+    """Render every chunk and hand each chunk's result to ``sink`` in order."""
     chunks = [(a, min(a + _CHUNK, n)) for a in range(0, n, _CHUNK)]
     if workers is None:
         workers = (os.cpu_count() or 1) if n >= _POOL_MIN else 1
@@ -126,7 +138,6 @@ def _render_all(plan: Plan, n: int, workers: int | None, progress: bool,
 
         bar = tqdm(total=n, desc=f"synth {plan.kind}", unit="img")
     done = 0
-    results: list = []
 
     def tick(k: int) -> None:
         nonlocal done
@@ -139,13 +150,13 @@ def _render_all(plan: Plan, n: int, workers: int | None, progress: bool,
     try:
         if workers == 1:
             for a, b in chunks:
-                results.extend(render_chunk(plan, a, b))
+                sink(render_chunk(plan, a, b))
                 tick(b - a)
         else:
             with ProcessPoolExecutor(workers, mp_context=_mp_context(), initializer=_worker_init) as pool:
                 futures = [pool.submit(render_chunk, plan, a, b) for a, b in chunks]
                 for (a, b), fut in zip(chunks, futures):
-                    results.extend(fut.result())  # in submission order: deterministic output
+                    sink(fut.result())  # in submission order: deterministic output
                     tick(b - a)
     except OSError as e:
         raise DataError(f"cannot write images under {plan.root} ({e.strerror})", path=plan.root,
@@ -153,4 +164,3 @@ def _render_all(plan: Plan, n: int, workers: int | None, progress: bool,
     finally:
         if bar is not None:
             bar.close()
-    return results

@@ -14,6 +14,7 @@ import math
 import cv2
 import numpy as np
 
+from ...errors import ConfigError
 from .attributes import EXPRESSIONS, Look, sample_look
 
 CANVAS_W, CANVAS_H = 256, 300           # room below the chin for the 250x250 photo framing
@@ -201,11 +202,19 @@ def render_face(attrs: dict, *, rng: np.random.Generator, size: tuple[int, int] 
         (image HxWx3 uint8 RGB, landmarks {"lefteye", "righteye", "nose", "leftmouth",
         "rightmouth"} → (x, y) in output pixels).
 
+    Raises:
+        ConfigError: unknown expression or framing, or a size under 16 pixels.
+
     Example:
         >>> img, lm = render_face({"Smiling": 1, "Male": 1}, rng=np.random.default_rng(0))
         >>> img.shape, round(lm["lefteye"][0])  # doctest: +SKIP
         ((218, 178, 3), 69)
     """
+    if len(size) != 2 or min(size) < 16:
+        raise ConfigError(f"size must be (width, height) of at least 16 pixels, got {size!r}",
+                          fix="pass e.g. size=(178, 218)")
+    if framing not in ("aligned", "photo"):
+        raise ConfigError(f"unknown framing {framing!r}", fix="use 'aligned' or 'photo'")
     f = {k: bool(v) and v != -1 for k, v in attrs.items()}
     g = lambda k: f.get(k, False)  # noqa: E731
     if look is None:
@@ -221,7 +230,7 @@ def render_face(attrs: dict, *, rng: np.random.Generator, size: tuple[int, int] 
             ex["open"] = rng.uniform(4.0, 7.0) if g("Mouth_Slightly_Open") else 0.0
     else:
         if expression not in _EXPR:
-            raise ValueError(f"unknown expression {expression!r}; choose one of {EXPRESSIONS}")
+            raise ConfigError(f"unknown expression {expression!r}", fix=f"use one of: {', '.join(EXPRESSIONS)}")
         ex = {k: (v * rng.uniform(0.8, 1.2) if isinstance(v, float) else v) for k, v in _EXPR[expression].items()}
 
     skin = np.array(look.skin)

@@ -6,6 +6,7 @@ so the files do not depend on how many worker processes drew them.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,11 +62,19 @@ def _imwrite(path: Path, rgb: np.ndarray, quality: int) -> None:
     path.write_bytes(buf.tobytes())
 
 
-def render_chunk(plan: Plan, start: int, stop: int) -> list:
-    """Render and write images ``start..stop-1``; returns per-image rows for the label files."""
+def render_chunk(plan: Plan, start: int, stop: int):
+    """Render and write images ``start..stop-1``; return what the label files need, compactly.
+
+    Returns:
+        celeba: (labels int8 (m, 40) of -1/1, landmarks int32 (m, 10)); fer2013 csv: the csv lines;
+        otherwise None.
+    """
     root = Path(plan.root)
-    out = []
-    for i in range(start, stop):
+    m = stop - start
+    labels = np.empty((m, len(ATTRIBUTES)), np.int8) if plan.kind == "celeba" else None
+    marks = np.empty((m, 10), np.int32) if plan.kind == "celeba" else None
+    lines = []
+    for j, i in enumerate(range(start, stop)):
         rng = _rng(plan, i)
         q = int(rng.integers(*plan.quality))
         if plan.kind == "celeba":
@@ -73,13 +82,14 @@ def render_chunk(plan: Plan, start: int, stop: int) -> list:
             attrs = sample_attributes(ident, rng)
             img, lm = render_face(attrs, rng=rng, look=ident.look)
             _imwrite(root / "img_align_celeba" / plan.names[i], img, q)
-            out.append((attrs, lm))
+            labels[j] = [attrs[a] for a in ATTRIBUTES]
+            marks[j] = [int(round(v)) for k in ("lefteye", "righteye", "nose", "leftmouth", "rightmouth")
+                        for v in lm[k]]
         elif plan.kind == "folder":
             ident = plan.identities[plan.owner[i]]
             attrs = sample_attributes(ident, rng)
             img, _ = render_face(attrs, rng=rng, look=ident.look, size=(250, 250), framing="photo")
             _imwrite(root / plan.names[i], img, q)
-            out.append(None)
         else:
             ident = sample_identity(i, rng)
             attrs = sample_attributes(ident, rng)
@@ -90,10 +100,19 @@ def render_chunk(plan: Plan, start: int, stop: int) -> list:
             grey = cv2.resize(grey, (48, 48), interpolation=cv2.INTER_AREA)
             if plan.fer_form == "folders":
                 _imwrite(root / plan.names[i], np.repeat(grey[..., None], 3, 2), q)
-                out.append(None)
             else:
-                out.append(" ".join(map(str, grey.ravel().tolist())))
-    return out
+                px = " ".join(map(str, grey.ravel().tolist()))
+                lines.append(f"{plan.labels[i]},{px},{USAGES[plan.split[i]]}\n")
+    if plan.kind == "celeba":
+        return labels, marks
+    return lines if plan.kind == "fer2013" and plan.fer_form == "csv" else None
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so an interrupted run leaves no half label file."""
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def plan_celeba(root: Path, n: int, seed: int, identities: int | None) -> Plan:
@@ -114,25 +133,22 @@ def plan_celeba(root: Path, n: int, seed: int, identities: int | None) -> Plan:
                 split=np.repeat([0, 1, 2], counts))
 
 
-def write_celeba(plan: Plan, rows: list) -> None:
+def write_celeba(plan: Plan, labels: np.ndarray, marks: np.ndarray) -> None:
+    """The four official label files, from the chunks' compact arrays."""
     root = Path(plan.root)
-    n = len(rows)
+    n = len(labels)
     attr = [str(n), " ".join(ATTRIBUTES)]
-    for name, (attrs, _) in zip(plan.names, rows):
-        attr.append(name + "".join(f" {attrs[a]:2d}" for a in ATTRIBUTES))
-    (root / "list_attr_celeba.txt").write_text("\n".join(attr) + "\n")
-    split = plan.split
-    (root / "list_eval_partition.txt").write_text(
-        "".join(f"{name} {s}\n" for name, s in zip(plan.names, split)))
+    attr += [name + "".join(f" {v:2d}" for v in row.tolist()) for name, row in zip(plan.names, labels)]
+    write_text_atomic(root / "list_attr_celeba.txt", "\n".join(attr) + "\n")
+    write_text_atomic(root / "list_eval_partition.txt",
+                      "".join(f"{name} {s}\n" for name, s in zip(plan.names, plan.split)))
     # Identity numbers are shuffled like CelebA's (not 1..k in order of appearance).
     ids = np.random.default_rng([plan.seed, 102]).permutation(len(plan.identities)) + 1
-    (root / "identity_CelebA.txt").write_text(
-        "".join(f"{name} {ids[o]}\n" for name, o in zip(plan.names, plan.owner)))
+    write_text_atomic(root / "identity_CelebA.txt",
+                      "".join(f"{name} {ids[o]}\n" for name, o in zip(plan.names, plan.owner)))
     lines = [str(n), " ".join(LANDMARK_NAMES)]
-    for name, (_, lm) in zip(plan.names, rows):
-        vals = [int(round(v)) for k in ("lefteye", "righteye", "nose", "leftmouth", "rightmouth") for v in lm[k]]
-        lines.append(f"{name} " + " ".join(f"{v:4d}" for v in vals))
-    (root / "list_landmarks_align_celeba.txt").write_text("\n".join(lines) + "\n")
+    lines += [f"{name} " + " ".join(f"{v:4d}" for v in row.tolist()) for name, row in zip(plan.names, marks)]
+    write_text_atomic(root / "list_landmarks_align_celeba.txt", "\n".join(lines) + "\n")
 
 
 def plan_fer(root: Path, n: int, seed: int, fer_form: str) -> Plan:
@@ -149,14 +165,6 @@ def plan_fer(root: Path, n: int, seed: int, fer_form: str) -> Plan:
         names.append(f"{part}/{EXPRESSIONS[labels[i]]}/{prefix}_{i + 1:08d}.jpg")
     return Plan("fer2013", seed, str(root), [], np.zeros(0, int), names, labels, split=usage,
                 fer_form=fer_form)
-
-
-def write_fer_csv(plan: Plan, rows: list) -> None:
-    usage = plan.split
-    with open(Path(plan.root) / "fer2013.csv", "w", newline="\n") as fh:
-        fh.write("emotion,pixels,Usage\n")
-        for lab, px, u in zip(plan.labels, rows, usage):
-            fh.write(f"{lab},{px},{USAGES[u]}\n")
 
 
 def person_names(k: int, seed: int) -> list[str]:
