@@ -118,9 +118,12 @@ def stage(name: str, args) -> dict:
         from facelab.cluster.report import cluster
 
         feats = name.split("-", 1)[1]
+        split = None
+        if feats.startswith("test-"):  # held-out: images the run never trained on (its test split)
+            feats, split = feats[5:], "test"
         ds, prep_s = _fer_cache(root)
         res["prepare_seconds"] = prep_s
-        if feats == "run":
+        if feats == "run":  # the same run for all-images and held-out stages: the newest bench run
             run, how = _find_run(args.run, args.train_minutes, root)
             res["run"], res["run_source"] = run, how
             if run is None:
@@ -128,8 +131,9 @@ def stage(name: str, args) -> dict:
                 return res
             feats = f"run:{run}"
         t = time.perf_counter()
-        rep = cluster(ds, features=feats, k=range(5, 16), out=RESULTS / f"cluster-fer-{name}", progress=False, seed=0)
-        res.update(seconds=round(time.perf_counter() - t, 1), n=rep.n, dims=rep.dims, chosen=rep.chosen,
+        rep = cluster(ds, features=feats, k=range(5, 16), out=RESULTS / f"cluster-fer-{name}", progress=False, seed=0,
+                      split=split)
+        res.update(seconds=round(time.perf_counter() - t, 1), n=rep.n, split=split, dims=rep.dims, chosen=rep.chosen,
                    steps=rep.seconds, reducers=rep.reducers, report=str(rep.html_path))
         for key in ("matching", "matching_at_classes"):
             m = getattr(rep, key)
@@ -141,7 +145,8 @@ def stage(name: str, args) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--stages", default="explore,cluster-pixels,cluster-hog,cluster-run,kmeans-vs-minibatch")
+    ap.add_argument("--stages", default="explore,cluster-pixels,cluster-hog,cluster-run,kmeans-vs-minibatch,"
+                    "cluster-test-pixels,cluster-test-hog,cluster-test-run")
     ap.add_argument("--run", default=None, help="a trained FER2013 run for cluster-run")
     ap.add_argument("--train-minutes", type=float, default=4.0, help="train a CNN this long if no run exists (0: skip)")
     ap.add_argument("--stage", default=None, help=argparse.SUPPRESS)
@@ -173,10 +178,10 @@ def main() -> None:
             if st.startswith("cluster-")]
     if rows:
         print("\nFER2013 clusters vs emotion (k = 7, Hungarian; majority class answers 25%):")
-        print(f"{'features':<16}{'accuracy':>10}{'ARI':>8}{'NMI':>8}{'seconds':>9}")
+        print(f"{'features':<16}{'images':>8}{'accuracy':>10}{'ARI':>8}{'NMI':>8}{'seconds':>9}")
         for st, m in rows:
             if m:
-                print(f"{st[8:]:<16}{m['accuracy']:>10.1%}{m['ari']:>8.3f}{m['nmi']:>8.3f}"
+                print(f"{st[8:]:<16}{results['stages'][st]['n']:>8}{m['accuracy']:>10.1%}{m['ari']:>8.3f}{m['nmi']:>8.3f}"
                       f"{results['stages'][st]['seconds']:>9}")
             else:
                 print(f"{st[8:]:<16}  pending: {results['stages'][st].get('pending')}")

@@ -109,6 +109,11 @@ def test_cluster_equal_classes_and_sample(tmp_path):
     rep2 = cluster(ds, features="pixels", k=[2], components=(3,), sample=25, out=tmp_path / "r2", progress=False,
                    tsne_sample=20)
     assert rep2.n == 25
+    rep3 = cluster(ds, features="pixels", k=[2], components=(3,), split="test", per_class=3, out=tmp_path / "r3",
+                   progress=False, tsne_sample=20)
+    assert rep3.n == 5  # test rows are every 10th: 5 of class a, 2 of class b -> 3 + 2
+    with pytest.raises(ConfigError, match="no images in split"):
+        cluster(ds, split="holdout", progress=False, out=tmp_path / "r4")
 
 
 def test_cluster_without_labels_and_single_class(tmp_path):

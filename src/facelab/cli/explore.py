@@ -40,6 +40,7 @@ def cluster_command(
     per_class: Optional[int] = typer.Option(None, "--per-class", help="Equal classes: at most N images per class."),
     sample: Optional[int] = typer.Option(None, "--sample", help="Cluster a random sample of N images."),
     label: Optional[str] = typer.Option(None, "--label", help="Class column to compare with (default: the dataset's)."),
+    split: Optional[str] = typer.Option(None, "--split", help="Only these splits, e.g. test or val,test."),
     seed: int = typer.Option(0, "--seed", help="Seed of every sample and fit."),
     out: Optional[Path] = typer.Option(None, "--out", help="Report folder."),
     algorithm: str = typer.Option("minibatch", "--algorithm", help="minibatch | kmeans"),
@@ -52,7 +53,7 @@ def cluster_command(
 
     rep = cluster(data, features=features, k=parse_ints(k, what="k"),
                   components=parse_ints(components, what="components"), per_class=per_class, sample=sample,
-                  label=label, seed=seed, out=out, algorithm=algorithm, progress=True)
+                  label=label, split=split, seed=seed, out=out, algorithm=algorithm, progress=True)
     con = Console()
     con.print(f"{rep.n:,} images, {rep.features} ({rep.dims} values each): {rep.chosen['reason']}")
     for m in (rep.matching, rep.matching_at_classes):

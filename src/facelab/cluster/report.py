@@ -74,19 +74,29 @@ def _matching_dict(m: Matching, k: int) -> dict:
             "confusion": m.confusion.tolist(), "contingency": m.contingency.tolist()}
 
 
-def _select_rows(ds, y, *, per_class, sample, seed, notes) -> np.ndarray:
+def _select_rows(ds, y, *, per_class, sample, seed, notes, split=None) -> np.ndarray:
+    ds_y = y
     rng = np.random.default_rng(seed)
     rows = np.arange(len(ds))
+    if split is not None:
+        wanted = [s.strip() for s in str(split).split(",") if s.strip()]
+        rows = np.flatnonzero(ds.table["split"].isin(wanted).to_numpy())
+        if not len(rows):
+            have = ", ".join(sorted(ds.table["split"].unique()))
+            raise ConfigError(f"no images in split {split!r}", path=ds.path, fix=f"choose from: {have}")
+        notes.append(f"Only the {split} split: {len(rows):,} of {len(ds):,} images.")
+        if y is not None:
+            y = y[rows]
     if per_class is not None:
         if y is None:
             raise ConfigError("per_class needs a class label, and this dataset has none",
                               fix="leave out --per-class, or pass --label with a class column")
         keep = []
         for c in np.unique(y):
-            idx = np.flatnonzero(y == c)
+            idx = rows[y == c]
             keep.append(rng.choice(idx, min(per_class, len(idx)), replace=False))
         rows = np.sort(np.concatenate(keep))
-        counts = np.bincount(y[rows])
+        counts = np.bincount(ds_y[rows])
         notes.append(f"Equal classes: up to {per_class:,} images per class (seed {seed}); "
                      f"{len(rows):,} images, smallest class {counts[counts > 0].min():,}.")
     if sample is not None and len(rows) > sample:
@@ -97,6 +107,7 @@ def _select_rows(ds, y, *, per_class, sample, seed, notes) -> np.ndarray:
 
 def cluster(data, *, features: str = "pixels", k=range(5, 16), components=DEFAULT_COMPONENTS,
             per_class: int | None = None, sample: int | None = None, label: str | None = None,
+            split: str | None = None,
             seed: int = 0, out=None, silhouette_sample: int = 5000, tsne_sample: int = 2000,
             algorithm: str = "minibatch", progress: bool = True) -> ClusterReport:
     """Cluster the images of a dataset and write ``report.html``, PNGs and ``cluster.json``.
@@ -109,6 +120,7 @@ def cluster(data, *, features: str = "pixels", k=range(5, 16), components=DEFAUL
         per_class: use an equal number of images per class (at most this many each).
         sample: cluster a random sample of this many images.
         label: class column to compare clusters with (default: the dataset's class column).
+        split: only these splits (``"test"``, ``"val,test"``), e.g. images a run never trained on.
         seed: seed of every sample and fit.
         out: report folder (default ``<FACELAB_HOME>/reports/<dataset>/cluster-<features>``).
         silhouette_sample: rows per silhouette score; tsne_sample: rows embedded by t-SNE.
@@ -138,7 +150,7 @@ def cluster(data, *, features: str = "pixels", k=range(5, 16), components=DEFAUL
         raise ConfigError(f"{ds.path} has no label {col!r}", path=ds.path,
                           fix=f"choose one of: {', '.join(ds.labels) or '(none)'}")
     y_all = ds.table[col].to_numpy().astype(int) if col else None
-    rows = _select_rows(ds, y_all, per_class=per_class, sample=sample, seed=seed, notes=notes)
+    rows = _select_rows(ds, y_all, per_class=per_class, sample=sample, seed=seed, notes=notes, split=split)
     if len(rows) < 3:
         raise ConfigError(f"only {len(rows)} images to cluster", path=ds.path, fix="use a larger dataset")
     ks, knotes = valid_ks(k, len(rows))
