@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import sys
+import warnings
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Callable
 
@@ -111,12 +114,11 @@ def synthesize(out: str | Path, *, kind: str = "celeba", n: int = 1000, seed: in
     return root
 
 
-def _mp_context():
-    # fork where there is one: unlike spawn it works from stdin, notebooks and scripts without a
-    # ``__main__`` guard, and it starts in milliseconds. The workers only use numpy and OpenCV (as
-    # PyTorch's DataLoader workers do after a fork), never torch.
-    methods = mp.get_all_start_methods()
-    return mp.get_context("fork" if "fork" in methods else "spawn")
+def _spawn_safe() -> bool:
+    """Whether spawned workers can re-import ``__main__`` (not so for code piped into python)."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    return path is None or os.path.isfile(path)
 
 
 def _worker_init() -> None:
@@ -132,32 +134,44 @@ def _render_all(plan: Plan, n: int, workers: int | None, progress: bool,
     if workers is None:
         workers = (os.cpu_count() or 1) if n >= _POOL_MIN else 1
     workers = max(1, min(int(workers), len(chunks)))
+    if not _spawn_safe():
+        workers = 1
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n, desc=f"synth {plan.kind}", unit="img")
     done = 0
+    next_chunk = 0
 
-    def tick(k: int) -> None:
-        nonlocal done
-        done += k
+    def take(result, a: int, b: int) -> None:
+        nonlocal done, next_chunk
+        sink(result)
+        next_chunk += 1
+        done += b - a
         if bar is not None:
-            bar.update(k)
+            bar.update(b - a)
         if on_progress is not None:
             on_progress(done)
 
     try:
-        if workers == 1:
-            for a, b in chunks:
-                sink(render_chunk(plan, a, b))
-                tick(b - a)
-        else:
-            with ProcessPoolExecutor(workers, mp_context=_mp_context(), initializer=_worker_init) as pool:
-                futures = [pool.submit(render_chunk, plan, a, b) for a, b in chunks]
-                for (a, b), fut in zip(chunks, futures):
-                    sink(fut.result())  # in submission order: deterministic output
-                    tick(b - a)
+        if workers > 1:
+            # "spawn", not fork: the caller may hold threads (torch, OpenMP, OpenCV) whose locks a
+            # forked child inherits locked — a fork here deadlocked inside a test session.
+            try:
+                with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"),
+                                         initializer=_worker_init) as pool:
+                    futures = [pool.submit(render_chunk, plan, a, b) for a, b in chunks]
+                    for (a, b), fut in zip(chunks, futures):
+                        take(fut.result(), a, b)  # in submission order: deterministic output
+            except BrokenProcessPool:
+                # Typically a script without an ``if __name__ == "__main__":`` guard, which the
+                # workers re-run; finish in this process rather than fail.
+                warnings.warn("worker processes failed to start (does your script lack an "
+                              "`if __name__ == \"__main__\":` guard?); rendering in one process",
+                              RuntimeWarning, stacklevel=3)
+        for a, b in chunks[next_chunk:]:
+            take(render_chunk(plan, a, b), a, b)
     except OSError as e:
         raise DataError(f"cannot write images under {plan.root} ({e.strerror})", path=plan.root,
                         fix="check free disk space and permissions") from None
