@@ -264,3 +264,24 @@ def test_cli(tmp_path, capsys):
         main(["data", "synth", str(tmp_path / "bad"), "--kind", "mnist"])
     assert e.value.code == 2
     assert "unknown synthetic kind" in capsys.readouterr().err
+
+
+def test_workers_from_piped_code_and_unguarded_scripts(tmp_path):
+    """Spawned workers re-import __main__: piped code renders in-process, an unguarded script
+    falls back to one process with a warning — both still write the dataset."""
+    import subprocess
+    import sys
+
+    code = ("from facelab.data.synth import synthesize\n"
+            f"synthesize(r'{tmp_path}/{{}}', kind='fer2013', n=300, seed=0, workers=2)\n")
+    env = {**__import__("os").environ, "PYTHONWARNINGS": "default"}
+    piped = subprocess.run([sys.executable, "-"], input=code.format("piped"), text=True,
+                           capture_output=True, timeout=300, env=env)
+    assert piped.returncode == 0, piped.stderr
+    script = tmp_path / "unguarded.py"
+    script.write_text(code.format("script"))
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=env)
+    assert run.returncode == 0, run.stderr
+    assert "__main__" in run.stderr  # the warning names the fix
+    a = (tmp_path / "piped" / "fer2013.csv").read_bytes()
+    assert a == (tmp_path / "script" / "fer2013.csv").read_bytes()
