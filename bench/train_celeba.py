@@ -113,8 +113,8 @@ def main(argv=None) -> None:
     ap.add_argument("--minutes", type=float, default=10.0, help="total wall budget incl. prepare")
     ap.add_argument("--size", type=int, default=None,
                     help="default 64; tuned on val (64 px face crops beat 48 and 32 px)")
-    ap.add_argument("--crop", default=None, help="default face for one attribute, square for all "
-                                                 "(hair, hats and neckties need the wider frame)")
+    ap.add_argument("--crop", default="face", help="face (tight aligned box): beat square on val for "
+                                                   "Smiling and for all 40 (0.896 vs 0.893 in 4 minutes)")
     ap.add_argument("--model", default="cnn")
     ap.add_argument("--params", default=None, help="model params as JSON, e.g. '{\"widths\": [32,64,128,256]}'")
     ap.add_argument("--batch-size", type=int, default=64)
@@ -129,9 +129,7 @@ def main(argv=None) -> None:
             kw[k] = getattr(a, k)
     if a.params:
         kw["params"] = json.loads(a.params)
-    wide = a.target == "all" or "," in a.target
     a.size = a.size or 64
-    a.crop = a.crop or ("square" if wide else "face")
     name = f"train_celeba_{a.target if a.target != 'all' else 'all40'}"
     run_bench(kind="celeba", target=a.target, minutes=a.minutes, size=a.size, crop=a.crop, grey=False,
               train_kw=kw, name=name, goal=TARGETS.get(a.target))
