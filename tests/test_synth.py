@@ -168,6 +168,9 @@ def test_fer_csv(synth_fer):
     px = np.stack([np.array(p.split(), dtype=np.int32) for p in df.pixels])
     assert px.shape == (350, 2304) and px.min() >= 0 and px.max() <= 255
     assert df.Usage.value_counts().to_dict() == {"Training": 280, "PublicTest": 35, "PrivateTest": 35}
+    assert list(df.Usage) == sorted(df.Usage, key=["Training", "PublicTest", "PrivateTest"].index)
+    share = df.groupby("emotion").Usage.apply(lambda u: (u == "Training").mean())
+    assert share.between(0.7, 0.9).all(), share  # splits are stratified by expression
     # The expressions are learnable from their shapes (HOG + a linear model), yet no single pixel
     # gives them away.
     from skimage.feature import hog

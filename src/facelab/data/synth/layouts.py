@@ -152,9 +152,19 @@ def write_celeba(plan: Plan, labels: np.ndarray, marks: np.ndarray) -> None:
 
 
 def plan_fer(root: Path, n: int, seed: int, fer_form: str) -> Plan:
+    """Rows ordered Training, PublicTest, PrivateTest as in fer2013.csv; splits stratified by class."""
     rng = np.random.default_rng([seed, 200])
-    labels = rng.choice(7, n, p=FER_PRIORS / FER_PRIORS.sum())
-    usage = np.repeat([0, 1, 2], split_counts(n))
+    drawn = rng.choice(7, n, p=FER_PRIORS / FER_PRIORS.sum())
+    # Stratify with exact split sizes: walk the draws grouped by class and give each a point of the
+    # golden-ratio sequence (evenly spread over any run); the lowest points go to Training.
+    by_class = np.lexsort((rng.random(n), drawn))
+    points = (np.arange(n) * 0.6180339887498949) % 1.0
+    usage_sorted = np.empty(n, int)
+    usage_sorted[np.argsort(points, kind="stable")] = np.repeat([0, 1, 2], split_counts(n))
+    usage_of = np.empty(n, int)
+    usage_of[by_class] = usage_sorted
+    order = np.lexsort((rng.random(n), usage_of))  # by split, shuffled within each
+    labels, usage = drawn[order], usage_of[order]
     names = []
     counter: dict[tuple[str, int], int] = {}
     for i in range(n):
