@@ -96,3 +96,18 @@ def test_classical_model_trains_into_a_run(rgb, runs_dir):
     assert run.metrics["val_accuracy"] > 0.7
     assert run.predict_proba(rgb.images[:4]).shape == (4, 1)
     assert Run.load(run.name).predictions()["split"].eq("val").any()
+
+
+def test_ctrl_c_exits_130(rgb, runs_dir, monkeypatch):
+    def stop(ev):
+        raise KeyboardInterrupt
+
+    import facelab.train.trainer as trainer
+
+    real = trainer.train
+    monkeypatch.setattr(trainer, "train", lambda *a, **k: real(*a, callbacks=[stop], **k))
+    with pytest.raises(SystemExit) as e:
+        main(["train", str(rgb.path), "--target", "A", "--epochs", "3", "--name", "cc", "--no-progress",
+              "--threads", "1", "--param", "widths=[8,16]", "--param", "depths=[1,1]"])
+    assert e.value.code == 130
+    assert Run.load("cc").status == "interrupted"

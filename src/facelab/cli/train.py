@@ -53,10 +53,16 @@ def register(app: typer.Typer) -> None:
 
         from ..train.trainer import train
 
-        run = train(str(data) if data else None, target=target, model=model, epochs=epochs, minutes=minutes,
-                    name=name, seed=seed, batch_size=batch_size, lr=lr, weights=str(weights) if weights else None,
-                    init=init, resume=resume, val_fraction=val_fraction, params=_parse_params(param) or None,
-                    config=config, threads=threads, patience=patience, progress=progress)
+        try:
+            run = train(str(data) if data else None, target=target, model=model, epochs=epochs, minutes=minutes,
+                        name=name, seed=seed, batch_size=batch_size, lr=lr,
+                        weights=str(weights) if weights else None, init=init, resume=resume,
+                        val_fraction=val_fraction, params=_parse_params(param) or None, config=config,
+                        threads=threads, patience=patience, progress=progress)
+        except KeyboardInterrupt:
+            # train() has saved the checkpoint and printed the resume command. SystemExit, because
+            # click turns KeyboardInterrupt/typer.Exit into a return value that would exit with 0.
+            raise SystemExit(130) from None
         m = run.metrics
         c = Console()
         c.print(f"[bold green]done[/] {run.name}: {run.task.kind} {run.task.name} with {run.model_name}")
