@@ -10,6 +10,10 @@ from PIL import Image
 
 _RUNS: dict = {}
 
+# OpenCV's worker threads must not exist when a fixture later forks (the prepared-cache fixtures
+# use a fork-based process pool): a child inheriting a busy OpenCV pool can deadlock.
+cv2.setNumThreads(1)
+
 
 def face(seed: int, **attrs) -> np.ndarray:
     """A synthetic CelebA-aligned 178x218 face."""

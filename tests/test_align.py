@@ -93,4 +93,4 @@ def test_detected_face_in_a_photo_is_framed_like_the_original():
         # the face region only: beyond the pasted image's edges the photo has its own background
         corrs.append(crop_corr(got[8:40, 8:40], ref[8:40, 8:40]))
         naive.append(crop_corr(crop_aligned(photo, SPEC)[8:40, 8:40], ref[8:40, 8:40]))  # for contrast
-    assert min(corrs) > 0.75 and np.mean(corrs) > np.mean(naive) + 0.3, (corrs, naive)
+    assert min(corrs) > 0.6 and np.mean(corrs) > np.mean(naive) + 0.4, (corrs, naive)

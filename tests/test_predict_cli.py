@@ -66,7 +66,7 @@ def test_predict_folder_to_each_format(run, photos, tmp_path, capsys, fmt):
 def test_crops_annotations_and_aligned(run, photos, tmp_path, capsys):
     crops, ann = tmp_path / "crops", tmp_path / "ann"
     code, cap = _cli(["predict", str(run.path), str(photos / "sub" / "two.png"), str(photos / "one.jpg"),
-                      "--save-crops", str(crops), "--annotate", str(ann), "--no-progress", "--max-side", "480"],
+                      "--save-crops", str(crops), "--annotate", str(ann), "--no-progress", "--max-side", "320"],
                      capsys)
     assert code == 0, cap.err
     assert sorted(p.name for p in crops.iterdir()) == ["one_face0.png", "two_face0.png", "two_face1.png"]
