@@ -146,3 +146,10 @@ def test_from_run_errors(multi_run, tmp_path):
 def test_result_types():
     r = PhotoResult("a.jpg", 10, 10, [FaceResult(0, __import__("facelab").FaceBox(1, 2, 3, 4, 0.5))])
     assert r.to_dict()["faces"][0]["box"]["w"] == 3 and not r.faces[0].classified
+
+
+def test_aligned_files_reproduce_the_training_cache_exactly(predictor, prepared_celeba):
+    paths = list(prepared_celeba.table["path"][:5])
+    for i, r in enumerate(predictor.predict_batch(paths, aligned=True, keep_crops=True, workers=2)):
+        assert (r.width, r.height) == (178, 218)
+        np.testing.assert_array_equal(r.faces[0].crop, prepared_celeba.images[i])

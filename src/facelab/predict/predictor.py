@@ -198,6 +198,8 @@ class Predictor:
         from ..data.image import load_image
 
         name = self._source_name(src)
+        if aligned and not isinstance(src, np.ndarray):
+            return self._prepare_aligned_file(src, name)
         try:
             if isinstance(src, np.ndarray):
                 img = _check_array(src)
@@ -230,6 +232,21 @@ class Predictor:
         if not crops:
             res.note = "faces found, all too small to classify"
         return _Pending(res, crops, slots)
+
+    def _prepare_aligned_file(self, src, name: str) -> _Pending:
+        """An already-framed image file: decoded exactly as the cache decodes (JPEG DCT-scaled
+        decoding, crop_box, resize), so ``--aligned`` reproduces the training inputs bit for bit."""
+        from ..data.image import decode_crop_resize
+        from ..faces.align import _spec
+
+        size, grey, box = _spec(self.input_spec)
+        try:
+            crop = decode_crop_resize(src, size=size, crop_box=box, grey=grey)
+            w, h = _image_size(src)
+        except FacelabError as e:
+            return _Pending(PhotoResult(name, 0, 0, error=e.message), [], [])
+        res = PhotoResult(name, w, h, [FaceResult(0, FaceBox(0.0, 0.0, float(w), float(h), 1.0), note="aligned input")])
+        return _Pending(res, [crop], [0])
 
     def _finish(self, pending: list[_Pending], keep_crops: bool = False) -> None:
         """Classify the crops of several photos in one batch and fill in their results."""
@@ -328,6 +345,22 @@ class Predictor:
     def __repr__(self) -> str:
         return (f"Predictor({self.name!r}, backend={self.backend!r}, kind={self.kind!r}, "
                 f"outputs={len(self.classes)}, detector={self.detector_name!r})")
+
+
+def _image_size(src) -> tuple[int, int]:
+    """(width, height) from the header, EXIF orientation applied (no pixel decoding)."""
+    import io
+
+    from PIL import Image
+
+    f = io.BytesIO(bytes(src)) if isinstance(src, (bytes, bytearray, memoryview)) else src
+    with Image.open(f) as img:
+        w, h = img.size
+        try:
+            turned = img.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+        except Exception:  # a broken EXIF block: the decoder ignored it too
+            turned = False
+    return (h, w) if turned else (w, h)
 
 
 def _check_array(a: np.ndarray) -> np.ndarray:
