@@ -13,6 +13,23 @@ from facelab.train.evaluate import evaluate
 from facelab.train.search import resized_cache, search, space
 
 
+# Own single-process caches rather than the shared prepared_* fixtures: prepare() forks decoding
+# workers, and a fork after OpenCV's thread pool has run can deadlock in the child (seen here).
+@pytest.fixture(scope="module")
+def prepared_celeba(synth_celeba, tmp_path_factory):
+    from facelab.data.cache import prepare
+
+    return prepare(synth_celeba, size=32, workers=1, out=tmp_path_factory.mktemp("cmp") / "celeba32", progress=False)
+
+
+@pytest.fixture(scope="module")
+def prepared_fer(synth_fer, tmp_path_factory):
+    from facelab.data.cache import prepare
+
+    return prepare(synth_fer, size=32, grey=True, workers=1, out=tmp_path_factory.mktemp("cmp") / "fer32",
+                   progress=False)
+
+
 def test_parse_models(tmp_path):
     assert parse_models("logreg, cnn") == [{"model": "logreg"}, {"model": "cnn"}]
     y = tmp_path / "models.yaml"

@@ -108,7 +108,7 @@ class Leaderboard:
 
 
 def _cell(v, col: str) -> str:
-    if v is None or (isinstance(v, float) and np.isnan(v)):
+    if v is None or v is pd.NA or (np.isscalar(v) and pd.isna(v)):
         return "–"
     if col in ("train_s",):
         return f"{v:.1f}"
@@ -274,8 +274,10 @@ def rank(rows: list[dict], metric: str = "accuracy") -> pd.DataFrame:
     if len(df):
         df = df.sort_values([metric, "train_s"], ascending=[False, True], na_position="last", kind="stable")
     df.insert(0, "rank", range(1, len(df) + 1))
-    for col, nd in (("train_s", 2), ("latency_ms", 3), ("throughput", 0)):
+    for col, nd in (("train_s", 2), ("latency_ms", 3)):
         df[col] = pd.to_numeric(df[col], errors="coerce").round(nd)
+    for col in ("throughput", "parameters", "n_eval"):  # counts print as counts
+        df[col] = pd.to_numeric(df[col], errors="coerce").round(0).astype("Int64")
     extra = [c for c in df.columns if c not in COLUMNS]
     return df[COLUMNS + extra].reset_index(drop=True)
 

@@ -332,7 +332,7 @@ def markdown_table(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
         | 1.000 |
     """
     def fmt(v) -> str:
-        if v is None or (isinstance(v, float) and np.isnan(v)):
+        if v is None or (np.isscalar(v) and pd.isna(v)) or v is pd.NA:
             return "–"
         if isinstance(v, (float, np.floating)):
             return format(float(v), floatfmt)
