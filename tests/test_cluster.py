@@ -169,3 +169,14 @@ def test_cluster_on_run_features(prepared_fer, runs_dir, tmp_path):
     emb = run.embed(np.asarray(prepared_fer.images[:2]))
     assert rep.features == "run:tiny-fer" and rep.dims == emb.shape[1]
     assert rep.matching_at_classes["k"] == 7 and 0 <= rep.matching_at_classes["accuracy"] <= 1
+
+
+def test_public_api_names_work_twice(tmp_path):
+    """``facelab.explore``/``facelab.cluster`` are packages and API functions: both calls must work."""
+    import facelab
+
+    ds = _blob_cache(tmp_path, n_per=10)
+    for _ in range(2):  # the second lookup finds the package, which must be callable too
+        rep = facelab.cluster(ds, k=[3], components=(3,), out=tmp_path / "c", progress=False, tsne_sample=20)
+        assert rep.matching["accuracy"] == 1.0
+    assert callable(facelab.explore) and facelab.explore.ExploreReport.__name__ == "ExploreReport"

@@ -1,8 +1,37 @@
 """Cluster face images: ``cluster(data, features=...) -> ClusterReport`` (see ``report.py``).
 
-Importing this package asks OpenMP for passive waiting (unless the user chose otherwise): with
-several processes on 2 cores, spinning OpenMP workers made k-means and t-SNE 5-10x slower.
+``facelab.cluster`` is both this package and the function in the public API; the package is made
+callable so ``facelab.cluster(data)`` works whichever Python finds first.
+
+Importing this package also asks OpenMP for passive waiting (unless the user chose otherwise):
+with several processes on 2 cores, spinning OpenMP workers made k-means and t-SNE 5-10x slower.
+
+Example:
+    >>> import facelab
+    >>> rep = facelab.cluster("data/fer2013", features="hog")   # doctest: +SKIP
 """
 import os
+import sys
+import types
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+_LAZY = {"cluster": "report", "ClusterReport": "report"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class _CallableModule(types.ModuleType):
+    def __call__(self, *args, **kwargs):
+        from .report import cluster
+
+        return cluster(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
