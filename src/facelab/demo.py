@@ -19,6 +19,7 @@ class DemoResult:
     source: Path
     cache: Path
     report: Path | None = None
+    cluster_report: Path | None = None
     leaderboard: Path | None = None
     runs: list[str] = field(default_factory=list)
     best_run: str | None = None
@@ -88,6 +89,12 @@ def run_demo(out: str | Path = "facelab-demo", *, n: int = 2000, size: int = 48,
         rep = explore(ds.path, out=root / "reports" / "explore", progress=False)
         result.report = Path(getattr(rep, "html_path", rep))
         con.print(f"report: [bold]{result.report}[/]")
+        from .cluster.report import cluster
+
+        crep = cluster(ds.path, features="hog", k=range(2, 9), label="Male",
+                       out=root / "reports" / "cluster-hog", progress=False)
+        result.cluster_report = Path(getattr(crep, "html_path", root / "reports" / "cluster-hog"))
+        con.print(f"cluster report (HOG features, k = 2..8, compared with Male): [bold]{result.cluster_report}[/]")
     except ImportError as e:  # pragma: no cover - the explore part is optional in the tour
         con.print(f"[yellow]explore skipped: {e}")
 
@@ -97,7 +104,6 @@ def run_demo(out: str | Path = "facelab-demo", *, n: int = 2000, size: int = 48,
     board = compare(ds.path, target=target, models=list(models), minutes=minutes, seed=seed)
     result.leaderboard = Path(getattr(board, "path", root))
     result.runs = [str(r) for r in getattr(board, "run_names", [])]
-    con.print(board.to_markdown() if hasattr(board, "to_markdown") else board)
     result.best_run = getattr(board, "best_run", None) or (result.runs[0] if result.runs else None)
 
     if result.best_run:
@@ -109,7 +115,11 @@ def run_demo(out: str | Path = "facelab-demo", *, n: int = 2000, size: int = 48,
 
         step("7. predict on a photo (detect → align → classify)")
         try:
-            photo = _demo_photo(root / "photos", seed=seed)
+            test = manifest.table[manifest.table["split"] == "test"]
+            row = test[test[target] == 1].iloc[0] if (test[target] == 1).any() else test.iloc[0]
+            photo = _demo_photo(Path(row["path"]), root / "photos", seed=seed)
+            con.print(f"a held-out test face ({row['image_id']}, {target}={int(row[target])}) "
+                      f"placed in a 640×480 photo, scaled 1.5× and turned 8°")
             from .predict.predictor import Predictor
 
             res = Predictor.from_run(result.best_run).predict(photo)
@@ -129,26 +139,31 @@ def run_demo(out: str | Path = "facelab-demo", *, n: int = 2000, size: int = 48,
     con.print(f"finished in {result.seconds:.0f} s; everything is under [bold]{root}[/]")
     if result.best_run:
         con.print("Serve the best run as a REST API:")
-        con.print(f"  FACELAB_RUNS={runs_dir} facelab serve {result.best_run} --port 8000", highlight=False)
+        con.print(f"  facelab serve {result.best_run} --runs-dir {runs_dir} --port 8000", highlight=False)
         con.print("Open the dashboard on the demo's runs and data:")
-        con.print(f"  facelab app --runs {runs_dir} --data {ds.path} --port 8501", highlight=False)
+        con.print(f"  facelab app --runs {runs_dir} --data {root / 'reports'} --port 8501", highlight=False)
     return result
 
 
-def _demo_photo(folder: Path, seed: int = 0) -> Path:
-    """A 640×480 'photo' with one synthetic face pasted in, slightly rotated, to try prediction."""
+def _demo_photo(face_path: Path, folder: Path, seed: int = 0) -> Path:
+    """A 640×480 'photo' with one aligned face pasted in, slightly rotated, to try prediction."""
+    import cv2
     import numpy as np
     from PIL import Image
 
-    from .data.synth import render_face
+    from .data.image import load_image
 
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    face, _ = render_face({"Smiling": 1, "Eyeglasses": 0}, rng=rng)
-    bg = rng.integers(60, 200, size=(480, 640, 3), dtype=np.uint8)
-    img = Image.fromarray(bg)
-    img.paste(Image.fromarray(face).resize((178 * 3 // 2, 218 * 3 // 2)), (200, 60))
-    img = img.rotate(8, resample=Image.BILINEAR, fillcolor=(128, 128, 128))
+    face = load_image(face_path)
+    # A smooth background (a blurred colour field), the face scaled up and the photo turned 8°.
+    bg = rng.integers(0, 256, (60, 80, 3)).astype(np.uint8)
+    photo = cv2.resize(bg, (640, 480), interpolation=cv2.INTER_CUBIC)
+    big = cv2.resize(face, None, fx=1.5, fy=1.5, interpolation=cv2.INTER_CUBIC)
+    y0, x0 = (480 - big.shape[0]) // 2, (640 - big.shape[1]) // 2
+    photo[y0:y0 + big.shape[0], x0:x0 + big.shape[1]] = big
+    m = cv2.getRotationMatrix2D((320, 240), 8, 1.0)
+    img = Image.fromarray(cv2.warpAffine(photo, m, (640, 480), borderMode=cv2.BORDER_REFLECT))
     path = folder / "demo_photo.jpg"
     img.save(path, quality=92)
     return path
