@@ -11,8 +11,8 @@ Example:
     >>> rep = facelab.cluster("data/fer2013", features="hog")   # doctest: +SKIP
 """
 import os
-import sys
-import types
+
+from .._callable import make_callable
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
@@ -27,11 +27,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class _CallableModule(types.ModuleType):
-    def __call__(self, *args, **kwargs):
-        from .report import cluster
-
-        return cluster(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+make_callable(__name__, "report", "cluster")

@@ -13,8 +13,8 @@ Example:
     >>> rep = facelab.explore("data/celeba")   # doctest: +SKIP
 """
 import os
-import sys
-import types
+
+from .._callable import make_callable
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
@@ -29,11 +29,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class _CallableModule(types.ModuleType):
-    def __call__(self, *args, **kwargs):
-        from .report import explore
-
-        return explore(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+make_callable(__name__, "report", "explore")
