@@ -51,7 +51,19 @@ def test_prepare_writes_the_reader_format(tmp_path):
     assert list(ds.table["image_id"]) == list(m.table["image_id"])
 
 
-def test_grey_and_parallel(tmp_path):
+@pytest.mark.timeout(120)
+def test_grey_and_parallel(tmp_path, monkeypatch):
+    import cv2
+
+    import torch
+
+    # The caller has used torch's and OpenCV's thread pools: workers must not inherit them (forked
+    # workers hung in their first OpenCV call after a torch/streamlit test had run).
+    torch.set_num_threads(2)
+    (torch.ones(300, 300) @ torch.ones(300, 300)).sum()
+    cv2.setNumThreads(2)
+    cv2.GaussianBlur(np.zeros((600, 600, 3), np.uint8), (15, 15), 5)
+    monkeypatch.setattr(cache_mod, "POOL_MIN", 0)
     m = _manifest(tmp_path / "src", n=1200)  # 3 chunks -> the process pool is used
     ds = prepare(m, size=8, grey=True, out=tmp_path / "g", progress=False, workers=2)
     assert ds.images.shape == (1200, 8, 8, 1) and ds.meta["grey"]
@@ -289,22 +301,24 @@ def test_disk_errors_become_dataerror(tmp_path, monkeypatch):
     def full(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(cache_mod, "_write_rows", full)
+    from facelab.data import cache_worker
+
+    monkeypatch.setattr(cache_worker, "write_rows", full)
     with pytest.raises(DataError, match="cannot write the cache"):
         prepare(m, size=8, out=tmp_path / "c", progress=False, workers=1)
 
 
-def _die(job):  # module level: the process pool pickles it by name
-    import os
-
-    os._exit(3)
-
-
 def test_dead_worker_is_a_dataerror_and_parallel_resume_works(tmp_path, monkeypatch):
+    import sys
+
+    from facelab.data import cache_worker
+
     m = _manifest(tmp_path / "src", n=1100)
-    monkeypatch.setattr(cache_mod, "_decode_chunk", _die)
-    with pytest.raises(DataError, match="worker process died"):
+    monkeypatch.setattr(cache_mod, "POOL_MIN", 0)
+    monkeypatch.setattr(cache_worker, "worker_command", lambda: [sys.executable, "-c", "import sys; sys.exit(3)"])
+    with pytest.raises(DataError, match="worker"):
         prepare(m, size=8, out=tmp_path / "c", progress=False, workers=2)
     monkeypatch.undo()
+    monkeypatch.setattr(cache_mod, "POOL_MIN", 0)
     ds = prepare(m, size=8, out=tmp_path / "c", progress=False, workers=2)
     assert len(ds) == 1100 and np.abs(ds.images[1099, 4, 4].astype(int) - _img(1099)[0, 0]).max() <= 3

@@ -3,9 +3,11 @@
 
 How ``prepare`` works, and why:
 
-- Rows are decoded in chunks of :data:`CHUNK` images by a process pool; each worker opens the
-  memmap ``r+`` and writes its rows in place, so no image array crosses a pipe and the parent never
-  holds more than one chunk's worth of anything (memory stays flat as the dataset grows).
+- Rows are decoded in chunks of :data:`CHUNK` images by worker processes
+  (:mod:`facelab.data.cache_worker` explains why they are fresh processes, not forks); each
+  decodes a chunk into a chunk-sized buffer and writes it into the images file with ``pwrite``,
+  so no image array crosses a pipe and the parent never holds more than the manifest (memory
+  stays flat as the dataset grows).
 - Everything is written under ``<out>.partial/``. A finished chunk leaves ``chunks/NNNNNN.json``
   (its failures); an interrupted prepare run again with the same options skips those chunks.
 - Images that fail to decode are dropped at the end (rows compacted in order), counted in
@@ -24,11 +26,8 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import numpy as np
@@ -37,67 +36,18 @@ import pandas as pd
 from ..errors import ConfigError, DataError
 from .cache_source import (csv_rows, read_csv_pixels, select_subset, source_fingerprint,
                            source_size_of, table_fingerprint)
-from .image import FULL_BOX, ImageError, crop_box, decode_crop_resize, resize_box
+from .cache_worker import atomic_write, decode_chunk as _decode_chunk, run_pool, write_rows
+from .image import FULL_BOX, crop_box, resize_box
 from .manifest import Manifest, Problem
 from .prepared import IMAGES_FILE, META_FILE, PreparedDataset
 
 CHUNK = 512
+POOL_MIN = 2048  # fewer images than this decode in-process: quicker than starting workers (~0.5 s)
 FORMAT = 1
 _STATE = "state.json"
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-# -- the worker ------------------------------------------------------------------------------------
-def _init_worker() -> None:
-    # Ctrl-C goes to the whole process group: the parent cancels; workers finish their chunk.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    import cv2
-
-    cv2.setNumThreads(1)
-
-
-def _decode_chunk(job: dict) -> tuple[int, list]:
-    """Decode one chunk and write it into the images file; record it as done. Runs in a worker.
-
-    Rows are decoded into a chunk-sized buffer and written with one ``pwrite`` per run of
-    consecutive rows: cheaper than faulting in the pages of a fresh memmap, image by image."""
-    s, c = job["size"], job["channels"]
-    rows = np.asarray(job["rows"], dtype=np.int64)
-    buf = np.zeros((len(rows), s, s, c), np.uint8)
-    failures = []
-    box, grey = (None if job["box"] is None else tuple(job["box"])), job["grey"]
-    for j, path in enumerate(job["paths"]):
-        try:
-            buf[j] = decode_crop_resize(path, size=s, crop_box=box, grey=grey)
-        except ImageError as e:
-            failures.append([int(rows[j]), e.reason, path, e.message])
-        except Exception as e:  # a decoder bug must cost one image, not the whole prepare
-            failures.append([int(rows[j]), "corrupt_image", path, f"{type(e).__name__}: {e}"])
-    _write_rows(job["images"], rows, buf)
-    _atomic_write(Path(job["done"]), json.dumps(failures))
-    return job["k"], failures
-
-
-def _write_rows(images: str, rows: np.ndarray, buf: np.ndarray) -> None:
-    """Write ``buf[j]`` at row ``rows[j]`` of the images file (rows ascending)."""
-    row_bytes = buf[0].nbytes if len(buf) else 0
-    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
-    fd = os.open(images, os.O_WRONLY)
-    try:
-        for a, b in zip(np.r_[0, breaks], np.r_[breaks, len(rows)]):
-            data = memoryview(np.ascontiguousarray(buf[a:b])).cast("B")
-            off, pos = int(rows[a]) * row_bytes, 0
-            while pos < len(data):  # pwrite may write less than asked
-                pos += os.pwrite(fd, data[pos:], off + pos)
-    finally:
-        os.close(fd)
-
-
+# -- csv rows (in the parent: the csv is read once) -------------------------------------------------
 def _csv_chunk(job: dict, pixels: list) -> list:
     """FER2013 csv rows → images file, parsed with numpy (no per-image Pillow)."""
     s, c = job["size"], job["channels"]
@@ -112,8 +62,8 @@ def _csv_chunk(job: dict, pixels: list) -> list:
         if box != FULL_BOX or a.shape[0] != s:
             a = resize_box(a, box, s)[:, :, 0]
         buf[j] = a[:, :, None] if c == 1 else a[:, :, None].repeat(3, axis=2)
-    _write_rows(job["images"], rows, buf)
-    _atomic_write(Path(job["done"]), json.dumps(failures))
+    write_rows(job["images"], rows, buf)
+    atomic_write(Path(job["done"]), json.dumps(failures))
     return failures
 
 
@@ -242,7 +192,7 @@ def _build(out: Path, root: Path, manifest, fingerprint: str, options: dict, wor
     if force or not _same_state(partial, state):
         shutil.rmtree(partial, ignore_errors=True)
     (partial / "chunks").mkdir(parents=True, exist_ok=True)
-    _atomic_write(partial / _STATE, json.dumps(state))
+    atomic_write(partial / _STATE, json.dumps(state))
     images = partial / IMAGES_FILE
     if not images.is_file() or images.stat().st_size != n * s * s * c:
         with open(images, "wb") as f:
@@ -282,7 +232,7 @@ def _build(out: Path, root: Path, manifest, fingerprint: str, options: dict, wor
     }
     shutil.rmtree(partial / "chunks", ignore_errors=True)
     (partial / _STATE).unlink(missing_ok=True)
-    _atomic_write(partial / META_FILE, json.dumps(meta, indent=1))
+    atomic_write(partial / META_FILE, json.dumps(meta, indent=1))
     if out.exists():
         trash = out.with_name(out.name + f".old-{os.getpid()}")
         os.replace(out, trash)
@@ -363,33 +313,21 @@ def _run(jobs: list[dict], done: list, n: int, workers: int | None, progress: bo
             failures.extend(_csv_chunk(job, pixels))
             bar.update(len(job["rows"]))
         workers = max(1, int(workers or os.cpu_count() or 1))
-        if workers == 1 or len(img_jobs) <= 1:
-            _init_cv()
+        if workers == 1 or len(img_jobs) <= 1 or sum(len(j["rows"]) for j in img_jobs) < POOL_MIN:
+            import cv2
+
+            cv2.setNumThreads(1)  # chunks are the parallelism; OpenCV's own threads only contend
             for job in img_jobs:
                 failures.extend(_decode_chunk(job)[1])
                 bar.update(len(job["rows"]))
         else:
-            import multiprocessing as mp
+            def done(job: dict, chunk_failures: list) -> None:
+                failures.extend(chunk_failures)
+                bar.update(len(job["rows"]))
 
-            ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-            pool = ProcessPoolExecutor(max_workers=min(workers, len(img_jobs)), mp_context=ctx,
-                                       initializer=_init_worker)
-            try:
-                futures = {pool.submit(_decode_chunk, j): j for j in img_jobs}
-                for fut in as_completed(futures):
-                    failures.extend(fut.result()[1])
-                    bar.update(len(futures[fut]["rows"]))
-            except BaseException:
-                # Stop the workers for sure: a graceful shutdown can hang when Ctrl-C interrupted
-                # the executor's queues (Python 3.14 adds terminate_workers() for this). A worker
-                # stopped mid-chunk loses only that chunk: its marker is written after its rows.
-                for proc in list((getattr(pool, "_processes", None) or {}).values()):
-                    proc.terminate()
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
-            pool.shutdown(wait=True)
-    except BrokenProcessPool:
-        raise DataError("a decoding worker process died (out of memory, or killed)",
+            run_pool(img_jobs, workers, done)
+    except RuntimeError as e:
+        raise DataError(f"{e} (out of memory, or killed?)",
                         fix="run the same command again (finished chunks are kept); add --workers 1 "
                             "if it happens again") from None
     except KeyboardInterrupt:
@@ -400,12 +338,6 @@ def _run(jobs: list[dict], done: list, n: int, workers: int | None, progress: bo
     finally:
         bar.close()
     return failures
-
-
-def _init_cv() -> None:
-    import cv2
-
-    cv2.setNumThreads(1)
 
 
 def _csv_blocks(jobs: list[dict]):
