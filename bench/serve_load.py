@@ -75,7 +75,8 @@ def tiny_run(work: Path) -> tuple[Path, str]:
 
     torch.set_num_threads(2)
     src = synthesize(work / "synth", kind="celeba", n=600, seed=0)
-    ds = prepare(src, size=32, out=work / "prep", progress=False)
+    # One process: 600 images take seconds, and no worker pool is forked from this process.
+    ds = prepare(src, size=32, out=work / "prep", progress=False, workers=1)
     runs = work / "runs"
     os.environ["FACELAB_RUNS"] = str(runs)
     run = train(ds.path, target="Smiling", model="cnn", epochs=1, name="load-tiny", seed=0)
