@@ -153,3 +153,11 @@ def test_aligned_files_reproduce_the_training_cache_exactly(predictor, prepared_
     for i, r in enumerate(predictor.predict_batch(paths, aligned=True, keep_crops=True, workers=2)):
         assert (r.width, r.height) == (178, 218)
         np.testing.assert_array_equal(r.faces[0].crop, prepared_celeba.images[i])
+
+
+def test_decompression_bomb_is_refused_per_file(predictor, tmp_path, monkeypatch):
+    p = tmp_path / "huge.png"
+    Image.fromarray(paste([face(8)], seed=8)).save(p)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # this 800x600 photo now counts as a bomb
+    out = list(predictor.predict_batch([p, p], workers=1))
+    assert all(not r.ok and "too large" in r.error for r in out)
