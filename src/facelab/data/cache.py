@@ -36,7 +36,8 @@ import pandas as pd
 from ..errors import ConfigError, DataError
 from .cache_source import (csv_rows, read_csv_pixels, select_subset, source_fingerprint,
                            source_size_of, table_fingerprint)
-from .cache_worker import atomic_write, decode_chunk as _decode_chunk, run_pool, write_rows
+from .cache_worker import (atomic_write, decode_chunk as _decode_chunk, run_pool, start_workers,
+                           stop_workers, write_rows)
 from .image import FULL_BOX, crop_box, resize_box
 from .manifest import Manifest, Problem
 from .prepared import IMAGES_FILE, META_FILE, PreparedDataset
@@ -169,10 +170,23 @@ def prepare(data, *, size: int = 64, crop: str | None = None, grey: bool = False
 def _build(out: Path, root: Path, manifest, fingerprint: str, options: dict, workers, progress: bool,
            force: bool, say, t0: float) -> PreparedDataset:
     """Read (if needed), select, decode, compact, write meta, rename: the work behind prepare."""
-    if manifest is None:
-        from .readers import read_source
+    procs = []
+    try:
+        if manifest is None:
+            from .readers import read_source
 
-        manifest = read_source(root)
+            n_workers = max(1, int(workers or os.cpu_count() or 1))
+            if n_workers > 1:
+                procs = start_workers(n_workers)  # their imports overlap with reading the source
+            manifest = read_source(root)
+        return _decode_and_write(out, root, manifest, fingerprint, options, workers, progress, force,
+                                 say, t0, procs)
+    finally:
+        stop_workers(procs, now=True)  # a no-op when the pool used and stopped them
+
+
+def _decode_and_write(out: Path, root: Path, manifest, fingerprint: str, options: dict, workers,
+                      progress: bool, force: bool, say, t0: float, procs: list) -> PreparedDataset:
     selected, subset_note = select_subset(manifest, limit=options["limit"], per_class=options["per_class"],
                                           by=options["by"], seed=options["seed"])
     table = selected.table
@@ -200,7 +214,7 @@ def _build(out: Path, root: Path, manifest, fingerprint: str, options: dict, wor
 
     jobs, done = _jobs(table, partial, images, n, s, c, job_box, options["grey"])
     t_decode = time.perf_counter()
-    failures = _run(jobs, done, n, workers, progress)
+    failures = _run(jobs, done, n, workers, progress, procs)
     t_decode = time.perf_counter() - t_decode
     n_decoded = sum(len(j["rows"]) for j in jobs)
     if len(failures) == n:
@@ -300,7 +314,7 @@ def _jobs(table, partial: Path, images: Path, n: int, s: int, c: int, box, grey:
     return jobs, done
 
 
-def _run(jobs: list[dict], done: list, n: int, workers: int | None, progress: bool) -> list:
+def _run(jobs: list[dict], done: list, n: int, workers: int | None, progress: bool, procs=None) -> list:
     from tqdm.auto import tqdm
 
     failures = list(done)
@@ -316,16 +330,20 @@ def _run(jobs: list[dict], done: list, n: int, workers: int | None, progress: bo
         if workers == 1 or len(img_jobs) <= 1 or sum(len(j["rows"]) for j in img_jobs) < POOL_MIN:
             import cv2
 
-            cv2.setNumThreads(1)  # chunks are the parallelism; OpenCV's own threads only contend
-            for job in img_jobs:
-                failures.extend(_decode_chunk(job)[1])
-                bar.update(len(job["rows"]))
+            threads = cv2.getNumThreads()
+            cv2.setNumThreads(1)  # tiny images: OpenCV's own threads cost more than they give
+            try:
+                for job in img_jobs:
+                    failures.extend(_decode_chunk(job)[1])
+                    bar.update(len(job["rows"]))
+            finally:
+                cv2.setNumThreads(threads)  # the caller's setting
         else:
             def done(job: dict, chunk_failures: list) -> None:
                 failures.extend(chunk_failures)
                 bar.update(len(job["rows"]))
 
-            run_pool(img_jobs, workers, done)
+            run_pool(img_jobs, workers, done, procs)
     except RuntimeError as e:
         raise DataError(f"{e} (out of memory, or killed?)",
                         fix="run the same command again (finished chunks are kept); add --workers 1 "

@@ -72,18 +72,48 @@ def worker_command() -> list[str]:
     return [sys.executable, "-m", "facelab.data.cache_worker"]
 
 
-def run_pool(jobs: list[dict], workers: int, on_done: Callable[[dict, list], None]) -> None:
-    """Decode ``jobs`` on ``workers`` worker processes, calling ``on_done(job, failures)`` as each
-    finishes. Raises OSError for a worker's write error, RuntimeError if a worker dies. On any
-    exception (Ctrl-C included) the workers are stopped; finished chunks keep their markers."""
+def start_workers(n: int) -> list[subprocess.Popen]:
+    """Start ``n`` idle workers. ``prepare`` starts them before reading the source, so that their
+    imports (about half a second) overlap with the reading."""
     import facelab
 
     env = dict(os.environ)
     pkg_root = str(Path(facelab.__file__).resolve().parents[1])  # works without an install too
     env["PYTHONPATH"] = pkg_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.setdefault("OMP_NUM_THREADS", "1")
+    return [subprocess.Popen(worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                             env=env) for _ in range(max(1, n))]
+
+
+def stop_workers(procs: list[subprocess.Popen], now: bool = False) -> None:
+    """Close the workers' input (they exit when idle); ``now`` terminates them at once."""
+    for p in procs:
+        if p.poll() is None:
+            try:
+                p.stdin.close()
+            except OSError:  # a broken pipe to a dead worker
+                pass
+            if now:
+                p.terminate()
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        p.stdout.close()
+
+
+def run_pool(jobs: list[dict], workers: int, on_done: Callable[[dict, list], None],
+             procs: list[subprocess.Popen] | None = None) -> None:
+    """Decode ``jobs`` on ``workers`` worker processes (``procs`` if already started), calling
+    ``on_done(job, failures)`` as each finishes. Raises OSError for a worker's write error,
+    RuntimeError if a worker dies. On any exception (Ctrl-C included) the workers are stopped;
+    finished chunks keep their markers. The workers are always stopped on return."""
     pending: Iterable[dict] = iter(jobs)
-    procs: list[subprocess.Popen] = []
+    need = max(1, min(workers, len(jobs)))
+    procs = list(procs or [])
+    stop_workers(procs[need:])  # started early, more than there are chunks
+    procs = procs[:need]
     busy: dict[int, dict] = {}
     sel = selectors.DefaultSelector()
 
@@ -100,10 +130,8 @@ def run_pool(jobs: list[dict], workers: int, on_done: Callable[[dict, list], Non
             raise RuntimeError(f"decoding worker {p.pid} exited (code {p.wait()})") from None
 
     try:
-        for _ in range(max(1, min(workers, len(jobs)))):
-            p = subprocess.Popen(worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                 text=True, env=env)
-            procs.append(p)
+        procs += start_workers(need - len(procs)) if len(procs) < need else []
+        for p in procs:
             sel.register(p.stdout, selectors.EVENT_READ, p)
             feed(p)
         while busy:
@@ -123,19 +151,8 @@ def run_pool(jobs: list[dict], workers: int, on_done: Callable[[dict, list], Non
                 if p.stdin.closed:
                     sel.unregister(p.stdout)
     finally:
-        for p in procs:
-            if p.poll() is None:
-                try:
-                    p.stdin.close()
-                except OSError:  # a broken pipe to a dead worker
-                    pass
-                if busy:  # interrupted or failed: stop now (a half-written chunk has no marker)
-                    p.terminate()
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-            p.stdout.close()
+        # interrupted or failed: stop now (a half-written chunk has no marker, it is redone)
+        stop_workers(procs, now=bool(busy))
         sel.close()
 
 
