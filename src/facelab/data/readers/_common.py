@@ -7,8 +7,10 @@ few examples plus one summary (see :class:`ProblemLog`).
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -165,7 +167,7 @@ def seeded_split(n: int, *, seed: int, strata: np.ndarray | None = None,
 
     Example:
         >>> s = seeded_split(10, seed=0, strata=np.array([0] * 5 + [1] * 5))
-        >>> sorted(set(s)) <= ["test", "train", "val"]
+        >>> set(s) <= {"test", "train", "val"}
         True
     """
     rng = np.random.default_rng(seed)
@@ -204,6 +206,148 @@ def seeded_split(n: int, *, seed: int, strata: np.ndarray | None = None,
     else:
         assign(np.arange(n))
     return out
+
+
+#: Files hashed per thread-pool task (one task per file would cost more in scheduling than hashing).
+_HASH_CHUNK = 512
+
+
+def _digest_chunk(paths: list[str]) -> list[bytes | None]:
+    out: list[bytes | None] = []
+    # os.open/os.read: a buffered file object per file costs more than hashing a small image
+    read, close = os.read, os.close
+    for p in paths:
+        try:
+            fd = os.open(p, os.O_RDONLY)
+        except OSError:
+            out.append(None)  # unreadable: never grouped with anything
+            continue
+        try:
+            h = hashlib.blake2b(digest_size=16)
+            while chunk := read(fd, 1 << 20):
+                h.update(chunk)
+            out.append(h.digest())
+        except OSError:
+            out.append(None)
+        finally:
+            close(fd)
+    return out
+
+
+def content_groups(paths: list[str], *, workers: int | None = None) -> np.ndarray:
+    """A group code per file: byte-identical files (same blake2b digest) share a code.
+
+    Files are read and hashed in a thread pool (file reads and blake2b release the GIL); an
+    unreadable file gets a code of its own. Codes are numbered in order of first appearance, so
+    without duplicates they are ``0..n-1``.
+
+    Example:
+        >>> content_groups([])
+        array([], dtype=int64)
+    """
+    n = len(paths)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    chunks = [paths[i:i + _HASH_CHUNK] for i in range(0, n, _HASH_CHUNK)]
+    workers = workers or min(len(chunks), 8)
+    if workers <= 1 or len(chunks) == 1:
+        digests = [d for c in chunks for d in _digest_chunk(c)]
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            digests = [d for part in pool.map(_digest_chunk, chunks) for d in part]
+    keys = [d if d is not None else i for i, d in enumerate(digests)]  # unreadable: unique key
+    return pd.factorize(pd.Series(keys, dtype=object), sort=False)[0].astype(np.int64)
+
+
+def duplicate_groups(codes: np.ndarray) -> tuple[int, int]:
+    """``(groups, files)``: how many content groups hold 2+ files, and how many files they hold."""
+    if len(codes) == 0:
+        return 0, 0
+    sizes = np.bincount(codes)
+    multi = sizes[sizes > 1]
+    return int(len(multi)), int(multi.sum())
+
+
+def _merge_groups(groups: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Group labels joining ``groups`` (e.g. identities) linked by byte-identical files."""
+    g = pd.factorize(pd.Series(groups), sort=True)[0]
+    parent = np.arange(g.max() + 1 if len(g) else 0)
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    sizes = np.bincount(codes)
+    dup_rows = np.flatnonzero(sizes[codes] > 1)
+    if len(dup_rows):
+        first_g: dict[int, int] = {}
+        for r in dup_rows[np.argsort(codes[dup_rows], kind="stable")]:
+            c, gr = int(codes[r]), int(g[r])
+            if c in first_g:
+                a, b = find(first_g[c]), find(gr)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+            else:
+                first_g[c] = gr
+    roots = np.array([find(i) for i in range(len(parent))], dtype=np.int64)
+    return roots[g]
+
+
+def dedup_split(n: int, *, seed: int, content: np.ndarray | None, strata: np.ndarray | None = None,
+                groups: np.ndarray | None = None,
+                fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)) -> np.ndarray:
+    """:func:`seeded_split`, keeping files with the same ``content`` code (byte-identical) in one split.
+
+    With identity ``groups`` in use (no ``strata``, ≥ :data:`MIN_GROUPS`), groups linked by a
+    shared file are merged. Otherwise the split is made over one representative per content
+    group (its first file: its class is the one stratified) and copied to the group's other
+    files. Without duplicates the result is exactly :func:`seeded_split`'s.
+
+    Example:
+        >>> s = dedup_split(6, seed=0, content=np.array([0, 1, 0, 2, 3, 4]))
+        >>> s[0] == s[2]
+        True
+    """
+    if content is None or duplicate_groups(content)[0] == 0:
+        return seeded_split(n, seed=seed, strata=strata, groups=groups, fractions=fractions)
+    content = np.asarray(content)
+    if strata is None and groups is not None and len(np.unique(groups)) >= MIN_GROUPS:
+        groups = np.asarray(groups)
+        merged = _merge_groups(groups, content)
+        biggest = np.bincount(pd.factorize(pd.Series(groups))[0]).max()
+        m_sizes = np.bincount(merged)
+        if (m_sizes > 0).sum() >= MIN_GROUPS and m_sizes.max() <= max(biggest, 0.05 * n):
+            return seeded_split(n, seed=seed, groups=merged, fractions=fractions)
+        # copies link so many groups that one merged group would swallow a split: stay
+        # group-disjoint (the note from dedup_note counts the copies left apart)
+        return seeded_split(n, seed=seed, groups=groups, fractions=fractions)
+    reps = np.unique(content, return_index=True)[1]  # codes are 0..k-1: reps[c] = first row of group c
+    sub = seeded_split(len(reps), seed=seed, strata=None if strata is None else np.asarray(strata)[reps],
+                       groups=None if groups is None else np.asarray(groups)[reps], fractions=fractions)
+    return sub[content]
+
+
+def dedup_note(codes: np.ndarray | None, split: np.ndarray) -> str | None:
+    """The ``manifest.notes`` line on the byte-identical groups in ``split`` (None without any):
+    how many were kept in one split, and how many (if any) still span two."""
+    if codes is None:
+        return None
+    k, files = duplicate_groups(codes)
+    if not k:
+        return None
+    n_splits = pd.Series(np.asarray(split, dtype=object)).groupby(codes).nunique().to_numpy()
+    apart = int((n_splits > 1).sum())
+    kept = k - apart
+    line = (f"{kept:,} of {k:,} group(s) of byte-identical files ({files:,} files) kept together, "
+            f"each in one split, by the split facelab made")
+    if apart:
+        line += (f"; {apart:,} span two splits (their copies link identities that must stay apart): "
+                 f"test images with a copy in training")
+    else:
+        line += " (no carved val/test image has a copy in train)"
+    return line
 
 
 def split_note(what: str, seed: int, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),

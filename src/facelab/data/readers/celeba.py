@@ -20,7 +20,8 @@ import pandas as pd
 from ...errors import DataError
 from ..manifest import LabelInfo, Manifest
 from . import Reader, register_reader
-from ._common import MIN_GROUPS, ProblemLog, nothing_usable, scan_images, seeded_split, split_note
+from ._common import (MIN_GROUPS, ProblemLog, content_groups, dedup_note, dedup_split, nothing_usable, scan_images,
+                      split_note)
 from ._tables import clean_rows, drop_duplicate_ids, read_table
 
 IMG_DIR = "img_align_celeba"
@@ -177,11 +178,16 @@ def read_celeba(path: Path, *, seed: int = 0, kaggle: bool) -> Manifest:
             table, pn = table[~lacking], pn[~lacking]
             groups = table["identity"].to_numpy() if "identity" in table else None
         split = pn.astype(np.int64).map(PARTITIONS).to_numpy(dtype=object)
-        split = _fill_empty_splits(split, seed=seed, groups=groups, notes=notes)
+        split = _fill_empty_splits(split, seed=seed, groups=groups, notes=notes,
+                                   paths=(str(img_dir) + "/" + table["image_id"]).to_numpy())
     else:
         how = "identity-disjoint" if groups is not None and len(set(groups)) >= MIN_GROUPS else "random"
-        split = seeded_split(len(table), seed=seed, groups=groups)
+        # byte-identical images (the sample has one pair) go to one split: hashing 16k files is ~0.3 s
+        codes = content_groups((str(img_dir) + "/" + table["image_id"]).tolist())
+        split = dedup_split(len(table), seed=seed, content=codes, groups=groups)
         notes.append(split_note(f"no list_eval_partition.{ext}", seed, how=how))
+        if line := dedup_note(codes, split):
+            notes.append(line)
     if len(table) == 0:
         raise nothing_usable(root, log, f"{len(ids):,} labelled rows")
 
@@ -192,21 +198,25 @@ def read_celeba(path: Path, *, seed: int = 0, kaggle: bool) -> Manifest:
                     labels=labels, attributes=attributes, problems=log.problems(), notes=notes)
 
 
-def _fill_empty_splits(split: np.ndarray, *, seed: int, groups, notes: list[str]) -> np.ndarray:
-    """Carve val/test out of train when the images of those partitions are all missing."""
+def _fill_empty_splits(split: np.ndarray, *, seed: int, groups, notes: list[str], paths: np.ndarray) -> np.ndarray:
+    """Carve val/test out of train when the images of those partitions are all missing; the
+    train images (``paths``) are hashed so byte-identical ones land in one split."""
     empty = [s for s in ("val", "test") if not (split == s).any()]
     train = np.flatnonzero(split == "train")
     if not empty or len(train) < 10:
         return split
     fr = (0.8, 0.1 if "val" in empty else 0.0, 0.1 if "test" in empty else 0.0)
-    sub = seeded_split(len(train), seed=seed, groups=None if groups is None else np.asarray(groups)[train],
-                       fractions=fr)
+    codes = content_groups(np.asarray(paths)[train].tolist())
+    sub = dedup_split(len(train), seed=seed, content=codes,
+                      groups=None if groups is None else np.asarray(groups)[train], fractions=fr)
     split = split.copy()
     split[train] = sub
     how = "identity-disjoint" if groups is not None and len(set(groups[train])) >= MIN_GROUPS else "random"
     notes.append(split_note(f"no images of the official {' and '.join(empty)} partition(s) here; "
                             f"{' and '.join(empty)} carved out of the official train images", seed, fr, how=how)
                  + " (not the official partitions: figures are not comparable with published ones)")
+    if line := dedup_note(codes, sub):
+        notes.append(line)
     return split
 
 

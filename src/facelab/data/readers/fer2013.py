@@ -192,12 +192,13 @@ def read_fer_folders(path: Path, *, seed: int = 0) -> Manifest:
     y = np.array([EMOTIONS.index(c.lower()) for c in tree.cls], dtype=np.int16)
     split = np.array(tree.split, dtype=object)
     given = sorted(set(split), key=["train", "val", "test"].index)
+    base = str(path.resolve())
+    paths = [f"{base}/{r}" for r in tree.rel]
     if given == ["test"]:
         notes.append("only a test/ folder: everything is test data")
-    else:
-        split = assign_splits(split, y, seed=seed, notes=notes, what="fer2013 folders")
-    base = str(path.resolve())
-    table = pd.DataFrame({"image_id": tree.rel, "path": [f"{base}/{r}" for r in tree.rel],
+    else:  # carving val (and test) out of train: byte-identical files are kept together
+        split = assign_splits(split, y, seed=seed, notes=notes, what="fer2013 folders", paths=paths)
+    table = pd.DataFrame({"image_id": tree.rel, "path": paths,
                           "split": split.astype(str), "emotion": y})
     return Manifest(table=table, root=path.resolve(), layout="fer2013-folders", labels=_emotion_label(),
                     problems=log.problems(), notes=notes)

@@ -23,8 +23,8 @@ import pandas as pd
 from ...errors import DataError
 from ..manifest import LabelInfo, Manifest
 from . import Reader, register_reader
-from ._common import (ProblemLog, describe_folder, is_image_name, nothing_usable, seeded_split, split_note,
-                      subdirs)
+from ._common import (ProblemLog, content_groups, dedup_note, dedup_split, describe_folder, is_image_name,
+                      nothing_usable, split_note, subdirs)
 
 SPLIT_DIRS = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
               "test": "test", "testing": "test"}
@@ -98,21 +98,40 @@ def scan_class_tree(root: Path, splits: dict[str, str] | None, log: ProblemLog) 
     return tree
 
 
-def assign_splits(split: np.ndarray, y: np.ndarray, *, seed: int, notes: list[str], what: str) -> np.ndarray:
-    """Fill splits the layout does not give: everything, or val/test carved out of train."""
+def assign_splits(split: np.ndarray, y: np.ndarray, *, seed: int, notes: list[str], what: str,
+                  paths: list[str] | None = None) -> np.ndarray:
+    """Fill splits the layout does not give: everything, or val/test carved out of train.
+
+    With ``paths`` (one per row), the files facelab splits are hashed and byte-identical ones
+    are kept in one split (:func:`~._common.dedup_split`); splits given by folders are never
+    changed.
+    """
+    def content(rows: np.ndarray) -> np.ndarray | None:
+        return None if paths is None else content_groups([paths[i] for i in rows])
+
+    def note_dups(codes: np.ndarray | None, carved: np.ndarray) -> None:
+        line = dedup_note(codes, carved)
+        if line:
+            notes.append(f"{what}: {line}")
+
     if all(s is None for s in split):
         notes.append(split_note(f"{what}: no train/val/test folders", seed))
-        return seeded_split(len(y), seed=seed, strata=y)
+        codes = content(np.arange(len(y)))
+        out = dedup_split(len(y), seed=seed, content=codes, strata=y)
+        note_dups(codes, out)
+        return out
     split = split.astype(object)
     empty = [s for s in ("val", "test") if not (split == s).any()]
     train = np.flatnonzero(split == "train")
     if empty and len(train):
         # 10% of train per missing split (FER2013's PublicTest is about that size)
         fr = (1.0 - 0.1 * len(empty), 0.1 if "val" in empty else 0.0, 0.1 if "test" in empty else 0.0)
-        split[train] = seeded_split(len(train), seed=seed, strata=y[train], fractions=fr)
+        codes = content(train)
+        split[train] = dedup_split(len(train), seed=seed, content=codes, strata=y[train], fractions=fr)
         share = " and ".join(f"{s} {int(round(f / sum(fr) * 100))}%" for s, f in zip(("val", "test"), fr[1:]) if f)
         notes.append(f"{what}: no {' or '.join(empty)} folder; {share} carved out of train/ "
                      f"(seeded ({seed}), stratified by class)")
+        note_dups(codes, split[train])
     return split
 
 
@@ -135,8 +154,9 @@ def read_folder(path: Path, *, seed: int = 0) -> Manifest:
     if len(classes) < 2:
         notes.append(f"only one class ({classes[0]}): fine for exploring, not for training a classifier")
     y = pd.Categorical(tree.cls, categories=classes).codes.astype(np.int16)
-    split = assign_splits(np.array(tree.split, dtype=object), y, seed=seed, notes=notes, what="folder")
     base = str(path.resolve())
+    split = assign_splits(np.array(tree.split, dtype=object), y, seed=seed, notes=notes, what="folder",
+                          paths=[f"{base}/{r}" for r in tree.rel])
     table = pd.DataFrame({"image_id": tree.rel, "path": [f"{base}/{r}" for r in tree.rel],
                           "split": split.astype(str), "label": y})
     if table.empty:
