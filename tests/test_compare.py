@@ -13,8 +13,8 @@ from facelab.train.evaluate import evaluate
 from facelab.train.search import resized_cache, search, space
 
 
-# Own single-process caches rather than the shared prepared_* fixtures: prepare() forks decoding
-# workers, and a fork after OpenCV's thread pool has run can deadlock in the child (seen here).
+# Own single-process caches rather than the shared prepared_* fixtures: these tests then do not
+# depend on prepare()'s worker pool (a fork-based pool once deadlocked here after OpenCV had run).
 @pytest.fixture(scope="module")
 def prepared_celeba(synth_celeba, tmp_path_factory):
     from facelab.data.cache import prepare
