@@ -42,7 +42,10 @@ def version() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script: user errors are printed, never a traceback."""
     try:
-        app(args=argv, standalone_mode=False)
+        # With standalone_mode=False click returns the code of `typer.Exit(code)` instead of exiting.
+        code = app(args=argv, standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except FacelabError as e:
         from rich.console import Console
 
