@@ -75,10 +75,7 @@ def run_demo(out: str | Path = "facelab-demo", *, n: int = 2000, size: int = 48,
     con.print("most frequent attributes: " + ", ".join(f"{k} {v:.0%}" for k, v in bal.head(6).items()))
 
     step(f"3. prepare the cache (decode once → {size}×{size} uint8 memmap)")
-    t = time.perf_counter()
-    ds = prepare(source, size=size, progress=True)
-    dt = time.perf_counter() - t
-    con.print(f"{len(ds)} images in {dt:.1f} s → [bold]{ds.path}[/]")
+    ds = prepare(source, size=size, progress=True)  # prints what it prepared, where, how fast
 
     result = DemoResult(root=root, source=source, cache=ds.path)
 
