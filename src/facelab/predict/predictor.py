@@ -26,6 +26,7 @@ import numpy as np
 from ..errors import ConfigError, DataError, FacelabError, RunError
 from ..faces.align import align, crop_aligned
 from ..faces.detect import FaceBox, get_detector
+from ..train.run import _read_json  # the run's own reader: one error message for a broken run
 
 Backend = Literal["torch", "onnx"]
 ONNX_FILE = "model.onnx"
@@ -92,16 +93,6 @@ def _thresholds(metrics: dict, classes: list[str]) -> np.ndarray:
     if isinstance(metrics, dict) and isinstance(metrics.get("threshold"), (int, float)):
         return np.full(len(classes), float(metrics["threshold"]), np.float32)
     return np.full(len(classes), 0.5, np.float32)
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise RunError(f"{path.parent} has no {path.name}", path=path.parent,
-                       fix="pass a run folder made by `facelab train`") from None
-    except ValueError as e:
-        raise RunError(f"{path} is corrupt ({e})", path=path, fix="train the run again") from None
 
 
 class Predictor:
