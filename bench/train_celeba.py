@@ -122,6 +122,8 @@ def main(argv=None) -> None:
     ap.add_argument("--balance", default="none", help="none | sqrt | full (accuracy is the metric: none)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--options", default=None,
+                    help="other train() keywords as JSON, e.g. '{\"weight_decay\": 0.02, \"rotate\": 8}'")
     a = ap.parse_args(argv)
     kw = {"model": a.model, "seed": a.seed, "balance": a.balance, "patience": 0}
     for k in ("batch_size", "lr", "threads"):
@@ -129,6 +131,8 @@ def main(argv=None) -> None:
             kw[k] = getattr(a, k)
     if a.params:
         kw["params"] = json.loads(a.params)
+    if a.options:
+        kw.update(json.loads(a.options))
     a.size = a.size or 64
     name = f"train_celeba_{a.target if a.target != 'all' else 'all40'}"
     run_bench(kind="celeba", target=a.target, minutes=a.minutes, size=a.size, crop=a.crop, grey=False,
