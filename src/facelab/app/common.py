@@ -177,3 +177,21 @@ def show_pngs(folder: Path, *, keywords: tuple[str, ...] = (), exclude: set[Path
 def missing(what: str, command: str) -> None:
     """Say that a piece is not there yet, and the command that makes it."""
     st.info(f"{what} — run `{command}`", icon="ℹ️")
+
+
+def choose_report(cfg: AppConfig, kind: str, title: str) -> Path:
+    """The report folder of ``kind`` a page shows: the newest, or the one picked when several exist.
+
+    Stops the page with the command that makes one when there is none.
+    """
+    reports = find_reports(cfg, kind)
+    if not reports:
+        missing(f"No {title} report yet" + ("" if cfg.data else " (and no `--data DIR` given)"),
+                f"facelab {kind} {cfg.data or 'DATA'}")
+        st.stop()
+    folder = reports[0]
+    if len(reports) > 1:
+        folder = st.selectbox("Report", reports, format_func=lambda p: str(p.relative_to(p.parents[1])))
+    st.caption(f"`{folder}`")
+    return folder
+
