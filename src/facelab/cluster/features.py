@@ -9,11 +9,10 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from ..data.prepared import META_FILE, PreparedDataset, open_prepared
+from ..data.prepared import PreparedDataset, open_prepared, resolve_data
 from ..errors import ConfigError, DataError
 
 
@@ -32,14 +31,8 @@ def load_images(data, *, progress: bool = True) -> tuple[PreparedDataset, str]:
     A source folder uses its prepared cache; without one it is prepared once (48x48 grey for
     FER2013, 64x64 RGB otherwise) and the report says so.
     """
-    if isinstance(data, PreparedDataset):
-        return data, f"prepared cache {data.path}"
-    path = Path(data).expanduser()
-    if not path.exists():
-        raise DataError(f"{path} does not exist", path=path,
-                        fix="give a dataset folder (CelebA, FER2013, class folders) or a prepared cache")
-    if (path / META_FILE).is_file():
-        ds = PreparedDataset.open(path)
+    ds, path = resolve_data(data)
+    if ds is not None:
         return ds, f"prepared cache {ds.path}"
     try:
         ds = open_prepared(path)

@@ -116,6 +116,24 @@ class PreparedDataset:
         return f"PreparedDataset({str(self.path)!r}, n={len(self)}, size={self.size}, channels={self.channels})"
 
 
+def resolve_data(data: "str | Path | PreparedDataset") -> tuple[PreparedDataset | None, Path | None]:
+    """Split what a user passed into (an opened cache, or None) and (the source folder, or None).
+
+    A :class:`PreparedDataset` or a cache folder gives the dataset; any other existing folder is a
+    source (whose cache, if any, :func:`open_prepared` finds). A path that does not exist is a
+    ``DataError``.
+    """
+    if isinstance(data, PreparedDataset):
+        return data, None
+    path = Path(data).expanduser()
+    if not path.exists():
+        raise DataError(f"{path} does not exist", path=path,
+                        fix="give a dataset folder (CelebA, FER2013, class folders) or a prepared cache")
+    if (path / META_FILE).is_file():
+        return PreparedDataset.open(path), None
+    return None, path
+
+
 def open_prepared(data: str | Path) -> PreparedDataset:
     """Open a prepared cache given either the cache folder or the source folder it came from.
 

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.manifest import LabelInfo, Manifest
-from ..data.prepared import META_FILE, PreparedDataset, open_prepared
+from ..data.prepared import open_prepared, resolve_data
 from ..errors import DataError
 
 
@@ -127,18 +127,9 @@ def load_for_explore(data, *, sample: int = 3000, seed: int = 0, progress: bool 
         progress: show decoding progress.
         size: side of decoded sample images (default 64, 48 for FER2013).
     """
-    ds: PreparedDataset | None = None
     manifest: Manifest
     notes: list[str] = []
-    if isinstance(data, PreparedDataset):
-        ds = data
-    else:
-        path = Path(data).expanduser()
-        if not path.exists():
-            raise DataError(f"{path} does not exist", path=path,
-                            fix="give a dataset folder (CelebA, FER2013, class folders) or a prepared cache")
-        if (path / META_FILE).is_file():
-            ds = PreparedDataset.open(path)
+    ds, path = resolve_data(data)
     if ds is not None:
         manifest = ds.manifest
         name = Path(manifest.root).name or ds.path.name
