@@ -124,6 +124,7 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--options", default=None,
                     help="other train() keywords as JSON, e.g. '{\"weight_decay\": 0.02, \"rotate\": 8}'")
+    ap.add_argument("--tag", default=None, help="suffix of the results file (keeps experiments apart)")
     a = ap.parse_args(argv)
     kw = {"model": a.model, "seed": a.seed, "balance": a.balance, "patience": 0}
     for k in ("batch_size", "lr", "threads"):
@@ -134,7 +135,7 @@ def main(argv=None) -> None:
     if a.options:
         kw.update(json.loads(a.options))
     a.size = a.size or 64
-    name = f"train_celeba_{a.target if a.target != 'all' else 'all40'}"
+    name = f"train_celeba_{a.target if a.target != 'all' else 'all40'}" + (f"-{a.tag}" if a.tag else "")
     run_bench(kind="celeba", target=a.target, minutes=a.minutes, size=a.size, crop=a.crop, grey=False,
               train_kw=kw, name=name, goal=TARGETS.get(a.target))
 

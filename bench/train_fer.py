@@ -42,6 +42,9 @@ def main(argv=None) -> None:
     ap.add_argument("--balance", default="none", help="none | sqrt | full")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--options", default=None,
+                    help="other train() keywords as JSON, e.g. '{\"ema\": 0.999, \"erase\": 0.25}'")
+    ap.add_argument("--tag", default=None, help="suffix of the results file (keeps experiments apart)")
     a = ap.parse_args(argv)
     kw = {"model": a.model, "seed": a.seed, "balance": a.balance, "batch_size": a.batch_size, "patience": 0}
     for k in ("lr", "threads"):
@@ -51,8 +54,10 @@ def main(argv=None) -> None:
         kw["params"] = json.loads(a.params)
     elif a.model == "cnn" and DEFAULT_PARAMS:
         kw["params"] = DEFAULT_PARAMS
+    if a.options:
+        kw.update(json.loads(a.options))
     run_bench(kind="fer2013", target=None, minutes=a.minutes, size=a.size, crop=None, grey=True,
-              train_kw=kw, name="train_fer", goal=GOAL)
+              train_kw=kw, name="train_fer" + (f"-{a.tag}" if a.tag else ""), goal=GOAL)
 
 
 if __name__ == "__main__":

@@ -169,3 +169,57 @@ def test_schedule_warms_up_then_decays():
     f = [lr_factor(p, warmup=0.1, schedule="cosine") for p in (0.0, 0.05, 0.1, 0.5, 1.0)]
     assert f[0] < f[1] < f[2] == pytest.approx(1.0) and f[3] < f[2] and f[4] < 0.02
     assert lr_factor(0.5, warmup=0.1, schedule="constant") == 1.0
+
+
+def test_ema_mixup_erase_and_tta_train_save_and_predict_consistently(cache, runs_dir):
+    run = train(cache, target="A", epochs=3, lr=1e-2, ema=0.9, mixup=0.2, tta=True,
+                **{**FAST, "augment": True, "erase": 0.5})
+    assert run.metrics["val_accuracy"] > 0.8
+    assert json.loads((run.path / "state.json").read_text())["ema_updates"] == 3 * (172 // 32)
+    # The saved weights are the average, and predictions go through the mirror average.
+    from facelab.train.tta import FlipAverage
+
+    model = run.model()
+    assert isinstance(model, FlipAverage)
+    x = torch.randn(3, 3, 16, 16)
+    with torch.no_grad():
+        np.testing.assert_allclose(model(x).numpy(), ((model.net(x) + model.net(x.flip(3))) / 2).numpy(),
+                                   atol=1e-6)
+    pred = run.predictions()
+    val = pred[pred.split == "val"]
+    p = run.predict_proba(cache.images[val["row"].to_numpy()])
+    np.testing.assert_allclose(p[:, 0], val["p_A"].to_numpy(), atol=1e-5)
+
+
+def test_ema_run_resumes_with_its_average(cache, runs_dir):
+    def stop_after_first(ev):
+        if ev.epoch == 1:
+            raise KeyboardInterrupt
+
+    kw = dict(target="A", epochs=3, seed=2, ema=0.9, **FAST)
+    with pytest.raises(KeyboardInterrupt):
+        train(cache, name="e1", callbacks=[stop_after_first], **kw)
+    resumed = train(cache, resume="e1", progress=False)
+    whole = train(cache, name="e2", **kw)
+    pd.testing.assert_series_equal(resumed.history()["val_loss"], whole.history()["val_loss"])
+
+
+def test_random_erasing_blanks_one_rectangle_per_chosen_image():
+    from facelab.train.data import _erase
+
+    g = torch.Generator().manual_seed(0)
+    x = _erase(torch.ones(64, 1, 32, 32), 0.5, g)
+    blanked = (x == 0).flatten(1).sum(1)
+    assert 15 < int((blanked > 0).sum()) < 50  # about half the images
+    assert blanked.max() <= 0.25 * 32 * 32 + 64 and blanked[blanked > 0].min() >= 1
+    for img in x[blanked > 0, 0]:  # the blank is one rectangle
+        ys, xs = torch.nonzero(img == 0, as_tuple=True)
+        assert len(ys) == (ys.max() - ys.min() + 1) * (xs.max() - xs.min() + 1)
+
+
+def test_new_options_are_validated():
+    from facelab.train.config import TrainConfig
+
+    for bad in ({"erase": 1.5}, {"mixup": -1}, {"ema": 1.0}):
+        with pytest.raises(ConfigError):
+            TrainConfig.from_dict(bad)

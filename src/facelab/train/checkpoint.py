@@ -23,9 +23,13 @@ def save_weights(path: Path, model: torch.nn.Module) -> None:
     tmp.replace(path)
 
 
-def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
-    """Write model (``model.*``) and AdamW state (``opt.<param index>.<name>``) tensors."""
+def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                    ema: torch.nn.Module | None = None) -> None:
+    """Write model (``model.*``), AdamW state (``opt.<param index>.<name>``) and, when training
+    keeps one, the weight average (``ema.*``) tensors."""
     tensors = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
+    if ema is not None:
+        tensors.update({f"ema.{k}": v.detach().contiguous() for k, v in ema.state_dict().items()})
     for idx, st in optimizer.state_dict()["state"].items():
         for k, v in st.items():
             t = v if isinstance(v, torch.Tensor) else torch.tensor(v)
@@ -35,7 +39,8 @@ def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.O
     tmp.replace(path)
 
 
-def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
+def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                    ema: torch.nn.Module | None = None) -> None:
     """Restore what :func:`save_checkpoint` wrote.
 
     Raises:
@@ -44,6 +49,9 @@ def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.O
     try:
         tensors = load_file(str(path))
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        if ema is not None:
+            avg = {k[4:]: v for k, v in tensors.items() if k.startswith("ema.")}
+            ema.load_state_dict(avg or {k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         sd = optimizer.state_dict()
         state: dict = {}
         for k, v in tensors.items():

@@ -45,6 +45,10 @@ class TrainConfig:
     scale: float = 0.05  # max zoom in/out
     rotate: float = 0.0  # degrees
     jitter: float = 0.1  # brightness/contrast strength
+    erase: float = 0.0  # probability of blanking a random rectangle (random erasing / cutout)
+    mixup: float = 0.0  # mixup alpha (0 = off): trains on blends of two images and their labels
+    ema: float = 0.0  # decay of a weight average that is evaluated and saved instead (0 = off)
+    tta: bool = False  # average each prediction with that of the mirrored face (2x inference)
     patience: int = 6  # epochs without validation improvement before stopping
     val_fraction: float = 0.1
     weights: str | None = None
@@ -121,5 +125,11 @@ class TrainConfig:
             bad(f"unknown schedule {self.schedule!r}", "choose cosine, onecycle or constant")
         if self.precision not in ("auto", "fp32", "bf16"):
             bad(f"unknown precision {self.precision!r}", "choose auto, fp32 or bf16")
+        if not 0 <= self.erase <= 1:
+            bad(f"erase is a probability in [0, 1] (got {self.erase})", "pass erase: 0.25")
+        if self.mixup < 0:
+            bad(f"mixup alpha must be 0 (off) or positive (got {self.mixup})", "pass mixup: 0.2")
+        if not (self.ema == 0 or 0 < self.ema < 1):
+            bad(f"ema decay must be 0 (off) or in (0, 1) (got {self.ema})", "pass ema: 0.999")
         if self.balance not in ("none", "sqrt", "full"):
             bad(f"unknown balance {self.balance!r}", "choose none, sqrt or full")

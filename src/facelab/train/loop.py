@@ -19,6 +19,7 @@ from ..errors import RunError
 from . import artifacts
 from .checkpoint import load_checkpoint, save_checkpoint, save_weights
 from .data import Augment, Batches, to_float
+from .ema import WeightAverage
 from .run import CHECKPOINT, HISTORY, METRICS, PREDICTIONS, STATE, WEIGHTS, Run
 from .setup import class_weights
 from .weights import load_matching, read_state_dict
@@ -74,9 +75,10 @@ class Loop:
         from .trainer import _param_groups
 
         opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr)
+        ema = WeightAverage(model, cfg.ema, int(self.state.get("ema_updates", 0))) if cfg.ema else None
         if resuming:
-            load_checkpoint(self.path / CHECKPOINT, model, opt)
-        return model, opt
+            load_checkpoint(self.path / CHECKPOINT, model, opt, ema.module if ema else None)
+        return model, opt, ema
 
     def _loss(self, y_train: np.ndarray):
         w = class_weights(self.task, y_train, self.cfg.balance)
@@ -91,9 +93,11 @@ class Loop:
         y_all = task.labels(ds.table)
         tr = Batches(ds.images, self.train_rows, y_all[self.train_rows], cfg.batch_size)
         va = Batches(ds.images, self.val_rows, y_all[self.val_rows], cfg.eval_batch_size)
-        model, opt = self._build()
+        model, opt, ema = self._build()
         loss_fn = self._loss(y_all[self.train_rows])
-        augment = Augment(cfg.flip, cfg.shift, cfg.scale, cfg.rotate, cfg.jitter) if cfg.augment else None
+        augment = (Augment(cfg.flip, cfg.shift, cfg.scale, cfg.rotate, cfg.jitter, cfg.erase)
+                   if cfg.augment else None)
+        scored = ema.module if ema is not None else model  # what is evaluated and saved
         from .trainer import EpochEnd, lr_factor, _evaluate
 
         st = self.state
@@ -131,14 +135,24 @@ class Loop:
                     x = to_float(xb, self.mean, self.std)
                     if augment is not None:
                         x = augment(x, g)
+                    mix = None
+                    if cfg.mixup:
+                        ga, gb = _beta_pair(cfg.mixup, g)  # lam ~ Beta(a, a), from the run's generator
+                        lam = ga / (ga + gb)
+                        mix = (lam, torch.randperm(len(x), generator=g))
+                        x = lam * x + (1 - lam) * x[mix[1]]
                     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
                         logits = model(x).float()
                     loss = loss_fn(logits, yb)
+                    if mix is not None:
+                        loss = mix[0] * loss + (1 - mix[0]) * loss_fn(logits, yb[mix[1]])
                     if not torch.isfinite(loss):
                         self._nan(e, st["step"])
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()
+                    if ema is not None:
+                        ema.update(model)
                     st["step"] += 1
                     n = len(xb)
                     seen += n
@@ -153,7 +167,9 @@ class Loop:
                 train_s = time.perf_counter() - t0
                 if seen == 0:
                     break
-                proba, val_loss, val_acc = _evaluate(model, va, task, loss_fn, cfg, self.mean, self.std)
+                if ema is not None:
+                    st["ema_updates"] = ema.updates
+                proba, val_loss, val_acc = _evaluate(scored, va, task, loss_fn, cfg, self.mean, self.std)
                 if not math.isfinite(val_loss) and len(va.rows):
                     self._nan(e, st["step"])
                 secs = time.perf_counter() - t0
@@ -166,11 +182,11 @@ class Loop:
                 score = val_acc if len(va.rows) else -row["train_loss"]
                 if st.get("best") is None or score > st["best"]:
                     st["best"], st["best_epoch"], st["bad_epochs"] = score, e, 0
-                    save_weights(self.path / WEIGHTS, model)
+                    save_weights(self.path / WEIGHTS, scored)
                 else:
                     st["bad_epochs"] = int(st.get("bad_epochs", 0)) + 1
                 self._append_history(row)
-                save_checkpoint(self.path / CHECKPOINT, model, opt)
+                save_checkpoint(self.path / CHECKPOINT, model, opt, ema.module if ema else None)
                 artifacts.write_json(self.path / STATE, st)
                 if self.progress:
                     print(f"epoch {e}: loss {row['train_loss']:.4f}  val_loss {val_loss:.4f}  "
@@ -190,7 +206,7 @@ class Loop:
                   f"resume with: facelab train {cfg.data} --resume --name {self.path.name}", file=sys.stderr)
             raise
         st["stop_reason"] = stop_reason
-        return self._finish(model, y_all)
+        return self._finish(scored, y_all)
 
     # -- helpers -------------------------------------------------------------------------------
     def _nan(self, epoch: int, step: int):
@@ -259,6 +275,16 @@ class Loop:
                                            "holdout": self.holdout},
                              per_output=per_output, init=self.init_report)
         return Run.load(self.path)
+
+
+def _beta_pair(alpha: float, g: torch.Generator) -> tuple[float, float]:
+    """Two Gamma(alpha) draws from ``g`` (a Beta(alpha, alpha) sample is a / (a + b)).
+
+    torch's Gamma sampler takes no generator, so the draw goes through numpy seeded from ``g``:
+    a resumed or repeated run mixes exactly the same way."""
+    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=g))
+    a, b = np.random.default_rng(seed).gamma(alpha, size=2)
+    return float(a), float(b)
 
 
 def native_bf16() -> bool:

@@ -196,6 +196,10 @@ class Run:
 
                     model.load_state_dict(load_file(str(wpath)))
                     model.eval()
+                    if self.config.get("tta"):
+                        from .tta import FlipAverage
+
+                        model = FlipAverage(model).eval()
                 else:
                     from safetensors.numpy import load_file as load_np
 

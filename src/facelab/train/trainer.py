@@ -122,6 +122,10 @@ def _find_resumable(resume: bool | str, name: str | None, target, model: str) ->
 
 def _evaluate(model, batches: Batches, task: Task, loss_fn, cfg: TrainConfig, mean, std):
     model.eval()
+    if cfg.tta:
+        from .tta import FlipAverage
+
+        model = FlipAverage(model)
     probs, losses, n = [], 0.0, 0
     with torch.inference_mode():
         for xb, yb in batches.epoch(None):
