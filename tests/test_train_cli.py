@@ -29,11 +29,16 @@ def grey(tmp_path_factory):
 
 def test_cli_train_models_runs(rgb, runs_dir, capsys):
     main(["train", str(rgb.path), "--target", "A", "--epochs", "1", "--name", "cli", "--no-progress",
-          "--threads", "1", "--param", "widths=[8,16]", "--param", "depths=[1,1]"])
+          "--threads", "1", "--param", "widths=[8,16]", "--param", "depths=[1,1]",
+          "--set", "ema=0.99", "--set", "tta=true", "--set", "erase=0.1"])
     out = capsys.readouterr().out
     assert "val_accuracy" in out and str(runs_dir / "cli") in out
     run = Run.load("cli")
     assert run.config["params"]["widths"] == [8, 16]
+    assert (run.config["ema"], run.config["tta"], run.config["erase"]) == (0.99, True, 0.1)
+    with pytest.raises(SystemExit) as e:  # a misspelt option names the right one
+        main(["train", str(rgb.path), "--target", "A", "--no-progress", "--set", "emma=0.9"])
+    assert e.value.code == 2 and "did you mean 'ema'" in capsys.readouterr().err
     main(["runs"])
     assert "cli" in capsys.readouterr().out
     main(["models", "--size", "48", "--channels", "1"])

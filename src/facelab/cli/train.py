@@ -7,7 +7,8 @@ from typing import List, Optional
 import typer
 
 
-def _parse_params(items: list[str] | None) -> dict:
+def _parse_params(items: list[str] | None, flag: str = "--param",
+                  example: str = "--param widths=[32,64,128,256]") -> dict:
     import yaml
 
     from ..errors import ConfigError
@@ -15,7 +16,7 @@ def _parse_params(items: list[str] | None) -> dict:
     out: dict = {}
     for item in items or []:
         if "=" not in item:
-            raise ConfigError(f"--param {item!r} is not KEY=VALUE", fix="e.g. --param widths=[32,64,128,256]")
+            raise ConfigError(f"{flag} {item!r} is not KEY=VALUE", fix=f"e.g. {example}")
         k, v = item.split("=", 1)
         out[k.strip()] = yaml.safe_load(v)  # numbers, lists and booleans in YAML syntax
     return out
@@ -47,6 +48,9 @@ def register(app: typer.Typer) -> None:
         threads: Optional[int] = typer.Option(None, help="torch threads (default: all cores)."),
         patience: Optional[int] = typer.Option(None, help="Stop after this many epochs without improvement."),
         progress: bool = typer.Option(True, help="Show the progress bar."),
+        set_: Optional[List[str]] = typer.Option(None, "--set", help="Any other training option KEY=VALUE "
+                                                 "(repeatable), e.g. --set ema=0.999 --set tta=true "
+                                                 "--set weight_decay=0.02 (see docs/training.md)."),
     ) -> None:
         """Train a model on a prepared cache; the run goes to runs/<name>/."""
         from rich.console import Console
@@ -58,7 +62,8 @@ def register(app: typer.Typer) -> None:
                         name=name, seed=seed, batch_size=batch_size, lr=lr,
                         weights=str(weights) if weights else None, init=init, resume=resume,
                         val_fraction=val_fraction, params=_parse_params(param) or None, config=config,
-                        threads=threads, patience=patience, progress=progress)
+                        threads=threads, patience=patience, progress=progress,
+                        **_parse_params(set_, "--set", "--set ema=0.999"))
         except KeyboardInterrupt:
             # train() has saved the checkpoint and printed the resume command. SystemExit, because
             # click turns KeyboardInterrupt/typer.Exit into a return value that would exit with 0.
