@@ -47,7 +47,10 @@ class TrainConfig:
     jitter: float = 0.1  # brightness/contrast strength
     erase: float = 0.0  # probability of blanking a random rectangle (random erasing / cutout)
     mixup: float = 0.0  # mixup alpha (0 = off): trains on blends of two images and their labels
-    ema: float = 0.0  # decay of a weight average that is evaluated and saved instead (0 = off)
+    # Decay of a weight average that is evaluated and saved instead of the last weights (0 = off).
+    # On by default: free at inference; it smooths the epoch-to-epoch swings and delays over-fitting
+    # (CelebA Smiling val 0.906 without mirroring vs 0.899 before it; docs/training.md).
+    ema: float = 0.999
     tta: bool = False  # average each prediction with that of the mirrored face (2x inference)
     patience: int = 6  # epochs without validation improvement before stopping
     val_fraction: float = 0.1
