@@ -164,7 +164,7 @@ def recall(root: Path) -> dict:
             "ms_per_photo": round(1000 * secs / len(paths), 1), "target": 0.97}
 
 
-def agreement(run, info: dict, root: Path, n: int) -> dict:
+def agreement(run, info: dict, root: Path, n: int, data: str | None = None) -> dict:
     """detect+align vs --aligned on CelebA images the run did not train on (the cache's test split)."""
     from facelab.data.prepared import open_prepared
     from facelab.predict import Predictor
@@ -175,7 +175,7 @@ def agreement(run, info: dict, root: Path, n: int) -> dict:
         return {"skipped": f"run {pred.name} has no Smiling output"}
     k = pred.classes.index("Smiling")
     try:
-        ds = open_prepared(run.config["data"])
+        ds = open_prepared(data or run.config["data"])
         test = ds.table.iloc[ds.split("test")]
         paths = list(test["path"])
     except Exception:  # a run from elsewhere: fall back to a sample of the images
@@ -220,6 +220,9 @@ def main(argv=None) -> None:
     ap.add_argument("--throughput-images", type=int, default=4000)
     ap.add_argument("--agreement-images", type=int, default=1000)
     ap.add_argument("--only", default="latency,throughput,recall,agreement")
+    ap.add_argument("--data", default=None, help="the run's prepared cache, when its own is gone (the "
+                                                 "agreement images are its test split)")
+    ap.add_argument("--tag", default=None, help="suffix of the results file")
     args = ap.parse_args(argv)
     root, real = _data()
     run, info = _run(args, root)
@@ -241,11 +244,11 @@ def main(argv=None) -> None:
         out["lfw_recall"] = recall(root)
         print("lfw recall", out["lfw_recall"])
     if "agreement" in only:
-        out["agreement"] = agreement(run, info, root, args.agreement_images)
+        out["agreement"] = agreement(run, info, root, args.agreement_images, args.data)
         print("agreement", out["agreement"])
     out["load_average_1m_end"] = round(os.getloadavg()[0], 2)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    dest = RESULTS / "predict.json"
+    dest = RESULTS / (f"predict-{args.tag}.json" if args.tag else "predict.json")
     dest.write_text(json.dumps(out, indent=1, default=str))
     print(json.dumps(out, indent=1, default=str))
     print(f"wrote {dest}")
