@@ -92,3 +92,22 @@ def test_box_helpers():
     assert box_iou(a, a) == 1.0 and box_iou(a, FaceBox(20, 20, 5, 5, 1.0)) == 0.0
     s = FaceBox(2, 4, 10, 10, 1.0, {"left_eye": (4.0, 6.0), "right_eye": (8.0, 6.0)}).scaled(2)
     assert (s.x, s.w, s.landmarks["right_eye"]) == (4, 20, (16.0, 12.0))
+
+
+def test_large_face_fallback_finds_what_the_first_cascade_misses():
+    photo = paste([face(1)], scale=1.5, seed=1)
+    ref = HaarDetector().detect(photo)[0]
+    # a first cascade that cannot fire (10,000 neighbours) leaves only the fallback
+    strict = dict(min_neighbors=10_000, rotations=(), profile=False)
+    assert HaarDetector(fallback=None, **strict).detect(photo) == []
+    boxes = HaarDetector(**strict).detect(photo)
+    assert len(boxes) == 1
+    b = boxes[0]
+    assert abs(b.center[0] - ref.center[0]) < 0.1 * ref.w and abs(b.center[1] - ref.center[1]) < 0.1 * ref.w
+    assert 0.85 < b.w / ref.w < 1.15  # shrunk to alt2's scale, so the framing fits
+    # large faces only: the same face at a quarter of the size is left to the other passes
+    small = paste([face(1)], size=(1600, 1200), scale=0.6, seed=1)
+    assert HaarDetector(max_side=1600, **strict).detect(small) == []
+    # and noise still has no face
+    rng = np.random.default_rng(0)
+    assert HaarDetector().detect(rng.integers(0, 255, (300, 400, 3), dtype=np.uint8)) == []
