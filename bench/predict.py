@@ -164,7 +164,7 @@ def recall(root: Path) -> dict:
             "ms_per_photo": round(1000 * secs / len(paths), 1), "target": 0.97}
 
 
-def agreement(run, info: dict, root: Path, n: int, data: str | None = None) -> dict:
+def agreement(run, root: Path, n: int, data: str | None = None) -> dict:
     """detect+align vs --aligned on CelebA images the run did not train on (the cache's test split)."""
     from facelab.data.prepared import open_prepared
     from facelab.predict import Predictor
@@ -184,28 +184,26 @@ def agreement(run, info: dict, root: Path, n: int, data: str | None = None) -> d
     paths = paths[:n]
     al = list(pred.predict_batch(paths, aligned=True, workers=2, batch_size=256))
     ph = list(pred.predict_batch(paths, workers=2, batch_size=256))
-    agree = nofound = agree_found = 0
-    diffs = []
-    for a, p in zip(al, ph):
-        la = a.faces[0].probabilities["Smiling"] >= pred.thresholds[k]
-        if not p.faces or not p.faces[0].classified:
-            nofound += 1
-            continue
-        # the face nearest the image centre (the aligned face), as in bench/align_fit.py
-        f = min(p.faces, key=lambda f: (f.box.center[0] - p.width / 2) ** 2 + (f.box.center[1] - p.height / 2) ** 2)
-        same = (f.probabilities["Smiling"] >= pred.thresholds[k]) == la
-        agree += same
-        agree_found += same
-        diffs.append(abs(f.probabilities["Smiling"] - a.faces[0].probabilities["Smiling"]))
+    # per photo, the classified face nearest the image centre (the aligned face), as in
+    # bench/align_fit.py; None when no face was found or none could be classified
+    picked = []
+    for p in ph:
+        faces = [f for f in p.faces if f.classified]
+        picked.append(min(faces, key=lambda f: (f.box.center[0] - p.width / 2) ** 2
+                          + (f.box.center[1] - p.height / 2) ** 2) if faces else None)
+    found = [(a.faces[0], f) for a, f in zip(al, picked) if f is not None]
+    nofound = len(paths) - len(found)
+    t_s = pred.thresholds[k]
+    agree = sum((f.probabilities["Smiling"] >= t_s) == (a.probabilities["Smiling"] >= t_s) for a, f in found)
+    diffs = [abs(f.probabilities["Smiling"] - a.probabilities["Smiling"]) for a, f in found]
     per_attr = {}
     for c in pred.classes:
         t = pred.thresholds[pred.classes.index(c)]
-        pairs = [(a.faces[0].probabilities[c] >= t, p.faces[0].probabilities[c] >= t)
-                 for a, p in zip(al, ph) if p.faces and p.faces[0].classified]
-        per_attr[c] = round(float(np.mean([x == y for x, y in pairs])), 4) if pairs else None
+        same = [(a.probabilities[c] >= t) == (f.probabilities[c] >= t) for a, f in found]
+        per_attr[c] = round(float(np.mean(same)), 4) if same else None
     return {"images": len(paths), "face_found": len(paths) - nofound,
             "smiling_agreement": round(agree / len(paths), 4),
-            "smiling_agreement_where_found": round(agree_found / max(1, len(paths) - nofound), 4),
+            "smiling_agreement_where_found": round(agree / max(1, len(found)), 4),
             "smiling_mean_abs_prob_diff": round(float(np.mean(diffs)), 4) if diffs else None,
             "mean_agreement_40_attributes_where_found": round(float(np.mean([v for v in per_attr.values() if v is not None])), 4),
             "target": 0.95}
@@ -244,7 +242,7 @@ def main(argv=None) -> None:
         out["lfw_recall"] = recall(root)
         print("lfw recall", out["lfw_recall"])
     if "agreement" in only:
-        out["agreement"] = agreement(run, info, root, args.agreement_images, args.data)
+        out["agreement"] = agreement(run, root, args.agreement_images, args.data)
         print("agreement", out["agreement"])
     out["load_average_1m_end"] = round(os.getloadavg()[0], 2)
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -113,7 +113,7 @@ def _fer_csv(fer_folders: Path, root: Path) -> Path:
     """The FER2013 folders rewritten as the original ``fer2013.csv`` (emotion,pixels,Usage)."""
     import cv2
 
-    emotions = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+    from facelab.data.readers.fer2013 import EMOTIONS as emotions
     root.mkdir(parents=True, exist_ok=True)
     with open(root / "fer2013.csv", "w") as f:  # streamed: keeps this driver process small
         f.write("emotion,pixels,Usage\n")

@@ -131,13 +131,29 @@ def test_no_copies_no_note(tmp_path):
     assert not any("byte-identical" in n for n in m.notes)
 
 
-def _kaggle_celeba(root: Path, n: int, pairs: list[tuple[int, int]]) -> Path:
-    img = root / "img_align_celeba" / "img_align_celeba"
+def _noise_images(img: Path, n: int, copies) -> list[str]:
+    """``n`` distinct noise JPEGs named like CelebA's, then ``names[b]`` overwritten by ``names[a]``
+    for each ``(a, b)`` in ``copies``."""
     names = [f"{i:06d}.jpg" for i in range(1, n + 1)]
     for i, name in enumerate(names):
         noise_jpeg(img / name, i)
-    for a, b in pairs:
+    for a, b in copies:
         shutil.copyfile(img / names[a], img / names[b])
+    return names
+
+
+def _official_celeba(root: Path, n: int, n_ids: int, copies) -> list[str]:
+    """Official layout with no partition file: images, Smiling (alternating) and identities
+    ``1 + i % n_ids``; returns the image names."""
+    names = _noise_images(root / "img_align_celeba", n, copies)
+    (root / "list_attr_celeba.txt").write_text(f"{n}\nSmiling\n" + "".join(f"{nm} {1 if i % 2 else -1}\n"
+                                                                            for i, nm in enumerate(names)))
+    (root / "identity_CelebA.txt").write_text("".join(f"{nm} {1 + i % n_ids}\n" for i, nm in enumerate(names)))
+    return names
+
+
+def _kaggle_celeba(root: Path, n: int, pairs: list[tuple[int, int]]) -> Path:
+    names = _noise_images(root / "img_align_celeba" / "img_align_celeba", n, pairs)
     (root / "list_attr_celeba.csv").write_text(
         "image_id,Smiling,Male\n" + "".join(f"{nm},{1 if i % 2 else -1},{1 if i % 3 else -1}\n"
                                             for i, nm in enumerate(names)))
@@ -157,18 +173,8 @@ def test_celeba_carved_splits_keep_copies_together(tmp_path):
 
 def test_celeba_identity_split_merges_identities_linked_by_a_copy(tmp_path):
     root = tmp_path / "o"
-    img = root / "img_align_celeba"
-    n, n_ids = 600, 60
-    names = [f"{i:06d}.jpg" for i in range(1, n + 1)]
-    for i, name in enumerate(names):
-        noise_jpeg(img / name, i)
-    ids = [1 + i % n_ids for i in range(n)]
     pairs = [(0, 1), (2, 3), (4, 35)]  # copies filed under different identities
-    for a, b in pairs:
-        shutil.copyfile(img / names[a], img / names[b])
-    (root / "list_attr_celeba.txt").write_text(f"{n}\nSmiling\n" + "".join(f"{nm} {1 if i % 2 else -1}\n"
-                                                                            for i, nm in enumerate(names)))
-    (root / "identity_CelebA.txt").write_text("".join(f"{nm} {k}\n" for nm, k in zip(names, ids)))
+    names = _official_celeba(root, 600, 60, pairs)
     for seed in range(4):
         m = read_source(root, seed=seed)
         t = m.table
@@ -180,15 +186,8 @@ def test_celeba_identity_split_merges_identities_linked_by_a_copy(tmp_path):
 
 def test_celeba_copies_linking_every_identity_stay_identity_disjoint_and_are_counted(tmp_path):
     root = tmp_path / "g"
-    img = root / "img_align_celeba"
-    n, n_ids = 300, 30
-    names = [f"{i:06d}.jpg" for i in range(1, n + 1)]
-    for i, name in enumerate(names):
-        noise_jpeg(img / name, i)
-    for k in range(1, n_ids):  # one copy of image 0 under every identity: merging would leave one group
-        shutil.copyfile(img / names[0], img / names[k])
-    (root / "list_attr_celeba.txt").write_text(f"{n}\nSmiling\n" + "".join(f"{nm} 1\n" for nm in names))
-    (root / "identity_CelebA.txt").write_text("".join(f"{nm} {1 + i % n_ids}\n" for i, nm in enumerate(names)))
+    # one copy of image 0 under every identity (30 of them): merging would leave one group
+    _official_celeba(root, 300, 30, [(0, k) for k in range(1, 30)])
     m = read_source(root)
     assert (m.table.groupby("identity")["split"].nunique() == 1).all()
     assert set(m.split_counts().values()) != {0}

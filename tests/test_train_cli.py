@@ -39,6 +39,9 @@ def test_cli_train_models_runs(rgb, runs_dir, capsys):
     with pytest.raises(SystemExit) as e:  # a misspelt option names the right one
         main(["train", str(rgb.path), "--target", "A", "--no-progress", "--set", "emma=0.9"])
     assert e.value.code == 2 and "did you mean 'ema'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:  # an option with its own flag is not taken twice
+        main(["train", str(rgb.path), "--target", "A", "--no-progress", "--set", "lr=0.1"])
+    assert e.value.code == 2 and "use --lr" in capsys.readouterr().err
     main(["runs"])
     assert "cli" in capsys.readouterr().out
     main(["models", "--size", "48", "--channels", "1"])

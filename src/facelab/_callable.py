@@ -13,11 +13,18 @@ import sys
 import types
 
 
-def make_callable(package: str, module: str, function: str) -> None:
-    """Make ``sys.modules[package]`` call ``package.module.function`` when called."""
+def make_callable(package: str, module: str, function: str, exports: tuple[str, ...] = ()) -> None:
+    """Make ``sys.modules[package]`` call ``package.module.function`` when called, and give it
+    ``function`` and each name in ``exports`` from ``package.module``, imported on first use."""
+    lazy = {function, *exports}
 
     class _CallablePackage(types.ModuleType):
         def __call__(self, *args, **kwargs):
             return getattr(importlib.import_module(f"{package}.{module}"), function)(*args, **kwargs)
+
+        def __getattr__(self, name: str):
+            if name in lazy:
+                return getattr(importlib.import_module(f"{package}.{module}"), name)
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
     sys.modules[package].__class__ = _CallablePackage

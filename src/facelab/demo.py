@@ -84,13 +84,13 @@ def run_demo(out: str | Path = "facelab-demo", *, n: int = 2000, size: int = 48,
         from .explore.report import explore
 
         rep = explore(ds.path, out=root / "reports" / "explore", progress=False)
-        result.report = Path(getattr(rep, "html_path", rep))
+        result.report = Path(rep.html_path)
         con.print(f"report: [bold]{result.report}[/]")
         from .cluster.report import cluster
 
         crep = cluster(ds.path, features="hog", k=range(2, 9), label="Male",
                        out=root / "reports" / "cluster-hog", progress=False)
-        result.cluster_report = Path(getattr(crep, "html_path", root / "reports" / "cluster-hog"))
+        result.cluster_report = Path(crep.html_path)
         con.print(f"cluster report (HOG features, k = 2..8, compared with Male): [bold]{result.cluster_report}[/]")
     except ImportError as e:  # pragma: no cover - the explore part is optional in the tour
         con.print(f"[yellow]explore skipped: {e}")

@@ -179,14 +179,14 @@ def missing(what: str, command: str) -> None:
     st.info(f"{what} — run `{command}`", icon="ℹ️")
 
 
-def choose_report(cfg: AppConfig, kind: str, title: str) -> Path:
+def choose_report(cfg: AppConfig, kind: str) -> Path:
     """The report folder of ``kind`` a page shows: the newest, or the one picked when several exist.
 
     Stops the page with the command that makes one when there is none.
     """
     reports = find_reports(cfg, kind)
     if not reports:
-        missing(f"No {title} report yet" + ("" if cfg.data else " (and no `--data DIR` given)"),
+        missing(f"No {kind} report yet" + ("" if cfg.data else " (and no `--data DIR` given)"),
                 f"facelab {kind} {cfg.data or 'DATA'}")
         st.stop()
     folder = reports[0]

@@ -22,6 +22,28 @@ def _parse_params(items: list[str] | None, flag: str = "--param",
     return out
 
 
+def _set_options(items: list[str] | None, flags: dict) -> dict:
+    """``--set KEY=VALUE`` items as training options; a key with its own flag, or that is not a
+    training option, is refused (a misspelling gets the closest option)."""
+    import dataclasses
+    import difflib
+
+    from ..errors import ConfigError
+    from ..train.config import TrainConfig
+
+    sets = _parse_params(items, "--set", "--set ema=0.999")
+    fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"data", "params"}
+    for k in sets:
+        if k in flags:
+            raise ConfigError(f"--set {k}=... repeats an option that has its own flag",
+                              fix=f"use --{k.replace('_', '-')} instead")
+        if k not in fields:
+            close = difflib.get_close_matches(k, sorted(fields), n=1)
+            raise ConfigError(f"unknown training option {k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""),
+                              fix=f"valid --set keys: {', '.join(sorted(fields - set(flags)))}")
+    return sets
+
+
 def register(app: typer.Typer) -> None:
     """Add this group's commands to the main app."""
 
@@ -57,13 +79,13 @@ def register(app: typer.Typer) -> None:
 
         from ..train.trainer import train
 
+        flags = dict(target=target, model=model, epochs=epochs, minutes=minutes, name=name, seed=seed,
+                     batch_size=batch_size, lr=lr, weights=str(weights) if weights else None, init=init,
+                     val_fraction=val_fraction, params=_parse_params(param) or None, threads=threads,
+                     patience=patience)
         try:
-            run = train(str(data) if data else None, target=target, model=model, epochs=epochs, minutes=minutes,
-                        name=name, seed=seed, batch_size=batch_size, lr=lr,
-                        weights=str(weights) if weights else None, init=init, resume=resume,
-                        val_fraction=val_fraction, params=_parse_params(param) or None, config=config,
-                        threads=threads, patience=patience, progress=progress,
-                        **_parse_params(set_, "--set", "--set ema=0.999"))
+            run = train(str(data) if data else None, resume=resume, config=config, progress=progress,
+                        **flags, **_set_options(set_, flags))
         except KeyboardInterrupt:
             # train() has saved the checkpoint and printed the resume command. SystemExit, because
             # click turns KeyboardInterrupt/typer.Exit into a return value that would exit with 0.

@@ -16,15 +16,4 @@ from .._callable import make_callable
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-_LAZY = {"cluster": "report", "ClusterReport": "report"}
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        from importlib import import_module
-
-        return getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-make_callable(__name__, "report", "cluster")
+make_callable(__name__, "report", "cluster", ("ClusterReport",))

@@ -36,7 +36,7 @@ import pandas as pd
 from ..errors import ConfigError, DataError
 from .cache_source import (csv_rows, read_csv_pixels, select_subset, source_fingerprint,
                            source_size_of, table_fingerprint)
-from .cache_worker import (atomic_write, decode_chunk as _decode_chunk, run_pool, start_workers,
+from .cache_worker import (WorkerError, atomic_write, decode_chunk as _decode_chunk, run_pool, start_workers,
                            stop_workers, write_rows)
 from .image import FULL_BOX, crop_box, resize_box
 from .manifest import Manifest, Problem
@@ -176,7 +176,8 @@ def _build(out: Path, root: Path, manifest, fingerprint: str, options: dict, wor
             from .readers import read_source
 
             n_workers = max(1, int(workers or os.cpu_count() or 1))
-            if n_workers > 1:
+            limit = options["limit"]
+            if n_workers > 1 and not (limit and limit < POOL_MIN):
                 procs = start_workers(n_workers)  # their imports overlap with reading the source
             manifest = read_source(root)
         return _decode_and_write(out, root, manifest, fingerprint, options, workers, progress, force,
@@ -344,7 +345,7 @@ def _run(jobs: list[dict], done: list, n: int, workers: int | None, progress: bo
                 bar.update(len(job["rows"]))
 
             run_pool(img_jobs, workers, done, procs)
-    except RuntimeError as e:
+    except WorkerError as e:
         raise DataError(f"{e} (out of memory, or killed?)",
                         fix="run the same command again (finished chunks are kept); add --workers 1 "
                             "if it happens again") from None

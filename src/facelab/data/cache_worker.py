@@ -103,11 +103,15 @@ def stop_workers(procs: list[subprocess.Popen], now: bool = False) -> None:
         p.stdout.close()
 
 
+class WorkerError(RuntimeError):
+    """A decoding worker died or failed outside a file write (out of memory, killed, ...)."""
+
+
 def run_pool(jobs: list[dict], workers: int, on_done: Callable[[dict, list], None],
              procs: list[subprocess.Popen] | None = None) -> None:
     """Decode ``jobs`` on ``workers`` worker processes (``procs`` if already started), calling
     ``on_done(job, failures)`` as each finishes. Raises OSError for a worker's write error,
-    RuntimeError if a worker dies. On any exception (Ctrl-C included) the workers are stopped;
+    WorkerError if a worker dies. On any exception (Ctrl-C included) the workers are stopped;
     finished chunks keep their markers. The workers are always stopped on return."""
     pending: Iterable[dict] = iter(jobs)
     need = max(1, min(workers, len(jobs)))
@@ -127,7 +131,7 @@ def run_pool(jobs: list[dict], workers: int, on_done: Callable[[dict, list], Non
             p.stdin.write(json.dumps(job) + "\n")
             p.stdin.flush()
         except BrokenPipeError:
-            raise RuntimeError(f"decoding worker {p.pid} exited (code {p.wait()})") from None
+            raise WorkerError(f"decoding worker {p.pid} exited (code {p.wait()})") from None
 
     try:
         procs += start_workers(need - len(procs)) if len(procs) < need else []
@@ -139,11 +143,11 @@ def run_pool(jobs: list[dict], workers: int, on_done: Callable[[dict, list], Non
                 p = key.data
                 line = p.stdout.readline()  # one job in flight per worker: at most one line
                 if not line:
-                    raise RuntimeError(f"decoding worker {p.pid} exited (code {p.wait()})")
+                    raise WorkerError(f"decoding worker {p.pid} exited (code {p.wait()})")
                 answer = json.loads(line)
                 if isinstance(answer, dict):
                     if answer.get("errno") is None:
-                        raise RuntimeError(f"decoding worker {p.pid} failed: {answer['error']}")
+                        raise WorkerError(f"decoding worker {p.pid} failed: {answer['error']}")
                     raise OSError(answer["errno"], answer["error"], answer.get("filename"))
                 job = busy.pop(p.pid)
                 on_done(job, answer[1])

@@ -181,7 +181,7 @@ class HaarDetector:
     def _run(self, grey: np.ndarray, name: str, min_size: int,
              min_neighbors: int | None = None) -> list[tuple[np.ndarray, float]]:
         rects, _, weights = self._load(name).detectMultiScale3(
-            grey, scaleFactor=self.scale_factor, minNeighbors=min_neighbors or self.min_neighbors,
+            grey, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors if min_neighbors is None else min_neighbors,
             minSize=(min_size, min_size), outputRejectLevels=True)
         if len(rects) == 0:
             return []

@@ -54,13 +54,15 @@ class SmallCNN(nn.Module):
         widths: channels of each stage.
         depths: residual blocks per stage (0 allowed: the stage is only its downsampling conv).
         stem_stride: 2 for 64 px input; 1 keeps full resolution (slower, for tiny images).
-        first_stride: stride of the first stage (2 halves the size once more: ~3x cheaper).
+        first_stride: stride of the first stage (2 halves the size once more: ~3x cheaper). The
+            registry's default — what new runs use and save — is 2; the builder's own default
+            stays 1 so that runs saved before the parameter existed rebuild with their shape.
         dropout: before the head.
     """
 
     def __init__(self, in_channels: int, outputs: int, widths: Sequence[int] = (32, 64, 128, 256),
                  depths: Sequence[int] = (1, 1, 1, 1), stem_stride: int = 2, dropout: float = 0.2,
-                 first_stride: int = 2):
+                 first_stride: int = 1):
         super().__init__()
         if len(widths) != len(depths):
             raise ValueError("widths and depths must have the same length")
@@ -104,7 +106,7 @@ class SmallCNN(nn.Module):
                 widths=[32, 64, 128, 256], depths=[1, 1, 1, 1], stem_stride=2, dropout=0.2, first_stride=2)
 def build_cnn(in_channels: int, outputs: int, *, widths: Sequence[int] = (32, 64, 128, 256),
               depths: Sequence[int] = (1, 1, 1, 1), stem_stride: int = 2, dropout: float = 0.2,
-              first_stride: int = 2) -> SmallCNN:
+              first_stride: int = 1) -> SmallCNN:
     """Build the default CPU network (see :class:`SmallCNN`).
 
     Example:

@@ -190,19 +190,18 @@ def measure_inference(run, images: np.ndarray, *, batch: int = 256, repeats: int
     torch.set_num_threads(1)
     # numpy's BLAS (the classical models) has its own threads: one as well, or a busy machine adds
     # ~10 ms of thread wake-up to a 0.1 ms matrix product
-    blas = threadpool_limits(1)
     try:
-        for _ in range(3):
-            run.predict_proba(one)
-        times = []
-        t_end = time.perf_counter() + budget_s
-        while len(times) < repeats and (not times or time.perf_counter() < t_end):
-            t = time.perf_counter()
-            run.predict_proba(one)
-            times.append(time.perf_counter() - t)
+        with threadpool_limits(1):
+            for _ in range(3):
+                run.predict_proba(one)
+            times = []
+            t_end = time.perf_counter() + budget_s
+            while len(times) < repeats and (not times or time.perf_counter() < t_end):
+                t = time.perf_counter()
+                run.predict_proba(one)
+                times.append(time.perf_counter() - t)
     finally:
         torch.set_num_threads(threads)
-        blas.restore_original_limits()
     xb = np.ascontiguousarray(images[:batch])
     run.predict_proba(xb)
     tb, reps = [], 0

@@ -114,6 +114,7 @@ class Loop:
                 # Per-epoch seeds: a resumed run draws exactly what an uninterrupted one would.
                 g = torch.Generator().manual_seed(cfg.seed * 100_003 + e)
                 torch.manual_seed(cfg.seed * 100_003 + e)  # dropout draws from the global generator
+                mix_rng = np.random.default_rng([cfg.seed, e])  # mixup weights (torch has no seeded Beta)
                 model.train()
                 t0 = time.perf_counter()
                 base_elapsed = float(st["elapsed"])
@@ -137,8 +138,7 @@ class Loop:
                         x = augment(x, g)
                     mix = None
                     if cfg.mixup:
-                        ga, gb = _beta_pair(cfg.mixup, g)  # lam ~ Beta(a, a), from the run's generator
-                        lam = ga / (ga + gb)
+                        lam = float(mix_rng.beta(cfg.mixup, cfg.mixup))
                         mix = (lam, torch.randperm(len(x), generator=g))
                         x = lam * x + (1 - lam) * x[mix[1]]
                     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
@@ -275,16 +275,6 @@ class Loop:
                                            "holdout": self.holdout},
                              per_output=per_output, init=self.init_report)
         return Run.load(self.path)
-
-
-def _beta_pair(alpha: float, g: torch.Generator) -> tuple[float, float]:
-    """Two Gamma(alpha) draws from ``g`` (a Beta(alpha, alpha) sample is a / (a + b)).
-
-    torch's Gamma sampler takes no generator, so the draw goes through numpy seeded from ``g``:
-    a resumed or repeated run mixes exactly the same way."""
-    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=g))
-    a, b = np.random.default_rng(seed).gamma(alpha, size=2)
-    return float(a), float(b)
 
 
 def native_bf16() -> bool:

@@ -155,8 +155,12 @@ class Run:
 
     @property
     def params(self) -> dict:
-        """Model build parameters (defaults merged with the run's own)."""
-        return {**self.spec.default_params, **(self.config.get("params") or {})}
+        """Model build parameters as the run saved them (training saves the complete set).
+
+        Registry defaults are only used for a run that saved none: a default changed later (such
+        as the cnn's ``first_stride``) must not rebuild an older run with another shape; keys an
+        old run lacks take the builder's own defaults, which keep the original behaviour."""
+        return dict(self.config.get("params") or self.spec.default_params)
 
     @property
     def in_channels(self) -> int:
@@ -195,11 +199,9 @@ class Run:
                     from safetensors.torch import load_file
 
                     model.load_state_dict(load_file(str(wpath)))
-                    model.eval()
-                    if self.config.get("tta"):
-                        from .tta import FlipAverage
+                    from .tta import for_inference
 
-                        model = FlipAverage(model).eval()
+                    model = for_inference(model.eval(), bool(self.config.get("tta")))
                 else:
                     from safetensors.numpy import load_file as load_np
 

@@ -37,10 +37,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
+from .config import TrainConfig
 from .compare import Leaderboard, _safe, _threads, leaderboard_folder, rank, score_run
 
 RESOLUTIONS = (32, 40, 48, 56, 64, 80, 96, 112, 128)
-AUG_DEFAULTS = {"shift": 0.06, "scale": 0.08, "rotate": 8.0, "jitter": 0.2}
+AUG_DEFAULTS = {k: getattr(TrainConfig, k) for k in ("shift", "scale", "rotate", "jitter")}
 
 
 def resized_cache(data, size: int, *, progress: bool = False) -> Path:

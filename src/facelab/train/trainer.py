@@ -37,6 +37,9 @@ from .setup import holdout_split, open_data
 from .task import Task, check_trainable, resolve_task
 
 DEFAULT_EPOCHS = 10
+#: Options whose default changed after runs were saved without them: such a run resumes with the
+#: value it was trained with, not the new default.
+LEGACY = {"ema": 0.0}
 
 
 @dataclass
@@ -121,11 +124,9 @@ def _find_resumable(resume: bool | str, name: str | None, target, model: str) ->
 
 
 def _evaluate(model, batches: Batches, task: Task, loss_fn, cfg: TrainConfig, mean, std):
-    model.eval()
-    if cfg.tta:
-        from .tta import FlipAverage
+    from .tta import for_inference
 
-        model = FlipAverage(model)
+    model = for_inference(model.eval(), cfg.tta)
     probs, losses, n = [], 0.0, 0
     with torch.inference_mode():
         for xb, yb in batches.epoch(None):
@@ -185,7 +186,7 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
     if resume:
         path = _find_resumable(resume, name, target, model or "cnn")
         run0 = Run.load(path)
-        cfg = TrainConfig.resolve(run0.config, **{k: overrides[k] for k in ("epochs", "minutes")})
+        cfg = TrainConfig.resolve({**LEGACY, **run0.config}, **{k: overrides[k] for k in ("epochs", "minutes")})
         state = dict(run0.state)
         if state.get("status") == "finished" and not (epochs and epochs > int(state.get("epoch", 0))):
             raise RunError(f"run {path.name} is already finished", path=path,

@@ -17,6 +17,11 @@ import torch
 from torch import nn
 
 
+def for_inference(model: nn.Module, tta: bool) -> nn.Module:
+    """The module that predicts for a run: ``model`` itself, or wrapped when the run mirrors."""
+    return FlipAverage(model).eval() if tta else model
+
+
 class FlipAverage(nn.Module):
     """``(net(x) + net(mirror(x))) / 2`` for logits and for :meth:`features`."""
 

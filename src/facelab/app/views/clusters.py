@@ -8,7 +8,7 @@ from facelab.app.report_view import show_report
 
 cfg = config()
 st.title("Clusters")
-folder = choose_report(cfg, "cluster", "cluster")
+folder = choose_report(cfg, "cluster")
 show_report(folder, [
     ("Choosing k", ("sweep", "silhouette", "elbow", "inertia", "score")),
     ("Embedding map", ("tsne", "umap", "pca", "embedding", "map", "scatter")),

@@ -8,7 +8,7 @@ from facelab.app.report_view import show_report
 
 cfg = config()
 st.title("Data")
-folder = choose_report(cfg, "explore", "explore")
+folder = choose_report(cfg, "explore")
 show_report(folder, [
     ("Label balance", ("balance", "count", "distribution", "prevalence")),
     ("Sample grids", ("grid", "sample", "montage")),

@@ -155,9 +155,10 @@ def read_folder(path: Path, *, seed: int = 0) -> Manifest:
         notes.append(f"only one class ({classes[0]}): fine for exploring, not for training a classifier")
     y = pd.Categorical(tree.cls, categories=classes).codes.astype(np.int16)
     base = str(path.resolve())
+    paths = [f"{base}/{r}" for r in tree.rel]
     split = assign_splits(np.array(tree.split, dtype=object), y, seed=seed, notes=notes, what="folder",
-                          paths=[f"{base}/{r}" for r in tree.rel])
-    table = pd.DataFrame({"image_id": tree.rel, "path": [f"{base}/{r}" for r in tree.rel],
+                          paths=paths)
+    table = pd.DataFrame({"image_id": tree.rel, "path": paths,
                           "split": split.astype(str), "label": y})
     if table.empty:
         raise nothing_usable(path, log, "class folders")

@@ -288,14 +288,10 @@ def print_info(info: SourceInfo, console=None) -> None:
         c = info.check
         if c.skipped_reason:
             console.print(f"check: {c.skipped_reason}")
-        elif c.duplicates:
-            console.print(f"check: decoded {c.checked:,} images in {c.seconds:.1f} s, "
-                          f"[{'red' if c.failed else 'green'}]{c.failed:,} failed[/], "
-                          f"[yellow]{c.duplicates:,} byte-identical copies[/]")
         else:
-            colour = "red" if c.failed else "green"
+            copies = f", [yellow]{c.duplicates:,} byte-identical copies[/]" if c.duplicates else ""
             console.print(f"check: decoded {c.checked:,} images in {c.seconds:.1f} s, "
-                          f"[{colour}]{c.failed:,} failed[/]")
+                          f"[{'red' if c.failed else 'green'}]{c.failed:,} failed[/]{copies}")
     elif m.layout != "fer2013-csv":
         console.print("[dim]images were not decoded: add --check to find corrupt or truncated files[/]")
     for note in m.notes:
