@@ -287,6 +287,28 @@ def _jpeg_fast(data: bytes, box, size: int, grey: bool) -> np.ndarray | None:
     return out
 
 
+def image_size(src: Source) -> tuple[int, int]:
+    """(width, height) as :func:`load_image` would return it (EXIF orientation applied), from the
+    header only: the JPEG frame marker when there is no EXIF block, else Pillow's header parse.
+
+    Example:
+        >>> image_size("000001.jpg")   # doctest: +SKIP
+        (178, 218)
+    """
+    data = _read_bytes(src)
+    if data.startswith(_JPEG_MAGIC) and b"Exif" not in data[:65536]:
+        w, h = _jpeg_size(data)
+        if w:
+            return w, h
+    with Image.open(io.BytesIO(data)) as img:
+        w, h = img.size
+        try:
+            turned = img.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+        except Exception:  # a broken EXIF block: the decoder ignores it too
+            turned = False
+    return (h, w) if turned else (w, h)
+
+
 def _jpeg_size(data: bytes) -> tuple[int | None, int | None]:
     """Width and height from the JPEG SOF marker, without decoding."""
     i, n = 2, len(data)

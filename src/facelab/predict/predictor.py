@@ -227,13 +227,17 @@ class Predictor:
     def _prepare_aligned_file(self, src, name: str) -> _Pending:
         """An already-framed image file: decoded exactly as the cache decodes (JPEG DCT-scaled
         decoding, crop_box, resize), so ``--aligned`` reproduces the training inputs bit for bit."""
-        from ..data.image import decode_crop_resize
+        from ..data.image import _read_bytes, decode_crop_resize, image_size
         from ..faces.align import _spec
 
         size, grey, box = _spec(self.input_spec)
         try:
-            crop = decode_crop_resize(src, size=size, crop_box=box, grey=grey)
-            w, h = _image_size(src)
+            data = _read_bytes(src)  # read once (a missing or empty file is named here)
+            try:
+                crop = decode_crop_resize(data, size=size, crop_box=box, grey=grey)
+            except FacelabError:  # decode again from the path, so that the message names the file
+                crop = decode_crop_resize(src, size=size, crop_box=box, grey=grey)
+            w, h = image_size(data)  # header only
         except FacelabError as e:
             return _Pending(PhotoResult(name, 0, 0, error=e.message), [], [])
         res = PhotoResult(name, w, h, [FaceResult(0, FaceBox(0.0, 0.0, float(w), float(h), 1.0), note="aligned input")])
@@ -336,22 +340,6 @@ class Predictor:
     def __repr__(self) -> str:
         return (f"Predictor({self.name!r}, backend={self.backend!r}, kind={self.kind!r}, "
                 f"outputs={len(self.classes)}, detector={self.detector_name!r})")
-
-
-def _image_size(src) -> tuple[int, int]:
-    """(width, height) from the header, EXIF orientation applied (no pixel decoding)."""
-    import io
-
-    from PIL import Image
-
-    f = io.BytesIO(bytes(src)) if isinstance(src, (bytes, bytearray, memoryview)) else src
-    with Image.open(f) as img:
-        w, h = img.size
-        try:
-            turned = img.getexif().get(0x0112, 1) in (5, 6, 7, 8)
-        except Exception:  # a broken EXIF block: the decoder ignored it too
-            turned = False
-    return (h, w) if turned else (w, h)
 
 
 def _check_array(a: np.ndarray) -> np.ndarray:
