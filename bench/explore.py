@@ -89,7 +89,6 @@ def stage(name: str, args) -> dict:
     res: dict = {"stage": name, "real_data": real, "data": str(root)}
     if name == "kmeans-vs-minibatch":
         # why MiniBatchKMeans: time and inertia against KMeans on the FER pixels sweep's data
-        import numpy as np
         from sklearn.cluster import KMeans, MiniBatchKMeans
         from sklearn.preprocessing import StandardScaler
 

@@ -209,8 +209,6 @@ def test_meta_is_written_last(tmp_path, monkeypatch):
 
 
 def test_source_fingerprint_sees_changes(tmp_path):
-    import os
-
     from facelab.data.cache_source import source_fingerprint
 
     src = tmp_path / "src"

@@ -19,7 +19,6 @@ import io
 import math
 import os
 import warnings
-from pathlib import Path
 from typing import Union
 
 import cv2

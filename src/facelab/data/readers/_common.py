@@ -255,6 +255,17 @@ def content_groups(paths: list[str], *, workers: int | None = None) -> np.ndarra
     else:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             digests = [d for part in pool.map(_digest_chunk, chunks) for d in part]
+    return digest_codes(digests)
+
+
+def digest_codes(digests: list[bytes | None]) -> np.ndarray:
+    """Group codes from :func:`_digest_chunk` digests: equal digests share a code, ``None``
+    (unreadable) gets a code of its own; numbered in order of first appearance.
+
+    Example:
+        >>> digest_codes([b"a", None, b"a", b"b"]).tolist()
+        [0, 1, 0, 2]
+    """
     keys = [d if d is not None else i for i, d in enumerate(digests)]  # unreadable: unique key
     return pd.factorize(pd.Series(keys, dtype=object), sort=False)[0].astype(np.int64)
 

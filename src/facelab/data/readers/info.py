@@ -6,7 +6,6 @@ with :func:`facelab.data.image.load_image`, so corrupt or truncated files are fo
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -14,11 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from ..manifest import SPLITS, Manifest
 from . import read_source
-from ._common import ProblemLog
+from ._common import ProblemLog, digest_codes
 
 _CHUNK = 256
 
@@ -68,25 +66,21 @@ class SourceInfo:
         return d
 
 
-def _check_chunk(paths: list[str]) -> tuple[list[tuple[str, str, str]], list[bytes]]:
+def _check_chunk(paths: list[str]) -> tuple[list[tuple[str, str, str]], list[bytes | None]]:
     """Decode each file; return (path, kind, reason) for those that fail, and a digest of every
-    file's bytes (to find byte-identical copies). Runs in a worker."""
+    file's bytes (``None`` when unreadable or broken: never a duplicate). Runs in a worker."""
     from ..image import load_image  # imported in the worker: keeps the parent light
+    from ._common import _digest_chunk
 
-    bad, digests = [], []
-    for p in paths:
-        try:
-            with open(p, "rb") as f:
-                digests.append(hashlib.blake2b(f.read(), digest_size=16).digest())
-        except OSError:
-            digests.append(b"")  # unreadable: load_image below says why
+    bad, digests = [], _digest_chunk(paths)
+    for i, p in enumerate(paths):
         try:
             load_image(p)
         except Exception as e:  # noqa: BLE001 - any failure is a problem to report, not a crash
             msg = getattr(e, "message", None) or str(e).splitlines()[0]
             kind = "empty_file" if os.path.exists(p) and os.path.getsize(p) == 0 else "corrupt_image"
             bad.append((p, kind, msg))
-            digests[-1] = b""  # a broken file is reported as broken, not as a duplicate
+            digests[i] = None  # a broken file is reported as broken, not as a duplicate
     return bad, digests
 
 
@@ -131,18 +125,17 @@ def check_images(manifest: Manifest, *, workers: int | None = None, progress: bo
                        reasons=log.counts(), duplicates=dup, cross_split_duplicates=cross)
 
 
-def _duplicates(manifest: Manifest, digests: list[bytes], log: ProblemLog) -> tuple[int, int]:
+def _duplicates(manifest: Manifest, digests: list[bytes | None], log: ProblemLog) -> tuple[int, int]:
     """Report files with the same bytes as an earlier one; count those in another split."""
     t = manifest.table
     if len(digests) != len(t):
         return 0, 0
-    d = pd.Series(digests, dtype=object)
-    valid = (d != b"").to_numpy()
-    first = d.where(valid).duplicated(keep="first").to_numpy() & valid
+    codes = digest_codes(digests)
+    # for each file, the first file with the same bytes (codes number first appearances)
+    first_idx = np.unique(codes, return_index=True)[1][codes]
+    first = first_idx != np.arange(len(codes))  # a copy of an earlier file
     if not first.any():
         return 0, 0
-    # for each copy, the first file with the same digest
-    first_idx = pd.Series(np.arange(len(d))).groupby(d.to_numpy()).transform("min").to_numpy()
     split = t["split"].to_numpy()
     cross = first & (split != split[first_idx])
     ids = t["image_id"].to_numpy()

@@ -8,7 +8,6 @@ against a background of different brightness.
 """
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from ...errors import ConfigError
