@@ -166,7 +166,8 @@ def cluster(data, *, features: str = "pixels", k=range(5, 16), components=DEFAUL
     from sklearn.preprocessing import StandardScaler
 
     X = StandardScaler().fit_transform(feats.X).astype(np.float32)
-    notes.append("Scaling: every feature standardised to zero mean and unit variance (StandardScaler).")
+    notes.append("Scaling: PCA sees every feature standardised to zero mean and unit variance "
+                 "(StandardScaler); TruncatedSVD sees the raw features (uncentred, unscaled).")
 
     cap = max(2, min(len(rows) - 1, X.shape[1]))
     comps = sorted({min(int(c), cap) for c in components if int(c) >= 2}) or [cap]
@@ -175,7 +176,9 @@ def cluster(data, *, features: str = "pixels", k=range(5, 16), components=DEFAUL
     say(f"PCA and TruncatedSVD with {max(comps)} components")
     t = time.perf_counter()
     Zp, evr = reduce(X, max(comps), method="pca", seed=seed)
-    Zs, _ = reduce(X, max(comps), method="svd", seed=seed)
+    # TruncatedSVD on the raw features: on the standardised (centred) ones it would find PCA's
+    # directions again, and the comparison would say nothing
+    Zs, _ = reduce(np.asarray(feats.X, np.float32), max(comps), method="svd", seed=seed)
     k_ref = len(np.unique(y)) if y is not None and len(np.unique(y)) in ks else ks[len(ks) // 2]
     from .sweep import fit_kmeans
 
@@ -190,12 +193,6 @@ def cluster(data, *, features: str = "pixels", k=range(5, 16), components=DEFAUL
     notes.append(f"{use} kept for the sweep: silhouette {reducers[use]['silhouette']:.3f} vs "
                  f"{min(reducers.values(), key=lambda r: np.nan_to_num(r['silhouette'], nan=-1))['silhouette']:.3f} "
                  f"(k = {k_ref}, {max(comps)} components). PCA keeps {evr.sum():.0%} of the variance.")
-    # after StandardScaler every feature has mean 0, so PCA (centred) and TruncatedSVD (uncentred)
-    # find nearly the same directions: say so rather than let a tiny difference look meaningful
-    sils = [np.nan_to_num(r["silhouette"], nan=-1) for r in reducers.values()]
-    if abs(sils[0] - sils[1]) < 0.005:
-        notes.append("The two reducers are practically tied: the features were standardised (centred), "
-                     "and on centred data truncated SVD and PCA find the same directions.")
     del Zp, Zs  # only the kept reduction stays in memory (Z)
 
     say(f"k-means over components {comps} x k {ks}")
