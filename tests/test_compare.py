@@ -116,7 +116,9 @@ def test_search_logreg_trials_join_a_leaderboard(prepared_celeba, runs_dir):
     assert (board.path / "trials.csv").is_file() and (board.path / "leaderboard.md").is_file()
     # seeded TPE: the same study proposes the same first parameters
     joined = board.path.parent / "joined"
-    board.save(joined)  # stands in for a compare board
+    from dataclasses import replace
+
+    replace(board, metric="accuracy").save(joined)  # stands in for a compare board (test metric)
     again = search(prepared_celeba.path, target="Smiling", model="logreg", trials=1, seed=0, study="t2",
                    join=joined)
     first = board.table.set_index("trial").loc[0]
@@ -124,6 +126,10 @@ def test_search_logreg_trials_join_a_leaderboard(prepared_celeba, runs_dir):
     t = pd.read_csv(joined / "leaderboard.csv")
     assert len(t) == 3 and "search-t2-0" in set(t["run"]) and t["rank"].tolist() == [1, 2, 3]
     assert (t["accuracy"].diff().dropna() <= 1e-12).all()  # re-ranked by the board's test metric
+    from facelab.train.compare import Leaderboard
+
+    kept = Leaderboard.load(joined)  # the board keeps its own metric, target and data
+    assert (kept.metric, kept.target, kept.data) == ("accuracy", board.target, board.data)
     with pytest.raises(ConfigError, match="leaderboard"):
         search(prepared_celeba.path, target="Smiling", model="logreg", trials=1, join=joined / "nope")
 

@@ -18,6 +18,7 @@ Example:
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -70,10 +71,13 @@ class Leaderboard:
                               "rows": self.table.to_dict(orient="records")})
 
     def save(self, folder: str | Path, title: str = "") -> Path:
-        """Write ``leaderboard.csv``, ``leaderboard.md`` and ``leaderboard.png`` into ``folder``."""
+        """Write ``leaderboard.csv``, ``leaderboard.json`` (metric, target, data, notes),
+        ``leaderboard.md`` and ``leaderboard.png`` into ``folder``."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.table.to_csv(folder / "leaderboard.csv", index=False)
+        meta = {k: v for k, v in self.to_dict().items() if k not in ("rows", "path")}
+        (folder / "leaderboard.json").write_text(json.dumps(meta, indent=1))
         head = [f"# Leaderboard: {self.target}", "", f"Data `{self.data}`; ranked by {self.metric} "
                 f"on the {', '.join(sorted(set(map(str, self.table.get('split', [])))))} split.", ""]
         head += [f"> {n}" for n in self.notes]
@@ -83,6 +87,14 @@ class Leaderboard:
             P.plot_leaderboard(self.table, folder / "leaderboard.png", self.metric, title or self.target)
         self.path = folder
         return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "Leaderboard":
+        """A board written by :meth:`save` (a board from before ``leaderboard.json`` existed gets
+        the default metric and no target)."""
+        folder = Path(folder)
+        meta = json.loads((folder / "leaderboard.json").read_text()) if (folder / "leaderboard.json").is_file() else {}
+        return cls(pd.read_csv(folder / "leaderboard.csv"), path=folder, **meta)
 
     def print(self, console=None) -> None:
         """Print the board as a Rich table."""

@@ -301,16 +301,14 @@ def search(data, *, target, model: str = "cnn", trials: int | None = None, minut
 
 def _join(folder: Path, rows: list[dict], metric: str, con) -> Leaderboard:
     """Add the trials to a compare leaderboard, re-ranked by that board's (test) metric."""
-    import pandas as pd
-
-    old = pd.read_csv(folder / "leaderboard.csv")
-    done = set(old["run"].astype(str))
+    board = Leaderboard.load(folder)
+    done = set(board.table["run"].astype(str))
     new = [r for r in rows if r["run"] not in done]  # joining twice does not duplicate rows
-    records = old.drop(columns=["rank"], errors="ignore").to_dict(orient="records") + new
-    md = (folder / "leaderboard.md").read_text() if (folder / "leaderboard.md").is_file() else ""
-    target = md.splitlines()[0].removeprefix("# Leaderboard: ").strip() if md.startswith("# Leaderboard:") else ""
-    board = Leaderboard(rank(records, metric), metric=metric, target=target)
+    records = board.table.drop(columns=["rank"], errors="ignore").to_dict(orient="records") + new
+    if not (folder / "leaderboard.json").is_file():  # written before boards recorded their metric
+        board.metric = metric
+    board.table = rank(records, board.metric)
     board.notes.append(f"{len(new)} search trial(s) joined this board")
-    board.save(folder, title=f"{target}: {metric} against cost")
+    board.save(folder, title=f"{board.target}: {board.metric} against cost")
     con.print(f"{len(new)} trial(s) joined the leaderboard in {folder}")
     return board
