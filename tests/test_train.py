@@ -245,3 +245,50 @@ def test_new_options_are_validated():
     for bad in ({"erase": 1.5}, {"mixup": -1}, {"ema": 1.0}):
         with pytest.raises(ConfigError):
             TrainConfig.from_dict(bad)
+
+
+def test_auxiliary_attributes_train_beside_the_target_and_are_dropped_when_saved(cache, runs_dir):
+    from safetensors.torch import load_file
+
+    def stop_after_first(ev):
+        if ev.epoch == 1:
+            raise KeyboardInterrupt
+
+    kw = dict(target="A", epochs=3, lr=1e-2, aux="B", aux_weight=1.0, **FAST)
+    with pytest.raises(KeyboardInterrupt):
+        train(cache, name="x1", callbacks=[stop_after_first], **kw)
+    run = train(cache, resume="x1", progress=False)
+    whole = train(cache, name="x2", **kw)  # resuming an aux run equals an uninterrupted one
+    pd.testing.assert_series_equal(run.history()["val_loss"], whole.history()["val_loss"])
+    assert run.metrics["val_accuracy"] > 0.8 and run.task.outputs == 1
+    # The saved model is a plain one-output model; the checkpoint keeps both outputs.
+    assert load_file(str(run.path / "model.safetensors"))["head.weight"].shape[0] == 1
+    ckpt = load_file(str(run.path / "checkpoint.safetensors"))
+    assert ckpt["model.head.weight"].shape[0] == 2
+    pred = run.predictions()
+    val = pred[pred.split == "val"]
+    np.testing.assert_allclose(run.predict_proba(cache.images[val["row"].to_numpy()])[:, 0],
+                               val["p_A"].to_numpy(), atol=1e-5)
+    # The auxiliary output really learnt B (its labels line up with the images).
+    full = run.spec.build(3, 2, **run.params).eval()
+    full.load_state_dict({k[4:]: v for k, v in ckpt.items() if k.startswith("ema.")})
+    from facelab.train.data import to_float
+
+    rows = val["row"].to_numpy()
+    with torch.no_grad():
+        pb = full(to_float(torch.from_numpy(cache.images[rows]), run.input["mean"], run.input["std"]))[:, 1]
+    b = cache.table["B"].to_numpy()[rows]
+    assert np.mean((pb.numpy() > 0) == b) > max(b.mean(), 1 - b.mean()) + 0.1  # well above the majority
+
+
+def test_bad_auxiliary_attributes_are_refused(cache, runs_dir):
+    with pytest.raises(ConfigError, match="multiclass"):
+        train(cache, target="label", epochs=1, aux="all", **FAST)
+    with pytest.raises(ConfigError, match="Did you mean B"):
+        train(cache, target="A", epochs=1, aux="b", **FAST)
+    with pytest.raises(ConfigError, match="no auxiliary attributes"):
+        train(cache, target="A", epochs=1, aux="A", **FAST)
+    with pytest.raises(ConfigError, match="not a 0/1"):
+        train(cache, target="A", epochs=1, aux="label", **FAST)
+    with pytest.raises(ConfigError, match="aux_weight"):
+        train(cache, target="A", epochs=1, aux="B", aux_weight=-1, **FAST)

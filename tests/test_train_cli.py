@@ -30,12 +30,14 @@ def grey(tmp_path_factory):
 def test_cli_train_models_runs(rgb, runs_dir, capsys):
     main(["train", str(rgb.path), "--target", "A", "--epochs", "1", "--name", "cli", "--no-progress",
           "--threads", "1", "--param", "widths=[8,16]", "--param", "depths=[1,1]",
-          "--set", "ema=0.99", "--set", "tta=true", "--set", "erase=0.1"])
+          "--set", "ema=0.99", "--set", "tta=true", "--set", "erase=0.1", "--aux", "B",
+          "--set", "aux_weight=0.5"])
     out = capsys.readouterr().out
     assert "val_accuracy" in out and str(runs_dir / "cli") in out
     run = Run.load("cli")
     assert run.config["params"]["widths"] == [8, 16]
     assert (run.config["ema"], run.config["tta"], run.config["erase"]) == (0.99, True, 0.1)
+    assert (run.config["aux"], run.config["aux_weight"]) == ("B", 0.5)
     with pytest.raises(SystemExit) as e:  # a misspelt option names the right one
         main(["train", str(rgb.path), "--target", "A", "--no-progress", "--set", "emma=0.9"])
     assert e.value.code == 2 and "did you mean 'ema'" in capsys.readouterr().err
@@ -104,6 +106,8 @@ def test_classical_model_trains_into_a_run(rgb, runs_dir):
     assert run.metrics["val_accuracy"] > 0.7
     assert run.predict_proba(rgb.images[:4]).shape == (4, 1)
     assert Run.load(run.name).predictions()["split"].eq("val").any()
+    with pytest.raises(ConfigError, match="need a network"):
+        train(rgb, target="A", model="logreg", aux="B", progress=False)
 
 
 def test_ctrl_c_exits_130(rgb, runs_dir, monkeypatch):

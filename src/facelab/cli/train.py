@@ -62,6 +62,8 @@ def register(app: typer.Typer) -> None:
         weights: Optional[Path] = typer.Option(None, help="Start from a .safetensors/.pth checkpoint "
                                                           "(torchvision names)."),
         init: Optional[str] = typer.Option(None, help="Start from the backbone of an earlier run."),
+        aux: Optional[str] = typer.Option(None, help="Auxiliary attributes learnt beside the target and "
+                                                     "dropped when saving: 'all' or A,B (--set aux_weight=1)."),
         resume: bool = typer.Option(False, help="Continue an interrupted run (pick it with --name)."),
         val_fraction: Optional[float] = typer.Option(None, help="Hold-out from train when there is no val "
                                                                 "split (default 0.1)."),
@@ -80,7 +82,7 @@ def register(app: typer.Typer) -> None:
         from ..train.trainer import train
 
         flags = dict(target=target, model=model, epochs=epochs, minutes=minutes, name=name, seed=seed,
-                     batch_size=batch_size, lr=lr, weights=str(weights) if weights else None, init=init,
+                     batch_size=batch_size, lr=lr, weights=str(weights) if weights else None, init=init, aux=aux,
                      val_fraction=val_fraction, params=_parse_params(param) or None, threads=threads,
                      patience=patience)
         try:

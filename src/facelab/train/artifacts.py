@@ -81,7 +81,7 @@ def write_card(path: Path, *, config: dict, task: Task, input_: dict, metrics: d
              f"- **Data**: `{data_summary.get('path')}` (layout {input_.get('layout')}); "
              f"{data_summary.get('train', 0)} training and {data_summary.get('val', 0)} validation images"
              + (f", {data_summary.get('test')} test images" if data_summary.get("test") else ""),
-             f"- **Validation**: " + ("a seeded, stratified hold-out of "
+             "- **Validation**: " + ("a seeded, stratified hold-out of "
                                       f"{config.get('val_fraction')} of the training split (the dataset has no val split)"
                                       if data_summary.get("holdout") else "the dataset's own val split"),
              f"- **Input**: {input_['size']}×{input_['size']} {'grey' if input_.get('channels') == 1 else 'RGB'}, "
@@ -89,6 +89,10 @@ def write_card(path: Path, *, config: dict, task: Task, input_: dict, metrics: d
              f"std {input_['std']}",
              f"- **Training**: seed {config['seed']}, epochs {metrics.get('epochs')}, "
              f"{metrics.get('train_seconds', 0):.0f} s, {metrics.get('images_per_s', 0):.0f} images/s"]
+    if config.get("aux"):
+        aux = config["aux"]
+        lines.append(f"- **Auxiliary attributes** (trained beside the target, not saved): "
+                     f"{aux if isinstance(aux, str) else ', '.join(aux)}, weight {config.get('aux_weight')}")
     if init:
         lines.append(f"- **Started from**: {init.get('source')} ({init.get('loaded')}/{init.get('total')} tensors)")
     lines += ["", "## Metrics", "", "| metric | value |", "|---|---|"]

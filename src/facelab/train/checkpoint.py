@@ -17,9 +17,11 @@ from safetensors.torch import load_file, save_file
 from ..errors import RunError
 
 
-def save_weights(path: Path, model: torch.nn.Module) -> None:
+def save_weights(path: Path, model: torch.nn.Module | dict) -> None:
+    """Write a model's (or a state dict's) tensors atomically."""
+    sd = model if isinstance(model, dict) else model.state_dict()
     tmp = path.with_name(path.name + ".tmp")
-    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(tmp))
+    save_file({k: v.detach().contiguous() for k, v in sd.items()}, str(tmp))
     tmp.replace(path)
 
 

@@ -52,6 +52,10 @@ class TrainConfig:
     # (CelebA Smiling val 0.906 without mirroring vs 0.899 before it; docs/training.md).
     ema: float = 0.999
     tta: bool = False  # average each prediction with that of the mirrored face (2x inference)
+    # Auxiliary attributes learnt beside the target and dropped when saving (train/auxiliary.py):
+    # None, "all" (every other 0/1 attribute) or a list; aux_weight scales their mean loss.
+    aux: Any = None
+    aux_weight: float = 1.0
     patience: int = 6  # epochs without validation improvement before stopping
     val_fraction: float = 0.1
     weights: str | None = None
@@ -134,5 +138,7 @@ class TrainConfig:
             bad(f"mixup alpha must be 0 (off) or positive (got {self.mixup})", "pass mixup: 0.2")
         if not (self.ema == 0 or 0 < self.ema < 1):
             bad(f"ema decay must be 0 (off) or in (0, 1) (got {self.ema})", "pass ema: 0.999")
+        if self.aux_weight < 0:
+            bad(f"aux_weight must be 0 or more (got {self.aux_weight})", "pass aux_weight: 1.0")
         if self.balance not in ("none", "sqrt", "full"):
             bad(f"unknown balance {self.balance!r}", "choose none, sqrt or full")

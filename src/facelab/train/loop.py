@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from ..errors import RunError
 from . import artifacts
+from .auxiliary import MainOutputs, main_state_dict, with_aux_loss
 from .checkpoint import load_checkpoint, save_checkpoint, save_weights
 from .data import Augment, Batches, to_float
 from .ema import WeightAverage
@@ -30,7 +31,7 @@ HISTORY_FIELDS = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accu
 
 class Loop:
     def __init__(self, *, cfg, spec, params, ds, task, path: Path, input_, train_rows, val_rows, holdout,
-                 state, progress, callbacks):
+                 state, progress, callbacks, aux: list[str] = ()):
         self.cfg, self.spec, self.params, self.ds, self.task = cfg, spec, params, ds, task
         self.path, self.input, self.state = path, input_, state
         self.train_rows, self.val_rows, self.holdout = train_rows, val_rows, holdout
@@ -38,12 +39,13 @@ class Loop:
         self.mean, self.std = input_["mean"], input_["std"]
         self.init_report: dict | None = state.get("init")
         self.bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and native_bf16())
+        self.aux = list(aux)  # auxiliary attributes: training-only outputs after the task's
 
     # -- setup ---------------------------------------------------------------------------------
     def _build(self):
         cfg, task = self.cfg, self.task
         torch.manual_seed(cfg.seed)
-        model = self.spec.build(int(self.input["channels"]), task.outputs, **self.params)
+        model = self.spec.build(int(self.input["channels"]), task.outputs + len(self.aux), **self.params)
         resuming = (self.path / CHECKPOINT).is_file()
         if not resuming and self.state.get("epoch", 0) == 0:
             if cfg.weights:
@@ -91,13 +93,20 @@ class Loop:
     def run(self) -> Run:
         cfg, task, ds = self.cfg, self.task, self.ds
         y_all = task.labels(ds.table)
-        tr = Batches(ds.images, self.train_rows, y_all[self.train_rows], cfg.batch_size)
+        y_train = y_all[self.train_rows]
+        loss_fn = self._loss(y_train)  # the task's loss: validation and the final evaluation
+        train_loss_fn = loss_fn
+        if self.aux:  # train on [target(s), auxiliary attributes]; everything else sees the target
+            y_train = np.concatenate([y_train, ds.table[self.aux].to_numpy(np.float32)[self.train_rows]], 1)
+            train_loss_fn = with_aux_loss(loss_fn, task.outputs, cfg.aux_weight)
+        tr = Batches(ds.images, self.train_rows, y_train, cfg.batch_size)
         va = Batches(ds.images, self.val_rows, y_all[self.val_rows], cfg.eval_batch_size)
         model, opt, ema = self._build()
-        loss_fn = self._loss(y_all[self.train_rows])
         augment = (Augment(cfg.flip, cfg.shift, cfg.scale, cfg.rotate, cfg.jitter, cfg.erase)
                    if cfg.augment else None)
         scored = ema.module if ema is not None else model  # what is evaluated and saved
+        if self.aux:
+            scored = MainOutputs(scored, task.outputs)
         from .trainer import EpochEnd, lr_factor, _evaluate
 
         st = self.state
@@ -143,9 +152,9 @@ class Loop:
                         x = lam * x + (1 - lam) * x[mix[1]]
                     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
                         logits = model(x).float()
-                    loss = loss_fn(logits, yb)
+                    loss = train_loss_fn(logits, yb)
                     if mix is not None:
-                        loss = mix[0] * loss + (1 - mix[0]) * loss_fn(logits, yb[mix[1]])
+                        loss = mix[0] * loss + (1 - mix[0]) * train_loss_fn(logits, yb[mix[1]])
                     if not torch.isfinite(loss):
                         self._nan(e, st["step"])
                     opt.zero_grad(set_to_none=True)
@@ -158,8 +167,11 @@ class Loop:
                     seen += n
                     run_loss += float(loss.detach()) * n
                     with torch.no_grad():
-                        p = task.probabilities(logits.detach()).numpy()
-                    run_correct += task.accuracy(p, yb.numpy()) * n
+                        out, yt = logits.detach(), yb.numpy()
+                        if self.aux:  # the target's outputs only
+                            out, yt = out[:, :task.outputs], yt[:, :task.outputs]
+                        p = task.probabilities(out).numpy()
+                    run_correct += task.accuracy(p, yt) * n
                     bar.update(1)
                     bar.set_postfix(loss=f"{run_loss / seen:.4f}", acc=f"{run_correct / seen:.3f}",
                                     lr=f"{lr:.1e}", refresh=False)
@@ -182,7 +194,7 @@ class Loop:
                 score = val_acc if len(va.rows) else -row["train_loss"]
                 if st.get("best") is None or score > st["best"]:
                     st["best"], st["best_epoch"], st["bad_epochs"] = score, e, 0
-                    save_weights(self.path / WEIGHTS, scored)
+                    save_weights(self.path / WEIGHTS, self._saved(scored))
                 else:
                     st["bad_epochs"] = int(st.get("bad_epochs", 0)) + 1
                 self._append_history(row)
@@ -206,7 +218,7 @@ class Loop:
                   f"resume with: facelab train {cfg.data} --resume --name {self.path.name}", file=sys.stderr)
             raise
         st["stop_reason"] = stop_reason
-        return self._finish(scored, y_all)
+        return self._finish(y_all)
 
     # -- helpers -------------------------------------------------------------------------------
     def _nan(self, epoch: int, step: int):
@@ -229,13 +241,21 @@ class Loop:
                 w.writeheader()
             w.writerow(row)
 
-    def _finish(self, model, y_all) -> Run:
+    def _saved(self, scored) -> torch.nn.Module | dict:
+        """What ``weights.safetensors`` holds: the scored model, its head cut to the task's outputs."""
+        return main_state_dict(scored.net, self.task.outputs) if self.aux else scored
+
+    def _finish(self, y_all) -> Run:
         cfg, task, ds, st = self.cfg, self.task, self.ds, self.state
         from safetensors.torch import load_file
 
         from .trainer import _evaluate
 
-        if (self.path / WEIGHTS).is_file():  # evaluate the best epoch, not the last
+        # The best epoch's saved weights, not the last: exactly the model the run serves.
+        model = self.spec.build(int(self.input["channels"]), task.outputs, **self.params).eval()
+        if cfg.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        if (self.path / WEIGHTS).is_file():
             model.load_state_dict(load_file(str(self.path / WEIGHTS)))
         loss_fn = self._loss(y_all[self.train_rows])
         ids = ds.table["image_id"].to_numpy()

@@ -104,7 +104,9 @@ def plot_image_grid(images: np.ndarray, captions: list[str], path: str | Path, t
     n = len(images)
     cols = max(1, min(cols, n))
     rows = max(1, -(-n // cols))
-    fig = Figure(figsize=(2.6 * cols, 2.9 * rows))
+    # Constrained layout keeps the title just above the first row (the default margins left a
+    # blank band a tenth of the figure high over a tall grid).
+    fig = Figure(figsize=(2.6 * cols, 2.9 * rows), layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols)).reshape(-1)
     for ax in axes:
         ax.axis("off")

@@ -34,6 +34,7 @@ from .config import TrainConfig
 from .data import Batches, channel_stats, to_float
 from .run import CONFIG, INPUT, SPLIT, STATE, TASK, Run, resolve_run_path
 from .setup import holdout_split, open_data
+from .auxiliary import resolve_aux
 from .task import Task, check_trainable, resolve_task
 
 DEFAULT_EPOCHS = 10
@@ -211,6 +212,10 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
         train_rows, val_rows, holdout = holdout_split(ds, task, cfg.val_fraction, cfg.seed)
     y_all = task.labels(table)
     check_trainable(task, y_all[train_rows], path=ds.path)
+    aux = resolve_aux(ds, task, cfg.aux)
+    if aux and spec.kind == "classical":
+        raise ConfigError(f"auxiliary attributes need a network; {cfg.model} is a classical model",
+                          path=ds.path, fix="drop aux, or pick cnn, mobilenetv2 or resnet18")
     params_ = {**spec.default_params, **(cfg.params or {})}
     cfg.params = params_
 
@@ -247,5 +252,5 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
 
     loop = Loop(cfg=cfg, spec=spec, params=params_, ds=ds, task=task, path=path, input_=input_,
                 train_rows=train_rows, val_rows=val_rows, holdout=holdout, state=state,
-                progress=progress, callbacks=list(callbacks))
+                progress=progress, callbacks=list(callbacks), aux=aux)
     return loop.run()
