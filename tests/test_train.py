@@ -282,6 +282,11 @@ def test_auxiliary_attributes_train_beside_the_target_and_are_dropped_when_saved
 
 
 def test_bad_auxiliary_attributes_are_refused(cache, runs_dir):
+    from facelab.train.auxiliary import resolve_aux
+
+    task = resolve_task(cache, "A")
+    assert resolve_aux(cache, task, True) == resolve_aux(cache, task, "all") == ["B"]  # not the class column
+    assert resolve_aux(cache, task, None) == resolve_aux(cache, task, "") == []
     with pytest.raises(ConfigError, match="multiclass"):
         train(cache, target="label", epochs=1, aux="all", **FAST)
     with pytest.raises(ConfigError, match="Did you mean B"):
@@ -290,5 +295,7 @@ def test_bad_auxiliary_attributes_are_refused(cache, runs_dir):
         train(cache, target="A", epochs=1, aux="A", **FAST)
     with pytest.raises(ConfigError, match="not a 0/1"):
         train(cache, target="A", epochs=1, aux="label", **FAST)
+    with pytest.raises(ConfigError, match="attribute names"):
+        train(cache, target="A", epochs=1, aux=3, **FAST)
     with pytest.raises(ConfigError, match="aux_weight"):
         train(cache, target="A", epochs=1, aux="B", aux_weight=-1, **FAST)

@@ -32,9 +32,14 @@ def resolve_aux(ds, task, aux: str | Sequence[str] | None) -> list[str]:
     Raises:
         ConfigError: a multiclass target, an unknown or non-binary attribute, or nothing left.
     """
-    if aux is None or aux == "" or aux == [] or aux is False:
+    if aux is None or aux is False or aux == "" or aux == []:
         return []
     path = getattr(ds, "path", None)
+    if aux is True:  # `--set aux=true` (YAML): every other attribute
+        aux = "all"
+    if not isinstance(aux, (str, list, tuple)):
+        raise ConfigError(f"aux must be 'all' or attribute names, not {aux!r}", path=path,
+                          fix="pass aux: all, or aux: Mouth_Slightly_Open,High_Cheekbones")
     if task.kind == "multiclass":
         raise ConfigError(f"auxiliary attributes need a binary or multilabel target; {task.targets[0]!r} "
                           "is multiclass", path=path, fix="drop aux, or train an attribute target")

@@ -30,11 +30,11 @@ import torch
 from ..errors import ConfigError, RunError
 from ..paths import runs_root
 from . import artifacts
+from .auxiliary import resolve_aux
 from .config import TrainConfig
 from .data import Batches, channel_stats, to_float
 from .run import CONFIG, INPUT, SPLIT, STATE, TASK, Run, resolve_run_path
 from .setup import holdout_split, open_data
-from .auxiliary import resolve_aux
 from .task import Task, check_trainable, resolve_task
 
 DEFAULT_EPOCHS = 10
