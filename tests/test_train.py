@@ -18,6 +18,19 @@ torch.set_num_threads(1)
 FAST = dict(params=TINY, batch_size=32, progress=False, threads=1, augment=False)
 
 
+def _stop_after_first(ev):
+    """A callback that interrupts a run after its first epoch, like Ctrl-C."""
+    if ev.epoch == 1:
+        raise KeyboardInterrupt
+
+
+def _resumed_and_whole(cache, **kw):
+    """The same run twice: interrupted after epoch 1 and resumed, and uninterrupted."""
+    with pytest.raises(KeyboardInterrupt):
+        train(cache, name="interrupted", callbacks=[_stop_after_first], **kw)
+    return train(cache, resume="interrupted", progress=False), train(cache, name="whole", **kw)
+
+
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
     return make_cache(tmp_path_factory.mktemp("cache") / "tiny", n=192, classes=3)
@@ -70,12 +83,8 @@ def test_seed_makes_runs_repeatable(cache, runs_dir):
 
 
 def test_interrupt_then_resume_continues_from_the_next_epoch(cache, runs_dir):
-    def stop_after_first(ev):
-        if ev.epoch == 1:
-            raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):
-        train(cache, target="A", epochs=3, name="r1", seed=1, callbacks=[stop_after_first], **FAST)
+        train(cache, target="A", epochs=3, name="r1", seed=1, callbacks=[_stop_after_first], **FAST)
     state = json.loads((runs_dir / "r1" / "state.json").read_text())
     assert state["status"] == "interrupted" and state["epoch"] == 1
     assert (runs_dir / "r1" / "checkpoint.safetensors").is_file()
@@ -193,27 +202,15 @@ def test_ema_mixup_erase_and_tta_train_save_and_predict_consistently(cache, runs
 
 
 def test_ema_run_resumes_with_its_average(cache, runs_dir):
-    def stop_after_first(ev):
-        if ev.epoch == 1:
-            raise KeyboardInterrupt
-
-    kw = dict(target="A", epochs=3, seed=2, ema=0.9, **FAST)
-    with pytest.raises(KeyboardInterrupt):
-        train(cache, name="e1", callbacks=[stop_after_first], **kw)
-    resumed = train(cache, resume="e1", progress=False)
-    whole = train(cache, name="e2", **kw)
+    resumed, whole = _resumed_and_whole(cache, target="A", epochs=3, seed=2, ema=0.9, **FAST)
     pd.testing.assert_series_equal(resumed.history()["val_loss"], whole.history()["val_loss"])
 
 
 def test_a_run_saved_before_ema_existed_resumes_without_it(cache, runs_dir):
     import yaml
 
-    def stop_after_first(ev):
-        if ev.epoch == 1:
-            raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):
-        train(cache, target="A", epochs=2, name="old", ema=0.0, callbacks=[stop_after_first], **FAST)
+        train(cache, target="A", epochs=2, name="old", ema=0.0, callbacks=[_stop_after_first], **FAST)
     cfg_path = runs_dir / "old" / "config.yaml"
     cfg = yaml.safe_load(cfg_path.read_text())
     del cfg["ema"]  # as written before the option existed
@@ -250,15 +247,8 @@ def test_new_options_are_validated():
 def test_auxiliary_attributes_train_beside_the_target_and_are_dropped_when_saved(cache, runs_dir):
     from safetensors.torch import load_file
 
-    def stop_after_first(ev):
-        if ev.epoch == 1:
-            raise KeyboardInterrupt
-
-    kw = dict(target="A", epochs=3, lr=1e-2, aux="B", aux_weight=1.0, **FAST)
-    with pytest.raises(KeyboardInterrupt):
-        train(cache, name="x1", callbacks=[stop_after_first], **kw)
-    run = train(cache, resume="x1", progress=False)
-    whole = train(cache, name="x2", **kw)  # resuming an aux run equals an uninterrupted one
+    # resuming an aux run equals an uninterrupted one
+    run, whole = _resumed_and_whole(cache, target="A", epochs=3, lr=1e-2, aux="B", aux_weight=1.0, **FAST)
     pd.testing.assert_series_equal(run.history()["val_loss"], whole.history()["val_loss"])
     assert run.metrics["val_accuracy"] > 0.8 and run.task.outputs == 1
     # The saved model is a plain one-output model; the checkpoint keeps both outputs.

@@ -32,7 +32,7 @@ def resolve_aux(ds, task, aux: str | Sequence[str] | None) -> list[str]:
     Raises:
         ConfigError: a multiclass target, an unknown or non-binary attribute, or nothing left.
     """
-    if aux is None or aux is False or aux == "" or aux == []:
+    if not aux:  # None, False, "" or []
         return []
     path = getattr(ds, "path", None)
     if aux is True:  # `--set aux=true` (YAML): every other attribute
@@ -73,9 +73,6 @@ class MainOutputs(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)[:, : self.n]
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net.features(x)
 
 
 def with_aux_loss(main_loss, n: int, weight: float):

@@ -247,16 +247,10 @@ class Loop:
 
     def _finish(self, y_all) -> Run:
         cfg, task, ds, st = self.cfg, self.task, self.ds, self.state
-        from safetensors.torch import load_file
-
         from .trainer import _evaluate
 
         # The best epoch's saved weights, not the last: exactly the model the run serves.
-        model = self.spec.build(int(self.input["channels"]), task.outputs, **self.params).eval()
-        if cfg.channels_last:
-            model = model.to(memory_format=torch.channels_last)
-        if (self.path / WEIGHTS).is_file():
-            model.load_state_dict(load_file(str(self.path / WEIGHTS)))
+        model = Run.load(self.path).model()
         loss_fn = self._loss(y_all[self.train_rows])
         ids = ds.table["image_id"].to_numpy()
         frames, metrics = [], {}
