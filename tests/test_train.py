@@ -239,9 +239,35 @@ def test_random_erasing_blanks_one_rectangle_per_chosen_image():
 def test_new_options_are_validated():
     from facelab.train.config import TrainConfig
 
-    for bad in ({"erase": 1.5}, {"mixup": -1}, {"ema": 1.0}):
+    for bad in ({"erase": 1.5}, {"mixup": -1}, {"ema": 1.0}, {"binary_smoothing": 1.0},
+                {"binary_smoothing": -0.1}, {"optimizer": "adam"}):
         with pytest.raises(ConfigError):
             TrainConfig.from_dict(bad)
+
+
+def test_binary_smoothing_softens_training_targets_only():
+    from facelab.train.config import TrainConfig
+    from facelab.train.loop import task_loss
+    from facelab.train.task import Task
+
+    task = Task(kind="binary", targets=["A"], classes=["A"])
+    y, z = np.array([[1.0], [0.0]], np.float32), np.array([[2.0], [-1.0]])
+    cfg = TrainConfig(balance="none", binary_smoothing=0.1)
+
+    def bce(t):  # by hand: log(1 + e^z) - t z, averaged
+        return float(np.mean(np.log1p(np.exp(z)) - t * z))
+
+    got = task_loss(task, y, cfg, training=True)(torch.tensor(z, dtype=torch.float32), torch.tensor(y))
+    assert float(got) == pytest.approx(bce(np.array([[0.95], [0.05]])), rel=1e-5)
+    plain = task_loss(task, y, cfg)(torch.tensor(z, dtype=torch.float32), torch.tensor(y))
+    assert float(plain) == pytest.approx(bce(y), rel=1e-5)
+
+
+def test_sgd_run_resumes_with_its_momentum(cache, runs_dir):
+    resumed, whole = _resumed_and_whole(cache, target="A", epochs=2, optimizer="sgd", lr=0.05,
+                                        binary_smoothing=0.1, **FAST)
+    assert resumed.config["optimizer"] == "sgd"
+    pd.testing.assert_series_equal(resumed.history()["val_loss"], whole.history()["val_loss"])
 
 
 def test_auxiliary_attributes_train_beside_the_target_and_are_dropped_when_saved(cache, runs_dir):

@@ -32,10 +32,14 @@ class TrainConfig:
     seed: int = 0
     batch_size: int = 128
     lr: float = 3e-3
+    optimizer: str = "adamw"  # adamw | sgd (Nesterov momentum 0.9; wants a larger lr, e.g. 0.05)
     weight_decay: float = 5e-4
     warmup: float = 0.05  # fraction of the schedule spent warming up
     schedule: str = "cosine"  # cosine | onecycle | constant
-    label_smoothing: float = 0.1  # multiclass only
+    label_smoothing: float = 0.1  # multiclass: softened one-hot targets
+    # 0/1 targets (binary, multilabel): y -> y (1 - e) + e / 2 in the training loss, for labels
+    # with some noise (CelebA's are hand-made); 0 = off
+    binary_smoothing: float = 0.0
     balance: str = "sqrt"  # none | sqrt | full: class/positive weighting against imbalance
     augment: bool = True
     flip: bool = True
@@ -128,6 +132,8 @@ class TrainConfig:
             bad(f"lr must be positive (got {self.lr})", "pass --lr 0.003")
         if not 0 <= self.val_fraction < 0.9:
             bad(f"val_fraction must be in [0, 0.9) (got {self.val_fraction})", "pass --val-fraction 0.1")
+        if self.optimizer not in ("adamw", "sgd"):
+            bad(f"unknown optimizer {self.optimizer!r}", "choose adamw or sgd")
         if self.schedule not in ("cosine", "onecycle", "constant"):
             bad(f"unknown schedule {self.schedule!r}", "choose cosine, onecycle or constant")
         if self.precision not in ("auto", "fp32", "bf16"):
@@ -138,6 +144,8 @@ class TrainConfig:
             bad(f"mixup alpha must be 0 (off) or positive (got {self.mixup})", "pass mixup: 0.2")
         if not (self.ema == 0 or 0 < self.ema < 1):
             bad(f"ema decay must be 0 (off) or in (0, 1) (got {self.ema})", "pass ema: 0.999")
+        if not 0 <= self.binary_smoothing < 1:
+            bad(f"binary_smoothing must be in [0, 1) (got {self.binary_smoothing})", "pass binary_smoothing: 0.1")
         if self.aux_weight < 0:
             bad(f"aux_weight must be 0 or more (got {self.aux_weight})", "pass aux_weight: 1.0")
         if self.balance not in ("none", "sqrt", "full"):

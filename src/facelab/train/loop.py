@@ -76,29 +76,24 @@ class Loop:
             model = model.to(memory_format=torch.channels_last)
         from .trainer import _param_groups
 
-        opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr)
+        groups = _param_groups(model, cfg.weight_decay)
+        opt = (torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, nesterov=True) if cfg.optimizer == "sgd"
+               else torch.optim.AdamW(groups, lr=cfg.lr))
         ema = WeightAverage(model, cfg.ema, int(self.state.get("ema_updates", 0))) if cfg.ema else None
         if resuming:
             load_checkpoint(self.path / CHECKPOINT, model, opt, ema.module if ema else None)
         return model, opt, ema
-
-    def _loss(self, y_train: np.ndarray):
-        w = class_weights(self.task, y_train, self.cfg.balance)
-        if self.task.kind == "multiclass":
-            ls = self.cfg.label_smoothing
-            return lambda logits, y: F.cross_entropy(logits, y, weight=w, label_smoothing=ls)
-        return lambda logits, y: F.binary_cross_entropy_with_logits(logits, y, pos_weight=w)
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self) -> Run:
         cfg, task, ds = self.cfg, self.task, self.ds
         y_all = task.labels(ds.table)
         y_train = y_all[self.train_rows]
-        loss_fn = self._loss(y_train)  # the task's loss: validation and the final evaluation
-        train_loss_fn = loss_fn
+        loss_fn = task_loss(task, y_train, cfg)  # validation and the final evaluation
+        train_loss_fn = task_loss(task, y_train, cfg, training=True)
         if self.aux:  # train on [target(s), auxiliary attributes]; everything else sees the target
             y_train = np.concatenate([y_train, ds.table[self.aux].to_numpy(np.float32)[self.train_rows]], 1)
-            train_loss_fn = with_aux_loss(loss_fn, task.outputs, cfg.aux_weight)
+            train_loss_fn = with_aux_loss(train_loss_fn, task.outputs, cfg.aux_weight)
         tr = Batches(ds.images, self.train_rows, y_train, cfg.batch_size)
         va = Batches(ds.images, self.val_rows, y_all[self.val_rows], cfg.eval_batch_size)
         model, opt, ema = self._build()
@@ -251,7 +246,7 @@ class Loop:
 
         # The best epoch's saved weights, not the last: exactly the model the run serves.
         model = Run.load(self.path).model()
-        loss_fn = self._loss(y_all[self.train_rows])
+        loss_fn = task_loss(task, y_all[self.train_rows], cfg)
         ids = ds.table["image_id"].to_numpy()
         frames, metrics = [], {}
         per_output: dict = {}
@@ -289,6 +284,20 @@ class Loop:
                                            "holdout": self.holdout},
                              per_output=per_output, init=self.init_report)
         return Run.load(self.path)
+
+
+def task_loss(task, y_train: np.ndarray, cfg, *, training: bool = False):
+    """The loss of ``task``: cross-entropy (multiclass, with ``label_smoothing``) or BCE with
+    positive weights from ``cfg.balance``. ``training=True`` adds ``binary_smoothing`` to 0/1
+    targets (y -> y (1 - e) + e / 2), so validation losses stay comparable between runs."""
+    w = class_weights(task, y_train, cfg.balance)
+    if task.kind == "multiclass":
+        ls = cfg.label_smoothing
+        return lambda logits, y: F.cross_entropy(logits, y, weight=w, label_smoothing=ls)
+    e = cfg.binary_smoothing if training else 0.0
+    if e:
+        return lambda logits, y: F.binary_cross_entropy_with_logits(logits, y * (1 - e) + e / 2, pos_weight=w)
+    return lambda logits, y: F.binary_cross_entropy_with_logits(logits, y, pos_weight=w)
 
 
 def native_bf16() -> bool:
