@@ -120,6 +120,16 @@ def test_minutes_budget_stops_on_time(cache, runs_dir):
     assert run.metrics["stop_reason"] == "minutes" and run.metrics["train_seconds"] < 20
 
 
+def test_early_stopping_waits_for_the_first_part_of_the_schedule(cache, runs_dir):
+    # lr 1e-7: validation never improves after epoch 1, so every later epoch is a bad one
+    kw = dict(target="A", epochs=12, lr=1e-7, ema=0, patience=1, **FAST)
+    at_once = train(cache, patience_after=0, **kw)
+    assert (at_once.state["stop_reason"], at_once.metrics["epochs"]) == ("early stopping", 2)
+    waited = train(cache, patience_after=0.5, **kw)  # bad epochs count from half the schedule on
+    assert waited.state["stop_reason"] == "early stopping"
+    assert 6 <= waited.metrics["epochs"] < 12 and waited.metrics["best_epoch"] == 1
+
+
 def test_unknown_target_lists_close_matches(cache):
     with pytest.raises(ConfigError, match="Did you mean label") as e:
         resolve_task(cache, "lable")
@@ -240,7 +250,7 @@ def test_new_options_are_validated():
     from facelab.train.config import TrainConfig
 
     for bad in ({"erase": 1.5}, {"mixup": -1}, {"ema": 1.0}, {"binary_smoothing": 1.0},
-                {"binary_smoothing": -0.1}, {"optimizer": "adam"}):
+                {"binary_smoothing": -0.1}, {"optimizer": "adam"}, {"patience_after": 1.5}):
         with pytest.raises(ConfigError):
             TrainConfig.from_dict(bad)
 

@@ -61,6 +61,10 @@ class TrainConfig:
     aux: Any = None
     aux_weight: float = 1.0
     patience: int = 6  # epochs without validation improvement before stopping
+    # Early stopping counts those epochs only once this fraction of the schedule has run: a small
+    # network can sit at chance for its first epochs before it takes off (the demo's cnn did for
+    # 7 of 26 and was stopped there), and the high-learning-rate start is no time to give up.
+    patience_after: float = 0.25
     val_fraction: float = 0.1
     weights: str | None = None
     init: str | None = None
@@ -146,6 +150,9 @@ class TrainConfig:
             bad(f"ema decay must be 0 (off) or in (0, 1) (got {self.ema})", "pass ema: 0.999")
         if not 0 <= self.binary_smoothing < 1:
             bad(f"binary_smoothing must be in [0, 1) (got {self.binary_smoothing})", "pass binary_smoothing: 0.1")
+        if not 0 <= self.patience_after <= 1:
+            bad(f"patience_after is a fraction of the schedule in [0, 1] (got {self.patience_after})",
+                "pass patience_after: 0.25")
         if self.aux_weight < 0:
             bad(f"aux_weight must be 0 or more (got {self.aux_weight})", "pass aux_weight: 1.0")
         if self.balance not in ("none", "sqrt", "full"):

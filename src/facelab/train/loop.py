@@ -108,6 +108,11 @@ class Loop:
         steps_per_epoch = len(tr)
         total_steps = cfg.epochs * steps_per_epoch if cfg.epochs else None
         budget = cfg.minutes * 60 if cfg.minutes else None
+
+        def progress(step: int, elapsed: float) -> float:
+            """How far the schedule has run: steps of those planned, or seconds of the budget."""
+            return max(step / total_steps if total_steps else 0.0, elapsed / budget if budget else 0.0)
+
         max_epochs = cfg.epochs or 10**6
         st["status"] = "running"
         epoch = int(st.get("epoch", 0))
@@ -128,8 +133,7 @@ class Loop:
                 lr = cfg.lr
                 for xb, yb in tr.epoch(g, drop_last=len(tr.rows) > cfg.batch_size):
                     elapsed = base_elapsed + time.perf_counter() - t0
-                    prog = max(st["step"] / total_steps if total_steps else 0.0,
-                               elapsed / budget if budget else 0.0)
+                    prog = progress(st["step"], elapsed)
                     if prog >= 1.0:
                         done = True
                         stop_reason = "minutes" if budget and elapsed >= budget else "epochs"
@@ -190,7 +194,8 @@ class Loop:
                 if st.get("best") is None or score > st["best"]:
                     st["best"], st["best_epoch"], st["bad_epochs"] = score, e, 0
                     save_weights(self.path / WEIGHTS, self._saved(scored))
-                else:
+                elif progress(st["step"], float(st["elapsed"])) >= cfg.patience_after:
+                    # an epoch in the first part of the schedule never counts against patience
                     st["bad_epochs"] = int(st.get("bad_epochs", 0)) + 1
                 self._append_history(row)
                 save_checkpoint(self.path / CHECKPOINT, model, opt, ema.module if ema else None)

@@ -40,7 +40,7 @@ from .task import Task, check_trainable, resolve_task
 DEFAULT_EPOCHS = 10
 #: Options whose default changed after runs were saved without them: such a run resumes with the
 #: value it was trained with, not the new default.
-LEGACY = {"ema": 0.0}
+LEGACY = {"ema": 0.0, "patience_after": 0.0}
 
 
 @dataclass
