@@ -63,7 +63,8 @@ class TrainConfig:
     patience: int = 6  # epochs without validation improvement before stopping
     # Early stopping counts those epochs only once this fraction of the schedule has run: a small
     # network can sit at chance for its first epochs before it takes off (the demo's cnn did for
-    # 7 of 26 and was stopped there), and the high-learning-rate start is no time to give up.
+    # 7 of 26, one face away from being stopped there), and a high-learning-rate start is no time
+    # to give up.
     patience_after: float = 0.25
     val_fraction: float = 0.1
     weights: str | None = None
