@@ -129,11 +129,19 @@ class Batches:
     def __len__(self) -> int:
         return math.ceil(len(self.rows) / self.batch_size)
 
+    def _stop(self, drop_last: bool) -> int:
+        n = len(self.rows)
+        return n - n % self.batch_size if drop_last and n >= self.batch_size else n
+
+    def steps(self, *, drop_last: bool = False) -> int:
+        """Batches one :meth:`epoch` yields (one fewer than ``len`` when a partial one is dropped)."""
+        return math.ceil(self._stop(drop_last) / self.batch_size)
+
     def epoch(self, g: torch.Generator | None = None, *, drop_last: bool = False
               ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n = len(self.rows)
         order = torch.randperm(n, generator=g) if g is not None else torch.arange(n)
-        stop = n - n % self.batch_size if drop_last and n >= self.batch_size else n
+        stop = self._stop(drop_last)
         for i in range(0, stop, self.batch_size):
             idx = order[i:i + self.batch_size]
             yield self.x[idx], self.y[idx]

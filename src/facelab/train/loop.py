@@ -105,7 +105,8 @@ class Loop:
         from .trainer import EpochEnd, lr_factor, _evaluate
 
         st = self.state
-        steps_per_epoch = len(tr)
+        drop_last = len(tr.rows) > cfg.batch_size  # no tiny last batch: BatchNorm needs a few images
+        steps_per_epoch = tr.steps(drop_last=drop_last)  # what an epoch really runs: the schedule ends on time
         total_steps = cfg.epochs * steps_per_epoch if cfg.epochs else None
         budget = cfg.minutes * 60 if cfg.minutes else None
 
@@ -131,7 +132,7 @@ class Loop:
                 done = False
                 bar = _bar(steps_per_epoch, f"epoch {e}" + (f"/{cfg.epochs}" if cfg.epochs else ""), self.progress)
                 lr = cfg.lr
-                for xb, yb in tr.epoch(g, drop_last=len(tr.rows) > cfg.batch_size):
+                for xb, yb in tr.epoch(g, drop_last=drop_last):
                     elapsed = base_elapsed + time.perf_counter() - t0
                     prog = progress(st["step"], elapsed)
                     if prog >= 1.0:
