@@ -21,6 +21,7 @@ from .auxiliary import MainOutputs, main_state_dict, with_aux_loss
 from .checkpoint import load_checkpoint, save_checkpoint, save_weights
 from .data import Augment, Batches, to_float
 from .ema import WeightAverage
+from .tta import for_inference
 from .run import CHECKPOINT, HISTORY, METRICS, PREDICTIONS, STATE, WEIGHTS, Run
 from .setup import class_weights
 from .weights import load_matching, read_state_dict
@@ -102,11 +103,13 @@ class Loop:
         scored = ema.module if ema is not None else model  # what is evaluated and saved
         if self.aux:
             scored = MainOutputs(scored, task.outputs)
+        judged = for_inference(scored, cfg.tta)  # validation predicts as the saved run will
         from .trainer import EpochEnd, lr_factor, _evaluate
 
         st = self.state
-        drop_last = len(tr.rows) > cfg.batch_size  # no tiny last batch: BatchNorm needs a few images
-        steps_per_epoch = tr.steps(drop_last=drop_last)  # what an epoch really runs: the schedule ends on time
+        # Each epoch skips a partial last batch (a tiny batch makes BatchNorm noisy); the schedule
+        # plans with the batches that really run, so an --epochs budget anneals to its end.
+        steps_per_epoch = tr.steps(drop_last=True)
         total_steps = cfg.epochs * steps_per_epoch if cfg.epochs else None
         budget = cfg.minutes * 60 if cfg.minutes else None
 
@@ -132,7 +135,7 @@ class Loop:
                 done = False
                 bar = _bar(steps_per_epoch, f"epoch {e}" + (f"/{cfg.epochs}" if cfg.epochs else ""), self.progress)
                 lr = cfg.lr
-                for xb, yb in tr.epoch(g, drop_last=drop_last):
+                for xb, yb in tr.epoch(g, drop_last=True):
                     elapsed = base_elapsed + time.perf_counter() - t0
                     prog = progress(st["step"], elapsed)
                     if prog >= 1.0:
@@ -181,7 +184,7 @@ class Loop:
                     break
                 if ema is not None:
                     st["ema_updates"] = ema.updates
-                proba, val_loss, val_acc = _evaluate(scored, va, task, loss_fn, cfg, self.mean, self.std)
+                proba, val_loss, val_acc = _evaluate(judged, va, task, loss_fn, self.mean, self.std)
                 if not math.isfinite(val_loss) and len(va.rows):
                     self._nan(e, st["step"])
                 secs = time.perf_counter() - t0
@@ -219,7 +222,7 @@ class Loop:
                   f"resume with: facelab train {cfg.data} --resume --name {self.path.name}", file=sys.stderr)
             raise
         st["stop_reason"] = stop_reason
-        return self._finish(y_all)
+        return self._finish(y_all, loss_fn)
 
     # -- helpers -------------------------------------------------------------------------------
     def _nan(self, epoch: int, step: int):
@@ -246,13 +249,13 @@ class Loop:
         """What ``weights.safetensors`` holds: the scored model, its head cut to the task's outputs."""
         return main_state_dict(scored.net, self.task.outputs) if self.aux else scored
 
-    def _finish(self, y_all) -> Run:
+    def _finish(self, y_all, loss_fn) -> Run:
         cfg, task, ds, st = self.cfg, self.task, self.ds, self.state
         from .trainer import _evaluate
 
         # The best epoch's saved weights, not the last: exactly the model the run serves.
-        model = Run.load(self.path).model()
-        loss_fn = task_loss(task, y_all[self.train_rows], cfg)
+        saved = Run.load(self.path)
+        model = saved.model()
         ids = ds.table["image_id"].to_numpy()
         frames, metrics = [], {}
         per_output: dict = {}
@@ -260,7 +263,7 @@ class Loop:
             if not len(rows):
                 continue
             b = Batches(ds.images, rows, y_all[rows], cfg.eval_batch_size)
-            proba, loss, acc = _evaluate(model, b, task, loss_fn, cfg, self.mean, self.std)
+            proba, loss, acc = _evaluate(model, b, task, loss_fn, self.mean, self.std)
             metrics[f"{split}_accuracy"], metrics[f"{split}_loss"] = acc, loss
             if split == "val":
                 per_output = task.per_output_accuracy(proba, y_all[rows])
@@ -269,7 +272,7 @@ class Loop:
             import pandas as pd
 
             pd.concat(frames, ignore_index=True).to_parquet(self.path / PREDICTIONS, index=False)
-        hist = Run.load(self.path).history()
+        hist = saved.history()
         ips = hist["images_per_s"] if len(hist) else []
         metrics.update(best_epoch=int(st.get("best_epoch", 0)), epochs=int(st["epoch"]),
                        train_seconds=float(st["elapsed"]),
@@ -301,9 +304,7 @@ def task_loss(task, y_train: np.ndarray, cfg, *, training: bool = False):
         ls = cfg.label_smoothing
         return lambda logits, y: F.cross_entropy(logits, y, weight=w, label_smoothing=ls)
     e = cfg.binary_smoothing if training else 0.0
-    if e:
-        return lambda logits, y: F.binary_cross_entropy_with_logits(logits, y * (1 - e) + e / 2, pos_weight=w)
-    return lambda logits, y: F.binary_cross_entropy_with_logits(logits, y, pos_weight=w)
+    return lambda logits, y: F.binary_cross_entropy_with_logits(logits, y * (1 - e) + e / 2, pos_weight=w)
 
 
 def native_bf16() -> bool:

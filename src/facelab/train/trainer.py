@@ -124,10 +124,10 @@ def _find_resumable(resume: bool | str, name: str | None, target, model: str) ->
                    fix="pass the run's name: --resume NAME (see `facelab runs`)")
 
 
-def _evaluate(model, batches: Batches, task: Task, loss_fn, cfg: TrainConfig, mean, std):
-    from .tta import for_inference
-
-    model = for_inference(model.eval(), cfg.tta)
+def _evaluate(model, batches: Batches, task: Task, loss_fn, mean, std):
+    """Probabilities, mean loss and accuracy of ``model`` — the module that predicts for the run,
+    already wrapped for mirroring when the run mirrors (``tta.for_inference``, ``Run.model``)."""
+    model.eval()
     probs, losses, n = [], 0.0, 0
     with torch.inference_mode():
         for xb, yb in batches.epoch(None):

@@ -18,9 +18,8 @@ from torch import nn
 
 
 def for_inference(model: nn.Module, tta: bool) -> nn.Module:
-    """The module that predicts for a run: ``model`` itself, or wrapped when the run mirrors
-    (a model that already mirrors, such as ``Run.model()``, is not wrapped twice)."""
-    return FlipAverage(model).eval() if tta and not isinstance(model, FlipAverage) else model
+    """The module that predicts for a run: ``model`` itself, or wrapped when the run mirrors."""
+    return FlipAverage(model).eval() if tta else model
 
 
 class FlipAverage(nn.Module):
