@@ -96,6 +96,9 @@ def run_bench(*, kind: str, target: str | None, minutes: float, size: int, crop:
         "images": len(ds), "train_images": m["train_images"], "val_images": m["val_images"],
         "size": size, "crop": ds.meta.get("crop"), "grey": grey,
         "val_accuracy": m["val_accuracy"], "test_accuracy": m.get("test_accuracy"),
+        # 95% interval of each accuracy over its images: how far another split of the same size could move it
+        "val_accuracy_ci95": [m.get("val_accuracy_low"), m.get("val_accuracy_high")],
+        "test_accuracy_ci95": [m.get("test_accuracy_low"), m.get("test_accuracy_high")],
         "goal": goal, "meets_goal": (m["val_accuracy"] >= goal) if goal else None,
         "budget_minutes": minutes, "wall_seconds": round(wall, 1), "prepare_seconds": round(prep_s, 1),
         "train_seconds": round(m["train_seconds"], 1), "epochs": m["epochs"], "best_epoch": m["best_epoch"],
@@ -109,8 +112,10 @@ def run_bench(*, kind: str, target: str | None, minutes: float, size: int, crop:
     out.write_text(json.dumps(res, indent=1))
     print(f"\n== {name}: {'REAL' if real else 'SYNTHETIC'} data, {len(ds)} images ({m['train_images']} train, "
           f"{m['val_images']} val)")
-    print(f"val accuracy {m['val_accuracy']:.4f}" + (f" (goal {goal:.3f}: {'met' if res['meets_goal'] else 'NOT met'})"
-                                                     if goal else "")
+    ci = res["val_accuracy_ci95"]
+    print(f"val accuracy {m['val_accuracy']:.4f}"
+          + (f" (95% CI {ci[0]:.4f}–{ci[1]:.4f})" if None not in ci else "")
+          + (f" (goal {goal:.3f}: {'met' if res['meets_goal'] else 'NOT met'})" if goal else "")
           + (f", test accuracy {m['test_accuracy']:.4f}" if m.get("test_accuracy") is not None else ""))
     print(f"wall {wall:.0f} s of {minutes * 60:.0f} s (prepare {prep_s:.0f} s, train {m['train_seconds']:.0f} s, "
           f"{m['epochs']} epochs, {m['images_per_s']:.0f} images/s, {m.get('threads')} threads, "

@@ -78,6 +78,16 @@ def test_compare_trains_scores_and_writes(prepared_celeba, runs_dir, tmp_path):
     assert rep.overall["accuracy"] == pytest.approx(float(t.iloc[0]["accuracy"]))
     cnn = t[t["model"] == "cnn"].iloc[0]
     assert cnn["parameters"] > 1000 and "widths=[8, 16, 16, 32]" in cnn["params"]
+    # every accuracy comes with its interval, and each run below the top is compared with it on
+    # the same images: the note's gap is the difference of the two accuracies, in points
+    assert (t["accuracy_low"] <= t["accuracy"]).all() and (t["accuracy"] <= t["accuracy_high"]).all()
+    assert rep.overall["accuracy_low"] == pytest.approx(float(t.iloc[0]["accuracy_low"]))
+    pairs = [n for n in board.notes if n.startswith("#1 ")]
+    assert len(pairs) == 2 and all(f"same {rep.n} test images" in n for n in pairs)
+    gap = 100 * (t.iloc[0]["accuracy"] - t.iloc[2]["accuracy"])
+    assert f"{gap:+.1f} accuracy points" in pairs[1] and f"#3 {t.iloc[2]['model']}" in pairs[1]
+    assert any(w in pairs[1] for w in ("more than noise", "within noise"))
+    assert pairs[0] in (board.path / "leaderboard.md").read_text()
 
 
 def test_compare_needs_a_budget(prepared_celeba):

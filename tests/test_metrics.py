@@ -129,3 +129,63 @@ def test_markdown_and_json_helpers():
     assert md.splitlines()[2] == "| 0.500 | x |" and "–" in md
     j = M.as_jsonable({"x": np.float32(0.5), "n": np.int64(2), "nan": float("nan"), "arr": np.eye(2)})
     assert j == {"x": 0.5, "n": 2, "nan": None, "arr": [[1.0, 0.0], [0.0, 1.0]]}
+
+
+def test_per_item_accuracy_means_are_the_accuracy():
+    rng = np.random.default_rng(0)
+    y_ml = rng.integers(0, 2, (50, 3))
+    p_ml = rng.random((50, 3))
+    y_mc = rng.integers(0, 4, 50)
+    p_mc = rng.dirichlet(np.ones(4), 50)
+    for y, p, kind, labels in ((Y8, P8, "binary", ["A"]), (y_ml, p_ml, "multilabel", ["a", "b", "c"]),
+                               (y_mc, p_mc, "multiclass", list("abcd"))):
+        s = M.score(y, p, kind, labels)
+        items = M.per_item_accuracy(y, p, kind)
+        assert items.shape == (len(y),)
+        assert items.mean() == pytest.approx(s.overall["accuracy"])
+        assert s.overall["accuracy_low"] <= s.overall["accuracy"] <= s.overall["accuracy_high"]
+    # by hand: row 0 gets both attributes right, row 1 one of two
+    np.testing.assert_allclose(M.per_item_accuracy(np.array([[1, 0], [1, 1]]), np.array([[.7, .2], [.9, .4]]),
+                                                   "multilabel"), [1.0, 0.5])
+
+
+def test_bootstrap_interval_matches_the_binomial():
+    # 90 of 100 right: the normal approximation gives 0.9 +- 1.96 * 0.03 = 0.841 .. 0.959
+    lo, hi = M.bootstrap_interval(np.r_[np.ones(90), np.zeros(10)])
+    assert lo == pytest.approx(0.841, abs=0.015) and hi == pytest.approx(0.959, abs=0.015)
+    assert M.bootstrap_interval(np.ones(20)) == (1.0, 1.0)  # no variation, no interval
+    assert M.bootstrap_interval(np.r_[np.ones(90), np.zeros(10)]) == (lo, hi)  # seeded
+    # 4x the images: half the width
+    lo4, hi4 = M.bootstrap_interval(np.r_[np.ones(360), np.zeros(40)])
+    assert (hi4 - lo4) == pytest.approx((hi - lo) / 2, rel=0.15)
+
+
+def test_accuracy_interval_wilson_and_bootstrap():
+    # Wilson by hand, 8 of 10 right: centre (0.8 + 1.96^2/20) / (1 + 1.96^2/10) = 0.7168,
+    # half-width 1.96 / 1.3842 * sqrt(0.016 + 0.00960) = 0.2265 -> 0.490 .. 0.943
+    lo, hi = M.accuracy_interval(np.r_[np.ones(8), np.zeros(2)])
+    assert lo == pytest.approx(0.4902, abs=1e-3) and hi == pytest.approx(0.9433, abs=1e-3)
+    # all right: the interval still has width (a bootstrap would say exactly 1.0)
+    lo, hi = M.accuracy_interval(np.ones(19))
+    assert hi == 1.0 and lo == pytest.approx(19 / (19 + 1.96 ** 2), abs=1e-3)
+    # fractional (multilabel) scores: the bootstrap
+    frac = np.r_[np.full(50, 0.5), np.ones(50)]
+    assert M.accuracy_interval(frac) == M.bootstrap_interval(frac)
+
+
+def test_paired_difference():
+    a = np.r_[np.ones(60), np.zeros(40)]
+    same = M.paired_difference(a, a)
+    assert same["difference"] == 0 and (same["low"], same["high"]) == (0.0, 0.0) and not same["significant"]
+    # b is wrong on 10 images a gets right, never the reverse: a clear, paired win
+    b = np.r_[np.ones(50), np.zeros(50)]
+    d = M.paired_difference(a, b)
+    assert d["difference"] == pytest.approx(0.1) and (d["wins"], d["losses"], d["n"]) == (10, 0, 100)
+    assert d["significant"] and d["low"] > 0
+    # 5 wins against 4 losses is noise
+    c = a.copy()
+    c[:5], c[60:64] = 0, 1
+    n = M.paired_difference(a, c)
+    assert (n["wins"], n["losses"]) == (5, 4) and n["low"] < 0 < n["high"] and not n["significant"]
+    with pytest.raises(ValueError, match="same images"):
+        M.paired_difference(a, a[:10])

@@ -59,6 +59,14 @@ def test_binary_run_folder_is_complete_and_consistent(cache, runs_dir):
     assert Run.load(run.name).metrics == run.metrics  # by name under runs_root()
     assert [r.name for r in list_runs()] == [run.name]
     assert "Known limits" in (run.path / "card.md").read_text()
+    # the accuracy's interval, recomputed from the stored predictions
+    from facelab.train.metrics import accuracy_interval
+
+    right = ((val["p_A"].to_numpy() >= 0.5) == val["A"].to_numpy()).astype(float)
+    assert right.mean() == pytest.approx(run.metrics["val_accuracy"])
+    assert (run.metrics["val_accuracy_low"], run.metrics["val_accuracy_high"]) == accuracy_interval(right)
+    assert run.metrics["val_accuracy_low"] < run.metrics["val_accuracy"] <= run.metrics["val_accuracy_high"]
+    assert "val_accuracy | " in (run.path / "card.md").read_text() and "(95% CI " in (run.path / "card.md").read_text()
     inp = json.loads((run.path / "input.json").read_text())
     assert {"size", "channels", "grey", "crop", "crop_box", "source_size", "layout", "mean", "std"} <= set(inp)
 
@@ -73,6 +81,8 @@ def test_multilabel_and_multiclass(cache, runs_dir):
     p = mc.predict_proba(cache.images[:4])
     np.testing.assert_allclose(p.sum(1), 1, rtol=1e-5)
     assert mc.metrics["val_accuracy"] > 0.6
+    for r in (ml, mc):
+        assert r.metrics["val_accuracy_low"] <= r.metrics["val_accuracy"] <= r.metrics["val_accuracy_high"]
 
 
 def test_seed_makes_runs_repeatable(cache, runs_dir):

@@ -34,6 +34,15 @@ def predictions_frame(task: Task, split: str, rows: np.ndarray, image_ids, y: np
     return df
 
 
+def accuracy_interval(task: Task, split: str, y: np.ndarray, proba: np.ndarray) -> dict:
+    """``<split>_accuracy_low`` / ``_high``: the 95% interval of the split's accuracy over its
+    images (how far the figure could move on another sample of the same size)."""
+    from .metrics import accuracy_interval, per_item_accuracy
+
+    lo, hi = accuracy_interval(per_item_accuracy(y, proba, task.kind))
+    return {f"{split}_accuracy_low": lo, f"{split}_accuracy_high": hi}
+
+
 def write_json(path: Path, obj) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(obj, indent=1, default=float))
@@ -99,7 +108,9 @@ def write_card(path: Path, *, config: dict, task: Task, input_: dict, metrics: d
     for k in ("val_accuracy", "val_loss", "test_accuracy", "test_loss", "best_epoch"):
         if metrics.get(k) is not None:
             v = metrics[k]
-            lines.append(f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |")
+            lo, hi = metrics.get(f"{k}_low"), metrics.get(f"{k}_high")
+            ci = f" (95% CI {lo:.4f}–{hi:.4f})" if lo is not None and hi is not None else ""
+            lines.append(f"| {k} | {v:.4f}{ci} |" if isinstance(v, float) else f"| {k} | {v} |")
     if per_output and len(per_output) > 1:
         title = "recall per class" if task.kind == "multiclass" else "accuracy per attribute"
         lines += ["", f"Validation {title}:", "", "| output | value |", "|---|---|"]

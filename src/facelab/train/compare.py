@@ -31,8 +31,8 @@ from ..errors import ConfigError
 from . import metrics as M
 from . import plots as P
 
-COLUMNS = ["rank", "run", "model", "params", "accuracy", "balanced_accuracy", "f1", "roc_auc", "ece",
-           "split", "n_eval", "train_s", "latency_ms", "throughput", "parameters"]
+COLUMNS = ["rank", "run", "model", "params", "accuracy", "accuracy_low", "accuracy_high", "balanced_accuracy",
+           "f1", "roc_auc", "ece", "split", "n_eval", "train_s", "latency_ms", "throughput", "parameters"]
 
 
 @dataclass
@@ -40,9 +40,10 @@ class Leaderboard:
     """A ranked table of runs (one row each) and where it was written.
 
     Attributes:
-        table: columns ``rank, run, model, params, accuracy, balanced_accuracy, f1, roc_auc, ece,
-            split, n_eval, train_s, latency_ms, throughput, parameters`` (+ extra columns such as
-            ``val_accuracy`` for a search).
+        table: columns ``rank, run, model, params, accuracy, accuracy_low, accuracy_high,
+            balanced_accuracy, f1, roc_auc, ece, split, n_eval, train_s, latency_ms, throughput,
+            parameters`` (+ extra columns such as ``val_accuracy`` for a search); ``accuracy_low``
+            and ``accuracy_high`` bound the accuracy's 95% interval over the evaluation images.
         path: the leaderboard folder.
         metric: the column rows are ranked by.
     """
@@ -109,14 +110,26 @@ class Leaderboard:
                  "f1": "F1", "roc_auc": "AUC", "val_accuracy": "val acc", "train_s": "train s",
                  "latency_ms": "ms/face", "throughput": "faces/s", "parameters": "params"}
         cols = [c for c in heads if c in self.table.columns]
+        if {"accuracy_low", "accuracy_high"} <= set(self.table.columns) and "accuracy" in cols:
+            cols.insert(cols.index("accuracy") + 1, "ci")  # the accuracy's 95% interval
+            heads["ci"] = "95% CI"
         for c in cols:
             t.add_column(heads[c], justify="left" if c in ("run", "model") else "right",
                          overflow="fold" if c == "run" else "ellipsis", no_wrap=c != "run")
         for _, r in self.table.iterrows():
-            t.add_row(*[_cell(r[c], c) for c in cols])
+            t.add_row(*[_interval(r) if c == "ci" else _cell(r[c], c) for c in cols])
         con.print(t)
+        for n in self.notes:
+            con.print(f"[dim]{n}[/]" if n.startswith("budget") else n, highlight=False)
         if self.path:
             con.print(f"written to {self.path}")
+
+
+def _interval(r) -> str:
+    lo, hi = r.get("accuracy_low"), r.get("accuracy_high")
+    if lo is None or hi is None or pd.isna(lo) or pd.isna(hi):
+        return "–"
+    return f"{lo:.3f}–{hi:.3f}"
 
 
 def _cell(v, col: str) -> str:
@@ -238,8 +251,11 @@ def count_parameters(run) -> int | None:
 
 
 def score_run(run, *, data=None, split: str = "test", train_s: float | None = None,
-              timing: bool = True, progress: bool = False) -> dict:
-    """One leaderboard row for a finished run: metrics on ``split`` plus timings."""
+              timing: bool = True, progress: bool = False, items: dict | None = None) -> dict:
+    """One leaderboard row for a finished run: metrics on ``split`` plus timings.
+
+    ``items``, when given, receives ``{run name: (rows, per-image accuracy)}`` for paired
+    comparisons (:func:`paired_notes`)."""
     from ..data.prepared import open_prepared
     from .evaluate import load_run, predict_split
 
@@ -248,10 +264,13 @@ def score_run(run, *, data=None, split: str = "test", train_s: float | None = No
     s = M.score(pred.y, pred.prob, pred.kind, pred.labels).overall
     cfg = run.config if isinstance(run.config, dict) else getattr(run.config, "__dict__", {})
     row = {"run": run.name, "model": cfg.get("model", ""), "params": _short(cfg.get("params") or {}),
-           "accuracy": s["accuracy"], "balanced_accuracy": s["balanced_accuracy"], "f1": s["f1"],
+           "accuracy": s["accuracy"], "accuracy_low": s["accuracy_low"], "accuracy_high": s["accuracy_high"],
+           "balanced_accuracy": s["balanced_accuracy"], "f1": s["f1"],
            "roc_auc": s["roc_auc"], "ece": s["ece"], "split": pred.split, "n_eval": len(pred.y),
            "train_s": train_s if train_s is not None else _recorded_train_s(run),
            "latency_ms": None, "throughput": None, "parameters": count_parameters(run)}
+    if items is not None:
+        items[run.name] = (np.asarray(pred.rows), M.per_item_accuracy(pred.y, pred.prob, pred.kind))
     if timing:
         ds = open_prepared(pred.data)
         imgs = np.asarray(ds.images[pred.rows[:256]])
@@ -287,10 +306,45 @@ def rank(rows: list[dict], metric: str = "accuracy") -> pd.DataFrame:
     df.insert(0, "rank", range(1, len(df) + 1))
     for col, nd in (("train_s", 2), ("latency_ms", 3)):
         df[col] = pd.to_numeric(df[col], errors="coerce").round(nd)
+    for col in ("accuracy_low", "accuracy_high"):
+        df[col] = pd.to_numeric(df[col], errors="coerce")
     for col in ("throughput", "parameters", "n_eval"):  # counts print as counts
         df[col] = pd.to_numeric(df[col], errors="coerce").round(0).astype("Int64")
     extra = [c for c in df.columns if c not in COLUMNS]
     return df[COLUMNS + extra].reset_index(drop=True)
+
+
+def paired_notes(table: pd.DataFrame, items: dict) -> list[str]:
+    """One line per run below the top: its accuracy against the top run's on the same images,
+    with a paired 95% bootstrap interval, and whether the gap is more than noise.
+
+    Example:
+        >>> paired_notes(board.table, items)  # doctest: +SKIP
+        ['#1 cnn vs #2 logreg: +1.0 points on the same 200 test images (95% CI -1.5 to +3.5; ...']
+    """
+    if len(table) < 2:
+        return []
+    top = table.iloc[0]
+    if top["run"] not in items:
+        return []
+    top_rows, top_acc = items[top["run"]]
+    notes = []
+    for _, r in table.iloc[1:].iterrows():
+        if r["run"] not in items:
+            continue
+        rows, acc = items[r["run"]]
+        if len(rows) != len(top_rows) or not np.array_equal(rows, top_rows):
+            notes.append(f"#1 {top['model']} vs #{r['rank']} {r['model']}: scored on different images, "
+                         f"not compared")
+            continue
+        d = M.paired_difference(top_acc, acc)
+        pts = lambda v: f"{100 * v:+.1f}"  # noqa: E731 - accuracy points
+        verdict = ("more than noise" if d["significant"] else
+                   "within noise (more evaluation images or seeds are needed to separate them)")
+        notes.append(f"#1 {top['model']} vs #{r['rank']} {r['model']}: {pts(d['difference'])} accuracy points on the "
+                     f"same {d['n']} {r['split']} images (95% CI {pts(d['low'])} to {pts(d['high'])}; "
+                     f"#1 better on {d['wins']}, worse on {d['losses']}): {verdict}")
+    return notes
 
 
 def leaderboard_folder(target: str, kind: str = "") -> Path:
@@ -348,7 +402,7 @@ def compare(data, *, target, models, epochs: int | None = None, minutes: float |
     folder = Path(out) if out is not None else leaderboard_folder(task_name)
     stamp = folder.name.rsplit("-", 2)
     tag = "-".join(stamp[-2:]) if len(stamp) >= 3 else datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    rows, used = [], set()
+    rows, used, items = [], set(), {}
     for i, e in enumerate(entries):
         e = dict(e)
         model = e.pop("model")
@@ -362,9 +416,11 @@ def compare(data, *, target, models, epochs: int | None = None, minutes: float |
         run = train(data, target=target, model=model, epochs=epochs, minutes=minutes, name=name, seed=seed,
                     **opts)
         train_s = time.perf_counter() - t0
-        rows.append(score_run(run, train_s=train_s, progress=False))
+        rows.append(score_run(run, train_s=train_s, progress=False, items=items))
     board = Leaderboard(rank(rows, metric), metric=metric, target=task_name, data=str(data))
-    board.notes.append(f"budget: {'%d epochs' % epochs if epochs else '%g minutes' % minutes} per model, seed {seed}")
+    budget = (f"{epochs} epoch{'s' * (epochs != 1)}" if epochs else f"{minutes:g} minute{'s' * (minutes != 1)}")
+    board.notes.append(f"budget: {budget} per model, seed {seed}")
+    board.notes += paired_notes(board.table, items)
     board.save(folder, title=f"{task_name}: {metric} against cost")
     board.print(con)
     return board

@@ -85,8 +85,10 @@ class EvalReport:
             v = o.get(k)
             return "–" if v is None else f"{v:.3f}"
 
+        ci = (f" (95% CI {f('accuracy_low')}–{f('accuracy_high')})"
+              if o.get("accuracy_low") is not None and o.get("accuracy_high") is not None else "")
         lines = [f"run {self.run} on {self.split} of {self.data} ({self.n} images, {self.kind})",
-                 f"accuracy {f('accuracy')}  balanced {f('balanced_accuracy')}  precision {f('precision')}  "
+                 f"accuracy {f('accuracy')}{ci}  balanced {f('balanced_accuracy')}  precision {f('precision')}  "
                  f"recall {f('recall')}  F1 {f('f1')}  ROC AUC {f('roc_auc')}  ECE {f('ece')}"]
         if "subset_accuracy" in o:
             lines.append(f"exact-match accuracy over {len(self.labels)} attributes {f('subset_accuracy')}")
