@@ -128,7 +128,8 @@ def test_search_logreg_trials_join_a_leaderboard(prepared_celeba, runs_dir):
     joined = board.path.parent / "joined"
     from dataclasses import replace
 
-    replace(board, metric="accuracy").save(joined)  # stands in for a compare board (test metric)
+    stale = "#1 logreg vs #2 logreg: +9.9 accuracy points (against the old top row)"
+    replace(board, metric="accuracy", notes=[*board.notes, stale]).save(joined)  # stands in for a compare board
     again = search(prepared_celeba.path, target="Smiling", model="logreg", trials=1, seed=0, study="t2",
                    join=joined)
     first = board.table.set_index("trial").loc[0]
@@ -140,6 +141,11 @@ def test_search_logreg_trials_join_a_leaderboard(prepared_celeba, runs_dir):
 
     kept = Leaderboard.load(joined)  # the board keeps its own metric, target and data
     assert (kept.metric, kept.target, kept.data) == ("accuracy", board.target, board.data)
+    # the pairings are redone against the re-ranked top row; the stale one is gone
+    pairs = [n for n in kept.notes if n.startswith("#1 ")]
+    assert stale not in kept.notes and len(pairs) == 2
+    gap = 100 * (t.iloc[0]["accuracy"] - t.iloc[2]["accuracy"])
+    assert f"{gap:+.1f} accuracy points on the same {t.iloc[0]['n_eval']} test images" in pairs[1]
     with pytest.raises(ConfigError, match="leaderboard"):
         search(prepared_celeba.path, target="Smiling", model="logreg", trials=1, join=joined / "nope")
 

@@ -120,7 +120,7 @@ class Leaderboard:
             t.add_row(*[_interval(r) if c == "ci" else _cell(r[c], c) for c in cols])
         con.print(t)
         for n in self.notes:
-            con.print(f"[dim]{n}[/]" if n.startswith("budget") else n, highlight=False)
+            con.print(n, style="dim" if not is_paired_note(n) else None, markup=False, highlight=False)
         if self.path:
             con.print(f"written to {self.path}")
 
@@ -314,30 +314,46 @@ def rank(rows: list[dict], metric: str = "accuracy") -> pd.DataFrame:
     return df[COLUMNS + extra].reset_index(drop=True)
 
 
-def paired_notes(table: pd.DataFrame, items: dict) -> list[str]:
+def paired_notes(table: pd.DataFrame, items: dict | None = None) -> list[str]:
     """One line per run below the top: its accuracy against the top run's on the same images,
     with a paired 95% bootstrap interval, and whether the gap is more than noise.
 
+    ``items`` holds ``{run: (rows, per-image accuracy)}`` from :func:`score_run`; a run missing
+    from it (a board re-ranked after search trials joined) is predicted again on its split.
+
     Example:
         >>> paired_notes(board.table, items)  # doctest: +SKIP
-        ['#1 cnn vs #2 logreg: +1.0 points on the same 200 test images (95% CI -1.5 to +3.5; ...']
+        ['#1 cnn vs #2 logreg: +1.0 accuracy points on the same 200 test images (95% CI -2.5 to +4.5; ...']
     """
+    items = {} if items is None else items
     if len(table) < 2:
         return []
+
+    def scores(r):
+        if r["run"] not in items:
+            from .evaluate import load_run, predict_split
+
+            try:
+                pred = predict_split(load_run(r["run"]), split=str(r["split"]), progress=False)
+            except Exception:  # noqa: BLE001 - a deleted run is left out of the comparison, not fatal
+                return None
+            items[r["run"]] = (np.asarray(pred.rows), M.per_item_accuracy(pred.y, pred.prob, pred.kind))
+        return items[r["run"]]
+
     top = table.iloc[0]
-    if top["run"] not in items:
+    first = scores(top)
+    if first is None:
         return []
-    top_rows, top_acc = items[top["run"]]
     notes = []
     for _, r in table.iloc[1:].iterrows():
-        if r["run"] not in items:
+        other = scores(r)
+        if other is None:
             continue
-        rows, acc = items[r["run"]]
-        if len(rows) != len(top_rows) or not np.array_equal(rows, top_rows):
+        if len(other[0]) != len(first[0]) or not np.array_equal(other[0], first[0]):
             notes.append(f"#1 {top['model']} vs #{r['rank']} {r['model']}: scored on different images, "
                          f"not compared")
             continue
-        d = M.paired_difference(top_acc, acc)
+        d = M.paired_difference(first[1], other[1])
         pts = lambda v: f"{100 * v:+.1f}"  # noqa: E731 - accuracy points
         verdict = ("more than noise" if d["significant"] else
                    "within noise (more evaluation images or seeds are needed to separate them)")
@@ -345,6 +361,11 @@ def paired_notes(table: pd.DataFrame, items: dict) -> list[str]:
                      f"same {d['n']} {r['split']} images (95% CI {pts(d['low'])} to {pts(d['high'])}; "
                      f"#1 better on {d['wins']}, worse on {d['losses']}): {verdict}")
     return notes
+
+
+def is_paired_note(note: str) -> bool:
+    """A line written by :func:`paired_notes` (it goes stale when the board is re-ranked)."""
+    return note.startswith("#1 ") and " vs #" in note
 
 
 def leaderboard_folder(target: str, kind: str = "") -> Path:

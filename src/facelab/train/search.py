@@ -38,7 +38,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .config import TrainConfig
-from .compare import Leaderboard, _safe, _threads, leaderboard_folder, rank, score_run
+from .compare import Leaderboard, _safe, _threads, is_paired_note, leaderboard_folder, paired_notes, rank, score_run
 
 RESOLUTIONS = (32, 40, 48, 56, 64, 80, 96, 112, 128)
 AUG_DEFAULTS = {k: getattr(TrainConfig, k) for k in ("shift", "scale", "rotate", "jitter")}
@@ -308,7 +308,10 @@ def _join(folder: Path, rows: list[dict], metric: str, con) -> Leaderboard:
     if not (folder / "leaderboard.json").is_file():  # written before boards recorded their metric
         board.metric = metric
     board.table = rank(records, board.metric)
+    # the pairings were made against the old top row: redo them against the new one
+    board.notes = [n for n in board.notes if not is_paired_note(n)]
     board.notes.append(f"{len(new)} search trial(s) joined this board")
+    board.notes += paired_notes(board.table)
     board.save(folder, title=f"{board.target}: {board.metric} against cost")
     con.print(f"{len(new)} trial(s) joined the leaderboard in {folder}")
     return board
