@@ -182,10 +182,20 @@ def test_paired_difference():
     d = M.paired_difference(a, b)
     assert d["difference"] == pytest.approx(0.1) and (d["wins"], d["losses"], d["n"]) == (10, 0, 100)
     assert d["significant"] and d["low"] > 0
+    assert d["p"] == pytest.approx(2 * 0.5 ** 10)  # McNemar's exact test: all 10 discordant pairs one way
     # 5 wins against 4 losses is noise
     c = a.copy()
     c[:5], c[60:64] = 0, 1
     n = M.paired_difference(a, c)
     assert (n["wins"], n["losses"]) == (5, 4) and n["low"] < 0 < n["high"] and not n["significant"]
+    assert n["p"] == pytest.approx(1.0)
+    # 4 wins and no loss: the bootstrap interval already excludes 0, the exact test says p = 0.125
+    e = a.copy()
+    e[:4] = 0
+    few = M.paired_difference(a, e)
+    assert few["low"] > 0 and few["p"] == pytest.approx(0.125) and not few["significant"]
+    # fractional (multilabel) scores: the bootstrap's p-value
+    frac = M.paired_difference(np.full(100, 0.9), np.r_[np.full(50, 0.8), np.full(50, 0.9)])
+    assert frac["wins"] == 50 and frac["p"] < 0.01 and frac["significant"]
     with pytest.raises(ValueError, match="same images"):
         M.paired_difference(a, a[:10])

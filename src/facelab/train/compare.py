@@ -316,7 +316,8 @@ def rank(rows: list[dict], metric: str = "accuracy") -> pd.DataFrame:
 
 def paired_notes(table: pd.DataFrame, items: dict | None = None) -> list[str]:
     """One line per run below the top: its accuracy against the top run's on the same images,
-    with a paired 95% bootstrap interval, and whether the gap is more than noise.
+    with a paired 95% bootstrap interval and :func:`~facelab.train.metrics.paired_difference`'s
+    p-value (McNemar's exact test for 0/1 scores), and whether the gap is more than noise.
 
     ``items`` holds ``{run: (rows, per-image accuracy)}`` from :func:`score_run`; a run missing
     from it (a board re-ranked after search trials joined) is predicted again on its split.
@@ -359,7 +360,7 @@ def paired_notes(table: pd.DataFrame, items: dict | None = None) -> list[str]:
                    "within noise (more evaluation images or seeds are needed to separate them)")
         notes.append(f"#1 {top['model']} vs #{r['rank']} {r['model']}: {pts(d['difference'])} accuracy points on the "
                      f"same {d['n']} {r['split']} images (95% CI {pts(d['low'])} to {pts(d['high'])}; "
-                     f"#1 better on {d['wins']}, worse on {d['losses']}): {verdict}")
+                     f"#1 better on {d['wins']}, worse on {d['losses']}; p = {d['p']:.2g}): {verdict}")
     return notes
 
 
