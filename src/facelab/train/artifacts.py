@@ -34,7 +34,7 @@ def predictions_frame(task: Task, split: str, rows: np.ndarray, image_ids, y: np
     return df
 
 
-def accuracy_interval(task: Task, split: str, y: np.ndarray, proba: np.ndarray) -> dict:
+def accuracy_bounds(task: Task, split: str, y: np.ndarray, proba: np.ndarray) -> dict:
     """``<split>_accuracy_low`` / ``_high``: the 95% interval of the split's accuracy over its
     images (how far the figure could move on another sample of the same size)."""
     from .metrics import accuracy_interval, per_item_accuracy

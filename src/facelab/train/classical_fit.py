@@ -41,7 +41,7 @@ def fit_classical(spec, cfg, ds, task, path, train_rows, val_rows, holdout, inpu
         else:
             loss = float(-np.mean(y * np.log(proba + eps) + (1 - y) * np.log(1 - proba + eps)))
         metrics[f"{split}_accuracy"], metrics[f"{split}_loss"] = task.accuracy(proba, y), loss
-        metrics.update(artifacts.accuracy_interval(task, split, y, proba))
+        metrics.update(artifacts.accuracy_bounds(task, split, y, proba))
         if split == "val":
             per_output = task.per_output_accuracy(proba, y)
         frames.append(artifacts.predictions_frame(task, split, rows, ids[rows], y, proba))

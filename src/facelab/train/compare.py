@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError
+from ..errors import ConfigError, FacelabError
 from . import metrics as M
 from . import plots as P
 
@@ -320,7 +320,8 @@ def paired_notes(table: pd.DataFrame, items: dict | None = None) -> list[str]:
     p-value (McNemar's exact test for 0/1 scores), and whether the gap is more than noise.
 
     ``items`` holds ``{run: (rows, per-image accuracy)}`` from :func:`score_run`; a run missing
-    from it (a board re-ranked after search trials joined) is predicted again on its split.
+    from it (a compare run on a board that search trials joined later) is predicted again on its
+    split, and a run that no longer loads is left out.
 
     Example:
         >>> paired_notes(board.table, items)  # doctest: +SKIP
@@ -336,7 +337,7 @@ def paired_notes(table: pd.DataFrame, items: dict | None = None) -> list[str]:
 
             try:
                 pred = predict_split(load_run(r["run"]), split=str(r["split"]), progress=False)
-            except Exception:  # noqa: BLE001 - a deleted run is left out of the comparison, not fatal
+            except FacelabError:  # a deleted or broken run is left out of the comparison, not fatal
                 return None
             items[r["run"]] = (np.asarray(pred.rows), M.per_item_accuracy(pred.y, pred.prob, pred.kind))
         return items[r["run"]]
@@ -346,6 +347,7 @@ def paired_notes(table: pd.DataFrame, items: dict | None = None) -> list[str]:
     if first is None:
         return []
     notes = []
+    pts = lambda v: f"{100 * v:+.1f}"  # noqa: E731 - accuracy points
     for _, r in table.iloc[1:].iterrows():
         other = scores(r)
         if other is None:
@@ -355,7 +357,6 @@ def paired_notes(table: pd.DataFrame, items: dict | None = None) -> list[str]:
                          f"not compared")
             continue
         d = M.paired_difference(first[1], other[1])
-        pts = lambda v: f"{100 * v:+.1f}"  # noqa: E731 - accuracy points
         verdict = ("more than noise" if d["significant"] else
                    "within noise (more evaluation images or seeds are needed to separate them)")
         notes.append(f"#1 {top['model']} vs #{r['rank']} {r['model']}: {pts(d['difference'])} accuracy points on the "

@@ -126,15 +126,12 @@ class Batches:
         self.rows = np.asarray(rows)
         self.batch_size = int(batch_size)
 
-    def __len__(self) -> int:
-        return math.ceil(len(self.rows) / self.batch_size)
-
     def _stop(self, drop_last: bool) -> int:
         n = len(self.rows)
         return n - n % self.batch_size if drop_last and n >= self.batch_size else n
 
     def steps(self, *, drop_last: bool = False) -> int:
-        """Batches one :meth:`epoch` yields (one fewer than ``len`` when a partial one is dropped)."""
+        """Batches one :meth:`epoch` yields (the partial last one counts unless it is dropped)."""
         return math.ceil(self._stop(drop_last) / self.batch_size)
 
     def epoch(self, g: torch.Generator | None = None, *, drop_last: bool = False

@@ -265,7 +265,7 @@ class Loop:
             b = Batches(ds.images, rows, y_all[rows], cfg.eval_batch_size)
             proba, loss, acc = _evaluate(model, b, task, loss_fn, self.mean, self.std)
             metrics[f"{split}_accuracy"], metrics[f"{split}_loss"] = acc, loss
-            metrics.update(artifacts.accuracy_interval(task, split, y_all[rows], proba))
+            metrics.update(artifacts.accuracy_bounds(task, split, y_all[rows], proba))
             if split == "val":
                 per_output = task.per_output_accuracy(proba, y_all[rows])
             frames.append(artifacts.predictions_frame(task, split, rows, ids[rows], y_all[rows], proba))

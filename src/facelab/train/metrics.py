@@ -296,7 +296,10 @@ def bootstrap_interval(values, *, level: float = 0.95, n_boot: int = 2000, seed:
     v = np.asarray(values, dtype=np.float64).reshape(-1)
     if len(v) == 0:
         return (float("nan"), float("nan"))
-    means = _boot_means(v, n_boot, seed)
+    return _percentiles(_boot_means(v, n_boot, seed), level)
+
+
+def _percentiles(means: np.ndarray, level: float) -> tuple[float, float]:
     a = (1 - level) / 2
     return float(np.quantile(means, a)), float(np.quantile(means, 1 - a))
 
@@ -355,11 +358,11 @@ def paired_difference(a, b, *, level: float = 0.95, n_boot: int = 2000, seed: in
     if not len(d):
         return {"difference": float("nan"), "low": float("nan"), "high": float("nan"), "wins": 0, "losses": 0,
                 "n": 0, "p": 1.0, "significant": False}
-    lo, hi = bootstrap_interval(d, level=level, n_boot=n_boot, seed=seed)
+    boot = _boot_means(d, n_boot, seed)  # one set of resamples for the interval and the p-value
+    lo, hi = _percentiles(boot, level)
     if np.isin(a, (0.0, 1.0)).all() and np.isin(b, (0.0, 1.0)).all():
         p = binomtest(wins, wins + losses, 0.5).pvalue if wins + losses else 1.0
     else:
-        boot = _boot_means(d, n_boot, seed)
         p = min(1.0, 2 * min(float(np.mean(boot <= 0)), float(np.mean(boot >= 0))))
     return {"difference": float(d.mean()), "low": lo, "high": hi, "wins": wins, "losses": losses,
             "n": int(len(d)), "p": float(p), "significant": bool(p < 1 - level)}

@@ -231,6 +231,7 @@ def search(data, *, target, model: str = "cnn", trials: int | None = None, minut
         folder = leaderboard_folder("", "search-").parent / f"search-{study_name}"
     can_prune = prune and _train_accepts("callbacks")
     rows: list[dict] = []
+    items: dict = {}  # run -> (rows, per-image test accuracy), for the pairings of a joined board
 
     def objective(trial: "optuna.Trial") -> float:
         opts, params, res = _suggest(trial, model, sp)
@@ -263,7 +264,7 @@ def search(data, *, target, model: str = "cnn", trials: int | None = None, minut
             raise optuna.TrialPruned() from None
         train_s = time.perf_counter() - t0
         val = score_run(run, split="val", timing=False)
-        row = score_run(run, split="test", train_s=train_s)
+        row = score_run(run, split="test", train_s=train_s, items=items)
         row.update({"val_" + metric: val[metric], "trial": trial.number, "resolution": res,
                     **{k: v for k, v in trial.params.items() if k != "resolution"}})
         if metric != "accuracy":
@@ -295,11 +296,11 @@ def search(data, *, target, model: str = "cnn", trials: int | None = None, minut
     board.save(folder, title=f"search {study_name}: {metric}")
     board.print(con)
     if join is not None and rows:
-        _join(Path(join), rows, metric, con)
+        _join(Path(join), rows, metric, con, items)
     return board
 
 
-def _join(folder: Path, rows: list[dict], metric: str, con) -> Leaderboard:
+def _join(folder: Path, rows: list[dict], metric: str, con, items: dict | None = None) -> Leaderboard:
     """Add the trials to a compare leaderboard, re-ranked by that board's (test) metric."""
     board = Leaderboard.load(folder)
     done = set(board.table["run"].astype(str))
@@ -311,7 +312,7 @@ def _join(folder: Path, rows: list[dict], metric: str, con) -> Leaderboard:
     # the pairings were made against the old top row: redo them against the new one
     board.notes = [n for n in board.notes if not is_paired_note(n)]
     board.notes.append(f"{len(new)} search trial(s) joined this board")
-    board.notes += paired_notes(board.table)
+    board.notes += paired_notes(board.table, items)  # the trials' test scores are at hand
     board.save(folder, title=f"{board.target}: {board.metric} against cost")
     con.print(f"{len(new)} trial(s) joined the leaderboard in {folder}")
     return board
