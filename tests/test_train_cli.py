@@ -123,3 +123,16 @@ def test_ctrl_c_exits_130(rgb, runs_dir, monkeypatch):
               "--threads", "1", "--param", "widths=[8,16]", "--param", "depths=[1,1]"])
     assert e.value.code == 130
     assert Run.load("cc").status == "interrupted"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "somewhere", "--no-such-option"], "No such option: --no-such-option"),
+    (["trian"], "Did you mean 'train'?"),
+    (["train", "somewhere", "--epochs", "many"], "Invalid value for '--epochs'"),
+])
+def test_usage_errors_print_a_message_not_a_traceback(argv, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

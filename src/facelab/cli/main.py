@@ -59,13 +59,31 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         print("aborted", file=sys.stderr)
         sys.exit(1)
-    except Exception as e:  # click usage errors etc.
-        import click
-
-        if isinstance(e, click.ClickException):
+    except Exception as e:  # usage errors: an unknown option, a missing argument, a bad value
+        if isinstance(e, _usage_errors()):
             e.show()
             sys.exit(e.exit_code)
         raise
+
+
+def _usage_errors() -> tuple[type, ...]:
+    """Click's exception classes that print as usage messages. Newer Typer releases vendor their own copy
+    of click (``typer._click``, 0.29 here), whose classes are not click's: catching only click's let an
+    unknown option end in a traceback."""
+    classes: list[type] = []
+    try:
+        import click
+
+        classes.append(click.ClickException)
+    except ImportError:
+        pass
+    try:
+        from typer._click.exceptions import ClickException
+    except ImportError:
+        pass
+    else:
+        classes.append(ClickException)
+    return tuple(classes)
 
 
 if __name__ == "__main__":
