@@ -174,6 +174,10 @@ def test_no_prepared_cache_says_how_to_make_one(tmp_path):
     assert "facelab data prepare" in e.value.fix
     with pytest.raises(DataError, match="does not exist"):
         train(tmp_path / "nowhere", **FAST)
+    (tmp_path / "labels.csv").write_text("image_id,A\n")
+    with pytest.raises(DataError, match="is a file, not a dataset folder") as e:
+        train(tmp_path / "labels.csv", **FAST)
+    assert e.value.path == str(tmp_path / "labels.csv")
 
 
 def test_existing_name_is_never_overwritten(cache, runs_dir):

@@ -145,6 +145,10 @@ def open_prepared(data: str | Path) -> PreparedDataset:
     data = Path(data).expanduser()
     if (data / META_FILE).is_file():
         return PreparedDataset.open(data)
+    if data.is_file():
+        raise DataError(f"{data} is a file, not a dataset folder or a prepared cache", path=data,
+                        fix="pass the folder that holds the images and label files, or a cache "
+                            "written by `facelab data prepare`")
     src = data.resolve()
     found: list[tuple[float, Path]] = []
     root = prepared_root()
