@@ -229,3 +229,17 @@ def test_compare_multiclass_default_target_and_typo(prepared_fer, runs_dir):
     rep = evaluate(board.best_run, progress=False)
     assert rep.kind == "multiclass" and len(rep.per_label) == 7
     assert rep.overall["accuracy"] == pytest.approx(board.table.iloc[0]["accuracy"])
+
+
+def test_compare_says_when_the_budget_cut_a_network_short(prepared_celeba, runs_dir, tmp_path, monkeypatch):
+    import facelab.train.compare as C
+
+    # how many epochs a tiny network fits in a second depends on the machine: any count is "few" here
+    monkeypatch.setattr(C, "FEW_EPOCHS", 10**6)
+    board = compare(prepared_celeba.path, target="Smiling", models="cnn", minutes=0.01, seed=0, threads=1, patience=0,
+                    params={"widths": [8, 16, 16, 32]}, out=tmp_path / "short", progress=False)
+    m = json.loads((runs_dir / board.best_run / "metrics.json").read_text())
+    assert m["stop_reason"] == "minutes"
+    note = [n for n in board.notes if n.startswith("cnn (#1): ")]
+    assert len(note) == 1 and f"stopped it after {m['epochs']} epoch" in note[0] and "under-trained" in note[0]
+    assert note[0] in (board.path / "leaderboard.md").read_text()

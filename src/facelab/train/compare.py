@@ -370,6 +370,48 @@ def is_paired_note(note: str) -> bool:
     return note.startswith("#1 ") and " vs #" in note
 
 
+FEW_EPOCHS = 5  # a network the budget stopped sooner than this is reported as under-trained
+
+
+def training_notes(table: pd.DataFrame, runs: dict) -> list[str]:
+    """Warnings that keep a ranking from being misread: a model whose balanced accuracy is at
+    chance (it learned nothing usable: always the commonest class, or a coin), and a network the
+    time budget stopped after fewer than ``FEW_EPOCHS`` epochs (under-trained for this budget,
+    which says little about the architecture).
+
+    ``runs`` maps run names to ``{"kind", "classes", "metrics"}`` (the task and ``metrics.json``).
+
+    Example:
+        >>> t = pd.DataFrame([{"rank": 2, "run": "r", "model": "mobilenetv2", "balanced_accuracy": 0.125}])
+        >>> info = {"r": {"kind": "multiclass", "classes": list("abcdefgh"),
+        ...               "metrics": {"epochs": 3, "stop_reason": "minutes", "train_seconds": 63.0}}}
+        >>> print(training_notes(t, info)[0])
+        mobilenetv2 (#2): balanced accuracy 0.125 is chance for 8 classes, and the budget stopped it after 3 epochs (21 s each): under-trained, which says little about the model; give it more minutes
+    """
+    notes = []
+    for _, r in table.iterrows():
+        info = runs.get(r["run"])
+        if not info:
+            continue
+        m = info.get("metrics") or {}
+        said = []
+        k = len(info.get("classes") or []) if info.get("kind") == "multiclass" else 2
+        bal = r.get("balanced_accuracy")
+        if info.get("kind") in ("binary", "multiclass") and bal is not None and not pd.isna(bal) \
+                and bal <= 1 / k + 0.02:
+            said.append(f"balanced accuracy {bal:.3f} is chance for {k} classes")
+        epochs = m.get("epochs")
+        if m.get("stop_reason") == "minutes" and isinstance(epochs, int) and 0 < epochs < FEW_EPOCHS:
+            each = f" ({m['train_seconds'] / epochs:.0f} s each)" if m.get("train_seconds") else ""
+            said.append(f"the budget stopped it after {epochs} epoch{'s' * (epochs != 1)}{each}: "
+                        "under-trained, which says little about the model; give it more minutes")
+        elif said:
+            said[-1] += ": it learned nothing usable in this budget"
+        if said:
+            notes.append(f"{r['model']} (#{r['rank']}): " + ", and ".join(said))
+    return notes
+
+
 def leaderboard_folder(target: str, kind: str = "") -> Path:
     from ..paths import runs_root
 
@@ -425,7 +467,7 @@ def compare(data, *, target, models, epochs: int | None = None, minutes: float |
     folder = Path(out) if out is not None else leaderboard_folder(task_name)
     stamp = folder.name.rsplit("-", 2)
     tag = "-".join(stamp[-2:]) if len(stamp) >= 3 else datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    rows, used, items = [], set(), {}
+    rows, used, items, infos = [], set(), {}, {}
     for i, e in enumerate(entries):
         e = dict(e)
         model = e.pop("model")
@@ -440,9 +482,11 @@ def compare(data, *, target, models, epochs: int | None = None, minutes: float |
                     **opts)
         train_s = time.perf_counter() - t0
         rows.append(score_run(run, train_s=train_s, progress=False, items=items))
+        infos[run.name] = {"kind": run.task.kind, "classes": list(run.task.classes), "metrics": run.metrics}
     board = Leaderboard(rank(rows, metric), metric=metric, target=task_name, data=str(data))
     budget = (f"{epochs} epoch{'s' * (epochs != 1)}" if epochs else f"{minutes:g} minute{'s' * (minutes != 1)}")
     board.notes.append(f"budget: {budget} per model, seed {seed}")
+    board.notes += training_notes(board.table, infos)
     board.notes += paired_notes(board.table, items)
     board.save(folder, title=f"{task_name}: {metric} against cost")
     board.print(con)
