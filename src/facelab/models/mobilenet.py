@@ -9,8 +9,11 @@ method ``features(x) -> (N, D)``. Both hold here: the trunk is a :class:`_Trunk`
 ``nn.Sequential`` whose forward also pools and flattens), so ``model.features(x)`` is the pooled
 1280-d embedding and the parameter names are unchanged.
 
-For small faces ``stem_stride=1`` (the default) keeps the first convolution at full resolution,
-so a 64 px face ends at 4×4 rather than 2×2; strides have no parameters, names are unaffected.
+``stem_stride=2`` (the default, as published) ends a 64 px face at 2×2. ``stem_stride=1`` keeps
+the first convolution at full resolution, so a 64 px face ends at 4×4, at 4× the FLOPs and a third
+of the training speed (89 against 269 images/s at 64 px, 2 threads); on CelebA Smiling, 5 minutes
+on 1 thread, it reached 0.830 validation accuracy in 2 epochs against 0.876 in 4 with the default
+(docs/training.md). Strides have no parameters: names and published weights are unaffected.
 
 Example:
     >>> import torch
@@ -72,7 +75,7 @@ class MobileNetV2(nn.Module):
                 [6, 160, 3, 2], [6, 320, 1, 1]]
 
     def __init__(self, in_channels: int = 3, outputs: int = 1000, width_mult: float = 1.0,
-                 stem_stride: int = 1, dropout: float = 0.2):
+                 stem_stride: int = 2, dropout: float = 0.2):
         super().__init__()
         cin = _make_divisible(32 * width_mult)
         self.last_channel = _make_divisible(1280 * max(1.0, width_mult))
@@ -103,8 +106,8 @@ class MobileNetV2(nn.Module):
 
 @register_model("mobilenetv2", kind="torch",
                 description="MobileNetV2, torchvision parameter names (--weights loads ImageNet checkpoints)",
-                width_mult=1.0, stem_stride=1, dropout=0.2)
-def build_mobilenetv2(in_channels: int, outputs: int, *, width_mult: float = 1.0, stem_stride: int = 1,
+                width_mult=1.0, stem_stride=2, dropout=0.2)
+def build_mobilenetv2(in_channels: int, outputs: int, *, width_mult: float = 1.0, stem_stride: int = 2,
                       dropout: float = 0.2) -> MobileNetV2:
     """Build MobileNetV2 (see :class:`MobileNetV2`).
 
