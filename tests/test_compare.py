@@ -240,6 +240,20 @@ def test_compare_says_when_the_budget_cut_a_network_short(prepared_celeba, runs_
                     params={"widths": [8, 16, 16, 32]}, out=tmp_path / "short", progress=False)
     m = json.loads((runs_dir / board.best_run / "metrics.json").read_text())
     assert m["stop_reason"] == "minutes"
-    note = [n for n in board.notes if n.startswith("cnn (#1): ")]
+    note = [n for n in board.notes if n.startswith("cnn: ")]
     assert len(note) == 1 and f"stopped it after {m['epochs']} epoch" in note[0] and "under-trained" in note[0]
     assert note[0] in (board.path / "leaderboard.md").read_text()
+
+
+def test_training_notes_name_models_not_ranks():
+    from facelab.train.compare import training_notes
+
+    table = pd.DataFrame([{"rank": 1, "run": "a", "model": "cnn", "balanced_accuracy": 0.9},
+                          {"rank": 2, "run": "b", "model": "cnn", "balanced_accuracy": 0.51},
+                          {"rank": 3, "run": "c", "model": "logreg", "balanced_accuracy": 0.26}])
+    binary = {"kind": "binary", "classes": ["Smiling"], "metrics": {"epochs": 30, "stop_reason": "minutes"}}
+    infos = {"a": binary, "b": binary, "c": {"kind": "multiclass", "classes": list("abcd"), "metrics": {}}}
+    # two cnn runs: named by run; a join may re-rank the board, so no rank is written
+    assert training_notes(table, infos) == [
+        "b: balanced accuracy 0.510 is chance for 2 classes: it learned nothing usable in this budget",
+        "logreg: balanced accuracy 0.260 is chance for 4 classes: it learned nothing usable in this budget"]

@@ -386,9 +386,11 @@ def training_notes(table: pd.DataFrame, runs: dict) -> list[str]:
         >>> info = {"r": {"kind": "multiclass", "classes": list("abcdefgh"),
         ...               "metrics": {"epochs": 3, "stop_reason": "minutes", "train_seconds": 63.0}}}
         >>> print(training_notes(t, info)[0])
-        mobilenetv2 (#2): balanced accuracy 0.125 is chance for 8 classes, and the budget stopped it after 3 epochs (21 s each): under-trained, which says little about the model; give it more minutes
+        mobilenetv2: balanced accuracy 0.125 is chance for 8 classes, and the budget stopped it after 3 epochs (21 s each): under-trained, which says little about the model; give it more minutes
     """
     notes = []
+    # named by model (by run when two share a model), never by rank: a join re-ranks the board
+    models = table["model"].tolist() if "model" in table else []
     for _, r in table.iterrows():
         info = runs.get(r["run"])
         if not info:
@@ -408,7 +410,8 @@ def training_notes(table: pd.DataFrame, runs: dict) -> list[str]:
         elif said:
             said[-1] += ": it learned nothing usable in this budget"
         if said:
-            notes.append(f"{r['model']} (#{r['rank']}): " + ", and ".join(said))
+            who = r["model"] if models.count(r["model"]) == 1 else r["run"]
+            notes.append(f"{who}: " + ", and ".join(said))
     return notes
 
 
