@@ -136,3 +136,19 @@ def test_usage_errors_print_a_message_not_a_traceback(argv, message, capsys):
     assert stop.value.code == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_runs_dir_option_on_every_run_command(rgb, runs_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FACELAB_RUNS", str(runs_dir))  # restored after the test: --runs-dir sets it
+    elsewhere = tmp_path / "elsewhere"
+    main(["train", str(rgb.path), "--target", "A", "--epochs", "1", "--name", "away", "--no-progress",
+          "--threads", "1", "--param", "widths=[8,16]", "--param", "depths=[1,1]", "--runs-dir", str(elsewhere)])
+    assert (elsewhere / "away" / "model.safetensors").is_file() and not (runs_dir / "away").exists()
+    capsys.readouterr()
+    main(["runs", "--runs-dir", str(elsewhere)])
+    assert "away" in capsys.readouterr().out
+    monkeypatch.setenv("FACELAB_RUNS", str(runs_dir))
+    main(["evaluate", "away", "--runs-dir", str(elsewhere), "--json"])
+    assert list((elsewhere / "away" / "eval").glob("*/metrics.json"))  # test, or val when there is none
+    main(["export", "away", "--runs-dir", str(elsewhere)])
+    assert (elsewhere / "away" / "model.onnx").is_file()

@@ -6,6 +6,8 @@ from typing import Optional
 
 import typer
 
+from .common import runs_dir_option, use_runs_dir
+
 
 def register(app: typer.Typer) -> None:
     """Add this group's commands to the main app."""
@@ -21,9 +23,12 @@ def register(app: typer.Typer) -> None:
         out: Optional[Path] = typer.Option(None, help="Output folder (default runs/<run>/eval/<split>)."),
         top_k: int = typer.Option(16, help="Images in the top-losses grid."),
         json_: bool = typer.Option(False, "--json", help="Print metrics.json instead of the summary."),
+        runs_dir: Optional[Path] = runs_dir_option(),
     ) -> None:
         """Metrics, calibration, confusion, top losses and subgroups of a run (PNG, CSV, Markdown)."""
         import json
+
+        use_runs_dir(runs_dir)
 
         from ..train.evaluate import evaluate
 
@@ -43,8 +48,10 @@ def register(app: typer.Typer) -> None:
         threads: Optional[int] = typer.Option(None, help="torch threads for training and timing."),
         batch_size: Optional[int] = typer.Option(None, help="Batch size of every torch model."),
         out: Optional[Path] = typer.Option(None, help="Leaderboard folder (default runs/_leaderboards/...)."),
+        runs_dir: Optional[Path] = runs_dir_option(),
     ) -> None:
         """Train several models with the same split, seed and budget; print and write a leaderboard."""
+        use_runs_dir(runs_dir)
         from ..train.compare import compare
 
         opts = {"batch_size": batch_size} if batch_size else {}
@@ -67,8 +74,10 @@ def register(app: typer.Typer) -> None:
         threads: Optional[int] = typer.Option(None, help="torch threads."),
         out: Optional[Path] = typer.Option(None, help="Leaderboard folder."),
         join: Optional[Path] = typer.Option(None, help="A `facelab compare` leaderboard folder the trials join."),
+        runs_dir: Optional[Path] = runs_dir_option(),
     ) -> None:
         """Optuna search over lr, width, resolution and augmentation; trials form a leaderboard."""
+        use_runs_dir(runs_dir)
         from ..train.search import search
 
         search(data, target=target, model=model, trials=trials, minutes=minutes, epochs=epochs, seed=seed,

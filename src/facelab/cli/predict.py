@@ -6,6 +6,8 @@ from typing import List, Optional
 
 import typer
 
+from .common import runs_dir_option, use_runs_dir
+
 
 def _summary_table(report, classes: list[str], limit: int = 40):
     from rich.table import Table
@@ -48,8 +50,10 @@ def register(app: typer.Typer) -> None:
         max_side: Optional[int] = typer.Option(None, help="Detect on a copy downscaled to this longest side "
                                                           "(default 320; raise it for small faces in big photos)."),
         progress: bool = typer.Option(True, help="Show the progress bar."),
+        runs_dir: Optional[Path] = runs_dir_option(),
     ) -> None:
         """Find every face in photos and classify it with a trained run."""
+        use_runs_dir(runs_dir)
         from rich.console import Console
 
         from ..predict.batch import predict_files
@@ -86,8 +90,10 @@ def register(app: typer.Typer) -> None:
         opset: int = typer.Option(17, help="ONNX opset version."),
         check: bool = typer.Option(True, help="Check ONNX Runtime against PyTorch (to --atol)."),
         atol: float = typer.Option(1e-4, help="Largest allowed difference of probabilities."),
+        runs_dir: Optional[Path] = runs_dir_option(),
     ) -> None:
         """Export a run's network (with its preprocessing) to ONNX, checked against PyTorch."""
+        use_runs_dir(runs_dir)
         from rich.console import Console
 
         from ..errors import ConfigError

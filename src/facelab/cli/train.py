@@ -6,6 +6,8 @@ from typing import List, Optional
 
 import typer
 
+from .common import runs_dir_option, use_runs_dir
+
 
 def _parse_params(items: list[str] | None, flag: str = "--param",
                   example: str = "--param widths=[32,64,128,256]") -> dict:
@@ -75,9 +77,12 @@ def register(app: typer.Typer) -> None:
         set_: Optional[List[str]] = typer.Option(None, "--set", help="Any other training option KEY=VALUE "
                                                  "(repeatable), e.g. --set ema=0.999 --set tta=true "
                                                  "--set weight_decay=0.02 (see docs/training.md)."),
+        runs_dir: Optional[Path] = runs_dir_option(),
     ) -> None:
         """Train a model on a prepared cache; the run goes to runs/<name>/."""
         from rich.console import Console
+
+        use_runs_dir(runs_dir)
 
         from ..train.trainer import train
 
@@ -124,7 +129,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("runs")
     def runs_cmd(
-        root: Optional[Path] = typer.Option(None, help="Runs folder (default $FACELAB_RUNS or ./runs)."),
+        root: Optional[Path] = runs_dir_option("--root"),
     ) -> None:
         """List training runs: name, target, model, key metric, status, date."""
         from rich.console import Console
@@ -140,8 +145,9 @@ def register(app: typer.Typer) -> None:
             return
         t = Table(title=f"runs in {folder}")
         for col in ("name", "task", "model", "metric", "value", "status", "created"):
-            t.add_column(col, justify="right" if col == "value" else "left", no_wrap=col != "name",
-                         overflow="fold")
+            # a narrow terminal folds names and tasks rather than squeezing the name column away
+            t.add_column(col, justify="right" if col == "value" else "left", no_wrap=col in ("value", "metric"),
+                         overflow="fold", min_width=16 if col == "name" else None)
         for r in runs:
             s = r.summary()
             t.add_row(s["name"], f"{s['kind']}:{s['target']}", s["model"], s["metric"].replace("_accuracy", " acc"),
