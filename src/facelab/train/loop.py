@@ -249,12 +249,33 @@ class Loop:
         """What ``weights.safetensors`` holds: the scored model, its head cut to the task's outputs."""
         return main_state_dict(scored.net, self.task.outputs) if self.aux else scored
 
+    def _calibrate(self, saved: Run, y_all) -> dict | None:
+        """Fit the temperature on the validation predictions and write ``calibration.json``."""
+        from .calibrate import CALIBRATION, apply_temperature, fit_temperature, nll
+        from .metrics import expected_calibration_error
+
+        if not self.cfg.calibrate or not len(self.val_rows):
+            return None
+        kind, y = self.task.kind, y_all[self.val_rows]
+        proba = saved.predict_proba(self.ds.images[self.val_rows])
+        t = fit_temperature(proba, y, kind)
+        after = apply_temperature(proba, t, kind)
+        cal = {"temperature": round(t, 4), "fitted_on": "val", "images": int(len(y)),
+               "val_nll_before": nll(proba, y, kind), "val_nll_after": nll(after, y, kind),
+               "val_ece_before": expected_calibration_error(y, proba, kind),
+               "val_ece_after": expected_calibration_error(y, after, kind)}
+        artifacts.write_json(self.path / CALIBRATION, cal)
+        return cal
+
     def _finish(self, y_all, loss_fn) -> Run:
         cfg, task, ds, st = self.cfg, self.task, self.ds, self.state
         from .trainer import _evaluate
 
         # The best epoch's saved weights, not the last: exactly the model the run serves.
         saved = Run.load(self.path)
+        calibration = self._calibrate(saved, y_all)
+        if calibration:
+            saved = Run.load(self.path)  # now wrapped in its temperature
         model = saved.model()
         ids = ds.table["image_id"].to_numpy()
         frames, metrics = [], {}
@@ -263,7 +284,7 @@ class Loop:
             if not len(rows):
                 continue
             b = Batches(ds.images, rows, y_all[rows], cfg.eval_batch_size)
-            proba, loss, acc = _evaluate(model, b, task, loss_fn, self.mean, self.std)
+            proba, loss, acc = _evaluate(model, b, task, loss_fn, self.mean, self.std, saved.temperature)
             metrics[f"{split}_accuracy"], metrics[f"{split}_loss"] = acc, loss
             metrics.update(artifacts.accuracy_bounds(task, split, y_all[rows], proba))
             if split == "val":
@@ -284,6 +305,8 @@ class Loop:
         if task.kind == "multilabel":
             metrics["val_mean_accuracy"] = metrics.get("val_accuracy")
         metrics["per_output"] = per_output
+        if calibration:
+            metrics["temperature"] = calibration["temperature"]
         artifacts.write_json(self.path / METRICS, metrics)
         st["status"] = "finished"
         artifacts.write_json(self.path / STATE, st)

@@ -201,7 +201,7 @@ class Run:
                     model.load_state_dict(load_file(str(wpath)))
                     from .tta import for_inference
 
-                    model = for_inference(model.eval(), bool(self.config.get("tta")))
+                    model = for_inference(model.eval(), bool(self.config.get("tta")), self.temperature)
                 else:
                     from safetensors.numpy import load_file as load_np
 
@@ -211,6 +211,14 @@ class Run:
                                fix="the file is corrupt or from another model: train the run again") from None
             self._model = model
         return self._model
+
+    @property
+    def temperature(self) -> float:
+        """The logit divisor fitted on validation (``calibration.json``); 1.0 when none was fitted."""
+        from .calibrate import CALIBRATION
+
+        p = self.path / CALIBRATION
+        return float(_read_json(p).get("temperature", 1.0)) if p.is_file() else 1.0
 
     def torch_model(self):
         """The torch module (eval mode, weights loaded); ``None`` for classical models."""

@@ -17,8 +17,13 @@ import torch
 from torch import nn
 
 
-def for_inference(model: nn.Module, tta: bool) -> nn.Module:
-    """The module that predicts for a run: ``model`` itself, or wrapped when the run mirrors."""
+def for_inference(model: nn.Module, tta: bool, temperature: float = 1.0) -> nn.Module:
+    """The module that predicts for a run: ``model`` itself, or wrapped when the run mirrors and
+    when its logits are divided by a fitted temperature (``calibrate.Temperature``)."""
+    if temperature != 1.0:  # inside the mirror: (z1/T + z2/T)/2 is the same as ((z1 + z2)/2)/T
+        from .calibrate import Temperature
+
+        model = Temperature(model, temperature).eval()
     return FlipAverage(model).eval() if tta else model
 
 
