@@ -76,3 +76,22 @@ def test_calibrate_false_fits_nothing(tmp_path, runs_dir):
     run = train(ds, target="A", epochs=1, name="raw", params=TINY, batch_size=32, progress=False, threads=1,
                 augment=False, calibrate=False)
     assert not (run.path / CALIBRATION).exists() and run.temperature == 1.0 and "temperature" not in run.metrics
+
+
+def test_a_stale_calibration_file_is_refitted_not_compounded(tmp_path, runs_dir, monkeypatch):
+    from facelab.train.loop import Loop
+
+    ds = make_cache(tmp_path / "c", n=200, classes=3, splits=(0.2, 0.2))
+    kw = dict(target="label", epochs=2, params=TINY, batch_size=32, progress=False, threads=1, augment=False, seed=0)
+    fitted = train(ds, name="a", **kw).temperature
+    # a file from other weights is in the folder when the run finishes (as after a resume): the
+    # fit must start from the network's own probabilities, and calibrate=false must drop it
+    original = Loop._calibrate
+
+    def with_stale_file(self, y_all):
+        (self.path / CALIBRATION).write_text(json.dumps({"temperature": 7.0}))
+        return original(self, y_all)
+
+    monkeypatch.setattr(Loop, "_calibrate", with_stale_file)
+    assert train(ds, name="b", **kw).temperature == pytest.approx(fitted, rel=1e-3)
+    assert train(ds, name="c", calibrate=False, **kw).temperature == 1.0

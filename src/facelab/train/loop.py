@@ -249,13 +249,17 @@ class Loop:
         """What ``weights.safetensors`` holds: the scored model, its head cut to the task's outputs."""
         return main_state_dict(scored.net, self.task.outputs) if self.aux else scored
 
-    def _calibrate(self, saved: Run, y_all) -> dict | None:
+    def _calibrate(self, y_all) -> dict | None:
         """Fit the temperature on the validation predictions and write ``calibration.json``."""
         from .calibrate import CALIBRATION, apply_temperature, fit_temperature, nll
         from .metrics import expected_calibration_error
 
+        # A file left by an earlier finish (a resumed run) belongs to other weights: the fit below
+        # must see the network's own probabilities, and calibrate=false must leave none.
+        (self.path / CALIBRATION).unlink(missing_ok=True)
         if not self.cfg.calibrate or not len(self.val_rows):
             return None
+        saved = Run.load(self.path)
         kind, y = self.task.kind, y_all[self.val_rows]
         proba = saved.predict_proba(self.ds.images[self.val_rows])
         t = fit_temperature(proba, y, kind)
@@ -272,10 +276,8 @@ class Loop:
         from .trainer import _evaluate
 
         # The best epoch's saved weights, not the last: exactly the model the run serves.
-        saved = Run.load(self.path)
-        calibration = self._calibrate(saved, y_all)
-        if calibration:
-            saved = Run.load(self.path)  # now wrapped in its temperature
+        calibration = self._calibrate(y_all)
+        saved = Run.load(self.path)  # wrapped in its temperature when one was fitted
         model = saved.model()
         ids = ds.table["image_id"].to_numpy()
         frames, metrics = [], {}
