@@ -52,6 +52,7 @@ def test_a_run_fits_stores_and_applies_its_temperature(tmp_path, runs_dir):
     assert cal["fitted_on"] == "val" and cal["images"] == run.metrics["val_images"]
     assert run.metrics["temperature"] == cal["temperature"] == pytest.approx(run.temperature)
     assert cal["val_nll_after"] <= cal["val_nll_before"] + 1e-9
+    assert "temperature-scaled" in (run.path / "card.md").read_text()
     # val_loss stays the training objective on the network's own logits, as in the history
     hist = run.history()
     best = hist[hist["epoch"] == run.metrics["best_epoch"]]

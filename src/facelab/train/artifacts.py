@@ -104,6 +104,9 @@ def write_card(path: Path, *, config: dict, task: Task, input_: dict, metrics: d
                      f"{aux if isinstance(aux, str) else ', '.join(aux)}, weight {config.get('aux_weight')}")
     if init:
         lines.append(f"- **Started from**: {init.get('source')} ({init.get('loaded')}/{init.get('total')} tensors)")
+    if metrics.get("temperature") is not None:
+        lines.append(f"- **Probabilities**: temperature-scaled (logits divided by {metrics['temperature']:.3g}, "
+                     "fitted on validation; `calibration.json`)")
     lines += ["", "## Metrics", "", "| metric | value |", "|---|---|"]
     for k in ("val_accuracy", "val_loss", "test_accuracy", "test_loss", "best_epoch"):
         if metrics.get(k) is not None:
