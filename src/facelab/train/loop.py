@@ -184,7 +184,7 @@ class Loop:
                     break
                 if ema is not None:
                     st["ema_updates"] = ema.updates
-                proba, val_loss, val_acc = _evaluate(judged, va, task, loss_fn, self.mean, self.std)
+                proba, val_loss, val_acc, _ = _evaluate(judged, va, task, loss_fn, self.mean, self.std)
                 if not math.isfinite(val_loss) and len(va.rows):
                     self._nan(e, st["step"])
                 secs = time.perf_counter() - t0
@@ -249,44 +249,51 @@ class Loop:
         """What ``weights.safetensors`` holds: the scored model, its head cut to the task's outputs."""
         return main_state_dict(scored.net, self.task.outputs) if self.aux else scored
 
-    def _calibrate(self, y_all) -> dict | None:
-        """Fit the temperature on the validation predictions and write ``calibration.json``."""
-        from .calibrate import CALIBRATION, apply_temperature, fit_temperature, nll
+    def _calibrate(self, proba, logits, y) -> tuple[float, dict | None]:
+        """Fit the temperature on the validation predictions and write ``calibration.json``:
+        ``(T, its record)``, or ``(1.0, None)`` when the run does not calibrate."""
+        from .calibrate import CALIBRATION, fit_temperature, nll
         from .metrics import expected_calibration_error
 
-        # A file left by an earlier finish (a resumed run) belongs to other weights: the fit below
-        # must see the network's own probabilities, and calibrate=false must leave none.
-        (self.path / CALIBRATION).unlink(missing_ok=True)
-        if not self.cfg.calibrate or not len(self.val_rows):
-            return None
-        saved = Run.load(self.path)
-        kind, y = self.task.kind, y_all[self.val_rows]
-        proba = saved.predict_proba(self.ds.images[self.val_rows])
-        t = fit_temperature(proba, y, kind)
-        after = apply_temperature(proba, t, kind)
-        cal = {"temperature": round(t, 4), "fitted_on": "val", "images": int(len(y)),
+        if not self.cfg.calibrate or not len(y):
+            return 1.0, None
+        kind = self.task.kind
+        t = round(fit_temperature(proba, y, kind), 4)
+        after = self.task.probabilities(torch.from_numpy(logits / t)).numpy()
+        cal = {"temperature": t, "fitted_on": "val", "images": int(len(y)),
                "val_nll_before": nll(proba, y, kind), "val_nll_after": nll(after, y, kind),
                "val_ece_before": expected_calibration_error(y, proba, kind),
                "val_ece_after": expected_calibration_error(y, after, kind)}
         artifacts.write_json(self.path / CALIBRATION, cal)
-        return cal
+        return t, cal
 
     def _finish(self, y_all, loss_fn) -> Run:
         cfg, task, ds, st = self.cfg, self.task, self.ds, self.state
+        from .calibrate import CALIBRATION
         from .trainer import _evaluate
 
-        # The best epoch's saved weights, not the last: exactly the model the run serves.
-        calibration = self._calibrate(y_all)
-        saved = Run.load(self.path)  # wrapped in its temperature when one was fitted
+        # The best epoch's saved weights, not the last: exactly the model the run serves. A
+        # calibration file left by an earlier finish (a resumed run) belongs to other weights:
+        # the losses and the fit below need the network's own logits.
+        (self.path / CALIBRATION).unlink(missing_ok=True)
+        saved = Run.load(self.path)
         model = saved.model()
         ids = ds.table["image_id"].to_numpy()
         frames, metrics = [], {}
         per_output: dict = {}
+        calibration, t = None, 1.0
         for split, rows in (("val", self.val_rows), ("test", ds.split("test"))):
             if not len(rows):
                 continue
             b = Batches(ds.images, rows, y_all[rows], cfg.eval_batch_size)
-            proba, loss, acc = _evaluate(model, b, task, loss_fn, self.mean, self.std, saved.temperature)
+            # the loss is the training objective on the network's own logits (the history's
+            # val_loss); the probabilities kept and scored are divided by the temperature, as
+            # Run.model will divide them from now on
+            proba, loss, acc, logits = _evaluate(model, b, task, loss_fn, self.mean, self.std)
+            if split == "val":
+                t, calibration = self._calibrate(proba, logits, y_all[rows])
+            if t != 1.0:
+                proba = task.probabilities(torch.from_numpy(logits / t)).numpy()
             metrics[f"{split}_accuracy"], metrics[f"{split}_loss"] = acc, loss
             metrics.update(artifacts.accuracy_bounds(task, split, y_all[rows], proba))
             if split == "val":

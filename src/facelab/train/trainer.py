@@ -124,24 +124,21 @@ def _find_resumable(resume: bool | str, name: str | None, target, model: str) ->
                    fix="pass the run's name: --resume NAME (see `facelab runs`)")
 
 
-def _evaluate(model, batches: Batches, task: Task, loss_fn, mean, std, temperature: float = 1.0):
-    """Probabilities, mean loss and accuracy of ``model`` — the module that predicts for the run,
-    already wrapped for mirroring when the run mirrors (``tta.for_inference``, ``Run.model``).
-
-    When ``model`` divides its logits by a fitted ``temperature``, the loss is still the training
-    objective on the network's own logits (the history's ``val_loss``); only the probabilities
-    are calibrated."""
+def _evaluate(model, batches: Batches, task: Task, loss_fn, mean, std):
+    """Probabilities, mean loss, accuracy and logits of ``model`` — the module that predicts for
+    the run, already wrapped for mirroring when the run mirrors (``tta.for_inference``)."""
     model.eval()
-    probs, losses, n = [], 0.0, 0
+    outs, losses, n = [], 0.0, 0
     with torch.inference_mode():
         for xb, yb in batches.epoch(None):
             logits = model(to_float(xb, mean, std))
-            losses += float(loss_fn(logits * temperature, yb)) * len(xb)
+            losses += float(loss_fn(logits, yb)) * len(xb)
             n += len(xb)
-            probs.append(task.probabilities(logits).float().numpy())
-    proba = np.concatenate(probs) if probs else np.zeros((0, task.outputs), np.float32)
+            outs.append(logits.float())
+    logits = torch.cat(outs) if outs else torch.zeros((0, task.outputs))
+    proba = task.probabilities(logits).numpy()
     y = batches.y.numpy()
-    return proba, (losses / n if n else float("nan")), task.accuracy(proba, y)
+    return proba, (losses / n if n else float("nan")), task.accuracy(proba, y), logits.numpy()
 
 
 def train(data, *, target: str | Sequence[str] | None = None, model: str | None = None,
