@@ -239,7 +239,7 @@ def test_compare_says_when_the_budget_cut_a_network_short(prepared_celeba, runs_
     board = compare(prepared_celeba.path, target="Smiling", models="cnn", minutes=0.01, seed=0, threads=1, patience=0,
                     params={"widths": [8, 16, 16, 32]}, out=tmp_path / "short", progress=False)
     m = json.loads((runs_dir / board.best_run / "metrics.json").read_text())
-    assert m["stop_reason"] == "minutes"
+    assert m["stop_reason"] == "minutes" and m["steps"] >= 1
     note = [n for n in board.notes if n.startswith("cnn: ")]
     assert len(note) == 1 and f"stopped it after {m['epochs']} epoch" in note[0] and "under-trained" in note[0]
     assert note[0] in (board.path / "leaderboard.md").read_text()
@@ -257,3 +257,19 @@ def test_training_notes_name_models_not_ranks():
     assert training_notes(table, infos) == [
         "b: balanced accuracy 0.510 is chance for 2 classes: it learned nothing usable in this budget",
         "logreg: balanced accuracy 0.260 is chance for 4 classes: it learned nothing usable in this budget"]
+
+
+def test_training_notes_count_optimizer_steps_as_well_as_epochs():
+    from facelab.train.compare import FEW_STEPS, training_notes
+
+    table = pd.DataFrame([{"rank": r, "run": n, "model": n, "balanced_accuracy": 0.9}
+                          for r, n in enumerate(["small", "enough", "chosen", "old"], 1)])
+    def info(**m):
+        return {"kind": "binary", "classes": ["Smiling"], "metrics": {"stop_reason": "minutes", **m}}
+    infos = {"small": info(epochs=8, steps=64, train_seconds=80.0),   # a small dataset: 8 steps an epoch
+             "enough": info(epochs=8, steps=FEW_STEPS),
+             "chosen": {**info(epochs=8, steps=64), "metrics": {"epochs": 8, "steps": 64, "stop_reason": "epochs"}},
+             "old": info(epochs=8)}                                     # saved before steps were recorded
+    assert training_notes(table, infos) == [
+        "small: the budget stopped it after 8 epochs (10 s each, 64 optimizer steps in all): under-trained, "
+        "which says little about the model; give it more minutes"]

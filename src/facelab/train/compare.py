@@ -371,22 +371,25 @@ def is_paired_note(note: str) -> bool:
 
 
 FEW_EPOCHS = 5  # a network the budget stopped sooner than this is reported as under-trained
+FEW_STEPS = 100  # ... or after fewer optimizer steps than this (a small dataset has few per epoch)
 
 
 def training_notes(table: pd.DataFrame, runs: dict) -> list[str]:
     """Warnings that keep a ranking from being misread: a model whose balanced accuracy is at
     chance (it learned nothing usable: always the commonest class, or a coin), and a network the
-    time budget stopped after fewer than ``FEW_EPOCHS`` epochs (under-trained for this budget,
-    which says little about the architecture).
+    time budget stopped after fewer than ``FEW_EPOCHS`` epochs or ``FEW_STEPS`` optimizer steps
+    (under-trained for this budget, which says little about the architecture; on a small dataset
+    an epoch is only a few steps, so epochs alone can look like enough).
 
-    ``runs`` maps run names to ``{"kind", "classes", "metrics"}`` (the task and ``metrics.json``).
+    ``runs`` maps run names to ``{"kind", "classes", "metrics"}`` (the task and ``metrics.json``;
+    runs saved before ``steps`` was recorded are judged on epochs alone).
 
     Example:
         >>> t = pd.DataFrame([{"rank": 2, "run": "r", "model": "mobilenetv2", "balanced_accuracy": 0.125}])
         >>> info = {"r": {"kind": "multiclass", "classes": list("abcdefgh"),
-        ...               "metrics": {"epochs": 3, "stop_reason": "minutes", "train_seconds": 63.0}}}
+        ...               "metrics": {"epochs": 3, "steps": 24, "stop_reason": "minutes", "train_seconds": 63.0}}}
         >>> print(training_notes(t, info)[0])
-        mobilenetv2: balanced accuracy 0.125 is chance for 8 classes, and the budget stopped it after 3 epochs (21 s each): under-trained, which says little about the model; give it more minutes
+        mobilenetv2: balanced accuracy 0.125 is chance for 8 classes, and the budget stopped it after 3 epochs (21 s each, 24 optimizer steps in all): under-trained, which says little about the model; give it more minutes
     """
     notes = []
     # named by model (by run when two share a model), never by rank: a join re-ranks the board
@@ -402,9 +405,14 @@ def training_notes(table: pd.DataFrame, runs: dict) -> list[str]:
         if info.get("kind") in ("binary", "multiclass") and bal is not None and not pd.isna(bal) \
                 and bal <= 1 / k + 0.02:
             said.append(f"balanced accuracy {bal:.3f} is chance for {k} classes")
-        epochs = m.get("epochs")
-        if m.get("stop_reason") == "minutes" and isinstance(epochs, int) and 0 < epochs < FEW_EPOCHS:
-            each = f" ({m['train_seconds'] / epochs:.0f} s each)" if m.get("train_seconds") else ""
+        epochs, steps = m.get("epochs"), m.get("steps")
+        few = isinstance(epochs, int) and 0 < epochs and (
+            epochs < FEW_EPOCHS or (isinstance(steps, int) and steps < FEW_STEPS))
+        if m.get("stop_reason") == "minutes" and few:
+            each = [f"{m['train_seconds'] / epochs:.0f} s each"] if m.get("train_seconds") else []
+            if isinstance(steps, int):
+                each.append(f"{steps} optimizer step{'s' * (steps != 1)} in all")
+            each = f" ({', '.join(each)})" if each else ""
             said.append(f"the budget stopped it after {epochs} epoch{'s' * (epochs != 1)}{each}: "
                         "under-trained, which says little about the model; give it more minutes")
         elif said:

@@ -305,7 +305,7 @@ class Loop:
             pd.concat(frames, ignore_index=True).to_parquet(self.path / PREDICTIONS, index=False)
         hist = saved.history()
         ips = hist["images_per_s"] if len(hist) else []
-        metrics.update(best_epoch=int(st.get("best_epoch", 0)), epochs=int(st["epoch"]),
+        metrics.update(best_epoch=int(st.get("best_epoch", 0)), epochs=int(st["epoch"]), steps=int(st["step"]),
                        train_seconds=float(st["elapsed"]),
                        images_per_s=float(np.median(ips)) if len(ips) else 0.0,
                        holdout=bool(self.holdout), stop_reason=st.get("stop_reason"),
