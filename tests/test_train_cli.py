@@ -152,3 +152,7 @@ def test_runs_dir_option_on_every_run_command(rgb, runs_dir, tmp_path, monkeypat
     assert list((elsewhere / "away" / "eval").glob("*/metrics.json"))  # test, or val when there is none
     main(["export", "away", "--runs-dir", str(elsewhere)])
     assert (elsewhere / "away" / "model.onnx").is_file()
+    capsys.readouterr()
+    main(["cluster", str(rgb.path), "--features", "run:away", "--k", "2,3", "--components", "5",
+          "--out", str(tmp_path / "clusters"), "--runs-dir", str(elsewhere)])
+    assert "run:away" in capsys.readouterr().out and (tmp_path / "clusters" / "report.html").is_file()

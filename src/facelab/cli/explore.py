@@ -6,6 +6,8 @@ from typing import Optional
 
 import typer
 
+from .common import runs_dir_option, use_runs_dir
+
 
 def explore_command(
     data: Path = typer.Argument(..., help="Source folder (CelebA, FER2013, class folders) or a prepared cache."),
@@ -44,9 +46,12 @@ def cluster_command(
     seed: int = typer.Option(0, "--seed", help="Seed of every sample and fit."),
     out: Optional[Path] = typer.Option(None, "--out", help="Report folder."),
     algorithm: str = typer.Option("minibatch", "--algorithm", help="minibatch | kmeans"),
+    runs_dir: Optional[Path] = runs_dir_option(),
 ) -> None:
     """Cluster images (pixels, HOG or a trained run's features) and match clusters to labels."""
     from rich.console import Console
+
+    use_runs_dir(runs_dir)  # where --features run:<RUN> looks the run up by name
 
     from ..cluster.report import cluster
     from ..cluster.sweep import parse_ints
