@@ -143,6 +143,33 @@ def test_config_and_helpers(tmp_path):
     assert find_reports(cfg, "cluster") == [tmp_path / "reports" / "cluster-hog"]
 
 
+def test_run_lists_open_on_the_newest_leaderboards_winner(tmp_path):
+    import os
+
+    from facelab.app.common import run_names
+
+    runs = tmp_path / "runs"
+    for i, name in enumerate(["cnn-run", "logreg-run", "resnet-run"]):  # trained in this order
+        (runs / name).mkdir(parents=True)
+        (runs / name / "config.yaml").write_text("model: x")
+        os.utime(runs / name, (1000 + i, 1000 + i))
+    assert run_names(str(runs)) == ["resnet-run", "logreg-run", "cnn-run"]  # no leaderboard: newest first
+    old, new = runs / "_leaderboards" / "a", runs / "_leaderboards" / "b"
+    for board, winner in ((old, "logreg-run"), (new, "cnn-run")):
+        board.mkdir(parents=True)
+        others = [n for n in ("cnn-run", "logreg-run", "resnet-run") if n != winner]
+        pd.DataFrame({"rank": [2, 1, 3], "run": [others[0], winner, others[1]]}).to_csv(board / "leaderboard.csv",
+                                                                                       index=False)
+    os.utime(old / "leaderboard.csv", (2000, 2000))
+    os.utime(new / "leaderboard.csv", (3000, 3000))
+    run_names.clear()  # the page caches the listing for 10 s
+    assert run_names(str(runs)) == ["cnn-run", "resnet-run", "logreg-run"]
+    (new / "leaderboard.csv").write_text("not,a\nleaderboard")  # unreadable: newest first again
+    os.utime(new / "leaderboard.csv", (3000, 3000))
+    run_names.clear()
+    assert run_names(str(runs)) == ["resnet-run", "logreg-run", "cnn-run"]
+
+
 def test_report_figures_go_to_the_most_specific_section():
     from facelab.app.report_view import assign_sections
 

@@ -55,12 +55,33 @@ def config() -> AppConfig:
 
 @st.cache_data(ttl=10, show_spinner=False)
 def run_names(runs: str) -> list[str]:
-    """Run folders (those with a config.yaml, as `list_runs` sees them) inside the runs folder, newest first."""
+    """Run folders (those with a config.yaml, as `list_runs` sees them) inside the runs folder, newest
+    first, except that the winner of the newest leaderboard leads: after a `facelab compare` the
+    pages open on the best model, not on whichever the comparison happened to train last."""
     root = Path(runs)
     if not root.is_dir():
         return []
     found = [p for p in root.iterdir() if p.is_dir() and (p / "config.yaml").is_file()]
-    return [p.name for p in sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)]
+    names = [p.name for p in sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)]
+    best = leaderboard_winner(root)
+    if best in names:
+        names.remove(best)
+        names.insert(0, best)
+    return names
+
+
+def leaderboard_winner(root: Path) -> str | None:
+    """The rank-1 run of the newest leaderboard under ``root`` (None when there is none or it is unreadable)."""
+    import pandas as pd
+
+    for board in find_files(root, "leaderboard.csv", depth=3)[:1]:
+        try:
+            table = pd.read_csv(board, usecols=["rank", "run"])
+        except Exception:  # a half-written or foreign file: fall back to newest first
+            return None
+        top = table.sort_values("rank")["run"].astype(str)
+        return top.iloc[0] if len(top) else None
+    return None
 
 
 @st.cache_resource(show_spinner="loading run…", max_entries=16)

@@ -135,7 +135,7 @@ def _short_labels(names: list[str]) -> list[str]:
 
 def plot_leaderboard(board: pd.DataFrame, path: str | Path, metric: str = "accuracy", title: str = "") -> Path:
     """Two scatter plots: ``metric`` against training seconds and against batch-1 latency (ms)."""
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
     fig = Figure(figsize=(11, 4.5))
     a, b = fig.subplots(1, 2)
@@ -151,6 +151,12 @@ def plot_leaderboard(board: pd.DataFrame, path: str | Path, metric: str = "accur
             ax.annotate(labels.get(run, run), (xi, yi), fontsize=7, xytext=(4, 4), textcoords="offset points")
         if len(sub) and (x > 0).all() and x.max() / max(x.min(), 1e-9) > 20:
             ax.set_xscale("log")  # a classical model and a ResNet differ by orders of magnitude
+            # plain numbers at 1-2-5 steps: over a decade or two the default labels every minor
+            # tick in scientific notation, and they run into each other
+            decades = np.log10(x.max() / x.min())
+            ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if decades < 3 else (1.0,)))
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.xaxis.set_minor_formatter(NullFormatter())
         else:
             ax.xaxis.set_major_locator(MaxNLocator(5))
         ax.set_xlabel(label)
