@@ -169,6 +169,13 @@ def test_cluster_on_run_features(prepared_fer, runs_dir, tmp_path):
     emb = run.embed(np.asarray(prepared_fer.images[:2]))
     assert rep.features == "run:tiny-fer" and rep.dims == emb.shape[1]
     assert rep.matching_at_classes["k"] == 7 and 0 <= rep.matching_at_classes["accuracy"] <= 1
+    # every image of the cache: the run trained on its train split, and the report says so
+    n_train = len(run.split()["train"])
+    assert len(rep.warnings) == 1 and rep.warnings[0].startswith(f"{n_train:,} of the {len(prepared_fer):,} images")
+    assert "--split test" in rep.warnings[0] and "Caution:" in rep.html_path.read_text()
+    test_only = cluster(prepared_fer, features=f"run:{run.name}", k=[3], components=(5,), split="test",
+                        out=tmp_path / "t", progress=False, tsne_sample=50)
+    assert test_only.warnings == []
 
 
 def test_public_api_names_work_twice(tmp_path):

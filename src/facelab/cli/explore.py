@@ -61,10 +61,15 @@ def cluster_command(
                   label=label, split=split, seed=seed, out=out, algorithm=algorithm, progress=True)
     con = Console()
     con.print(f"{rep.n:,} images, {rep.features} ({rep.dims} values each): {rep.chosen['reason']}")
-    for m in (rep.matching, rep.matching_at_classes):
+    at_classes = rep.matching_at_classes
+    if at_classes and rep.matching and at_classes["k"] == rep.matching["k"]:
+        at_classes = None  # the chosen k is the number of classes: one line says it
+    for m in (rep.matching, at_classes):
         if m:
             con.print(f"k = {m['k']} vs {rep.label} ({m['method']}): accuracy {m['accuracy']:.1%}, "
                       f"ARI {m['ari']:.3f}, NMI {m['nmi']:.3f} (majority class {m['majority_baseline']:.1%})")
+    for w in rep.warnings:
+        con.print(f"[yellow]caution[/]: {w}")
     con.print(f"report: {rep.html_path}")
 
 

@@ -42,7 +42,7 @@ def _nearest(Z: np.ndarray, labels: np.ndarray, centers: np.ndarray, n: int = 8)
 def write_report(rep, *, Z, images, labels, centers, y, seed: int, tsne_sample: int, title: str) -> None:
     html = HtmlReport(title, out=rep.out)
     html.section("About this clustering", "What was clustered and how; every sample is stated.")
-    html.bullets(rep.notes)
+    html.bullets([f"Caution: {w}." for w in rep.warnings] + rep.notes)
 
     html.section("PCA or truncated SVD?", "Both reduce the features before k-means; the one whose clusters "
                                           "separate better (higher silhouette) is kept.")

@@ -42,6 +42,8 @@ class ClusterReport:
         matching: scores at the chosen k; matching_at_classes: at k = number of classes
             (Hungarian, one cluster per class) when that k was tried.
         notes: samples, scaling and anything dropped, in words. seconds: time per step.
+        warnings: what makes the scores read better than they are (a run's features on the
+            images it trained on), first in the report and printed by the CLI.
     """
 
     html_path: Path
@@ -60,6 +62,7 @@ class ClusterReport:
     sizes: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -72,6 +75,22 @@ def _matching_dict(m: Matching, k: int) -> dict:
     return {"k": k, "method": m.method, "accuracy": m.accuracy, "ari": m.ari, "nmi": m.nmi,
             "majority_baseline": m.majority_baseline, "mapping": {str(a): b for a, b in m.mapping.items()},
             "confusion": m.confusion.tolist(), "contingency": m.contingency.tolist()}
+
+
+def trained_on(run, ds, rows: np.ndarray) -> int:
+    """How many of ``ds``'s images ``rows`` the run trained on: 0 unless its cache was made from
+    the same source folder (matched by image id, so a cache of another size or crop counts too)."""
+    from ..data.prepared import open_prepared
+
+    train = np.asarray(run.split().get("train", []), dtype=np.int64)
+    try:
+        seen = open_prepared(run.config["data"])
+    except Exception:  # the run's cache is gone or elsewhere: nothing to compare with
+        return 0
+    if not len(train) or Path(seen.manifest.root).resolve() != Path(ds.manifest.root).resolve():
+        return 0
+    ids = seen.table["image_id"].to_numpy()[train[train < len(seen.table)]]
+    return int(np.isin(ds.table["image_id"].to_numpy()[rows], ids).sum())
 
 
 def _select_rows(ds, y, *, per_class, sample, seed, notes, split=None) -> np.ndarray:
@@ -138,10 +157,11 @@ def cluster(data, *, features: str = "pixels", k=range(5, 16), components=DEFAUL
     if features not in ("pixels", "hog") and not (features.startswith("run:") and len(features) > 4):
         raise ConfigError(f"unknown features {features!r}",
                           fix="use --features pixels, --features hog or --features run:<RUN> (see `facelab runs`)")
+    run = None
     if features.startswith("run:"):
         from ..train.run import Run
 
-        Run.load(features[4:])  # a missing run fails now, not after loading the images
+        run = Run.load(features[4:])  # a missing run fails now, not after loading the images
     ds, origin = load_images(data, progress=progress)
     notes = [f"Images: {origin}."]
     name = Path(ds.manifest.root).name or ds.path.name
@@ -153,6 +173,11 @@ def cluster(data, *, features: str = "pixels", k=range(5, 16), components=DEFAUL
     rows = _select_rows(ds, y_all, per_class=per_class, sample=sample, seed=seed, notes=notes, split=split)
     if len(rows) < 3:
         raise ConfigError(f"only {len(rows)} images to cluster", path=ds.path, fix="use a larger dataset")
+    warnings = []
+    if run is not None and (seen := trained_on(run, ds, rows)):
+        warnings.append(f"{seen:,} of the {len(rows):,} images clustered are ones run {run.name} trained on: its "
+                        f"features learned their labels, so the match to {col or 'labels'} reads better than it "
+                        f"would on new faces (use --split test, or val,test, for an honest figure)")
     ks, knotes = valid_ks(k, len(rows))
     notes += knotes
     images = ds.images[rows] if len(rows) < len(ds) else np.asarray(ds.images)
@@ -215,7 +240,7 @@ def cluster(data, *, features: str = "pixels", k=range(5, 16), components=DEFAUL
     rep = ClusterReport(html_path=out / "report.html", json_path=out / "cluster.json", out=out, features=feats.name,
                         n=len(rows), dims=int(feats.X.shape[1]), reducers=reducers, sweep=gs.rows,
                         chosen={"components": c_best, "k": k_best, "reason": gs.reason, "reducer": use},
-                        sizes=np.bincount(labels, minlength=k_best).tolist(), notes=notes)
+                        sizes=np.bincount(labels, minlength=k_best).tolist(), notes=notes, warnings=warnings)
     if y is not None:
         info = ds.labels.get(col)
         rep.label = col
