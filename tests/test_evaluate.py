@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from facelab.data.manifest import LabelInfo, Manifest
+from facelab.data.prepared import open_prepared
 from facelab.errors import DataError
 from facelab.train.evaluate import evaluate, predict_split
 from facelab.train.run import Run
@@ -106,6 +107,22 @@ def test_groups_option_and_bad_group(binary_case):
     assert set(rep.subgroups["group"]) == {"Male"}
     with pytest.raises(DataError, match="no group column"):
         evaluate(run, groups="Pale_Skin", progress=False)
+
+
+def test_images_the_run_trained_on_are_flagged(binary_case, tmp_path):
+    run, cache = binary_case  # trained on rows 0-7 (split.json), tested on rows 8-15
+    rep = evaluate(run, split="train", progress=False)
+    assert any(n.startswith("8 of these 8 images are ones the run trained on") for n in rep.notes)
+    assert not any("trained on" in n for n in evaluate(run, progress=False).notes)
+    # another cache of the same source (the same images at another size) is matched by image id
+    other = make_cache(tmp_path / "same-source-16", splits=["train"] * 8 + ["test"] * 8, smiling=np.r_[Y8, Y8],
+                       male=np.r_[MALE, MALE], young=np.r_[1 - MALE, np.ones(8)], size=16)
+    assert run.trained_on(open_prepared(other), np.arange(16)) == 0  # another source: nothing in common
+    m = Manifest.load(other)
+    m.root = Manifest.load(cache).root
+    m.save(other)
+    assert run.trained_on(open_prepared(other), np.arange(16)) == 8
+    assert run.trained_on(open_prepared(other), np.arange(8, 16)) == 0
 
 
 def test_empty_test_split_falls_back_to_val(tmp_path):

@@ -77,22 +77,6 @@ def _matching_dict(m: Matching, k: int) -> dict:
             "confusion": m.confusion.tolist(), "contingency": m.contingency.tolist()}
 
 
-def trained_on(run, ds, rows: np.ndarray) -> int:
-    """How many of ``ds``'s images ``rows`` the run trained on: 0 unless its cache was made from
-    the same source folder (matched by image id, so a cache of another size or crop counts too)."""
-    from ..data.prepared import open_prepared
-
-    train = np.asarray(run.split().get("train", []), dtype=np.int64)
-    try:
-        seen = open_prepared(run.config["data"])
-    except Exception:  # the run's cache is gone or elsewhere: nothing to compare with
-        return 0
-    if not len(train) or Path(seen.manifest.root).resolve() != Path(ds.manifest.root).resolve():
-        return 0
-    ids = seen.table["image_id"].to_numpy()[train[train < len(seen.table)]]
-    return int(np.isin(ds.table["image_id"].to_numpy()[rows], ids).sum())
-
-
 def _select_rows(ds, y, *, per_class, sample, seed, notes, split=None) -> np.ndarray:
     ds_y = y
     rng = np.random.default_rng(seed)
@@ -174,7 +158,7 @@ def cluster(data, *, features: str = "pixels", k=range(5, 16), components=DEFAUL
     if len(rows) < 3:
         raise ConfigError(f"only {len(rows)} images to cluster", path=ds.path, fix="use a larger dataset")
     warnings = []
-    if run is not None and (seen := trained_on(run, ds, rows)):
+    if run is not None and (seen := run.trained_on(ds, rows)):
         warnings.append(f"{seen:,} of the {len(rows):,} images clustered are ones run {run.name} trained on: its "
                         f"features learned their labels, so the match to {col or 'labels'} reads better than it "
                         f"would on new faces (use --split test, or val,test, for an honest figure)")

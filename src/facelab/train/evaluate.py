@@ -170,6 +170,10 @@ def predict_split(run, *, data=None, split: str = "test", batch: int = 512, prog
     if len(rows) == 0:
         raise DataError(f"{ds.path} has no {split} rows to evaluate on", path=ds.path,
                         fix="prepare a cache with a held-out split, or pass --split")
+    seen = run.trained_on(ds, rows)
+    if seen and not any("used for training" in n for n in notes):
+        notes.append(f"{seen:,} of these {len(rows):,} images are ones the run trained on: the figures measure "
+                     "how well it fits them, not its accuracy on new faces (evaluate --split test for that)")
     size, channels = int(run.input.get("size", ds.size)), int(run.input.get("channels", ds.channels))
     if channels != ds.channels:
         raise DataError(f"the run expects {channels}-channel images, {ds.path} has {ds.channels}",

@@ -181,6 +181,25 @@ class Run:
         """Row indices per split used by training: ``{"train": [...], "val": [...], "holdout": bool}``."""
         return _read_json(self.path / SPLIT)
 
+    def trained_on(self, ds, rows) -> int:
+        """How many of the prepared dataset ``ds``'s images ``rows`` this run trained on.
+
+        0 unless the run's own cache came from the same source folder; images are matched by id,
+        so a cache of the same source at another size or crop counts too. Scores on such images
+        measure fit, not accuracy on new faces (``evaluate`` and ``cluster`` say so).
+        """
+        from ..data.prepared import open_prepared
+
+        try:
+            train = np.asarray(self.split().get("train") or [], dtype=np.int64)
+            seen = open_prepared(self.config["data"])
+        except Exception:  # no split.json, or the run's cache is gone: nothing to compare with
+            return 0
+        if not len(train) or Path(seen.manifest.root).resolve() != Path(ds.manifest.root).resolve():
+            return 0
+        ids = seen.table["image_id"].to_numpy()[train[train < len(seen.table)]]
+        return int(np.isin(ds.table["image_id"].to_numpy()[np.asarray(rows)], ids).sum())
+
     # -- the model -----------------------------------------------------------------------------
     def build_model(self):
         """A fresh (untrained) model of this run's architecture and task."""
