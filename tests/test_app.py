@@ -164,10 +164,18 @@ def test_run_lists_open_on_the_newest_leaderboards_winner(tmp_path):
     os.utime(new / "leaderboard.csv", (3000, 3000))
     run_names.clear()  # the page caches the listing for 10 s
     assert run_names(str(runs)) == ["cnn-run", "resnet-run", "logreg-run"]
+    (runs / "later-run").mkdir()  # trained after the comparison: the newest run leads again
+    (runs / "later-run" / "config.yaml").write_text("model: x")
+    os.utime(runs / "later-run", (4000, 4000))
+    run_names.clear()
+    assert run_names(str(runs)) == ["later-run", "resnet-run", "logreg-run", "cnn-run"]
+    os.utime(runs / "later-run", (1500, 1500))  # ... but not one trained before it
+    run_names.clear()
+    assert run_names(str(runs))[0] == "cnn-run"
     (new / "leaderboard.csv").write_text("not,a\nleaderboard")  # unreadable: newest first again
     os.utime(new / "leaderboard.csv", (3000, 3000))
     run_names.clear()
-    assert run_names(str(runs)) == ["resnet-run", "logreg-run", "cnn-run"]
+    assert run_names(str(runs)) == ["later-run", "resnet-run", "logreg-run", "cnn-run"]
 
 
 def test_report_figures_go_to_the_most_specific_section():

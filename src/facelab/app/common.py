@@ -56,31 +56,36 @@ def config() -> AppConfig:
 @st.cache_data(ttl=10, show_spinner=False)
 def run_names(runs: str) -> list[str]:
     """Run folders (those with a config.yaml, as `list_runs` sees them) inside the runs folder, newest
-    first, except that the winner of the newest leaderboard leads: after a `facelab compare` the
-    pages open on the best model, not on whichever the comparison happened to train last."""
+    first, except that the winner of the newest leaderboard leads when no run outside that board is
+    newer than it: after a `facelab compare` the pages open on its best model, not on whichever it
+    happened to train last, while a run trained after the comparison still comes first."""
     root = Path(runs)
     if not root.is_dir():
         return []
-    found = [p for p in root.iterdir() if p.is_dir() and (p / "config.yaml").is_file()]
-    names = [p.name for p in sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)]
-    best = leaderboard_winner(root)
-    if best in names:
-        names.remove(best)
-        names.insert(0, best)
+    found = sorted((p for p in root.iterdir() if p.is_dir() and (p / "config.yaml").is_file()),
+                   key=lambda p: p.stat().st_mtime, reverse=True)
+    names = [p.name for p in found]
+    board = newest_leaderboard(root)
+    if board is not None:
+        when, ranked = board
+        later = [p for p in found if p.name not in ranked and p.stat().st_mtime > when]
+        if ranked and ranked[0] in names and not later:
+            names.remove(ranked[0])
+            names.insert(0, ranked[0])
     return names
 
 
-def leaderboard_winner(root: Path) -> str | None:
-    """The rank-1 run of the newest leaderboard under ``root`` (None when there is none or it is unreadable)."""
+def newest_leaderboard(root: Path) -> tuple[float, list[str]] | None:
+    """The newest ``leaderboard.csv`` under ``root``: its time and its runs, best first (None when
+    there is none or it cannot be read: a half-written or foreign file)."""
     import pandas as pd
 
     for board in find_files(root, "leaderboard.csv", depth=3)[:1]:
         try:
             table = pd.read_csv(board, usecols=["rank", "run"])
-        except Exception:  # a half-written or foreign file: fall back to newest first
+            return board.stat().st_mtime, table.sort_values("rank")["run"].astype(str).tolist()
+        except Exception:
             return None
-        top = table.sort_values("rank")["run"].astype(str)
-        return top.iloc[0] if len(top) else None
     return None
 
 
