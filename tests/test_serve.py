@@ -119,6 +119,7 @@ def test_batch_multipart_and_json(client):
 @pytest.mark.parametrize("kwargs, status, words", [
     ({"files": {"file": ("notes.txt", b"hello", "text/plain")}}, 415, "not an image"),
     ({"files": {"file": ("fake.jpg", b"hello, not a jpeg", "image/jpeg")}}, 415, "fake.jpg"),
+    ({"files": {"file": ("cut.jpg", face_photo()[:300], "image/jpeg")}}, 415, "cut.jpg cannot be read as an image"),
     ({"content": b"raw bytes", "headers": {"content-type": "text/plain"}}, 415, "content type"),
     ({"content": b"{not json", "headers": {"content-type": "application/json"}}, 422, "malformed JSON"),
     ({"json": {"image": "@@@ not base64 @@@"}}, 422, "base64"),
@@ -130,6 +131,7 @@ def test_bad_input_gets_its_answer(client, kwargs, status, words):
     assert r.status_code == status, r.text
     body = r.json()
     assert words in body["error"] and body["fix"] and body["request_id"]
+    assert "<bytes>" not in body["error"]  # an upload is named by its file name
 
 
 def test_oversized_upload_is_413(client):

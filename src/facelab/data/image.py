@@ -129,8 +129,22 @@ def _square_box(w: int, h: int) -> tuple[float, float, float, float]:
 
 
 # -- reading ---------------------------------------------------------------------------------------
+BYTES_NAME = "<bytes>"  # how an image given as bytes is named in errors (no file name known)
+
+
 def _name(src: Source) -> str:
-    return "<bytes>" if isinstance(src, (bytes, bytearray, memoryview)) else str(src)
+    return BYTES_NAME if isinstance(src, (bytes, bytearray, memoryview)) else str(src)
+
+
+def upload_error(name: str, message: str) -> str:
+    """An error about bytes read as an image, told about the upload ``name`` instead.
+
+    Example:
+        >>> upload_error("a.jpg", "<bytes> cannot be read as an image (OSError: Truncated File Read)")
+        'a.jpg cannot be read as an image (OSError: Truncated File Read)'
+    """
+    prefix = BYTES_NAME + " "
+    return name + " " + message[len(prefix):] if message.startswith(prefix) else f"{name}: {message}"
 
 
 def _read_bytes(src: Source) -> bytes:

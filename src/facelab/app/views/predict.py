@@ -44,7 +44,7 @@ if not chosen:
     st.warning("Pick at least one run.")
     st.stop()
 
-from facelab.data.image import load_image  # noqa: E402  (after st.stop: no import cost when idle)
+from facelab.data.image import load_image, upload_error  # noqa: E402  (after st.stop: no import cost when idle)
 from facelab.errors import FacelabError  # noqa: E402
 
 rows = []
@@ -53,7 +53,7 @@ for fname, data in photos:
     try:
         image = load_image(data)
     except FacelabError as e:
-        st.error(f"{fname} is not an image that can be read: {e.message}")
+        st.error(upload_error(fname, e.message))
         continue
     cols = st.columns(len(chosen))
     for col, run_name in zip(cols, chosen):
