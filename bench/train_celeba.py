@@ -72,8 +72,23 @@ def conditions() -> dict:
             "torch": torch.__version__, "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}
 
 
+def fewer_train_images(src: Path, fraction: float):
+    """The source's manifest with a seeded ``fraction`` of its train rows (val and test untouched):
+    a learning curve on the same held-out faces."""
+    import dataclasses
+
+    import numpy as np
+
+    from facelab.data.readers import read_source
+
+    m = read_source(src)
+    train = np.flatnonzero(m.table["split"].to_numpy() == "train")
+    drop = np.random.default_rng(0).permutation(train)[int(round(len(train) * fraction)):]
+    return dataclasses.replace(m, table=m.table.drop(index=m.table.index[drop]).reset_index(drop=True))
+
+
 def run_bench(*, kind: str, target: str | None, minutes: float, size: int, crop: str | None, grey: bool,
-              train_kw: dict, name: str, goal: float | None) -> dict:
+              train_kw: dict, name: str, goal: float | None, train_fraction: float = 1.0) -> dict:
     """Prepare (timed) + train within ``minutes`` of wall time; print and write the figures."""
     from facelab.data.cache import prepare
     from facelab.train.trainer import train
@@ -82,7 +97,8 @@ def run_bench(*, kind: str, target: str | None, minutes: float, size: int, crop:
     before = conditions()
     t0 = T_START
     with tempfile.TemporaryDirectory(prefix="facelab-bench-cache-") as tmp:
-        ds = prepare(src, size=size, crop=crop, grey=grey, out=Path(tmp) / "cache", progress=True)
+        data = fewer_train_images(src, train_fraction) if train_fraction < 1 else src
+        ds = prepare(data, size=size, crop=crop, grey=grey, out=Path(tmp) / "cache", progress=True)
         prep_s = time.perf_counter() - t0
         # What is left after preparing, minus a margin for the final evaluation of val and test.
         margin = 20 + len(ds) / 2000
@@ -94,6 +110,7 @@ def run_bench(*, kind: str, target: str | None, minutes: float, size: int, crop:
         "benchmark": name, "real_data": real, "source": str(src), "target": target, "model": run.model_name,
         "params": run.params, "train_options": {k: v for k, v in train_kw.items() if k != "params"},
         "images": len(ds), "train_images": m["train_images"], "val_images": m["val_images"],
+        "train_fraction": train_fraction,
         "size": size, "crop": ds.meta.get("crop"), "grey": grey,
         "val_accuracy": m["val_accuracy"], "test_accuracy": m.get("test_accuracy"),
         # 95% interval of each accuracy over its images: how far another split of the same size could move it
@@ -148,6 +165,9 @@ def main(argv=None) -> None:
                     help="other train() keywords as JSON, over the target's recipe, "
                          "e.g. '{\"weight_decay\": 0.02, \"rotate\": 8}'")
     ap.add_argument("--tag", default=None, help="suffix of the results file (keeps experiments apart)")
+    ap.add_argument("--train-fraction", type=float, default=1.0,
+                    help="train on this seeded fraction of the training split (val and test unchanged): "
+                         "a learning curve; the goal is not judged below 1")
     a = ap.parse_args(argv)
     recipe = RECIPES.get(a.target, {"size": 64, "params": {}, "options": _BASE}) if a.model == "cnn" else \
         {"size": 64, "params": {}, "options": _BASE}
@@ -163,8 +183,11 @@ def main(argv=None) -> None:
         kw.update(json.loads(a.options))
     a.size = a.size or recipe["size"]
     name = f"train_celeba_{a.target if a.target != 'all' else 'all40'}" + (f"-{a.tag}" if a.tag else "")
+    if not 0 < a.train_fraction <= 1:
+        ap.error("--train-fraction must be in (0, 1]")
     run_bench(kind="celeba", target=a.target, minutes=a.minutes, size=a.size, crop=a.crop, grey=False,
-              train_kw=kw, name=name, goal=TARGETS.get(a.target))
+              train_kw=kw, name=name, goal=TARGETS.get(a.target) if a.train_fraction == 1 else None,
+              train_fraction=a.train_fraction)
 
 
 if __name__ == "__main__":
