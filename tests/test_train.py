@@ -92,6 +92,43 @@ def test_seed_makes_runs_repeatable(cache, runs_dir):
     pd.testing.assert_series_equal(a.history()["train_loss"], b.history()["train_loss"])
 
 
+def test_seed_repeats_a_run_whose_epochs_fit_its_minutes(cache, runs_dir, monkeypatch):
+    """With --minutes beside --epochs the clock must not steer the schedule until it binds: a
+    jittery clock (another machine, a busy one) leaves the run exactly as it was."""
+    import time as _time
+
+    real = _time.perf_counter
+    rng = np.random.default_rng(0)
+    runs = []
+    for jitter in (0.0, 0.5):
+        clock = {"skew": 0.0}
+
+        def jittery():
+            clock["skew"] += float(rng.uniform(0, jitter))  # every reading a little later, at random
+            return real() + clock["skew"]
+
+        monkeypatch.setattr(_time, "perf_counter", jittery)
+        runs.append(train(cache, target="A", epochs=2, minutes=60, seed=3, **{**FAST, "augment": True}))
+        monkeypatch.setattr(_time, "perf_counter", real)
+    a, b = runs
+    pd.testing.assert_series_equal(a.history()["train_loss"], b.history()["train_loss"])
+    pd.testing.assert_series_equal(a.history()["lr"], b.history()["lr"])
+    assert json.loads((runs_dir / a.name / "state.json").read_text())["clock_binds"] is False
+
+
+def test_a_binding_clock_still_schedules_the_run(cache, runs_dir, monkeypatch):
+    """Planned steps that cannot fit the minutes: the clock takes over the schedule and stops it."""
+    import time as _time
+
+    real, t0 = _time.perf_counter, _time.perf_counter()
+    monkeypatch.setattr(_time, "perf_counter", lambda: t0 + (real() - t0) * 200)  # 200x slower machine
+    run = train(cache, target="A", epochs=1000, minutes=0.5, seed=0, **FAST)
+    monkeypatch.setattr(_time, "perf_counter", real)
+    state = json.loads((runs_dir / run.name / "state.json").read_text())
+    assert state["clock_binds"] is True and run.metrics["stop_reason"] == "minutes"
+    assert 0 < run.metrics["epochs"] < 1000
+
+
 def test_interrupt_then_resume_continues_from_the_next_epoch(cache, runs_dir):
     with pytest.raises(KeyboardInterrupt):
         train(cache, target="A", epochs=3, name="r1", seed=1, callbacks=[_stop_after_first], **FAST)

@@ -114,8 +114,18 @@ class Loop:
         budget = cfg.minutes * 60 if cfg.minutes else None
 
         def progress(step: int, elapsed: float) -> float:
-            """How far the schedule has run: steps of those planned, or seconds of the budget."""
-            return max(step / total_steps if total_steps else 0.0, elapsed / budget if budget else 0.0)
+            """How far the schedule has run: steps of those planned, or seconds of the budget.
+
+            The clock enters only when it binds: with minutes alone, once the speed measured over
+            the finished epochs says the planned steps will not fit the minutes, or when the
+            minutes are up. Otherwise the schedule is the step count alone, so a run whose epochs
+            fit its minutes is repeatable with its seed (if the clock could lead, as it does for
+            the very first steps, each step's learning rate would depend on timing)."""
+            by_steps = step / total_steps if total_steps else 0.0
+            by_time = elapsed / budget if budget else 0.0
+            if by_time >= 1.0 or st.get("clock_binds") or (budget and not total_steps):
+                return max(by_steps, by_time)
+            return by_steps
 
         max_epochs = cfg.epochs or 10**6
         st["status"] = "running"
@@ -137,6 +147,9 @@ class Loop:
                 lr = cfg.lr
                 for xb, yb in tr.epoch(g, drop_last=True):
                     elapsed = base_elapsed + time.perf_counter() - t0
+                    if budget and total_steps and not st.get("clock_binds") and st["step"] >= 20 \
+                            and elapsed / st["step"] * total_steps > 2 * budget:
+                        st["clock_binds"] = True  # far too slow for the planned steps, even mid-epoch
                     prog = progress(st["step"], elapsed)
                     if prog >= 1.0:
                         done = True
@@ -189,6 +202,10 @@ class Loop:
                     self._nan(e, st["step"])
                 secs = time.perf_counter() - t0
                 st["elapsed"] = base_elapsed + secs
+                if budget and total_steps and not st.get("clock_binds"):
+                    # decided once, from whole epochs (validation included), and kept (in state.json
+                    # for --resume): the schedule never switches back and forth
+                    st["clock_binds"] = st["elapsed"] / st["step"] * total_steps > budget
                 row = {"epoch": e, "train_loss": run_loss / seen, "train_accuracy": run_correct / seen,
                        "val_loss": val_loss, "val_accuracy": val_acc, "lr": lr, "seconds": round(secs, 2),
                        "images_per_s": round(seen / train_s, 1), "elapsed": round(st["elapsed"], 1)}
