@@ -129,6 +129,42 @@ def test_a_binding_clock_still_schedules_the_run(cache, runs_dir, monkeypatch):
     assert 0 < run.metrics["epochs"] < 1000
 
 
+def test_the_clock_takes_over_the_schedule_without_a_jump():
+    """A plan 4x too slow for its minutes: the hand-over keeps the schedule where the steps had
+    brought it (no skipped warm-up), then spreads the rest over the time left to end with it."""
+    from facelab.train.loop import Schedule
+
+    total, budget, dt = 1000, 100.0, 0.4  # 1000 steps at 0.4 s take 400 s
+    st: dict = {}
+    sched, seen = Schedule(total, budget, st), []
+    for step in range(0, 400):
+        elapsed = step * dt
+        sched.check(step, elapsed, mid_epoch=True)
+        seen.append(sched(step, elapsed))
+    assert st["clock_binds"] is True and st["bound_at"] == [0.02, pytest.approx(8.0)]
+    steps = np.diff(seen)
+    # no jump at step 20: before, by steps; after, the rest (0.98) over the 92 s left, evenly
+    assert (steps >= 0).all() and steps[:20].max() == pytest.approx(0.001)
+    assert steps[20:250].min() == pytest.approx(steps.max()) == pytest.approx(0.98 * dt / (budget - 8.0))
+    warm = [lr_factor(p, warmup=0.05, schedule="cosine") for p in seen[:60]]
+    assert np.diff(warm).max() < 0.1  # the rest of the warm-up takes 7 steps (taking the clock alone: 1 step of +0.59)
+    assert seen[249] < 1.0 <= sched(250, 250 * dt)  # the schedule ends when the minutes do
+
+
+def test_the_schedule_follows_steps_minutes_or_a_saved_hand_over():
+    from facelab.train.loop import Schedule
+
+    assert Schedule(100, None, {})(25, 1e6) == 0.25  # epochs alone: steps, whatever the clock
+    assert Schedule(None, 60.0, {})(10**6, 15.0) == 0.25  # minutes alone: the clock
+    fits = {}
+    assert Schedule(100, 60.0, fits).check(10, 3.0) is False and fits["clock_binds"] is False
+    assert Schedule(100, 60.0, fits)(10, 30.0) == 0.1  # fitting: steps, not the (jittery) clock
+    assert Schedule(100, 60.0, fits)(10, 60.0) == 1.0  # ... until the minutes are up
+    assert Schedule(100, 60.0, {}).check(10, 9.0, mid_epoch=True) is False  # too few steps to judge
+    old = {"clock_binds": True}  # a state.json written before the hand-over point was kept
+    assert Schedule(100, 60.0, old)(10, 30.0) == 0.5
+
+
 def test_interrupt_then_resume_continues_from_the_next_epoch(cache, runs_dir):
     with pytest.raises(KeyboardInterrupt):
         train(cache, target="A", epochs=3, name="r1", seed=1, callbacks=[_stop_after_first], **FAST)

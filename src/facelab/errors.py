@@ -17,8 +17,11 @@ class FacelabError(Exception):
         fix: what to do about it.
 
     Example:
-        >>> raise FacelabError("no prepared cache", path="data/celeba",
-        ...                    fix="run `facelab data prepare data/celeba --size 64`")
+        >>> print(FacelabError("no prepared cache", path="data/celeba",
+        ...                    fix="run `facelab data prepare data/celeba --size 64`"))
+        no prepared cache
+          file: data/celeba
+          fix:  run `facelab data prepare data/celeba --size 64`
     """
 
     def __init__(self, message: str, *, path: str | Path | None = None, fix: str | None = None):

@@ -21,7 +21,9 @@ class ApiError(Exception):
     """An answer other than 200, with the status, the message and the fix.
 
     Example:
-        >>> raise ApiError(415, "photo.txt is not an image", fix="send a JPEG or PNG")
+        >>> e = ApiError(415, "photo.txt is not an image", fix="send a JPEG or PNG")
+        >>> e.status, e.error, e.fix
+        (415, 'photo.txt is not an image', 'send a JPEG or PNG')
     """
 
     def __init__(self, status: int, error: str, *, fix: str | None = None, **extra):

@@ -113,7 +113,7 @@ class RunStore:
 
     Example:
         >>> store = RunStore.load(ServeSettings(runs=["smiling"]))  # doctest: +SKIP
-        >>> store.names
+        >>> store.names  # doctest: +SKIP
         ['smiling']
     """
 

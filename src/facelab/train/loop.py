@@ -1,7 +1,7 @@
 """The epoch loop behind :func:`facelab.train.trainer.train` (torch models).
 
 Example:
-    >>> Loop(cfg=cfg, spec=spec, ...).run()     # doctest: +SKIP  (use train() instead)
+    >>> Loop(cfg=cfg, spec=spec, ...).run()  # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -113,19 +113,7 @@ class Loop:
         total_steps = cfg.epochs * steps_per_epoch if cfg.epochs else None
         budget = cfg.minutes * 60 if cfg.minutes else None
 
-        def progress(step: int, elapsed: float) -> float:
-            """How far the schedule has run: steps of those planned, or seconds of the budget.
-
-            The clock enters only when it binds: with minutes alone, once the speed measured over
-            the finished epochs says the planned steps will not fit the minutes, or when the
-            minutes are up. Otherwise the schedule is the step count alone, so a run whose epochs
-            fit its minutes is repeatable with its seed (if the clock could lead, as it does for
-            the very first steps, each step's learning rate would depend on timing)."""
-            by_steps = step / total_steps if total_steps else 0.0
-            by_time = elapsed / budget if budget else 0.0
-            if by_time >= 1.0 or st.get("clock_binds") or (budget and not total_steps):
-                return max(by_steps, by_time)
-            return by_steps
+        schedule = Schedule(total_steps, budget, st)
 
         max_epochs = cfg.epochs or 10**6
         st["status"] = "running"
@@ -147,10 +135,8 @@ class Loop:
                 lr = cfg.lr
                 for xb, yb in tr.epoch(g, drop_last=True):
                     elapsed = base_elapsed + time.perf_counter() - t0
-                    if budget and total_steps and not st.get("clock_binds") and st["step"] >= 20 \
-                            and elapsed / st["step"] * total_steps > 2 * budget:
-                        st["clock_binds"] = True  # far too slow for the planned steps, even mid-epoch
-                    prog = progress(st["step"], elapsed)
+                    schedule.check(st["step"], elapsed, mid_epoch=True)
+                    prog = schedule(st["step"], elapsed)
                     if prog >= 1.0:
                         done = True
                         stop_reason = "minutes" if budget and elapsed >= budget else "epochs"
@@ -202,10 +188,7 @@ class Loop:
                     self._nan(e, st["step"])
                 secs = time.perf_counter() - t0
                 st["elapsed"] = base_elapsed + secs
-                if budget and total_steps and not st.get("clock_binds"):
-                    # decided once, from whole epochs (validation included), and kept (in state.json
-                    # for --resume): the schedule never switches back and forth
-                    st["clock_binds"] = st["elapsed"] / st["step"] * total_steps > budget
+                schedule.check(st["step"], float(st["elapsed"]))  # whole epochs, validation included
                 row = {"epoch": e, "train_loss": run_loss / seen, "train_accuracy": run_correct / seen,
                        "val_loss": val_loss, "val_accuracy": val_acc, "lr": lr, "seconds": round(secs, 2),
                        "images_per_s": round(seen / train_s, 1), "elapsed": round(st["elapsed"], 1)}
@@ -215,7 +198,7 @@ class Loop:
                 if st.get("best") is None or score > st["best"]:
                     st["best"], st["best_epoch"], st["bad_epochs"] = score, e, 0
                     save_weights(self.path / WEIGHTS, self._saved(scored))
-                elif progress(st["step"], float(st["elapsed"])) >= cfg.patience_after:
+                elif schedule(st["step"], float(st["elapsed"])) >= cfg.patience_after:
                     # an epoch in the first part of the schedule never counts against patience
                     st["bad_epochs"] = int(st.get("bad_epochs", 0)) + 1
                 self._append_history(row)
@@ -372,3 +355,67 @@ def _bar(total: int, desc: str, enabled: bool):
 
     return tqdm(total=total, desc=desc, disable=not enabled, leave=False, file=sys.stderr,
                 dynamic_ncols=True, mininterval=0.5)
+
+
+class Schedule:
+    """How far a run's schedule has gone, in [0, 1]: the planned steps done, or the budget's time.
+
+    The clock enters only when it binds: with minutes alone from the start; with ``--epochs`` and
+    ``--minutes`` both, once the speed measured says the planned steps will not fit the minutes
+    (:meth:`check`, at each epoch's end, or mid-epoch after 20 steps when the plan looks more than
+    twice too slow), or when the minutes are up. Until then the schedule is the step count alone,
+    so a run whose epochs fit its minutes repeats exactly with its seed (were the clock to lead, as
+    it would for the very first steps, each step's learning rate would depend on timing).
+
+    When the clock takes over, the rest of the schedule is spread over the time left, from where
+    the steps had brought it: the learning rate carries on smoothly (no skipped warm-up) and
+    reaches the schedule's end as the minutes run out. The hand-over point is kept in ``state``
+    (``clock_binds``, ``bound_at``: progress and seconds), which ``state.json`` carries to ``--resume``.
+
+    Example:
+        >>> s = Schedule(total_steps=1000, budget=100.0, state={})
+        >>> s(20, 8.0)                    # by steps while the clock does not bind
+        0.02
+        >>> s.check(20, 8.0, mid_epoch=True)   # 1000 steps at this pace take 400 s: 4x the budget
+        True
+        >>> s(20, 8.0), round(s(21, 9.0), 4)   # the same point, then the rest over the 92 s left
+        (0.02, 0.0307)
+        >>> s(30, 100.0)                  # time up
+        1.0
+    """
+
+    MID_EPOCH_STEPS = 20  # steps measured before a mid-epoch judgement
+    MID_EPOCH_FACTOR = 2.0  # mid-epoch, only a plan this many times too slow binds the clock
+
+    def __init__(self, total_steps: int | None, budget: float | None, state: dict):
+        self.total, self.budget, self.state = total_steps, budget, state
+
+    def __call__(self, step: int, elapsed: float) -> float:
+        by_steps = step / self.total if self.total else 0.0
+        if not self.budget:
+            return by_steps
+        if elapsed >= self.budget:
+            return max(1.0, by_steps)
+        if not self.total:
+            return elapsed / self.budget
+        if not self.state.get("clock_binds"):
+            return by_steps
+        p0, e0 = self.state.get("bound_at") or (0.0, 0.0)  # runs saved before bound_at: the clock alone
+        by_time = p0 + (1.0 - p0) * max(0.0, elapsed - e0) / max(self.budget - e0, 1e-9)
+        return max(by_steps, by_time)
+
+    def check(self, step: int, elapsed: float, *, mid_epoch: bool = False) -> bool:
+        """Judge from the speed so far whether the planned steps fit the minutes; once the clock
+        binds it stays bound (the schedule never switches back and forth). Returns whether it binds."""
+        st = self.state
+        if st.get("clock_binds") or not (self.budget and self.total) or step <= 0:
+            return bool(st.get("clock_binds"))
+        if mid_epoch and step < self.MID_EPOCH_STEPS:
+            return False
+        projected = elapsed / step * self.total
+        if projected > self.budget * (self.MID_EPOCH_FACTOR if mid_epoch else 1.0):
+            st["bound_at"] = [step / self.total, float(elapsed)]
+            st["clock_binds"] = True
+        elif not mid_epoch:
+            st["clock_binds"] = False
+        return bool(st.get("clock_binds"))
