@@ -114,6 +114,9 @@ def test_images_the_run_trained_on_are_flagged(binary_case, tmp_path):
     rep = evaluate(run, split="train", progress=False)
     assert any(n.startswith("8 of these 8 images are ones the run trained on") for n in rep.notes)
     assert not any("trained on" in n for n in evaluate(run, progress=False).notes)
+    run.split = lambda: {"train": list(range(8)), "val": [4, 5, 6, 7]}  # a run too small to hold any out
+    rep = evaluate(run, split="val", progress=False)
+    assert rep.n == 4 and any(n.startswith("4 of these 4 images are ones the run trained on") for n in rep.notes)
     # another cache of the same source (the same images at another size) is matched by image id
     other = make_cache(tmp_path / "same-source-16", splits=["train"] * 8 + ["test"] * 8, smiling=np.r_[Y8, Y8],
                        male=np.r_[MALE, MALE], young=np.r_[1 - MALE, np.ones(8)], size=16)

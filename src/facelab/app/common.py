@@ -62,14 +62,12 @@ def run_names(runs: str) -> list[str]:
     root = Path(runs)
     if not root.is_dir():
         return []
-    found = sorted((p for p in root.iterdir() if p.is_dir() and (p / "config.yaml").is_file()),
-                   key=lambda p: p.stat().st_mtime, reverse=True)
-    names = [p.name for p in found]
+    found = {p.name: p.stat().st_mtime for p in root.iterdir() if p.is_dir() and (p / "config.yaml").is_file()}
+    names = sorted(found, key=found.get, reverse=True)
     board = newest_leaderboard(root)
-    if board is not None:
+    if board is not None and board[1] and board[1][0] in found:
         when, ranked = board
-        later = [p for p in found if p.name not in ranked and p.stat().st_mtime > when]
-        if ranked and ranked[0] in names and not later:
+        if not any(t > when for name, t in found.items() if name not in ranked):
             names.remove(ranked[0])
             names.insert(0, ranked[0])
     return names

@@ -75,8 +75,8 @@ def register(app: typer.Typer) -> None:
             c.print(f"results: {rep.out}", highlight=False)
         if rep.failed:
             c.print(f"[yellow]{len(rep.failed)} file(s) could not be read:[/]")
-            for f, e in rep.failed:
-                c.print(f"  {f}: {e}", highlight=False, markup=False)
+            for f, e in rep.failed:  # the reason names the file already, as every read error does
+                c.print(f"  {e}" if e.startswith(str(f)) else f"  {f}: {e}", highlight=False, markup=False)
         if rep.photos and len(rep.failed) == rep.photos:
             import sys
 

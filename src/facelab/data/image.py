@@ -129,25 +129,11 @@ def _square_box(w: int, h: int) -> tuple[float, float, float, float]:
 
 
 # -- reading ---------------------------------------------------------------------------------------
-BYTES_NAME = "<bytes>"  # how an image given as bytes is named in errors (no file name known)
-
-
 def _name(src: Source) -> str:
-    return BYTES_NAME if isinstance(src, (bytes, bytearray, memoryview)) else str(src)
+    return "<bytes>" if isinstance(src, (bytes, bytearray, memoryview)) else str(src)
 
 
-def upload_error(name: str, message: str) -> str:
-    """An error about bytes read as an image, told about the upload ``name`` instead.
-
-    Example:
-        >>> upload_error("a.jpg", "<bytes> cannot be read as an image (OSError: Truncated File Read)")
-        'a.jpg cannot be read as an image (OSError: Truncated File Read)'
-    """
-    prefix = BYTES_NAME + " "
-    return name + " " + message[len(prefix):] if message.startswith(prefix) else f"{name}: {message}"
-
-
-def _read_bytes(src: Source) -> bytes:
+def _read_bytes(src: Source, name: str | None = None) -> bytes:
     if isinstance(src, (bytes, bytearray, memoryview)):
         data = bytes(src)
     else:
@@ -164,7 +150,8 @@ def _read_bytes(src: Source) -> bytes:
             raise ImageError(f"cannot read {src}: {e.strerror or e}", reason="corrupt_image", path=src,
                              fix="check the file's permissions and the disk") from None
     if not data:
-        raise ImageError(f"{_name(src)} is an empty (zero-byte) file", reason="empty_file", path=_name(src),
+        name = name or _name(src)
+        raise ImageError(f"{name} is an empty (zero-byte) file", reason="empty_file", path=name,
                          fix="delete it or download it again")
     return data
 
@@ -232,12 +219,13 @@ def _to_array(img: Image.Image, grey: bool) -> np.ndarray:
     return np.asarray(img, dtype=np.uint8)
 
 
-def load_image(src: Source, *, grey: bool = False) -> np.ndarray:
+def load_image(src: Source, *, grey: bool = False, name: str | None = None) -> np.ndarray:
     """Decode any image file (or its bytes) to a uint8 array, normalised.
 
     Args:
         src: a path or the file's bytes.
         grey: return ``(H, W, 1)`` luminance instead of ``(H, W, 3)`` RGB.
+        name: how errors name the image (an upload's file name); default the path, or ``<bytes>``.
 
     Returns:
         ``np.ndarray`` uint8, EXIF orientation applied, transparency composited on white,
@@ -250,9 +238,14 @@ def load_image(src: Source, *, grey: bool = False) -> np.ndarray:
         >>> from facelab.data.image import load_image
         >>> load_image("photo.jpg").shape     # doctest: +SKIP
         (480, 640, 3)
+        >>> try:
+        ...     load_image(b"not a photo", name="upload.jpg")  # bytes: errors name the upload
+        ... except ImageError as e:
+        ...     print(e.message)
+        upload.jpg is not an image Pillow can read
     """
-    name = _name(src)
-    img = _load_pil(_open_pil(_read_bytes(src), name), name)
+    name = name or _name(src)
+    img = _load_pil(_open_pil(_read_bytes(src, name), name), name)
     try:
         return _to_array(img, grey)
     except ImageError:

@@ -37,14 +37,14 @@ def b64_to_bytes(text: str, field: str = "image") -> bytes:
 
 def decode_image(data: bytes, name: str) -> np.ndarray:
     """Decode an uploaded file to RGB uint8; a non-image is a 415 that names the file."""
-    from ..data.image import load_image, upload_error
+    from ..data.image import load_image
 
     if not data:
         raise ApiError(415, f"{name} is empty", fix="send a JPEG, PNG, WebP or BMP photo")
     try:
-        return load_image(data)
+        return load_image(data, name=name)
     except DataError as e:
-        raise ApiError(415, upload_error(name, e.message), fix="send a JPEG, PNG, WebP or BMP photo") from None
+        raise ApiError(415, e.message, fix="send a JPEG, PNG, WebP or BMP photo") from None
 
 
 def select_runs(store: RunStore, run: str | None) -> list[ServedRun]:

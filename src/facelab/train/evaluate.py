@@ -166,12 +166,12 @@ def predict_split(run, *, data=None, split: str = "test", batch: int = 512, prog
         notes.append(f"the {split} split of {ds.path} is empty; evaluated on the run's held-out val split instead")
         split = "val"
     if split == "val" and data is None:
-        rows = _run_val_rows(run, ds, notes)
+        rows = _run_val_rows(run, ds)
     if len(rows) == 0:
         raise DataError(f"{ds.path} has no {split} rows to evaluate on", path=ds.path,
                         fix="prepare a cache with a held-out split, or pass --split")
-    seen = run.trained_on(ds, rows)
-    if seen and not any("used for training" in n for n in notes):
+    seen = run.trained_on(ds, rows)  # --split train, a run without a held-out split, or a cache of the same source
+    if seen:
         notes.append(f"{seen:,} of these {len(rows):,} images are ones the run trained on: the figures measure "
                      "how well it fits them, not its accuracy on new faces (evaluate --split test for that)")
     size, channels = int(run.input.get("size", ds.size)), int(run.input.get("channels", ds.channels))
@@ -199,18 +199,14 @@ def predict_split(run, *, data=None, split: str = "test", batch: int = 512, prog
                       time.perf_counter() - t0, notes)
 
 
-def _run_val_rows(run, ds, notes: list[str]) -> np.ndarray:
+def _run_val_rows(run, ds) -> np.ndarray:
     """The val rows the run itself held out (``split.json``), else the cache's val split."""
     try:
         sp = run.split()
     except RunError:
         return ds.split("val")
     rows = np.asarray(sp.get("val") or [], dtype=np.int64)
-    if len(rows) == 0:
-        return ds.split("val")
-    if np.intersect1d(rows, np.asarray(sp.get("train") or [], dtype=np.int64)).size:
-        notes.append("these val rows were also used for training: the figures are optimistic")
-    return rows
+    return rows if len(rows) else ds.split("val")
 
 
 def _resize(x: np.ndarray, size: int) -> np.ndarray:

@@ -192,7 +192,8 @@ class Run:
 
         try:
             train = np.asarray(self.split().get("train") or [], dtype=np.int64)
-            seen = open_prepared(self.config["data"])
+            own = Path(self.config["data"])
+            seen = ds if own.resolve() == Path(ds.path).resolve() else open_prepared(own)
         except Exception:  # no split.json, or the run's cache is gone: nothing to compare with
             return 0
         if not len(train) or Path(seen.manifest.root).resolve() != Path(ds.manifest.root).resolve():

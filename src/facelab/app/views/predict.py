@@ -44,16 +44,16 @@ if not chosen:
     st.warning("Pick at least one run.")
     st.stop()
 
-from facelab.data.image import load_image, upload_error  # noqa: E402  (after st.stop: no import cost when idle)
+from facelab.data.image import load_image  # noqa: E402  (after st.stop: no import cost when idle)
 from facelab.errors import FacelabError  # noqa: E402
 
 rows = []
 for fname, data in photos:
     st.subheader(fname)
     try:
-        image = load_image(data)
+        image = load_image(data, name=fname)
     except FacelabError as e:
-        st.error(upload_error(fname, e.message))
+        st.error(e.message)
         continue
     cols = st.columns(len(chosen))
     for col, run_name in zip(cols, chosen):
