@@ -114,8 +114,14 @@ class Predictor:
     def __init__(self, *, input_spec: dict, kind: str, classes: list[str],
                  classify: Callable[[np.ndarray], np.ndarray], detector: str = "haar",
                  thresholds: np.ndarray | None = None, min_face: int = 24, name: str = "",
-                 backend: str = "torch", detector_params: dict | None = None):
+                 backend: str = "torch", detector_params: dict | None = None, fast: bool = False):
         self.input_spec = dict(input_spec)
+        # fast: the coarse-to-fine detector and reduced-size JPEG decoding (predict/fastpath.py)
+        self.fast = bool(fast)
+        if self.fast:
+            from .fastpath import FAST_DETECTORS
+
+            detector = FAST_DETECTORS.get(detector, detector)
         self.kind = kind
         self.classes = list(classes)
         self.classify = classify
@@ -131,7 +137,8 @@ class Predictor:
     # -- construction ------------------------------------------------------------------------
     @classmethod
     def from_run(cls, run_or_path, *, backend: Backend = "torch", detector: str = "haar",
-                 min_face: int = 24, threads: int | None = None, **detector_params) -> "Predictor":
+                 min_face: int = 24, threads: int | None = None, fast: bool = False,
+                 **detector_params) -> "Predictor":
         """Load a run (a :class:`~facelab.train.run.Run`, its folder or its name).
 
         Args:
@@ -141,6 +148,9 @@ class Predictor:
             detector: a name registered in :data:`facelab.faces.detect.DETECTORS`.
             min_face: smallest face side (pixels) that is classified.
             threads: intra-op threads of the backend (default: torch's / ORT's own choice).
+            fast: the fast path for photos (:mod:`facelab.predict.fastpath`): coarse-to-fine
+                detection, large JPEGs decoded at reduced size; the same faces and probabilities
+                within 0.01 on the LFW photos (``bench/predict.py --only fastpath``).
 
         Example:
             >>> p = Predictor.from_run("runs/smiling", backend="onnx")   # doctest: +SKIP
@@ -157,7 +167,7 @@ class Predictor:
             classify = _onnx_classifier(path / ONNX_FILE, threads)
             return cls(input_spec=input_spec, kind=task["kind"], classes=task["classes"], classify=classify,
                        detector=detector, thresholds=_thresholds(metrics, task["classes"]), min_face=min_face,
-                       name=path.name, backend="onnx", detector_params=detector_params)
+                       name=path.name, backend="onnx", detector_params=detector_params, fast=fast)
         run = Run.load(run_or_path)
         if threads:
             import torch
@@ -166,7 +176,7 @@ class Predictor:
         run.model()  # load the weights now: a broken run fails here, not on the first photo
         return cls(input_spec=run.input, kind=run.task.kind, classes=run.task.classes, classify=run.predict_proba,
                    detector=detector, thresholds=_thresholds(run.metrics, run.task.classes), min_face=min_face,
-                   name=run.name, backend="torch", detector_params=detector_params)
+                   name=run.name, backend="torch", detector_params=detector_params, fast=fast)
 
     # -- one photo -----------------------------------------------------------------------------
     @property
@@ -190,6 +200,10 @@ class Predictor:
         name = self._source_name(src)
         if aligned and not isinstance(src, np.ndarray):
             return self._prepare_aligned_file(src, name)
+        if self.fast and not aligned:
+            from .fastpath import prepare_photo
+
+            return prepare_photo(src, name, [self]).pending[0]
         try:
             if isinstance(src, np.ndarray):
                 img = _check_array(src)

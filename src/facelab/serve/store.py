@@ -164,7 +164,6 @@ def _all_run_names(runs_dir: Path) -> list[str]:
 
 
 def _load_one(runs_dir: Path, name: str, settings: Any) -> ServedRun:
-    from ..predict.predictor import Predictor
     from ..train.run import Run
 
     folder = resolve_run(runs_dir, name)
@@ -177,5 +176,7 @@ def _load_one(runs_dir: Path, name: str, settings: Any) -> ServedRun:
         raise RunError(f"run {name!r} gives probabilities of shape {probs.shape} (expected "
                        f"(1, {len(run.task.classes)})) or non-finite values", path=folder,
                        fix="train the run again")
-    predictor = Predictor.from_run(run, backend=settings.backend, detector=settings.detector)
+    from .backend import build_predictor  # the backend choice (auto: ONNX Runtime when it can)
+
+    predictor = build_predictor(run, folder, settings)
     return ServedRun(name=name, path=folder, run=run, info=describe_run(run), predictor=predictor)
