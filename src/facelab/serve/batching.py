@@ -165,10 +165,11 @@ class MicroBatcher:
         now = time.monotonic()
         live = []
         for item in batch:
+            if not item.future.set_running_or_notify_cancel():
+                continue  # its caller gave up (an async timeout, a client gone)
             if now > item.deadline:
-                item.future.set_exception(BatchTimeout(
-                    f"waited {now - item.deadline + self.timeout_s:.1f} s for the model of {self.name!r}"))
-            elif item.future.set_running_or_notify_cancel():
+                item.future.set_exception(BatchTimeout(f"waited too long for the model of {self.name!r}"))
+            else:
                 live.append(item)
         if not live:
             return
