@@ -22,7 +22,6 @@ import numpy as np
 
 from ..errors import FacelabError
 from ..faces.align import align
-from ..faces.detect import FaceBox
 from ..faces.fast import load_photo, needed_side
 
 #: the fast detector used in place of each plain one
@@ -127,4 +126,4 @@ def prepare_photo(src, name: str, predictors: list) -> PreparedPhoto:
     return PreparedPhoto(pending, w, h, None, clock.wall, clock.cpu)
 
 
-__all__ = ["FAST_DETECTORS", "FaceBox", "PreparedPhoto", "prepare_photo"]
+__all__ = ["FAST_DETECTORS", "PreparedPhoto", "prepare_photo"]
