@@ -147,8 +147,9 @@ def test_large_jpeg_is_decoded_at_reduced_size_and_boxes_map_back():
     big = Image.fromarray(make_sample("smiling-woman")).resize((2560, 1920), Image.BICUBIC)
     buf = io.BytesIO()
     big.save(buf, "JPEG", quality=90)
-    rgb, k = load_photo(buf.getvalue(), need=1163)
-    assert k == 0.5 and rgb.shape == (960, 1280, 3)
+    rgb, k, size = load_photo(buf.getvalue(), need=1163)
+    assert k == 0.5 and rgb.shape == (960, 1280, 3) and size == (2560, 1920)
+    assert load_photo(buf.getvalue(), need=2000)[1:] == (1.0, (2560, 1920))  # not much larger: full size
     spec = {"size": 32, "channels": 3, "crop_box": [0, 0.09, 1, 0.91], "source_size": [178, 218],
             "layout": "celeba-kaggle"}
     pred = Predictor(input_spec=spec, kind="binary", classes=["Smiling"], fast=True,

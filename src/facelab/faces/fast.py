@@ -151,7 +151,7 @@ def needed_side(input_spec: dict, *, max_side: int = 320, min_size: int = 20) ->
     return max(2 * max_side, math.ceil(2 * size * max_side / (min_size * frame)))
 
 
-def load_photo(data: bytes, *, need: int, name: str = "the upload") -> tuple[np.ndarray, float]:
+def load_photo(data: bytes, *, need: int, name: str = "the upload") -> tuple[np.ndarray, float, tuple[int, int]]:
     """Decode a photo, a JPEG at reduced size when it is much larger than ``need``.
 
     Args:
@@ -160,8 +160,9 @@ def load_photo(data: bytes, *, need: int, name: str = "the upload") -> tuple[np.
         name: how errors name the upload.
 
     Returns:
-        ``(rgb, k)``: the uint8 RGB array and its scale relative to the photo (1, 0.5, 0.25 or
-        0.125); multiply boxes found on it by ``1/k``.
+        ``(rgb, k, (width, height))``: the uint8 RGB array, its scale relative to the photo
+        (1, or about 0.5, 0.25, 0.125: multiply boxes found on it by ``1/k``) and the photo's own
+        size (EXIF-upright).
 
     Raises:
         ImageError: as :func:`facelab.data.image.load_image`.
@@ -171,15 +172,19 @@ def load_photo(data: bytes, *, need: int, name: str = "the upload") -> tuple[np.
     data = _read_bytes(data, name)
     img = _open_pil(data, name)
     k = 1.0
+    full = img.size
     if img.format == "JPEG":
         scale = draft_scale(img.width, img.height, need)
         if scale > 1:
-            full = img.size
             img.draft("RGB", (math.ceil(full[0] / scale), math.ceil(full[1] / scale)))
             k = img.size[0] / full[0]
     img = _load_pil(img, name)
+    if k == 1.0:
+        full = img.size  # EXIF-upright
+    elif img.size[0] != round(full[0] * k):  # turned upright by its EXIF orientation
+        full = (full[1], full[0])
     try:
-        return _to_array(img, False), k
+        return _to_array(img, False), k, (int(full[0]), int(full[1]))
     except Exception as e:
         raise ImageError(f"{name} has an image mode facelab cannot convert ({img.mode}: {e})",
                          reason="unsupported_image", path=name,

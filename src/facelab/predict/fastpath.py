@@ -61,11 +61,12 @@ class _Clock:
         self._t, self._c = t, c
 
 
-def _decode(src, name: str, need: int) -> tuple[np.ndarray, float]:
+def _decode(src, name: str, need: int) -> tuple[np.ndarray, float, tuple[int, int]]:
     if isinstance(src, np.ndarray):
         from .predictor import _check_array
 
-        return _check_array(src), 1.0
+        a = _check_array(src)
+        return a, 1.0, (a.shape[1], a.shape[0])
     if not isinstance(src, (bytes, bytearray, memoryview)):
         from ..data.image import _read_bytes
 
@@ -90,13 +91,12 @@ def prepare_photo(src, name: str, predictors: list) -> PreparedPhoto:
     clock = _Clock()
     need = max(needed_side(p.input_spec) for p in predictors)
     try:
-        image, k = _decode(src, name, need)
+        image, k, (w, h) = _decode(src, name, need)
     except FacelabError as e:
         clock.lap("decode")
         return PreparedPhoto([_Pending(PhotoResult(name, 0, 0, error=e.message), [], []) for _ in predictors],
                              error=e.message, timings_ms=clock.wall, cpu_ms=clock.cpu)
     clock.lap("decode")
-    h, w = (round(v / k) for v in image.shape[:2])
     try:
         found = predictors[0].detector.detect(image)
     except FacelabError as e:
