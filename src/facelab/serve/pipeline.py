@@ -26,7 +26,7 @@ from .inference import NO_FACE, _box, predict_bytes
 from .schemas import FaceOut, PhotoOut, RunPrediction
 from .store import RunStore, ServedRun
 
-STAGES = ("decode", "detect", "align", "classify")
+STAGES = ("decode", "detect", "align", "classify", "total")  # total: the plain path (--no-fast)
 
 
 def make_batchers(store: RunStore, settings) -> dict[str, MicroBatcher]:
