@@ -63,7 +63,7 @@ def _fer_cache(root: Path):
 
 
 def _find_run(name: str | None, train_minutes: float, root: Path) -> tuple[str | None, str]:
-    from facelab.train.run import list_runs
+    from facelab.runs import list_runs
 
     if name:
         return name, "given with --run"

@@ -153,7 +153,7 @@ def test_search_logreg_trials_join_a_leaderboard(prepared_celeba, runs_dir):
 def test_search_resolution_uses_derived_caches(prepared_celeba, runs_dir):
     board = search(prepared_celeba.path, target="Smiling", model="logreg", trials=2, seed=3, study="r",
                    sizes="16,32")
-    from facelab.train.run import Run
+    from facelab.runs import Run
 
     for row in board.table.itertuples():
         assert Run.load(row.run).input["size"] == row.resolution
@@ -168,7 +168,7 @@ def test_search_cnn_with_resolution(prepared_celeba, runs_dir):
                    study="c", threads=1, batch_size=64)
     assert len(board.table) == 2
     assert {"lr", "width", "augment", "resolution"} <= set(board.table.columns)
-    from facelab.train.run import Run
+    from facelab.runs import Run
 
     run = Run.load(board.best_run)
     assert run.input["size"] == board.table.iloc[0]["resolution"]

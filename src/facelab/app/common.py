@@ -14,6 +14,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from ..runs.layout import CONFIG, is_run_folder
+
 REPORT_SKIP = {"images.u8", "__pycache__", ".git", "node_modules"}
 
 
@@ -62,7 +64,7 @@ def run_names(runs: str) -> list[str]:
     root = Path(runs)
     if not root.is_dir():
         return []
-    found = {p.name: p.stat().st_mtime for p in root.iterdir() if p.is_dir() and (p / "config.yaml").is_file()}
+    found = {p.name: p.stat().st_mtime for p in root.iterdir() if is_run_folder(p)}
     names = sorted(found, key=found.get, reverse=True)
     board = newest_leaderboard(root)
     if board is not None and board[1] and board[1][0] in found:
@@ -90,13 +92,15 @@ def newest_leaderboard(root: Path) -> tuple[float, list[str]] | None:
 @st.cache_resource(show_spinner="loading run…", max_entries=16)
 def load_run(path: str, mtime: float):
     """A ``Run`` (cached until its folder changes)."""
-    from ..train.run import Run
+    from ..runs import Run
 
     return Run.load(Path(path))
 
 
 def get_run(cfg: AppConfig, name: str):
-    path = cfg.runs / name
+    from ..runs import resolve_name
+
+    path = resolve_name(cfg.runs, name)
     return load_run(str(path), path.stat().st_mtime)
 
 
@@ -106,32 +110,6 @@ def load_predictor(path: str, mtime: float):
     from ..predict.predictor import Predictor
 
     return Predictor.from_run(Path(path))
-
-
-def flat_metrics(metrics: dict, prefix: str = "") -> dict[str, float]:
-    """``{"test": {"accuracy": 0.9}}`` → ``{"test.accuracy": 0.9}`` (numbers only)."""
-    out: dict[str, float] = {}
-    for k, v in (metrics or {}).items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out.update(flat_metrics(v, key + "."))
-        elif isinstance(v, (int, float)) and not isinstance(v, bool):
-            out[key] = float(v)
-    return out
-
-
-HEADLINE = ("accuracy", "acc", "balanced_accuracy", "auc", "roc_auc", "f1", "macro_f1", "mean_accuracy")
-
-
-def headline(metrics: dict) -> tuple[str, float] | None:
-    """The one number to show for a run: test accuracy (or AUC/F1) when there is one."""
-    flat = flat_metrics(metrics)
-    for split in ("test", "val", ""):
-        for name in HEADLINE:
-            for k in ((f"{split}.{name}", f"{split}_{name}") if split else (name,)):
-                if k in flat:
-                    return k, flat[k]
-    return None
 
 
 def read_json(path: Path) -> dict | list | None:
@@ -177,7 +155,7 @@ def find_reports(cfg: AppConfig, kind: str) -> list[Path]:
     for root in roots:
         for html in find_files(root, "report.html"):
             folder = html.parent
-            if any((p / "config.yaml").is_file() for p in list(html.parents)[:3]):
+            if any((p / CONFIG).is_file() for p in list(html.parents)[:3]):
                 continue  # a run's own evaluation report belongs to the Models page
             is_cluster = "cluster" in str(folder.relative_to(root)).lower() or any(folder.glob("cluster*.json"))
             if (kind == "cluster") == is_cluster and folder not in folders:

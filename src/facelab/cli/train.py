@@ -136,7 +136,7 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from ..paths import runs_root
-        from ..train.run import list_runs
+        from ..runs import list_runs
 
         runs = list_runs(root)
         folder = root or runs_root()

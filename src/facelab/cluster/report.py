@@ -143,7 +143,7 @@ def cluster(data, *, features: str = "pixels", k=range(5, 16), components=DEFAUL
                           fix="use --features pixels, --features hog or --features run:<RUN> (see `facelab runs`)")
     run = None
     if features.startswith("run:"):
-        from ..train.run import Run
+        from ..runs import Run
 
         run = Run.load(features[4:])  # a missing run fails now, not after loading the images
     ds, origin = load_images(data, progress=progress)

@@ -1,7 +1,7 @@
 """The Predictor: photo → faces → aligned crops → the run's model → typed results.
 
 Two backends with the same results: ``torch`` (the run's own model through
-:meth:`facelab.train.run.Run.predict_proba`) and ``onnx`` (the run's ``model.onnx`` written by
+:meth:`facelab.runs.Run.predict_proba`) and ``onnx`` (the run's ``model.onnx`` written by
 :func:`facelab.predict.export.export_onnx`, run by ONNX Runtime; that path never imports torch, so
 a service that only predicts can ship without it).
 
@@ -25,10 +25,9 @@ import numpy as np
 from ..errors import ConfigError, DataError, FacelabError, RunError
 from ..faces.align import align, crop_aligned
 from ..faces.detect import FaceBox, get_detector
-from ..train.run import _read_json  # the run's own reader: one error message for a broken run
+from ..runs.layout import INPUT, ONNX_FILE, TASK, read_json  # one error message for a broken run
 
 Backend = Literal["torch", "onnx"]
-ONNX_FILE = "model.onnx"
 
 
 @dataclass
@@ -84,16 +83,6 @@ class _Pending:
     slots: list[int]  # index into result.faces of each crop
 
 
-def _thresholds(metrics: dict, classes: list[str]) -> np.ndarray:
-    """Per-output decision thresholds: the run's tuned ones when metrics.json stores them."""
-    t = metrics.get("thresholds") if isinstance(metrics, dict) else None
-    if isinstance(t, dict):
-        return np.array([float(t.get(c, 0.5)) for c in classes], np.float32)
-    if isinstance(metrics, dict) and isinstance(metrics.get("threshold"), (int, float)):
-        return np.full(len(classes), float(metrics["threshold"]), np.float32)
-    return np.full(len(classes), 0.5, np.float32)
-
-
 class Predictor:
     """Classify every face in photos with a trained run.
 
@@ -132,7 +121,7 @@ class Predictor:
     @classmethod
     def from_run(cls, run_or_path, *, backend: Backend = "torch", detector: str = "haar",
                  min_face: int = 24, threads: int | None = None, **detector_params) -> "Predictor":
-        """Load a run (a :class:`~facelab.train.run.Run`, its folder or its name).
+        """Load a run (a :class:`~facelab.runs.Run`, its folder or its name).
 
         Args:
             run_or_path: the run.
@@ -145,19 +134,18 @@ class Predictor:
         Example:
             >>> p = Predictor.from_run("runs/smiling", backend="onnx")   # doctest: +SKIP
         """
-        from ..train.run import Run, resolve_run_path  # no torch import: run.py imports it lazily
+        from ..runs import Run, resolve_run  # no torch import: Run builds its model lazily
 
         if backend not in ("torch", "onnx"):
             raise ConfigError(f"unknown backend {backend!r}", fix="use --backend torch or --backend onnx")
         if backend == "onnx":
-            path = run_or_path.path if isinstance(run_or_path, Run) else resolve_run_path(run_or_path)
-            task = _read_json(path / "task.json")
-            input_spec = _read_json(path / "input.json")
-            metrics = _read_json(path / "metrics.json") if (path / "metrics.json").is_file() else {}
+            path = run_or_path.path if isinstance(run_or_path, Run) else resolve_run(run_or_path)
+            task = read_json(path / TASK)
+            input_spec = read_json(path / INPUT)
             classify = _onnx_classifier(path / ONNX_FILE, threads)
             return cls(input_spec=input_spec, kind=task["kind"], classes=task["classes"], classify=classify,
-                       detector=detector, thresholds=_thresholds(metrics, task["classes"]), min_face=min_face,
-                       name=path.name, backend="onnx", detector_params=detector_params)
+                       detector=detector, min_face=min_face, name=path.name, backend="onnx",
+                       detector_params=detector_params)
         run = Run.load(run_or_path)
         if threads:
             import torch
@@ -165,8 +153,8 @@ class Predictor:
             torch.set_num_threads(int(threads))
         run.model()  # load the weights now: a broken run fails here, not on the first photo
         return cls(input_spec=run.input, kind=run.task.kind, classes=run.task.classes, classify=run.predict_proba,
-                   detector=detector, thresholds=_thresholds(run.metrics, run.task.classes), min_face=min_face,
-                   name=run.name, backend="torch", detector_params=detector_params)
+                   detector=detector, min_face=min_face, name=run.name, backend="torch",
+                   detector_params=detector_params)
 
     # -- one photo -----------------------------------------------------------------------------
     @property

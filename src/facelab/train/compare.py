@@ -469,7 +469,7 @@ def compare(data, *, target, models, epochs: int | None = None, minutes: float |
     if metric not in COLUMNS:
         raise ConfigError(f"unknown metric {metric!r}", fix="use accuracy, balanced_accuracy, f1 or roc_auc")
     from ..data.prepared import open_prepared
-    from .task import resolve_task
+    from ..runs.task import resolve_task
 
     # resolve the target now: a typo fails before the first model trains, and names are readable
     task_name = resolve_task(open_prepared(data), target).name

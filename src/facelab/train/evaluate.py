@@ -103,7 +103,7 @@ class EvalReport:
 
 def load_run(run):
     """A :class:`Run` from a Run, a run name or a folder."""
-    from .run import Run
+    from ..runs.run import Run
 
     return run if isinstance(run, Run) else Run.load(run)
 

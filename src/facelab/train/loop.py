@@ -16,13 +16,16 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import RunError
-from . import artifacts
+from ..runs import writer as artifacts
+from ..runs.layout import CALIBRATION, CHECKPOINT, HISTORY, METRICS, PREDICTIONS, STATE, WEIGHTS
+from ..runs.preprocess import to_float
+from ..runs.run import Run
+from ..runs.tta import for_inference
 from .auxiliary import MainOutputs, main_state_dict, with_aux_loss
 from .checkpoint import load_checkpoint, save_checkpoint, save_weights
-from .data import Augment, Batches, to_float
+from .data import Augment, Batches
 from .ema import WeightAverage
-from .tta import for_inference
-from .run import CHECKPOINT, HISTORY, METRICS, PREDICTIONS, STATE, WEIGHTS, Run
+from .metrics import accuracy_bounds
 from .setup import class_weights
 from .weights import load_matching, read_state_dict
 
@@ -252,7 +255,7 @@ class Loop:
     def _calibrate(self, proba, logits, y) -> tuple[float, dict | None]:
         """Fit the temperature on the validation predictions and write ``calibration.json``:
         ``(T, its record)``, or ``(1.0, None)`` when the run does not calibrate."""
-        from .calibrate import CALIBRATION, fit_temperature, nll
+        from ..runs.calibrate import fit_temperature, nll
         from .metrics import expected_calibration_error
 
         if not self.cfg.calibrate or not len(y):
@@ -269,7 +272,6 @@ class Loop:
 
     def _finish(self, y_all, loss_fn) -> Run:
         cfg, task, ds, st = self.cfg, self.task, self.ds, self.state
-        from .calibrate import CALIBRATION
         from .trainer import _evaluate
 
         # The best epoch's saved weights, not the last: exactly the model the run serves. A
@@ -295,7 +297,7 @@ class Loop:
             if t != 1.0:
                 proba = task.probabilities(torch.from_numpy(logits / t)).numpy()
             metrics[f"{split}_accuracy"], metrics[f"{split}_loss"] = acc, loss
-            metrics.update(artifacts.accuracy_bounds(task, split, y_all[rows], proba))
+            metrics.update(accuracy_bounds(task, split, y_all[rows], proba))
             if split == "val":
                 per_output = task.per_output_accuracy(proba, y_all[rows])
             frames.append(artifacts.predictions_frame(task, split, rows, ids[rows], y_all[rows], proba))

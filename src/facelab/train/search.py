@@ -218,7 +218,7 @@ def search(data, *, target, model: str = "cnn", trials: int | None = None, minut
     if isinstance(sizes, str):
         sizes = [int(v) for v in sizes.split(",") if v.strip()]
     sp = space(model, ds.size, sizes)
-    from .task import resolve_task
+    from ..runs.task import resolve_task
 
     task_name = resolve_task(ds, target).name  # fails on a typo before any trial runs
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")

@@ -29,13 +29,16 @@ import torch
 
 from ..errors import ConfigError, RunError
 from ..paths import runs_root
-from . import artifacts
+from ..runs import writer as artifacts
+from ..runs.layout import CONFIG, INPUT, SPLIT, STATE, TASK
+from ..runs.listing import check_name, list_runs, resolve_run
+from ..runs.preprocess import to_float
+from ..runs.run import Run
+from ..runs.task import Task, check_trainable, resolve_task
 from .auxiliary import resolve_aux
 from .config import TrainConfig
-from .data import Batches, channel_stats, to_float
-from .run import CONFIG, INPUT, SPLIT, STATE, TASK, Run, resolve_run_path
+from .data import Batches, channel_stats
 from .setup import holdout_split, open_data
-from .task import Task, check_trainable, resolve_task
 
 DEFAULT_EPOCHS = 10
 #: Options whose default changed after runs were saved without them: such a run resumes with the
@@ -92,7 +95,7 @@ def _new_run_dir(name: str | None, task: Task, model: str) -> Path:
     root = runs_root()
     root.mkdir(parents=True, exist_ok=True)
     if name:
-        path = root / name
+        path = root / check_name(name, root)
         if path.exists():
             raise ConfigError(f"a run named {name!r} already exists", path=path,
                               fix="choose another --name, or continue it with --resume")
@@ -112,11 +115,9 @@ def _new_run_dir(name: str | None, task: Task, model: str) -> Path:
 
 def _find_resumable(resume: bool | str, name: str | None, target, model: str) -> Path:
     if isinstance(resume, (str, Path)) and not isinstance(resume, bool):
-        return resolve_run_path(resume)
+        return resolve_run(resume)
     if name:
-        return resolve_run_path(name)
-    from .run import list_runs
-
+        return resolve_run(name)
     for run in list_runs():
         if run.status != "finished" and run.config.get("model") == model and (target is None or run.config.get("target") == target):
             return run.path

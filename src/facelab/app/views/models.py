@@ -6,7 +6,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from facelab.app.common import config, find_files, flat_metrics, get_run, missing, run_names, show_pngs
+from facelab.app.common import config, find_files, get_run, missing, run_names, show_pngs
+from facelab.runs.layout import CARD, EVAL_DIR, HISTORY, PLOTS
+from facelab.runs.metrics import flat_metrics
 
 cfg = config()
 st.title("Models")
@@ -54,7 +56,7 @@ if flat:
 
 tab_curves, tab_eval, tab_tables, tab_card = st.tabs(["Training curves", "Evaluation", "Tables", "Model card"])
 with tab_curves:
-    hist = folder / "history.csv"
+    hist = folder / HISTORY
     if hist.is_file():
         h = pd.read_csv(hist)
         x = "epoch" if "epoch" in h.columns else None
@@ -73,23 +75,23 @@ with tab_curves:
                 st.line_chart(h, x=x, y=others)
     else:
         st.info("no history.csv in this run")
-    show_pngs(folder / "plots", keywords=("curve", "history", "loss", "lr"))
+    show_pngs(folder / PLOTS, keywords=("curve", "history", "loss", "lr"))
 
-eval_dir = folder / "eval"
+eval_dir = folder / EVAL_DIR
 with tab_eval:
-    if not eval_dir.is_dir() and not (folder / "plots").is_dir():
+    if not eval_dir.is_dir() and not (folder / PLOTS).is_dir():
         missing("No evaluation for this run yet", f"facelab evaluate {name}")
     shown: set[Path] = set()
     for title, keys in [("Confusion matrices", ("confusion",)), ("Calibration", ("calibration", "reliab")),
                         ("Per-attribute", ("per_attr", "attribute")), ("Top losses", ("top_loss", "toploss", "loss")),
                         ("Subgroup accuracy", ("subgroup", "group")), ("ROC / PR", ("roc", "pr_curve", "precision"))]:
-        for base in (eval_dir, folder / "plots"):
+        for base in (eval_dir, folder / PLOTS):
             if base.is_dir():
                 pngs = [p for p in base.rglob("*.png") if any(k in p.stem.lower() for k in keys) and p not in shown]
                 if pngs:
                     st.subheader(title)
                     shown |= show_pngs(base, keywords=keys, exclude=shown, recursive=True)
-    rest = [p for base in (eval_dir, folder / "plots") if base.is_dir() for p in base.rglob("*.png")
+    rest = [p for base in (eval_dir, folder / PLOTS) if base.is_dir() for p in base.rglob("*.png")
             if p not in shown and not any(k in p.stem.lower() for k in ("curve", "history", "loss", "lr"))]
     if rest:
         st.subheader("More figures")
@@ -107,5 +109,5 @@ with tab_tables:
         except Exception as e:
             st.warning(f"{t} could not be read: {e}")
 with tab_card:
-    card = folder / "card.md"
+    card = folder / CARD
     st.markdown(card.read_text() if card.is_file() else "_no model card_")
