@@ -136,8 +136,10 @@ def test_config_and_helpers(tmp_path):
     # Reports are found under --data; a run's own eval report is not taken for an explore report.
     (tmp_path / "reports" / "explore").mkdir(parents=True)
     (tmp_path / "reports" / "explore" / "report.html").write_text("x")
+    (tmp_path / "reports" / "explore" / "explore.json").write_text('{"kind": "explore"}')  # reports say their kind
     (tmp_path / "reports" / "cluster-hog").mkdir(parents=True)
     (tmp_path / "reports" / "cluster-hog" / "report.html").write_text("x")
+    (tmp_path / "reports" / "cluster-hog" / "cluster.json").write_text('{"kind": "cluster"}')
     (tmp_path / "runs" / "r1" / "eval").mkdir(parents=True)
     (tmp_path / "runs" / "r1" / "config.yaml").write_text("model: cnn")
     (tmp_path / "runs" / "r1" / "eval" / "report.html").write_text("x")

@@ -10,7 +10,7 @@ import pytest
 from facelab.data.manifest import LabelInfo, Manifest
 from facelab.data.prepared import open_prepared
 from facelab.errors import DataError
-from facelab.train.evaluate import evaluate, predict_split
+from facelab.evaluate.report import evaluate, predict_split
 from facelab.runs import Run
 from facelab.runs.task import Task
 

@@ -11,7 +11,8 @@ import torch
 from facelab.errors import ConfigError, DataError, RunError
 from facelab.runs import Run, list_runs
 from facelab.runs.task import resolve_task
-from facelab.train.trainer import lr_factor, train
+from facelab.train.steps import lr_factor
+from facelab.train.trainer import train
 from train_helpers import TINY, make_cache
 
 torch.set_num_threads(1)
@@ -60,7 +61,7 @@ def test_binary_run_folder_is_complete_and_consistent(cache, runs_dir):
     assert [r.name for r in list_runs()] == [run.name]
     assert "Known limits" in (run.path / "card.md").read_text()
     # the accuracy's interval, recomputed from the stored predictions
-    from facelab.train.metrics import accuracy_interval
+    from facelab.evaluate.metrics import accuracy_interval
 
     right = ((val["p_A"].to_numpy() >= 0.5) == val["A"].to_numpy()).astype(float)
     assert right.mean() == pytest.approx(run.metrics["val_accuracy"])

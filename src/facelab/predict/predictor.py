@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Literal
 
@@ -25,53 +25,10 @@ import numpy as np
 from ..errors import ConfigError, DataError, FacelabError, RunError
 from ..faces.align import align, crop_aligned
 from ..faces.detect import FaceBox, get_detector
+from .results import FaceResult, PhotoResult
 from ..runs.layout import INPUT, ONNX_FILE, TASK, read_json  # one error message for a broken run
 
 Backend = Literal["torch", "onnx"]
-
-
-@dataclass
-class FaceResult:
-    """One face of a photo. ``probabilities`` is empty (and ``note`` says why) when the face was
-    found but not classified, e.g. too small."""
-
-    index: int
-    box: FaceBox
-    probabilities: dict[str, float] = field(default_factory=dict)
-    labels: list[str] = field(default_factory=list)
-    note: str | None = None
-    #: the aligned crop the model saw (only kept when asked: ``keep_crops=True``)
-    crop: np.ndarray | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def classified(self) -> bool:
-        return bool(self.probabilities)
-
-    def to_dict(self) -> dict:
-        return {"index": self.index, "box": self.box.to_dict(),
-                "probabilities": {k: float(v) for k, v in self.probabilities.items()},
-                "labels": list(self.labels), "note": self.note}
-
-
-@dataclass
-class PhotoResult:
-    """Everything found in one photo. ``error`` is set when the photo could not be read (nothing
-    else is then meaningful); ``note`` says e.g. that no face was found."""
-
-    source: str
-    width: int
-    height: int
-    faces: list[FaceResult] = field(default_factory=list)
-    error: str | None = None
-    note: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    def to_dict(self) -> dict:
-        return {"source": self.source, "width": self.width, "height": self.height,
-                "faces": [f.to_dict() for f in self.faces], "error": self.error, "note": self.note}
 
 
 @dataclass
@@ -214,12 +171,12 @@ class Predictor:
     def _prepare_aligned_file(self, src, name: str) -> _Pending:
         """An already-framed image file: decoded exactly as the cache decodes (JPEG DCT-scaled
         decoding, crop_box, resize), so ``--aligned`` reproduces the training inputs bit for bit."""
-        from ..data.image import _read_bytes, decode_crop_resize, image_size
-        from ..faces.align import _spec
+        from ..data.image import decode_crop_resize, image_size, read_bytes
+        from ..faces.align import crop_geometry
 
-        size, grey, box = _spec(self.input_spec)
+        size, grey, box = crop_geometry(self.input_spec)
         try:
-            data = _read_bytes(src)  # read once (a missing or empty file is named here)
+            data = read_bytes(src)  # read once (a missing or empty file is named here)
             try:
                 crop = decode_crop_resize(data, size=size, crop_box=box, grey=grey)
             except FacelabError:  # decode again from the path, so that the message names the file

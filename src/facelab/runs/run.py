@@ -21,7 +21,9 @@ import pandas as pd
 import yaml
 
 from ..errors import DataError, RunError
+from ..paths import runs_root
 from .layout import CALIBRATION, CONFIG, HISTORY, INPUT, METRICS, PREDICTIONS, SPLIT, STATE, TASK, WEIGHTS, read_json
+from .listing import resolve_run, run_names
 from .task import Task
 
 
@@ -58,8 +60,6 @@ class Run:
         """
         if isinstance(path_or_name, Run):
             return path_or_name
-        from .listing import resolve_run
-
         path = resolve_run(path_or_name)
         try:
             config = yaml.safe_load((path / CONFIG).read_text())
@@ -264,3 +264,19 @@ class Run:
         return {"name": self.name, "target": self.task.name, "kind": self.task.kind,
                 "model": self.model_name, "metric": k, "value": v, "status": self.status,
                 "created": self.created, "path": str(self.path)}
+
+
+def list_runs(root: str | Path | None = None) -> list[Run]:
+    """Every readable run under ``root`` (default ``runs_root()``), newest first.
+
+    Folders that are not runs, or are corrupt, are skipped (``facelab runs`` counts them).
+    """
+    root = Path(root) if root is not None else runs_root()
+    runs: list[Run] = []
+    for name in run_names(root):
+        try:
+            runs.append(Run.load(root / name))
+        except RunError:
+            continue
+    runs.sort(key=lambda r: (r.created, r.name), reverse=True)
+    return runs

@@ -14,10 +14,9 @@ import numpy as np
 import pandas as pd
 
 from ..runs import writer as artifacts
-from ..runs.layout import HISTORY, METRICS, PREDICTIONS, STATE, WEIGHTS
+from ..runs.layout import HISTORY, HISTORY_FIELDS, METRICS, PREDICTIONS, STATE, WEIGHTS
 from ..runs.run import Run
-from .loop import HISTORY_FIELDS
-from .metrics import accuracy_bounds
+from ..evaluate.metrics import accuracy_bounds
 
 
 def fit_classical(spec, cfg, ds, task, path, train_rows, val_rows, holdout, input_, state) -> Run:

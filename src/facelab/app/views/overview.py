@@ -4,7 +4,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from facelab.app.common import config, find_files, find_reports, get_run, missing, run_names
+from facelab.app.common import config, find_reports, get_run, missing, run_names
+from facelab.evaluate.leaderboard import find_leaderboards
 
 cfg = config()
 st.title("facelab")
@@ -12,7 +13,7 @@ st.caption("Machine learning on face images — runs, reports and predictions in
 
 names = run_names(str(cfg.runs))
 explore_reports, cluster_reports = find_reports(cfg, "explore"), find_reports(cfg, "cluster")
-leaderboards = find_files(cfg.runs, "leaderboard.csv", depth=3)
+leaderboards = find_leaderboards(cfg.runs)
 
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Runs", len(names))
