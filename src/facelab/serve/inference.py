@@ -10,7 +10,8 @@ import re
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
+from ..runs.listing import check_name
 from .errors import ApiError
 from .schemas import PhotoOut, RunPrediction
 from .store import RunStore, ServedRun
@@ -51,9 +52,11 @@ def select_runs(store: RunStore, run: str | None) -> list[ServedRun]:
     """The runs a request asks for: one by name, or all (``None``, ``""`` or ``"all"``)."""
     if run in (None, "", "all", "*"):
         return [store.runs[n] for n in store.names]
-    if "/" in run or "\\" in run or ".." in run or run.startswith("~"):
+    try:
+        check_name(run)  # the one run-name rule (facelab.runs.listing)
+    except ConfigError:
         raise ApiError(400, f"refused run name {run!r}: a run name is a folder name, not a path",
-                       fix=f"use one of: {', '.join(store.names)}", available=store.names)
+                       fix=f"use one of: {', '.join(store.names)}", available=store.names) from None
     if run not in store.runs:
         raise ApiError(404, f"no run named {run!r} is served",
                        fix=f"use one of: {', '.join(store.names)} (or omit run for all)",
