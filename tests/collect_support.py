@@ -67,6 +67,15 @@ class Site:
                     divs = "".join('<div class="imgpt"><a class="iusc" m="{}" href="#">x</a></div>'
                                    .format(html.escape(json.dumps({"murl": u, "turl": u}, separators=(",", ":")))) for u in links)
                     return self._answer(200, "text/html; charset=utf-8", f"<html><body>{divs}</body></html>".encode())
+                if parts.path in ("/search", "/search/acjson"):  # Google's and Baidu's result pages
+                    q = parse_qs(parts.query)
+                    first = q.get("start", q.get("pn", ["0"]))[0] == "0"
+                    links = site.results.get(q.get("q", q.get("word", [""]))[0], []) if first else []
+                    if parts.path == "/search":
+                        body = f"<html><script>var d={json.dumps(links)};</script></html>".encode()
+                        return self._answer(200, "text/html", body)
+                    body = json.dumps({"data": [{"hoverURL": u} for u in links] + [{}]}).encode()
+                    return self._answer(200, "application/json", body)
                 route = site.routes.get(parts.path)
                 if route is None:
                     return self._answer(404, "text/html", b"<h1>not found</h1>")
@@ -79,8 +88,10 @@ class Site:
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", ctype)
-                    self.send_header("Content-Length", str(len(body)))
-                    for k, v in (headers or {}).items():
+                    headers = dict(headers or {})
+                    if not headers.pop("no-length", False):  # else the body's end is the connection's
+                        self.send_header("Content-Length", str(len(body)))
+                    for k, v in headers.items():
                         self.send_header(k, v)
                     self.end_headers()
                     self.wfile.write(body)

@@ -17,6 +17,8 @@ from predict_support import face  # noqa: E402
 
 from facelab.cli.main import main  # noqa: E402
 from facelab.data.collect import collect  # noqa: E402
+from facelab.data.collect.fetch import Fetcher, RateLimiter  # noqa: E402
+from facelab.data.collect.search import ENGINES, search  # noqa: E402
 from facelab.errors import ConfigError, DataError  # noqa: E402
 
 POLITE = dict(timeout=0.5, max_bytes=500_000, rate=100.0, threads=4, min_side=64)
@@ -181,3 +183,28 @@ def test_no_network_is_a_clear_error_and_not_complete(tmp_path, mode):
     assert marker["complete"] is False
     assert json.loads((out / "collection.json").read_text())["complete"] is False
     assert not (out / "sources.csv").exists()
+
+
+@pytest.mark.parametrize("engine", sorted(ENGINES))
+def test_each_engine_parses_its_result_page(engine):
+    with Site() as site:
+        links = [site.url(f"/img/{i}.jpg") for i in range(5)]
+        site.results["Ann Example"] = links
+        found = search(ENGINES[engine], "Ann Example", max_num=3, base_url=site.base, timeout=2)
+        assert found.urls == links[:3] and found.pages_ok >= 1 and not found.unreachable
+        assert search(ENGINES[engine], "Nobody", max_num=5, base_url=site.base, timeout=2).urls == []
+
+
+def test_size_cap_while_streaming_and_rate_limit():
+    import time
+
+    with Site() as site:
+        url = site.add("/big.png", noise_png(300), "image/png", headers={"no-length": True})
+        got = Fetcher(timeout=5, max_bytes=50_000, rate=0).get(url)
+        assert got.kind == "too_large" and "> 50000" in got.reason
+        assert Fetcher(timeout=5, max_bytes=10_000_000, rate=0).get(url).ok
+        assert Fetcher(timeout=5).get("not a url").kind == "bad_url"
+    limiter, t0 = RateLimiter(20.0), time.monotonic()
+    for _ in range(6):
+        limiter.wait()
+    assert time.monotonic() - t0 >= 0.25  # 6 starts at 20/s: 5 intervals of 50 ms

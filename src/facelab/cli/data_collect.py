@@ -36,6 +36,8 @@ def collect_command(
     con.print(f"sources: {rep.out / 'sources.csv'}   set aside: {rep.out / 'rejected'}   "
               f"to review: {rep.out / 'review.csv'}   report: {rep.out / 'collection.json'}")
     con.print(f"[italic]{rep.rights}[/]")
+    if rep.terms:
+        con.print(f"[italic]{rep.terms} (automated querying is restricted: see docs/collect.md)[/]")
     con.print(f"next:  facelab data prepare {rep.out}")
 
 

@@ -73,13 +73,14 @@ class CollectionReport:
     source: str
     per_class: int
     classes: list[ClassReport]
+    terms: str = ""
     complete: bool = False
     seconds: float = 0.0
     rights: str = RIGHTS_NOTE
 
     def to_dict(self) -> dict:
         return {"out": str(self.out), "source": self.source, "per_class": self.per_class,
-                "complete": self.complete, "seconds": round(self.seconds, 2), "rights": self.rights,
+                "terms": self.terms, "complete": self.complete, "seconds": round(self.seconds, 2), "rights": self.rights,
                 "classes": [c.to_dict() for c in self.classes]}
 
     def table(self):
@@ -146,12 +147,14 @@ def collect(names: list[str] | tuple[str, ...] = (), *, per_class: int = 50, out
         raise ConfigError("no names to collect", fix='give names, e.g. facelab data collect "Anne Hathaway"')
     for n in names:
         folder_name(n)  # refuse an impossible name before anything is written
+    _require("imagehash", *(["icrawler"] if listed is None else []))
     det = get_detector(detector)
     store = Store(out)
     t0 = time.perf_counter()
     source = f"urls:{urls}" if listed is not None else f"search:{engine}"
     store.claim({"names": names, "per_class": per_class, "source": source})
-    report = CollectionReport(store.out, source, per_class, [])
+    report = CollectionReport(store.out, source, per_class, [],
+                              terms=f"{eng.name}'s terms of service: {eng.terms}" if eng else "")
     tried = store.tried()
     index = HashIndex(dup_distance)
     hashes_from_disk(store, names, index)
@@ -200,6 +203,15 @@ def collect(names: list[str] | tuple[str, ...] = (), *, per_class: int = 50, out
         report.seconds = time.perf_counter() - t0
         store.finish(report.to_dict(), complete=report.complete)
     return report
+
+
+def _require(*modules: str) -> None:
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ConfigError(f"facelab data collect needs {' and '.join(missing)}, which is not installed",
+                          fix='pip install "facelab[collect]"')
 
 
 def hashes_from_disk(store: Store, names: list[str], index: HashIndex) -> None:

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 #: Content types that may hold an image even though they do not say so.
 _GENERIC_TYPES = ("application/octet-stream", "binary/octet-stream", "")
 
-USER_AGENT = "facelab-collect/1 (+https://github.com/facelab; research dataset collection)"
+#: Says who is asking (image hosts may answer a non-browser agent differently; that is their right).
+USER_AGENT = "facelab-collect/0.1 (dataset collection for research; python-requests)"
 
 
 @dataclass

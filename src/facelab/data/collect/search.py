@@ -62,13 +62,12 @@ class Engine:
         return type(f"Safe{base.__name__}", (base,), {"parse": parse})
 
 
+#: ``terms``: where each engine's terms of service are; all of them restrict automated querying
+#: and scraping of their results (docs/collect.md).
 ENGINES: dict[str, Engine] = {
-    "bing": Engine("bing", "https://www.bing.com", 20,
-                   "Microsoft Services Agreement (bing.com): automated queries are not permitted"),
-    "google": Engine("google", "https://www.google.com", 100,
-                     "Google Terms of Service: no automated access without permission (robots.txt disallows /search)"),
-    "baidu": Engine("baidu", "http://image.baidu.com", 30,
-                    "Baidu user agreement: no automated scraping of its services"),
+    "bing": Engine("bing", "https://www.bing.com", 20, "https://www.microsoft.com/servicesagreement"),
+    "google": Engine("google", "https://www.google.com", 100, "https://policies.google.com/terms"),
+    "baidu": Engine("baidu", "http://image.baidu.com", 30, "https://www.baidu.com/duty/"),
 }
 
 
