@@ -90,7 +90,9 @@ def test_collect_search_top_up_prepare_train(tmp_path, runs_dir, capsys):
         assert reasons[urls["ann_copy_for_bob"]].startswith(f"same photo as {ANN}/")
         review = rows(out / "review.csv")
         assert any(r["flag"].startswith("2 faces") and r["url"] == urls["group"] for r in review)
-        assert any(r["class"] == ANN and f"also found under '{BOB}'" in r["flag"] for r in review)
+        twin = [r for r in review if r["class"] == ANN and f"also found under '{BOB}'" in r["flag"]]
+        assert len(twin) == 1 and twin[0]["url"] in (site.url("/img/ann1.jpg"), urls["dup"])
+        assert urls["ann_copy_for_bob"] in twin[0]["flag"]
         report = json.loads((out / "collection.json").read_text())
         assert report["classes"][0]["rejected"]["no_face"] == 1 and "owners' rights" in report["rights"]
 

@@ -281,7 +281,7 @@ def _file(cr: ClassReport, got, store: Store, det, index: HashIndex, min_side: i
     if twin is not None:  # the same photo under another name: which label is right is unknown
         cr.count("same_photo_other_class")
         rel = store.reject(cr.name, got.url, f"same photo as {twin[1]} (class {twin[0]})", got.data, img.ext)
-        store.flag(twin[1], twin[0], "", f"same photo also found under {cr.name!r}: {rel}")
+        store.flag(twin[1], twin[0], store.url_of(twin[1]), f"same photo also found under {cr.name!r}: {rel} ({got.url})")
         return
     rel = store.keep(cr.name, got.data, img.ext, got.url)
     index.add(img.phash, cr.name, rel)

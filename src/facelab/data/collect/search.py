@@ -17,7 +17,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote_plus, urlencode
+from urllib.parse import quote_plus, urlencode, urlsplit
 
 from ...errors import ConfigError, DataError
 
@@ -117,14 +117,14 @@ def search(engine: Engine, keyword: str, *, max_num: int, base_url: str | None =
                 with lock:
                     result.pages_failed += 1
                     result.pages_unreachable += 1
-                    result.errors.append(f"{url}: {type(e).__name__}: {e}")
+                    result.errors.append(f"{urlsplit(url).netloc}: {_why(e)}")
                 raise
             with lock:
                 if response.status_code == 200:
                     result.pages_ok += 1
                 else:
                     result.pages_failed += 1
-                    result.errors.append(f"{url}: HTTP {response.status_code}")
+                    result.errors.append(f"{urlsplit(url).netloc}: HTTP {response.status_code}")
             return response
 
     class LinkCollector(Downloader):
@@ -152,6 +152,18 @@ def search(engine: Engine, keyword: str, *, max_num: int, base_url: str | None =
                       parser_kwargs=dict(queue_timeout=0.2, req_timeout=timeout, max_retry=1),
                       downloader_kwargs=dict(max_num=max_num, queue_timeout=0.2))
     return result
+
+
+def _why(e: BaseException) -> str:
+    """A short cause for a failed request (requests' messages run over several lines)."""
+    text = str(e)
+    for needle, why in (("NameResolution", "the host name does not resolve (no network or no DNS?)"),
+                        ("Name or service not known", "the host name does not resolve (no network or no DNS?)"),
+                        ("Connection refused", "connection refused"),
+                        ("timed out", "timed out"), ("Network is unreachable", "network unreachable")):
+        if needle in text:
+            return why
+    return type(e).__name__
 
 
 def read_urls_csv(path: str | Path) -> dict[str, list[str]]:

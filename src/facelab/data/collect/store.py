@@ -60,6 +60,7 @@ class Store:
 
     def __init__(self, out: str | Path):
         self.out = Path(out).expanduser()
+        self._urls: dict[str, str] | None = None  # kept file → its URL, read from sources.csv once
 
     # -- claiming the folder -------------------------------------------------------------------
     def claim(self, options: dict) -> None:
@@ -110,6 +111,12 @@ class Store:
                 out.setdefault(row.get("class", ""), set()).add(row.get("url", ""))
         return out
 
+    def url_of(self, rel: str) -> str:
+        """The URL a kept file came from ('' for a file the user added)."""
+        if self._urls is None:
+            self._urls = {r.get("file", ""): r.get("url", "") for r in self.rows(SOURCES)}
+        return self._urls.get(rel, "")
+
     def rows(self, name: str) -> list[dict]:
         path = self.out / name
         if not path.is_file():
@@ -121,6 +128,8 @@ class Store:
     def keep(self, cls: str, data: bytes, ext: str, url: str) -> str:
         rel = self._place(self.class_dir(cls), data, ext)
         self._append(SOURCES, [rel, cls, url, now()])
+        if self._urls is not None:
+            self._urls[rel] = url
         return rel
 
     def reject(self, cls: str, url: str, reason: str, data: bytes | None = None, ext: str = ".bin") -> str:
