@@ -186,7 +186,7 @@ def collect(names: list[str] | tuple[str, ...] = (), *, per_class: int = 50, out
             cr.candidates = len(links)
             todo = [u for u in links if u not in seen]
             if not links:
-                cr.note = "no results" if listed is None else "no links"
+                cr.note = cr.note or ("no results" if listed is None else "no links")
             elif not todo:
                 cr.note = "every link was tried before"
             r, f = _fill(cr, todo, store, fetcher, det, index, min_side, threads)
@@ -254,7 +254,7 @@ def _fill(cr: ClassReport, todo: list[str], store: Store, fetcher: Fetcher, det,
                     network += 1
                 else:
                     answered += 1
-                if cr.short == 0:
+                if cr.short == 0 and got.ok:
                     continue  # enough already: not logged as tried, a later run may use it
                 _file(cr, got, store, det, index, min_side)
     return answered, network
