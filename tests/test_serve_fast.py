@@ -140,7 +140,7 @@ def test_large_jpeg_is_decoded_at_reduced_size_and_boxes_map_back():
     from PIL import Image
 
     from facelab.app.samples import make_sample
-    from facelab.faces.fast import load_photo
+    from facelab.data.image import load_photo
     from facelab.predict.fastpath import prepare_photo
     from facelab.predict.predictor import Predictor
 

@@ -10,6 +10,9 @@ Two public functions, both pure (no state, no side effects, safe to call from a 
   size when the target is small (JPEG DCT scaling 1/2, 1/4, 1/8), crop ``crop_box`` (fractions of
   the image's width/height) and resize to ``(size, size)`` with area averaging.
 
+and for the serving fast path :func:`load_photo`: a large JPEG decoded at reduced size
+(:func:`draft_scale`), with its scale and the photo's own size.
+
 Crop geometry (:func:`crop_box`) is shared with the predictor, which reproduces it on a detected
 face; see ``docs/cache.md``.
 """
@@ -133,7 +136,7 @@ def _name(src: Source) -> str:
     return "<bytes>" if isinstance(src, (bytes, bytearray, memoryview)) else str(src)
 
 
-def _read_bytes(src: Source, name: str | None = None) -> bytes:
+def read_bytes(src: Source, name: str | None = None) -> bytes:
     if isinstance(src, (bytes, bytearray, memoryview)):
         data = bytes(src)
     else:
@@ -245,7 +248,7 @@ def load_image(src: Source, *, grey: bool = False, name: str | None = None) -> n
         upload.jpg is not an image Pillow can read
     """
     name = name or _name(src)
-    img = _load_pil(_open_pil(_read_bytes(src, name), name), name)
+    img = _load_pil(_open_pil(read_bytes(src, name), name), name)
     try:
         return _to_array(img, grey)
     except ImageError:
@@ -256,6 +259,58 @@ def load_image(src: Source, *, grey: bool = False, name: str | None = None) -> n
 
 
 # -- the per-image step of prepare -----------------------------------------------------------------
+def draft_scale(width: int, height: int, need: int) -> int:
+    """The largest JPEG DCT reduction (1, 2, 4 or 8) that keeps the long side >= ``need``.
+
+    Example:
+        >>> draft_scale(4000, 3000, 1200), draft_scale(640, 480, 1200)
+        (2, 1)
+    """
+    long = max(width, height)
+    scale = 1
+    while scale < 8 and long / (scale * 2) >= need:
+        scale *= 2
+    return scale
+
+
+def load_photo(data: bytes, *, need: int, name: str = "the upload") -> tuple[np.ndarray, float, tuple[int, int]]:
+    """Decode a photo, a JPEG at reduced size when it is much larger than ``need``.
+
+    Args:
+        data: the file's bytes.
+        need: the long side to keep (:func:`facelab.faces.fast.needed_side` for the fast path).
+        name: how errors name the upload.
+
+    Returns:
+        ``(rgb, k, (width, height))``: the uint8 RGB array, its scale relative to the photo
+        (1, or about 0.5, 0.25, 0.125: multiply boxes found on it by ``1/k``) and the photo's own
+        size (EXIF-upright).
+
+    Raises:
+        ImageError: as :func:`load_image`.
+    """
+    data = read_bytes(data, name)
+    img = _open_pil(data, name)
+    k = 1.0
+    full = img.size
+    if img.format == "JPEG":
+        scale = draft_scale(img.width, img.height, need)
+        if scale > 1:
+            img.draft("RGB", (math.ceil(full[0] / scale), math.ceil(full[1] / scale)))
+            k = img.size[0] / full[0]
+    img = _load_pil(img, name)
+    if k == 1.0:
+        full = img.size  # EXIF-upright
+    elif img.size[0] != round(full[0] * k):  # turned upright by its EXIF orientation
+        full = (full[1], full[0])
+    try:
+        return _to_array(img, False), k, (int(full[0]), int(full[1]))
+    except Exception as e:
+        raise ImageError(f"{name} has an image mode facelab cannot convert ({img.mode}: {e})",
+                         reason="unsupported_image", path=name,
+                         fix="convert it to an 8-bit RGB JPEG or PNG") from None
+
+
 def resize_box(a: np.ndarray, box: tuple[float, float, float, float], size: int) -> np.ndarray:
     """Crop a fractional box from an (H, W[, C]) array and resize it to (size, size, C)."""
     h, w = a.shape[:2]
@@ -301,7 +356,7 @@ def image_size(src: Source) -> tuple[int, int]:
         >>> image_size("000001.jpg")   # doctest: +SKIP
         (178, 218)
     """
-    data = _read_bytes(src)
+    data = read_bytes(src)
     if data.startswith(_JPEG_MAGIC) and b"Exif" not in data[:65536]:
         w, h = _jpeg_size(data)
         if w:
@@ -364,7 +419,7 @@ def decode_crop_resize(src: Source, *, size: int, crop_box: tuple[float, float, 
     """
     if size < 1:
         raise ValueError("size must be positive")
-    data = _read_bytes(src)
+    data = read_bytes(src)
     box = crop_box
     if box is not None:
         fast = _jpeg_fast(data, box, size, grey)

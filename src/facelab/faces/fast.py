@@ -17,10 +17,10 @@ What it gives up: a face smaller than half the smallest face of the coarse pass 
 for (a small face in the background of a portrait). Alone in a photo it is still found, by
 the fallback to the default detector.
 
-:func:`load_photo` decodes a JPEG at 1/2, 1/4 or 1/8 of its size (libjpeg's DCT scaling, via
-Pillow's ``draft``) when the photo is much larger than the detector and the run's crop need:
-a 12-megapixel upload is decoded at about 1000x750 instead of 4000x3000. Boxes found on it are
-mapped back to the photo's own pixels.
+:func:`needed_side` is the long side a photo must keep for the detector and a run's crop:
+:func:`facelab.data.image.load_photo` decodes a larger JPEG at 1/2, 1/4 or 1/8 of its size
+(libjpeg's DCT scaling, via Pillow's ``draft``), so a 12-megapixel upload is decoded at about
+1000x750 instead of 4000x3000. Boxes found on it are mapped back to the photo's own pixels.
 
 Example:
     >>> import numpy as np
@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .detect import DETECTORS, FaceBox, HaarDetector, _suppress, to_grey
+from .detect import DETECTORS, FaceBox, HaarDetector, suppress, to_grey
 
 
 @DETECTORS.register("haar-fast")
@@ -116,23 +116,9 @@ class FastHaarDetector(HaarDetector):
             self._max = None
         if not faces:
             return super().detect(image)
-        faces = _suppress(faces)
+        faces = suppress(faces)
         faces.sort(key=lambda f: -f.w * f.h)
         return [f.scaled(1.0 / k) if k < 1.0 else f for f in faces]
-
-
-def draft_scale(width: int, height: int, need: int) -> int:
-    """The largest JPEG DCT reduction (1, 2, 4 or 8) that keeps the long side >= ``need``.
-
-    Example:
-        >>> draft_scale(4000, 3000, 1200), draft_scale(640, 480, 1200)
-        (2, 1)
-    """
-    long = max(width, height)
-    scale = 1
-    while scale < 8 and long / (scale * 2) >= need:
-        scale *= 2
-    return scale
 
 
 def needed_side(input_spec: dict, *, max_side: int = 320, min_size: int = 20) -> int:
@@ -144,51 +130,11 @@ def needed_side(input_spec: dict, *, max_side: int = 320, min_size: int = 20) ->
         ...              "layout": "celeba-kaggle"})
         1163
     """
-    from .align import _spec, framing_for
+    from .align import crop_geometry, framing_for
 
-    size, _, (x0, _, x1, _) = _spec(input_spec)
+    size, _, (x0, _, x1, _) = crop_geometry(input_spec)
     frame = framing_for(input_spec).width * max(1e-3, x1 - x0)  # crop width in face sides
     return max(2 * max_side, math.ceil(2 * size * max_side / (min_size * frame)))
 
 
-def load_photo(data: bytes, *, need: int, name: str = "the upload") -> tuple[np.ndarray, float, tuple[int, int]]:
-    """Decode a photo, a JPEG at reduced size when it is much larger than ``need``.
-
-    Args:
-        data: the file's bytes.
-        need: the long side to keep (:func:`needed_side`).
-        name: how errors name the upload.
-
-    Returns:
-        ``(rgb, k, (width, height))``: the uint8 RGB array, its scale relative to the photo
-        (1, or about 0.5, 0.25, 0.125: multiply boxes found on it by ``1/k``) and the photo's own
-        size (EXIF-upright).
-
-    Raises:
-        ImageError: as :func:`facelab.data.image.load_image`.
-    """
-    from ..data.image import ImageError, _load_pil, _open_pil, _read_bytes, _to_array
-
-    data = _read_bytes(data, name)
-    img = _open_pil(data, name)
-    k = 1.0
-    full = img.size
-    if img.format == "JPEG":
-        scale = draft_scale(img.width, img.height, need)
-        if scale > 1:
-            img.draft("RGB", (math.ceil(full[0] / scale), math.ceil(full[1] / scale)))
-            k = img.size[0] / full[0]
-    img = _load_pil(img, name)
-    if k == 1.0:
-        full = img.size  # EXIF-upright
-    elif img.size[0] != round(full[0] * k):  # turned upright by its EXIF orientation
-        full = (full[1], full[0])
-    try:
-        return _to_array(img, False), k, (int(full[0]), int(full[1]))
-    except Exception as e:
-        raise ImageError(f"{name} has an image mode facelab cannot convert ({img.mode}: {e})",
-                         reason="unsupported_image", path=name,
-                         fix="convert it to an 8-bit RGB JPEG or PNG") from None
-
-
-__all__ = ["FastHaarDetector", "draft_scale", "load_photo", "needed_side"]
+__all__ = ["FastHaarDetector", "needed_side"]

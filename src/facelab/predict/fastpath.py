@@ -1,10 +1,10 @@
 """One photo through decode → detect → align, once for several runs, timed per stage.
 
 The :class:`~facelab.predict.predictor.Predictor` built with ``fast=True`` and the REST API use
-this path: the photo is decoded once (a large JPEG at reduced size, :func:`facelab.faces.fast.
+this path: the photo is decoded once (a large JPEG at reduced size, :func:`facelab.data.image.
 load_photo`), its faces found once with the coarse-to-fine detector (``haar-fast``) and then
 aligned from that decoded image for each run's input geometry. Classification is left to the
-caller: :meth:`Predictor._finish` (one photo) or the server's micro-batching queue
+caller: :meth:`Predictor.predict` (one photo) or the server's micro-batching queue
 (:mod:`facelab.serve.batching`), which classifies the crops of concurrent requests together.
 
 Example:
@@ -20,9 +20,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..data.image import load_photo, read_bytes
 from ..errors import FacelabError
 from ..faces.align import align
-from ..faces.fast import load_photo, needed_side
+from ..faces.fast import needed_side
+from .pending import Pending, check_array
+from .results import FaceResult, PhotoResult
 
 #: the fast detector used in place of each plain one
 FAST_DETECTORS = {"haar": "haar-fast"}
@@ -32,7 +35,7 @@ FAST_DETECTORS = {"haar": "haar-fast"}
 class PreparedPhoto:
     """A photo decoded, detected and aligned for each of several predictors.
 
-    ``pending[i]`` belongs to ``predictors[i]`` (a ``_Pending``: result + crops + slots);
+    ``pending[i]`` belongs to ``predictors[i]`` (a ``Pending``: result + crops + slots);
     ``error`` is the decode/detect failure message, when there was one (every pending then
     carries it too). ``timings_ms`` / ``cpu_ms`` hold wall and thread-CPU time per stage.
     """
@@ -63,14 +66,10 @@ class _Clock:
 
 def _decode(src, name: str, need: int) -> tuple[np.ndarray, float, tuple[int, int]]:
     if isinstance(src, np.ndarray):
-        from .predictor import _check_array
-
-        a = _check_array(src)
+        a = check_array(src)
         return a, 1.0, (a.shape[1], a.shape[0])
     if not isinstance(src, (bytes, bytearray, memoryview)):
-        from ..data.image import _read_bytes
-
-        src = _read_bytes(src)
+        src = read_bytes(src)
     return load_photo(bytes(src), need=need, name=name)
 
 
@@ -86,22 +85,20 @@ def prepare_photo(src, name: str, predictors: list) -> PreparedPhoto:
     Returns:
         a :class:`PreparedPhoto`; an unreadable photo gives ``error`` (no exception).
     """
-    from .predictor import FaceResult, PhotoResult, _Pending
-
     clock = _Clock()
     need = max(needed_side(p.input_spec) for p in predictors)
     try:
         image, k, (w, h) = _decode(src, name, need)
     except FacelabError as e:
         clock.lap("decode")
-        return PreparedPhoto([_Pending(PhotoResult(name, 0, 0, error=e.message), [], []) for _ in predictors],
+        return PreparedPhoto([Pending(PhotoResult(name, 0, 0, error=e.message), [], []) for _ in predictors],
                              error=e.message, timings_ms=clock.wall, cpu_ms=clock.cpu)
     clock.lap("decode")
     try:
         found = predictors[0].detector.detect(image)
     except FacelabError as e:
         clock.lap("detect")
-        return PreparedPhoto([_Pending(PhotoResult(name, w, h, error=e.message), [], []) for _ in predictors],
+        return PreparedPhoto([Pending(PhotoResult(name, w, h, error=e.message), [], []) for _ in predictors],
                              w, h, e.message, clock.wall, clock.cpu)
     clock.lap("detect")
     pending = []
@@ -121,7 +118,7 @@ def prepare_photo(src, name: str, predictors: list) -> PreparedPhoto:
             res.note = "no face found"
         elif not crops:
             res.note = "faces found, all too small to classify"
-        pending.append(_Pending(res, crops, slots))
+        pending.append(Pending(res, crops, slots))
     clock.lap("align")
     return PreparedPhoto(pending, w, h, None, clock.wall, clock.cpu)
 

@@ -1,7 +1,7 @@
 """The Predictor: photo → faces → aligned crops → the run's model → typed results.
 
 Two backends with the same results: ``torch`` (the run's own model through
-:meth:`facelab.train.run.Run.predict_proba`) and ``onnx`` (the run's ``model.onnx`` written by
+:meth:`facelab.runs.Run.predict_proba`) and ``onnx`` (the run's ``model.onnx`` written by
 :func:`facelab.predict.export.export_onnx`, run by ONNX Runtime; that path never imports torch, so
 a service that only predicts can ship without it).
 
@@ -16,82 +16,19 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Literal
 
 import numpy as np
 
-from ..errors import ConfigError, DataError, FacelabError, RunError
+from ..errors import ConfigError, FacelabError, RunError
 from ..faces.align import align, crop_aligned
 from ..faces.detect import FaceBox, get_detector
-from ..train.run import _read_json  # the run's own reader: one error message for a broken run
+from .pending import Pending, check_array
+from .results import FaceResult, PhotoResult
+from ..runs.layout import INPUT, ONNX_FILE, TASK, read_json  # one error message for a broken run
 
 Backend = Literal["torch", "onnx"]
-ONNX_FILE = "model.onnx"
-
-
-@dataclass
-class FaceResult:
-    """One face of a photo. ``probabilities`` is empty (and ``note`` says why) when the face was
-    found but not classified, e.g. too small."""
-
-    index: int
-    box: FaceBox
-    probabilities: dict[str, float] = field(default_factory=dict)
-    labels: list[str] = field(default_factory=list)
-    note: str | None = None
-    #: the aligned crop the model saw (only kept when asked: ``keep_crops=True``)
-    crop: np.ndarray | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def classified(self) -> bool:
-        return bool(self.probabilities)
-
-    def to_dict(self) -> dict:
-        return {"index": self.index, "box": self.box.to_dict(),
-                "probabilities": {k: float(v) for k, v in self.probabilities.items()},
-                "labels": list(self.labels), "note": self.note}
-
-
-@dataclass
-class PhotoResult:
-    """Everything found in one photo. ``error`` is set when the photo could not be read (nothing
-    else is then meaningful); ``note`` says e.g. that no face was found."""
-
-    source: str
-    width: int
-    height: int
-    faces: list[FaceResult] = field(default_factory=list)
-    error: str | None = None
-    note: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    def to_dict(self) -> dict:
-        return {"source": self.source, "width": self.width, "height": self.height,
-                "faces": [f.to_dict() for f in self.faces], "error": self.error, "note": self.note}
-
-
-@dataclass
-class _Pending:
-    """A photo decoded, detected and aligned, waiting for its crops to be classified."""
-
-    result: PhotoResult
-    crops: list[np.ndarray]
-    slots: list[int]  # index into result.faces of each crop
-
-
-def _thresholds(metrics: dict, classes: list[str]) -> np.ndarray:
-    """Per-output decision thresholds: the run's tuned ones when metrics.json stores them."""
-    t = metrics.get("thresholds") if isinstance(metrics, dict) else None
-    if isinstance(t, dict):
-        return np.array([float(t.get(c, 0.5)) for c in classes], np.float32)
-    if isinstance(metrics, dict) and isinstance(metrics.get("threshold"), (int, float)):
-        return np.full(len(classes), float(metrics["threshold"]), np.float32)
-    return np.full(len(classes), 0.5, np.float32)
 
 
 class Predictor:
@@ -139,7 +76,7 @@ class Predictor:
     def from_run(cls, run_or_path, *, backend: Backend = "torch", detector: str = "haar",
                  min_face: int = 24, threads: int | None = None, fast: bool = False,
                  **detector_params) -> "Predictor":
-        """Load a run (a :class:`~facelab.train.run.Run`, its folder or its name).
+        """Load a run (a :class:`~facelab.runs.Run`, its folder or its name).
 
         Args:
             run_or_path: the run.
@@ -155,19 +92,18 @@ class Predictor:
         Example:
             >>> p = Predictor.from_run("runs/smiling", backend="onnx")   # doctest: +SKIP
         """
-        from ..train.run import Run, resolve_run_path  # no torch import: run.py imports it lazily
+        from ..runs import Run, resolve_run  # no torch import: Run builds its model lazily
 
         if backend not in ("torch", "onnx"):
             raise ConfigError(f"unknown backend {backend!r}", fix="use --backend torch or --backend onnx")
         if backend == "onnx":
-            path = run_or_path.path if isinstance(run_or_path, Run) else resolve_run_path(run_or_path)
-            task = _read_json(path / "task.json")
-            input_spec = _read_json(path / "input.json")
-            metrics = _read_json(path / "metrics.json") if (path / "metrics.json").is_file() else {}
-            classify = _onnx_classifier(path / ONNX_FILE, threads)
+            path = run_or_path.path if isinstance(run_or_path, Run) else resolve_run(run_or_path)
+            task = read_json(path / TASK)
+            input_spec = read_json(path / INPUT)
+            classify = onnx_classifier(path / ONNX_FILE, threads)
             return cls(input_spec=input_spec, kind=task["kind"], classes=task["classes"], classify=classify,
-                       detector=detector, thresholds=_thresholds(metrics, task["classes"]), min_face=min_face,
-                       name=path.name, backend="onnx", detector_params=detector_params, fast=fast)
+                       detector=detector, min_face=min_face, name=path.name, backend="onnx",
+                       detector_params=detector_params, fast=fast)
         run = Run.load(run_or_path)
         if threads:
             import torch
@@ -175,8 +111,8 @@ class Predictor:
             torch.set_num_threads(int(threads))
         run.model()  # load the weights now: a broken run fails here, not on the first photo
         return cls(input_spec=run.input, kind=run.task.kind, classes=run.task.classes, classify=run.predict_proba,
-                   detector=detector, thresholds=_thresholds(run.metrics, run.task.classes), min_face=min_face,
-                   name=run.name, backend="torch", detector_params=detector_params, fast=fast)
+                   detector=detector, min_face=min_face, name=run.name, backend="torch",
+                   detector_params=detector_params, fast=fast)
 
     # -- one photo -----------------------------------------------------------------------------
     @property
@@ -193,7 +129,7 @@ class Predictor:
             return "<bytes>"
         return str(src)
 
-    def _prepare(self, src, aligned: bool) -> _Pending:
+    def _prepare(self, src, aligned: bool) -> Pending:
         """Decode, detect and align one photo (thread-safe; no classification)."""
         from ..data.image import load_image
 
@@ -206,24 +142,24 @@ class Predictor:
             return prepare_photo(src, name, [self]).pending[0]
         try:
             if isinstance(src, np.ndarray):
-                img = _check_array(src)
+                img = check_array(src)
             else:
                 img = load_image(src)
         except FacelabError as e:
-            return _Pending(PhotoResult(name, 0, 0, error=e.message), [], [])
+            return Pending(PhotoResult(name, 0, 0, error=e.message), [], [])
         h, w = img.shape[:2]
         res = PhotoResult(name, w, h)
         if aligned:
             res.faces.append(FaceResult(0, FaceBox(0.0, 0.0, float(w), float(h), 1.0), note="aligned input"))
-            return _Pending(res, [crop_aligned(img, self.input_spec)], [0])
+            return Pending(res, [crop_aligned(img, self.input_spec)], [0])
         try:
             boxes = self.detector.detect(img)
         except FacelabError as e:
             res.error = e.message
-            return _Pending(res, [], [])
+            return Pending(res, [], [])
         if not boxes:
             res.note = "no face found"
-            return _Pending(res, [], [])
+            return Pending(res, [], [])
         crops, slots = [], []
         for i, b in enumerate(boxes):
             if b.size < self.min_face:
@@ -235,28 +171,28 @@ class Predictor:
             slots.append(i)
         if not crops:
             res.note = "faces found, all too small to classify"
-        return _Pending(res, crops, slots)
+        return Pending(res, crops, slots)
 
-    def _prepare_aligned_file(self, src, name: str) -> _Pending:
+    def _prepare_aligned_file(self, src, name: str) -> Pending:
         """An already-framed image file: decoded exactly as the cache decodes (JPEG DCT-scaled
         decoding, crop_box, resize), so ``--aligned`` reproduces the training inputs bit for bit."""
-        from ..data.image import _read_bytes, decode_crop_resize, image_size
-        from ..faces.align import _spec
+        from ..data.image import decode_crop_resize, image_size, read_bytes
+        from ..faces.align import crop_geometry
 
-        size, grey, box = _spec(self.input_spec)
+        size, grey, box = crop_geometry(self.input_spec)
         try:
-            data = _read_bytes(src)  # read once (a missing or empty file is named here)
+            data = read_bytes(src)  # read once (a missing or empty file is named here)
             try:
                 crop = decode_crop_resize(data, size=size, crop_box=box, grey=grey)
             except FacelabError:  # decode again from the path, so that the message names the file
                 crop = decode_crop_resize(src, size=size, crop_box=box, grey=grey)
             w, h = image_size(data)  # header only
         except FacelabError as e:
-            return _Pending(PhotoResult(name, 0, 0, error=e.message), [], [])
+            return Pending(PhotoResult(name, 0, 0, error=e.message), [], [])
         res = PhotoResult(name, w, h, [FaceResult(0, FaceBox(0.0, 0.0, float(w), float(h), 1.0), note="aligned input")])
-        return _Pending(res, [crop], [0])
+        return Pending(res, [crop], [0])
 
-    def _finish(self, pending: list[_Pending], keep_crops: bool = False) -> None:
+    def _finish(self, pending: list[Pending], keep_crops: bool = False) -> None:
         """Classify the crops of several photos in one batch and fill in their results."""
         crops = [c for p in pending for c in p.crops]
         if not crops:
@@ -325,7 +261,7 @@ class Predictor:
                 window = max(batch_size * 2, workers * 4)
                 futures = [pool.submit(self._prepare, s, aligned) for s in sources[:window]]
                 nxt = len(futures)
-                buf: list[_Pending] = []
+                buf: list[Pending] = []
                 nfaces = 0
                 for i in range(len(sources)):
                     p = futures[i].result()
@@ -355,20 +291,7 @@ class Predictor:
                 f"outputs={len(self.classes)}, detector={self.detector_name!r})")
 
 
-def _check_array(a: np.ndarray) -> np.ndarray:
-    if a.dtype != np.uint8 or a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (1, 3, 4)):
-        raise DataError(f"expected a uint8 image HxW, HxWx1, HxWx3 or HxWx4, got {a.dtype} {a.shape}",
-                        fix="decode photos with facelab.load_image, or pass the file path")
-    if a.ndim == 2:
-        a = a[:, :, None]
-    if a.shape[2] == 4:
-        import cv2
-
-        a = cv2.cvtColor(a, cv2.COLOR_RGBA2RGB)
-    return a
-
-
-def _onnx_classifier(path: Path, threads: int | None) -> Callable[[np.ndarray], np.ndarray]:
+def onnx_classifier(path: Path, threads: int | None) -> Callable[[np.ndarray], np.ndarray]:
     """An ONNX Runtime session taking uint8 NHWC and returning probabilities (the exported graph
     holds the normalisation and the sigmoid/softmax)."""
     if not path.is_file():

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import FacelabError
+from ..runs.layout import ONNX_FILE
 
 log = logging.getLogger("facelab.serve")
-ONNX_FILE = "model.onnx"
 
 
 def _fresh(onnx: Path, folder: Path) -> bool:
@@ -69,7 +69,7 @@ def onnx_model_for(run: Any, folder: Path) -> tuple[Path | None, str]:
 
 def build_predictor(run: Any, folder: Path, settings: Any):
     """The run's :class:`~facelab.predict.predictor.Predictor` for serving, per ``settings``."""
-    from ..predict.predictor import Predictor, _onnx_classifier
+    from ..predict.predictor import Predictor, onnx_classifier
 
     backend = getattr(settings, "backend", "torch")
     fast = bool(getattr(settings, "fast", False))
@@ -81,9 +81,11 @@ def build_predictor(run: Any, folder: Path, settings: Any):
             log.warning("serving with torch", extra={"run": run.name, "reason": why})
             backend = "torch"
         else:
-            p = Predictor.from_run(run, backend="torch", detector=detector, fast=fast)
-            p.classify = _onnx_classifier(path, threads)
-            p.backend = "onnx"
+            # the model.onnx found may be the cache copy, so the predictor is built here rather
+            # than by from_run(backend="onnx"), which reads the run folder's own file
+            p = Predictor(input_spec=run.input, kind=run.task.kind, classes=run.task.classes,
+                          classify=onnx_classifier(path, threads), detector=detector, name=run.name,
+                          backend="onnx", fast=fast)
             log.info("serving with onnxruntime", extra={"run": run.name, "model": str(path), "reason": why})
             return p
     return Predictor.from_run(run, backend=backend, detector=detector, fast=fast,

@@ -22,8 +22,8 @@ import numpy as np
 
 from .batching import BatchTimeout, MicroBatcher
 from .errors import ApiError
-from .inference import NO_FACE, _box, predict_bytes
-from .schemas import FaceOut, PhotoOut, RunPrediction
+from .inference import predict_bytes, run_prediction
+from .schemas import PhotoOut
 from .store import RunStore, ServedRun
 
 STAGES = ("decode", "detect", "align", "classify", "total")  # total: the plain path (--no-fast)
@@ -55,16 +55,6 @@ def server_timing(timings: dict[str, float]) -> str:
         'decode;dur=1.2, classify;dur=2.0'
     """
     return ", ".join(f"{k};dur={timings[k]:.1f}" for k in STAGES if k in timings)
-
-
-def _prediction(name: str, result) -> RunPrediction:
-    faces = [FaceOut(index=int(f.index), box=_box(f.box),
-                     probabilities={k: float(v) for k, v in f.probabilities.items()},
-                     labels=list(f.labels), note=f.note) for f in result.faces]
-    note = result.note
-    if not faces and not result.error:
-        note = note or NO_FACE
-    return RunPrediction(run=name, faces=faces, note=note, error=result.error)
 
 
 async def predict_photo(data: bytes, name: str | None, runs: list[ServedRun], pool,
@@ -105,5 +95,5 @@ async def predict_photo(data: bytes, name: str | None, runs: list[ServedRun], po
 
     await asyncio.gather(*(classify(r, p) for r, p in zip(runs, prepared.pending)))
     timings["classify"] = 1000 * (time.perf_counter() - t0)
-    preds = [_prediction(r.name, p.result) for r, p in zip(runs, prepared.pending)]
+    preds = [run_prediction(r.name, p.result) for r, p in zip(runs, prepared.pending)]
     return PhotoOut(source=name, width=prepared.width, height=prepared.height, predictions=preds), timings
