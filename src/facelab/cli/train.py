@@ -38,6 +38,22 @@ def _set_options(items: list[str] | None, flags: dict) -> dict:
     return sets
 
 
+def _print_shipped(console) -> None:
+    """The models shipped with facelab: usable by name wherever a run is (predict, serve, --init)."""
+    from rich.table import Table
+
+    from ..pretrained import shipped_summaries
+
+    t = Table(title="models shipped with facelab (use the name as a run: predict, evaluate, serve, --init)")
+    for col in ("name", "task", "outputs", "val acc", "test acc", "status"):
+        t.add_column(col, justify="right" if col in ("outputs", "val acc", "test acc") else "left")
+    for r in shipped_summaries():
+        t.add_row(r["name"], f"{r['kind']}:{r['target']}", str(r["outputs"]),
+                  f"{r['val_accuracy']:.4f}" if r["val_accuracy"] is not None else "-",
+                  f"{r['test_accuracy']:.4f}" if r["test_accuracy"] is not None else "-", r["status"])
+    console.print(t)
+
+
 def register(app: typer.Typer) -> None:
     """Add this group's commands to the main app."""
 
@@ -118,6 +134,7 @@ def register(app: typer.Typer) -> None:
                       f"{i.parameters / 1e6:.2f} M" if i.parameters else "fitted",
                       f"{i.flops / 1e6:.0f} M" if i.flops else "-")
         Console().print(t)
+        _print_shipped(Console())
 
     @app.command("runs")
     def runs_cmd(
@@ -134,6 +151,7 @@ def register(app: typer.Typer) -> None:
         folder = root or runs_root()
         if not runs:
             Console().print(f"no runs in {folder} — train one with `facelab train DATA --target ...`")
+            _print_shipped(Console())
             return
         t = Table(title=f"runs in {folder}")
         for col in ("name", "task", "model", "metric", "value", "status", "created"):
@@ -146,3 +164,4 @@ def register(app: typer.Typer) -> None:
                       f"{s['value']:.4f}" if s["value"] is not None else "-", s["status"],
                       s["created"][:16].replace("T", " "))
         Console().print(t)
+        _print_shipped(Console())

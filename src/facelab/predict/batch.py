@@ -164,7 +164,8 @@ def predict_files(run_or_predictor, sources: Iterable[str | Path], *, out: str |
     """Predict every face in files/folders/globs; write a table; optionally crops and annotated copies.
 
     Args:
-        run_or_predictor: a run (name/folder/Run) or a ready :class:`Predictor`.
+        run_or_predictor: a run (name/folder/Run) or a ready :class:`Predictor` (or
+            :class:`~facelab.predict.combined.CombinedPredictor`).
         sources: files, folders (searched recursively for images) and glob patterns.
         out: results file (``.csv``, ``.json`` or ``.parquet``); None: keep results in memory only.
         format: overrides the format implied by ``out``'s extension.
@@ -178,7 +179,8 @@ def predict_files(run_or_predictor, sources: Iterable[str | Path], *, out: str |
         a :class:`BatchReport` (``results`` holds every :class:`PhotoResult`).
     """
     t0 = time.perf_counter()
-    pred = run_or_predictor if isinstance(run_or_predictor, Predictor) else \
+    ready = hasattr(run_or_predictor, "predict_batch")  # a Predictor or a CombinedPredictor
+    pred = run_or_predictor if ready else \
         Predictor.from_run(run_or_predictor, backend=backend, min_face=min_face)  # type: ignore[arg-type]
     if out is not None:
         _format(Path(out), format)  # a bad format fails before the work, not after

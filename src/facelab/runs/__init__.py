@@ -19,10 +19,10 @@ Example:
 """
 from __future__ import annotations
 
-from .listing import check_name, resolve_name, resolve_run, run_names
+from .listing import check_name, names_a_run, resolve_name, resolve_run, run_names
 from .metrics import flat_metrics, headline
 from .run import Run, list_runs
 from .task import Task
 
-__all__ = ["Run", "Task", "check_name", "flat_metrics", "headline", "list_runs", "resolve_name", "resolve_run",
+__all__ = ["Run", "Task", "check_name", "flat_metrics", "headline", "list_runs", "names_a_run", "resolve_name", "resolve_run",
            "run_names"]
