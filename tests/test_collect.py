@@ -16,9 +16,9 @@ from collect_support import (Site, closed_port_url, encode, face_photo, no_face_
 from predict_support import face  # noqa: E402
 
 from facelab.cli.main import main  # noqa: E402
-from facelab.data.collect import collect  # noqa: E402
-from facelab.data.collect.fetch import Fetcher, RateLimiter  # noqa: E402
-from facelab.data.collect.search import ENGINES, search  # noqa: E402
+from facelab.collect import collect  # noqa: E402
+from facelab.collect.fetch import Fetcher, RateLimiter  # noqa: E402
+from facelab.collect.search import ENGINES, search  # noqa: E402
 from facelab.errors import ConfigError, DataError  # noqa: E402
 
 POLITE = dict(timeout=1.0, max_bytes=500_000, rate=100.0, threads=4, min_side=64)

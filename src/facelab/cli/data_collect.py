@@ -26,7 +26,7 @@ def collect_command(
     """Download photos of each name, de-duplicate them and check the faces, into a folder per class."""
     from rich.console import Console
 
-    from ..data.collect import collect
+    from ..collect import collect
 
     rep = collect(names or [], per_class=per_class, out=out, engine=engine, urls=urls, detector=detector,
                   min_side=min_side, max_bytes=max_bytes, timeout=timeout, rate=rate, threads=threads,

@@ -49,7 +49,7 @@ def decode(data: bytes, *, min_side: int, name: str) -> Decoded:
     import imagehash
     from PIL import Image
 
-    from ..image import load_image
+    from ..data.image import load_image
 
     try:
         with Image.open(io.BytesIO(data)) as im:

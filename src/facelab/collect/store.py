@@ -22,9 +22,9 @@ import re
 import time
 from pathlib import Path
 
-from ...errors import ConfigError, DataError
-from ..readers._common import is_image_name
-from ..readers.folder import SET_ASIDE  # inside rejected/: the folder reader does not take it for a class
+from ..errors import ConfigError, DataError
+from ..data.readers._common import is_image_name
+from ..data.readers.folder import SET_ASIDE  # inside rejected/: the folder reader does not take it for a class
 
 MARKER = ".facelab-collect.json"
 REJECTED = "rejected"

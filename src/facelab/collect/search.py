@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote_plus, urlencode, urlsplit
 
-from ...errors import ConfigError, DataError
+from ..errors import ConfigError, DataError
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ A second run tops each class up to ``per_class``: what is there is counted, what
 fetched again.
 
 Example:
-    >>> from facelab.data.collect import collect
+    >>> from facelab.collect import collect
     >>> rep = collect(["Anne Hathaway"], per_class=20, out="people")   # doctest: +SKIP
     >>> rep.classes[0].kept, rep.classes[0].rejected                      # doctest: +SKIP
     (20, {'no_face': 4, 'duplicate': 2, 'HTTP 404': 1})
@@ -23,7 +23,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ...errors import ConfigError, DataError
+from ..errors import ConfigError, DataError
 from .check import HashIndex, Rejected, decode
 from .fetch import Fetcher
 from .search import ENGINES, get_engine, read_urls_csv, search
@@ -129,7 +129,7 @@ def collect(names: list[str] | tuple[str, ...] = (), *, per_class: int = 50, out
         DataError: an unreadable or malformed ``urls`` file (line named), an unwritable ``out``,
             or no network (nothing could be reached; the collection is not marked complete).
     """
-    from ...faces.detect import get_detector
+    from ..faces.detect import get_detector
 
     if per_class < 1 or threads < 1 or timeout <= 0 or max_bytes < 1:
         raise ConfigError("per_class, threads, timeout and max_bytes must be positive",
@@ -219,7 +219,7 @@ def hashes_from_disk(store: Store, names: list[str], index: HashIndex) -> None:
     import imagehash
     from PIL import Image
 
-    from ..image import load_image
+    from ..data.image import load_image
 
     others = [p.name for p in store.out.iterdir() if p.is_dir() and not p.name.startswith(".")
               and p.name != "rejected" and p.name not in {folder_name(n) for n in names}]
