@@ -66,7 +66,8 @@ def register(app: typer.Typer) -> None:
 
         detector_params = {"max_side": max_side} if max_side else {}
         kw = dict(backend=backend, min_face=min_face, **detector_params)
-        if names_a_run(run):
+        looks_like_photos = Path(run).expanduser().exists() or any(ch in run for ch in "*?[")
+        if names_a_run(run) or not looks_like_photos:  # not a run nor a photo: "no run ..., did you mean"
             if not photos:
                 raise typer.BadParameter("give the photos to classify after the run", param_hint="PHOTOS")
             pred = Predictor.from_run(run, **kw)  # type: ignore[arg-type]
