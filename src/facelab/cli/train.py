@@ -136,11 +136,12 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from ..paths import runs_root
-        from ..train.run import list_runs
+        from ..train.run import broken_runs, list_runs
 
         runs = list_runs(root)
         folder = root or runs_root()
-        if not runs:
+        broken = broken_runs(folder)  # listed, with the reason, rather than left out without a word
+        if not runs and not broken:
             Console().print(f"no runs in {folder} — train one with `facelab train DATA --target ...`")
             return
         t = Table(title=f"runs in {folder}")
@@ -153,4 +154,8 @@ def register(app: typer.Typer) -> None:
             t.add_row(s["name"], f"{s['kind']}:{s['target']}", s["model"], s["metric"].replace("_accuracy", " acc"),
                       f"{s['value']:.4f}" if s["value"] is not None else "-", s["status"],
                       s["created"][:16].replace("T", " "))
+        for name, reason in broken:
+            t.add_row(name, "-", "-", "-", "-", "broken", "-")
         Console().print(t)
+        for name, reason in broken:
+            Console().print(f"[yellow]broken[/] {name}: {reason}", highlight=False)

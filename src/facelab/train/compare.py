@@ -35,6 +35,13 @@ COLUMNS = ["rank", "run", "model", "params", "accuracy", "accuracy_low", "accura
            "f1", "roc_auc", "ece", "split", "n_eval", "train_s", "latency_ms", "throughput", "parameters"]
 
 
+
+def _leaderboard_folder(path: Path) -> bool:
+    """A leaderboard folder an older facelab wrote (before the :mod:`facelab.outputs` marker)."""
+    from ..outputs import folder_with_files
+
+    return folder_with_files("leaderboard.json")(path)
+
 @dataclass
 class Leaderboard:
     """A ranked table of runs (one row each) and where it was written.
@@ -74,8 +81,9 @@ class Leaderboard:
     def save(self, folder: str | Path, title: str = "") -> Path:
         """Write ``leaderboard.csv``, ``leaderboard.json`` (metric, target, data, notes),
         ``leaderboard.md`` and ``leaderboard.png`` into ``folder``."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        from ..outputs import claim_folder  # never write into a user's folder
+
+        folder = claim_folder(folder, what="leaderboard folder", recognise=_leaderboard_folder)
         self.table.to_csv(folder / "leaderboard.csv", index=False)
         meta = {k: v for k, v in self.to_dict().items() if k not in ("rows", "path")}
         (folder / "leaderboard.json").write_text(json.dumps(meta, indent=1))
@@ -476,6 +484,9 @@ def compare(data, *, target, models, epochs: int | None = None, minutes: float |
     con = console or Console()
     _threads(threads)
     folder = Path(out) if out is not None else leaderboard_folder(task_name)
+    from ..outputs import check_folder  # refuse a user's folder before training anything
+
+    check_folder(folder, what="leaderboard folder", recognise=_leaderboard_folder)
     stamp = folder.name.rsplit("-", 2)
     tag = "-".join(stamp[-2:]) if len(stamp) >= 3 else datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     rows, used, items, infos = [], set(), {}, {}

@@ -229,6 +229,10 @@ def search(data, *, target, model: str = "cnn", trials: int | None = None, minut
         folder = leaderboard_folder(study_name, "search-")
     else:
         folder = leaderboard_folder("", "search-").parent / f"search-{study_name}"
+    from ..outputs import check_folder  # refuse a user's folder before any trial runs
+
+    from .compare import _leaderboard_folder
+    check_folder(folder, what="leaderboard folder", recognise=_leaderboard_folder)
     can_prune = prune and _train_accepts("callbacks")
     rows: list[dict] = []
     items: dict = {}  # run -> (rows, per-image test accuracy), for the pairings of a joined board
@@ -283,7 +287,9 @@ def search(data, *, target, model: str = "cnn", trials: int | None = None, minut
     board = Leaderboard(rank(rows, "val_" + metric), metric="val_" + metric, target=task_name, data=str(data))
     board.notes.append(f"Optuna TPE (seed {seed}) over {', '.join(sp)}; {len(st.trials)} trials, "
                        f"{epochs} epoch(s) each; ranked on validation, test shown alongside")
-    folder.mkdir(parents=True, exist_ok=True)
+    from ..outputs import claim_folder
+
+    folder = claim_folder(folder, what="leaderboard folder", recognise=_leaderboard_folder)
     st.trials_dataframe().to_csv(folder / "trials.csv", index=False)
     if len(board.table):
         # the board's top row (ties broken by training time), not Optuna's first-best, so the two agree
