@@ -13,7 +13,6 @@ from PIL import Image
 from facelab.cli.main import main
 from facelab.data.cache import prepare
 from facelab.errors import ConfigError
-from facelab.outputs import MARKER, check_file, check_folder, claim_folder
 from facelab.train.trainer import train
 from train_helpers import TINY, make_cache
 
@@ -131,6 +130,8 @@ def test_no_command_replaces_a_users_file_or_folder(name, command, kind, target,
 
 
 def test_prepare_writes_absent_empty_and_its_own_cache_only(source_cache, tmp_path, capsys):
+    from facelab.outputs import MARKER
+
     src = source_cache.meta["source"]["root"]
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -164,6 +165,8 @@ def test_results_and_export_are_replaced_only_when_facelab_wrote_them(run, photo
 
 
 def test_guard_helpers(tmp_path):
+    from facelab.outputs import check_file, check_folder, claim_folder
+
     assert check_folder(tmp_path / "new", what="x") == tmp_path / "new"
     d = claim_folder(tmp_path / "a" / "b", what="report folder")
     (d / "report.html").write_text("<html>")

@@ -158,4 +158,4 @@ def register(app: typer.Typer) -> None:
             t.add_row(name, "-", "-", "-", "-", "broken", "-")
         Console().print(t)
         for name, reason in broken:
-            Console().print(f"[yellow]broken[/] {name}: {reason}", highlight=False)
+            Console(soft_wrap=True).print(f"[yellow]broken[/] {name}: {reason}", highlight=False, markup=True)
