@@ -94,6 +94,8 @@ COMMANDS = [
                                               "--save-crops", "{OUT}"], "folder"),
     ("predict --annotate", lambda c, r, p: ["predict", r.path, p, "--aligned", "--no-progress",
                                             "--annotate", "{OUT}"], "folder"),
+    ("data synth", lambda c, r, p: ["data", "synth", "{OUT}", "--kind", "folder", "--n", "4"], "folder"),
+    ("demo", lambda c, r, p: ["demo", "--out", "{OUT}", "--n", "20"], "folder"),
     ("predict --out", lambda c, r, p: ["predict", r.path, p, "--aligned", "--no-progress", "--out", "{OUT}"],
      "file"),
     ("export --out", lambda c, r, p: ["export", r.path, "--no-check", "--out", "{OUT}"], "file"),
