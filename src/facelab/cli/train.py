@@ -20,7 +20,11 @@ def _parse_params(items: list[str] | None, flag: str = "--param",
         if "=" not in item:
             raise ConfigError(f"{flag} {item!r} is not KEY=VALUE", fix=f"e.g. {example}")
         k, v = item.split("=", 1)
-        out[k.strip()] = yaml.safe_load(v)  # numbers, lists and booleans in YAML syntax
+        try:
+            out[k.strip()] = yaml.safe_load(v)  # numbers, lists and booleans in YAML syntax
+        except yaml.YAMLError as e:  # a tag such as !!python/object is refused, never run
+            raise ConfigError(f"{flag} {item!r} is not a YAML value ({str(e).splitlines()[0]})",
+                              fix=f"e.g. {example}") from None
     return out
 
 
