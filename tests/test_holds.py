@@ -109,6 +109,7 @@ def test_kill_9_of_training_resumes_to_identical_weights(tmp_path, monkeypatch):
     assert _sha(runs / "cut" / "model.safetensors") == _sha(runs / "whole" / "model.safetensors")
 
 
+@pytest.mark.slow
 def test_api_answers_200_concurrent_requests(prepared_celeba):
     import threading
 
