@@ -20,7 +20,11 @@ def _parse_params(items: list[str] | None, flag: str = "--param",
         if "=" not in item:
             raise ConfigError(f"{flag} {item!r} is not KEY=VALUE", fix=f"e.g. {example}")
         k, v = item.split("=", 1)
-        out[k.strip()] = yaml.safe_load(v)  # numbers, lists and booleans in YAML syntax
+        try:
+            out[k.strip()] = yaml.safe_load(v)  # numbers, lists and booleans in YAML syntax
+        except yaml.YAMLError as e:  # a tag such as !!python/object is refused, never run
+            raise ConfigError(f"{flag} {item!r} is not a YAML value ({str(e).splitlines()[0]})",
+                              fix=f"e.g. {example}") from None
     return out
 
 
@@ -145,11 +149,12 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from ..paths import runs_root
-        from ..runs import list_runs
+        from ..runs import broken_runs, list_runs
 
         runs = list_runs(root)
         folder = root or runs_root()
-        if not runs:
+        broken = broken_runs(folder)  # listed, with the reason, rather than left out without a word
+        if not runs and not broken:
             Console().print(f"no runs in {folder} — train one with `facelab train DATA --target ...`")
             _print_shipped(Console())
             return
@@ -163,5 +168,9 @@ def register(app: typer.Typer) -> None:
             t.add_row(s["name"], f"{s['kind']}:{s['target']}", s["model"], s["metric"].replace("_accuracy", " acc"),
                       f"{s['value']:.4f}" if s["value"] is not None else "-", s["status"],
                       s["created"][:16].replace("T", " "))
+        for name, reason in broken:
+            t.add_row(name, "-", "-", "-", "-", "broken", "-")
         Console().print(t)
+        for name, reason in broken:
+            Console(soft_wrap=True).print(f"[yellow]broken[/] {name}: {reason}", highlight=False, markup=True)
         _print_shipped(Console())
