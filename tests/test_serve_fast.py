@@ -46,6 +46,18 @@ def test_auto_backend_serves_with_onnxruntime(server, runs):
     assert (runs / TINY_RUN / "model.onnx").is_file()  # exported at start-up, into the run
 
 
+def test_auto_backend_never_writes_into_the_shipped_models(tmp_path):
+    pytest.importorskip("onnxruntime", reason="the onnx extra (onnxruntime) is not installed")
+    from facelab.paths import home
+    from facelab.pretrained import shipped_root
+    from facelab.serve.store import RunStore
+
+    store = RunStore.load(ServeSettings(runs=["fer-emotions"], runs_dir=tmp_path, workers=1))
+    predictor = store.runs["fer-emotions"].predictor
+    assert predictor.backend == "onnx" and not list(shipped_root().rglob("model.onnx"))
+    assert list((home() / "onnx").glob("fer-emotions-*/model.onnx"))  # the export went to the cache
+
+
 def test_raw_image_body_gives_the_multipart_answer(client):
     raw = client.post("/v1/predict", content=face_photo(), params={"filename": "me.jpg"},
                       headers={"content-type": "image/jpeg"})

@@ -4,10 +4,10 @@
 installed (the ``onnx`` extra) and the run has a ``model.onnx`` at least as new as its weights,
 or one can be made now (``facelab export``, checked against torch to 1e-4). The export is written
 into the run folder, or under ``$FACELAB_HOME/onnx/`` when the run folder is read-only (a
-container mounts runs ``:ro``). When neither works the run is served with torch, and the log
-says why. ONNX Runtime's session gets ``--torch-threads`` intra-op threads (1 by default): the
-request workers already keep every core busy, and a second layer of threads would only make
-them take turns.
+container mounts runs ``:ro``) or is a model shipped inside the package. When neither works the
+run is served with torch, and the log says why. ONNX Runtime's session gets ``--torch-threads``
+intra-op threads (1 by default): the request workers already keep every core busy, and a second
+layer of threads would only make them take turns.
 
 Example:
     >>> p = build_predictor(run, run.path, ServeSettings())      # doctest: +SKIP
@@ -42,19 +42,31 @@ def _cache_path(folder: Path) -> Path:
     return home() / "onnx" / f"{folder.name}-{key}" / ONNX_FILE
 
 
+def _places(folder: Path) -> tuple[Path, ...]:
+    """Where the run's ``model.onnx`` may be, in order: its folder, then the cache. A model
+    shipped inside the package (:mod:`facelab.pretrained`) only ever gets the cache: the
+    installed package is never written to."""
+    from ..pretrained import shipped_root
+
+    if folder.resolve().is_relative_to(shipped_root()):
+        return (_cache_path(folder),)
+    return folder / ONNX_FILE, _cache_path(folder)
+
+
 def onnx_model_for(run: Any, folder: Path) -> tuple[Path | None, str]:
     """A usable ``model.onnx`` for the run (made now if need be), or None and the reason."""
     try:
         import onnxruntime  # noqa: F401
     except ImportError:
         return None, "onnxruntime is not installed (pip install 'facelab[onnx]')"
-    for path in (folder / ONNX_FILE, _cache_path(folder)):
+    places = _places(folder)
+    for path in places:
         if _fresh(path, folder):
             return path, "exported earlier"
     from ..predict.export import export_onnx
 
     reasons = []
-    for out in (folder / ONNX_FILE, _cache_path(folder)):
+    for out in places:
         try:
             export_onnx(run, out)
             return out, "exported at start-up"
