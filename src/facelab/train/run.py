@@ -114,6 +114,7 @@ class Run:
         if not isinstance(config, dict):
             raise RunError(f"{path / CONFIG} is corrupt (not a mapping)", path=path / CONFIG,
                            fix="train the run again (or restore the file)")
+        _refuse_generator(path)
         try:
             task = Task.from_dict(_read_json(path / TASK))
         except (KeyError, TypeError):
@@ -324,8 +325,27 @@ def list_runs(root: str | Path | None = None) -> list[Run]:
     for p in root.iterdir():
         if p.is_dir() and (p / CONFIG).is_file():
             try:
-                runs.append(Run.load(p))
+                runs.append(_load_listed(p))
             except RunError:
                 continue
     runs.sort(key=lambda r: (r.created, r.name), reverse=True)
     return runs
+
+
+# -- generator runs (facelab.generate, issue 18) ------------------------------------------------
+# A DCGAN run shares the runs folder: `facelab runs` lists it (GeneratorRun has the same summary(),
+# status, created, config and path), while everything that classifies refuses it by name.
+
+def _refuse_generator(path: Path) -> None:
+    from ..generate.run import is_generator_run
+
+    if is_generator_run(path):
+        raise RunError(f"{path} is a generator run (a DCGAN that makes faces): it cannot classify or "
+                       "predict", path=path, fix="use `facelab generate sample RUN`; to predict, pick a "
+                                                  "classifier run from `facelab runs`")
+
+
+def _load_listed(path: Path):
+    from ..generate.run import GeneratorRun, is_generator_run
+
+    return GeneratorRun.load(path) if is_generator_run(path) else Run.load(path)
