@@ -62,7 +62,10 @@ def run_names(runs: str) -> list[str]:
     root = Path(runs)
     if not root.is_dir():
         return []
-    found = {p.name: p.stat().st_mtime for p in root.iterdir() if p.is_dir() and (p / "config.yaml").is_file()}
+    from ..generate.run import is_generator_run  # generator runs have their own page (views/generate.py)
+
+    found = {p.name: p.stat().st_mtime for p in root.iterdir()
+             if p.is_dir() and (p / "config.yaml").is_file() and not is_generator_run(p)}
     names = sorted(found, key=found.get, reverse=True)
     board = newest_leaderboard(root)
     if board is not None and board[1] and board[1][0] in found:
