@@ -97,6 +97,7 @@ class _Trainer:
         self.path, self.cfg, self.ds, self.rows, self.state = path, cfg, ds, rows, state
         self.progress = progress
         self.cond = list(cfg.get("condition") or [])
+        torch.manual_seed(cfg["seed"])  # the initial weights come from the seed too
         self.g, self.d = build(cfg)
         self.opt_g = torch.optim.Adam(self.g.parameters(), cfg["lr"], betas=(cfg["beta1"], 0.999))
         self.opt_d = torch.optim.Adam(self.d.parameters(), cfg["lr"], betas=(cfg["beta1"], 0.999))
