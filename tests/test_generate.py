@@ -238,3 +238,23 @@ def test_cli_train_runs_sample_and_errors(prepared_celeba, runs_dir, tmp_path, c
     with pytest.raises(SystemExit) as e:
         main(["predict", "cli", str(tmp_path / "s.png")])
     assert e.value.code == 2 and "generator run" in capsys.readouterr().err
+
+
+def test_dashboard_generate_page(prepared_celeba, runs_dir, monkeypatch):
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    train_gan(prepared_celeba, epochs=1, name="gan", **FAST)
+    monkeypatch.setenv("FACELAB_RUNS", str(runs_dir))
+    main_py = Path(__file__).resolve().parents[1] / "src" / "facelab" / "app" / "main.py"
+    at = AppTest.from_file(str(main_py), default_timeout=120)
+    at.run()
+    assert [m for m in at.metric if m.label == "Runs"][0].value == "0"  # classifier pages skip generator runs
+    at.switch_page("views/generate.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "Generate" and at.selectbox[0].value == "gan"
+    at.button(key="generate_draw").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "DownloadButton(label='Download PNG')" in repr(at)  # drawn, and offered as a download
