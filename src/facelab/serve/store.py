@@ -159,8 +159,12 @@ class RunStore:
 def _all_run_names(runs_dir: Path) -> list[str]:
     if not runs_dir.is_dir():
         return []
-    # A run folder has a config.yaml (as `list_runs` sees it); leaderboards and other folders are skipped.
-    return sorted(p.name for p in runs_dir.iterdir() if p.is_dir() and (p / "config.yaml").is_file())
+    # A run folder has a config.yaml (as `list_runs` sees it); leaderboards and other folders are skipped,
+    # and so are generator runs (facelab.generate): they make faces, they do not classify them.
+    from ..generate.run import is_generator_run
+
+    return sorted(p.name for p in runs_dir.iterdir()
+                  if p.is_dir() and (p / "config.yaml").is_file() and not is_generator_run(p))
 
 
 def _load_one(runs_dir: Path, name: str, settings: Any) -> ServedRun:
