@@ -337,9 +337,11 @@ def list_runs(root: str | Path | None = None) -> list[Run]:
 # status, created, config and path), while everything that classifies refuses it by name.
 
 def _refuse_generator(path: Path) -> None:
-    from ..generate.run import is_generator_run
-
-    if is_generator_run(path):
+    try:
+        kind = json.loads((path / TASK).read_text()).get("kind")
+    except (OSError, ValueError, AttributeError):
+        return  # Run.load names a missing or corrupt task.json itself
+    if kind == "generator":
         raise RunError(f"{path} is a generator run (a DCGAN that makes faces): it cannot classify or "
                        "predict", path=path, fix="use `facelab generate sample RUN`; to predict, pick a "
                                                   "classifier run from `facelab runs`")
