@@ -168,13 +168,9 @@ def main(argv=None) -> dict:
     res["load_average_1m"] = {"before": load_before, "after": load()}
     res["wall_seconds"] = round(time.perf_counter() - T_START, 1)
     if a.docs:
-        res["docs_images"] = [str(small_png(run.path / "progress.png", DOCS_IMAGES / "generate-progress.png")),
-                              str(small_png(sorted((run.path / "samples").glob("epoch_*.png"))[-1],
-                                            DOCS_IMAGES / "generate-grid.png"))]
-        from facelab.generate.images import grid, save_png
-
-        save_png(grid(fake[:64], cols=8), run.path / "final_samples.png")
-        res["docs_images"].append(str(small_png(run.path / "final_samples.png", DOCS_IMAGES / "generate-samples.png")))
+        res["docs_images"] = [  # the strip and the final fixed-noise grid (the curves are copied too)
+            str(small_png(run.path / "progress.png", DOCS_IMAGES / "generate-progress.png")),
+            str(small_png(sorted((run.path / "samples").glob("epoch_*.png"))[-1], DOCS_IMAGES / "generate-grid.png"))]
         shutil.copy(run.path / "plots" / "curves.png", DOCS_IMAGES / "generate-curves.png")
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"{res['benchmark']}.json"
