@@ -15,7 +15,7 @@ from facelab.generate.dcgan import Discriminator, Generator
 from facelab.generate.quality import attribute_agreement, face_rate, frechet_distance
 from facelab.generate.run import GeneratorRun
 from facelab.generate.train import GanWarning, train_gan
-from facelab.train.run import Run, list_runs
+from facelab.runs import Run, list_runs
 
 torch.set_num_threads(1)
 # Tiny networks and short epochs: a few steps each, seconds per test.
@@ -65,6 +65,13 @@ def test_a_few_steps_train_and_write_a_complete_run(prepared_celeba, runs_dir):
     assert listed["g"].summary()["kind"] == "generator"
     with pytest.raises(RunError, match="generator run"):
         Run.load("g")
+    # runs/ tells it apart from its small files alone (runs is below generate: it never imports it)
+    from facelab.evaluate.leaderboard import ordered_run_names
+    from facelab.runs import GeneratorEntry, broken_runs, run_names
+
+    assert type(listed["g"]) is GeneratorEntry and listed["g"].summary() == run.summary()
+    assert broken_runs() == [] and run_names() == ["g"]
+    assert run_names(generators=False) == [] and ordered_run_names(run.path.parent) == []
     # sampling repeats with its seed, and differs with another
     a, b, c = run.sample(5, seed=3), GeneratorRun.load("g").sample(5, seed=3), run.sample(5, seed=4)
     assert a.shape == (5, 32, 32, 3) and a.dtype == np.uint8
@@ -84,6 +91,24 @@ def test_sample_and_interpolate_write_files(prepared_celeba, runs_dir, tmp_path)
     assert not np.array_equal(frames[0], frames[-1])
     with pytest.raises(ConfigError):
         interpolate("g", steps=1)
+    # the write guard (facelab.outputs): facelab's own pictures are replaced, a user's never
+    sample("g", 4, out=tmp_path / "grid.png")
+    interpolate("g", steps=3, out=tmp_path / "walk.gif")
+    sample("g", 2, out=tmp_path / "each")  # the folder it claimed
+    mine = tmp_path / "mine.png"
+    from PIL import Image
+
+    Image.new("RGB", (4, 4)).save(mine)
+    (tmp_path / "notes.txt").write_text("mine")
+    users = tmp_path / "users"
+    users.mkdir()
+    (users / "photo.jpg").write_bytes(b"mine")
+    for call in (lambda: sample("g", 2, out=mine), lambda: interpolate("g", steps=3, out=mine),
+                 lambda: sample("g", 2, out=users), lambda: interpolate("g", steps=3, out=tmp_path / "notes.txt")):
+        with pytest.raises(ConfigError):
+            call()
+    assert (users / "photo.jpg").read_bytes() == b"mine" and (tmp_path / "notes.txt").read_text() == "mine"
+    assert Image.open(mine).size == (4, 4)
     with pytest.raises(ConfigError, match="not conditional"):
         sample("g", 2, condition="Smiling=1")
 
@@ -237,7 +262,13 @@ def test_cli_train_runs_sample_and_errors(prepared_celeba, runs_dir, tmp_path, c
           "--no-progress"])
     assert "finished" in capsys.readouterr().out
     main(["runs"])
-    assert "generator" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "generator" in out and "broken" not in out
+    (tmp_path / "user.png").write_bytes(b"not facelab's")
+    with pytest.raises(SystemExit) as e:  # the write guard: a user's file is never replaced
+        main(["generate", "sample", "cli", "-n", "4", "--out", str(tmp_path / "user.png")])
+    assert e.value.code == 2 and "did not write" in capsys.readouterr().err
+    assert (tmp_path / "user.png").read_bytes() == b"not facelab's"
     main(["generate", "sample", "cli", "-n", "4", "--out", str(tmp_path / "s.png")])
     main(["generate", "interpolate", "cli", "--steps", "3", "--out", str(tmp_path / "w.gif")])
     assert (tmp_path / "s.png").is_file() and (tmp_path / "w.gif").is_file()

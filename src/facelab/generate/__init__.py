@@ -45,13 +45,19 @@ def sample(run, n: int = 64, *, seed: int = 0, condition=None, out: "str | Path 
     Args:
         run: a generator run name, folder or ``GeneratorRun``.
         condition: for a conditional run, ``"Smiling=1,Male=0"`` or ``{"Smiling": 1}``.
-        out: also write them: ``grid.png`` (one grid) or a folder (one PNG each).
+        out: also write them: ``grid.png`` (one grid) or a folder (one PNG each). facelab's write
+            guard applies (:mod:`facelab.outputs`): it replaces only a grid or a samples folder
+            facelab wrote, never a user's file or folder.
 
     Raises:
         RunError: ``run`` is a classifier run (or not a run).
+        ConfigError: ``out`` is a user's file or folder.
     """
+    from .images import check_samples_out
     from .run import GeneratorRun
 
+    if out is not None:
+        check_samples_out(out)  # a user's file or folder is refused before anything is drawn
     r = GeneratorRun.load(run)
     images = r.sample(n, seed=seed, condition=_parse_condition(condition))
     if out is not None:
@@ -64,16 +70,19 @@ def sample(run, n: int = 64, *, seed: int = 0, condition=None, out: "str | Path 
 def interpolate(run, *, steps: int = 10, seed: int = 0, condition=None, out: "str | Path | None" = None) -> np.ndarray:
     """A walk between two random latent points (spherical interpolation): uint8 (steps, size, size, C).
 
-    ``out`` ending in .png writes a strip, .gif an animation (there and back).
+    ``out`` ending in .png writes a strip, .gif an animation (there and back); it replaces only a
+    walk facelab wrote, never a user's file (:mod:`facelab.outputs`).
     """
     import torch
 
     from ..errors import ConfigError
-    from .images import save_walk, slerp
+    from .images import check_walk_out, save_walk, slerp
     from .run import GeneratorRun
 
     if steps < 2:
         raise ConfigError(f"--steps {steps}: a walk needs at least 2 points", fix="e.g. --steps 10")
+    if out is not None:
+        check_walk_out(out)  # a wrong suffix or a user's file is refused before anything is drawn
     r = GeneratorRun.load(run)
     rng = np.random.default_rng(seed)
     a, b = rng.standard_normal((2, int(r.config["nz"])))

@@ -28,6 +28,28 @@ def grid(images: np.ndarray, cols: int = 8, pad: int = 2, value: int = 255) -> n
     return out
 
 
+#: written into every picture facelab generate makes (a PNG text chunk, a JPEG/GIF comment): a
+#: later ``sample``/``interpolate`` may replace such a file, never a user's own picture
+#: (:func:`facelab.outputs.check_file`)
+MADE_BY = "facelab generate"
+GRID_SUFFIXES = (".png", ".jpg", ".jpeg")
+WALK_SUFFIXES = (".png", ".gif")
+
+
+def is_generated_picture(path: Path) -> bool:
+    """True when ``path`` is a picture facelab generate wrote (it carries :data:`MADE_BY`)."""
+    with Image.open(path) as im:
+        return im.info.get("Software") == MADE_BY or im.info.get("comment") in (MADE_BY, MADE_BY.encode())
+
+
+def _png_info():
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("Software", MADE_BY)
+    return info
+
+
 def save_png(picture: np.ndarray, path: str | Path, scale: int = 1) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -35,27 +57,57 @@ def save_png(picture: np.ndarray, path: str | Path, scale: int = 1) -> Path:
     if scale > 1:
         im = im.resize((im.width * scale, im.height * scale), Image.NEAREST)
     tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    im.save(tmp, optimize=True)
+    im.save(tmp, optimize=True, pnginfo=_png_info())
     tmp.replace(path)
     return path
 
 
+def check_samples_out(out: str | Path) -> Path:
+    """Refuse, before anything is drawn, a ``--out`` that would replace a user's file or write into
+    a user's folder (:mod:`facelab.outputs`): a grid file may replace only a grid facelab wrote,
+    a samples folder must be new, empty or facelab's.
+
+    Raises:
+        ConfigError: ``out`` is a user's file or folder (or a folder where a grid file was asked for).
+    """
+    from ..outputs import check_file, check_folder
+
+    out = Path(out).expanduser()
+    if out.suffix.lower() in GRID_SUFFIXES:
+        return check_file(out, what="sample grid", recognise=is_generated_picture)
+    return check_folder(out, what="samples folder")
+
+
+def check_walk_out(out: str | Path) -> Path:
+    """Like :func:`check_samples_out` for a latent walk: a .png strip or a .gif, never a user's file.
+
+    Raises:
+        ConfigError: another suffix, or ``out`` is a user's file.
+    """
+    from ..outputs import check_file
+
+    out = Path(out).expanduser()
+    if out.suffix.lower() not in WALK_SUFFIXES:
+        raise ConfigError(f"{out}: a walk is written as .png (a strip) or .gif", path=out,
+                          fix="end the name in .png or .gif")
+    return check_file(out, what="latent walk", recognise=is_generated_picture)
+
+
 def save_images(images: np.ndarray, out: str | Path, cols: int = 8) -> Path:
-    """A grid when ``out`` ends in .png/.jpg, else one PNG per image in the folder ``out``."""
-    out = Path(out)
-    if out.suffix.lower() in (".png", ".jpg", ".jpeg"):
-        path = save_png(grid(images, cols), out) if out.suffix.lower() == ".png" else None
-        if path is None:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(grid(images, cols)).save(out, quality=95)
-            path = out
-        return path
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"{out} exists and is not a folder", path=out,
-                          fix="give a new folder, or a file name ending in .png for one grid")
-    out.mkdir(parents=True, exist_ok=True)
+    """A grid when ``out`` ends in .png/.jpg, else one PNG per image in the folder ``out`` (claimed
+    with :func:`facelab.outputs.claim_folder`). A user's file or folder is refused, never replaced."""
+    from ..outputs import claim_folder
+
+    out = check_samples_out(out)
+    if out.suffix.lower() in GRID_SUFFIXES:
+        if out.suffix.lower() == ".png":
+            return save_png(grid(images, cols), out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(grid(images, cols)).save(out, quality=95, comment=MADE_BY)
+        return out
+    out = claim_folder(out, what="samples folder")
     for i, im in enumerate(images):
-        Image.fromarray(im if im.shape[2] == 3 else im[..., 0]).save(out / f"sample_{i:04d}.png")
+        Image.fromarray(im if im.shape[2] == 3 else im[..., 0]).save(out / f"sample_{i:04d}.png", pnginfo=_png_info())
     return out
 
 
@@ -120,15 +172,13 @@ def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
 
 
 def save_walk(frames: np.ndarray, out: str | Path, fps: int = 8) -> Path:
-    """A latent walk as a strip (.png) or an animation (.gif)."""
-    out = Path(out)
+    """A latent walk as a strip (.png) or an animation (.gif); a user's file is refused, never replaced."""
+    out = check_walk_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".gif":
         ims = [Image.fromarray(f if f.shape[2] == 3 else f[..., 0]).resize((f.shape[1] * 2, f.shape[0] * 2))
                for f in frames]
-        ims[0].save(out, save_all=True, append_images=ims[1:] + ims[::-1][1:-1], duration=1000 // fps, loop=0)
+        ims[0].save(out, save_all=True, append_images=ims[1:] + ims[::-1][1:-1], duration=1000 // fps, loop=0,
+                    comment=MADE_BY)
         return out
-    if out.suffix.lower() != ".png":
-        raise ConfigError(f"{out}: a walk is written as .png (a strip) or .gif", path=out,
-                          fix="end the name in .png or .gif")
     return save_png(grid(frames, cols=len(frames)), out)

@@ -77,7 +77,7 @@ class FeatureSpace:
     """
 
     def __init__(self, run):
-        from ..train.run import Run
+        from ..runs.run import Run
 
         self.run = Run.load(run)
         if self.run.torch_model() is None:
@@ -131,7 +131,7 @@ def attribute_agreement(images: np.ndarray, labels: np.ndarray, names: list[str]
     Raises:
         ConfigError: the classifier does not predict one of ``names``.
     """
-    from ..train.run import Run
+    from ..runs.run import Run
 
     run = Run.load(run)
     classes = list(run.task.classes)

@@ -22,7 +22,6 @@ Example:
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -31,30 +30,22 @@ import pandas as pd
 import yaml
 
 from ..errors import ConfigError, RunError
+from ..runs.layout import GENERATOR as KIND
+from ..runs.layout import is_generator_run, write_json
+from ..runs.run import GeneratorEntry
 
 CONFIG, TASK, INPUT, STATE = "config.yaml", "task.json", "input.json", "state.json"
 HISTORY, METRICS, CARD, PROGRESS = "history.csv", "metrics.json", "card.md", "progress.png"
 G_FILE, D_FILE, OG_FILE, OD_FILE = "G.safetensors", "D.safetensors", "optim_G.safetensors", "optim_D.safetensors"
-KIND = "generator"
+
+__all__ = ["GeneratorRun", "KIND", "is_generator_run", "load_generator", "read_config", "write_config", "write_json"]
 
 
-def write_json(path: Path, obj) -> None:
-    """Write JSON to a temporary name, then rename: a crash never leaves half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=float))
-    os.replace(tmp, path)
-
-
-def is_generator_run(path: Path) -> bool:
-    """True when ``path`` is a generator run folder (its task.json says ``kind: generator``)."""
-    try:
-        return json.loads((Path(path) / TASK).read_text()).get("kind") == KIND
-    except (OSError, ValueError):
-        return False
-
-
-class GeneratorRun:
+class GeneratorRun(GeneratorEntry):
     """A DCGAN run read from its folder: config, progress, history; samples on demand.
+
+    The runs folder's listing (:func:`facelab.runs.list_runs`) reads the same small files as a
+    :class:`~facelab.runs.run.GeneratorEntry`; this class adds the networks.
 
     Attributes:
         name, path: the folder. config: dict from config.yaml. state: dict from state.json.
@@ -62,8 +53,7 @@ class GeneratorRun:
     """
 
     def __init__(self, path: Path, config: dict, state: dict, metrics: dict):
-        self.path, self.name = Path(path), Path(path).name
-        self.config, self.state, self.metrics = config, state, metrics
+        super().__init__(path, config, state, metrics)
         self._g = None
 
     @classmethod
@@ -75,22 +65,14 @@ class GeneratorRun:
         """
         if isinstance(path_or_name, GeneratorRun):
             return path_or_name
-        from ..train.run import resolve_run_path  # shared name → folder rule; moves with issue 16
+        from ..runs.listing import resolve_run  # the one name → folder rule of every run
 
-        path = resolve_run_path(path_or_name)
+        path = resolve_run(path_or_name)
         if not is_generator_run(path):
             raise RunError(f"{path} is not a generator run (it is a classifier run, or not a run)",
                            path=path, fix="pick a run made by `facelab generate train` (`facelab runs` "
                                           "lists them with task generator:...)")
-        try:
-            config = yaml.safe_load((path / CONFIG).read_text())
-            state = json.loads((path / STATE).read_text()) if (path / STATE).is_file() else {}
-            metrics = json.loads((path / METRICS).read_text()) if (path / METRICS).is_file() else {}
-        except (OSError, ValueError, yaml.YAMLError) as e:
-            raise RunError(f"{path} is corrupt ({e})", path=path, fix="train the run again") from None
-        if not isinstance(config, dict):
-            raise RunError(f"{path / CONFIG} is corrupt", path=path / CONFIG, fix="train the run again")
-        return cls(path, config, state, metrics)
+        return cls.read(path)
 
     def __repr__(self) -> str:
         return f"GeneratorRun({self.name!r}, size={self.size}, channels={self.channels}, epochs={self.epochs})"
@@ -104,20 +86,8 @@ class GeneratorRun:
         return int(self.config["channels"])
 
     @property
-    def condition(self) -> list[str]:
-        return list(self.config.get("condition") or [])
-
-    @property
     def epochs(self) -> int:
         return int(self.state.get("epoch", 0))
-
-    @property
-    def created(self) -> str:
-        return str(self.state.get("created", ""))
-
-    @property
-    def status(self) -> str:
-        return str(self.state.get("status", "unknown"))
 
     def history(self) -> pd.DataFrame:
         p = self.path / HISTORY
@@ -196,14 +166,6 @@ class GeneratorRun:
                 lb = None if labels is None else torch.as_tensor(labels[i:i + batch])
                 out.append(to_uint8(g(z[i:i + batch], lb)))
         return np.concatenate(out)
-
-    def summary(self) -> dict:
-        """The same keys as a classifier run's summary (for ``facelab runs``)."""
-        fd = self.metrics.get("frechet")
-        return {"name": self.name, "target": "+".join(self.condition) or "faces", "kind": KIND,
-                "model": f"dcgan{self.size}", "metric": "frechet" if fd is not None else "face_rate",
-                "value": fd if fd is not None else self.metrics.get("face_rate"),
-                "status": self.status, "created": self.created, "path": str(self.path)}
 
 
 def load_generator(run) -> GeneratorRun:

@@ -462,7 +462,7 @@ def train_gan(data, *, size: int | None = None, minutes: float | None = None, ep
                         f"{max(MIN_IMAGES, int(cfg['batch_size']))})", path=ds.path,
                         fix="prepare more images (a larger --limit), or lower --batch-size")
     if feature_run is not None:
-        from ..train.run import Run
+        from ..runs.run import Run
 
         cfg["feature_run"] = Run.load(feature_run).name if not isinstance(feature_run, Run) else feature_run.name
     elif cfg.get("feature_run"):

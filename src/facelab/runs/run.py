@@ -1,19 +1,9 @@
-"""A run folder and the :class:`Run` that reads it — the single source of truth after training.
+"""The :class:`Run` that reads a run folder — the single source of truth after training.
 
-``runs/<name>/``::
-
-    config.yaml          # the resolved TrainConfig (repeat with `facelab train --config`)
-    task.json            # Task: kind, targets, classes
-    input.json           # the cache's geometry + normalisation: size, channels, grey, crop,
-                         # crop_box, source_size, layout, mean, std (what a predictor must reproduce)
-    split.json           # row indices of train/val (and whether val was held out of train)
-    model.safetensors    # best weights (torchvision-compatible names for mobilenetv2/resnet18)
-    checkpoint.safetensors + state.json   # last finished epoch: weights, optimiser, schedule → --resume
-    history.csv          # one row per epoch: loss, val loss/accuracy, lr, seconds, images/s
-    metrics.json         # final figures (val_accuracy, test_accuracy when a test split exists, ...)
-    predictions.parquet  # split, row, image_id, true labels (one column per target), p_<class>
-    card.md              # model card: data, target, metrics, known limits
-    plots/curves.png     # training curves
+The folder's files are named in :mod:`facelab.runs.layout`. Loading a run reads its small files
+(config, task, input geometry and normalisation, metrics, state); the model is built and its
+weights loaded only when asked (:meth:`Run.model`), so a consumer of the ONNX export never
+imports torch.
 
 Example:
     >>> run = Run.load("Smiling-cnn-20260101-120000")       # doctest: +SKIP
@@ -22,7 +12,6 @@ Example:
 """
 from __future__ import annotations
 
-import json
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -33,40 +22,10 @@ import yaml
 
 from ..errors import DataError, RunError
 from ..paths import runs_root
+from .layout import (CALIBRATION, CONFIG, GENERATOR, HISTORY, INPUT, METRICS, PREDICTIONS, SPLIT, STATE, TASK, WEIGHTS,
+                     is_generator_run, read_json)
+from .listing import resolve_run, run_names
 from .task import Task
-
-CONFIG, TASK, INPUT, SPLIT = "config.yaml", "task.json", "input.json", "split.json"
-WEIGHTS, CHECKPOINT, STATE = "model.safetensors", "checkpoint.safetensors", "state.json"
-HISTORY, METRICS, PREDICTIONS, CARD = "history.csv", "metrics.json", "predictions.parquet", "card.md"
-
-
-def resolve_run_path(path_or_name: str | Path) -> Path:
-    """A run name resolves under ``runs_root()``; an existing folder path is used as is."""
-    p = Path(path_or_name).expanduser()
-    cand = runs_root() / str(path_or_name)
-    if (cand / CONFIG).is_file():  # a run name wins over a same-named folder in the working dir
-        return cand
-    if p.is_dir():
-        return p
-    if cand.is_dir():
-        return cand
-    known = [r.name for r in sorted(runs_root().glob("*")) if (r / CONFIG).is_file()] if runs_root().is_dir() else []
-    import difflib
-
-    close = difflib.get_close_matches(str(path_or_name), known, n=3)
-    raise RunError(f"no run {str(path_or_name)!r}" + (f". Did you mean {', '.join(close)}?" if close else ""),
-                   path=cand, fix="list runs with `facelab runs` (runs live under $FACELAB_RUNS, default ./runs)")
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise RunError(f"the run folder {path.parent} has no {path.name}", path=path.parent,
-                       fix="it is not a finished facelab run: train again, or resume it with --resume") from None
-    except ValueError as e:
-        raise RunError(f"{path} is corrupt ({e})", path=path,
-                       fix="train the run again (or restore the file)") from None
 
 
 class Run:
@@ -102,7 +61,7 @@ class Run:
         """
         if isinstance(path_or_name, Run):
             return path_or_name
-        path = resolve_run_path(path_or_name)
+        path = resolve_run(path_or_name)
         try:
             config = yaml.safe_load((path / CONFIG).read_text())
         except FileNotFoundError:
@@ -114,14 +73,17 @@ class Run:
         if not isinstance(config, dict):
             raise RunError(f"{path / CONFIG} is corrupt (not a mapping)", path=path / CONFIG,
                            fix="train the run again (or restore the file)")
-        _refuse_generator(path)
+        if is_generator_run(path):  # a DCGAN (facelab.generate): it makes faces, it cannot classify them
+            raise RunError(f"{path} is a generator run (a DCGAN that makes faces): it cannot classify or "
+                           "predict", path=path, fix="use `facelab generate sample RUN`; to predict, pick a "
+                                                      "classifier run from `facelab runs`")
         try:
-            task = Task.from_dict(_read_json(path / TASK))
+            task = Task.from_dict(read_json(path / TASK))
         except (KeyError, TypeError):
             raise RunError(f"{path / TASK} is corrupt", path=path / TASK, fix="train the run again") from None
-        input_ = _read_json(path / INPUT)
-        metrics = _read_json(path / METRICS) if (path / METRICS).is_file() else {}
-        state = _read_json(path / STATE) if (path / STATE).is_file() else {}
+        input_ = read_json(path / INPUT)
+        metrics = read_json(path / METRICS) if (path / METRICS).is_file() else {}
+        state = read_json(path / STATE) if (path / STATE).is_file() else {}
         return cls(path, config, task, input_, metrics, state)
 
     def __repr__(self) -> str:
@@ -138,11 +100,12 @@ class Run:
 
     @property
     def key_metric(self) -> tuple[str, float | None]:
-        """(name, value) of the figure used to rank runs: validation accuracy."""
-        for k in ("val_accuracy", "test_accuracy"):
-            if self.metrics.get(k) is not None:
-                return k, float(self.metrics[k])
-        return "val_accuracy", None
+        """(name, value) of the figure used to rank and show runs: validation accuracy (test
+        accuracy when a run has no validation figure); see :func:`facelab.runs.metrics.headline`."""
+        from .metrics import headline
+
+        found = headline(self.metrics)
+        return found if found is not None else ("val_accuracy", None)
 
     @property
     def created(self) -> str:
@@ -180,7 +143,7 @@ class Run:
 
     def split(self) -> dict:
         """Row indices per split used by training: ``{"train": [...], "val": [...], "holdout": bool}``."""
-        return _read_json(self.path / SPLIT)
+        return read_json(self.path / SPLIT)
 
     def trained_on(self, ds, rows) -> int:
         """How many of the prepared dataset ``ds``'s images ``rows`` this run trained on.
@@ -236,10 +199,8 @@ class Run:
     @property
     def temperature(self) -> float:
         """The logit divisor fitted on validation (``calibration.json``); 1.0 when none was fitted."""
-        from .calibrate import CALIBRATION
-
         p = self.path / CALIBRATION
-        return float(_read_json(p).get("temperature", 1.0)) if p.is_file() else 1.0
+        return float(read_json(p).get("temperature", 1.0)) if p.is_file() else 1.0
 
     def torch_model(self):
         """The torch module (eval mode, weights loaded); ``None`` for classical models."""
@@ -270,7 +231,7 @@ class Run:
     def _torch_apply(self, x, fn, batch: int = 512) -> np.ndarray:
         import torch
 
-        from .data import to_float
+        from .preprocess import to_float
 
         model = self.model()
         mean, std = self.input["mean"], self.input["std"]
@@ -310,44 +271,110 @@ class Run:
                 "created": self.created, "path": str(self.path)}
 
 
-def list_runs(root: str | Path | None = None) -> list[Run]:
-    """Every readable run under ``root`` (default ``runs_root()``), newest first.
-
-    Folders that are not runs, or are corrupt, are skipped (``facelab runs`` counts them).
+class GeneratorEntry:
+    """A generator run (``facelab generate train``) as the runs folder lists it, read from its small
+    files only (``config.yaml``, ``state.json``, ``metrics.json``): the same ``name``, ``path``,
+    ``config``, ``status``, ``created`` and :meth:`summary` as a :class:`Run`, and nothing that
+    classifies. :class:`facelab.generate.run.GeneratorRun` builds on it (sampling, the networks).
 
     Example:
-        >>> [r.name for r in list_runs()]          # doctest: +SKIP
+        >>> GeneratorEntry.read(Path("/nonexistent"))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        facelab.errors.RunError: /nonexistent is not a facelab run (no config.yaml)...
+    """
+
+    kind = GENERATOR
+
+    def __init__(self, path: Path, config: dict, state: dict, metrics: dict):
+        self.path = Path(path)
+        self.name = self.path.name
+        self.config, self.state, self.metrics = config, state, metrics
+
+    @classmethod
+    def read(cls, path: Path):
+        """Read the small files of the generator run folder ``path``.
+
+        Raises:
+            RunError: a missing or corrupt ``config.yaml``, or a corrupt ``state.json`` / ``metrics.json``.
+        """
+        path = Path(path)
+        try:
+            config = yaml.safe_load((path / CONFIG).read_text())
+        except FileNotFoundError:
+            raise RunError(f"{path} is not a facelab run (no {CONFIG})", path=path,
+                           fix="pass a folder made by `facelab generate train` (see `facelab runs`)") from None
+        except (OSError, yaml.YAMLError) as e:
+            raise RunError(f"{path / CONFIG} is corrupt ({e})", path=path / CONFIG, fix="train the run again") from None
+        if not isinstance(config, dict):
+            raise RunError(f"{path / CONFIG} is corrupt (not a mapping)", path=path / CONFIG,
+                           fix="train the run again")
+        state = read_json(path / STATE) if (path / STATE).is_file() else {}
+        metrics = read_json(path / METRICS) if (path / METRICS).is_file() else {}
+        return cls(path, config, state, metrics)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, model=dcgan{self.config.get('size', '')})"
+
+    @property
+    def condition(self) -> list[str]:
+        """The attributes a conditional generator is fed (empty for an unconditional one)."""
+        return list(self.config.get("condition") or [])
+
+    @property
+    def status(self) -> str:
+        return str(self.state.get("status", "unknown"))
+
+    @property
+    def created(self) -> str:
+        return str(self.state.get("created", ""))
+
+    def summary(self) -> dict[str, Any]:
+        """The keys of :meth:`Run.summary` (for ``facelab runs``): the Fréchet distance when it was
+        scored, else the face rate."""
+        fd = self.metrics.get("frechet")
+        return {"name": self.name, "target": "+".join(self.condition) or "faces", "kind": GENERATOR,
+                "model": f"dcgan{self.config.get('size', '')}", "metric": "frechet" if fd is not None else "face_rate",
+                "value": fd if fd is not None else self.metrics.get("face_rate"),
+                "status": self.status, "created": self.created, "path": str(self.path)}
+
+
+def _load_listed(path: Path) -> "Run | GeneratorEntry":
+    return GeneratorEntry.read(path) if is_generator_run(path) else Run.load(path)
+
+
+def list_runs(root: str | Path | None = None) -> "list[Run | GeneratorEntry]":
+    """Every readable run under ``root`` (default ``runs_root()``), newest first.
+
+    A generator run (``task.json`` ``kind: generator``) is listed as a :class:`GeneratorEntry`
+    (same ``summary()``, ``status``, ``created``, ``config``, ``path``); filter with
+    ``isinstance(r, Run)`` for the runs that classify. Folders that are not runs, or are corrupt,
+    are skipped (``facelab runs`` counts them: :func:`broken_runs`).
     """
     root = Path(root) if root is not None else runs_root()
-    runs: list[Run] = []
-    if not root.is_dir():
-        return runs
-    for p in root.iterdir():
-        if p.is_dir() and (p / CONFIG).is_file():
-            try:
-                runs.append(_load_listed(p))
-            except RunError:
-                continue
+    runs: list = []
+    for name in run_names(root):
+        try:
+            runs.append(_load_listed(root / name))
+        except RunError:
+            continue
     runs.sort(key=lambda r: (r.created, r.name), reverse=True)
     return runs
 
 
-# -- generator runs (facelab.generate, issue 18) ------------------------------------------------
-# A DCGAN run shares the runs folder: `facelab runs` lists it (GeneratorRun has the same summary(),
-# status, created, config and path), while everything that classifies refuses it by name.
+def broken_runs(root: str | Path | None = None) -> list[tuple[str, str]]:
+    """(name, reason) of every run folder under ``root`` that :func:`list_runs` leaves out because
+    it no longer loads (a corrupt ``task.json``, ``config.yaml`` or ``input.json``), by name.
 
-def _refuse_generator(path: Path) -> None:
-    try:
-        kind = json.loads((path / TASK).read_text()).get("kind")
-    except (OSError, ValueError, AttributeError):
-        return  # Run.load names a missing or corrupt task.json itself
-    if kind == "generator":
-        raise RunError(f"{path} is a generator run (a DCGAN that makes faces): it cannot classify or "
-                       "predict", path=path, fix="use `facelab generate sample RUN`; to predict, pick a "
-                                                  "classifier run from `facelab runs`")
-
-
-def _load_listed(path: Path):
-    from ..generate.run import GeneratorRun, is_generator_run
-
-    return GeneratorRun.load(path) if is_generator_run(path) else Run.load(path)
+    Example:
+        >>> broken_runs()                          # doctest: +SKIP
+        [('old-run', '.../old-run/task.json is corrupt (Expecting value: line 1 column 1 (char 0))')]
+    """
+    root = Path(root) if root is not None else runs_root()
+    out: list[tuple[str, str]] = []
+    for name in run_names(root):  # the same folders list_runs reads
+        try:
+            _load_listed(root / name)
+        except RunError as e:
+            out.append((name, e.message))
+    return out
