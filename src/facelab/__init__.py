@@ -46,6 +46,10 @@ _EXPORTS = {
     "Predictor": "facelab.predict.predictor",
     "export_onnx": "facelab.predict.export",
     "create_app": "facelab.serve.app",
+    "train_gan": "facelab.generate.train",
+    "sample": "facelab.generate",
+    "interpolate": "facelab.generate",
+    "GeneratorRun": "facelab.generate.run",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

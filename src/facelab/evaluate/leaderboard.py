@@ -22,7 +22,7 @@ import pandas as pd
 from ..errors import FacelabError
 from . import metrics as M
 from . import plots as P
-from ..runs.layout import LEADERBOARD, is_run_folder, safe_part
+from ..runs.layout import LEADERBOARD, is_generator_run, is_run_folder, safe_part
 
 COLUMNS = ["rank", "run", "model", "params", "accuracy", "accuracy_low", "accuracy_high", "balanced_accuracy",
            "f1", "roc_auc", "ece", "split", "n_eval", "train_s", "latency_ms", "throughput", "parameters"]
@@ -332,11 +332,12 @@ def ordered_run_names(root: str | Path) -> list[str]:
     """Run folders inside ``root``, newest first (folder time), except that the winner of the newest
     leaderboard leads when no run outside that board is newer than it: after a `facelab compare`
     a listing opens on its best model, not on whichever it happened to train last, while a run
-    trained after the comparison still comes first."""
+    trained after the comparison still comes first. Generator runs (:mod:`facelab.generate`) are
+    left out: they make faces, they do not classify them (the dashboard gives them their own page)."""
     root = Path(root)
     if not root.is_dir():
         return []
-    found = {p.name: p.stat().st_mtime for p in root.iterdir() if is_run_folder(p)}
+    found = {p.name: p.stat().st_mtime for p in root.iterdir() if is_run_folder(p) and not is_generator_run(p)}
     names = sorted(found, key=found.get, reverse=True)
     board = newest_leaderboard(root)
     if board is not None and board[1] and board[1][0] in found:

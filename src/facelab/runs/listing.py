@@ -19,7 +19,7 @@ from pathlib import Path
 from ..errors import ConfigError, RunError
 from ..paths import runs_root
 from ..pretrained import is_shipped, shipped_names, shipped_path
-from .layout import CONFIG, is_run_folder
+from .layout import CONFIG, is_generator_run, is_run_folder
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 
@@ -106,12 +106,14 @@ def names_a_run(path_or_name: str | Path, root: Path | None = None) -> bool:
         return False
 
 
-def run_names(root: str | Path | None = None) -> list[str]:
-    """The names of the run folders under ``root``, sorted (no file is parsed)."""
+def run_names(root: str | Path | None = None, *, generators: bool = True) -> list[str]:
+    """The names of the run folders under ``root``, sorted (no file is parsed, except each
+    ``task.json`` when ``generators=False`` leaves out generator runs: they make faces, they do
+    not classify them)."""
     root = Path(root) if root is not None else runs_root()
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if is_run_folder(p))
+    return sorted(p.name for p in root.iterdir() if is_run_folder(p) and (generators or not is_generator_run(p)))
 
 
 __all__ = ["check_name", "names_a_run", "resolve_name", "resolve_run", "run_names"]

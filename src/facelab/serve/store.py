@@ -90,7 +90,7 @@ class RunStore:
             RunError: not one run could be loaded (each failure is named in the message).
         """
         runs_dir = Path(settings.runs_dir)
-        names = list(settings.runs) or run_names(runs_dir)
+        names = list(settings.runs) or run_names(runs_dir, generators=False)  # a DCGAN run does not classify
         if not names:  # a fresh install: serve the models shipped with facelab
             names = shipped_names()
             log.info("no runs in the runs folder: serving the shipped models", extra={"runs_dir": str(runs_dir)})

@@ -89,6 +89,8 @@ def _find_resumable(resume: bool | str, name: str | None, target, model: str) ->
     if name:
         return resolve_run(name)
     for run in list_runs():
+        if not isinstance(run, Run):  # a generator run (facelab generate train --resume resumes it)
+            continue
         if run.status not in ("finished", "failed") and run.config.get("model") == model and (target is None or run.config.get("target") == target):
             return run.path
     raise RunError("no unfinished run to resume", path=runs_root(),
