@@ -66,7 +66,8 @@ def run_plain(*, kind: str, target: str | None, minutes: float, threads: int | N
         p = subprocess.run([sys.executable, "-m", "facelab.cli.main"] + cmd[1:] + extra + ["--no-progress"],
                            env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         wall = time.perf_counter() - t0
-        print(p.stdout)
+        out_text = "\n".join(ln.split("\r")[-1] for ln in p.stdout.splitlines() if ln.split("\r")[-1].strip())
+        print(out_text)
         if p.returncode:
             raise SystemExit(f"the plain command failed (exit {p.returncode})")
         from facelab.runs import list_runs
@@ -87,7 +88,7 @@ def run_plain(*, kind: str, target: str | None, minutes: float, threads: int | N
             "budget_minutes": minutes, "wall_seconds": round(wall, 1), "train_seconds": round(m["train_seconds"], 1),
             "epochs": m["epochs"], "best_epoch": m["best_epoch"], "train_images_per_s": m["images_per_s"],
             "threads": m.get("threads"), "train_images": m["train_images"], "val_images": m["val_images"],
-            "conditions_before": before, "conditions_after": conditions(), "output": p.stdout[-4000:],
+            "conditions_before": before, "conditions_after": conditions(), "output": out_text[-4000:],
         }
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"{name}.json"

@@ -135,8 +135,8 @@ def _data_and_recipe(data, cfg: TrainConfig, explicit: set[str], progress: bool)
     say = (lambda line: print(line, file=sys.stderr, flush=True)) if progress else (lambda line: None)
     note = ""
     if ds is None:
-        say(f"preparing {source} at {geo['size']} px, {geo['crop']} crop{', grey' if geo['grey'] else ''} "
-            "(once: reused next time)")
+        say(f"dataset folder {source}: its cache at {geo['size']} px, {geo['crop']} crop"
+            f"{', grey' if geo['grey'] else ''} (prepared on first use, reused next time)")
         ds = ensure_prepared(source, **geo, progress=progress)
     else:
         have = {"size": ds.size, "crop": ds.meta.get("crop"), "grey": ds.channels == 1}
