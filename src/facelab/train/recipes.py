@@ -133,7 +133,7 @@ def geometry(recipe: Recipe | None, dataset: str, explicit: dict) -> dict:
     """Cache geometry for a dataset folder: explicit size/crop/grey, then the recipe's, then the
     dataset's default."""
     geo = dict(DATASET_GEOMETRY[dataset])
-    if recipe is not None:
+    if recipe is not None and recipe.dataset != "*":  # the catch-all keeps the dataset's own
         geo.update(size=recipe.size, crop=recipe.crop, grey=recipe.grey)
     geo.update({k: explicit[k] for k in ("size", "crop", "grey") if explicit.get(k) is not None})
     return geo
