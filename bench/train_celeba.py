@@ -63,7 +63,7 @@ def run_plain(*, kind: str, target: str | None, minutes: float, threads: int | N
         extra = ["--threads", str(threads)] if threads else []
         print("$ " + " ".join(cmd + extra), flush=True)
         t0 = time.perf_counter()
-        p = subprocess.run([sys.executable, "-m", "facelab.cli.main"] + cmd[1:] + extra + ["--no-progress"],
+        p = subprocess.run([sys.executable, "-m", "facelab.cli.main"] + cmd[1:] + extra,
                            env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         wall = time.perf_counter() - t0
         out_text = "\n".join(ln.split("\r")[-1] for ln in p.stdout.splitlines() if ln.split("\r")[-1].strip())

@@ -96,7 +96,7 @@ def register(app: typer.Typer) -> None:
                      val_fraction=val_fraction, params=_parse_params(param) or None, threads=threads,
                      patience=patience, recipe=recipe, size=size, crop=crop, grey=grey)
         try:
-            run = train(str(data) if data else None, resume=resume, config=config, progress=progress,
+            run = train(str(data) if data else None, resume=resume, config=config, progress=progress, echo=True,
                         **flags, **_set_options(set_, flags))
         except KeyboardInterrupt:
             # train() has saved the checkpoint and printed the resume command. SystemExit, because

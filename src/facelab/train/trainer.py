@@ -109,7 +109,7 @@ def _explicit(config, overrides: dict) -> set[str]:
     return keys
 
 
-def _data_and_recipe(data, cfg: TrainConfig, explicit: set[str], progress: bool):
+def _data_and_recipe(data, cfg: TrainConfig, explicit: set[str], progress: bool, echo: bool):
     """Open the cache (preparing a dataset folder with the recipe's geometry), fill ``cfg`` from
     the recipe table and say what was chosen (train/recipes.py)."""
     import sys
@@ -132,7 +132,7 @@ def _data_and_recipe(data, cfg: TrainConfig, explicit: set[str], progress: bool)
     dataset = dataset_kind(manifest.layout)
     recipe = recipes.pick(cfg.recipe, dataset, kind, cfg.minutes)
     geo = recipes.geometry(recipe, dataset, {"size": cfg.size, "crop": cfg.crop, "grey": cfg.grey})
-    say = (lambda line: print(line, file=sys.stderr, flush=True)) if progress else (lambda line: None)
+    say = (lambda line: print(line, file=sys.stderr, flush=True)) if echo else (lambda line: None)
     note = ""
     if ds is None:
         say(f"dataset folder {source}: its cache at {geo['size']} px, {geo['crop']} crop"
@@ -163,7 +163,7 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
           weights: str | None = None, init: str | None = None, resume: bool | str = False,
           val_fraction: float | None = None, params: dict | None = None, progress: bool = True,
           config: "str | Path | TrainConfig | dict | None" = None,
-          callbacks: Sequence[Callable[[EpochEnd], Any]] = (), **options) -> Run:
+          callbacks: Sequence[Callable[[EpochEnd], Any]] = (), echo: bool | None = None, **options) -> Run:
     """Train a model on a prepared cache and return the :class:`Run`.
 
     Args:
@@ -184,6 +184,7 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
         progress: show a progress bar.
         config: a YAML file / dict / TrainConfig; explicit arguments override it.
         callbacks: called with an :class:`EpochEnd` after every epoch.
+        echo: print the recipe's choices and the cache used (stderr); default: as ``progress``.
         **options: any other :class:`TrainConfig` field (``weight_decay``, ``patience``, ...).
 
     Returns:
@@ -212,7 +213,8 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
         ds = open_data(data if data is not None else cfg.data)
     else:
         cfg = TrainConfig.resolve(config, **overrides)
-        ds = _data_and_recipe(data, cfg, _explicit(config, overrides), progress)
+        ds = _data_and_recipe(data, cfg, _explicit(config, overrides), progress,
+                              progress if echo is None else echo)
         cfg.data = str(ds.path)
     if cfg.epochs is None and cfg.minutes is None:
         cfg.epochs = DEFAULT_EPOCHS
