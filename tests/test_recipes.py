@@ -101,7 +101,9 @@ def test_train_prepares_a_dataset_folder_with_the_recipe_and_reuses_it(synth_cel
 
 @pytest.mark.slow
 def test_size_flag_prepares_another_cache_and_recipe_none_keeps_plain_defaults(synth_fer, runs_dir):
-    run = train(synth_fer, minutes=0.03, size=24, recipe="none", **QUICK)
+    import facelab
+
+    run = facelab.train(synth_fer, minutes=0.03, size=24, recipe="none", **QUICK)  # the top-level API
     cfg = run.config
     assert run.input["size"] == 24 and run.input["channels"] == 1  # FER: grey, from the dataset kind
     assert (cfg["recipe"], cfg["balance"], cfg["tta"], cfg["aux"], cfg["epochs"]) == ("none", "sqrt", False, None, None)
@@ -170,7 +172,9 @@ def test_a_model_that_predicts_one_class_gets_a_warning_everywhere(tmp_path, run
     m.save(ds.path)
     main(["train", str(ds.path), "--target", "A", "--epochs", "1", "--name", "deg", "--no-progress",
           "--threads", "1", "--param", "widths=[8,16]", "--param", "depths=[1,1]", "--lr", "0.0001"])
-    out = capsys.readouterr().out
+    cap = capsys.readouterr()
+    out = cap.out
+    assert "recipe default (no --minutes)" in cap.err  # printed without the progress bar too
     run = Run.load("deg")
     assert run.metrics["degenerate"].startswith("predicts one class only on validation (not A for all")
     assert "warning:" in out and "predicts one class only" in out
