@@ -29,6 +29,7 @@ _EXPORTS = {
     "prepare": "facelab.data.cache",
     "load_image": "facelab.data.image",
     "synthesize": "facelab.data.synth",
+    "collect": "facelab.collect",
     "render_face": "facelab.data.synth",
     "Task": "facelab.runs.task",
     "train": "facelab.train.trainer",
