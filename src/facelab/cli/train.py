@@ -63,7 +63,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command("train")
     def train_cmd(
-        data: Optional[Path] = typer.Argument(None, help="Prepared cache, or a source folder with a cache."),
+        data: Optional[Path] = typer.Argument(None, help="Dataset folder (prepared on first use, with the "
+                                                         "recipe's geometry) or a prepared cache."),
         target: Optional[str] = typer.Option(None, help="Attribute (Smiling), 'all', A,B,C, or a class column "
                                                         "(default: the dataset's class column)."),
         model: Optional[str] = typer.Option(None, help="Model name (see `facelab models`); default cnn."),
@@ -89,9 +90,21 @@ def register(app: typer.Typer) -> None:
         set_: Optional[List[str]] = typer.Option(None, "--set", help="Any other training option KEY=VALUE "
                                                  "(repeatable), e.g. --set ema=0.999 --set tta=true "
                                                  "--set weight_decay=0.02 (see docs/training.md)."),
+        recipe: Optional[str] = typer.Option(None, help="Defaults chosen by task (docs/training.md, "
+                                                        "'Recipes'): auto (default), none, or a row such as "
+                                                        "celeba/binary."),
+        size: Optional[int] = typer.Option(None, help="Cache side in pixels when DATA is a dataset folder "
+                                                      "(default: the recipe's)."),
+        crop: Optional[str] = typer.Option(None, help="Cache crop when DATA is a dataset folder: square | "
+                                                      "face | full (default: the recipe's)."),
+        grey: Optional[bool] = typer.Option(None, "--grey/--rgb", help="Cache colour when DATA is a dataset "
+                                                                       "folder (default: the recipe's)."),
         runs_dir: Optional[Path] = runs_dir_option(),
     ) -> None:
-        """Train a model on a prepared cache; the run goes to runs/<name>/."""
+        """Train a model on a dataset folder or a prepared cache; the run goes to runs/<name>/.
+
+        The options nobody sets come from the recipe for the dataset, task and --minutes, printed
+        at the start and saved in the run's config.yaml; every flag wins over it."""
         from rich.console import Console
 
         use_runs_dir(runs_dir)
@@ -101,9 +114,9 @@ def register(app: typer.Typer) -> None:
         flags = dict(target=target, model=model, epochs=epochs, minutes=minutes, name=name, seed=seed,
                      batch_size=batch_size, lr=lr, weights=str(weights) if weights else None, init=init, aux=aux,
                      val_fraction=val_fraction, params=_parse_params(param) or None, threads=threads,
-                     patience=patience)
+                     patience=patience, recipe=recipe, size=size, crop=crop, grey=grey)
         try:
-            run = train(str(data) if data else None, resume=resume, config=config, progress=progress,
+            run = train(str(data) if data else None, resume=resume, config=config, progress=progress, echo=True,
                         **flags, **_set_options(set_, flags))
         except KeyboardInterrupt:
             # train() has saved the checkpoint and printed the resume command. SystemExit, because
@@ -117,7 +130,10 @@ def register(app: typer.Typer) -> None:
             if m.get(k) is not None:
                 v = m[k]
                 c.print(f"  {k:15s} {v:.4f}" if isinstance(v, float) else f"  {k:15s} {v}")
+        c.print(f"  recipe          {run.config.get('recipe') or 'none'}; imbalance {run.config.get('balance')}")
         c.print(f"  run folder      {run.path}")
+        if m.get("degenerate"):
+            c.print(f"[bold yellow]warning:[/] {m['degenerate']}", highlight=False)
 
     @app.command("models")
     def models_cmd(

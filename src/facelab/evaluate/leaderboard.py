@@ -256,7 +256,9 @@ def training_notes(table: pd.DataFrame, runs: dict) -> list[str]:
         said = []
         k = len(info.get("classes") or []) if info.get("kind") == "multiclass" else 2
         bal = r.get("balanced_accuracy")
-        if info.get("kind") in ("binary", "multiclass") and bal is not None and not pd.isna(bal) \
+        if m.get("degenerate"):  # judged on validation when it trained (runs/degenerate.py)
+            said.append(f"degenerate: it {m['degenerate']}")
+        elif info.get("kind") in ("binary", "multiclass") and bal is not None and not pd.isna(bal) \
                 and bal <= 1 / k + 0.02:
             said.append(f"balanced accuracy {bal:.3f} is chance for {k} classes")
         epochs, steps = m.get("epochs"), m.get("steps")

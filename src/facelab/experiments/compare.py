@@ -242,7 +242,8 @@ def compare(data, *, target, models, epochs: int | None = None, minutes: float |
         if name in used:
             name = f"{name}-{i}"
         used.add(name)
-        opts = {**train_options, **e}
+        # models compared on equal terms: no per-task recipe (cnn-only parameters) unless asked
+        opts = {"recipe": "none", **train_options, **e}
         con.print(f"[bold]({i + 1}/{len(entries)}) training {model}[/] as {name}")
         t0 = time.perf_counter()
         run = train(data, target=target, model=model, epochs=epochs, minutes=minutes, name=name, seed=seed,

@@ -258,7 +258,8 @@ def search(data, *, target, model: str = "cnn", trials: int | None = None, minut
         con.print(f"[bold]trial {trial.number}[/] {name}: resolution {res}, "
                   + ", ".join(f"{k}={v}" for k, v in {**opts, **params}.items()))
         t0 = time.perf_counter()
-        base = dict(train_options)
+        # a search explores the options itself: no recipe underneath unless asked (train/recipes.py)
+        base = {"recipe": "none", **train_options}
         params = {**(base.pop("params", None) or {}), **params}
         try:
             run = train(cache, target=target, model=model, epochs=epochs, name=name, seed=seed,

@@ -44,7 +44,7 @@ from .steps import EpochEnd
 DEFAULT_EPOCHS = 10
 #: Options whose default changed after runs were saved without them: such a run resumes with the
 #: value it was trained with, not the new default.
-LEGACY = {"ema": 0.0, "patience_after": 0.0}
+LEGACY = {"ema": 0.0, "patience_after": 0.0, "recipe": "none"}
 
 
 def default_threads() -> int:
@@ -97,13 +97,76 @@ def _find_resumable(resume: bool | str, name: str | None, target, model: str) ->
                    fix="pass the run's name: --resume NAME (see `facelab runs`)")
 
 
+def _explicit(config, overrides: dict) -> set[str]:
+    """The options the user set (arguments that are not None, and every key of ``config``):
+    the recipe never overrides them."""
+    keys = {k for k, v in overrides.items() if v is not None}
+    if isinstance(config, TrainConfig):
+        return keys | set(config.to_dict())
+    if isinstance(config, dict):
+        return keys | set(config)
+    if config is not None:
+        import yaml
+
+        return keys | set(yaml.safe_load(Path(config).read_text()) or {})  # resolve() has read it once
+    return keys
+
+
+def _data_and_recipe(data, cfg: TrainConfig, explicit: set[str], progress: bool, echo: bool):
+    """Open the cache (preparing a dataset folder with the recipe's geometry), fill ``cfg`` from
+    the recipe table and say what was chosen (train/recipes.py)."""
+    import sys
+
+    from ..data.ensure import dataset_kind, ensure_prepared
+    from ..data.prepared import resolve_data
+    from ..models import get_model
+    from . import recipes
+
+    if data is None or str(data) == "":
+        open_data(data)  # the usual "no data given" error
+    ds, source = resolve_data(data)
+    if ds is None:
+        from ..data.readers import read_source
+
+        manifest = read_source(source)
+    else:
+        manifest = ds.manifest
+    kind = resolve_task(manifest, cfg.target).kind  # an unknown target fails before any decoding
+    dataset = dataset_kind(manifest.layout)
+    recipe = recipes.pick(cfg.recipe, dataset, kind, cfg.minutes)
+    geo = recipes.geometry(recipe, dataset, {"size": cfg.size, "crop": cfg.crop, "grey": cfg.grey})
+    say = (lambda line: print(line, file=sys.stderr, flush=True)) if echo else (lambda line: None)
+    note = ""
+    if ds is None:
+        say(f"dataset folder {source}: its cache at {geo['size']} px, {geo['crop']} crop"
+            f"{', grey' if geo['grey'] else ''} (prepared on first use, reused next time)")
+        ds = ensure_prepared(source, **geo, progress=progress)
+    else:
+        have = {"size": ds.size, "crop": ds.meta.get("crop"), "grey": ds.channels == 1}
+        asked = {k: cfg_v for k in ("size", "crop", "grey") if (cfg_v := getattr(cfg, k)) is not None
+                 and cfg_v != have[k]}
+        if asked:
+            raise ConfigError(f"DATA is a prepared cache ({have['size']} px, {have['crop']} crop"
+                              f"{', grey' if have['grey'] else ''}); it cannot change to "
+                              + ", ".join(f"{k} {v}" for k, v in asked.items()), path=ds.path,
+                              fix="pass the dataset folder instead: facelab prepares it with that geometry")
+        if (have["size"], have["grey"]) != (geo["size"], geo["grey"]) or have["crop"] != geo["crop"]:
+            note = f" wanted; the given cache is {have['size']} px {have['crop']}"
+        geo = have if not note else geo
+    outcome = recipes.apply(cfg, recipe, explicit, network=get_model(cfg.model).kind != "classical")
+    cfg.size, cfg.crop, cfg.grey = ds.size, ds.meta.get("crop"), ds.channels == 1
+    for line in recipes.describe(recipe, cfg, outcome, geo, cache_note=note):
+        say(line)
+    return ds
+
+
 def train(data, *, target: str | Sequence[str] | None = None, model: str | None = None,
           epochs: int | None = None, minutes: float | None = None, name: str | None = None,
           seed: int | None = None, batch_size: int | None = None, lr: float | None = None,
           weights: str | None = None, init: str | None = None, resume: bool | str = False,
           val_fraction: float | None = None, params: dict | None = None, progress: bool = True,
           config: "str | Path | TrainConfig | dict | None" = None,
-          callbacks: Sequence[Callable[[EpochEnd], Any]] = (), **options) -> Run:
+          callbacks: Sequence[Callable[[EpochEnd], Any]] = (), echo: bool | None = None, **options) -> Run:
     """Train a model on a prepared cache and return the :class:`Run`.
 
     Args:
@@ -124,6 +187,7 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
         progress: show a progress bar.
         config: a YAML file / dict / TrainConfig; explicit arguments override it.
         callbacks: called with an :class:`EpochEnd` after every epoch.
+        echo: print the recipe's choices and the cache used (stderr); default: as ``progress``.
         **options: any other :class:`TrainConfig` field (``weight_decay``, ``patience``, ...).
 
     Returns:
@@ -152,7 +216,8 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
         ds = open_data(data if data is not None else cfg.data)
     else:
         cfg = TrainConfig.resolve(config, **overrides)
-        ds = open_data(data)
+        ds = _data_and_recipe(data, cfg, _explicit(config, overrides), progress,
+                              progress if echo is None else echo)
         cfg.data = str(ds.path)
     if cfg.epochs is None and cfg.minutes is None:
         cfg.epochs = DEFAULT_EPOCHS
