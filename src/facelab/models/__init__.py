@@ -32,7 +32,7 @@ class ModelSpec:
 
 MODELS: Registry[ModelSpec] = Registry("model")
 
-_MODULES = ("cnn", "mobilenet", "resnet", "classical")
+_MODULES = ("cnn", "mobilenet", "resnet", "classical", "embed")
 
 
 def _load_all() -> None:

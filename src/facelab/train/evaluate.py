@@ -186,7 +186,11 @@ def predict_split(run, *, data=None, split: str = "test", batch: int = 512, prog
     for i in tqdm(range(0, len(rows), batch), desc=f"predict {split}", unit="batch", disable=not progress,
                   leave=False):
         x = np.asarray(ds.images[rows[i:i + batch]])
-        if size != ds.size:
+        if run.spec.kind != "torch" and getattr(run.model(), "source_features", False):
+            from ..models.embed import dataset_inputs  # descriptors of the source photos
+
+            x = dataset_inputs(run.model(), ds, rows[i:i + batch])
+        elif size != ds.size:
             x = _resize(x, size)
         out.append(np.asarray(run.predict_proba(x), dtype=np.float32))
     prob = np.concatenate(out).reshape(len(rows), -1)
