@@ -50,6 +50,10 @@ def write_rows(images: str, rows: np.ndarray, buf: np.ndarray) -> None:
 
 def decode_chunk(job: dict) -> tuple[int, list]:
     """Decode one chunk of image rows into the images file, then write its done-marker."""
+    if job.get("detect"):  # --crop detect: faces detected and aligned (faces/prepare_align.py)
+        from ..faces.prepare_align import detect_chunk
+
+        return detect_chunk(job)
     s, c = job["size"], job["channels"]
     rows = np.asarray(job["rows"], dtype=np.int64)
     buf = np.zeros((len(rows), s, s, c), np.uint8)
