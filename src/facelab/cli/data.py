@@ -8,8 +8,8 @@ data_app = typer.Typer(help="Datasets: make synthetic faces, inspect a source, p
 
 
 def register(app: typer.Typer) -> None:
-    from . import data_info, data_prepare, data_synth
+    from . import data_info, data_prepare, data_review, data_synth
 
-    for mod in (data_synth, data_info, data_prepare):
+    for mod in (data_synth, data_info, data_prepare, data_review):
         mod.register(data_app)
     app.add_typer(data_app, name="data")

@@ -40,6 +40,9 @@ def prepare_command(
         f = meta["faces"]
         con.print(f"faces ({meta['detector']}): {f['one']} photos with one, {f['several']} with several "
                   f"({f['several_policy']}), {f['none']} with none ({f['no_face']}); {f['kept']} kept")
+    for note in ds.manifest.notes:  # the user's marks (exclude.txt / relabel.csv), counted
+        if note.startswith(("exclude.txt", "relabel.csv", "warning: ")):
+            con.print(("[yellow]" if note.startswith("warning") else "") + note, highlight=False)
     splits = ds.table["split"].value_counts().to_dict()
     con.print("splits: " + ", ".join(f"{s} {splits.get(s, 0)}" for s in ("train", "val", "test")))
     if meta.get("skipped"):
