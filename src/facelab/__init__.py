@@ -45,6 +45,9 @@ _EXPORTS = {
     "Predictor": "facelab.predict.predictor",
     "export_onnx": "facelab.predict.export",
     "create_app": "facelab.serve.app",
+    "review": "facelab.data.review",
+    "dataset_embeddings": "facelab.data.embeddings",
+    "FaceEmbedder": "facelab.faces.dlibface",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -229,10 +229,10 @@ def _build(head: str):
 
 register_model("embed-logreg", kind="classical",
                description="dlib's pretrained ResNet face embedding (128-D, from the source photo) + "
-                           "logistic regression; needs facelab[dlib]", head="logreg", C=1.0)(_build("logreg"))
+                           "logistic regression; needs the dlib extra", head="logreg", C=1.0)(_build("logreg"))
 register_model("embed-knn", kind="classical",
                description="dlib's pretrained ResNet face embedding + a k-nearest-neighbour vote; "
-                           "needs facelab[dlib]", head="knn", k=5)(_build("knn"))
+                           "needs the dlib extra", head="knn", k=5)(_build("knn"))
 
 
 def dataset_inputs(model, ds, rows) -> np.ndarray:
