@@ -18,7 +18,7 @@ Haar detector; photos whose faces fill well under the frame are photos, not face
 Example:
     >>> g = detect_geometry(64, False)
     >>> g["source_size"], [round(v, 3) for v in g["crop_box"]]
-    ([250, 250], [0.154, 0.149, 0.852, 0.847])
+    ([250, 250], [0.154, 0.15, 0.852, 0.847])
 """
 from __future__ import annotations
 
