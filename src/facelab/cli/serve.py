@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
         torch_threads: int = typer.Option(1, help="torch threads per inference call."),
         max_upload_mb: float = typer.Option(10.0, help="Largest request body accepted (413 above)."),
         max_batch: int = typer.Option(16, help="Most images in one batch request."),
-        detector: str = typer.Option("haar", help="Face detector."),
+        detector: Optional[str] = typer.Option(None, help="Face detector (default: the run's own, else haar)."),
         backend: str = typer.Option("torch", help="torch or onnx."),
         log_level: str = typer.Option("info", help="Log level of the JSON logs."),
     ) -> None:

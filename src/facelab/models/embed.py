@@ -235,6 +235,16 @@ register_model("embed-knn", kind="classical",
                            "needs the dlib extra", head="knn", k=5)(_build("knn"))
 
 
+def run_wants_descriptors(run) -> bool:
+    """True for a run whose (classical) model takes descriptors of the source photos."""
+    from ..errors import FacelabError
+
+    try:
+        return run.spec.kind == "classical" and bool(getattr(run.model(), "source_features", False))
+    except FacelabError:  # a run-like object of another kind: it takes images
+        return False
+
+
 def dataset_inputs(model, ds, rows) -> np.ndarray:
     """What a classical model is fitted/scored on for cache rows: descriptors from the source photos
     for embed models (computed once per cache, see :mod:`facelab.data.embeddings`), else the crops."""

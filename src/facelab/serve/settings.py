@@ -34,7 +34,8 @@ class ServeSettings(BaseModel):
         workers: inference threads (default: the number of cores).
         torch_threads: torch threads per inference call; workers x torch_threads should not
             exceed the cores, or calls fight over them.
-        detector: the face detector name (``facelab.faces.detect.DETECTORS``).
+        detector: the face detector name (``facelab.faces.detect.DETECTORS``; default: the one each
+            run's cache was aligned with, else haar).
         backend: ``torch`` or ``onnx``.
         log_level: level of the JSON request log.
 
@@ -51,7 +52,7 @@ class ServeSettings(BaseModel):
     max_batch: int = Field(16, ge=1, le=256)
     workers: int = Field(default_factory=_cores, ge=1, le=64)
     torch_threads: int = Field(1, ge=1, le=64)
-    detector: str = "haar"
+    detector: str | None = None  # None: each run's own (input.json "detector"), else haar
     backend: Literal["torch", "onnx"] = "torch"
     log_level: str = "INFO"
 

@@ -186,8 +186,9 @@ def predict_split(run, *, data=None, split: str = "test", batch: int = 512, prog
     for i in tqdm(range(0, len(rows), batch), desc=f"predict {split}", unit="batch", disable=not progress,
                   leave=False):
         x = np.asarray(ds.images[rows[i:i + batch]])
-        if run.spec.kind != "torch" and getattr(run.model(), "source_features", False):
-            from ..models.embed import dataset_inputs  # descriptors of the source photos
+        from ..models.embed import dataset_inputs, run_wants_descriptors
+
+        if run_wants_descriptors(run):  # embed models: descriptors of the source photos
 
             x = dataset_inputs(run.model(), ds, rows[i:i + batch])
         elif size != ds.size:
