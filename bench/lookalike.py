@@ -102,7 +102,7 @@ def lookalike(people: Path, work: Path, args) -> dict:
 
 def identity(people: Path, work: Path, args) -> dict:
     import facelab
-    from facelab.data.embeddings import dataset_embeddings
+    from facelab.faces.embeddings import dataset_embeddings
 
     ds = facelab.prepare(people, size=64, progress=False, out=work / "cache-all")
     t = time.perf_counter()

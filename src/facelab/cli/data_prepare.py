@@ -28,7 +28,7 @@ def prepare_command(
     """Decode every image once into a uint8 cache (resumable, reused when nothing changed)."""
     from rich.console import Console
 
-    from ..data.cache import prepare
+    from ..faces.prepare_align import prepare  # the data layer's prepare, with --crop detect/auto
 
     ds = prepare(path, size=size, crop=crop, grey=grey, limit=limit, per_class=per_class, by=by,
                  seed=seed, workers=workers, out=out, progress=True, force=force, detector=detector,

@@ -16,7 +16,7 @@ def review_command(
     top: int = typer.Option(24, help="How many top losses of --run."),
 ) -> None:
     """Write an HTML page of photos to look at again; mark them in exclude.txt / relabel.csv."""
-    from ..data.review import review
+    from ..curate.review import review
 
     rep = review(path, run=run, out=out, faces=faces, threshold=threshold, top=top, progress=True)
     typer.echo(f"{rep.photos} photos: {len(rep.duplicate_groups)} near-duplicate groups, {len(rep.no_face)} without "

@@ -21,7 +21,7 @@ def explore_command(
     """Write an HTML report: counts, balance, sample grids, mean faces, pixel and attribute statistics."""
     from rich.console import Console
 
-    from ..cluster.sweep import parse_ints
+    from ..report.sweep import parse_ints
     from ..explore.report import explore
 
     rep = explore(data, out=out, sample=sample, seed=seed, progress=True, logreg_sample=logreg_sample,
@@ -54,7 +54,7 @@ def cluster_command(
     use_runs_dir(runs_dir)  # where --features run:<RUN> looks the run up by name
 
     from ..cluster.report import cluster
-    from ..cluster.sweep import parse_ints
+    from ..report.sweep import parse_ints
 
     rep = cluster(data, features=features, k=parse_ints(k, what="k"),
                   components=parse_ints(components, what="components"), per_class=per_class, sample=sample,

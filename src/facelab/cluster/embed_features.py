@@ -1,7 +1,7 @@
 """``facelab cluster --features embed``: dlib's pretrained face descriptors as clustering features.
 
 The descriptors come from the source photos (dlib's 5-point chip), computed once per prepared
-cache and reused (:mod:`facelab.data.embeddings`).
+cache and reused (:mod:`facelab.faces.embeddings`).
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from .features import Features
 
 def embed_features(ds, rows, *, progress: bool = False) -> Features:
     """The (len(rows), 128) descriptors of ``ds``'s rows, with a note of photos without a clean face."""
-    from ..data.embeddings import dataset_embeddings
+    from ..faces.embeddings import dataset_embeddings
 
     emb = dataset_embeddings(ds, progress=progress)
     rows = np.asarray(rows)

@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..paths import home
 from .features import extract, load_images
-from .sweep import Matching, grid_sweep, match_labels, reduce, sample_silhouette, valid_ks
+from ..report.sweep import Matching, grid_sweep, match_labels, reduce, sample_silhouette, valid_ks
 
 DEFAULT_COMPONENTS = (10, 25, 50, 100)
 
@@ -68,6 +68,7 @@ class ClusterReport:
         d = asdict(self)
         for k in ("html_path", "json_path", "out"):
             d[k] = str(d[k])
+        d["kind"] = "cluster"  # how the dashboard and `facelab.report.kinds` tell reports apart
         return d
 
 
@@ -143,7 +144,7 @@ def cluster(data, *, features: str = "pixels", k=range(5, 16), components=DEFAUL
                           fix="use --features pixels, hog, embed (dlib) or run:<RUN> (see `facelab runs`)")
     run = None
     if features.startswith("run:"):
-        from ..train.run import Run
+        from ..runs import Run
 
         run = Run.load(features[4:])  # a missing run fails now, not after loading the images
     ds, origin = load_images(data, progress=progress)
@@ -194,7 +195,7 @@ def cluster(data, *, features: str = "pixels", k=range(5, 16), components=DEFAUL
     # directions again, and the comparison would say nothing
     Zs, _ = reduce(np.asarray(feats.X, np.float32), max(comps), method="svd", seed=seed)
     k_ref = len(np.unique(y)) if y is not None and len(np.unique(y)) in ks else ks[len(ks) // 2]
-    from .sweep import fit_kmeans
+    from ..report.sweep import fit_kmeans
 
     reducers = {}
     for nm, Z in (("PCA", Zp), ("TruncatedSVD", Zs)):

@@ -47,6 +47,26 @@ POOL_MIN = 2048  # fewer images than this decode in-process: quicker than starti
 FORMAT = 1
 _STATE = "state.json"
 
+#: the per-image face aligner behind ``crop="detect"`` / ``"auto"``: :mod:`facelab.faces.prepare_align`
+#: registers itself on import (data imports nothing above it); ``facelab.prepare`` and the CLI import it
+_FACE_ALIGNER = None
+
+
+def register_face_aligner(aligner) -> None:
+    """Register the ``crop="detect"`` machinery: an object (module) with ``resolve_crop``,
+    ``detect_options``, ``detect_geometry``, ``collect_faces``, ``check_faces``, ``detect_meta`` and
+    ``WORKER`` (``"module:function"`` that a decoding worker calls with a chunk job)."""
+    global _FACE_ALIGNER
+    _FACE_ALIGNER = aligner
+
+
+def face_aligner():
+    """The registered face aligner, or a clear error when none is."""
+    if _FACE_ALIGNER is None:
+        raise ConfigError("crop 'detect' / 'auto' needs the face aligner, which is not loaded",
+                          fix="call facelab.prepare (or import facelab.faces.prepare_align first)")
+    return _FACE_ALIGNER
+
 
 # -- csv rows (in the parent: the csv is read once) -------------------------------------------------
 def _csv_chunk(job: dict, pixels: list) -> list:
@@ -140,14 +160,10 @@ def prepare(data, *, size: int = 64, crop: str | None = None, grey: bool = False
     t0 = time.perf_counter()
     say = (lambda msg: print(msg, file=sys.stderr)) if progress else (lambda msg: None)
     if str(crop or "").strip().lower() in ("auto", "detect"):
-        from ..faces.prepare_align import resolve_crop
-
-        crop = resolve_crop(data, str(crop).strip().lower(), say)
+        crop = face_aligner().resolve_crop(data, str(crop).strip().lower(), say)
     options = _options(size, crop, grey, limit, per_class, by, seed)
     if options["crop"] == "detect":
-        from ..faces.prepare_align import detect_options
-
-        options.update(detect_options(detector, no_face, several))
+        options.update(face_aligner().detect_options(detector, no_face, several))
 
     if isinstance(data, Manifest):
         manifest, root = data, Path(data.root)
@@ -210,9 +226,7 @@ def _decode_and_write(out: Path, root: Path, manifest, fingerprint: str, options
 
     detect = options["crop"] == "detect"
     if detect:  # the face square of the LFW framing's frame, as predict's align reproduces it
-        from ..faces.prepare_align import detect_geometry
-
-        geometry = detect_geometry(options["size"], options["grey"])
+        geometry = face_aligner().detect_geometry(options["size"], options["grey"])
         source_size, box = tuple(geometry["source_size"]), tuple(geometry["crop_box"])
     else:
         source_size = source_size_of(table) or (options["size"], options["size"])
@@ -237,16 +251,14 @@ def _decode_and_write(out: Path, root: Path, manifest, fingerprint: str, options
     if detect:
         for j in jobs:
             j["detect"] = {"geometry": geometry, "detector": options["detector"], "no_face": options["no_face"],
-                           "several": options["several"]}
+                           "several": options["several"], "worker": face_aligner().WORKER}
     t_decode = time.perf_counter()
     failures = _run(jobs, done, n, workers, progress, procs)
     t_decode = time.perf_counter() - t_decode
     n_decoded = sum(len(j["rows"]) for j in jobs)
     if detect:
-        from ..faces.prepare_align import check_faces, collect_faces
-
-        faces = collect_faces(partial / "chunks", n)
-        check_faces(faces, failures, n, root, say)
+        faces = face_aligner().collect_faces(partial / "chunks", n)
+        face_aligner().check_faces(faces, failures, n, root, say)
     if len(failures) == n:
         reasons = _count(failures)
         raise DataError(f"none of the {n} images of {root} could be decoded ({_fmt(reasons)})",
@@ -275,7 +287,7 @@ def _decode_and_write(out: Path, root: Path, manifest, fingerprint: str, options
         "seconds": round(seconds, 3), "images_per_s": round(n / max(seconds, 1e-9), 1),
         "decode_seconds": round(t_decode, 3), "decode_images_per_s": round(n_decoded / max(t_decode, 1e-9), 1),
         "resumed_images": n - n_decoded,
-        **(_detect_meta(options, faces, keep) if detect else {}),
+        **(face_aligner().detect_meta(options, faces, keep) if detect else {}),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "complete": True,
     }
     shutil.rmtree(partial / "chunks", ignore_errors=True)
@@ -289,12 +301,6 @@ def _decode_and_write(out: Path, root: Path, manifest, fingerprint: str, options
     say(f"prepared {len(kept)} images into {out} in {seconds:.1f} s"
         + (f"; skipped {_fmt(meta['skipped'])}" if failures else ""))
     return PreparedDataset.open(out)
-
-
-def _detect_meta(options: dict, faces: dict, keep) -> dict:
-    from ..faces.prepare_align import detect_meta
-
-    return detect_meta(options, faces, keep)
 
 
 def _same_state(partial: Path, state: dict) -> bool:

@@ -50,10 +50,11 @@ def write_rows(images: str, rows: np.ndarray, buf: np.ndarray) -> None:
 
 def decode_chunk(job: dict) -> tuple[int, list]:
     """Decode one chunk of image rows into the images file, then write its done-marker."""
-    if job.get("detect"):  # --crop detect: faces detected and aligned (faces/prepare_align.py)
-        from ..faces.prepare_align import detect_chunk
+    if job.get("detect"):  # --crop detect: faces detected and aligned by the registered aligner's worker
+        import importlib
 
-        return detect_chunk(job)
+        module, name = job["detect"]["worker"].split(":")
+        return getattr(importlib.import_module(module), name)(job)
     s, c = job["size"], job["channels"]
     rows = np.asarray(job["rows"], dtype=np.int64)
     buf = np.zeros((len(rows), s, s, c), np.uint8)
@@ -79,10 +80,8 @@ def worker_command() -> list[str]:
 def start_workers(n: int) -> list[subprocess.Popen]:
     """Start ``n`` idle workers. ``prepare`` starts them before reading the source, so that their
     imports (about half a second) overlap with the reading."""
-    import facelab
-
     env = dict(os.environ)
-    pkg_root = str(Path(facelab.__file__).resolve().parents[1])  # works without an install too
+    pkg_root = str(Path(__file__).resolve().parents[2])  # the folder holding `facelab`: works without an install too
     env["PYTHONPATH"] = pkg_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.setdefault("OMP_NUM_THREADS", "1")
     return [subprocess.Popen(worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,

@@ -133,7 +133,7 @@ def _name(src: Source) -> str:
     return "<bytes>" if isinstance(src, (bytes, bytearray, memoryview)) else str(src)
 
 
-def _read_bytes(src: Source, name: str | None = None) -> bytes:
+def read_bytes(src: Source, name: str | None = None) -> bytes:
     if isinstance(src, (bytes, bytearray, memoryview)):
         data = bytes(src)
     else:
@@ -245,7 +245,7 @@ def load_image(src: Source, *, grey: bool = False, name: str | None = None) -> n
         upload.jpg is not an image Pillow can read
     """
     name = name or _name(src)
-    img = _load_pil(_open_pil(_read_bytes(src, name), name), name)
+    img = _load_pil(_open_pil(read_bytes(src, name), name), name)
     try:
         return _to_array(img, grey)
     except ImageError:
@@ -301,7 +301,7 @@ def image_size(src: Source) -> tuple[int, int]:
         >>> image_size("000001.jpg")   # doctest: +SKIP
         (178, 218)
     """
-    data = _read_bytes(src)
+    data = read_bytes(src)
     if data.startswith(_JPEG_MAGIC) and b"Exif" not in data[:65536]:
         w, h = _jpeg_size(data)
         if w:
@@ -364,7 +364,7 @@ def decode_crop_resize(src: Source, *, size: int, crop_box: tuple[float, float, 
     """
     if size < 1:
         raise ValueError("size must be positive")
-    data = _read_bytes(src)
+    data = read_bytes(src)
     box = crop_box
     if box is not None:
         fast = _jpeg_fast(data, box, size, grey)

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..paths import home
 from . import sections
-from .html import HtmlReport
+from ..report.html import HtmlReport
 from .source import load_for_explore
 
 
@@ -61,6 +61,7 @@ class ExploreReport:
         d = dict(self.__dict__)
         d["html_path"], d["out"] = str(self.html_path), str(self.out)
         d["figures"] = [p.name for p in self.figures]
+        d["kind"] = "explore"  # how the dashboard and `facelab.report.kinds` tell reports apart
         return d
 
 

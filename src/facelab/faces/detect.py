@@ -368,13 +368,3 @@ def box_iou(a: FaceBox, b: FaceBox) -> float:
     union = a.w * a.h + b.w * b.h - inter
     return inter / union if union > 0 else 0.0
 
-
-@DETECTORS.register("dlib")
-def _dlib_detector(**params) -> Detector:
-    """dlib HOG / MMOD CNN with 5 landmarks (``facelab[dlib]``; see :mod:`facelab.faces.dlibface`).
-
-    Imported on use, so a bare install lists it and explains how to install it when chosen.
-    """
-    from .dlibface import DlibDetector
-
-    return DlibDetector(**params)

@@ -267,3 +267,35 @@ class FaceEmbedder:
         if box.size < self.min_face:
             return None, "too_small", box
         return self.embed(image, box), ("several" if len(boxes) > 1 else "ok"), box
+
+
+class CropEmbedder:
+    """dlib's embedder for photos (via :class:`FaceEmbedder`) and, as a fallback, small crops."""
+
+    def __init__(self, detector: str = "dlib", min_face: int = 24):
+        self._fe = FaceEmbedder(detector, min_face=min_face)
+        self.min_face = self._fe.min_face
+
+    @property
+    def detector(self):
+        return self._fe.detector
+
+    def embed_chip(self, chip: np.ndarray) -> np.ndarray:
+        return self._fe.embed_chip(chip)
+
+    def embed(self, image: np.ndarray, box) -> np.ndarray:
+        return self._fe.embed(image, box)
+
+    def embed_crop(self, crop: np.ndarray) -> np.ndarray:
+        """A descriptor from an already-cropped face (upscaled; landmarks on the detected face,
+        else on the crop's central 80%)."""
+        import cv2
+
+        crop = np.asarray(crop)
+        if crop.ndim == 3 and crop.shape[2] == 1:
+            crop = np.repeat(crop, 3, axis=2)
+        side = 200
+        img = cv2.resize(np.ascontiguousarray(crop), (side, side), interpolation=cv2.INTER_CUBIC)
+        boxes = self.detector.detect(img)
+        box = boxes[0] if boxes else FaceBox(0.1 * side, 0.1 * side, 0.8 * side, 0.8 * side, 0.0)
+        return self.embed_chip(face_chip(img, box))

@@ -23,10 +23,12 @@ Example:
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
+from ..data.cache import prepare, register_face_aligner
 from .align import LFW, align
 
 #: The cached face's side, in Haar-box sides (the face box is 1/1.6 of the crop: some hair and
@@ -224,3 +226,15 @@ def detect_meta(options: dict, faces: dict, keep) -> dict:
             "faces": {"photos": int(len(nf)), "one": int(np.sum(nf == 1)), "none": int(np.sum(nf == 0)),
                       "several": int(np.sum(nf >= 2)), "kept": int(len(keep)),
                       "no_face": options["no_face"], "several_policy": options["several"]}}
+
+
+#: what a decoding worker calls with a ``--crop detect`` chunk job (workers take JSON jobs)
+WORKER = f"{__name__}:detect_chunk"
+
+# ``facelab.data.cache.prepare`` runs --crop detect/auto through this module (data imports nothing
+# above it); ``prepare`` is re-exported here so that ``facelab.prepare`` comes with the aligner
+register_face_aligner(sys.modules[__name__])
+
+__all__ = ["CROP_SIDES", "NO_FACE", "SEVERAL", "WORKER", "check_faces", "collect_faces", "detect_chunk",
+           "detect_geometry", "detect_meta", "detect_options", "faces_file", "looks_like_photos", "prepare",
+           "resolve_crop"]

@@ -9,7 +9,7 @@ seconds once the embeddings exist.
 Where the descriptors come from (the model accepts both):
 
 * float ``(N, 128)`` arrays — descriptors computed from the SOURCE photos. Training, evaluation and
-  clustering pass these, from :func:`facelab.data.embeddings.dataset_embeddings` (computed once per
+  clustering pass these, from :func:`facelab.faces.embeddings.dataset_embeddings` (computed once per
   prepared cache, cached beside it); ``predict``/``serve`` pass the descriptor of each detected
   face of the photo (:class:`~facelab.faces.dlibface.FaceEmbedder`). The model says so with
   ``source_features = True``.
@@ -34,6 +34,7 @@ import numpy as np
 
 from ..errors import ConfigError, DataError
 from . import register_model
+from ..faces.dlibface import CropEmbedder  # noqa: F401  (dlib loads lazily, on first use)
 
 DIM = 128
 _KINDS = ("binary", "multilabel", "multiclass")
@@ -43,43 +44,6 @@ def is_descriptors(x) -> bool:
     """True for a float (N, 128) array of face descriptors (not images)."""
     x = np.asarray(x)
     return x.ndim == 2 and x.shape[1] == DIM and np.issubdtype(x.dtype, np.floating)
-
-
-class CropEmbedder:
-    """dlib's embedder for photos (via :class:`FaceEmbedder`) and, as a fallback, small crops."""
-
-    def __init__(self, detector: str = "dlib", min_face: int = 24):
-        from ..faces.dlibface import FaceEmbedder
-
-        self._fe = FaceEmbedder(detector, min_face=min_face)
-        self.min_face = self._fe.min_face
-
-    @property
-    def detector(self):
-        return self._fe.detector
-
-    def embed_chip(self, chip: np.ndarray) -> np.ndarray:
-        return self._fe.embed_chip(chip)
-
-    def embed(self, image: np.ndarray, box) -> np.ndarray:
-        return self._fe.embed(image, box)
-
-    def embed_crop(self, crop: np.ndarray) -> np.ndarray:
-        """A descriptor from an already-cropped face (upscaled; landmarks on the detected face,
-        else on the crop's central 80%)."""
-        import cv2
-
-        from ..faces.detect import FaceBox
-        from ..faces.dlibface import face_chip
-
-        crop = np.asarray(crop)
-        if crop.ndim == 3 and crop.shape[2] == 1:
-            crop = np.repeat(crop, 3, axis=2)
-        side = 200
-        img = cv2.resize(np.ascontiguousarray(crop), (side, side), interpolation=cv2.INTER_CUBIC)
-        boxes = self.detector.detect(img)
-        box = boxes[0] if boxes else FaceBox(0.1 * side, 0.1 * side, 0.8 * side, 0.8 * side, 0.0)
-        return self.embed_chip(face_chip(img, box))
 
 
 class EmbedClassifier:
@@ -127,9 +91,9 @@ class EmbedClassifier:
     # -- fit / predict -------------------------------------------------------------------------
     def fit(self, x, y, task) -> "EmbedClassifier":
         """Fit on descriptors (or uint8 crops); ``y`` as for :class:`facelab.models.classical.LogReg`."""
-        from .classical import LogReg, _kind_of
+        from .classical import LogReg, kind_of
 
-        kind = _kind_of(task)
+        kind = kind_of(task)
         X = self.embed(x)
         y = np.asarray(y)
         if len(X) != len(y) or len(X) < 2:
@@ -247,10 +211,10 @@ def run_wants_descriptors(run) -> bool:
 
 def dataset_inputs(model, ds, rows) -> np.ndarray:
     """What a classical model is fitted/scored on for cache rows: descriptors from the source photos
-    for embed models (computed once per cache, see :mod:`facelab.data.embeddings`), else the crops."""
+    for embed models (computed once per cache, see :mod:`facelab.faces.embeddings`), else the crops."""
     rows = np.asarray(rows)
     if getattr(model, "source_features", False):
-        from ..data.embeddings import dataset_embeddings
+        from ..faces.embeddings import dataset_embeddings
 
         return dataset_embeddings(ds).X[rows]
     return np.asarray(ds.images[rows])

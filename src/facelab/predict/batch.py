@@ -14,18 +14,16 @@ from __future__ import annotations
 
 import glob
 import json
-import math
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-import numpy as np
-import pandas as pd
 
 from ..errors import ConfigError, DataError
-from .predictor import PhotoResult, Predictor
+from .predictor import Predictor
+from .results import PhotoResult, results_table
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm",
               ".jfif", ".heic"}
@@ -110,45 +108,6 @@ def expand_sources(items: Iterable[str | Path]) -> tuple[list[str], list[PhotoRe
     return paths, problems, skipped
 
 
-def _status(r: PhotoResult, f=None) -> str:
-    if r.error:
-        return "error"
-    if f is None:
-        return "no face"
-    return "ok" if f.classified else "too small"
-
-
-def results_table(results: Iterable[PhotoResult], classes: list[str]) -> pd.DataFrame:
-    """One row per face (and one per photo without a face or with an error).
-
-    Columns: ``file, face, status, x, y, w, h, angle, score, labels`` (``;``-joined),
-    ``p_<class>`` per output, ``width, height, message``.
-
-    Example:
-        >>> results_table([PhotoResult("a.jpg", 10, 10, note="no face found")], ["Smiling"]).status[0]
-        'no face'
-    """
-    rows = []
-    for r in results:
-        base = {"file": r.source, "width": r.width, "height": r.height}
-        if r.error or not r.faces:
-            rows.append({**base, "face": None, "status": _status(r), "message": r.error or r.note})
-            continue
-        for f in r.faces:
-            b = f.box
-            row = {**base, "face": f.index, "status": _status(r, f), "x": round(b.x, 1), "y": round(b.y, 1),
-                   "w": round(b.w, 1), "h": round(b.h, 1), "angle": round(b.angle, 1), "score": round(b.score, 3),
-                   "labels": ";".join(f.labels), "message": f.note}
-            for c in classes:
-                row[f"p_{c}"] = f.probabilities.get(c, math.nan)
-            rows.append(row)
-    cols = ["file", "face", "status", "x", "y", "w", "h", "angle", "score", "labels"] + \
-        [f"p_{c}" for c in classes] + ["width", "height", "message"]
-    df = pd.DataFrame(rows, columns=cols)
-    df["face"] = df["face"].astype("Int64")
-    return df
-
-
 def _format(out: Path, format: str | None) -> str:
     fmt = (format or out.suffix.lstrip(".") or "csv").lower()
     if fmt == "pq":
@@ -192,23 +151,10 @@ def _unique(name: str, used: set[str]) -> str:
 
 
 def annotate_photo(r: PhotoResult, dest: Path) -> None:
-    """Draw each face's (rotated) box, index and labels on a copy of the photo."""
-    import cv2
-
+    """A copy of the photo with each face's (rotated) box, index and labels drawn (:meth:`PhotoResult.draw`)."""
     from ..data.image import load_image
-    from ..faces.align import Framing, frame_corners
 
-    img = np.ascontiguousarray(load_image(r.source)[:, :, ::-1])  # BGR for cv2
-    t = max(1, round(max(img.shape[:2]) / 400))
-    for f in r.faces:
-        corners = frame_corners(f.box, Framing(0.0, 0.0, 1.0, (1, 1)))  # the box itself, rotated
-        colour = (60, 200, 60) if f.classified else (0, 165, 255)
-        cv2.polylines(img, [np.round(corners).astype(np.int32)], True, colour, t, cv2.LINE_AA)
-        text = f"{f.index}: " + (", ".join(f.labels) if f.classified else (f.note or ""))
-        x, y = int(corners[:, 0].min()), int(corners[:, 1].min())
-        cv2.putText(img, text[:60], (x, max(12 * t, y - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.4 * t, colour, t,
-                    cv2.LINE_AA)
-    cv2.imwrite(str(dest), img)
+    r.draw(load_image(r.source)).save(dest, quality=90)
 
 
 def predict_files(run_or_predictor, sources: Iterable[str | Path], *, out: str | Path | None = None,

@@ -24,8 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, RunError
-
-ONNX_FILE = "model.onnx"
+from ..runs.layout import ONNX_FILE
 
 
 @dataclass
@@ -50,7 +49,7 @@ def _wrapper(run):
     """torch module: uint8 NHWC → the run's preprocessing → network → probabilities."""
     import torch
 
-    from ..train.data import to_float
+    from ..runs.preprocess import to_float
 
     model = run.torch_model()
     task = run.task
@@ -86,7 +85,7 @@ def export_onnx(run, out: str | Path | None = None, *, opset: int = 17, check: b
     """Write ``model.onnx`` for a run (torch models only) and check it against PyTorch.
 
     Args:
-        run: a :class:`~facelab.train.run.Run`, its folder or its name.
+        run: a :class:`~facelab.runs.Run`, its folder or its name.
         out: output file (default: ``<run>/model.onnx``, where the onnx predictor looks).
         opset: ONNX opset version.
         check: compare ONNX Runtime with PyTorch on ``samples`` faces.
@@ -105,7 +104,7 @@ def export_onnx(run, out: str | Path | None = None, *, opset: int = 17, check: b
     """
     import torch
 
-    from ..train.run import Run
+    from ..runs import Run
 
     run = Run.load(run)
     if run.spec.kind != "torch":

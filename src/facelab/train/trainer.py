@@ -17,9 +17,7 @@ Example:
 """
 from __future__ import annotations
 
-import math
 import os
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -29,28 +27,23 @@ import torch
 
 from ..errors import ConfigError, RunError
 from ..paths import runs_root
-from . import artifacts
+from ..runs import writer as artifacts
+from ..runs.layout import CONFIG, INPUT, SPLIT, STATE, TASK
+from ..runs.listing import check_name, resolve_run
+from ..runs.run import Run, list_runs
+from ..runs.task import Task, check_trainable, resolve_task
 from .auxiliary import resolve_aux
+from .classical_fit import fit_classical
 from .config import TrainConfig
-from .data import Batches, channel_stats, to_float
-from .run import CONFIG, INPUT, SPLIT, STATE, TASK, Run, resolve_run_path
+from .data import channel_stats
+from .loop import Loop
 from .setup import holdout_split, open_data
-from .task import Task, check_trainable, resolve_task
+from .steps import EpochEnd
 
 DEFAULT_EPOCHS = 10
 #: Options whose default changed after runs were saved without them: such a run resumes with the
 #: value it was trained with, not the new default.
 LEGACY = {"ema": 0.0, "patience_after": 0.0}
-
-
-@dataclass
-class EpochEnd:
-    """Passed to callbacks after every epoch (raise KeyboardInterrupt in one to stop like Ctrl-C)."""
-
-    epoch: int
-    history: dict
-    run_path: Path
-    model: torch.nn.Module
 
 
 def default_threads() -> int:
@@ -67,32 +60,11 @@ def default_threads() -> int:
     return max(1, min(cpu, int(cpu - load + 0.5)))
 
 
-def lr_factor(progress: float, *, warmup: float, schedule: str) -> float:
-    """Multiplier of the peak learning rate at ``progress`` in [0, 1]: linear warm-up, then cosine."""
-    if schedule == "constant":
-        return 1.0
-    if schedule == "onecycle":
-        warmup = max(warmup, 0.25)  # OneCycle's long ramp
-    if progress < warmup:
-        return 0.02 + 0.98 * progress / max(warmup, 1e-9)
-    t = min(1.0, (progress - warmup) / max(1e-9, 1 - warmup))
-    return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * t))
-
-
-def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
-    # No weight decay on BatchNorm scales and biases: decaying them only hurts (standard practice).
-    decay, no_decay = [], []
-    for p in model.parameters():
-        if p.requires_grad:
-            (no_decay if p.ndim <= 1 else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
 def _new_run_dir(name: str | None, task: Task, model: str) -> Path:
     root = runs_root()
     root.mkdir(parents=True, exist_ok=True)
     if name:
-        path = root / name
+        path = root / check_name(name, root)
         if path.exists():
             raise ConfigError(f"a run named {name!r} already exists", path=path,
                               fix="choose another --name, or continue it with --resume")
@@ -112,33 +84,14 @@ def _new_run_dir(name: str | None, task: Task, model: str) -> Path:
 
 def _find_resumable(resume: bool | str, name: str | None, target, model: str) -> Path:
     if isinstance(resume, (str, Path)) and not isinstance(resume, bool):
-        return resolve_run_path(resume)
+        return resolve_run(resume)
     if name:
-        return resolve_run_path(name)
-    from .run import list_runs
-
+        return resolve_run(name)
     for run in list_runs():
         if run.status != "finished" and run.config.get("model") == model and (target is None or run.config.get("target") == target):
             return run.path
     raise RunError("no unfinished run to resume", path=runs_root(),
                    fix="pass the run's name: --resume NAME (see `facelab runs`)")
-
-
-def _evaluate(model, batches: Batches, task: Task, loss_fn, mean, std):
-    """Probabilities, mean loss, accuracy and logits of ``model`` — the module that predicts for
-    the run, already wrapped for mirroring when the run mirrors (``tta.for_inference``)."""
-    model.eval()
-    outs, losses, n = [], 0.0, 0
-    with torch.inference_mode():
-        for xb, yb in batches.epoch(None):
-            logits = model(to_float(xb, mean, std))
-            losses += float(loss_fn(logits, yb)) * len(xb)
-            n += len(xb)
-            outs.append(logits.float())
-    logits = torch.cat(outs) if outs else torch.zeros((0, task.outputs))
-    proba = task.probabilities(logits).numpy()
-    y = batches.y.numpy()
-    return proba, (losses / n if n else float("nan")), task.accuracy(proba, y), logits.numpy()
 
 
 def train(data, *, target: str | Sequence[str] | None = None, model: str | None = None,
@@ -247,11 +200,9 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
         artifacts.write_json(path / STATE, state)
 
     if spec.kind == "classical":
-        from .classical_fit import fit_classical
 
         return fit_classical(spec, cfg, ds, task, path, train_rows, val_rows, holdout, input_, state)
 
-    from .loop import Loop
 
     loop = Loop(cfg=cfg, spec=spec, params=params_, ds=ds, task=task, path=path, input_=input_,
                 train_rows=train_rows, val_rows=val_rows, holdout=holdout, state=state,

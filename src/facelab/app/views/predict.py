@@ -5,7 +5,6 @@ import pandas as pd
 import streamlit as st
 
 from facelab.app.common import config, load_predictor, missing, run_names
-from facelab.app.drawing import draw_faces
 from facelab.app.samples import sample_photos
 
 cfg = config()
@@ -67,7 +66,7 @@ for fname, data in photos:
                 st.error(f"{run_name}: {e.message}" + (f" — {e.fix}" if e.fix else ""))
                 continue
             # Photo-sized at most: a small photo is not blown up, a big one fits the column.
-            st.image(draw_faces(image, result.faces), caption=f"{run_name}: {len(result.faces)} face(s)",
+            st.image(result.draw(image), caption=f"{run_name}: {len(result.faces)} face(s)",
                      width=min(int(image.shape[1]), 720))
             if result.error:
                 st.error(result.error)

@@ -94,7 +94,7 @@ def duplicate_groups(hashes: np.ndarray, threshold: int) -> list[list[int]]:
 
 
 def _faces(root: Path, paths: list[str], progress: bool, notes: list[str]) -> tuple[list[str], list[str]]:
-    from .faces_info import face_listing
+    from ..data.faces_info import face_listing
 
     info = face_listing(root)
     if info is not None:
@@ -103,7 +103,7 @@ def _faces(root: Path, paths: list[str], progress: bool, notes: list[str]) -> tu
     from tqdm.auto import tqdm
 
     from ..faces.detect import get_detector
-    from .image import load_image
+    from ..data.image import load_image
 
     det, none, several = get_detector("haar"), [], []
     for p in tqdm(paths, desc="faces", unit="photo", disable=not progress):
@@ -117,8 +117,8 @@ def _faces(root: Path, paths: list[str], progress: bool, notes: list[str]) -> tu
 
 
 def _top_losses(run_name: str, top: int) -> list[dict]:
-    from ..train.run import Run
-    from .prepared import open_prepared
+    from ..data.prepared import open_prepared
+    from ..runs import Run
 
     run = Run.load(run_name)
     pred = run.predictions()
@@ -227,7 +227,7 @@ def review(data, *, run: str | None = None, out=None, faces: bool = True, thresh
         top: how many top losses.
     """
     from ..paths import home
-    from .readers import read_source
+    from ..data.readers import read_source
 
     root = Path(data).expanduser().resolve()
     m = read_source(root)
@@ -242,7 +242,7 @@ def review(data, *, run: str | None = None, out=None, faces: bool = True, thresh
     rep = ReviewReport(root, len(paths), groups, none, several, losses, None, notes)
     out = Path(out).expanduser() if out else home() / "reports" / (root.name or "data") / "review"
     rep.html = write_html(rep, out)
-    (out / "review.json").write_text(json.dumps(rep.to_dict(), indent=1))
+    (out / "review.json").write_text(json.dumps({"kind": "review", **rep.to_dict()}, indent=1))
     if progress:
         print(f"review: {len(groups)} near-duplicate groups, {len(none)} photos without a face, {len(several)} "
               f"with several{f', {len(losses)} top losses' if losses else ''}: {rep.html}", file=sys.stderr)

@@ -20,7 +20,7 @@ crop region, a weaker embedding); ``too_small``; ``no_photo`` (a CSV row, e.g. F
 crop is used); ``unreadable``. Nothing here raises for one bad photo.
 
 Example:
-    >>> from facelab.data.embeddings import dataset_embeddings
+    >>> from facelab.faces.embeddings import dataset_embeddings
     >>> emb = dataset_embeddings(ds)                # doctest: +SKIP
     >>> emb.X.shape, emb.counts()                   # doctest: +SKIP
     ((1348, 128), {'ok': 1290, 'several': 52, 'no_face': 6})
@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..faces.detect import FaceBox
+from .detect import FaceBox
 
 CHUNK = 64
 DIM = 128
@@ -108,7 +108,7 @@ def _crop_region_box(ds, w: int, h: int) -> FaceBox:
 def _embed_row(ds, embedder, i: int) -> tuple[np.ndarray, str]:
     from ..data.image import load_image
     from ..errors import FacelabError
-    from ..faces.dlibface import face_chip
+    from .dlibface import face_chip
 
     table = ds.table
     path = str(table["path"].iloc[i])
@@ -142,7 +142,7 @@ def dataset_embeddings(ds, *, progress: bool = True, force: bool = False) -> Dat
         progress: a progress bar and a summary on stderr.
         force: compute again even when a matching cache exists.
     """
-    from ..models.embed import CropEmbedder
+    from .dlibface import CropEmbedder
 
     out = embeddings_dir(ds)
     key, n = cache_key(ds), len(ds)
