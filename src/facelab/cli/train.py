@@ -20,7 +20,11 @@ def _parse_params(items: list[str] | None, flag: str = "--param",
         if "=" not in item:
             raise ConfigError(f"{flag} {item!r} is not KEY=VALUE", fix=f"e.g. {example}")
         k, v = item.split("=", 1)
-        out[k.strip()] = yaml.safe_load(v)  # numbers, lists and booleans in YAML syntax
+        try:
+            out[k.strip()] = yaml.safe_load(v)  # numbers, lists and booleans in YAML syntax
+        except yaml.YAMLError as e:  # a tag such as !!python/object is refused, never run
+            raise ConfigError(f"{flag} {item!r} is not a YAML value ({str(e).splitlines()[0]})",
+                              fix=f"e.g. {example}") from None
     return out
 
 
@@ -36,6 +40,22 @@ def _set_options(items: list[str] | None, flags: dict) -> dict:
                               fix="pass DATA as the argument" if k == "data" else "use --param KEY=VALUE"
                               if k == "params" else f"use --{k.replace('_', '-')} instead")
     return sets
+
+
+def _print_shipped(console) -> None:
+    """The models shipped with facelab: usable by name wherever a run is (predict, serve, --init)."""
+    from rich.table import Table
+
+    from ..pretrained import shipped_summaries
+
+    t = Table(title="models shipped with facelab (use the name as a run: predict, evaluate, serve, --init)")
+    for col in ("name", "task", "outputs", "val acc", "test acc", "status"):
+        t.add_column(col, justify="right" if col in ("outputs", "val acc", "test acc") else "left")
+    for r in shipped_summaries():
+        t.add_row(r["name"], f"{r['kind']}:{r['target']}", str(r["outputs"]),
+                  f"{r['val_accuracy']:.4f}" if r["val_accuracy"] is not None else "-",
+                  f"{r['test_accuracy']:.4f}" if r["test_accuracy"] is not None else "-", r["status"])
+    console.print(t)
 
 
 def register(app: typer.Typer) -> None:
@@ -118,6 +138,7 @@ def register(app: typer.Typer) -> None:
                       f"{i.parameters / 1e6:.2f} M" if i.parameters else "fitted",
                       f"{i.flops / 1e6:.0f} M" if i.flops else "-")
         Console().print(t)
+        _print_shipped(Console())
 
     @app.command("runs")
     def runs_cmd(
@@ -128,12 +149,14 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from ..paths import runs_root
-        from ..runs import list_runs
+        from ..runs import broken_runs, list_runs
 
         runs = list_runs(root)
         folder = root or runs_root()
-        if not runs:
+        broken = broken_runs(folder)  # listed, with the reason, rather than left out without a word
+        if not runs and not broken:
             Console().print(f"no runs in {folder} — train one with `facelab train DATA --target ...`")
+            _print_shipped(Console())
             return
         t = Table(title=f"runs in {folder}")
         for col in ("name", "task", "model", "metric", "value", "status", "created"):
@@ -145,4 +168,9 @@ def register(app: typer.Typer) -> None:
             t.add_row(s["name"], f"{s['kind']}:{s['target']}", s["model"], s["metric"].replace("_accuracy", " acc"),
                       f"{s['value']:.4f}" if s["value"] is not None else "-", s["status"],
                       s["created"][:16].replace("T", " "))
+        for name, reason in broken:
+            t.add_row(name, "-", "-", "-", "-", "broken", "-")
         Console().print(t)
+        for name, reason in broken:
+            Console(soft_wrap=True).print(f"[yellow]broken[/] {name}: {reason}", highlight=False, markup=True)
+        _print_shipped(Console())

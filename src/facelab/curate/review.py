@@ -226,9 +226,13 @@ def review(data, *, run: str | None = None, out=None, faces: bool = True, thresh
         threshold: hash bits two near-duplicates may differ by (of 64).
         top: how many top losses.
     """
-    from ..paths import home
     from ..data.readers import read_source
+    from ..outputs import check_folder, claim_folder, folder_with_files
+    from ..paths import home
 
+    legacy = folder_with_files("review.html", "review.json")  # a review folder from before the marker
+    if out:  # refuse a user's folder before the slow part
+        check_folder(out, what="report folder", recognise=legacy)
     root = Path(data).expanduser().resolve()
     m = read_source(root)
     paths = [p for p in m.table["path"].astype(str).tolist() if not p.lower().endswith(".csv")]
@@ -240,7 +244,8 @@ def review(data, *, run: str | None = None, out=None, faces: bool = True, thresh
     none, several = _faces(root, paths, progress, notes) if faces else ([], [])
     losses = _top_losses(run, top) if run else []
     rep = ReviewReport(root, len(paths), groups, none, several, losses, None, notes)
-    out = Path(out).expanduser() if out else home() / "reports" / (root.name or "data") / "review"
+    out = claim_folder(Path(out).expanduser() if out else home() / "reports" / (root.name or "data") / "review",
+                       what="report folder", recognise=legacy)
     rep.html = write_html(rep, out)
     (out / "review.json").write_text(json.dumps({"kind": "review", **rep.to_dict()}, indent=1))
     if progress:

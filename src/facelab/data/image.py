@@ -279,8 +279,8 @@ def _jpeg_fast(data: bytes, box, size: int, grey: bool) -> np.ndarray | None:
     if b"Exif" in data[:65536]:
         return None  # orientation: let Pillow apply it, so both paths agree
     w, h = _jpeg_size(data)
-    if w is None:
-        return None
+    if w is None or w * h > (Image.MAX_IMAGE_PIXELS or math.inf):
+        return None  # a header claiming a huge image: Pillow's decompression-bomb check refuses it
     scale = dct_scale(w, h, box, size)
     buf = np.frombuffer(data, np.uint8)
     a = cv2.imdecode(buf, _REDUCED[scale][1 if grey else 0])
@@ -379,10 +379,17 @@ def decode_crop_resize(src: Source, *, size: int, crop_box: tuple[float, float, 
     name = _name(src)
     img = _open_pil(data, name)
     w, h = img.size
+    try:
+        turned = img.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+    except Exception:  # a broken EXIF block: exif_transpose ignores it too
+        turned = False
+    # The box is a fraction of the upright image (what _load_pil returns), so compute it, and the
+    # DCT scale, on the upright size: the stored size of an EXIF-turned photo is transposed.
+    uw, uh = (h, w) if turned else (w, h)
     if box is None:
-        box = _square_box(w, h)
+        box = _square_box(uw, uh)
     if img.format == "JPEG":
-        scale = dct_scale(w, h, box, size)
+        scale = dct_scale(uw, uh, box, size)
         if scale > 1:
             img.draft("L" if grey else "RGB", (math.ceil(w / scale), math.ceil(h / scale)))
     img = _load_pil(img, name)

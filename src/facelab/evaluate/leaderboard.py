@@ -27,6 +27,14 @@ from ..runs.layout import LEADERBOARD, is_run_folder, safe_part
 COLUMNS = ["rank", "run", "model", "params", "accuracy", "accuracy_low", "accuracy_high", "balanced_accuracy",
            "f1", "roc_auc", "ece", "split", "n_eval", "train_s", "latency_ms", "throughput", "parameters"]
 
+
+def is_leaderboard_folder(path: Path) -> bool:
+    """A leaderboard folder an older facelab wrote (before the :mod:`facelab.outputs` marker)."""
+    from ..outputs import folder_with_files
+
+    return folder_with_files("leaderboard.json")(path)
+
+
 @dataclass
 class Leaderboard:
     """A ranked table of runs (one row each) and where it was written.
@@ -66,8 +74,9 @@ class Leaderboard:
     def save(self, folder: str | Path, title: str = "") -> Path:
         """Write ``leaderboard.csv``, ``leaderboard.json`` (metric, target, data, notes),
         ``leaderboard.md`` and ``leaderboard.png`` into ``folder``."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        from ..outputs import claim_folder  # never write into a user's folder
+
+        folder = claim_folder(folder, what="leaderboard folder", recognise=is_leaderboard_folder)
         self.table.to_csv(folder / LEADERBOARD, index=False)
         meta = {k: v for k, v in self.to_dict().items() if k not in ("rows", "path")}
         (folder / "leaderboard.json").write_text(json.dumps(meta, indent=1))

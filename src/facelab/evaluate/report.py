@@ -245,7 +245,9 @@ def evaluate(run, *, data=None, split: str = "test", groups=None, out=None, top_
 
     suffix = "" if data is None else f"-{Path(data).name}"
     folder = Path(out) if out is not None else Path(run.path) / "eval" / f"{pred.split}{suffix}"
-    folder.mkdir(parents=True, exist_ok=True)
+    from ..outputs import claim_folder, folder_with_files  # never write into a user's folder
+
+    folder = claim_folder(folder, what="evaluation folder", recognise=folder_with_files("metrics.json"))
     files: dict[str, Path] = {}
     title = f"{run.name} · {pred.split} · n={len(pred.y)}"
     if kind == "multilabel":

@@ -291,3 +291,21 @@ def list_runs(root: str | Path | None = None) -> list[Run]:
             continue
     runs.sort(key=lambda r: (r.created, r.name), reverse=True)
     return runs
+
+
+def broken_runs(root: str | Path | None = None) -> list[tuple[str, str]]:
+    """(name, reason) of every run folder under ``root`` that :func:`list_runs` leaves out because
+    it no longer loads (a corrupt ``task.json``, ``config.yaml`` or ``input.json``), by name.
+
+    Example:
+        >>> broken_runs()                          # doctest: +SKIP
+        [('old-run', '.../old-run/task.json is corrupt (Expecting value: line 1 column 1 (char 0))')]
+    """
+    root = Path(root) if root is not None else runs_root()
+    out: list[tuple[str, str]] = []
+    for name in run_names(root):  # the same folders list_runs reads
+        try:
+            Run.load(root / name)
+        except RunError as e:
+            out.append((name, e.message))
+    return out

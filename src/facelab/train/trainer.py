@@ -17,6 +17,7 @@ Example:
 """
 from __future__ import annotations
 
+import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
@@ -88,7 +89,7 @@ def _find_resumable(resume: bool | str, name: str | None, target, model: str) ->
     if name:
         return resolve_run(name)
     for run in list_runs():
-        if run.status != "finished" and run.config.get("model") == model and (target is None or run.config.get("target") == target):
+        if run.status not in ("finished", "failed") and run.config.get("model") == model and (target is None or run.config.get("target") == target):
             return run.path
     raise RunError("no unfinished run to resume", path=runs_root(),
                    fix="pass the run's name: --resume NAME (see `facelab runs`)")
@@ -170,7 +171,9 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
     if aux and spec.kind == "classical":
         raise ConfigError(f"auxiliary attributes need a network; {cfg.model} is a classical model",
                           path=ds.path, fix="drop aux, or pick cnn, mobilenetv2 or resnet18")
-    params_ = {**spec.default_params, **(cfg.params or {})}
+    from ..models.params import check_params
+
+    params_ = check_params(spec, {**spec.default_params, **(cfg.params or {})})  # before any folder exists
     cfg.params = params_
 
     if not resume:
@@ -199,12 +202,25 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
                  "epoch": 0, "step": 0, "elapsed": 0.0, "best": None, "best_epoch": 0, "bad_epochs": 0}
         artifacts.write_json(path / STATE, state)
 
-    if spec.kind == "classical":
+    try:
+        if spec.kind == "classical":
+            return fit_classical(spec, cfg, ds, task, path, train_rows, val_rows, holdout, input_, state)
 
-        return fit_classical(spec, cfg, ds, task, path, train_rows, val_rows, holdout, input_, state)
+        loop = Loop(cfg=cfg, spec=spec, params=params_, ds=ds, task=task, path=path, input_=input_,
+                    train_rows=train_rows, val_rows=val_rows, holdout=holdout, state=state,
+                    progress=progress, callbacks=list(callbacks), aux=aux)
+        return loop.run()
+    except Exception as e:  # a refused --weights, a model that cannot be built, a disk error...
+        _mark_failed(path, e)  # never leave a run saying "running" when nothing runs
+        raise
 
 
-    loop = Loop(cfg=cfg, spec=spec, params=params_, ds=ds, task=task, path=path, input_=input_,
-                train_rows=train_rows, val_rows=val_rows, holdout=holdout, state=state,
-                progress=progress, callbacks=list(callbacks), aux=aux)
-    return loop.run()
+def _mark_failed(path: Path, error: BaseException) -> None:
+    """Set a run's status to ``failed`` (with the reason) if it still says ``running``."""
+    try:
+        st = json.loads((path / STATE).read_text())
+        if st.get("status") == "running":
+            st.update(status="failed", error=str(error).splitlines()[0][:500] if str(error) else type(error).__name__)
+            artifacts.write_json(path / STATE, st)
+    except (OSError, ValueError):
+        pass  # the original error matters more than this note
