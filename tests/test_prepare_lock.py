@@ -52,8 +52,8 @@ def test_two_processes_preparing_at_once_share_one_complete_cache(source, tmp_pa
     logs = [tmp_path / "a.err", tmp_path / "b.err"]
     procs = []
     for log in logs:
-        cmd = [sys.executable, "-m", "facelab.cli.main", "data", "prepare", str(source), "--size", "24", "--crop", "square",
-               "--workers", "1", "--out", str(out)]
+        cmd = [sys.executable, "-m", "facelab.cli.main", "data", "prepare", str(source), "--size", "24",
+               "--crop", "square", "--workers", "1", "--out", str(out)]
         procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log.open("w"), text=True))
     try:
         waited = _wait_for(logs, "waiting")
