@@ -72,6 +72,7 @@ def test_kill_9_of_prepare_resumes_to_identical_bytes(tmp_path):
     out = tmp_path / "cut"
     chunks = tmp_path / "cut.partial" / "chunks"
     proc = subprocess.Popen([sys.executable, "-m", "facelab.cli.main", "data", "prepare", str(src), "--size", "24",
+                             "--crop", "square",  # as the Python call below (the CLI's default is auto)
                              "--workers", "1", "--out", str(out)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     killed = _kill_when(proc, lambda: chunks.is_dir() and any(chunks.glob("*.json")))

@@ -23,7 +23,7 @@ def source(tmp_path_factory):
 
 
 def _start(source, out, **env):
-    cmd = [sys.executable, "-m", "facelab.cli.main", "data", "prepare", str(source), "--size", "24",
+    cmd = [sys.executable, "-m", "facelab.cli.main", "data", "prepare", str(source), "--size", "24", "--crop", "square",
            "--workers", "1", "--out", str(out)]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, **env})
@@ -53,7 +53,7 @@ def test_two_processes_preparing_at_once_share_one_complete_cache(source, tmp_pa
     procs = []
     for log in logs:
         cmd = [sys.executable, "-m", "facelab.cli.main", "data", "prepare", str(source), "--size", "24",
-               "--workers", "1", "--out", str(out)]
+               "--crop", "square", "--workers", "1", "--out", str(out)]
         procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log.open("w"), text=True))
     try:
         waited = _wait_for(logs, "waiting")

@@ -26,7 +26,7 @@ _EXPORTS = {
     "PreparedDataset": "facelab.data.prepared",
     "open_prepared": "facelab.data.prepared",
     "read_source": "facelab.data.readers",
-    "prepare": "facelab.data.cache",
+    "prepare": "facelab.faces.prepare_align",  # data.cache.prepare with --crop detect/auto
     "load_image": "facelab.data.image",
     "synthesize": "facelab.data.synth",
     "collect": "facelab.collect",
@@ -50,6 +50,9 @@ _EXPORTS = {
     "sample": "facelab.generate",
     "interpolate": "facelab.generate",
     "GeneratorRun": "facelab.generate.run",
+    "review": "facelab.curate.review",
+    "dataset_embeddings": "facelab.faces.embeddings",
+    "FaceEmbedder": "facelab.faces.dlibface",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

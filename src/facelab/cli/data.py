@@ -9,8 +9,8 @@ data_app = typer.Typer(help="Datasets: make synthetic faces, inspect a source, p
 
 
 def register(app: typer.Typer) -> None:
-    from . import data_collect, data_info, data_prepare, data_synth
+    from . import data_collect, data_info, data_prepare, data_review, data_synth
 
-    for mod in (data_synth, data_info, data_prepare, data_collect):
+    for mod in (data_synth, data_info, data_prepare, data_review, data_collect):
         mod.register(data_app)
     app.add_typer(data_app, name="data")

@@ -20,10 +20,23 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(None, help="Processes for --check (default: all cores)."),
     ) -> None:
         """Print counts per split, label balance and every problem found in a dataset."""
+        from ..data.faces_info import face_listing, print_faces
         from ..data.readers.info import print_info, source_info
 
+        if (path / "meta.json").is_file():  # a prepared cache: the faces found at prepare, if any
+            faces = face_listing(path)
+            if json_:
+                typer.echo(json.dumps({"faces": faces}, indent=1))
+            elif faces:
+                print_faces(faces)
+            else:
+                typer.echo(f"{path} is a prepared cache without face detection (info reads source folders)")
+            return
         result = source_info(path, check=check, seed=seed, workers=workers, progress=not json_)
+        faces = face_listing(path)  # photos without a face / with several, from a --crop detect cache
         if json_:
-            typer.echo(json.dumps(result.to_dict(), indent=1))
+            typer.echo(json.dumps({**result.to_dict(), **({"faces": faces} if faces else {})}, indent=1))
         else:
             print_info(result)
+            if faces:
+                print_faces(faces)

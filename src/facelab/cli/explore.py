@@ -36,7 +36,7 @@ def explore_command(
 
 def cluster_command(
     data: Path = typer.Argument(..., help="Source folder or prepared cache."),
-    features: str = typer.Option("pixels", "--features", help="pixels | hog | run:<RUN>"),
+    features: str = typer.Option("pixels", "--features", help="pixels | hog | embed (dlib face embedding) | run:<RUN>"),
     k: str = typer.Option("5-15", "--k", help="Numbers of clusters, e.g. 5-15 or 5,7,10."),
     components: str = typer.Option("10,25,50,100", "--components", help="PCA/SVD components to try."),
     per_class: Optional[int] = typer.Option(None, "--per-class", help="Equal classes: at most N images per class."),

@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
         torch_threads: int = typer.Option(1, help="torch threads per inference call."),
         max_upload_mb: float = typer.Option(10.0, help="Largest request body accepted (413 above)."),
         max_batch: int = typer.Option(16, help="Most images in one batch request."),
-        detector: str = typer.Option("haar", help="Face detector."),
+        detector: Optional[str] = typer.Option(None, help="Face detector (default: the run's own, else haar)."),
         backend: str = typer.Option("auto", help="torch, onnx, or auto (onnx when onnxruntime is installed)."),
         fast: bool = typer.Option(True, help="Fast photo path and micro-batching (docs/serving.md)."),
         batch_window_ms: float = typer.Option(3.0, help="How long a batch waits for concurrent requests."),

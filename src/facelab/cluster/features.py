@@ -120,4 +120,4 @@ def extract(images: np.ndarray, features: str, *, progress: bool = False) -> Fea
         X, note = run_features(images, features[4:], progress=progress)
         return Features(features, X, note)
     raise ConfigError(f"unknown features {features!r}",
-                      fix="use --features pixels, --features hog or --features run:<RUN> (see `facelab runs`)")
+                      fix="use --features pixels, hog, embed (dlib, facelab[dlib]) or run:<RUN> (see `facelab runs`)")

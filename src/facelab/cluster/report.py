@@ -139,9 +139,9 @@ def cluster(data, *, features: str = "pixels", k=range(5, 16), components=DEFAUL
     t0 = time.perf_counter()
     secs: dict[str, float] = {}
     say = (lambda m: print(f"[cluster] {m}", file=sys.stderr, flush=True)) if progress else (lambda m: None)
-    if features not in ("pixels", "hog") and not (features.startswith("run:") and len(features) > 4):
+    if features not in ("pixels", "hog", "embed") and not (features.startswith("run:") and len(features) > 4):
         raise ConfigError(f"unknown features {features!r}",
-                          fix="use --features pixels, --features hog or --features run:<RUN> (see `facelab runs`)")
+                          fix="use --features pixels, hog, embed (dlib) or run:<RUN> (see `facelab runs`)")
     from ..outputs import check_folder, claim_folder, folder_with_files
 
     legacy = folder_with_files("report.html", "cluster.json")  # a report folder from before the marker
@@ -175,7 +175,12 @@ def cluster(data, *, features: str = "pixels", k=range(5, 16), components=DEFAUL
 
     say(f"features: {features} on {len(rows):,} images")
     t = time.perf_counter()
-    feats = extract(images, features, progress=progress)
+    if features == "embed":  # dlib descriptors of the source photos (facelab[dlib]), cached per cache
+        from .embed_features import embed_features
+
+        feats = embed_features(ds, rows, progress=progress)
+    else:
+        feats = extract(images, features, progress=progress)
     secs["features"] = round(time.perf_counter() - t, 2)
     notes.append(f"Features: {feats.note}.")
     from sklearn.preprocessing import StandardScaler

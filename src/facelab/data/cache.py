@@ -54,6 +54,26 @@ POOL_MIN = 2048  # fewer images than this decode in-process: quicker than starti
 FORMAT = 1
 _STATE = "state.json"
 
+#: the per-image face aligner behind ``crop="detect"`` / ``"auto"``: :mod:`facelab.faces.prepare_align`
+#: registers itself on import (data imports nothing above it); ``facelab.prepare`` and the CLI import it
+_FACE_ALIGNER = None
+
+
+def register_face_aligner(aligner) -> None:
+    """Register the ``crop="detect"`` machinery: an object (module) with ``resolve_crop``,
+    ``detect_options``, ``detect_geometry``, ``collect_faces``, ``check_faces``, ``detect_meta`` and
+    ``WORKER`` (``"module:function"`` that a decoding worker calls with a chunk job)."""
+    global _FACE_ALIGNER
+    _FACE_ALIGNER = aligner
+
+
+def face_aligner():
+    """The registered face aligner, or a clear error when none is."""
+    if _FACE_ALIGNER is None:
+        raise ConfigError("crop 'detect' / 'auto' needs the face aligner, which is not loaded",
+                          fix="call facelab.prepare (or import facelab.faces.prepare_align first)")
+    return _FACE_ALIGNER
+
 
 # -- csv rows (in the parent: the csv is read once) -------------------------------------------------
 def _csv_chunk(job: dict, pixels: list) -> list:
@@ -132,7 +152,8 @@ def _reusable(out: Path, options: dict, fingerprint: str, say=lambda msg: None) 
 def prepare(data, *, size: int = 64, crop: str | None = None, grey: bool = False,
             limit: int | None = None, per_class: int | None = None, by: str | None = None,
             seed: int = 0, workers: int | None = None, out=None, progress: bool = True,
-            force: bool = False) -> PreparedDataset:
+            force: bool = False, detector: str = "haar", no_face: str = "skip",
+            several: str = "largest") -> PreparedDataset:
     """Decode a dataset once into a prepared cache (uint8 memmap + manifest + meta.json).
 
     Args:
@@ -151,6 +172,10 @@ def prepare(data, *, size: int = 64, crop: str | None = None, grey: bool = False
         out: the cache folder (default: under ``facelab.paths.prepared_root()``).
         progress: show a progress bar and messages on stderr.
         force: rebuild even when a matching cache exists.
+        detector, no_face, several: with ``crop="detect"`` (faces detected and aligned as
+            ``predict`` aligns them; ``crop="auto"`` chooses it for folders of photos): the
+            detector, and what becomes of photos with no face (``skip``/``keep``) or several
+            (``largest``/``skip``); see :mod:`facelab.faces.prepare_align`.
 
     Returns:
         The :class:`PreparedDataset`; ``ds.meta["skipped"]`` counts images that failed to decode.
@@ -162,8 +187,12 @@ def prepare(data, *, size: int = 64, crop: str | None = None, grey: bool = False
         (10000, 64, 64, 3)
     """
     t0 = time.perf_counter()
-    options = _options(size, crop, grey, limit, per_class, by, seed)
     say = (lambda msg: print(msg, file=sys.stderr)) if progress else (lambda msg: None)
+    if str(crop or "").strip().lower() in ("auto", "detect"):
+        crop = face_aligner().resolve_crop(data, str(crop).strip().lower(), say)
+    options = _options(size, crop, grey, limit, per_class, by, seed)
+    if options["crop"] == "detect":
+        options.update(face_aligner().detect_options(detector, no_face, several))
 
     if isinstance(data, Manifest):
         manifest, root = data, Path(data.root)
@@ -230,8 +259,13 @@ def _decode_and_write(out: Path, root: Path, manifest, fingerprint: str, options
         raise DataError(f"{root} has no images to prepare", path=root,
                         fix="check the source with `facelab data info`")
 
-    source_size = source_size_of(table) or (options["size"], options["size"])
-    box = crop_box(options["crop"], source_size)
+    detect = options["crop"] == "detect"
+    if detect:  # the face square of the LFW framing's frame, as predict's align reproduces it
+        geometry = face_aligner().detect_geometry(options["size"], options["grey"])
+        source_size, box = tuple(geometry["source_size"]), tuple(geometry["crop_box"])
+    else:
+        source_size = source_size_of(table) or (options["size"], options["size"])
+        box = crop_box(options["crop"], source_size)
     # "square" is the centred square of each image (sources with mixed sizes stay undistorted);
     # meta records it for the typical source size.
     job_box = None if options["crop"] == "square" else box
@@ -251,10 +285,17 @@ def _decode_and_write(out: Path, root: Path, manifest, fingerprint: str, options
             f.truncate(n * s * s * c)  # sparse: the workers fill it in place
 
     jobs, done = _jobs(table, partial, images, n, s, c, job_box, options["grey"])
+    if detect:
+        for j in jobs:
+            j["detect"] = {"geometry": geometry, "detector": options["detector"], "no_face": options["no_face"],
+                           "several": options["several"], "worker": face_aligner().WORKER}
     t_decode = time.perf_counter()
     failures = _run(jobs, done, n, workers, progress, procs)
     t_decode = time.perf_counter() - t_decode
     n_decoded = sum(len(j["rows"]) for j in jobs)
+    if detect:
+        faces = face_aligner().collect_faces(partial / "chunks", n)
+        face_aligner().check_faces(faces, failures, n, root, say)
     if len(failures) == n:
         reasons = _count(failures)
         raise DataError(f"none of the {n} images of {root} could be decoded ({_fmt(reasons)})",
@@ -262,6 +303,9 @@ def _decode_and_write(out: Path, root: Path, manifest, fingerprint: str, options
     keep = _compact(images, n, s, c, sorted(f[0] for f in failures))
 
     kept = selected.table.iloc[keep].reset_index(drop=True)
+    if detect:  # each kept photo: how many faces, and the face chosen (the manifest lists them)
+        for k, v in faces.items():
+            kept[k] = v[keep]
     problems = list(selected.problems) + [Problem(kind=f[1], path=f[2], detail=f[3]) for f in failures]
     notes = list(selected.notes) + ([subset_note] if subset_note else [])
     Manifest(kept, selected.root, selected.layout, selected.labels, selected.attributes,
@@ -280,6 +324,7 @@ def _decode_and_write(out: Path, root: Path, manifest, fingerprint: str, options
         "seconds": round(seconds, 3), "images_per_s": round(n / max(seconds, 1e-9), 1),
         "decode_seconds": round(t_decode, 3), "decode_images_per_s": round(n_decoded / max(t_decode, 1e-9), 1),
         "resumed_images": n - n_decoded,
+        **(face_aligner().detect_meta(options, faces, keep) if detect else {}),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "complete": True,
     }
     shutil.rmtree(partial / "chunks", ignore_errors=True)

@@ -50,6 +50,11 @@ def write_rows(images: str, rows: np.ndarray, buf: np.ndarray) -> None:
 
 def decode_chunk(job: dict) -> tuple[int, list]:
     """Decode one chunk of image rows into the images file, then write its done-marker."""
+    if job.get("detect"):  # --crop detect: faces detected and aligned by the registered aligner's worker
+        import importlib
+
+        module, name = job["detect"]["worker"].split(":")
+        return getattr(importlib.import_module(module), name)(job)
     s, c = job["size"], job["channels"]
     rows = np.asarray(job["rows"], dtype=np.int64)
     buf = np.zeros((len(rows), s, s, c), np.uint8)

@@ -188,7 +188,11 @@ def predict_split(run, *, data=None, split: str = "test", batch: int = 512, prog
     for i in tqdm(range(0, len(rows), batch), desc=f"predict {split}", unit="batch", disable=not progress,
                   leave=False):
         x = np.asarray(ds.images[rows[i:i + batch]])
-        if size != ds.size:
+        from ..models.embed import dataset_inputs, run_wants_descriptors
+
+        if run_wants_descriptors(run):  # embed models: descriptors of the source photos
+            x = dataset_inputs(run.model(), ds, rows[i:i + batch])
+        elif size != ds.size:
             x = resize_images(x, size)
         out.append(np.asarray(run.predict_proba(x), dtype=np.float32))
     prob = np.concatenate(out).reshape(len(rows), -1)

@@ -367,3 +367,4 @@ def box_iou(a: FaceBox, b: FaceBox) -> float:
     inter = ix * iy
     union = a.w * a.h + b.w * b.h - inter
     return inter / union if union > 0 else 0.0
+

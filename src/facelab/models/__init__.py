@@ -32,9 +32,10 @@ class ModelSpec:
 
 MODELS: Registry[ModelSpec] = Registry("model")
 
+
 def _load_all() -> None:
     """Import every model file (each registers its models on import)."""
-    from . import classical, cnn, mobilenet, resnet  # noqa: F401
+    from . import classical, cnn, embed, mobilenet, resnet  # noqa: F401
 
 
 def get_model(name: str) -> ModelSpec:

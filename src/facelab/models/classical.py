@@ -39,7 +39,7 @@ _KINDS = ("binary", "multilabel", "multiclass")
 _CHUNK = 2048  # rows transformed at a time: bounds the float32 copy to ~100 MB at 64×64×3
 
 
-def _kind_of(task) -> str:
+def kind_of(task) -> str:
     kind = task if isinstance(task, str) else getattr(task, "kind", None)
     if kind not in _KINDS:
         raise ConfigError(f"logreg: unknown task kind {kind!r}", fix=f"use one of {', '.join(_KINDS)}")
@@ -126,7 +126,7 @@ class LogReg:
         ``y`` is (N,) 0/1 (binary), (N, K) 0/1 (multilabel) or (N,) class indices (multiclass).
         """
         x = self._check(x)
-        kind = _kind_of(task)
+        kind = kind_of(task)
         y = np.asarray(y)
         if len(x) != len(y) or len(x) < 2:
             raise DataError(f"logreg needs at least 2 images with one label each (got {len(x)} images, "

@@ -51,7 +51,8 @@ class Predictor:
     def __init__(self, *, input_spec: dict, kind: str, classes: list[str],
                  classify: Callable[[np.ndarray], np.ndarray], detector: str = "haar",
                  thresholds: np.ndarray | None = None, min_face: int = 24, name: str = "",
-                 backend: str = "torch", detector_params: dict | None = None, fast: bool = False):
+                 backend: str = "torch", detector_params: dict | None = None, fast: bool = False,
+                 face_input: Callable[[np.ndarray, FaceBox], np.ndarray] | None = None):
         self.input_spec = dict(input_spec)
         # fast: the coarse-to-fine detector and reduced-size JPEG decoding (predict/fastpath.py)
         self.fast = bool(fast)
@@ -69,11 +70,14 @@ class Predictor:
         self.min_face = int(min_face)
         self.name = name
         self.backend = backend
+        # what the model is given for a detected face: the aligned crop, or (embed models) the
+        # face's dlib descriptor computed from the photo itself
+        self.face_input = face_input or (lambda img, box: align(img, box, self.input_spec))
         self._local = threading.local()
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
-    def from_run(cls, run_or_path, *, backend: Backend = "torch", detector: str = "haar",
+    def from_run(cls, run_or_path, *, backend: Backend = "torch", detector: str | None = None,
                  min_face: int = 24, threads: int | None = None, fast: bool = False,
                  **detector_params) -> "Predictor":
         """Load a run (a :class:`~facelab.runs.Run`, its folder or its name).
@@ -82,7 +86,8 @@ class Predictor:
             run_or_path: the run.
             backend: ``torch`` or ``onnx`` (needs ``facelab export RUN --format onnx`` first;
                 imports only onnxruntime).
-            detector: a name registered in :data:`facelab.faces.detect.DETECTORS`.
+            detector: a name registered in :data:`facelab.faces.detect.DETECTORS` (default: the
+                detector the run's cache was aligned with, ``input.json``'s ``detector``, else haar).
             min_face: smallest face side (pixels) that is classified.
             threads: intra-op threads of the backend (default: torch's / ORT's own choice).
             fast: the fast path for photos (:mod:`facelab.predict.fastpath`): coarse-to-fine
@@ -96,10 +101,13 @@ class Predictor:
 
         if backend not in ("torch", "onnx"):
             raise ConfigError(f"unknown backend {backend!r}", fix="use --backend torch or --backend onnx")
+        from .source_input import run_detector, source_face_input  # dlib-aware hooks (models/embed.py)
+
         if backend == "onnx":
             path = run_or_path.path if isinstance(run_or_path, Run) else resolve_run(run_or_path)
             task = read_json(path / TASK)
             input_spec = read_json(path / INPUT)
+            detector = detector or run_detector(input_spec)
             classify = onnx_classifier(path / ONNX_FILE, threads)
             return cls(input_spec=input_spec, kind=task["kind"], classes=task["classes"], classify=classify,
                        detector=detector, min_face=min_face, name=path.name, backend="onnx",
@@ -110,9 +118,11 @@ class Predictor:
 
             torch.set_num_threads(int(threads))
         run.model()  # load the weights now: a broken run fails here, not on the first photo
+        detector = detector or run_detector(run.input)
         return cls(input_spec=run.input, kind=run.task.kind, classes=run.task.classes, classify=run.predict_proba,
                    detector=detector, min_face=min_face, name=run.name, backend="torch",
-                   detector_params=detector_params, fast=fast)
+                   detector_params=detector_params, fast=fast,
+                   face_input=source_face_input(run.model(), min_face))
 
     # -- one photo -----------------------------------------------------------------------------
     @property
@@ -166,8 +176,12 @@ class Predictor:
                 res.faces.append(FaceResult(i, b, note=f"face too small to classify ({b.size:.0f} px < "
                                                        f"{self.min_face} px)"))
                 continue
+            try:
+                crops.append(self.face_input(img, b))
+            except FacelabError as e:  # e.g. no usable landmarks: this face only
+                res.faces.append(FaceResult(i, b, note=e.message))
+                continue
             res.faces.append(FaceResult(i, b))
-            crops.append(align(img, b, self.input_spec))
             slots.append(i)
         if not crops:
             res.note = "faces found, all too small to classify"
@@ -200,7 +214,7 @@ class Predictor:
         if keep_crops:
             for p in pending:
                 for slot, c in zip(p.slots, p.crops):
-                    p.result.faces[slot].crop = c
+                    p.result.faces[slot].crop = c if c.ndim == 3 else None  # a descriptor is no crop
         proba = np.asarray(self.classify(np.stack(crops)), np.float32).reshape(len(crops), -1)
         k = 0
         for p in pending:

@@ -251,6 +251,8 @@ class Run:
             >>> run.predict_proba(np.zeros((2, 64, 64, 3), np.uint8)).shape   # doctest: +SKIP
             (2, 1)
         """
+        if self.spec.kind != "torch" and getattr(self.model(), "source_features", False) and _descriptors(x):
+            return np.asarray(self.model().predict_proba(x), np.float32).reshape(len(x), -1)
         x = self._check_input(x)
         if self.spec.kind != "torch":
             return np.asarray(self.model().predict_proba(x), np.float32).reshape(len(x), -1)
@@ -258,6 +260,8 @@ class Run:
 
     def embed(self, x) -> np.ndarray:
         """Penultimate features (N, D) float32 for uint8 NHWC faces (for clustering, look-alikes)."""
+        if self.spec.kind != "torch" and getattr(self.model(), "source_features", False) and _descriptors(x):
+            return np.asarray(self.model().embed(x), np.float32)
         x = self._check_input(x)
         if self.spec.kind != "torch":
             return np.asarray(self.model().embed(x), np.float32)
@@ -341,6 +345,13 @@ class GeneratorEntry:
 
 def _load_listed(path: Path) -> "Run | GeneratorEntry":
     return GeneratorEntry.read(path) if is_generator_run(path) else Run.load(path)
+
+
+def _descriptors(x) -> bool:
+    """Face descriptors (float (N, 128)) rather than images: what embed models take (models/embed.py)."""
+    from ..models.embed import is_descriptors
+
+    return is_descriptors(x)
 
 
 def list_runs(root: str | Path | None = None) -> "list[Run | GeneratorEntry]":

@@ -86,7 +86,9 @@ def build_predictor(run: Any, folder: Path, settings: Any):
     backend = getattr(settings, "backend", "torch")
     fast = bool(getattr(settings, "fast", False))
     threads = int(getattr(settings, "torch_threads", 1) or 1)
-    detector = getattr(settings, "detector", "haar")
+    from ..predict.source_input import run_detector
+
+    detector = getattr(settings, "detector", None) or run_detector(run.input)  # the run's own, else haar
     if backend == "auto":
         path, why = onnx_model_for(run, folder)
         if path is None:

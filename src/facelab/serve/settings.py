@@ -34,7 +34,8 @@ class ServeSettings(BaseModel):
         workers: inference threads (default: the number of cores).
         torch_threads: torch threads per inference call; workers x torch_threads should not
             exceed the cores, or calls fight over them.
-        detector: the face detector name (``facelab.faces.detect.DETECTORS``).
+        detector: the face detector name (``facelab.faces.detect.DETECTORS``; default: the one each
+            run's cache was aligned with, else haar).
         backend: ``torch``, ``onnx``, or ``auto`` (ONNX Runtime when onnxruntime is installed
             and the run has, or can make, a ``model.onnx``; torch otherwise).
         fast: the fast photo path (:mod:`facelab.predict.fastpath`) and micro-batching
@@ -57,7 +58,7 @@ class ServeSettings(BaseModel):
     max_batch: int = Field(16, ge=1, le=256)
     workers: int = Field(default_factory=_cores, ge=1, le=64)
     torch_threads: int = Field(1, ge=1, le=64)
-    detector: str = "haar"
+    detector: str | None = None  # None: each run's own (input.json "detector"), else haar
     backend: Literal["torch", "onnx", "auto"] = "auto"
     fast: bool = True
     batch_window_ms: float = Field(3.0, ge=0, le=1000)

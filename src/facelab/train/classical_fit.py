@@ -25,7 +25,9 @@ def fit_classical(spec, cfg, ds, task, path, train_rows, val_rows, holdout, inpu
     y_fit = y_all[:, 0] if task.kind == "binary" else y_all
     model = spec.build(int(input_["channels"]), task.outputs, **cfg.params)
     t0 = time.perf_counter()
-    model.fit(np.asarray(ds.images[train_rows]), y_fit[train_rows], task)
+    from ..models.embed import dataset_inputs  # embed models: descriptors of the source photos
+
+    model.fit(dataset_inputs(model, ds, train_rows), y_fit[train_rows], task)
     secs = time.perf_counter() - t0
     from safetensors.numpy import save_file
 
@@ -35,7 +37,7 @@ def fit_classical(spec, cfg, ds, task, path, train_rows, val_rows, holdout, inpu
     for split, rows in (("val", val_rows), ("test", ds.split("test"))):
         if not len(rows):
             continue
-        proba = np.asarray(model.predict_proba(np.asarray(ds.images[rows])), np.float32).reshape(len(rows), -1)
+        proba = np.asarray(model.predict_proba(dataset_inputs(model, ds, rows)), np.float32).reshape(len(rows), -1)
         y = y_all[rows]
         eps = 1e-7
         if task.kind == "multiclass":

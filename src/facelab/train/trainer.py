@@ -257,6 +257,8 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
         input_ = {k: meta.get(k) for k in ("size", "channels", "grey", "crop", "crop_box", "source_size")}
         input_.update(layout=ds.manifest.layout, mean=mean, std=std,
                       normalization="x = (uint8 / 255 - mean) / std per channel; NCHW")
+        if meta.get("detector"):  # aligned at prepare (--crop detect): predict frames faces the same way
+            input_["detector"] = meta["detector"]
         cfg.save(path / CONFIG)
         artifacts.write_json(path / TASK, task.to_dict())
         artifacts.write_json(path / INPUT, input_)

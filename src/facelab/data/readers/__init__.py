@@ -117,7 +117,9 @@ def read_source(path: str | Path, seed: int = 0, *, layout: str | None = None) -
     name = layout or detect_layout(path)
     if not path.exists():
         raise DataError(f"{path} does not exist", path=path, fix="check the path")
-    return READERS.get(name).read(path, seed=seed)
+    from ..marks import apply_marks  # the user's exclude.txt / relabel.csv (facelab data review)
+
+    return apply_marks(READERS.get(name).read(path, seed=seed), path)
 
 
 __all__ = ["READERS", "DETECTION_ORDER", "Reader", "detect_layout", "read_source", "register_reader",

@@ -1,0 +1,115 @@
+"""The user's marks in a dataset folder, applied by every reader: ``exclude.txt`` and ``relabel.csv``.
+
+``facelab data review`` shows near-duplicates, photos with no face or several, and a run's top
+losses; the user writes what to do in two plain files in the dataset folder (no image is moved or
+deleted), and the next ``facelab data prepare`` applies them (the files are part of the source's
+fingerprint, so the cache is rebuilt):
+
+* ``exclude.txt`` — one photo per line (path relative to the dataset folder, or a bare file name
+  when it is unique); ``#`` starts a comment. Lines naming no photo are counted and warned about.
+* ``relabel.csv`` — header ``path,label`` (optionally ``path,label,column``): the photo's class
+  in the dataset's class column (a new class name adds a class).
+
+Example:
+    >>> m = apply_marks(read_folder("people/"), Path("people/"))   # doctest: +SKIP
+    >>> m.notes[-1]                                                 # doctest: +SKIP
+    'exclude.txt: 3 photos excluded'
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .manifest import Manifest, Problem
+
+EXCLUDE = "exclude.txt"
+RELABEL = "relabel.csv"
+
+
+def _keys(m: Manifest) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+    """Row indices by path relative to the root (and image_id), and by bare file name."""
+    root = Path(m.root)
+    by_rel: dict[str, list[int]] = {}
+    by_name: dict[str, list[int]] = {}
+    ids = m.table["image_id"].astype(str).tolist() if "image_id" in m.table else [None] * len(m.table)
+    for i, (p, iid) in enumerate(zip(m.table["path"].astype(str), ids)):
+        pp = Path(p)
+        try:
+            rel = pp.relative_to(root).as_posix()
+        except ValueError:
+            rel = pp.as_posix()
+        by_rel.setdefault(rel, []).append(i)
+        if iid is not None and iid != rel:
+            by_rel.setdefault(iid, []).append(i)
+        by_name.setdefault(pp.name, []).append(i)
+    return by_rel, by_name
+
+
+def _find(entry: str, by_rel, by_name) -> list[int]:
+    entry = entry.strip().lstrip("./").replace("\\", "/")
+    if entry in by_rel:
+        return by_rel[entry]
+    hits = by_name.get(Path(entry).name, [])
+    return hits if len(hits) == 1 or "/" not in entry else []
+
+
+def apply_marks(m: Manifest, folder: str | Path, say=None) -> Manifest:
+    """``m`` with the rows named in ``folder/exclude.txt`` dropped and ``folder/relabel.csv``
+    applied; the counts go to ``m.notes`` and missing names to ``m.problems``."""
+    folder = Path(folder)
+    if folder.is_file():
+        folder = folder.parent
+    ex, rl = folder / EXCLUDE, folder / RELABEL
+    if not ex.is_file() and not rl.is_file():
+        return m
+    table = m.table.copy()
+    by_rel, by_name = _keys(m)
+    notes, problems = list(m.notes), list(m.problems)
+    if rl.is_file():
+        import pandas as pd
+
+        marks = pd.read_csv(rl, dtype=str).fillna("")
+        col_default = m.default_class_column()
+        changed, missing = 0, []
+        for _, r in marks.iterrows():
+            rows = _find(str(r.get("path", "")), by_rel, by_name)
+            col = str(r.get("column") or col_default or "")
+            info = m.labels.get(col)
+            if not rows or info is None or info.kind != "multiclass":
+                missing.append(str(r.get("path", "")))
+                continue
+            label = str(r.get("label", "")).strip()
+            if label not in info.classes:
+                info.classes.append(label)  # appended: the other classes keep their indices
+            table.loc[rows, col] = info.classes.index(label)
+            if f"{col}_name" in table.columns:
+                table.loc[rows, f"{col}_name"] = label
+            changed += len(rows)
+        notes.append(f"{RELABEL}: {changed} photos relabelled")
+        if missing:
+            problems.append(Problem("relabel_missing", str(rl), f"{len(missing)} lines name no photo of the dataset "
+                                    f"(first: {missing[0]})", len(missing)))
+            notes.append(f"warning: {len(missing)} lines of {RELABEL} name no photo (or no class column)")
+    if ex.is_file():
+        drop, missing = set(), []
+        for line in ex.read_text().splitlines():
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            rows = _find(line, by_rel, by_name)
+            if rows:
+                drop.update(rows)
+            else:
+                missing.append(line)
+        keep = np.setdiff1d(np.arange(len(table)), np.fromiter(drop, np.int64, len(drop)))
+        table = table.iloc[keep].reset_index(drop=True)
+        notes.append(f"{EXCLUDE}: {len(drop)} photos excluded")
+        if missing:
+            problems.append(Problem("exclude_missing", str(ex), f"{len(missing)} lines name no photo of the "
+                                    f"dataset (first: {missing[0]})", len(missing)))
+            notes.append(f"warning: {len(missing)} lines of {EXCLUDE} name no photo of the dataset")
+    for n in notes[len(m.notes):]:
+        if say:
+            say(n)
+    return Manifest(table, m.root, m.layout, m.labels, m.attributes, problems, notes)
