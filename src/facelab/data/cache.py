@@ -103,7 +103,7 @@ def _reusable(out: Path, options: dict, fingerprint: str) -> bool:
 def prepare(data, *, size: int = 64, crop: str | None = None, grey: bool = False,
             limit: int | None = None, per_class: int | None = None, by: str | None = None,
             seed: int = 0, workers: int | None = None, out=None, progress: bool = True,
-            force: bool = False) -> PreparedDataset:
+            force: bool = False, engine: str = "local", master: str | None = None) -> PreparedDataset:
     """Decode a dataset once into a prepared cache (uint8 memmap + manifest + meta.json).
 
     Args:
@@ -122,6 +122,9 @@ def prepare(data, *, size: int = 64, crop: str | None = None, grey: bool = False
         out: the cache folder (default: under ``facelab.paths.prepared_root()``).
         progress: show a progress bar and messages on stderr.
         force: rebuild even when a matching cache exists.
+        engine: ``local`` (worker processes here) or ``spark``: the same chunks decoded by Spark
+            executors with the same function, into the same files (see :mod:`facelab.scale.prepare`).
+        master: the Spark master for ``engine="spark"`` (default ``local[2]``).
 
     Returns:
         The :class:`PreparedDataset`; ``ds.meta["skipped"]`` counts images that failed to decode.
@@ -134,6 +137,11 @@ def prepare(data, *, size: int = 64, crop: str | None = None, grey: bool = False
     """
     t0 = time.perf_counter()
     options = _options(size, crop, grey, limit, per_class, by, seed)
+    runner = None
+    if engine != "local":  # scale-out hook: Spark decodes the chunks (facelab.scale.prepare)
+        from ..scale.prepare import engine_runner
+
+        runner = engine_runner(engine, master)
     say = (lambda msg: print(msg, file=sys.stderr)) if progress else (lambda msg: None)
 
     if isinstance(data, Manifest):
@@ -156,7 +164,7 @@ def prepare(data, *, size: int = 64, crop: str | None = None, grey: bool = False
         return PreparedDataset.open(out)
 
     try:
-        return _build(out, root, manifest, fingerprint, options, workers, progress, force, say, t0)
+        return _build(out, root, manifest, fingerprint, options, workers, progress, force, say, t0, runner)
     except OSError as e:
         import errno
 
@@ -168,7 +176,7 @@ def prepare(data, *, size: int = 64, crop: str | None = None, grey: bool = False
 
 
 def _build(out: Path, root: Path, manifest, fingerprint: str, options: dict, workers, progress: bool,
-           force: bool, say, t0: float) -> PreparedDataset:
+           force: bool, say, t0: float, runner=None) -> PreparedDataset:
     """Read (if needed), select, decode, compact, write meta, rename: the work behind prepare."""
     procs = []
     try:
@@ -177,17 +185,17 @@ def _build(out: Path, root: Path, manifest, fingerprint: str, options: dict, wor
 
             n_workers = max(1, int(workers or os.cpu_count() or 1))
             limit = options["limit"]
-            if n_workers > 1 and not (limit and limit < POOL_MIN):
+            if runner is None and n_workers > 1 and not (limit and limit < POOL_MIN):
                 procs = start_workers(n_workers)  # their imports overlap with reading the source
             manifest = read_source(root)
         return _decode_and_write(out, root, manifest, fingerprint, options, workers, progress, force,
-                                 say, t0, procs)
+                                 say, t0, procs, runner)
     finally:
         stop_workers(procs, now=True)  # a no-op when the pool used and stopped them
 
 
 def _decode_and_write(out: Path, root: Path, manifest, fingerprint: str, options: dict, workers,
-                      progress: bool, force: bool, say, t0: float, procs: list) -> PreparedDataset:
+                      progress: bool, force: bool, say, t0: float, procs: list, runner=None) -> PreparedDataset:
     selected, subset_note = select_subset(manifest, limit=options["limit"], per_class=options["per_class"],
                                           by=options["by"], seed=options["seed"])
     table = selected.table
@@ -215,7 +223,7 @@ def _decode_and_write(out: Path, root: Path, manifest, fingerprint: str, options
 
     jobs, done = _jobs(table, partial, images, n, s, c, job_box, options["grey"])
     t_decode = time.perf_counter()
-    failures = _run(jobs, done, n, workers, progress, procs)
+    failures = (runner or _run)(jobs, done, n, workers, progress, procs)
     t_decode = time.perf_counter() - t_decode
     n_decoded = sum(len(j["rows"]) for j in jobs)
     if len(failures) == n:
