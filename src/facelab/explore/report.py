@@ -71,7 +71,7 @@ def default_out(name: str) -> Path:
 
 def explore(data, *, out=None, sample: int = 3000, seed: int = 0, progress: bool = True,
             logreg_sample: int = 50_000, tsne_sample: int = 1000, silhouette_sample: int = 3000,
-            ks=range(2, 11)) -> ExploreReport:
+            ks=range(2, 11), engine: str = "local", master: str | None = None) -> ExploreReport:
     """Write the explore report of a dataset.
 
     Args:
@@ -85,6 +85,9 @@ def explore(data, *, out=None, sample: int = 3000, seed: int = 0, progress: bool
         tsne_sample: label rows embedded by t-SNE in the attribute clustering.
         silhouette_sample: rows per silhouette score.
         ks: numbers of clusters tried for the attribute clustering.
+        engine: ``spark`` computes the label statistics and the regressions (on every row) with
+            Spark (:mod:`facelab.scale.stats`); ``local`` (default) with numpy/scikit-learn.
+        master: the Spark master for ``engine="spark"`` (default ``local[2]``).
 
     Returns:
         An :class:`ExploreReport`; ``.html_path`` is the report.
@@ -106,6 +109,13 @@ def explore(data, *, out=None, sample: int = 3000, seed: int = 0, progress: bool
     ctx = sections.Context(src=src, html=html, rep=rep, seed=seed, logreg_sample=logreg_sample,
                            tsne_sample=tsne_sample, silhouette_sample=silhouette_sample, ks=ks,
                            progress=progress)
+    if engine != "local":  # scale-out hook: label statistics on Spark
+        from ..scale.spark import check_engine
+        from ..scale.stats import use_spark_for_explore
+
+        if check_engine(engine) == "spark":
+            with timer("label statistics on Spark"):
+                use_spark_for_explore(ctx, master)
 
     html.section("About this report", "What was read, and which rows and images each section uses.")
     html.bullets(rep.notes)

@@ -1,0 +1,127 @@
+"""Spark in local[2] computes what the local paths compute (issue 19): the prepared cache byte for
+byte, the label statistics to 1e-9, batch predictions to 1e-5. One Spark session serves the whole
+module (starting one takes ~10 s on 2 cores); data are tiny and generated."""
+from __future__ import annotations
+
+import filecmp
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pyspark = pytest.importorskip("pyspark", reason="the Spark tests need pyspark (pip install 'facelab[spark]')")
+
+pytestmark = pytest.mark.slow
+
+
+def _java_ok() -> bool:
+    from facelab.errors import ConfigError
+    from facelab.scale.spark import java_version
+
+    try:
+        return java_version()[1] >= 17
+    except ConfigError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def spark():
+    if not _java_ok():
+        pytest.skip("Spark needs a Java 17 runtime (apt-get install openjdk-17-jre-headless)")
+    from facelab.scale.spark import get_spark
+
+    s = get_spark("local[2]")
+    yield s
+    s.stop()
+
+
+def test_prepare_on_spark_is_byte_identical(spark, synth_celeba, tmp_path):
+    from facelab.data.cache import prepare
+
+    bad = synth_celeba / "img_align_celeba" / "000003.jpg"
+    saved = bad.read_bytes()
+    bad.write_bytes(b"not a jpeg")  # an image an executor cannot decode: a problem row, like locally
+    try:
+        a = prepare(synth_celeba, size=24, out=tmp_path / "local", progress=False, workers=1)
+        b = prepare(synth_celeba, size=24, out=tmp_path / "spark", progress=False, engine="spark")
+    finally:
+        bad.write_bytes(saved)
+    for name in ("images.u8", "manifest.parquet", "manifest.json"):
+        assert filecmp.cmp(a.path / name, b.path / name, shallow=False), name
+    ma, mb = json.loads((a.path / "meta.json").read_text()), json.loads((b.path / "meta.json").read_text())
+    assert ma["skipped"] == mb["skipped"] == {"corrupt_image": 1}
+    timing = {"seconds", "images_per_s", "decode_seconds", "decode_images_per_s", "created"}
+    assert {k: v for k, v in ma.items() if k not in timing} == {k: v for k, v in mb.items() if k not in timing}
+    assert not (tmp_path / "spark.partial").exists()
+
+
+def test_failed_spark_prepare_leaves_no_complete_cache(spark, synth_celeba, tmp_path):
+    from facelab.errors import DataError
+    from facelab.scale.prepare import spark_decode
+
+    # a job whose images file cannot be opened fails on the executor: the driver gets a DataError
+    job = {"images": str(tmp_path / "missing" / "images.u8"), "n": 1, "size": 8, "channels": 3, "grey": False,
+           "box": None, "k": 0, "kind": "img", "rows": [0],
+           "paths": [str(synth_celeba / "img_align_celeba" / "000001.jpg")], "done": str(tmp_path / "m.json")}
+    with pytest.raises(DataError, match="Spark prepare job failed"):
+        spark_decode([job])
+    assert not (tmp_path / "m.json").exists()
+
+
+def _labels(n=500, seed=0):
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 2, n)
+    df = pd.DataFrame({"split": rng.choice(["train", "val", "test"], n),
+                       "A": a, "B": a ^ (rng.random(n) < 0.2), "C": rng.integers(0, 2, n),
+                       "D": (rng.random(n) < 0.1).astype(int), "Const": np.ones(n, int)})
+    return df, ["A", "B", "C", "D", "Const"]
+
+
+def test_label_statistics_equal_pandas(spark):
+    from facelab.explore.logreg import attribute_models
+    from facelab.explore.stats import attribute_stats
+    from facelab.scale.stats import (spark_attribute_models, spark_attribute_stats, split_balance,
+                                     split_balance_pandas, to_spark)
+
+    labels, names = _labels()
+    df = to_spark(labels, names)
+    loc = attribute_stats(labels[names].to_numpy(), names)
+    spk = spark_attribute_stats(df, names)
+    assert spk.names == loc.names and spk.constant == loc.constant == {"Const": 1} and spk.n == loc.n
+    np.testing.assert_array_equal(spk.counts, loc.counts)
+    for k in ("prevalence", "cond", "corr"):
+        np.testing.assert_allclose(getattr(spk, k), getattr(loc, k), rtol=0, atol=1e-9, err_msg=k)
+    pd.testing.assert_frame_equal(split_balance(df, names), split_balance_pandas(labels, names),
+                                  check_exact=False, atol=1e-9, rtol=0)
+
+    X = labels[loc.names].to_numpy()
+    lm, sm = attribute_models(X, loc.names), spark_attribute_models(df, loc.names)
+    for a, b in zip(lm, sm):
+        assert a.target == b.target
+        # the local path averages in float32: agreement to its precision
+        assert abs(a.prevalence - b.prevalence) < 1e-6 and abs(a.baseline - b.baseline) < 1e-6
+        assert abs(a.accuracy - b.accuracy) <= 0.02 and abs(a.f1 - b.f1) <= 0.02, (a, b)
+    assert sm[0].top[0][0] == "B" and sm[1].top[0][0] == "A"  # the copy is the strongest predictor
+
+
+def test_explore_engine_spark(spark, synth_celeba, tmp_path):
+    from facelab.explore.report import explore
+
+    rep = explore(synth_celeba, out=tmp_path / "rep", progress=False, engine="spark", sample=60,
+                  tsne_sample=0, ks=[2, 3])
+    assert any("computed on Spark" in n for n in rep.notes)
+    assert rep.models and rep.html_path.is_file()
+    local = explore(synth_celeba, out=tmp_path / "rep0", progress=False, sample=60, tsne_sample=0, ks=[2, 3])
+    assert rep.strongest == local.strongest and rep.exclusive == local.exclusive
+
+
+def test_unknown_engine_is_a_config_error():
+    from facelab.errors import ConfigError
+    from facelab.scale.spark import check_engine
+
+    with pytest.raises(ConfigError, match="unknown engine"):
+        check_engine("dask")
