@@ -125,3 +125,46 @@ def test_unknown_engine_is_a_config_error():
 
     with pytest.raises(ConfigError, match="unknown engine"):
         check_engine("dask")
+
+
+@pytest.fixture(scope="module")
+def cnn_run(prepared_celeba):
+    from facelab.train.trainer import train
+
+    return train(prepared_celeba.path, target=["Smiling", "Male"], model="cnn", epochs=1, name="spark-pred",
+                 progress=False, seed=0, threads=1, batch_size=64)
+
+
+def test_predict_on_spark_equals_local(spark, cnn_run, synth_celeba, tmp_path):
+    from facelab.predict.batch import predict_files
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    src = sorted((synth_celeba / "img_align_celeba").glob("*.jpg"))[:40]
+    for p in src:
+        (photos / p.name).write_bytes(p.read_bytes())
+    (photos / "broken.jpg").write_bytes(b"no image here")  # an executor cannot read it: an error row
+    items = [str(photos), str(tmp_path / "missing.jpg")]
+    loc = predict_files(cnn_run, items, out=tmp_path / "local.parquet", aligned=True, progress=False)
+    spk = predict_files(cnn_run.name, items, out=tmp_path / "spark.parquet", aligned=True, progress=False,
+                        engine="spark")
+    a = pd.read_parquet(loc.out)
+    b = pd.read_parquet(spk.out)
+    assert list(a.columns) == list(b.columns)
+    assert len(a) == len(b) == 42
+    for c in ("file", "status", "labels", "message"):
+        assert a[c].fillna("").tolist() == b[c].fillna("").tolist(), c
+    for c in ("p_Smiling", "p_Male", "x", "w", "width", "height"):
+        np.testing.assert_allclose(a[c].to_numpy(float), b[c].to_numpy(float), atol=1e-5, err_msg=c)
+    assert (spk.photos, spk.classified, len(spk.failed)) == (loc.photos, loc.classified, len(loc.failed)) == (42, 40, 2)
+    assert not (tmp_path / "spark.parquet.partial").exists()
+
+
+def test_cli_predict_engine_spark(spark, cnn_run, synth_celeba, tmp_path):
+    from facelab.cli.main import main
+
+    one = sorted((synth_celeba / "img_align_celeba").glob("*.jpg"))[:3]
+    out = tmp_path / "cli.parquet"
+    main(["predict", cnn_run.name, *map(str, one), "--aligned", "--engine", "spark", "--out", str(out),
+          "--no-progress"])
+    assert len(pd.read_parquet(out)) == 3

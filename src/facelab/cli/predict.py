@@ -6,6 +6,7 @@ from typing import List, Optional
 
 import typer
 
+from ..errors import ConfigError
 from .common import runs_dir_option, use_runs_dir
 
 
@@ -50,6 +51,10 @@ def register(app: typer.Typer) -> None:
         max_side: Optional[int] = typer.Option(None, help="Detect on a copy downscaled to this longest side "
                                                           "(default 320; raise it for small faces in big photos)."),
         progress: bool = typer.Option(True, help="Show the progress bar."),
+        engine: str = typer.Option("local", help="local, or spark (writes --out results.parquet; "
+                                                 "needs the spark extra)."),
+        master: Optional[str] = typer.Option(None, help="Spark master with --engine spark "
+                                                        "(default local[2]; spark://host:7077, yarn)."),
         runs_dir: Optional[Path] = runs_dir_option(),
     ) -> None:
         """Find every face in photos and classify it with a trained run."""
@@ -60,12 +65,20 @@ def register(app: typer.Typer) -> None:
         from ..predict.predictor import Predictor
 
         detector_params = {"max_side": max_side} if max_side else {}
-        pred = Predictor.from_run(run, backend=backend, min_face=min_face,  # type: ignore[arg-type]
-                                  **detector_params)
-        rep = predict_files(pred, photos, out=out, format=format, aligned=aligned, save_crops=save_crops,
-                            annotate=annotate, workers=workers, batch_size=batch_size, progress=progress)
+        if engine != "local":  # scale-out: the run goes to Spark's executors, not a Predictor
+            if detector_params:
+                raise ConfigError("--max-side is not passed to Spark yet", fix="drop --max-side with --engine spark")
+            rep = predict_files(run, photos, out=out, format=format, aligned=aligned, save_crops=save_crops,
+                                annotate=annotate, batch_size=batch_size, backend=backend, min_face=min_face,
+                                progress=progress, engine=engine, master=master)
+            pred = None
+        else:
+            pred = Predictor.from_run(run, backend=backend, min_face=min_face,  # type: ignore[arg-type]
+                                      **detector_params)
+            rep = predict_files(pred, photos, out=out, format=format, aligned=aligned, save_crops=save_crops,
+                                annotate=annotate, workers=workers, batch_size=batch_size, progress=progress)
         c = Console()
-        if out is None:
+        if out is None and pred is not None:
             c.print(_summary_table(rep, pred.classes))
         c.print(f"[bold]{rep.photos}[/] photos, [bold]{rep.faces}[/] faces, {rep.classified} classified, "
                 f"{rep.no_face} without a face, {len(rep.failed)} unreadable"

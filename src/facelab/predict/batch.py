@@ -214,7 +214,8 @@ def annotate_photo(r: PhotoResult, dest: Path) -> None:
 def predict_files(run_or_predictor, sources: Iterable[str | Path], *, out: str | Path | None = None,
                   format: str | None = None, aligned: bool = False, save_crops: str | Path | None = None,
                   annotate: str | Path | None = None, workers: int | None = None, batch_size: int = 64,
-                  backend: str = "torch", min_face: int = 24, progress: bool = True) -> BatchReport:
+                  backend: str = "torch", min_face: int = 24, progress: bool = True,
+                  engine: str = "local", master: str | None = None) -> BatchReport:
     """Predict every face in files/folders/globs; write a table; optionally crops and annotated copies.
 
     Args:
@@ -227,10 +228,23 @@ def predict_files(run_or_predictor, sources: Iterable[str | Path], *, out: str |
         annotate: folder for copies of the photos with boxes and labels drawn.
         workers: decoding/detection threads; batch_size: faces per classification batch.
         backend, min_face: see :meth:`Predictor.from_run`.
+        engine: ``spark`` runs the batch on Spark (:mod:`facelab.scale.predict`): ``out`` must be
+            Parquet, ``run_or_predictor`` a run; ``master`` is the Spark master (default ``local[2]``).
 
     Returns:
-        a :class:`BatchReport` (``results`` holds every :class:`PhotoResult`).
+        a :class:`BatchReport` (``results`` holds every :class:`PhotoResult`; empty with Spark).
     """
+    if engine != "local":  # scale-out hook (facelab.scale.predict)
+        from ..scale.spark import check_engine
+
+        if check_engine(engine) == "spark":
+            if isinstance(run_or_predictor, Predictor) or save_crops or annotate:
+                raise ConfigError("--engine spark takes a run (not a Predictor) and writes no crops or "
+                                  "annotated copies", fix="drop --save-crops/--annotate, or use --engine local")
+            from ..scale.predict import predict_spark
+
+            return predict_spark(run_or_predictor, sources, out=out, aligned=aligned, backend=backend,
+                                 min_face=min_face, batch_size=batch_size, master=master, progress=progress)
     t0 = time.perf_counter()
     pred = run_or_predictor if isinstance(run_or_predictor, Predictor) else \
         Predictor.from_run(run_or_predictor, backend=backend, min_face=min_face)  # type: ignore[arg-type]
