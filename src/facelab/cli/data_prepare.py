@@ -19,6 +19,10 @@ def prepare_command(
     workers: Optional[int] = typer.Option(None, "--workers", help="Decoding processes (default: all cores)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Cache folder (default: under ~/.facelab/prepared)."),
     force: bool = typer.Option(False, "--force", help="Rebuild even if a matching cache exists."),
+    engine: str = typer.Option("local", "--engine", help="local, or spark: Spark executors decode the images "
+                                                         "(same cache, byte for byte; needs the spark extra)."),
+    master: Optional[str] = typer.Option(None, "--master", help="Spark master with --engine spark "
+                                                                "(default local[2]; spark://host:7077, yarn)."),
 ) -> None:
     """Decode every image once into a uint8 cache (resumable, reused when nothing changed)."""
     from rich.console import Console
@@ -26,7 +30,7 @@ def prepare_command(
     from ..data.cache import prepare
 
     ds = prepare(path, size=size, crop=crop, grey=grey, limit=limit, per_class=per_class, by=by,
-                 seed=seed, workers=workers, out=out, progress=True, force=force)
+                 seed=seed, workers=workers, out=out, progress=True, force=force, engine=engine, master=master)
     meta, con = ds.meta, Console()
     con.print(f"[bold]{len(ds)}[/] images, {ds.size}x{ds.size}x{ds.channels}, crop {meta['crop']} "
               f"(box {meta['crop_box']} of {meta['source_size'][0]}x{meta['source_size'][1]})")

@@ -17,6 +17,9 @@ def explore_command(
     logreg_sample: int = typer.Option(50_000, "--logreg-sample", help="Label rows for the per-attribute regressions."),
     tsne_sample: int = typer.Option(1000, "--tsne-sample", help="Label rows embedded by t-SNE."),
     ks: str = typer.Option("2-10", "--ks", help="k tried for the attribute clustering, e.g. 2-10 or 3,5,8."),
+    engine: str = typer.Option("local", "--engine", help="local, or spark: label statistics and regressions "
+                                                         "on Spark (every row; needs the spark extra)."),
+    master: Optional[str] = typer.Option(None, "--master", help="Spark master with --engine spark (default local[2])."),
 ) -> None:
     """Write an HTML report: counts, balance, sample grids, mean faces, pixel and attribute statistics."""
     from rich.console import Console
@@ -25,7 +28,7 @@ def explore_command(
     from ..explore.report import explore
 
     rep = explore(data, out=out, sample=sample, seed=seed, progress=True, logreg_sample=logreg_sample,
-                  tsne_sample=tsne_sample, ks=parse_ints(ks, what="ks"))
+                  tsne_sample=tsne_sample, ks=parse_ints(ks, what="ks"), engine=engine, master=master)
     con = Console()
     con.print(f"{rep.label_rows:,} label rows, {rep.images:,} images, {len(rep.figures)} figures, "
               f"{rep.seconds.get('total', 0):.1f} s")
