@@ -74,6 +74,8 @@ def register(app: typer.Typer) -> None:
         threads: Optional[int] = typer.Option(None, help="torch threads (default: all cores)."),
         patience: Optional[int] = typer.Option(None, help="Stop after this many epochs without improvement."),
         progress: bool = typer.Option(True, help="Show the progress bar."),
+        nproc: Optional[int] = typer.Option(None, help="Train with N DistributedDataParallel processes on this "
+                                                       "machine (each reads its shard; see docs/scale.md)."),
         set_: Optional[List[str]] = typer.Option(None, "--set", help="Any other training option KEY=VALUE "
                                                  "(repeatable), e.g. --set ema=0.999 --set tta=true "
                                                  "--set weight_decay=0.02 (see docs/training.md)."),
@@ -92,7 +94,7 @@ def register(app: typer.Typer) -> None:
                      patience=patience)
         try:
             run = train(str(data) if data else None, resume=resume, config=config, progress=progress,
-                        **flags, **_set_options(set_, flags))
+                        nproc=nproc, **flags, **_set_options(set_, flags))
         except KeyboardInterrupt:
             # train() has saved the checkpoint and printed the resume command. SystemExit, because
             # click turns KeyboardInterrupt/typer.Exit into a return value that would exit with 0.

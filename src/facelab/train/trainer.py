@@ -147,7 +147,7 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
           weights: str | None = None, init: str | None = None, resume: bool | str = False,
           val_fraction: float | None = None, params: dict | None = None, progress: bool = True,
           config: "str | Path | TrainConfig | dict | None" = None,
-          callbacks: Sequence[Callable[[EpochEnd], Any]] = (), **options) -> Run:
+          callbacks: Sequence[Callable[[EpochEnd], Any]] = (), nproc: int | None = None, **options) -> Run:
     """Train a model on a prepared cache and return the :class:`Run`.
 
     Args:
@@ -168,6 +168,8 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
         progress: show a progress bar.
         config: a YAML file / dict / TrainConfig; explicit arguments override it.
         callbacks: called with an :class:`EpochEnd` after every epoch.
+        nproc: train with this many DistributedDataParallel processes on this machine
+            (:mod:`facelab.scale.ddp`; each reads its shard of the cache, one writes the run).
         **options: any other :class:`TrainConfig` field (``weight_decay``, ``patience``, ...).
 
     Returns:
@@ -181,6 +183,13 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
     Example:
         >>> run = train("prepared/fer-48", minutes=20)        # doctest: +SKIP
     """
+    if nproc is not None and int(nproc) > 1:  # scale-out hook: the same train() in N processes
+        from ..scale.ddp import train_ddp
+
+        return train_ddp(data, nproc=nproc, target=target, model=model, epochs=epochs, minutes=minutes, name=name,
+                         seed=seed, batch_size=batch_size, lr=lr, weights=weights, init=init, resume=resume,
+                         val_fraction=val_fraction, params=params, progress=progress, config=config,
+                         callbacks=callbacks, **options)
     overrides = dict(target=target, model=model, epochs=epochs, minutes=minutes, name=name, seed=seed,
                      batch_size=batch_size, lr=lr, weights=weights, init=init, val_fraction=val_fraction,
                      params=params, **options)
