@@ -182,6 +182,12 @@ def train_ddp(data, *, nproc: int, **kwargs):
     if kwargs.get("callbacks"):
         raise ConfigError("callbacks cannot run in several processes", fix="drop callbacks, or train with nproc=1")
     kwargs.pop("callbacks", None)
+    if kwargs.get("model"):
+        from ..models import get_model
+
+        if get_model(kwargs["model"]).kind != "torch":
+            raise ConfigError(f"{kwargs['model']} is a classical model: several processes do not apply",
+                              fix="drop --nproc, or pick a network (cnn, mobilenetv2, resnet18)")
     if kwargs.get("resume"):  # every process must continue the same run: resolve it once, here
         kwargs["resume"] = str(_find_resumable(kwargs["resume"], kwargs.get("name"), kwargs.get("target"),
                                                kwargs.get("model") or "cnn").resolve())
