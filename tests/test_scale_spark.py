@@ -168,3 +168,34 @@ def test_cli_predict_engine_spark(spark, cnn_run, synth_celeba, tmp_path):
     main(["predict", cnn_run.name, *map(str, one), "--aligned", "--engine", "spark", "--out", str(out),
           "--no-progress"])
     assert len(pd.read_parquet(out)) == 3
+
+
+def test_torch_distributor_runs_the_same_training(spark, prepared_celeba, runs_dir):
+    from facelab.scale.ddp import train_on_spark
+    from facelab.train.run import Run
+
+    path = train_on_spark(prepared_celeba.path, nproc=2, target="Smiling", model="cnn", epochs=1, seed=0,
+                          batch_size=32, progress=False, name="distributor")
+    run = Run.load(path)
+    assert run.status == "finished" and run.path.parent == runs_dir
+    assert [p.name for p in runs_dir.iterdir()] == ["distributor"]  # rank 1 wrote a scratch copy only
+
+
+def test_package_imports_without_pyspark():
+    code = ("import sys; sys.modules['pyspark'] = None\n"
+            "import facelab.scale.spark, facelab.scale.prepare, facelab.scale.stats, facelab.scale.predict, "
+            "facelab.scale.ddp\n"
+            "from facelab.errors import ConfigError\n"
+            "try:\n    facelab.scale.spark.get_spark()\nexcept ConfigError as e:\n    print(e)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "pip install 'facelab[spark]'" in r.stdout
+
+
+def test_missing_java_is_a_clear_error(tmp_path):
+    code = ("from facelab.errors import ConfigError\nimport facelab.scale.spark as s\n"
+            "try:\n    s.get_spark('local[1]')\nexcept ConfigError as e:\n    print(e)\n")
+    env = {**os.environ, "PATH": str(tmp_path), "JAVA_HOME": str(tmp_path)}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "Spark needs Java" in r.stdout and "openjdk-17" in r.stdout
