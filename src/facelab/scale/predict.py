@@ -39,11 +39,12 @@ import pandas as pd
 from ..errors import ConfigError, DataError
 from .spark import get_spark
 
-#: one Predictor per executor process (Python workers are reused across tasks)
+#: one Predictor per executor process (Python workers are reused across tasks). Crops travel as
+#: ``array<tinyint>`` (Spark has no unsigned byte): the uint8 bits viewed as int8, and back.
 _PREDICTORS: dict = {}
 
 STAGE1 = ("order long, file string, width int, height int, face int, status string, x double, y double, "
-          "w double, h double, angle double, score double, message string, crop array<int>")
+          "w double, h double, angle double, score double, message string, crop array<tinyint>")
 
 
 def _predictor(opts: dict):
@@ -81,7 +82,7 @@ def _faces(opts: dict):
                     rows.append({**base, "face": f.index, "status": "ok" if c is not None else "too small",
                                  "x": round(b.x, 1), "y": round(b.y, 1), "w": round(b.w, 1), "h": round(b.h, 1),
                                  "angle": round(b.angle, 1), "score": round(b.score, 3), "message": f.note,
-                                 "crop": None if c is None else c.reshape(-1).astype(np.int32)})
+                                 "crop": None if c is None else c.reshape(-1).view(np.int8)})
             out = pd.DataFrame(rows, columns=[c.split()[0] for c in STAGE1.split(", ")])
             out["face"] = out["face"].astype("Int32")
             yield out
@@ -94,7 +95,7 @@ def _make_predict_fn(opts: dict, shape: tuple[int, int, int]):
         pred = _predictor(opts)
 
         def predict(crops: np.ndarray) -> np.ndarray:
-            x = crops.reshape((-1, *shape)).astype(np.uint8)
+            x = crops.reshape((-1, *shape)).astype(np.int8).view(np.uint8)  # uint8 sent as Spark bytes
             return np.asarray(pred.classify(x), np.float32).reshape(len(x), -1)
         return predict
     return make

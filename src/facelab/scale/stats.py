@@ -103,7 +103,7 @@ def _balance_frame(agg: pd.DataFrame, names: list[str]) -> pd.DataFrame:
 
 
 def spark_attribute_models(df, names: list[str], *, top: int = 3, C: float = 1.0,
-                           max_iter: int = 100) -> list[AttributeModel]:
+                           max_iter: int = 100, targets: list[str] | None = None) -> list[AttributeModel]:
     """One MLlib logistic regression per attribute from the others, scored on the held-out rows.
 
     Args:
@@ -111,6 +111,7 @@ def spark_attribute_models(df, names: list[str], *, top: int = 3, C: float = 1.0
         names: the non-constant attributes (``AttributeStats.names``).
         top, C: as :func:`facelab.explore.logreg.attribute_models` (C = liblinear's inverse penalty).
         max_iter: LBFGS iterations.
+        targets: fit only these attributes (default: every one of ``names``), each from all the others.
     """
     from pyspark.ml.classification import LogisticRegression
     from pyspark.ml.feature import VectorAssembler, VectorSlicer
@@ -125,6 +126,8 @@ def spark_attribute_models(df, names: list[str], *, top: int = 3, C: float = 1.0
     shares = feats.agg(*[F.avg(c).alias(c) for c in names]).collect()[0].asDict()
     out = []
     for j, target in enumerate(names):
+        if targets is not None and target not in targets:
+            continue
         others = [i for i in range(m) if i != j]
         # the features without the target's own column
         sl = VectorSlicer(inputCol="_x", outputCol="_f", indices=others)
