@@ -55,21 +55,25 @@ def _test_rows(n: int, test_fraction: float, seed: int) -> np.ndarray:
 def spark_attribute_stats(df, names: list[str]) -> AttributeStats:
     """:func:`facelab.explore.stats.attribute_stats` of the 0/1 columns ``names`` of a Spark DataFrame.
 
-    One aggregation computes the row count, every column sum and every pairwise co-occurrence
-    ``sum(a * b)`` (exact, as 64-bit integers)."""
-    from pyspark.sql import functions as F
-
+    Each partition computes its co-occurrence matrix ``X.T @ X`` (and its row count) with numpy,
+    in ``mapInPandas``; the driver adds the partial matrices up, as a Gramian ``treeAggregate``
+    would. The products are float64 sums of 0/1 values, exact below 2**53 rows. (One Spark
+    aggregation with a ``sum(a * b)`` per pair, 820 expressions for CelebA, was 60x slower.)"""
     m = len(names)
-    cols = [F.col(f"`{c}`").cast("long") for c in names]
-    exprs = [F.count(F.lit(1)).alias("n")] + [F.sum(c).alias(f"s{j}") for j, c in enumerate(cols)]
-    exprs += [F.sum(cols[a] * cols[b]).alias(f"c{a}_{b}") for a in range(m) for b in range(a + 1, m)]
-    row = df.agg(*exprs).collect()[0].asDict()
-    n = int(row["n"])
-    col_sum = np.array([int(row[f"s{j}"] or 0) for j in range(m)], np.int64)
-    full = np.diag(col_sum).astype(np.int64)
-    for a in range(m):
-        for b in range(a + 1, m):
-            full[a, b] = full[b, a] = int(row[f"c{a}_{b}"] or 0)
+    cols = list(names)
+
+    def gram(frames):
+        for pdf in frames:
+            X = pdf[cols].to_numpy(np.float64)
+            C = X.T @ X
+            yield pd.DataFrame({"n": [len(X)], "c": [C.round().astype(np.int64).ravel().tolist()]})
+
+    parts = df.select(*[f"`{c}`" for c in cols]).mapInPandas(gram, schema="n long, c array<long>").collect()
+    n = int(sum(r["n"] for r in parts))
+    full = np.zeros((m, m), np.int64)
+    for r in parts:
+        full += np.asarray(r["c"], np.int64).reshape(m, m)
+    col_sum = np.diag(full).copy()
     is_const = (col_sum == 0) | (col_sum == n)
     constant = {nm: int(col_sum[j] == n and n > 0) for j, nm in enumerate(names) if is_const[j]}
     keep = np.flatnonzero(~is_const)
@@ -131,14 +135,15 @@ def spark_attribute_models(df, names: list[str], *, top: int = 3, C: float = 1.0
         others = [i for i in range(m) if i != j]
         # the features without the target's own column
         sl = VectorSlicer(inputCol="_x", outputCol="_f", indices=others)
-        tr = sl.transform(train).withColumnRenamed(target, "_y")
-        te = sl.transform(test).withColumnRenamed(target, "_y")
+        # only the sliced features and the label, cached: LBFGS passes over them once per iteration
+        tr = sl.transform(train).select("_f", F.col(f"`{target}`").alias("_y")).cache()
+        te = sl.transform(test).select("_f", F.col(f"`{target}`").alias("_y"))
         if tr.select("_y").distinct().count() < 2:  # nothing to learn: the training value, as locally
             const = float(tr.select("_y").first()[0]) if n_train else 0.0
             pred, coefs = te.select(F.col("_y"), F.lit(const).alias("prediction")), np.zeros(len(others))
         else:
             lr = LogisticRegression(featuresCol="_f", labelCol="_y", regParam=1.0 / (C * max(n_train, 1)),
-                                    elasticNetParam=0.0, standardization=False, maxIter=max_iter, tol=1e-8)
+                                    elasticNetParam=0.0, standardization=False, maxIter=max_iter, tol=1e-6)
             model = lr.fit(tr)
             pred = model.transform(te).select("_y", "prediction")
             coefs = model.coefficients.toArray()
@@ -151,6 +156,7 @@ def spark_attribute_models(df, names: list[str], *, top: int = 3, C: float = 1.0
         rec = tp / (tp + fn) if tp + fn else 0.0
         f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
         share = float(c["share"] or 0.0)
+        tr.unpersist()
         order = np.argsort(-np.abs(coefs))[:top]
         out.append(AttributeModel(
             target=target, prevalence=float(shares[target]), accuracy=(n - fp - fn) / max(n, 1),
