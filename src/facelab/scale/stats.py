@@ -107,7 +107,8 @@ def _balance_frame(agg: pd.DataFrame, names: list[str]) -> pd.DataFrame:
 
 
 def spark_attribute_models(df, names: list[str], *, top: int = 3, C: float = 1.0,
-                           max_iter: int = 100, targets: list[str] | None = None) -> list[AttributeModel]:
+                           max_iter: int = 100, targets: list[str] | None = None,
+                           parallel: int = 4) -> list[AttributeModel]:
     """One MLlib logistic regression per attribute from the others, scored on the held-out rows.
 
     Args:
@@ -116,6 +117,7 @@ def spark_attribute_models(df, names: list[str], *, top: int = 3, C: float = 1.0
         top, C: as :func:`facelab.explore.logreg.attribute_models` (C = liblinear's inverse penalty).
         max_iter: LBFGS iterations.
         targets: fit only these attributes (default: every one of ``names``), each from all the others.
+        parallel: attributes fitted at the same time (concurrent Spark jobs from driver threads).
     """
     from pyspark.ml.classification import LogisticRegression
     from pyspark.ml.feature import VectorAssembler, VectorSlicer
@@ -128,10 +130,9 @@ def spark_attribute_models(df, names: list[str], *, top: int = 3, C: float = 1.0
     train, test = feats.where(~F.col(TEST_COLUMN)), feats.where(F.col(TEST_COLUMN))
     n_train = train.count()
     shares = feats.agg(*[F.avg(c).alias(c) for c in names]).collect()[0].asDict()
-    out = []
-    for j, target in enumerate(names):
-        if targets is not None and target not in targets:
-            continue
+
+    def fit(j: int) -> AttributeModel:
+        target = names[j]
         others = [i for i in range(m) if i != j]
         # the features without the target's own column
         sl = VectorSlicer(inputCol="_x", outputCol="_f", indices=others)
@@ -158,10 +159,18 @@ def spark_attribute_models(df, names: list[str], *, top: int = 3, C: float = 1.0
         share = float(c["share"] or 0.0)
         tr.unpersist()
         order = np.argsort(-np.abs(coefs))[:top]
-        out.append(AttributeModel(
+        return AttributeModel(
             target=target, prevalence=float(shares[target]), accuracy=(n - fp - fn) / max(n, 1),
             baseline=max(share, 1 - share), precision=prec, recall=rec, f1=f1,
-            top=[(names[others[i]], float(coefs[i])) for i in order if coefs[i] != 0]))
+            top=[(names[others[i]], float(coefs[i])) for i in order if coefs[i] != 0])
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    chosen = [j for j, t in enumerate(names) if targets is None or t in targets]
+    # Each L-BFGS iteration is a small Spark job whose scheduling, not its arithmetic, costs most
+    # on a 202,599 x 40 table: fitting several attributes at once keeps the executors busy.
+    with ThreadPoolExecutor(max_workers=max(1, int(parallel))) as pool:
+        out = list(pool.map(fit, chosen))
     feats.unpersist()
     return out
 
