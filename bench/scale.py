@@ -185,7 +185,7 @@ def part_ddp(work: Path, res: dict, minutes: float) -> None:
     for nproc in (1, 2):
         t = time.perf_counter()
         run = train(str(work / "local64"), target="Smiling", model="cnn", minutes=minutes, seed=0, progress=False,
-                    threads=2 if nproc == 1 else 1, nproc=nproc, name=f"bench-ddp{nproc}-{int(time.time())}")
+                    threads=None if nproc == 1 else 1, nproc=nproc, name=f"bench-ddp{nproc}-{int(time.time())}")
         wall = time.perf_counter() - t
         m, st = run.metrics, run.state
         bs = run.config.get("batch_size") or 128
