@@ -63,7 +63,7 @@ def _fer_cache(root: Path):
 
 
 def _find_run(name: str | None, train_minutes: float, root: Path) -> tuple[str | None, str]:
-    from facelab.train.run import list_runs
+    from facelab.runs import list_runs
 
     if name:
         return name, "given with --run"
@@ -93,7 +93,7 @@ def stage(name: str, args) -> dict:
         from sklearn.preprocessing import StandardScaler
 
         from facelab.cluster.features import pixel_features
-        from facelab.cluster.sweep import reduce
+        from facelab.report.sweep import reduce
 
         ds, _ = _fer_cache(root)
         Z, _ = reduce(StandardScaler().fit_transform(pixel_features(ds.images)), 50, seed=0)

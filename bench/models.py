@@ -93,7 +93,7 @@ def bench_torch(name: str, spec, x: np.ndarray, y: np.ndarray, steps: int, batch
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from facelab.train.data import to_float
+    from facelab.runs.preprocess import to_float
 
     torch.manual_seed(0)
     net = spec.build(3, 1, **spec.default_params).to(memory_format=torch.channels_last)

@@ -59,7 +59,7 @@ def _data() -> tuple[Path, bool]:
 def _run(args, root: Path) -> tuple[object, dict]:
     """The run to benchmark: --run, or a quick 40-attribute run trained here on the real cache."""
     from facelab.data.cache import prepare
-    from facelab.train.run import Run
+    from facelab.runs import Run
     from facelab.train.trainer import train
 
     if args.run:

@@ -58,6 +58,7 @@ def celeba() -> Path:
 def part_prepare(work: Path, res: dict) -> None:
     from facelab.data.cache import prepare
     from facelab.scale.spark import get_spark
+    from facelab.scale.prepare import prepare_spark
 
     src = celeba()
     t = time.perf_counter()
@@ -70,7 +71,7 @@ def part_prepare(work: Path, res: dict) -> None:
     get_spark(MASTER).range(10).count()
     job_s = time.perf_counter() - t  # a tiny job: scheduling + Python worker start
     t = time.perf_counter()
-    b = prepare(src, size=64, out=work / "spark64", progress=False, engine="spark", master=MASTER, force=True)
+    b = prepare_spark(src, size=64, out=work / "spark64", progress=False, master=MASTER, force=True)
     spark_s = time.perf_counter() - t
     same = all(filecmp.cmp(a.path / f, b.path / f, shallow=False)
                for f in ("images.u8", "manifest.parquet", "manifest.json"))
@@ -140,7 +141,7 @@ def part_stats(work: Path, res: dict, targets: int) -> None:
 
 
 def _run(work: Path, run: str | None, minutes: float, res: dict):
-    from facelab.train.run import Run
+    from facelab.runs.run import Run
     from facelab.train.trainer import train
 
     if run:
@@ -155,6 +156,7 @@ def part_predict(work: Path, res: dict, run: str | None, minutes: float, n: int 
     import pandas as pd
 
     from facelab.predict.batch import predict_files
+    from facelab.scale.predict import predict_spark
 
     r = _run(work, run, minutes, res)
     imgs = sorted((celeba() / "img_align_celeba" / "img_align_celeba").glob("*.jpg"))[:n]
@@ -164,8 +166,8 @@ def part_predict(work: Path, res: dict, run: str | None, minutes: float, n: int 
     a = predict_files(r, [str(p) for p in imgs], out=work / "local.parquet", aligned=True, progress=False)
     local_s = time.perf_counter() - t
     t = time.perf_counter()
-    b = predict_files(r.name if run is None else run, [str(listing)], out=work / "spark.parquet", aligned=True,
-                      progress=False, engine="spark", master=MASTER)
+    b = predict_spark(r.name if run is None else run, [str(listing)], out=work / "spark.parquet", aligned=True,
+                      progress=False, master=MASTER)
     spark_s = time.perf_counter() - t
     pa, pb = pd.read_parquet(a.out), pd.read_parquet(b.out)
     col = [c for c in pa.columns if c.startswith("p_")][0]
@@ -179,13 +181,15 @@ def part_predict(work: Path, res: dict, run: str | None, minutes: float, n: int 
 
 
 def part_ddp(work: Path, res: dict, minutes: float) -> None:
+    from facelab.scale.ddp import train_ddp
     from facelab.train.trainer import train
 
     out = {}
     for nproc in (1, 2):
         t = time.perf_counter()
-        run = train(str(work / "local64"), target="Smiling", model="cnn", minutes=minutes, seed=0, progress=False,
-                    threads=None if nproc == 1 else 1, nproc=nproc, name=f"bench-ddp{nproc}-{int(time.time())}")
+        fit = train if nproc == 1 else (lambda *a, **k: train_ddp(*a, nproc=nproc, **k))
+        run = fit(str(work / "local64"), target="Smiling", model="cnn", minutes=minutes, seed=0, progress=False,
+                  threads=None if nproc == 1 else 1, name=f"bench-ddp{nproc}-{int(time.time())}")
         wall = time.perf_counter() - t
         m, st = run.metrics, run.state
         bs = run.config.get("batch_size") or 128

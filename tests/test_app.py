@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from facelab.app.common import AppConfig, find_reports, headline, parse_config
+from facelab.app.common import AppConfig, find_reports, parse_config
+from facelab.runs import headline
 
 from test_serve_support import TINY_RUN, tiny_run_dir
 
@@ -121,20 +122,26 @@ def test_pages_say_what_to_run_when_pieces_are_missing(tmp_path, monkeypatch):
     for name in PAGES:
         at = _page(at, name) if name != "overview" else at
         text = " ".join(i.value for i in at.info)
-        if name != "api":
+        if name == "predict":  # a fresh install predicts with the models shipped with facelab
+            assert "shipped with facelab" in " ".join(c.value for c in at.caption), name
+        elif name != "api":
             assert "run `facelab" in text, (name, text)
 
 
 def test_config_and_helpers(tmp_path):
     cfg = parse_config(["--runs", str(tmp_path), "--data", "d", "--server.port", "1"])
     assert cfg.runs == tmp_path and cfg.data == Path("d")
-    assert headline({"test": {"loss": 0.3, "accuracy": 0.9}, "val": {"accuracy": 0.8}}) == ("test.accuracy", 0.9)
+    # one headline for every surface: validation first (as Run.key_metric), test when there is no val
+    assert headline({"test": {"loss": 0.3, "accuracy": 0.9}, "val": {"accuracy": 0.8}}) == ("val.accuracy", 0.8)
+    assert headline({"test": {"loss": 0.3, "accuracy": 0.9}}) == ("test.accuracy", 0.9)
     assert find_reports(AppConfig(tmp_path, None, ""), "explore") == []
     # Reports are found under --data; a run's own eval report is not taken for an explore report.
     (tmp_path / "reports" / "explore").mkdir(parents=True)
     (tmp_path / "reports" / "explore" / "report.html").write_text("x")
+    (tmp_path / "reports" / "explore" / "explore.json").write_text('{"kind": "explore"}')  # reports say their kind
     (tmp_path / "reports" / "cluster-hog").mkdir(parents=True)
     (tmp_path / "reports" / "cluster-hog" / "report.html").write_text("x")
+    (tmp_path / "reports" / "cluster-hog" / "cluster.json").write_text('{"kind": "cluster"}')
     (tmp_path / "runs" / "r1" / "eval").mkdir(parents=True)
     (tmp_path / "runs" / "r1" / "config.yaml").write_text("model: cnn")
     (tmp_path / "runs" / "r1" / "eval" / "report.html").write_text("x")

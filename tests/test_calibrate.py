@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from facelab.train.calibrate import CALIBRATION, apply_temperature, fit_temperature, nll
-from facelab.train.run import Run
+from facelab.runs.calibrate import CALIBRATION, apply_temperature, fit_temperature, nll
+from facelab.runs import Run
 from facelab.train.trainer import train
 from train_helpers import TINY, make_cache
 

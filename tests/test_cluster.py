@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from facelab.cluster.features import extract
-from facelab.cluster.sweep import kmeans_sweep, match_labels, parse_ints, valid_ks
+from facelab.report.sweep import kmeans_sweep, match_labels, parse_ints, valid_ks
 from facelab.data.manifest import LabelInfo
 from facelab.errors import ConfigError, RunError
 

@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 
 from facelab.errors import ConfigError
-from facelab.train.compare import Leaderboard, compare, parse_models, rank
-from facelab.train.evaluate import evaluate
-from facelab.train.search import resized_cache, search, space
+from facelab.evaluate.leaderboard import Leaderboard, rank
+from facelab.experiments.compare import compare, parse_models
+from facelab.evaluate.report import evaluate
+from facelab.experiments.search import resized_cache, search, space
 
 
 # Own single-process caches rather than the shared prepared_* fixtures: these tests then do not
@@ -137,7 +138,7 @@ def test_search_logreg_trials_join_a_leaderboard(prepared_celeba, runs_dir):
     t = pd.read_csv(joined / "leaderboard.csv")
     assert len(t) == 3 and "search-t2-0" in set(t["run"]) and t["rank"].tolist() == [1, 2, 3]
     assert (t["accuracy"].diff().dropna() <= 1e-12).all()  # re-ranked by the board's test metric
-    from facelab.train.compare import Leaderboard
+    from facelab.evaluate.leaderboard import Leaderboard
 
     kept = Leaderboard.load(joined)  # the board keeps its own metric, target and data
     assert (kept.metric, kept.target, kept.data) == ("accuracy", board.target, board.data)
@@ -153,7 +154,7 @@ def test_search_logreg_trials_join_a_leaderboard(prepared_celeba, runs_dir):
 def test_search_resolution_uses_derived_caches(prepared_celeba, runs_dir):
     board = search(prepared_celeba.path, target="Smiling", model="logreg", trials=2, seed=3, study="r",
                    sizes="16,32")
-    from facelab.train.run import Run
+    from facelab.runs import Run
 
     for row in board.table.itertuples():
         assert Run.load(row.run).input["size"] == row.resolution
@@ -168,7 +169,7 @@ def test_search_cnn_with_resolution(prepared_celeba, runs_dir):
                    study="c", threads=1, batch_size=64)
     assert len(board.table) == 2
     assert {"lr", "width", "augment", "resolution"} <= set(board.table.columns)
-    from facelab.train.run import Run
+    from facelab.runs import Run
 
     run = Run.load(board.best_run)
     assert run.input["size"] == board.table.iloc[0]["resolution"]
@@ -232,7 +233,7 @@ def test_compare_multiclass_default_target_and_typo(prepared_fer, runs_dir):
 
 
 def test_compare_says_when_the_budget_cut_a_network_short(prepared_celeba, runs_dir, tmp_path, monkeypatch):
-    import facelab.train.compare as C
+    import facelab.evaluate.leaderboard as C
 
     # how many epochs a tiny network fits in a second depends on the machine: any count is "few" here
     monkeypatch.setattr(C, "FEW_EPOCHS", 10**6)
@@ -246,7 +247,7 @@ def test_compare_says_when_the_budget_cut_a_network_short(prepared_celeba, runs_
 
 
 def test_training_notes_name_models_not_ranks():
-    from facelab.train.compare import training_notes
+    from facelab.evaluate.leaderboard import training_notes
 
     table = pd.DataFrame([{"rank": 1, "run": "a", "model": "cnn", "balanced_accuracy": 0.9},
                           {"rank": 2, "run": "b", "model": "cnn", "balanced_accuracy": 0.51},
@@ -260,7 +261,7 @@ def test_training_notes_name_models_not_ranks():
 
 
 def test_training_notes_count_optimizer_steps_as_well_as_epochs():
-    from facelab.train.compare import FEW_STEPS, training_notes
+    from facelab.evaluate.leaderboard import FEW_STEPS, training_notes
 
     table = pd.DataFrame([{"rank": r, "run": n, "model": n, "balanced_accuracy": 0.9}
                           for r, n in enumerate(["small", "enough", "chosen", "old"], 1)])

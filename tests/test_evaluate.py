@@ -10,9 +10,9 @@ import pytest
 from facelab.data.manifest import LabelInfo, Manifest
 from facelab.data.prepared import open_prepared
 from facelab.errors import DataError
-from facelab.train.evaluate import evaluate, predict_split
-from facelab.train.run import Run
-from facelab.train.task import Task
+from facelab.evaluate.report import evaluate, predict_split
+from facelab.runs import Run
+from facelab.runs.task import Task
 
 # the eight test predictions of tests/test_metrics.py, worked by hand there:
 # accuracy 5/8, precision 3/5, recall 3/4, confusion [[2, 2], [1, 3]]

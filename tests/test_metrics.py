@@ -1,10 +1,10 @@
-"""Known-answer tests for facelab.train.metrics: every expected number is worked out by hand."""
+"""Known-answer tests for facelab.evaluate.metrics: every expected number is worked out by hand."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from facelab.train import metrics as M
+from facelab.evaluate import metrics as M
 
 # Eight binary predictions, worked by hand:
 #   y    = 1    1    1    1    0    0    0    0

@@ -9,7 +9,7 @@ import torch
 
 from facelab.cli.main import main
 from facelab.errors import RunError
-from facelab.train.run import Run, list_runs
+from facelab.runs import Run, list_runs
 from facelab.train.trainer import train
 from train_helpers import TINY, make_cache
 

@@ -27,11 +27,12 @@ def small(synth_celeba, tmp_path_factory):
 
 
 def test_two_processes_write_one_run_like_one_process(small, runs_dir):
-    from facelab.train.run import Run
+    from facelab.runs.run import Run
+    from facelab.scale.ddp import train_ddp
     from facelab.train.trainer import train
 
     one = train(small.path, epochs=2, name="one", **COMMON)
-    two = train(small.path, epochs=2, name="two", nproc=2, **COMMON)
+    two = train_ddp(small.path, nproc=2, epochs=2, name="two", **COMMON)
     assert sorted(p.name for p in runs_dir.iterdir()) == ["one", "two"]  # rank 1 wrote nothing here
     a, b = Run.load(one.path), Run.load(two.path)
     assert b.status == "finished" and b.state["epoch"] == 2
@@ -44,22 +45,22 @@ def test_two_processes_write_one_run_like_one_process(small, runs_dir):
 
 
 def test_time_budget_stops_both_processes(small, runs_dir):
-    from facelab.train.trainer import train
+    from facelab.scale.ddp import train_ddp
 
     t0 = time.perf_counter()
-    run = train(small.path, minutes=0.15, name="budget", nproc=2, **COMMON)
+    run = train_ddp(small.path, nproc=2, minutes=0.15, name="budget", **COMMON)
     assert run.state["stop_reason"] == "minutes" and run.status == "finished"
     assert time.perf_counter() - t0 < 120  # start-up, 9 s of training, the final evaluation
 
 
 def test_classical_model_and_callbacks_are_refused(small):
     from facelab.errors import ConfigError
-    from facelab.train.trainer import train
+    from facelab.scale.ddp import train_ddp
 
     with pytest.raises(ConfigError, match="classical"):
-        train(small.path, target="Smiling", model="logreg", nproc=2)
+        train_ddp(small.path, nproc=2, target="Smiling", model="logreg")
     with pytest.raises(ConfigError, match="callbacks"):
-        train(small.path, target="Smiling", nproc=2, callbacks=[print])
+        train_ddp(small.path, nproc=2, target="Smiling", callbacks=[print])
 
 
 def _children(pid: int) -> dict[int, int]:

@@ -1,6 +1,6 @@
 """Spark in local[2] computes what the local paths compute (issue 19): the prepared cache byte for
-byte, the label statistics to 1e-9, batch predictions to 1e-5. One Spark session serves the whole
-module (starting one takes ~10 s on 2 cores); data are tiny and generated."""
+byte, the label statistics to 1e-9, batch predictions to 1e-5. One Spark session (conftest's session-scoped
+``spark`` fixture) serves the whole run (starting one takes ~10 s on 2 cores); data are tiny and generated."""
 from __future__ import annotations
 
 import filecmp
@@ -18,36 +18,16 @@ pyspark = pytest.importorskip("pyspark", reason="the Spark tests need pyspark (p
 pytestmark = pytest.mark.slow
 
 
-def _java_ok() -> bool:
-    from facelab.errors import ConfigError
-    from facelab.scale.spark import java_version
-
-    try:
-        return java_version()[1] >= 17
-    except ConfigError:
-        return False
-
-
-@pytest.fixture(scope="module")
-def spark():
-    if not _java_ok():
-        pytest.skip("Spark needs a Java 17 runtime (apt-get install openjdk-17-jre-headless)")
-    from facelab.scale.spark import get_spark
-
-    s = get_spark("local[2]")
-    yield s
-    s.stop()
-
-
 def test_prepare_on_spark_is_byte_identical(spark, synth_celeba, tmp_path):
     from facelab.data.cache import prepare
+    from facelab.scale.prepare import prepare_spark
 
     bad = synth_celeba / "img_align_celeba" / "000003.jpg"
     saved = bad.read_bytes()
     bad.write_bytes(b"not a jpeg")  # an image an executor cannot decode: a problem row, like locally
     try:
         a = prepare(synth_celeba, size=24, out=tmp_path / "local", progress=False, workers=1)
-        b = prepare(synth_celeba, size=24, out=tmp_path / "spark", progress=False, engine="spark")
+        b = prepare_spark(synth_celeba, size=24, out=tmp_path / "spark", progress=False)
     finally:
         bad.write_bytes(saved)
     for name in ("images.u8", "manifest.parquet", "manifest.json"):
@@ -110,8 +90,9 @@ def test_label_statistics_equal_pandas(spark):
 
 def test_explore_engine_spark(spark, synth_celeba, tmp_path):
     from facelab.explore.report import explore
+    from facelab.scale.stats import explore_spark
 
-    rep = explore(synth_celeba, out=tmp_path / "rep", progress=False, engine="spark", sample=60,
+    rep = explore_spark(synth_celeba, out=tmp_path / "rep", progress=False, sample=60,
                   tsne_sample=0, ks=[2, 3])
     assert any("computed on Spark" in n for n in rep.notes)
     assert rep.models and rep.html_path.is_file()
@@ -137,6 +118,7 @@ def cnn_run(prepared_celeba):
 
 def test_predict_on_spark_equals_local(spark, cnn_run, synth_celeba, tmp_path):
     from facelab.predict.batch import predict_files
+    from facelab.scale.predict import predict_spark
 
     photos = tmp_path / "photos"
     photos.mkdir()
@@ -146,8 +128,7 @@ def test_predict_on_spark_equals_local(spark, cnn_run, synth_celeba, tmp_path):
     (photos / "broken.jpg").write_bytes(b"no image here")  # an executor cannot read it: an error row
     items = [str(photos), str(tmp_path / "missing.jpg")]
     loc = predict_files(cnn_run, items, out=tmp_path / "local.parquet", aligned=True, progress=False)
-    spk = predict_files(cnn_run.name, items, out=tmp_path / "spark.parquet", aligned=True, progress=False,
-                        engine="spark")
+    spk = predict_spark(cnn_run.name, items, out=tmp_path / "spark.parquet", aligned=True, progress=False)
     a = pd.read_parquet(loc.out)
     b = pd.read_parquet(spk.out)
     assert list(a.columns) == list(b.columns)
@@ -172,7 +153,7 @@ def test_cli_predict_engine_spark(spark, cnn_run, synth_celeba, tmp_path):
 
 def test_torch_distributor_runs_the_same_training(spark, prepared_celeba, runs_dir):
     from facelab.scale.ddp import train_on_spark
-    from facelab.train.run import Run
+    from facelab.runs.run import Run
 
     path = train_on_spark(prepared_celeba.path, nproc=2, target="Smiling", model="cnn", epochs=1, seed=0,
                           batch_size=32, progress=False, name="distributor")
@@ -199,3 +180,15 @@ def test_missing_java_is_a_clear_error(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert r.returncode == 0, r.stderr
     assert "Spark needs Java" in r.stdout and "openjdk-17" in r.stdout
+
+
+def test_predict_on_spark_never_replaces_a_users_folder(tmp_path):
+    from facelab.errors import ConfigError
+    from facelab.scale.predict import predict_spark
+
+    mine = tmp_path / "mine.parquet"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(ConfigError, match="Spark results folder"):
+        predict_spark("no-such-run", ["x.jpg"], out=mine)
+    assert (mine / "notes.txt").read_text() == "keep me"

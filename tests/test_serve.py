@@ -15,7 +15,8 @@ import pytest
 from facelab.errors import ConfigError, RunError
 from facelab.serve.app import create_app
 from facelab.serve.settings import ServeSettings
-from facelab.serve.store import RunStore, resolve_run
+from facelab.runs import resolve_name
+from facelab.serve.store import RunStore
 
 from test_serve_support import TINY_RUN, blank_photo, face_photo, running_server, tiny_run_dir
 
@@ -177,21 +178,22 @@ def test_resolve_run_refuses_escapes(tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()
     (runs / "link").symlink_to(outside)
-    assert resolve_run(runs, "ok") == (runs / "ok").resolve()
+    assert resolve_name(runs, "ok") == (runs / "ok").resolve()
     for name in ("..", "../outside", str(outside), "ok/../ok", "", "~root"):
         with pytest.raises(ConfigError, match="refused"):
-            resolve_run(runs, name)
+            resolve_name(runs, name)
     with pytest.raises(ConfigError, match="outside the runs folder"):
-        resolve_run(runs, "link")
+        resolve_name(runs, "link")
     with pytest.raises(RunError, match="no run named"):
-        resolve_run(runs, "missing")
+        resolve_name(runs, "missing")
 
 
 def test_startup_refuses_when_no_run_is_valid(runs, tmp_path):
     with pytest.raises(RunError, match="broken"):
         create_app(ServeSettings(runs=["broken"], runs_dir=runs))
-    with pytest.raises(RunError, match="no runs to serve"):
-        create_app(ServeSettings(runs=[], runs_dir=tmp_path))
+    # An empty runs folder (a fresh install) serves the models shipped with facelab.
+    assert RunStore.load(ServeSettings(runs=[], runs_dir=tmp_path, workers=1)).names == \
+        ["celeba-attributes", "fer-emotions"]
     # No names: every run folder is found, the corrupt one is named and skipped.
     store = RunStore.load(ServeSettings(runs=[], runs_dir=runs, workers=1))
     assert store.names == ["second", TINY_RUN] and list(store.failed) == ["broken"]

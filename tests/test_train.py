@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from facelab.errors import ConfigError, DataError, RunError
-from facelab.train.run import Run, list_runs
-from facelab.train.task import resolve_task
-from facelab.train.trainer import lr_factor, train
+from facelab.runs import Run, list_runs
+from facelab.runs.task import resolve_task
+from facelab.train.steps import lr_factor
+from facelab.train.trainer import train
 from train_helpers import TINY, make_cache
 
 torch.set_num_threads(1)
@@ -60,7 +61,7 @@ def test_binary_run_folder_is_complete_and_consistent(cache, runs_dir):
     assert [r.name for r in list_runs()] == [run.name]
     assert "Known limits" in (run.path / "card.md").read_text()
     # the accuracy's interval, recomputed from the stored predictions
-    from facelab.train.metrics import accuracy_interval
+    from facelab.evaluate.metrics import accuracy_interval
 
     right = ((val["p_A"].to_numpy() >= 0.5) == val["A"].to_numpy()).astype(float)
     assert right.mean() == pytest.approx(run.metrics["val_accuracy"])
@@ -291,7 +292,7 @@ def test_ema_mixup_erase_and_tta_train_save_and_predict_consistently(cache, runs
     assert run.metrics["val_accuracy"] > 0.8
     assert json.loads((run.path / "state.json").read_text())["ema_updates"] == epochs * (172 // 32)
     # The saved weights are the average, and predictions go through the mirror average.
-    from facelab.train.tta import FlipAverage
+    from facelab.runs.tta import FlipAverage
 
     model = run.model()
     assert isinstance(model, FlipAverage)
@@ -352,7 +353,7 @@ def test_new_options_are_validated():
 def test_binary_smoothing_softens_training_targets_only():
     from facelab.train.config import TrainConfig
     from facelab.train.loop import task_loss
-    from facelab.train.task import Task
+    from facelab.runs.task import Task
 
     task = Task(kind="binary", targets=["A"], classes=["A"])
     y, z = np.array([[1.0], [0.0]], np.float32), np.array([[2.0], [-1.0]])
@@ -395,7 +396,7 @@ def test_auxiliary_attributes_train_beside_the_target_and_are_dropped_when_saved
     # The auxiliary output really learnt B (its labels line up with the images).
     full = run.spec.build(3, 2, **run.params).eval()
     full.load_state_dict({k[4:]: v for k, v in ckpt.items() if k.startswith("ema.")})
-    from facelab.train.data import to_float
+    from facelab.runs.preprocess import to_float
 
     rows = val["row"].to_numpy()
     with torch.no_grad():

@@ -9,7 +9,7 @@ from facelab.cli.main import main
 from facelab.errors import ConfigError
 from facelab.models import get_model
 from facelab.train.config import TrainConfig
-from facelab.train.run import Run
+from facelab.runs import Run
 from facelab.train.trainer import train
 from train_helpers import TINY, make_cache
 

@@ -14,8 +14,6 @@ from pathlib import Path
 
 import streamlit as st
 
-REPORT_SKIP = {"images.u8", "__pycache__", ".git", "node_modules"}
-
 
 @dataclass(frozen=True)
 class AppConfig:
@@ -55,49 +53,36 @@ def config() -> AppConfig:
 
 @st.cache_data(ttl=10, show_spinner=False)
 def run_names(runs: str) -> list[str]:
-    """Run folders (those with a config.yaml, as `list_runs` sees them) inside the runs folder, newest
-    first, except that the winner of the newest leaderboard leads when no run outside that board is
-    newer than it: after a `facelab compare` the pages open on its best model, not on whichever it
-    happened to train last, while a run trained after the comparison still comes first."""
-    root = Path(runs)
-    if not root.is_dir():
-        return []
-    found = {p.name: p.stat().st_mtime for p in root.iterdir() if p.is_dir() and (p / "config.yaml").is_file()}
-    names = sorted(found, key=found.get, reverse=True)
-    board = newest_leaderboard(root)
-    if board is not None and board[1] and board[1][0] in found:
-        when, ranked = board
-        if not any(t > when for name, t in found.items() if name not in ranked):
-            names.remove(ranked[0])
-            names.insert(0, ranked[0])
-    return names
+    """The runs the pages offer, in :func:`facelab.evaluate.leaderboard.ordered_run_names` order (newest
+    first, the newest leaderboard's winner leading); cached for 10 s."""
+    from ..evaluate.leaderboard import ordered_run_names
 
-
-def newest_leaderboard(root: Path) -> tuple[float, list[str]] | None:
-    """The newest ``leaderboard.csv`` under ``root``: its time and its runs, best first (None when
-    there is none or it cannot be read: a half-written or foreign file)."""
-    import pandas as pd
-
-    for board in find_files(root, "leaderboard.csv", depth=3)[:1]:
-        try:
-            table = pd.read_csv(board, usecols=["rank", "run"])
-            return board.stat().st_mtime, table.sort_values("rank")["run"].astype(str).tolist()
-        except Exception:
-            return None
-    return None
+    return ordered_run_names(runs)
 
 
 @st.cache_resource(show_spinner="loading run…", max_entries=16)
 def load_run(path: str, mtime: float):
     """A ``Run`` (cached until its folder changes)."""
-    from ..train.run import Run
+    from ..runs import Run
 
     return Run.load(Path(path))
 
 
 def get_run(cfg: AppConfig, name: str):
-    path = cfg.runs / name
+    from ..runs import resolve_name
+
+    path = resolve_name(cfg.runs, name)
     return load_run(str(path), path.stat().st_mtime)
+
+
+def run_folder(cfg: AppConfig, name: str) -> Path:
+    """The folder of run ``name``: in the runs folder, else a model shipped with facelab."""
+    from ..pretrained import is_shipped, shipped_path
+    from ..runs import resolve_name
+
+    if is_shipped(name) and not (cfg.runs / name).exists():
+        return shipped_path(name)
+    return resolve_name(cfg.runs, name)
 
 
 @st.cache_resource(show_spinner="loading predictor…", max_entries=8)
@@ -108,32 +93,6 @@ def load_predictor(path: str, mtime: float):
     return Predictor.from_run(Path(path))
 
 
-def flat_metrics(metrics: dict, prefix: str = "") -> dict[str, float]:
-    """``{"test": {"accuracy": 0.9}}`` → ``{"test.accuracy": 0.9}`` (numbers only)."""
-    out: dict[str, float] = {}
-    for k, v in (metrics or {}).items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out.update(flat_metrics(v, key + "."))
-        elif isinstance(v, (int, float)) and not isinstance(v, bool):
-            out[key] = float(v)
-    return out
-
-
-HEADLINE = ("accuracy", "acc", "balanced_accuracy", "auc", "roc_auc", "f1", "macro_f1", "mean_accuracy")
-
-
-def headline(metrics: dict) -> tuple[str, float] | None:
-    """The one number to show for a run: test accuracy (or AUC/F1) when there is one."""
-    flat = flat_metrics(metrics)
-    for split in ("test", "val", ""):
-        for name in HEADLINE:
-            for k in ((f"{split}.{name}", f"{split}_{name}") if split else (name,)):
-                if k in flat:
-                    return k, flat[k]
-    return None
-
-
 def read_json(path: Path) -> dict | list | None:
     try:
         return json.loads(path.read_text())
@@ -141,61 +100,13 @@ def read_json(path: Path) -> dict | list | None:
         return None
 
 
-def find_files(root: Path | None, name: str, *, depth: int = 4) -> list[Path]:
-    """Files called ``name`` under ``root`` (at most ``depth`` folders down), newest first."""
-    if root is None or not root.is_dir():
-        return []
-    out: list[Path] = []
-
-    def walk(folder: Path, level: int) -> None:
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:
-            return
-        for e in entries:
-            if e.name in REPORT_SKIP:
-                continue
-            if e.is_file() and e.name == name:
-                out.append(Path(e.path))
-            elif e.is_dir(follow_symlinks=False) and level < depth:
-                walk(Path(e.path), level + 1)
-
-    walk(root, 0)
-    return sorted(out, key=lambda p: p.stat().st_mtime, reverse=True)
-
-
 def find_reports(cfg: AppConfig, kind: str) -> list[Path]:
-    """Report folders of ``kind`` ("explore" or "cluster") under the data folder (and FACELAB_HOME).
-
-    A report folder holds ``report.html``; a cluster report is told apart by "cluster" in its
-    path or a cluster JSON next to it.
-    """
+    """Report folders of ``kind`` ("explore" or "cluster") under the data folder and
+    ``FACELAB_HOME/reports`` (see :func:`facelab.report.kinds.find_reports`)."""
     from ..paths import home
+    from ..report.kinds import find_reports as find
 
-    roots = [r for r in (cfg.data, home() / "reports") if r is not None]
-    folders = []
-    for root in roots:
-        for html in find_files(root, "report.html"):
-            folder = html.parent
-            if any((p / "config.yaml").is_file() for p in list(html.parents)[:3]):
-                continue  # a run's own evaluation report belongs to the Models page
-            is_cluster = "cluster" in str(folder.relative_to(root)).lower() or any(folder.glob("cluster*.json"))
-            if (kind == "cluster") == is_cluster and folder not in folders:
-                folders.append(folder)
-    return folders
-
-
-def show_pngs(folder: Path, *, keywords: tuple[str, ...] = (), exclude: set[Path] | None = None,
-              columns: int = 2, recursive: bool = False) -> set[Path]:
-    """Show the PNGs of a folder (those whose name has one of ``keywords``, if given), captioned."""
-    pngs = sorted(folder.rglob("*.png") if recursive else folder.glob("*.png"))
-    chosen = [p for p in pngs if (not keywords or any(k in p.stem.lower() for k in keywords))
-              and p not in (exclude or set())]
-    cols = st.columns(columns) if chosen else []
-    for i, p in enumerate(chosen):
-        with cols[i % columns]:
-            st.image(str(p), caption=p.stem.replace("_", " "), width="stretch")
-    return set(chosen)
+    return find([cfg.data, home() / "reports"], kind)
 
 
 def missing(what: str, command: str) -> None:

@@ -29,8 +29,14 @@ def prepare_command(
 
     from ..data.cache import prepare
 
-    ds = prepare(path, size=size, crop=crop, grey=grey, limit=limit, per_class=per_class, by=by,
-                 seed=seed, workers=workers, out=out, progress=True, force=force, engine=engine, master=master)
+    kw = dict(size=size, crop=crop, grey=grey, limit=limit, per_class=per_class, by=by,
+              seed=seed, workers=workers, out=out, progress=True, force=force)
+    if engine != "local":  # scale-out: the same prepare with the chunks decoded on Spark
+        from ..scale.prepare import prepare_spark
+
+        ds = prepare_spark(path, engine=engine, master=master, **kw)
+    else:
+        ds = prepare(path, **kw)
     meta, con = ds.meta, Console()
     con.print(f"[bold]{len(ds)}[/] images, {ds.size}x{ds.size}x{ds.channels}, crop {meta['crop']} "
               f"(box {meta['crop_box']} of {meta['source_size'][0]}x{meta['source_size'][1]})")

@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
 
         use_runs_dir(runs_dir)
 
-        from ..train.evaluate import evaluate
+        from ..evaluate.report import evaluate
 
         rep = evaluate(run, data=data, split=split, groups=groups, out=out, top_k=top_k)
         print(json.dumps(rep.to_dict(), indent=2) if json_ else rep.summary())
@@ -52,7 +52,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train several models with the same split, seed and budget; print and write a leaderboard."""
         use_runs_dir(runs_dir)
-        from ..train.compare import compare
+        from ..experiments.compare import compare
 
         opts = {"batch_size": batch_size} if batch_size else {}
         compare(data, target=target, models=models, epochs=epochs, minutes=minutes, seed=seed, metric=metric,
@@ -78,7 +78,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Optuna search over lr, width, resolution and augmentation; trials form a leaderboard."""
         use_runs_dir(runs_dir)
-        from ..train.search import search
+        from ..experiments.search import search
 
         search(data, target=target, model=model, trials=trials, minutes=minutes, epochs=epochs, seed=seed,
                study=study, metric=metric, sizes=sizes, prune=prune, threads=threads, out=out,

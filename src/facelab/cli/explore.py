@@ -24,11 +24,17 @@ def explore_command(
     """Write an HTML report: counts, balance, sample grids, mean faces, pixel and attribute statistics."""
     from rich.console import Console
 
-    from ..cluster.sweep import parse_ints
+    from ..report.sweep import parse_ints
     from ..explore.report import explore
 
-    rep = explore(data, out=out, sample=sample, seed=seed, progress=True, logreg_sample=logreg_sample,
-                  tsne_sample=tsne_sample, ks=parse_ints(ks, what="ks"), engine=engine, master=master)
+    kw = dict(out=out, sample=sample, seed=seed, progress=True, logreg_sample=logreg_sample,
+              tsne_sample=tsne_sample, ks=parse_ints(ks, what="ks"))
+    if engine != "local":  # scale-out: label statistics and regressions on Spark
+        from ..scale.stats import explore_spark
+
+        rep = explore_spark(data, engine=engine, master=master, **kw)
+    else:
+        rep = explore(data, **kw)
     con = Console()
     con.print(f"{rep.label_rows:,} label rows, {rep.images:,} images, {len(rep.figures)} figures, "
               f"{rep.seconds.get('total', 0):.1f} s")
@@ -57,7 +63,7 @@ def cluster_command(
     use_runs_dir(runs_dir)  # where --features run:<RUN> looks the run up by name
 
     from ..cluster.report import cluster
-    from ..cluster.sweep import parse_ints
+    from ..report.sweep import parse_ints
 
     rep = cluster(data, features=features, k=parse_ints(k, what="k"),
                   components=parse_ints(components, what="components"), per_class=per_class, sample=sample,

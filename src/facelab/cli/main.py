@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import sys
 
-import typer
+from ..threads import configure_threads
 
-from ..errors import FacelabError
+configure_threads()  # the entry point: before any command imports numpy, scikit-learn or torch
+
+import typer  # noqa: E402
+
+from ..errors import FacelabError  # noqa: E402
 
 app = typer.Typer(
     name="facelab",

@@ -20,30 +20,42 @@ def _parse_params(items: list[str] | None, flag: str = "--param",
         if "=" not in item:
             raise ConfigError(f"{flag} {item!r} is not KEY=VALUE", fix=f"e.g. {example}")
         k, v = item.split("=", 1)
-        out[k.strip()] = yaml.safe_load(v)  # numbers, lists and booleans in YAML syntax
+        try:
+            out[k.strip()] = yaml.safe_load(v)  # numbers, lists and booleans in YAML syntax
+        except yaml.YAMLError as e:  # a tag such as !!python/object is refused, never run
+            raise ConfigError(f"{flag} {item!r} is not a YAML value ({str(e).splitlines()[0]})",
+                              fix=f"e.g. {example}") from None
     return out
 
 
 def _set_options(items: list[str] | None, flags: dict) -> dict:
-    """``--set KEY=VALUE`` items as training options; a key with its own flag, or that is not a
-    training option, is refused (a misspelling gets the closest option)."""
-    import dataclasses
-    import difflib
-
+    """``--set KEY=VALUE`` items as training options; a key with its own flag is refused. Unknown
+    keys are the config's to refuse (``TrainConfig.from_dict`` names the closest option)."""
     from ..errors import ConfigError
-    from ..train.config import TrainConfig
 
     sets = _parse_params(items, "--set", "--set ema=0.999")
-    fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"data", "params"}
     for k in sets:
-        if k in flags:
+        if k in flags or k in ("data", "params"):  # DATA is the argument, params come from --param
             raise ConfigError(f"--set {k}=... repeats an option that has its own flag",
-                              fix=f"use --{k.replace('_', '-')} instead")
-        if k not in fields:
-            close = difflib.get_close_matches(k, sorted(fields), n=1)
-            raise ConfigError(f"unknown training option {k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""),
-                              fix=f"valid --set keys: {', '.join(sorted(fields - set(flags)))}")
+                              fix="pass DATA as the argument" if k == "data" else "use --param KEY=VALUE"
+                              if k == "params" else f"use --{k.replace('_', '-')} instead")
     return sets
+
+
+def _print_shipped(console) -> None:
+    """The models shipped with facelab: usable by name wherever a run is (predict, serve, --init)."""
+    from rich.table import Table
+
+    from ..pretrained import shipped_summaries
+
+    t = Table(title="models shipped with facelab (use the name as a run: predict, evaluate, serve, --init)")
+    for col in ("name", "task", "outputs", "val acc", "test acc", "status"):
+        t.add_column(col, justify="right" if col in ("outputs", "val acc", "test acc") else "left")
+    for r in shipped_summaries():
+        t.add_row(r["name"], f"{r['kind']}:{r['target']}", str(r["outputs"]),
+                  f"{r['val_accuracy']:.4f}" if r["val_accuracy"] is not None else "-",
+                  f"{r['test_accuracy']:.4f}" if r["test_accuracy"] is not None else "-", r["status"])
+    console.print(t)
 
 
 def register(app: typer.Typer) -> None:
@@ -93,8 +105,15 @@ def register(app: typer.Typer) -> None:
                      val_fraction=val_fraction, params=_parse_params(param) or None, threads=threads,
                      patience=patience)
         try:
-            run = train(str(data) if data else None, resume=resume, config=config, progress=progress,
-                        nproc=nproc, **flags, **_set_options(set_, flags))
+            fit = train
+            if nproc is not None and int(nproc) > 1:  # scale-out: the same train() in N DDP processes
+                from functools import partial
+
+                from ..scale.ddp import train_ddp
+
+                fit = partial(train_ddp, nproc=nproc)
+            run = fit(str(data) if data else None, resume=resume, config=config, progress=progress,
+                      **flags, **_set_options(set_, flags))
         except KeyboardInterrupt:
             # train() has saved the checkpoint and printed the resume command. SystemExit, because
             # click turns KeyboardInterrupt/typer.Exit into a return value that would exit with 0.
@@ -128,6 +147,7 @@ def register(app: typer.Typer) -> None:
                       f"{i.parameters / 1e6:.2f} M" if i.parameters else "fitted",
                       f"{i.flops / 1e6:.0f} M" if i.flops else "-")
         Console().print(t)
+        _print_shipped(Console())
 
     @app.command("runs")
     def runs_cmd(
@@ -138,12 +158,14 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from ..paths import runs_root
-        from ..train.run import list_runs
+        from ..runs import broken_runs, list_runs
 
         runs = list_runs(root)
         folder = root or runs_root()
-        if not runs:
+        broken = broken_runs(folder)  # listed, with the reason, rather than left out without a word
+        if not runs and not broken:
             Console().print(f"no runs in {folder} — train one with `facelab train DATA --target ...`")
+            _print_shipped(Console())
             return
         t = Table(title=f"runs in {folder}")
         for col in ("name", "task", "model", "metric", "value", "status", "created"):
@@ -155,4 +177,9 @@ def register(app: typer.Typer) -> None:
             t.add_row(s["name"], f"{s['kind']}:{s['target']}", s["model"], s["metric"].replace("_accuracy", " acc"),
                       f"{s['value']:.4f}" if s["value"] is not None else "-", s["status"],
                       s["created"][:16].replace("T", " "))
+        for name, reason in broken:
+            t.add_row(name, "-", "-", "-", "-", "broken", "-")
         Console().print(t)
+        for name, reason in broken:
+            Console(soft_wrap=True).print(f"[yellow]broken[/] {name}: {reason}", highlight=False, markup=True)
+        _print_shipped(Console())

@@ -82,7 +82,7 @@ def hog_features(images: np.ndarray) -> np.ndarray:
 
 def run_features(images: np.ndarray, run: str, *, batch: int = 1024, progress: bool = False) -> tuple[np.ndarray, str]:
     """Penultimate-layer features of a trained run (``Run.embed``), in batches."""
-    from ..train.run import Run
+    from ..runs import Run
 
     r = Run.load(run)
     size = int(r.input.get("size", images.shape[1]))

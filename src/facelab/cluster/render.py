@@ -4,13 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..explore import plots
-from ..explore.html import HtmlReport
+from ..report import plots
+from ..report.embed import tsne_2d
+from ..report.html import HtmlReport
 
 
 def _embeddings(Z: np.ndarray, *, seed: int, tsne_sample: int, notes: list[str]):
     """PCA (first two components), t-SNE on a stated sample and UMAP when installed."""
-    from ..explore.attributes import tsne_2d
 
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(len(Z), min(tsne_sample, len(Z)), replace=False))

@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..paths import home
 from .features import extract, load_images
-from .sweep import Matching, grid_sweep, match_labels, reduce, sample_silhouette, valid_ks
+from ..report.sweep import Matching, grid_sweep, match_labels, reduce, sample_silhouette, valid_ks
 
 DEFAULT_COMPONENTS = (10, 25, 50, 100)
 
@@ -68,6 +68,7 @@ class ClusterReport:
         d = asdict(self)
         for k in ("html_path", "json_path", "out"):
             d[k] = str(d[k])
+        d["kind"] = "cluster"  # how the dashboard and `facelab.report.kinds` tell reports apart
         return d
 
 
@@ -141,9 +142,14 @@ def cluster(data, *, features: str = "pixels", k=range(5, 16), components=DEFAUL
     if features not in ("pixels", "hog") and not (features.startswith("run:") and len(features) > 4):
         raise ConfigError(f"unknown features {features!r}",
                           fix="use --features pixels, --features hog or --features run:<RUN> (see `facelab runs`)")
+    from ..outputs import check_folder, claim_folder, folder_with_files
+
+    legacy = folder_with_files("report.html", "cluster.json")  # a report folder from before the marker
+    if out:  # refuse a user's folder before the slow part
+        check_folder(out, what="report folder", recognise=legacy)
     run = None
     if features.startswith("run:"):
-        from ..train.run import Run
+        from ..runs import Run
 
         run = Run.load(features[4:])  # a missing run fails now, not after loading the images
     ds, origin = load_images(data, progress=progress)
@@ -189,7 +195,7 @@ def cluster(data, *, features: str = "pixels", k=range(5, 16), components=DEFAUL
     # directions again, and the comparison would say nothing
     Zs, _ = reduce(np.asarray(feats.X, np.float32), max(comps), method="svd", seed=seed)
     k_ref = len(np.unique(y)) if y is not None and len(np.unique(y)) in ks else ks[len(ks) // 2]
-    from .sweep import fit_kmeans
+    from ..report.sweep import fit_kmeans
 
     reducers = {}
     for nm, Z in (("PCA", Zp), ("TruncatedSVD", Zs)):
@@ -221,6 +227,7 @@ def cluster(data, *, features: str = "pixels", k=range(5, 16), components=DEFAUL
     labels, centers = gs.fits[(c_best, k_best)]
 
     out = Path(out).expanduser() if out else home() / "reports" / name / f"cluster-{feats.name.replace(':', '-')}"
+    out = claim_folder(out, what="report folder", recognise=legacy)
     rep = ClusterReport(html_path=out / "report.html", json_path=out / "cluster.json", out=out, features=feats.name,
                         n=len(rows), dims=int(feats.X.shape[1]), reducers=reducers, sweep=gs.rows,
                         chosen={"components": c_best, "k": k_best, "reason": gs.reason, "reducer": use},

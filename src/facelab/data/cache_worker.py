@@ -75,10 +75,8 @@ def worker_command() -> list[str]:
 def start_workers(n: int) -> list[subprocess.Popen]:
     """Start ``n`` idle workers. ``prepare`` starts them before reading the source, so that their
     imports (about half a second) overlap with the reading."""
-    import facelab
-
     env = dict(os.environ)
-    pkg_root = str(Path(facelab.__file__).resolve().parents[1])  # works without an install too
+    pkg_root = str(Path(__file__).resolve().parents[2])  # the folder holding `facelab`: works without an install too
     env["PYTHONPATH"] = pkg_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.setdefault("OMP_NUM_THREADS", "1")
     return [subprocess.Popen(worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,

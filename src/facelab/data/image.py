@@ -133,7 +133,7 @@ def _name(src: Source) -> str:
     return "<bytes>" if isinstance(src, (bytes, bytearray, memoryview)) else str(src)
 
 
-def _read_bytes(src: Source, name: str | None = None) -> bytes:
+def read_bytes(src: Source, name: str | None = None) -> bytes:
     if isinstance(src, (bytes, bytearray, memoryview)):
         data = bytes(src)
     else:
@@ -245,7 +245,7 @@ def load_image(src: Source, *, grey: bool = False, name: str | None = None) -> n
         upload.jpg is not an image Pillow can read
     """
     name = name or _name(src)
-    img = _load_pil(_open_pil(_read_bytes(src, name), name), name)
+    img = _load_pil(_open_pil(read_bytes(src, name), name), name)
     try:
         return _to_array(img, grey)
     except ImageError:
@@ -279,8 +279,8 @@ def _jpeg_fast(data: bytes, box, size: int, grey: bool) -> np.ndarray | None:
     if b"Exif" in data[:65536]:
         return None  # orientation: let Pillow apply it, so both paths agree
     w, h = _jpeg_size(data)
-    if w is None:
-        return None
+    if w is None or w * h > (Image.MAX_IMAGE_PIXELS or math.inf):
+        return None  # a header claiming a huge image: Pillow's decompression-bomb check refuses it
     scale = dct_scale(w, h, box, size)
     buf = np.frombuffer(data, np.uint8)
     a = cv2.imdecode(buf, _REDUCED[scale][1 if grey else 0])
@@ -301,7 +301,7 @@ def image_size(src: Source) -> tuple[int, int]:
         >>> image_size("000001.jpg")   # doctest: +SKIP
         (178, 218)
     """
-    data = _read_bytes(src)
+    data = read_bytes(src)
     if data.startswith(_JPEG_MAGIC) and b"Exif" not in data[:65536]:
         w, h = _jpeg_size(data)
         if w:
@@ -364,7 +364,7 @@ def decode_crop_resize(src: Source, *, size: int, crop_box: tuple[float, float, 
     """
     if size < 1:
         raise ValueError("size must be positive")
-    data = _read_bytes(src)
+    data = read_bytes(src)
     box = crop_box
     if box is not None:
         fast = _jpeg_fast(data, box, size, grey)
@@ -379,10 +379,17 @@ def decode_crop_resize(src: Source, *, size: int, crop_box: tuple[float, float, 
     name = _name(src)
     img = _open_pil(data, name)
     w, h = img.size
+    try:
+        turned = img.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+    except Exception:  # a broken EXIF block: exif_transpose ignores it too
+        turned = False
+    # The box is a fraction of the upright image (what _load_pil returns), so compute it, and the
+    # DCT scale, on the upright size: the stored size of an EXIF-turned photo is transposed.
+    uw, uh = (h, w) if turned else (w, h)
     if box is None:
-        box = _square_box(w, h)
+        box = _square_box(uw, uh)
     if img.format == "JPEG":
-        scale = dct_scale(w, h, box, size)
+        scale = dct_scale(uw, uh, box, size)
         if scale > 1:
             img.draft("L" if grey else "RGB", (math.ceil(w / scale), math.ceil(h / scale)))
     img = _load_pil(img, name)

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..cluster.sweep import KSweep, describe_clusters, kmeans_sweep
+from ..report.embed import tsne_2d
+from ..report.sweep import KSweep, describe_clusters, kmeans_sweep
 
 
 @dataclass
@@ -54,16 +55,6 @@ class AttributeClustering:
         X = np.asarray(X, np.float32)
         d = ((X[:, None, :] - self.sweep.centers[None, :, :].astype(np.float32)) ** 2).sum(-1)
         return d.argmin(axis=1)
-
-
-def tsne_2d(X: np.ndarray, *, seed: int = 0) -> np.ndarray:
-    """t-SNE to 2-D (sklearn, PCA initialisation); callers pass a stated sample, never everything."""
-    from sklearn.manifold import TSNE
-
-    perplexity = float(min(30, max(2, (len(X) - 1) / 3)))
-    # max_iter 500 instead of 1000: the layout is settled by then and it halves the time
-    return TSNE(2, init="pca", random_state=seed, perplexity=perplexity, max_iter=500,
-                n_jobs=1).fit_transform(np.asarray(X, np.float32))
 
 
 def cluster_attributes(X: np.ndarray, names: list[str], *, ks=range(2, 11), silhouette_sample: int = 3000,

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..paths import home
 from . import sections
-from .html import HtmlReport
+from ..report.html import HtmlReport
 from .source import load_for_explore
 
 
@@ -61,6 +61,7 @@ class ExploreReport:
         d = dict(self.__dict__)
         d["html_path"], d["out"] = str(self.html_path), str(self.out)
         d["figures"] = [p.name for p in self.figures]
+        d["kind"] = "explore"  # how the dashboard and `facelab.report.kinds` tell reports apart
         return d
 
 
@@ -71,7 +72,7 @@ def default_out(name: str) -> Path:
 
 def explore(data, *, out=None, sample: int = 3000, seed: int = 0, progress: bool = True,
             logreg_sample: int = 50_000, tsne_sample: int = 1000, silhouette_sample: int = 3000,
-            ks=range(2, 11), engine: str = "local", master: str | None = None) -> ExploreReport:
+            ks=range(2, 11), statistics=None) -> ExploreReport:
     """Write the explore report of a dataset.
 
     Args:
@@ -85,9 +86,9 @@ def explore(data, *, out=None, sample: int = 3000, seed: int = 0, progress: bool
         tsne_sample: label rows embedded by t-SNE in the attribute clustering.
         silhouette_sample: rows per silhouette score.
         ks: numbers of clusters tried for the attribute clustering.
-        engine: ``spark`` computes the label statistics and the regressions (on every row) with
-            Spark (:mod:`facelab.scale.stats`); ``local`` (default) with numpy/scikit-learn.
-        master: the Spark master for ``engine="spark"`` (default ``local[2]``).
+        statistics: called with the sections' ``Context`` before they run, to fill its cache with
+            label statistics computed elsewhere (the scale-out layer injects Spark's:
+            :func:`facelab.scale.stats.explore_spark`); None (default): numpy/scikit-learn.
 
     Returns:
         An :class:`ExploreReport`; ``.html_path`` is the report.
@@ -97,11 +98,17 @@ def explore(data, *, out=None, sample: int = 3000, seed: int = 0, progress: bool
         >>> rep.html_path                                       # doctest: +SKIP
         PosixPath('reports/fer/report.html')
     """
+    from ..outputs import check_folder, claim_folder, folder_with_files
+
+    legacy = folder_with_files("report.html", "explore.json")  # a report folder from before the marker
+    if out:  # refuse a user's folder before the slow part
+        check_folder(out, what="report folder", recognise=legacy)
     t_all = time.perf_counter()
     timer = _Timer(progress)
     with timer("read labels and images"):
         src = load_for_explore(data, sample=sample, seed=seed, progress=progress)
-    out = Path(out).expanduser() if out else default_out(src.name)
+    out = claim_folder(Path(out).expanduser() if out else default_out(src.name), what="report folder",
+                       recognise=legacy)
     html = HtmlReport(f"facelab explore — {src.name}", out=out)
     rep = ExploreReport(html_path=out / "report.html", out=out, name=src.name, label_rows=len(src.labels),
                         images=0 if src.images is None else len(src.images))
@@ -109,13 +116,9 @@ def explore(data, *, out=None, sample: int = 3000, seed: int = 0, progress: bool
     ctx = sections.Context(src=src, html=html, rep=rep, seed=seed, logreg_sample=logreg_sample,
                            tsne_sample=tsne_sample, silhouette_sample=silhouette_sample, ks=ks,
                            progress=progress)
-    if engine != "local":  # scale-out hook: label statistics on Spark
-        from ..scale.spark import check_engine
-        from ..scale.stats import use_spark_for_explore
-
-        if check_engine(engine) == "spark":
-            with timer("label statistics on Spark"):
-                use_spark_for_explore(ctx, master)
+    if statistics is not None:  # scale-out hook: label statistics computed elsewhere (Spark)
+        with timer("label statistics (injected)"):
+            statistics(ctx)
 
     html.section("About this report", "What was read, and which rows and images each section uses.")
     html.bullets(rep.notes)

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import plots
-from .html import HtmlReport
+from ..report import plots
+from ..report.html import HtmlReport
 from .source import ExploreSource
 
 # Attributes whose mean-face difference people ask for first; others follow by balance.
@@ -299,7 +299,7 @@ def attribute_clustering(ctx: Context) -> None:
     ac = cluster_attributes(X, st.names, ks=ctx.ks, silhouette_sample=ctx.silhouette_sample,
                             tsne_sample=ctx.tsne_sample, seed=ctx.seed)
     sw = ac.sweep
-    algo = "MiniBatchKMeans" if ac.n > 5000 else "KMeans"  # the choice made by cluster.sweep.fit_kmeans
+    algo = "MiniBatchKMeans" if ac.n > 5000 else "KMeans"  # the choice made by report.sweep.fit_kmeans
     html.note(f"{algo} on all {ac.n:,} rows for k in {sw.ks}. Chosen: {sw.reason}")
     html.bullets(ac.notes)
     html.figure(plots.elbow_silhouette(sw.ks, sw.inertia, sw.silhouette, sw.chosen_k), "attr_cluster_k")

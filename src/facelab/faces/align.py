@@ -81,7 +81,8 @@ def framing_for(input_spec: dict) -> Framing:
     return base
 
 
-def _spec(input_spec: dict) -> tuple[int, bool, tuple[float, float, float, float]]:
+def crop_geometry(input_spec: dict) -> tuple[int, bool, tuple[float, float, float, float]]:
+    """``(size, grey, crop_box)`` of a run's ``input.json``, checked (a bad spec is named)."""
     try:
         size = int(input_spec["size"])
     except (KeyError, TypeError, ValueError):
@@ -174,7 +175,7 @@ def align(image: np.ndarray, box: FaceBox, input_spec: dict, *, framing: Framing
         >>> align(np.zeros((480, 640, 3), np.uint8), FaceBox(300, 200, 100, 100, 1), spec).shape
         (64, 64, 3)
     """
-    size, grey, (x0, y0, x1, y1) = _spec(input_spec)
+    size, grey, (x0, y0, x1, y1) = crop_geometry(input_spec)
     fr = framing or framing_for(input_spec)
     tl, tr, _, bl = frame_corners(box, fr)
     ux, uy = tr - tl, bl - tl  # the frame's full width / height vectors
@@ -194,7 +195,7 @@ def crop_aligned(image: np.ndarray, input_spec: dict) -> np.ndarray:
 
     from ..data.image import resize_box
 
-    size, grey, box = _spec(input_spec)
+    size, grey, box = crop_geometry(input_spec)
     if image.ndim == 2:
         image = image[:, :, None]
     if grey and image.shape[2] != 1:

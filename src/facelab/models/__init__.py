@@ -10,11 +10,11 @@ with scikit-learn manners: ``fit(x_uint8_nhwc, y, task) -> self``, ``predict_pro
 outputs)``, ``embed(x) -> (N, D)``, ``state_dict() -> dict[str, np.ndarray]`` and
 ``load_state_dict(d)`` (saved as safetensors — nothing pickled).
 
-Each model module registers itself on import; :func:`_load_all` imports them.
+Each model module registers itself on import; :func:`_load_all` imports every one of them by
+name, so a renamed or broken model file fails loudly instead of leaving the registry.
 """
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
@@ -32,16 +32,9 @@ class ModelSpec:
 
 MODELS: Registry[ModelSpec] = Registry("model")
 
-_MODULES = ("cnn", "mobilenet", "resnet", "classical")
-
-
 def _load_all() -> None:
-    for mod in _MODULES:
-        try:
-            importlib.import_module(f"facelab.models.{mod}")
-        except ModuleNotFoundError as e:  # a model file not written yet
-            if e.name != f"facelab.models.{mod}":
-                raise
+    """Import every model file (each registers its models on import)."""
+    from . import classical, cnn, mobilenet, resnet  # noqa: F401
 
 
 def get_model(name: str) -> ModelSpec:

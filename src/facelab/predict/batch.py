@@ -14,18 +14,16 @@ from __future__ import annotations
 
 import glob
 import json
-import math
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-import numpy as np
-import pandas as pd
 
 from ..errors import ConfigError, DataError
-from .predictor import PhotoResult, Predictor
+from .predictor import Predictor
+from .results import PhotoResult, results_table
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm",
               ".jfif", ".heic"}
@@ -110,45 +108,6 @@ def expand_sources(items: Iterable[str | Path]) -> tuple[list[str], list[PhotoRe
     return paths, problems, skipped
 
 
-def _status(r: PhotoResult, f=None) -> str:
-    if r.error:
-        return "error"
-    if f is None:
-        return "no face"
-    return "ok" if f.classified else "too small"
-
-
-def results_table(results: Iterable[PhotoResult], classes: list[str]) -> pd.DataFrame:
-    """One row per face (and one per photo without a face or with an error).
-
-    Columns: ``file, face, status, x, y, w, h, angle, score, labels`` (``;``-joined),
-    ``p_<class>`` per output, ``width, height, message``.
-
-    Example:
-        >>> results_table([PhotoResult("a.jpg", 10, 10, note="no face found")], ["Smiling"]).status[0]
-        'no face'
-    """
-    rows = []
-    for r in results:
-        base = {"file": r.source, "width": r.width, "height": r.height}
-        if r.error or not r.faces:
-            rows.append({**base, "face": None, "status": _status(r), "message": r.error or r.note})
-            continue
-        for f in r.faces:
-            b = f.box
-            row = {**base, "face": f.index, "status": _status(r, f), "x": round(b.x, 1), "y": round(b.y, 1),
-                   "w": round(b.w, 1), "h": round(b.h, 1), "angle": round(b.angle, 1), "score": round(b.score, 3),
-                   "labels": ";".join(f.labels), "message": f.note}
-            for c in classes:
-                row[f"p_{c}"] = f.probabilities.get(c, math.nan)
-            rows.append(row)
-    cols = ["file", "face", "status", "x", "y", "w", "h", "angle", "score", "labels"] + \
-        [f"p_{c}" for c in classes] + ["width", "height", "message"]
-    df = pd.DataFrame(rows, columns=cols)
-    df["face"] = df["face"].astype("Int64")
-    return df
-
-
 def _format(out: Path, format: str | None) -> str:
     fmt = (format or out.suffix.lstrip(".") or "csv").lower()
     if fmt == "pq":
@@ -156,6 +115,24 @@ def _format(out: Path, format: str | None) -> str:
     if fmt not in FORMATS:
         raise ConfigError(f"unknown output format {fmt!r}", path=out, fix="use --format csv, json or parquet")
     return fmt
+
+
+def is_results_file(path: Path) -> bool:
+    """A results table an earlier ``predict`` wrote (it may be replaced; any other file may not)."""
+    path = Path(path)
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt == "json":
+        from ..outputs import json_with_keys
+
+        return json_with_keys("classes", "photos")(path)
+    if fmt in ("parquet", "pq"):
+        import pyarrow.parquet as pq
+
+        names = pq.read_schema(path).names
+    else:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            names = f.readline().strip().split(",")
+    return names[:3] == ["file", "face", "status"]
 
 
 def write_results(results: list[PhotoResult], classes: list[str], out: str | Path, *,
@@ -192,34 +169,21 @@ def _unique(name: str, used: set[str]) -> str:
 
 
 def annotate_photo(r: PhotoResult, dest: Path) -> None:
-    """Draw each face's (rotated) box, index and labels on a copy of the photo."""
-    import cv2
-
+    """A copy of the photo with each face's (rotated) box, index and labels drawn (:meth:`PhotoResult.draw`)."""
     from ..data.image import load_image
-    from ..faces.align import Framing, frame_corners
 
-    img = np.ascontiguousarray(load_image(r.source)[:, :, ::-1])  # BGR for cv2
-    t = max(1, round(max(img.shape[:2]) / 400))
-    for f in r.faces:
-        corners = frame_corners(f.box, Framing(0.0, 0.0, 1.0, (1, 1)))  # the box itself, rotated
-        colour = (60, 200, 60) if f.classified else (0, 165, 255)
-        cv2.polylines(img, [np.round(corners).astype(np.int32)], True, colour, t, cv2.LINE_AA)
-        text = f"{f.index}: " + (", ".join(f.labels) if f.classified else (f.note or ""))
-        x, y = int(corners[:, 0].min()), int(corners[:, 1].min())
-        cv2.putText(img, text[:60], (x, max(12 * t, y - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.4 * t, colour, t,
-                    cv2.LINE_AA)
-    cv2.imwrite(str(dest), img)
+    r.draw(load_image(r.source)).save(dest, quality=90)
 
 
 def predict_files(run_or_predictor, sources: Iterable[str | Path], *, out: str | Path | None = None,
                   format: str | None = None, aligned: bool = False, save_crops: str | Path | None = None,
                   annotate: str | Path | None = None, workers: int | None = None, batch_size: int = 64,
-                  backend: str = "torch", min_face: int = 24, progress: bool = True,
-                  engine: str = "local", master: str | None = None) -> BatchReport:
+                  backend: str = "torch", min_face: int = 24, progress: bool = True) -> BatchReport:
     """Predict every face in files/folders/globs; write a table; optionally crops and annotated copies.
 
     Args:
-        run_or_predictor: a run (name/folder/Run) or a ready :class:`Predictor`.
+        run_or_predictor: a run (name/folder/Run) or a ready :class:`Predictor` (or
+            :class:`~facelab.predict.combined.CombinedPredictor`).
         sources: files, folders (searched recursively for images) and glob patterns.
         out: results file (``.csv``, ``.json`` or ``.parquet``); None: keep results in memory only.
         format: overrides the format implied by ``out``'s extension.
@@ -228,34 +192,27 @@ def predict_files(run_or_predictor, sources: Iterable[str | Path], *, out: str |
         annotate: folder for copies of the photos with boxes and labels drawn.
         workers: decoding/detection threads; batch_size: faces per classification batch.
         backend, min_face: see :meth:`Predictor.from_run`.
-        engine: ``spark`` runs the batch on Spark (:mod:`facelab.scale.predict`): ``out`` must be
-            Parquet, ``run_or_predictor`` a run; ``master`` is the Spark master (default ``local[2]``).
 
     Returns:
-        a :class:`BatchReport` (``results`` holds every :class:`PhotoResult`; empty with Spark).
+        a :class:`BatchReport` (``results`` holds every :class:`PhotoResult`).
     """
-    if engine != "local":  # scale-out hook (facelab.scale.predict)
-        from ..scale.spark import check_engine
-
-        if check_engine(engine) == "spark":
-            if isinstance(run_or_predictor, Predictor) or save_crops or annotate:
-                raise ConfigError("--engine spark takes a run (not a Predictor) and writes no crops or "
-                                  "annotated copies", fix="drop --save-crops/--annotate, or use --engine local")
-            from ..scale.predict import predict_spark
-
-            return predict_spark(run_or_predictor, sources, out=out, aligned=aligned, backend=backend,
-                                 min_face=min_face, batch_size=batch_size, master=master, progress=progress)
     t0 = time.perf_counter()
-    pred = run_or_predictor if isinstance(run_or_predictor, Predictor) else \
+    ready = hasattr(run_or_predictor, "predict_batch")  # a Predictor or a CombinedPredictor
+    pred = run_or_predictor if ready else \
         Predictor.from_run(run_or_predictor, backend=backend, min_face=min_face)  # type: ignore[arg-type]
+    from ..outputs import check_file, claim_folder
+
     if out is not None:
         _format(Path(out), format)  # a bad format fails before the work, not after
+        check_file(out, what="results file", recognise=is_results_file)  # nor over a user's file
     paths, problems, skipped = expand_sources(sources)
-    crops_dir = Path(save_crops).expanduser() if save_crops else None
-    ann_dir = Path(annotate).expanduser() if annotate else None
-    for d in (crops_dir, ann_dir):
-        if d is not None:
-            d.mkdir(parents=True, exist_ok=True)
+    if not paths and not problems:
+        raise DataError(f"no photo found in {', '.join(map(str, sources)) or 'nothing'}",
+                        path=", ".join(map(str, sources)) or None,
+                        fix=f"give photo files, folders holding photos ({', '.join(sorted(IMAGE_EXTS))}) "
+                            "or a glob such as 'shots/*.jpg'")
+    crops_dir = claim_folder(save_crops, what="crops folder", option="--save-crops") if save_crops else None
+    ann_dir = claim_folder(annotate, what="annotation folder", option="--annotate") if annotate else None
     used_c: set[str] = set()
     used_a: set[str] = set()
     results: list[PhotoResult] = list(problems)

@@ -1,7 +1,7 @@
 """The Predictor: photo → faces → aligned crops → the run's model → typed results.
 
 Two backends with the same results: ``torch`` (the run's own model through
-:meth:`facelab.train.run.Run.predict_proba`) and ``onnx`` (the run's ``model.onnx`` written by
+:meth:`facelab.runs.Run.predict_proba`) and ``onnx`` (the run's ``model.onnx`` written by
 :func:`facelab.predict.export.export_onnx`, run by ONNX Runtime; that path never imports torch, so
 a service that only predicts can ship without it).
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Literal
 
@@ -25,54 +25,10 @@ import numpy as np
 from ..errors import ConfigError, DataError, FacelabError, RunError
 from ..faces.align import align, crop_aligned
 from ..faces.detect import FaceBox, get_detector
-from ..train.run import _read_json  # the run's own reader: one error message for a broken run
+from .results import FaceResult, PhotoResult
+from ..runs.layout import INPUT, ONNX_FILE, TASK, read_json  # one error message for a broken run
 
 Backend = Literal["torch", "onnx"]
-ONNX_FILE = "model.onnx"
-
-
-@dataclass
-class FaceResult:
-    """One face of a photo. ``probabilities`` is empty (and ``note`` says why) when the face was
-    found but not classified, e.g. too small."""
-
-    index: int
-    box: FaceBox
-    probabilities: dict[str, float] = field(default_factory=dict)
-    labels: list[str] = field(default_factory=list)
-    note: str | None = None
-    #: the aligned crop the model saw (only kept when asked: ``keep_crops=True``)
-    crop: np.ndarray | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def classified(self) -> bool:
-        return bool(self.probabilities)
-
-    def to_dict(self) -> dict:
-        return {"index": self.index, "box": self.box.to_dict(),
-                "probabilities": {k: float(v) for k, v in self.probabilities.items()},
-                "labels": list(self.labels), "note": self.note}
-
-
-@dataclass
-class PhotoResult:
-    """Everything found in one photo. ``error`` is set when the photo could not be read (nothing
-    else is then meaningful); ``note`` says e.g. that no face was found."""
-
-    source: str
-    width: int
-    height: int
-    faces: list[FaceResult] = field(default_factory=list)
-    error: str | None = None
-    note: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    def to_dict(self) -> dict:
-        return {"source": self.source, "width": self.width, "height": self.height,
-                "faces": [f.to_dict() for f in self.faces], "error": self.error, "note": self.note}
 
 
 @dataclass
@@ -82,16 +38,6 @@ class _Pending:
     result: PhotoResult
     crops: list[np.ndarray]
     slots: list[int]  # index into result.faces of each crop
-
-
-def _thresholds(metrics: dict, classes: list[str]) -> np.ndarray:
-    """Per-output decision thresholds: the run's tuned ones when metrics.json stores them."""
-    t = metrics.get("thresholds") if isinstance(metrics, dict) else None
-    if isinstance(t, dict):
-        return np.array([float(t.get(c, 0.5)) for c in classes], np.float32)
-    if isinstance(metrics, dict) and isinstance(metrics.get("threshold"), (int, float)):
-        return np.full(len(classes), float(metrics["threshold"]), np.float32)
-    return np.full(len(classes), 0.5, np.float32)
 
 
 class Predictor:
@@ -132,7 +78,7 @@ class Predictor:
     @classmethod
     def from_run(cls, run_or_path, *, backend: Backend = "torch", detector: str = "haar",
                  min_face: int = 24, threads: int | None = None, **detector_params) -> "Predictor":
-        """Load a run (a :class:`~facelab.train.run.Run`, its folder or its name).
+        """Load a run (a :class:`~facelab.runs.Run`, its folder or its name).
 
         Args:
             run_or_path: the run.
@@ -145,19 +91,18 @@ class Predictor:
         Example:
             >>> p = Predictor.from_run("runs/smiling", backend="onnx")   # doctest: +SKIP
         """
-        from ..train.run import Run, resolve_run_path  # no torch import: run.py imports it lazily
+        from ..runs import Run, resolve_run  # no torch import: Run builds its model lazily
 
         if backend not in ("torch", "onnx"):
             raise ConfigError(f"unknown backend {backend!r}", fix="use --backend torch or --backend onnx")
         if backend == "onnx":
-            path = run_or_path.path if isinstance(run_or_path, Run) else resolve_run_path(run_or_path)
-            task = _read_json(path / "task.json")
-            input_spec = _read_json(path / "input.json")
-            metrics = _read_json(path / "metrics.json") if (path / "metrics.json").is_file() else {}
+            path = run_or_path.path if isinstance(run_or_path, Run) else resolve_run(run_or_path)
+            task = read_json(path / TASK)
+            input_spec = read_json(path / INPUT)
             classify = _onnx_classifier(path / ONNX_FILE, threads)
             return cls(input_spec=input_spec, kind=task["kind"], classes=task["classes"], classify=classify,
-                       detector=detector, thresholds=_thresholds(metrics, task["classes"]), min_face=min_face,
-                       name=path.name, backend="onnx", detector_params=detector_params)
+                       detector=detector, min_face=min_face, name=path.name, backend="onnx",
+                       detector_params=detector_params)
         run = Run.load(run_or_path)
         if threads:
             import torch
@@ -165,8 +110,8 @@ class Predictor:
             torch.set_num_threads(int(threads))
         run.model()  # load the weights now: a broken run fails here, not on the first photo
         return cls(input_spec=run.input, kind=run.task.kind, classes=run.task.classes, classify=run.predict_proba,
-                   detector=detector, thresholds=_thresholds(run.metrics, run.task.classes), min_face=min_face,
-                   name=run.name, backend="torch", detector_params=detector_params)
+                   detector=detector, min_face=min_face, name=run.name, backend="torch",
+                   detector_params=detector_params)
 
     # -- one photo -----------------------------------------------------------------------------
     @property
@@ -226,12 +171,12 @@ class Predictor:
     def _prepare_aligned_file(self, src, name: str) -> _Pending:
         """An already-framed image file: decoded exactly as the cache decodes (JPEG DCT-scaled
         decoding, crop_box, resize), so ``--aligned`` reproduces the training inputs bit for bit."""
-        from ..data.image import _read_bytes, decode_crop_resize, image_size
-        from ..faces.align import _spec
+        from ..data.image import decode_crop_resize, image_size, read_bytes
+        from ..faces.align import crop_geometry
 
-        size, grey, box = _spec(self.input_spec)
+        size, grey, box = crop_geometry(self.input_spec)
         try:
-            data = _read_bytes(src)  # read once (a missing or empty file is named here)
+            data = read_bytes(src)  # read once (a missing or empty file is named here)
             try:
                 crop = decode_crop_resize(data, size=size, crop_box=box, grey=grey)
             except FacelabError:  # decode again from the path, so that the message names the file

@@ -1,9 +1,9 @@
 """Training on several processes: torch ``DistributedDataParallel`` on CPU with gloo.
 
-``train(..., nproc=N)`` / ``facelab train ... --nproc N`` starts N worker processes on this
+``train_ddp(..., nproc=N)`` / ``facelab train ... --nproc N`` starts N worker processes on this
 machine, torchrun-style (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT`` in their
 environment). Every worker runs the ordinary :func:`facelab.train.trainer.train`; the training
-loop asks :func:`current` whether it is one of several and then
+loop asks :func:`facelab.train.distributed.current` whether it is one of several and then
 
 - keeps only its shard of the training rows (:meth:`Dist.batches`: rows ``rank::world`` after
   dropping the remainder, so that every process runs the same number of steps) and its share of
@@ -23,8 +23,8 @@ A worker that dies (killed, out of memory) makes the launcher stop the others an
 function runs under ``pyspark.ml.torch.distributor.TorchDistributor`` (:func:`train_on_spark`).
 
 Example:
-    >>> from facelab.train.trainer import train
-    >>> run = train("prepared/celeba-64", target="Smiling", minutes=5, nproc=2)   # doctest: +SKIP
+    >>> from facelab.scale.ddp import train_ddp
+    >>> run = train_ddp("prepared/celeba-64", nproc=2, target="Smiling", minutes=5)   # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -37,57 +37,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-import numpy as np
-
 from ..errors import ConfigError, FacelabError, RunError
+from ..train.distributed import Dist, current, joined  # noqa: F401  (the loop's side of the seam)
 
-_CURRENT: "Dist | None" = None
 WORKER_TIMEOUT_S = 600  # a collective waiting this long for a peer fails (a silent hang never ends)
-
-
-@dataclass
-class Dist:
-    """This process's place in a DDP job (set by the worker entry point, read by the loop)."""
-
-    rank: int
-    world: int
-
-    @property
-    def is_writer(self) -> bool:
-        return self.rank == 0
-
-    def batches(self, images, rows: np.ndarray, y: np.ndarray, batch_size: int):
-        """This process's shard of the training rows, in batches of its share of ``batch_size``."""
-        from ..train.data import Batches
-
-        rows, y = np.asarray(rows), np.asarray(y)
-        usable = len(rows) - len(rows) % self.world
-        take = np.arange(self.rank, usable, self.world)
-        return Batches(images, rows[take], y[take], max(1, int(batch_size) // self.world))
-
-    def wrap(self, model):
-        """The model in DDP (gradients averaged across processes); parameters start from rank 0's."""
-        from torch.nn.parallel import DistributedDataParallel
-
-        return DistributedDataParallel(model)
-
-    def agree(self, seconds: float) -> float:
-        """The largest of every process's ``seconds``: one clock for the time budget."""
-        import torch
-        import torch.distributed as dist
-
-        t = torch.tensor([float(seconds)], dtype=torch.float64)
-        dist.all_reduce(t, op=dist.ReduceOp.MAX)
-        return float(t.item())
-
-
-def current() -> Dist | None:
-    """The DDP job this process belongs to, or None (single-process training)."""
-    return _CURRENT
 
 
 # -- the worker ------------------------------------------------------------------------------------
@@ -114,7 +70,6 @@ def _jsonable(kwargs: dict) -> dict:
 def run_worker(data, kwargs: dict, scratch: str | None = None) -> str | None:
     """One DDP process: join the group (torchrun's environment), train, leave. Returns the run
     folder on rank 0, None elsewhere. Used by the local launcher and by TorchDistributor."""
-    global _CURRENT
     import torch.distributed as dist
 
     from ..train.trainer import train
@@ -133,11 +88,10 @@ def run_worker(data, kwargs: dict, scratch: str | None = None) -> str | None:
         kwargs["progress"] = False
     dist.init_process_group("gloo", rank=rank, world_size=world,
                             timeout=timedelta(seconds=float(os.environ.get("FACELAB_DDP_TIMEOUT", WORKER_TIMEOUT_S))))
-    _CURRENT = Dist(rank, world)
     try:
-        run = train(data, **kwargs)
+        with joined(Dist(rank, world)):
+            run = train(data, **kwargs)
     finally:
-        _CURRENT = None
         dist.destroy_process_group()
     return str(run.path) if rank == 0 and run is not None else None
 
@@ -173,8 +127,8 @@ def train_ddp(data, *, nproc: int, **kwargs):
         ConfigError: bad ``nproc`` or options that cannot be sent to a process (callbacks).
         RunError: a worker died; the others were stopped (the message says how to resume).
     """
-    from ..train.run import Run
-    from ..train.trainer import _find_resumable
+    from ..runs.run import Run
+    from ..train.trainer import find_resumable
 
     nproc = int(nproc)
     if nproc < 1:
@@ -189,7 +143,7 @@ def train_ddp(data, *, nproc: int, **kwargs):
             raise ConfigError(f"{kwargs['model']} is a classical model: several processes do not apply",
                               fix="drop --nproc, or pick a network (cnn, mobilenetv2, resnet18)")
     if kwargs.get("resume"):  # every process must continue the same run: resolve it once, here
-        kwargs["resume"] = str(_find_resumable(kwargs["resume"], kwargs.get("name"), kwargs.get("target"),
+        kwargs["resume"] = str(find_resumable(kwargs["resume"], kwargs.get("name"), kwargs.get("target"),
                                                kwargs.get("model") or "cnn").resolve())
     if not kwargs.get("threads"):  # the processes share the cores
         kwargs["threads"] = max(1, (os.cpu_count() or 1) // nproc)
@@ -301,10 +255,10 @@ def train_on_spark(data, *, nproc: int, master: str | None = None, **kwargs) -> 
     spark = get_spark(master)
     from pyspark.ml.torch.distributor import TorchDistributor
 
-    from ..train.trainer import _find_resumable
+    from ..train.trainer import find_resumable
 
     if kwargs.get("resume"):
-        kwargs["resume"] = str(_find_resumable(kwargs["resume"], kwargs.get("name"), kwargs.get("target"),
+        kwargs["resume"] = str(find_resumable(kwargs["resume"], kwargs.get("name"), kwargs.get("target"),
                                                kwargs.get("model") or "cnn").resolve())
     kwargs.setdefault("threads", 1)
     local = spark.sparkContext.master.startswith("local")

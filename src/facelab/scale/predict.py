@@ -37,7 +37,14 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, DataError
+from ..outputs import check_folder, mark_folder
 from .spark import get_spark
+
+
+def is_spark_results(path: Path) -> bool:
+    """A folder of Parquet part files Spark wrote (an older facelab's ``--engine spark`` result)."""
+    names = [p.name for p in path.iterdir()]
+    return "_SUCCESS" in names and all(n.startswith(("part-", "_", ".")) for n in names)
 
 #: one Predictor per executor process (Python workers are reused across tasks). Crops travel as
 #: ``array<tinyint>`` (Spark has no unsigned byte): the uint8 bits viewed as int8, and back.
@@ -167,7 +174,7 @@ def predict_spark(run, sources: Iterable, *, out, aligned: bool = False, backend
     from pyspark.sql import functions as F
     from pyspark.sql.types import ArrayType, FloatType
 
-    from ..faces.align import _spec
+    from ..faces.align import crop_geometry
     from ..predict.batch import BatchReport
     from ..predict.predictor import Predictor
 
@@ -178,10 +185,11 @@ def predict_spark(run, sources: Iterable, *, out, aligned: bool = False, backend
     if out.suffix.lower() not in (".parquet", ".pq", ""):
         raise ConfigError(f"--engine spark writes Parquet, not {out.suffix}", path=out,
                           fix="use --out results.parquet")
+    check_folder(out, what="Spark results folder", recognise=is_spark_results)  # never over a user's data
     local = Predictor.from_run(run, backend=backend, min_face=min_face, **detector_params)  # fails early
-    from ..train.run import resolve_run_path
+    from ..runs.listing import resolve_run
 
-    run_path = str(resolve_run_path(run)) if not hasattr(run, "path") else str(run.path)
+    run_path = str(resolve_run(run)) if not hasattr(run, "path") else str(run.path)
     opts = {"run": run_path, "backend": backend, "min_face": int(min_face), "aligned": bool(aligned),
             "detector_params": detector_params}
     paths, problems, skipped = _sources_frame(sources)
@@ -190,7 +198,7 @@ def predict_spark(run, sources: Iterable, *, out, aligned: bool = False, backend
     pdf = pd.DataFrame({"order": np.arange(len(paths), dtype=np.int64), "path": paths})
     photos = spark.createDataFrame(pdf, "order long, path string").repartition(n_part, "order")
     faces = photos.mapInPandas(_faces(opts), schema=STAGE1)
-    size, grey, _ = _spec(local.input_spec)
+    size, grey, _ = crop_geometry(local.input_spec)
     shape = (size, size, 1 if grey else 3)
     classify = predict_batch_udf(_make_predict_fn(opts, shape), return_type=ArrayType(FloatType()),
                                  batch_size=batch_size, input_tensor_shapes=[[int(np.prod(shape))]])
@@ -223,9 +231,10 @@ def predict_spark(run, sources: Iterable, *, out, aligned: bool = False, backend
         msg = next((m for m in str(e).splitlines() if "Error" in m), str(e).splitlines()[0] if str(e) else repr(e))
         raise DataError(f"the Spark predict job failed: {msg[:400]}", path=out,
                         fix="run it again; photos and the run folder must be readable by every executor") from None
-    if out.exists():
-        shutil.rmtree(out) if out.is_dir() else out.unlink()
+    if out.exists():  # an earlier facelab result (check_folder refused anything else)
+        shutil.rmtree(out)
     os.replace(partial, out)
+    mark_folder(out, "Spark results folder")
     res = spark.read.parquet(str(out))
     counts = {r["status"]: int(r["count"]) for r in res.groupBy("status").count().collect()}
     per_photo = res.groupBy("file").agg(F.sum(F.col("face").isNotNull().cast("int")).alias("faces"),

@@ -1,8 +1,9 @@
-"""``prepare(..., engine="spark")``: the cache's image chunks decoded by Spark executors.
+"""``prepare_spark(...)`` (``facelab data prepare --engine spark``): the cache's image chunks decoded by Spark executors.
 
 Everything but the decoding is the local prepare (:mod:`facelab.data.cache`): the same manifest,
 subset, chunk jobs, ``<out>.partial/`` folder, compaction, manifest and ``meta.json`` written
-last, then the rename. Only the runner of the chunk jobs changes: each job (a JSON line, as the
+last, then the rename. Only the runner of the chunk jobs changes (``prepare(..., runner=)``: data/ imports nothing above it, so
+this layer injects the runner): each job (a JSON line, as the
 local workers get it) becomes a row of a Spark DataFrame, and ``mapInPandas`` calls
 :func:`facelab.data.cache_worker.decode_chunk` on it, the very function the local workers call.
 The decoded rows are therefore the same bytes (a test compares the files).
@@ -18,8 +19,8 @@ mounted at the same path). FER2013's csv rows are parsed on the driver, as local
 over one file gains nothing from a cluster).
 
 Example:
-    >>> from facelab.data.cache import prepare
-    >>> ds = prepare("data/celeba", size=64, engine="spark", master="local[2]")   # doctest: +SKIP
+    >>> from facelab.scale.prepare import prepare_spark
+    >>> ds = prepare_spark("data/celeba", size=64, master="local[2]")   # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -89,11 +90,9 @@ def engine_runner(engine: str, master: str | None = None):
     get_spark(master)  # fail (pyspark, Java) before any reading or writing
 
     def run(jobs: list[dict], done: list, n: int, workers, progress: bool, procs=None) -> list:
-        from ..data.cache import _csv_blocks, _csv_chunk
+        from ..data.cache import decode_csv_jobs
 
-        failures = list(done)
-        for job, pixels in _csv_blocks([j for j in jobs if j["kind"] == "csv"]):
-            failures.extend(_csv_chunk(job, pixels))
+        failures = list(done) + decode_csv_jobs(jobs)
         img = [j for j in jobs if j["kind"] == "img"]
         if progress:
             print(f"prepare on Spark: {sum(len(j['rows']) for j in img)} images in {len(img)} tasks",
@@ -102,3 +101,11 @@ def engine_runner(engine: str, master: str | None = None):
         return failures
 
     return run
+
+
+def prepare_spark(data, *, master: str | None = None, engine: str = "spark", **kwargs):
+    """:func:`facelab.data.cache.prepare` with the chunks decoded on Spark (``engine="local"``:
+    the local worker processes); the same cache, byte for byte. ``kwargs`` go to ``prepare``."""
+    from ..data.cache import prepare
+
+    return prepare(data, runner=engine_runner(engine, master), **kwargs)

@@ -196,3 +196,15 @@ def use_spark_for_explore(ctx, master: str | None = None) -> None:
     spark = get_spark(master)
     ctx.rep.notes.append(f"Label statistics and regressions computed on Spark ({spark.sparkContext.master}, "
                          f"{st.n:,} rows).")
+
+
+def explore_spark(data, *, master: str | None = None, engine: str = "spark", **kwargs):
+    """:func:`facelab.explore.report.explore` with the label statistics and regressions computed on
+    Spark (every row); ``engine="local"``: the ordinary explore. ``kwargs`` go to ``explore``."""
+    from ..explore.report import explore
+    from .spark import check_engine
+
+    if check_engine(engine) == "local":
+        return explore(data, **kwargs)
+    get_spark(master)  # fail (pyspark, Java) before reading anything
+    return explore(data, statistics=lambda ctx: use_spark_for_explore(ctx, master), **kwargs)

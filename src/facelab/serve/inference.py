@@ -10,9 +10,10 @@ import re
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
+from ..runs.listing import check_name
 from .errors import ApiError
-from .schemas import BoxOut, FaceOut, PhotoOut, RunPrediction
+from .schemas import PhotoOut, RunPrediction
 from .store import RunStore, ServedRun
 
 NO_FACE = ("no face found: the detector saw no face in this image "
@@ -51,9 +52,11 @@ def select_runs(store: RunStore, run: str | None) -> list[ServedRun]:
     """The runs a request asks for: one by name, or all (``None``, ``""`` or ``"all"``)."""
     if run in (None, "", "all", "*"):
         return [store.runs[n] for n in store.names]
-    if "/" in run or "\\" in run or ".." in run or run.startswith("~"):
+    try:
+        check_name(run)  # the one run-name rule (facelab.runs.listing)
+    except ConfigError:
         raise ApiError(400, f"refused run name {run!r}: a run name is a folder name, not a path",
-                       fix=f"use one of: {', '.join(store.names)}", available=store.names)
+                       fix=f"use one of: {', '.join(store.names)}", available=store.names) from None
     if run not in store.runs:
         raise ApiError(404, f"no run named {run!r} is served",
                        fix=f"use one of: {', '.join(store.names)} (or omit run for all)",
@@ -61,26 +64,17 @@ def select_runs(store: RunStore, run: str | None) -> list[ServedRun]:
     return [store.runs[run]]
 
 
-def _box(box) -> BoxOut:
-    lm = getattr(box, "landmarks", None)
-    return BoxOut(x=float(box.x), y=float(box.y), w=float(box.w), h=float(box.h),
-                  score=None if getattr(box, "score", None) is None else float(box.score),
-                  angle=None if getattr(box, "angle", None) is None else float(box.angle),
-                  landmarks={k: [float(a), float(b)] for k, (a, b) in lm.items()} if lm else None)
-
-
 def predict_one(image: np.ndarray, runs: list[ServedRun]) -> list[RunPrediction]:
-    """Run every requested run's predictor on one decoded image."""
+    """Run every requested run's predictor on one decoded image; each answer is validated from
+    :meth:`PhotoResult.to_dict`, so the API's schema and the library's result cannot drift apart."""
     out = []
     for served in runs:
-        result = served.predictor.predict(image)
-        faces = [FaceOut(index=int(f.index), box=_box(f.box),
-                         probabilities={k: float(v) for k, v in f.probabilities.items()},
-                         labels=list(f.labels), note=getattr(f, "note", None)) for f in result.faces]
-        note = result.note
-        if not faces and not result.error:
+        d = served.predictor.predict(image).to_dict()
+        note = d["note"]
+        if not d["faces"] and not d["error"]:
             note = note or NO_FACE
-        out.append(RunPrediction(run=served.name, faces=faces, note=note, error=result.error))
+        out.append(RunPrediction.model_validate({"run": served.name, "faces": d["faces"], "note": note,
+                                                 "error": d["error"]}))
     return out
 
 

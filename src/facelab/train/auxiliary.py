@@ -49,11 +49,11 @@ def resolve_aux(ds, task, aux: str | Sequence[str] | None) -> list[str]:
     if names == ["all"]:
         names = [n for n in binary if n not in task.targets]
     else:
-        from .task import _unknown
+        from ..runs.task import unknown_name
 
         for n in names:
             if n not in labels:
-                raise _unknown(n, list(labels), path)
+                raise unknown_name(n, list(labels), path)
             if labels[n].kind != "binary":
                 raise ConfigError(f"auxiliary attribute {n!r} is not a 0/1 attribute", path=path,
                                   fix=f"choose from: {', '.join(binary)}")

@@ -13,9 +13,10 @@ import time
 import numpy as np
 import pandas as pd
 
-from . import artifacts
-from .loop import HISTORY_FIELDS
-from .run import HISTORY, METRICS, PREDICTIONS, STATE, WEIGHTS, Run
+from ..runs import writer as artifacts
+from ..runs.layout import HISTORY, HISTORY_FIELDS, METRICS, PREDICTIONS, STATE, WEIGHTS
+from ..runs.run import Run
+from ..evaluate.metrics import accuracy_bounds
 
 
 def fit_classical(spec, cfg, ds, task, path, train_rows, val_rows, holdout, input_, state) -> Run:
@@ -41,7 +42,7 @@ def fit_classical(spec, cfg, ds, task, path, train_rows, val_rows, holdout, inpu
         else:
             loss = float(-np.mean(y * np.log(proba + eps) + (1 - y) * np.log(1 - proba + eps)))
         metrics[f"{split}_accuracy"], metrics[f"{split}_loss"] = task.accuracy(proba, y), loss
-        metrics.update(artifacts.accuracy_bounds(task, split, y, proba))
+        metrics.update(accuracy_bounds(task, split, y, proba))
         if split == "val":
             per_output = task.per_output_accuracy(proba, y)
         frames.append(artifacts.predictions_frame(task, split, rows, ids[rows], y, proba))

@@ -56,7 +56,7 @@ class TrainConfig:
     # (CelebA Smiling val 0.906 without mirroring vs 0.899 before it; docs/training.md).
     ema: float = 0.999
     tta: bool = False  # average each prediction with that of the mirrored face (2x inference)
-    # Temperature scaling fitted on the validation split after training (train/calibrate.py):
+    # Temperature scaling fitted on the validation split after training (runs/calibrate.py):
     # calibrated probabilities, unchanged decisions and accuracy.
     calibrate: bool = True
     # Auxiliary attributes learnt beside the target and dropped when saving (train/auxiliary.py):

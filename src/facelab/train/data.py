@@ -2,36 +2,18 @@
 
 The whole cache is held in memory as one uint8 tensor (16k CelebA faces at 64 px are 200 MB);
 a batch is an index into it, converted to float and augmented in one vectorised step. The
-preprocessing (``to_float``) is the single definition used by training, evaluation and
-:meth:`facelab.train.run.Run.predict_proba`.
-
-Example:
-    >>> x = torch.zeros(4, 64, 64, 3, dtype=torch.uint8)
-    >>> to_float(x, mean=[0.5] * 3, std=[0.25] * 3).shape
-    torch.Size([4, 3, 64, 64])
+preprocessing itself (``to_float``) lives with the saved run, :mod:`facelab.runs.preprocess`.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Iterator
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-
-def to_float(x_u8: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    """uint8 NHWC → normalised float32 NCHW (channels-last memory, which CPU convolutions like).
-
-    Args:
-        x_u8: (N, H, W, C) uint8 tensor.
-        mean, std: per-channel normalisation in [0, 1] units (from the run's ``input.json``).
-    """
-    x = x_u8.permute(0, 3, 1, 2).float()  # a view of NHWC memory: already channels_last
-    m = torch.as_tensor(mean, dtype=torch.float32).view(1, -1, 1, 1) * 255.0
-    s = torch.as_tensor(std, dtype=torch.float32).view(1, -1, 1, 1) * 255.0
-    return (x - m) / s
 
 
 def channel_stats(images: np.ndarray, rows: np.ndarray, *, sample: int = 2000, seed: int = 0

@@ -16,18 +16,21 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import RunError
-from . import artifacts
+from ..evaluate.metrics import accuracy_bounds, expected_calibration_error
+from ..runs import writer as artifacts
+from ..runs.layout import CALIBRATION, CHECKPOINT, HISTORY, HISTORY_FIELDS, METRICS, PREDICTIONS, STATE, WEIGHTS
+from ..runs.preprocess import to_float
+from ..runs.run import Run
+from ..runs.tta import for_inference
 from .auxiliary import MainOutputs, main_state_dict, with_aux_loss
 from .checkpoint import load_checkpoint, save_checkpoint, save_weights
-from .data import Augment, Batches, to_float
+from .data import Augment, Batches
+from .distributed import current
 from .ema import WeightAverage
-from .tta import for_inference
-from .run import CHECKPOINT, HISTORY, METRICS, PREDICTIONS, STATE, WEIGHTS, Run
 from .setup import class_weights
+from .steps import EpochEnd, evaluate_batches, lr_factor, param_groups
 from .weights import load_matching, read_state_dict
 
-HISTORY_FIELDS = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds",
-                  "images_per_s", "elapsed"]
 
 
 class Loop:
@@ -41,9 +44,7 @@ class Loop:
         self.init_report: dict | None = state.get("init")
         self.bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and native_bf16())
         self.aux = list(aux)  # auxiliary attributes: training-only outputs after the task's
-        from ..scale.ddp import current
-
-        self.dist = current()  # one of several DDP processes (facelab.scale.ddp), or None
+        self.dist = current()  # one of several DDP processes (facelab.train.distributed), or None
 
     # -- setup ---------------------------------------------------------------------------------
     def _build(self):
@@ -78,9 +79,8 @@ class Loop:
                 self.state["init"] = self.init_report
         if cfg.channels_last:
             model = model.to(memory_format=torch.channels_last)
-        from .trainer import _param_groups
 
-        groups = _param_groups(model, cfg.weight_decay)
+        groups = param_groups(model, cfg.weight_decay)
         opt = (torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, nesterov=True) if cfg.optimizer == "sgd"
                else torch.optim.AdamW(groups, lr=cfg.lr))
         ema = WeightAverage(model, cfg.ema, int(self.state.get("ema_updates", 0))) if cfg.ema else None
@@ -109,7 +109,6 @@ class Loop:
         if self.aux:
             scored = MainOutputs(scored, task.outputs)
         judged = for_inference(scored, cfg.tta)  # validation predicts as the saved run will
-        from .trainer import EpochEnd, lr_factor, _evaluate
 
         st = self.state
         # Each epoch skips a partial last batch (a tiny batch makes BatchNorm noisy); the schedule
@@ -190,7 +189,7 @@ class Loop:
                     break
                 if ema is not None:
                     st["ema_updates"] = ema.updates
-                proba, val_loss, val_acc, _ = _evaluate(judged, va, task, loss_fn, self.mean, self.std)
+                proba, val_loss, val_acc, _ = evaluate_batches(judged, va, task, loss_fn, self.mean, self.std)
                 if not math.isfinite(val_loss) and len(va.rows):
                     self._nan(e, st["step"])
                 secs = time.perf_counter() - t0
@@ -263,8 +262,7 @@ class Loop:
     def _calibrate(self, proba, logits, y) -> tuple[float, dict | None]:
         """Fit the temperature on the validation predictions and write ``calibration.json``:
         ``(T, its record)``, or ``(1.0, None)`` when the run does not calibrate."""
-        from .calibrate import CALIBRATION, fit_temperature, nll
-        from .metrics import expected_calibration_error
+        from ..runs.calibrate import fit_temperature, nll
 
         if not self.cfg.calibrate or not len(y):
             return 1.0, None
@@ -280,8 +278,6 @@ class Loop:
 
     def _finish(self, y_all, loss_fn) -> Run:
         cfg, task, ds, st = self.cfg, self.task, self.ds, self.state
-        from .calibrate import CALIBRATION
-        from .trainer import _evaluate
 
         # The best epoch's saved weights, not the last: exactly the model the run serves. A
         # calibration file left by an earlier finish (a resumed run) belongs to other weights:
@@ -300,13 +296,13 @@ class Loop:
             # the loss is the training objective on the network's own logits (the history's
             # val_loss); the probabilities kept and scored are divided by the temperature, as
             # Run.model will divide them from now on
-            proba, loss, acc, logits = _evaluate(model, b, task, loss_fn, self.mean, self.std)
+            proba, loss, acc, logits = evaluate_batches(model, b, task, loss_fn, self.mean, self.std)
             if split == "val":
                 t, calibration = self._calibrate(proba, logits, y_all[rows])
             if t != 1.0:
                 proba = task.probabilities(torch.from_numpy(logits / t)).numpy()
             metrics[f"{split}_accuracy"], metrics[f"{split}_loss"] = acc, loss
-            metrics.update(artifacts.accuracy_bounds(task, split, y_all[rows], proba))
+            metrics.update(accuracy_bounds(task, split, y_all[rows], proba))
             if split == "val":
                 per_output = task.per_output_accuracy(proba, y_all[rows])
             frames.append(artifacts.predictions_frame(task, split, rows, ids[rows], y_all[rows], proba))

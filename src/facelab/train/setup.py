@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ..errors import DataError
-from .task import Task
+from ..runs.task import Task
 
 
 def open_data(data):

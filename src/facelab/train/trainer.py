@@ -17,9 +17,8 @@ Example:
 """
 from __future__ import annotations
 
-import math
+import json
 import os
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -29,28 +28,23 @@ import torch
 
 from ..errors import ConfigError, RunError
 from ..paths import runs_root
-from . import artifacts
+from ..runs import writer as artifacts
+from ..runs.layout import CONFIG, INPUT, SPLIT, STATE, TASK
+from ..runs.listing import check_name, resolve_run
+from ..runs.run import Run, list_runs
+from ..runs.task import Task, check_trainable, resolve_task
 from .auxiliary import resolve_aux
+from .classical_fit import fit_classical
 from .config import TrainConfig
-from .data import Batches, channel_stats, to_float
-from .run import CONFIG, INPUT, SPLIT, STATE, TASK, Run, resolve_run_path
+from .data import channel_stats
+from .loop import Loop
 from .setup import holdout_split, open_data
-from .task import Task, check_trainable, resolve_task
+from .steps import EpochEnd
 
 DEFAULT_EPOCHS = 10
 #: Options whose default changed after runs were saved without them: such a run resumes with the
 #: value it was trained with, not the new default.
 LEGACY = {"ema": 0.0, "patience_after": 0.0}
-
-
-@dataclass
-class EpochEnd:
-    """Passed to callbacks after every epoch (raise KeyboardInterrupt in one to stop like Ctrl-C)."""
-
-    epoch: int
-    history: dict
-    run_path: Path
-    model: torch.nn.Module
 
 
 def default_threads() -> int:
@@ -67,32 +61,11 @@ def default_threads() -> int:
     return max(1, min(cpu, int(cpu - load + 0.5)))
 
 
-def lr_factor(progress: float, *, warmup: float, schedule: str) -> float:
-    """Multiplier of the peak learning rate at ``progress`` in [0, 1]: linear warm-up, then cosine."""
-    if schedule == "constant":
-        return 1.0
-    if schedule == "onecycle":
-        warmup = max(warmup, 0.25)  # OneCycle's long ramp
-    if progress < warmup:
-        return 0.02 + 0.98 * progress / max(warmup, 1e-9)
-    t = min(1.0, (progress - warmup) / max(1e-9, 1 - warmup))
-    return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * t))
-
-
-def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
-    # No weight decay on BatchNorm scales and biases: decaying them only hurts (standard practice).
-    decay, no_decay = [], []
-    for p in model.parameters():
-        if p.requires_grad:
-            (no_decay if p.ndim <= 1 else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
 def _new_run_dir(name: str | None, task: Task, model: str) -> Path:
     root = runs_root()
     root.mkdir(parents=True, exist_ok=True)
     if name:
-        path = root / name
+        path = root / check_name(name, root)
         if path.exists():
             raise ConfigError(f"a run named {name!r} already exists", path=path,
                               fix="choose another --name, or continue it with --resume")
@@ -110,35 +83,16 @@ def _new_run_dir(name: str | None, task: Task, model: str) -> Path:
     raise RunError("cannot find a free run name", path=root, fix="pass --name")
 
 
-def _find_resumable(resume: bool | str, name: str | None, target, model: str) -> Path:
+def find_resumable(resume: bool | str, name: str | None, target, model: str) -> Path:
     if isinstance(resume, (str, Path)) and not isinstance(resume, bool):
-        return resolve_run_path(resume)
+        return resolve_run(resume)
     if name:
-        return resolve_run_path(name)
-    from .run import list_runs
-
+        return resolve_run(name)
     for run in list_runs():
-        if run.status != "finished" and run.config.get("model") == model and (target is None or run.config.get("target") == target):
+        if run.status not in ("finished", "failed") and run.config.get("model") == model and (target is None or run.config.get("target") == target):
             return run.path
     raise RunError("no unfinished run to resume", path=runs_root(),
                    fix="pass the run's name: --resume NAME (see `facelab runs`)")
-
-
-def _evaluate(model, batches: Batches, task: Task, loss_fn, mean, std):
-    """Probabilities, mean loss, accuracy and logits of ``model`` — the module that predicts for
-    the run, already wrapped for mirroring when the run mirrors (``tta.for_inference``)."""
-    model.eval()
-    outs, losses, n = [], 0.0, 0
-    with torch.inference_mode():
-        for xb, yb in batches.epoch(None):
-            logits = model(to_float(xb, mean, std))
-            losses += float(loss_fn(logits, yb)) * len(xb)
-            n += len(xb)
-            outs.append(logits.float())
-    logits = torch.cat(outs) if outs else torch.zeros((0, task.outputs))
-    proba = task.probabilities(logits).numpy()
-    y = batches.y.numpy()
-    return proba, (losses / n if n else float("nan")), task.accuracy(proba, y), logits.numpy()
 
 
 def train(data, *, target: str | Sequence[str] | None = None, model: str | None = None,
@@ -147,7 +101,7 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
           weights: str | None = None, init: str | None = None, resume: bool | str = False,
           val_fraction: float | None = None, params: dict | None = None, progress: bool = True,
           config: "str | Path | TrainConfig | dict | None" = None,
-          callbacks: Sequence[Callable[[EpochEnd], Any]] = (), nproc: int | None = None, **options) -> Run:
+          callbacks: Sequence[Callable[[EpochEnd], Any]] = (), **options) -> Run:
     """Train a model on a prepared cache and return the :class:`Run`.
 
     Args:
@@ -168,8 +122,6 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
         progress: show a progress bar.
         config: a YAML file / dict / TrainConfig; explicit arguments override it.
         callbacks: called with an :class:`EpochEnd` after every epoch.
-        nproc: train with this many DistributedDataParallel processes on this machine
-            (:mod:`facelab.scale.ddp`; each reads its shard of the cache, one writes the run).
         **options: any other :class:`TrainConfig` field (``weight_decay``, ``patience``, ...).
 
     Returns:
@@ -183,19 +135,12 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
     Example:
         >>> run = train("prepared/fer-48", minutes=20)        # doctest: +SKIP
     """
-    if nproc is not None and int(nproc) > 1:  # scale-out hook: the same train() in N processes
-        from ..scale.ddp import train_ddp
-
-        return train_ddp(data, nproc=nproc, target=target, model=model, epochs=epochs, minutes=minutes, name=name,
-                         seed=seed, batch_size=batch_size, lr=lr, weights=weights, init=init, resume=resume,
-                         val_fraction=val_fraction, params=params, progress=progress, config=config,
-                         callbacks=callbacks, **options)
     overrides = dict(target=target, model=model, epochs=epochs, minutes=minutes, name=name, seed=seed,
                      batch_size=batch_size, lr=lr, weights=weights, init=init, val_fraction=val_fraction,
                      params=params, **options)
     state: dict = {}
     if resume:
-        path = _find_resumable(resume, name, target, model or "cnn")
+        path = find_resumable(resume, name, target, model or "cnn")
         run0 = Run.load(path)
         cfg = TrainConfig.resolve({**LEGACY, **run0.config}, **{k: overrides[k] for k in ("epochs", "minutes")})
         state = dict(run0.state)
@@ -226,7 +171,9 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
     if aux and spec.kind == "classical":
         raise ConfigError(f"auxiliary attributes need a network; {cfg.model} is a classical model",
                           path=ds.path, fix="drop aux, or pick cnn, mobilenetv2 or resnet18")
-    params_ = {**spec.default_params, **(cfg.params or {})}
+    from ..models.params import check_params
+
+    params_ = check_params(spec, {**spec.default_params, **(cfg.params or {})})  # before any folder exists
     cfg.params = params_
 
     if not resume:
@@ -253,14 +200,25 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
                  "epoch": 0, "step": 0, "elapsed": 0.0, "best": None, "best_epoch": 0, "bad_epochs": 0}
         artifacts.write_json(path / STATE, state)
 
-    if spec.kind == "classical":
-        from .classical_fit import fit_classical
+    try:
+        if spec.kind == "classical":
+            return fit_classical(spec, cfg, ds, task, path, train_rows, val_rows, holdout, input_, state)
 
-        return fit_classical(spec, cfg, ds, task, path, train_rows, val_rows, holdout, input_, state)
+        loop = Loop(cfg=cfg, spec=spec, params=params_, ds=ds, task=task, path=path, input_=input_,
+                    train_rows=train_rows, val_rows=val_rows, holdout=holdout, state=state,
+                    progress=progress, callbacks=list(callbacks), aux=aux)
+        return loop.run()
+    except Exception as e:  # a refused --weights, a model that cannot be built, a disk error...
+        _mark_failed(path, e)  # never leave a run saying "running" when nothing runs
+        raise
 
-    from .loop import Loop
 
-    loop = Loop(cfg=cfg, spec=spec, params=params_, ds=ds, task=task, path=path, input_=input_,
-                train_rows=train_rows, val_rows=val_rows, holdout=holdout, state=state,
-                progress=progress, callbacks=list(callbacks), aux=aux)
-    return loop.run()
+def _mark_failed(path: Path, error: BaseException) -> None:
+    """Set a run's status to ``failed`` (with the reason) if it still says ``running``."""
+    try:
+        st = json.loads((path / STATE).read_text())
+        if st.get("status") == "running":
+            st.update(status="failed", error=str(error).splitlines()[0][:500] if str(error) else type(error).__name__)
+            artifacts.write_json(path / STATE, st)
+    except (OSError, ValueError):
+        pass  # the original error matters more than this note

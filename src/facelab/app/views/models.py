@@ -6,13 +6,17 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from facelab.app.common import config, find_files, flat_metrics, get_run, missing, run_names, show_pngs
+from facelab.app.common import config, get_run, missing, run_names
+from facelab.evaluate.figures import figure_index
+from facelab.evaluate.leaderboard import find_leaderboards, load_leaderboard
+from facelab.runs.layout import CARD, EVAL_DIR, HISTORY, PLOTS
+from facelab.runs.metrics import flat_metrics
 
 cfg = config()
 st.title("Models")
 
 # -- leaderboards (written by `facelab compare` / `facelab search`) ------------------------------
-boards = find_files(cfg.runs, "leaderboard.csv", depth=3)
+boards = find_leaderboards(cfg.runs)
 st.header("Leaderboards")
 if not boards:
     missing("No leaderboard yet", "facelab compare DATA --target Smiling --models cnn,logreg")
@@ -20,7 +24,7 @@ for board in boards[:4]:
     with st.container(border=True):
         st.markdown(f"**{board.parent.name}** — `{board}`")
         try:
-            st.dataframe(pd.read_csv(board), hide_index=True, width="stretch")
+            st.dataframe(load_leaderboard(board).table, hide_index=True, width="stretch")
         except Exception as e:
             st.warning(f"{board} could not be read: {e}")
         png = board.with_suffix(".png")
@@ -52,9 +56,11 @@ if flat:
     with st.expander("all metrics"):
         st.dataframe(pd.DataFrame({"metric": list(flat), "value": list(flat.values())}), hide_index=True)
 
+figures = figure_index(folder)  # which PNG is which figure: the library knows
+eval_dir = folder / EVAL_DIR
 tab_curves, tab_eval, tab_tables, tab_card = st.tabs(["Training curves", "Evaluation", "Tables", "Model card"])
 with tab_curves:
-    hist = folder / "history.csv"
+    hist = folder / HISTORY
     if hist.is_file():
         h = pd.read_csv(hist)
         x = "epoch" if "epoch" in h.columns else None
@@ -73,29 +79,19 @@ with tab_curves:
                 st.line_chart(h, x=x, y=others)
     else:
         st.info("no history.csv in this run")
-    show_pngs(folder / "plots", keywords=("curve", "history", "loss", "lr"))
+    for p in figures.get("Training curves", []):
+        st.image(str(p), caption=p.stem.replace("_", " "), width="stretch")
 
-eval_dir = folder / "eval"
 with tab_eval:
-    if not eval_dir.is_dir() and not (folder / "plots").is_dir():
+    if not any(title != "Training curves" for title in figures):
         missing("No evaluation for this run yet", f"facelab evaluate {name}")
-    shown: set[Path] = set()
-    for title, keys in [("Confusion matrices", ("confusion",)), ("Calibration", ("calibration", "reliab")),
-                        ("Per-attribute", ("per_attr", "attribute")), ("Top losses", ("top_loss", "toploss", "loss")),
-                        ("Subgroup accuracy", ("subgroup", "group")), ("ROC / PR", ("roc", "pr_curve", "precision"))]:
-        for base in (eval_dir, folder / "plots"):
-            if base.is_dir():
-                pngs = [p for p in base.rglob("*.png") if any(k in p.stem.lower() for k in keys) and p not in shown]
-                if pngs:
-                    st.subheader(title)
-                    shown |= show_pngs(base, keywords=keys, exclude=shown, recursive=True)
-    rest = [p for base in (eval_dir, folder / "plots") if base.is_dir() for p in base.rglob("*.png")
-            if p not in shown and not any(k in p.stem.lower() for k in ("curve", "history", "loss", "lr"))]
-    if rest:
-        st.subheader("More figures")
+    for title, pngs in figures.items():
+        if title == "Training curves":
+            continue
+        st.subheader(title)
         cols = st.columns(2)
-        for i, p in enumerate(sorted(rest)):
-            cols[i % 2].image(str(p), caption=p.stem.replace("_", " "), width="stretch")
+        for i, p in enumerate(pngs):
+            cols[i % 2].image(str(p), caption=str(p.relative_to(folder)), width="stretch")
 with tab_tables:
     tables = sorted(eval_dir.rglob("*.csv")) if eval_dir.is_dir() else []
     if not tables:
@@ -107,5 +103,5 @@ with tab_tables:
         except Exception as e:
             st.warning(f"{t} could not be read: {e}")
 with tab_card:
-    card = folder / "card.md"
+    card = folder / CARD
     st.markdown(card.read_text() if card.is_file() else "_no model card_")

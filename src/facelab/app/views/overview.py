@@ -4,7 +4,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from facelab.app.common import config, find_files, find_reports, get_run, headline, missing, run_names
+from facelab.app.common import config, find_reports, get_run, missing, run_names
+from facelab.evaluate.leaderboard import find_leaderboards
 
 cfg = config()
 st.title("facelab")
@@ -12,7 +13,7 @@ st.caption("Machine learning on face images — runs, reports and predictions in
 
 names = run_names(str(cfg.runs))
 explore_reports, cluster_reports = find_reports(cfg, "explore"), find_reports(cfg, "cluster")
-leaderboards = find_files(cfg.runs, "leaderboard.csv", depth=3)
+leaderboards = find_leaderboards(cfg.runs)
 
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Runs", len(names))
@@ -30,13 +31,12 @@ else:
         except Exception as e:  # a corrupt run must not take the page down: name it
             failed.append((name, getattr(e, "message", str(e))))
             continue
-        key = getattr(run, "key_metric", (None, None))  # the library's own ranking figure first
-        head = key if key[1] is not None else headline(run.metrics or {})
+        head = run.key_metric  # the one headline figure (facelab.runs.metrics.headline)
         task = run.task
         config_ = run.config if isinstance(run.config, dict) else vars(run.config)
         rows.append({"run": name, "target": ", ".join(task.targets), "task": task.kind,
-                     "model": config_.get("model"), "metric": head[0] if head else "",
-                     "value": round(head[1], 4) if head else None,
+                     "model": config_.get("model"), "metric": head[0],
+                     "value": round(head[1], 4) if head[1] is not None else None,
                      "input": f"{run.input.get('size')}px × {run.input.get('channels')}ch"})
     if rows:
         st.subheader("Runs")

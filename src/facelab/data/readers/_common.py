@@ -212,7 +212,7 @@ def seeded_split(n: int, *, seed: int, strata: np.ndarray | None = None,
 _HASH_CHUNK = 512
 
 
-def _digest_chunk(paths: list[str]) -> list[bytes | None]:
+def digest_chunk(paths: list[str]) -> list[bytes | None]:
     out: list[bytes | None] = []
     # os.open/os.read: a buffered file object per file costs more than hashing a small image
     read, close = os.read, os.close
@@ -251,15 +251,15 @@ def content_groups(paths: list[str], *, workers: int | None = None) -> np.ndarra
     chunks = [paths[i:i + _HASH_CHUNK] for i in range(0, n, _HASH_CHUNK)]
     workers = workers or min(len(chunks), 8)
     if workers <= 1 or len(chunks) == 1:
-        digests = [d for c in chunks for d in _digest_chunk(c)]
+        digests = [d for c in chunks for d in digest_chunk(c)]
     else:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            digests = [d for part in pool.map(_digest_chunk, chunks) for d in part]
+            digests = [d for part in pool.map(digest_chunk, chunks) for d in part]
     return digest_codes(digests)
 
 
 def digest_codes(digests: list[bytes | None]) -> np.ndarray:
-    """Group codes from :func:`_digest_chunk` digests: equal digests share a code, ``None``
+    """Group codes from :func:`digest_chunk` digests: equal digests share a code, ``None``
     (unreadable) gets a code of its own; numbered in order of first appearance.
 
     Example:

@@ -70,9 +70,9 @@ def _check_chunk(paths: list[str]) -> tuple[list[tuple[str, str, str]], list[byt
     """Decode each file; return (path, kind, reason) for those that fail, and a digest of every
     file's bytes (``None`` when unreadable or broken: never a duplicate). Runs in a worker."""
     from ..image import load_image  # imported in the worker: keeps the parent light
-    from ._common import _digest_chunk
+    from ._common import digest_chunk
 
-    bad, digests = [], _digest_chunk(paths)
+    bad, digests = [], digest_chunk(paths)
     for i, p in enumerate(paths):
         try:
             load_image(p)

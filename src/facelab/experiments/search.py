@@ -4,7 +4,7 @@ Each trial is a real run (``runs/search-<study>-<n>``) trained with :func:`train
 budget (``epochs``); the study is bounded by ``trials`` and/or ``minutes``. The sampler is TPE,
 seeded, so the same command proposes the same first trials. Trials are ranked by their
 *validation* score (choosing on test would leak it); the test figures are reported next to it in a
-leaderboard of the same format as :func:`facelab.train.compare.compare`.
+leaderboard of the same format as :func:`facelab.experiments.compare.compare`.
 
 The search space (``space()`` lists it for a model):
 
@@ -37,8 +37,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
-from .config import TrainConfig
-from .compare import Leaderboard, _safe, _threads, is_paired_note, leaderboard_folder, paired_notes, rank, score_run
+from ..runs.layout import LEADERBOARD, safe_part
+from ..train.config import TrainConfig
+from ..evaluate.leaderboard import (Leaderboard, is_leaderboard_folder, is_paired_note, leaderboard_folder,
+                                    paired_notes, rank)
+from .compare import score_run, set_threads
 
 RESOLUTIONS = (32, 40, 48, 56, 64, 80, 96, 112, 128)
 AUG_DEFAULTS = {k: getattr(TrainConfig, k) for k in ("shift", "scale", "rotate", "jitter")}
@@ -161,7 +164,7 @@ def _suggest(trial, model: str, sp: dict) -> tuple[dict, dict, int]:
 
 
 def _train_accepts(name: str) -> bool:
-    from .trainer import train
+    from ..train.trainer import train
 
     return name in inspect.signature(train).parameters
 
@@ -201,11 +204,11 @@ def search(data, *, target, model: str = "cnn", trials: int | None = None, minut
     from rich.console import Console
 
     from ..data.prepared import open_prepared
-    from .trainer import train
+    from ..train.trainer import train
 
     if trials is None and minutes is None:
         raise ConfigError("search needs a bound", fix="pass --trials N and/or --minutes M")
-    if join is not None and not (Path(join) / "leaderboard.csv").is_file():
+    if join is not None and not (Path(join) / LEADERBOARD).is_file():
         raise ConfigError(f"{join} is not a leaderboard folder (no leaderboard.csv)", path=join,
                           fix="pass a folder written by `facelab compare` (runs/_leaderboards/...)")
     if trials is not None and trials < 1:
@@ -213,22 +216,25 @@ def search(data, *, target, model: str = "cnn", trials: int | None = None, minut
     if metric not in ("accuracy", "balanced_accuracy", "f1", "roc_auc"):
         raise ConfigError(f"unknown metric {metric!r}", fix="use accuracy, balanced_accuracy, f1 or roc_auc")
     con = console or Console()
-    _threads(threads)
+    set_threads(threads)
     ds = open_prepared(data)
     if isinstance(sizes, str):
         sizes = [int(v) for v in sizes.split(",") if v.strip()]
     sp = space(model, ds.size, sizes)
-    from .task import resolve_task
+    from ..runs.task import resolve_task
 
     task_name = resolve_task(ds, target).name  # fails on a typo before any trial runs
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    study_name = _safe(study or f"{model}-{task_name}-{stamp}")
+    study_name = safe_part(study or f"{model}-{task_name}-{stamp}")
     if out is not None:
         folder = Path(out)
     elif study:  # a name the user chose may be reused: keep earlier boards
         folder = leaderboard_folder(study_name, "search-")
     else:
         folder = leaderboard_folder("", "search-").parent / f"search-{study_name}"
+    from ..outputs import check_folder  # refuse a user's folder before any trial runs
+
+    check_folder(folder, what="leaderboard folder", recognise=is_leaderboard_folder)
     can_prune = prune and _train_accepts("callbacks")
     rows: list[dict] = []
     items: dict = {}  # run -> (rows, per-image test accuracy), for the pairings of a joined board
@@ -283,7 +289,9 @@ def search(data, *, target, model: str = "cnn", trials: int | None = None, minut
     board = Leaderboard(rank(rows, "val_" + metric), metric="val_" + metric, target=task_name, data=str(data))
     board.notes.append(f"Optuna TPE (seed {seed}) over {', '.join(sp)}; {len(st.trials)} trials, "
                        f"{epochs} epoch(s) each; ranked on validation, test shown alongside")
-    folder.mkdir(parents=True, exist_ok=True)
+    from ..outputs import claim_folder
+
+    folder = claim_folder(folder, what="leaderboard folder", recognise=is_leaderboard_folder)
     st.trials_dataframe().to_csv(folder / "trials.csv", index=False)
     if len(board.table):
         # the board's top row (ties broken by training time), not Optuna's first-best, so the two agree

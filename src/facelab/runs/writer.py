@@ -1,5 +1,7 @@
 """What a finished run writes besides its weights: predictions, metrics, the model card, plots.
 
+The file names come from :mod:`.layout`; JSON is written atomically with :func:`.layout.write_json`.
+
 Example:
     >>> write_plots(run_path)          # doctest: +SKIP
 """
@@ -12,7 +14,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .layout import CARD, CURVES, HISTORY, PLOTS, write_json
 from .task import Task
+
+__all__ = ["predictions_frame", "safe_column", "write_card", "write_json", "write_plots"]
 
 
 def safe_column(name: str) -> str:
@@ -34,24 +39,9 @@ def predictions_frame(task: Task, split: str, rows: np.ndarray, image_ids, y: np
     return df
 
 
-def accuracy_bounds(task: Task, split: str, y: np.ndarray, proba: np.ndarray) -> dict:
-    """``<split>_accuracy_low`` / ``_high``: the 95% interval of the split's accuracy over its
-    images (how far the figure could move on another sample of the same size)."""
-    from .metrics import accuracy_interval, per_item_accuracy
-
-    lo, hi = accuracy_interval(per_item_accuracy(y, proba, task.kind))
-    return {f"{split}_accuracy_low": lo, f"{split}_accuracy_high": hi}
-
-
-def write_json(path: Path, obj) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1, default=float))
-    tmp.replace(path)  # atomic: a crash never leaves half a file
-
-
 def write_plots(path: Path) -> list[Path]:
     """``plots/curves.png``: training and validation loss, validation accuracy, learning rate."""
-    hist = path / "history.csv"
+    hist = path / HISTORY
     if not hist.is_file() or not hist.stat().st_size:
         return []
     import matplotlib
@@ -60,7 +50,7 @@ def write_plots(path: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     h = pd.read_csv(hist)
-    (path / "plots").mkdir(exist_ok=True)
+    (path / PLOTS).mkdir(exist_ok=True)
     fig, ax = plt.subplots(1, 3, figsize=(12, 3.4))
     ax[0].plot(h["epoch"], h["train_loss"], "o-", label="train")
     ax[0].plot(h["epoch"], h["val_loss"], "o-", label="validation")
@@ -74,7 +64,7 @@ def write_plots(path: Path) -> list[Path]:
         a.set_xlabel("epoch")
         a.grid(alpha=0.3)
     fig.tight_layout()
-    out = path / "plots" / "curves.png"
+    out = path / PLOTS / CURVES
     fig.savefig(out, dpi=90)
     plt.close(fig)
     return [out]
@@ -127,6 +117,6 @@ def write_card(path: Path, *, config: dict, task: Task, input_: dict, metrics: d
               "light-skinned), FER2013 has duplicates and label noise — check subgroup results with "
               "`facelab evaluate` before trusting the model on a population.",
               "- Not for identification or decisions about people."]
-    out = path / "card.md"
+    out = path / CARD
     out.write_text("\n".join(lines) + "\n")
     return out

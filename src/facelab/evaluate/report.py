@@ -1,7 +1,7 @@
 """``facelab evaluate``: every number and figure about one run on one split of one dataset.
 
 ``evaluate(run)`` loads the run, predicts the split of its own prepared cache (or of ``data``),
-computes the metrics with :mod:`facelab.train.metrics` and writes into
+computes the metrics with :mod:`facelab.evaluate.metrics` and writes into
 ``runs/<name>/eval/<split>[-<data-name>]/``::
 
     metrics.json        everything below, machine-readable
@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, RunError
+from ..runs import Run
 from . import metrics as M
 from . import plots as P
 
@@ -101,19 +102,10 @@ class EvalReport:
         return "\n".join(lines)
 
 
-def load_run(run):
-    """A :class:`Run` from a Run, a run name or a folder."""
-    from .run import Run
-
-    return run if isinstance(run, Run) else Run.load(run)
-
-
-def run_data_path(run) -> Path:
-    """The prepared cache a run was trained on (from its config)."""
-    cfg = run.config if isinstance(run.config, dict) else getattr(run.config, "__dict__", {})
-    for key in ("cache", "data", "dataset"):
-        if cfg.get(key):
-            return Path(cfg[key])
+def run_data_path(run: Run) -> Path:
+    """The prepared cache a run was trained on (``data`` in its config)."""
+    if run.config.get("data"):
+        return Path(run.config["data"])
     raise RunError(f"run {run.name} does not record its data", path=run.path,
                    fix="pass the prepared cache explicitly: `facelab evaluate RUN --data CACHE`")
 
@@ -155,7 +147,7 @@ def predict_split(run, *, data=None, split: str = "test", batch: int = 512, prog
 
     from ..data.prepared import open_prepared
 
-    run = load_run(run)
+    run = Run.load(run)
     path = Path(data) if data is not None else run_data_path(run)
     ds = open_prepared(path)
     notes = []
@@ -187,7 +179,7 @@ def predict_split(run, *, data=None, split: str = "test", batch: int = 512, prog
                   leave=False):
         x = np.asarray(ds.images[rows[i:i + batch]])
         if size != ds.size:
-            x = _resize(x, size)
+            x = resize_images(x, size)
         out.append(np.asarray(run.predict_proba(x), dtype=np.float32))
     prob = np.concatenate(out).reshape(len(rows), -1)
     kind = run.task.kind
@@ -209,7 +201,8 @@ def _run_val_rows(run, ds) -> np.ndarray:
     return rows if len(rows) else ds.split("val")
 
 
-def _resize(x: np.ndarray, size: int) -> np.ndarray:
+def resize_images(x: np.ndarray, size: int) -> np.ndarray:
+    """uint8 NHWC images resized to ``size`` (``INTER_AREA``, as a prepared cache is made)."""
     import cv2
 
     out = np.stack([cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA) for im in x])
@@ -235,7 +228,7 @@ def evaluate(run, *, data=None, split: str = "test", groups=None, out=None, top_
     """
     from ..data.prepared import open_prepared
 
-    run = load_run(run)
+    run = Run.load(run)
     pred = predict_split(run, data=data, split=split, progress=progress)
     ds = open_prepared(pred.data)
     kind, labels = pred.kind, pred.labels
@@ -248,7 +241,9 @@ def evaluate(run, *, data=None, split: str = "test", groups=None, out=None, top_
 
     suffix = "" if data is None else f"-{Path(data).name}"
     folder = Path(out) if out is not None else Path(run.path) / "eval" / f"{pred.split}{suffix}"
-    folder.mkdir(parents=True, exist_ok=True)
+    from ..outputs import claim_folder, folder_with_files  # never write into a user's folder
+
+    folder = claim_folder(folder, what="evaluation folder", recognise=folder_with_files("metrics.json"))
     files: dict[str, Path] = {}
     title = f"{run.name} · {pred.split} · n={len(pred.y)}"
     if kind == "multilabel":

@@ -25,7 +25,9 @@ import numpy as np
 import torch
 from torch import nn
 
-CALIBRATION = "calibration.json"
+from .layout import CALIBRATION
+
+__all__ = ["CALIBRATION", "Temperature", "apply_temperature", "fit_temperature", "logits_of", "nll"]
 _EPS = 1e-7
 
 

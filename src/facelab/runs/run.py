@@ -1,19 +1,9 @@
-"""A run folder and the :class:`Run` that reads it — the single source of truth after training.
+"""The :class:`Run` that reads a run folder — the single source of truth after training.
 
-``runs/<name>/``::
-
-    config.yaml          # the resolved TrainConfig (repeat with `facelab train --config`)
-    task.json            # Task: kind, targets, classes
-    input.json           # the cache's geometry + normalisation: size, channels, grey, crop,
-                         # crop_box, source_size, layout, mean, std (what a predictor must reproduce)
-    split.json           # row indices of train/val (and whether val was held out of train)
-    model.safetensors    # best weights (torchvision-compatible names for mobilenetv2/resnet18)
-    checkpoint.safetensors + state.json   # last finished epoch: weights, optimiser, schedule → --resume
-    history.csv          # one row per epoch: loss, val loss/accuracy, lr, seconds, images/s
-    metrics.json         # final figures (val_accuracy, test_accuracy when a test split exists, ...)
-    predictions.parquet  # split, row, image_id, true labels (one column per target), p_<class>
-    card.md              # model card: data, target, metrics, known limits
-    plots/curves.png     # training curves
+The folder's files are named in :mod:`facelab.runs.layout`. Loading a run reads its small files
+(config, task, input geometry and normalisation, metrics, state); the model is built and its
+weights loaded only when asked (:meth:`Run.model`), so a consumer of the ONNX export never
+imports torch.
 
 Example:
     >>> run = Run.load("Smiling-cnn-20260101-120000")       # doctest: +SKIP
@@ -22,7 +12,6 @@ Example:
 """
 from __future__ import annotations
 
-import json
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -33,40 +22,9 @@ import yaml
 
 from ..errors import DataError, RunError
 from ..paths import runs_root
+from .layout import CALIBRATION, CONFIG, HISTORY, INPUT, METRICS, PREDICTIONS, SPLIT, STATE, TASK, WEIGHTS, read_json
+from .listing import resolve_run, run_names
 from .task import Task
-
-CONFIG, TASK, INPUT, SPLIT = "config.yaml", "task.json", "input.json", "split.json"
-WEIGHTS, CHECKPOINT, STATE = "model.safetensors", "checkpoint.safetensors", "state.json"
-HISTORY, METRICS, PREDICTIONS, CARD = "history.csv", "metrics.json", "predictions.parquet", "card.md"
-
-
-def resolve_run_path(path_or_name: str | Path) -> Path:
-    """A run name resolves under ``runs_root()``; an existing folder path is used as is."""
-    p = Path(path_or_name).expanduser()
-    cand = runs_root() / str(path_or_name)
-    if (cand / CONFIG).is_file():  # a run name wins over a same-named folder in the working dir
-        return cand
-    if p.is_dir():
-        return p
-    if cand.is_dir():
-        return cand
-    known = [r.name for r in sorted(runs_root().glob("*")) if (r / CONFIG).is_file()] if runs_root().is_dir() else []
-    import difflib
-
-    close = difflib.get_close_matches(str(path_or_name), known, n=3)
-    raise RunError(f"no run {str(path_or_name)!r}" + (f". Did you mean {', '.join(close)}?" if close else ""),
-                   path=cand, fix="list runs with `facelab runs` (runs live under $FACELAB_RUNS, default ./runs)")
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise RunError(f"the run folder {path.parent} has no {path.name}", path=path.parent,
-                       fix="it is not a finished facelab run: train again, or resume it with --resume") from None
-    except ValueError as e:
-        raise RunError(f"{path} is corrupt ({e})", path=path,
-                       fix="train the run again (or restore the file)") from None
 
 
 class Run:
@@ -102,7 +60,7 @@ class Run:
         """
         if isinstance(path_or_name, Run):
             return path_or_name
-        path = resolve_run_path(path_or_name)
+        path = resolve_run(path_or_name)
         try:
             config = yaml.safe_load((path / CONFIG).read_text())
         except FileNotFoundError:
@@ -115,12 +73,12 @@ class Run:
             raise RunError(f"{path / CONFIG} is corrupt (not a mapping)", path=path / CONFIG,
                            fix="train the run again (or restore the file)")
         try:
-            task = Task.from_dict(_read_json(path / TASK))
+            task = Task.from_dict(read_json(path / TASK))
         except (KeyError, TypeError):
             raise RunError(f"{path / TASK} is corrupt", path=path / TASK, fix="train the run again") from None
-        input_ = _read_json(path / INPUT)
-        metrics = _read_json(path / METRICS) if (path / METRICS).is_file() else {}
-        state = _read_json(path / STATE) if (path / STATE).is_file() else {}
+        input_ = read_json(path / INPUT)
+        metrics = read_json(path / METRICS) if (path / METRICS).is_file() else {}
+        state = read_json(path / STATE) if (path / STATE).is_file() else {}
         return cls(path, config, task, input_, metrics, state)
 
     def __repr__(self) -> str:
@@ -137,11 +95,12 @@ class Run:
 
     @property
     def key_metric(self) -> tuple[str, float | None]:
-        """(name, value) of the figure used to rank runs: validation accuracy."""
-        for k in ("val_accuracy", "test_accuracy"):
-            if self.metrics.get(k) is not None:
-                return k, float(self.metrics[k])
-        return "val_accuracy", None
+        """(name, value) of the figure used to rank and show runs: validation accuracy (test
+        accuracy when a run has no validation figure); see :func:`facelab.runs.metrics.headline`."""
+        from .metrics import headline
+
+        found = headline(self.metrics)
+        return found if found is not None else ("val_accuracy", None)
 
     @property
     def created(self) -> str:
@@ -179,7 +138,7 @@ class Run:
 
     def split(self) -> dict:
         """Row indices per split used by training: ``{"train": [...], "val": [...], "holdout": bool}``."""
-        return _read_json(self.path / SPLIT)
+        return read_json(self.path / SPLIT)
 
     def trained_on(self, ds, rows) -> int:
         """How many of the prepared dataset ``ds``'s images ``rows`` this run trained on.
@@ -235,10 +194,8 @@ class Run:
     @property
     def temperature(self) -> float:
         """The logit divisor fitted on validation (``calibration.json``); 1.0 when none was fitted."""
-        from .calibrate import CALIBRATION
-
         p = self.path / CALIBRATION
-        return float(_read_json(p).get("temperature", 1.0)) if p.is_file() else 1.0
+        return float(read_json(p).get("temperature", 1.0)) if p.is_file() else 1.0
 
     def torch_model(self):
         """The torch module (eval mode, weights loaded); ``None`` for classical models."""
@@ -269,7 +226,7 @@ class Run:
     def _torch_apply(self, x, fn, batch: int = 512) -> np.ndarray:
         import torch
 
-        from .data import to_float
+        from .preprocess import to_float
 
         model = self.model()
         mean, std = self.input["mean"], self.input["std"]
@@ -313,19 +270,31 @@ def list_runs(root: str | Path | None = None) -> list[Run]:
     """Every readable run under ``root`` (default ``runs_root()``), newest first.
 
     Folders that are not runs, or are corrupt, are skipped (``facelab runs`` counts them).
-
-    Example:
-        >>> [r.name for r in list_runs()]          # doctest: +SKIP
     """
     root = Path(root) if root is not None else runs_root()
     runs: list[Run] = []
-    if not root.is_dir():
-        return runs
-    for p in root.iterdir():
-        if p.is_dir() and (p / CONFIG).is_file():
-            try:
-                runs.append(Run.load(p))
-            except RunError:
-                continue
+    for name in run_names(root):
+        try:
+            runs.append(Run.load(root / name))
+        except RunError:
+            continue
     runs.sort(key=lambda r: (r.created, r.name), reverse=True)
     return runs
+
+
+def broken_runs(root: str | Path | None = None) -> list[tuple[str, str]]:
+    """(name, reason) of every run folder under ``root`` that :func:`list_runs` leaves out because
+    it no longer loads (a corrupt ``task.json``, ``config.yaml`` or ``input.json``), by name.
+
+    Example:
+        >>> broken_runs()                          # doctest: +SKIP
+        [('old-run', '.../old-run/task.json is corrupt (Expecting value: line 1 column 1 (char 0))')]
+    """
+    root = Path(root) if root is not None else runs_root()
+    out: list[tuple[str, str]] = []
+    for name in run_names(root):  # the same folders list_runs reads
+        try:
+            Run.load(root / name)
+        except RunError as e:
+            out.append((name, e.message))
+    return out

@@ -6,7 +6,7 @@
 - ``multiclass``: one class column (``emotion``, a folder's ``label``, ``identity``) → softmax.
 
 Example:
-    >>> from facelab.train.task import resolve_task
+    >>> from facelab.runs.task import resolve_task
     >>> task = resolve_task(ds, "Smiling")           # doctest: +SKIP
     >>> task.kind, task.outputs                      # doctest: +SKIP
     ('binary', 1)
@@ -88,7 +88,7 @@ class Task:
         return cls(kind=d["kind"], targets=list(d["targets"]), classes=list(d["classes"]))
 
 
-def _unknown(name: str, valid: Sequence[str], path) -> ConfigError:
+def unknown_name(name: str, valid: Sequence[str], path) -> ConfigError:
     close = difflib.get_close_matches(name, valid, n=3, cutoff=0.5)
     if not close:  # case-insensitive and substring matches help with "smiling" or "smile"
         close = [v for v in valid if name.lower() in v.lower() or v.lower() in name.lower()][:3]
@@ -136,7 +136,7 @@ def resolve_task(ds, target: str | Sequence[str] | None = None) -> Task:
         return Task("multilabel", list(attributes), list(attributes))
     for n in names:
         if n not in labels:
-            raise _unknown(n, valid, path)
+            raise unknown_name(n, valid, path)
     if len(names) == 1:
         info = labels[names[0]]
         if info.kind == "multiclass":

@@ -1,8 +1,12 @@
-"""Draw predicted faces on a photo: a box and the top labels with their probabilities."""
+"""Draw predicted faces on a photo: each face's (rotated) box, its index and its top labels with
+their probabilities. The one drawer: :meth:`PhotoResult.draw`, ``facelab predict --annotate`` and
+the dashboard all use it."""
 from __future__ import annotations
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from ..faces.align import Framing, frame_corners
 
 COLOURS = [(46, 204, 113), (52, 152, 219), (231, 76, 60), (241, 196, 15), (155, 89, 182)]
 
@@ -30,9 +34,11 @@ def draw_faces(image: np.ndarray, faces: list) -> Image.Image:
     for face in faces:
         b = face.box
         colour = COLOURS[face.index % len(COLOURS)]
-        draw.rectangle([b.x, b.y, b.x + b.w, b.y + b.h], outline=colour, width=width)
-        text = f"#{face.index} {face_caption(face)}"
-        tx, ty = b.x, max(0, b.y - font.size - 6) if hasattr(font, "size") else b.y
+        corners = frame_corners(b, Framing(0.0, 0.0, 1.0, (1, 1)))  # the box itself, rotated
+        draw.polygon([tuple(map(float, c)) for c in corners], outline=colour, width=width)
+        text = f"#{face.index} " + (face_caption(face) if face.probabilities else (face.note or ""))
+        x0, y0 = float(corners[:, 0].min()), float(corners[:, 1].min())
+        tx, ty = x0, max(0, y0 - font.size - 6) if hasattr(font, "size") else y0
         box = draw.textbbox((tx, ty), text, font=font)
         draw.rectangle([box[0] - 2, box[1] - 2, box[2] + 2, box[3] + 2], fill=colour)
         draw.text((tx, ty), text, fill=(0, 0, 0), font=font)

@@ -479,3 +479,10 @@ def as_jsonable(d):
     if hasattr(d, "__dataclass_fields__"):
         return as_jsonable(asdict(d))
     return d
+
+
+def accuracy_bounds(task, split: str, y: np.ndarray, proba: np.ndarray) -> dict:
+    """``<split>_accuracy_low`` / ``_high``: the 95% interval of the split's accuracy over its
+    images (how far the figure could move on another sample of the same size)."""
+    lo, hi = accuracy_interval(per_item_accuracy(y, proba, task.kind))
+    return {f"{split}_accuracy_low": lo, f"{split}_accuracy_high": hi}

@@ -1,6 +1,6 @@
 """matplotlib figures (Agg backend) for the explore and cluster reports.
 
-Every function returns a ``Figure``; :class:`facelab.explore.html.HtmlReport` saves and embeds it.
+Every function returns a ``Figure``; :class:`facelab.report.html.HtmlReport` saves and embeds it.
 
 Example:
     >>> fig = bar_counts({"train": 80, "val": 10, "test": 10}, "Images per split")  # doctest: +SKIP

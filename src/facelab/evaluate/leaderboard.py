@@ -1,25 +1,17 @@
-"""``facelab compare``: several models, one split, one seed, one budget → a leaderboard.
+"""A leaderboard: a ranked table of runs, written as csv/json/md/png, and finding the boards.
 
-Each model is trained with :func:`facelab.train.trainer.train` on the same prepared cache with the
-same seed and the same ``epochs``/``minutes``; then every run is scored the same way (the test
-split, or val when the cache has no test rows) and timed the same way:
-
-- ``train_s``: wall-clock seconds of the whole ``train()`` call (what the user waits for);
-- ``latency_ms``: median time of ``run.predict_proba`` on one face (after warm-up);
-- ``throughput``: faces per second of ``run.predict_proba`` on a batch of 256.
-
-Both timings use the torch thread count in force (``threads`` sets it). The board is written to
-``runs/_leaderboards/<target>-<timestamp>/`` as ``leaderboard.md``, ``leaderboard.csv`` and
-``leaderboard.png`` (accuracy against training time and against latency).
+``runs/_leaderboards/<target>-<timestamp>/leaderboard.{csv,json,md,png}`` is written by
+``facelab compare`` and ``facelab search``. :func:`find_leaderboards`, :func:`load_leaderboard`
+and :func:`ordered_run_names` are what the CLI, the API and the dashboard call to show them.
 
 Example:
-    >>> board = compare("celeba-64", target="Smiling", models="logreg,cnn", minutes=2)  # doctest: +SKIP
-    >>> print(board.to_markdown())                                                      # doctest: +SKIP
+    >>> board = rank([{"run": "a", "accuracy": 0.8}, {"run": "b", "accuracy": 0.9}])
+    >>> list(board["run"])
+    ['b', 'a']
 """
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,12 +19,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError, FacelabError
+from ..errors import FacelabError
 from . import metrics as M
 from . import plots as P
+from ..runs.layout import LEADERBOARD, is_run_folder, safe_part
 
 COLUMNS = ["rank", "run", "model", "params", "accuracy", "accuracy_low", "accuracy_high", "balanced_accuracy",
            "f1", "roc_auc", "ece", "split", "n_eval", "train_s", "latency_ms", "throughput", "parameters"]
+
+
+def is_leaderboard_folder(path: Path) -> bool:
+    """A leaderboard folder an older facelab wrote (before the :mod:`facelab.outputs` marker)."""
+    from ..outputs import folder_with_files
+
+    return folder_with_files("leaderboard.json")(path)
 
 
 @dataclass
@@ -74,9 +74,10 @@ class Leaderboard:
     def save(self, folder: str | Path, title: str = "") -> Path:
         """Write ``leaderboard.csv``, ``leaderboard.json`` (metric, target, data, notes),
         ``leaderboard.md`` and ``leaderboard.png`` into ``folder``."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        self.table.to_csv(folder / "leaderboard.csv", index=False)
+        from ..outputs import claim_folder  # never write into a user's folder
+
+        folder = claim_folder(folder, what="leaderboard folder", recognise=is_leaderboard_folder)
+        self.table.to_csv(folder / LEADERBOARD, index=False)
         meta = {k: v for k, v in self.to_dict().items() if k not in ("rows", "path")}
         (folder / "leaderboard.json").write_text(json.dumps(meta, indent=1))
         head = [f"# Leaderboard: {self.target}", "", f"Data `{self.data}`; ranked by {self.metric} "
@@ -95,7 +96,7 @@ class Leaderboard:
         the default metric and no target)."""
         folder = Path(folder)
         meta = json.loads((folder / "leaderboard.json").read_text()) if (folder / "leaderboard.json").is_file() else {}
-        return cls(pd.read_csv(folder / "leaderboard.csv"), path=folder, **meta)
+        return cls(pd.read_csv(folder / LEADERBOARD), path=folder, **meta)
 
     def print(self, console=None) -> None:
         """Print the board as a Rich table."""
@@ -147,154 +148,6 @@ def _cell(v, col: str) -> str:
 
 
 # -- what to compare -----------------------------------------------------------------------------
-def parse_models(models) -> list[dict]:
-    """Model entries from a list, a comma-separated string or a YAML file.
-
-    A YAML file holds a list (or ``models:`` list) of names or mappings with ``model``, optional
-    ``params`` (model parameters), optional ``name`` and any other training option (``lr: 0.001``).
-
-    Example:
-        >>> parse_models("logreg,cnn")
-        [{'model': 'logreg'}, {'model': 'cnn'}]
-    """
-    import yaml
-
-    source = None
-    if isinstance(models, (str, Path)) and (Path(models).suffix in (".yaml", ".yml") or Path(models).is_file()):
-        source = Path(models)
-        if not source.is_file():
-            raise ConfigError(f"model list {source} not found", path=source, fix="pass an existing YAML file")
-        try:
-            models = yaml.safe_load(source.read_text())
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{source} is not valid YAML: {e}", path=source,
-                              fix="write a list like `- model: cnn` / `  params: {width: 32}`") from None
-        if isinstance(models, dict) and "models" in models:
-            models = models["models"]
-    if isinstance(models, str):
-        models = [m.strip() for m in models.split(",") if m.strip()]
-    if not isinstance(models, (list, tuple)) or not models:
-        raise ConfigError("no models to compare", path=source, fix="pass --models logreg,cnn or a YAML list")
-    out = []
-    for m in models:
-        if isinstance(m, str):
-            out.append({"model": m})
-        elif isinstance(m, dict) and isinstance(m.get("model"), str):
-            if "params" in m and not isinstance(m["params"], dict):
-                raise ConfigError(f"params of {m['model']} must be a mapping", path=source,
-                                  fix="write `params: {width: 32}`")
-            out.append(dict(m))
-        else:
-            raise ConfigError(f"bad model entry {m!r}", path=source,
-                              fix="each entry is a model name or a mapping with a `model:` key")
-    from ..models import get_model
-
-    for m in out:
-        get_model(m["model"])  # unknown names fail now, not after an hour of training the others
-    return out
-
-
-# -- timing --------------------------------------------------------------------------------------
-def measure_inference(run, images: np.ndarray, *, batch: int = 256, repeats: int = 20,
-                      budget_s: float = 3.0) -> dict:
-    """Batch-1 latency (median ms) and batched throughput (faces/s) of ``run.predict_proba``.
-
-    Batch-1 latency is measured with one torch thread and one BLAS thread — how a server scoring
-    one face per request runs, and far steadier on a shared CPU, where two threads waiting on each
-    other can cost 10×; the batched throughput uses the thread counts in force.
-
-    Example:
-        >>> measure_inference(run, ds.images[:256])  # doctest: +SKIP
-        {'latency_ms': 2.1, 'throughput': 3100.0}
-    """
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    one = np.ascontiguousarray(images[:1])
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    # numpy's BLAS (the classical models) has its own threads: one as well, or a busy machine adds
-    # ~10 ms of thread wake-up to a 0.1 ms matrix product
-    try:
-        with threadpool_limits(1):
-            for _ in range(3):
-                run.predict_proba(one)
-            times = []
-            t_end = time.perf_counter() + budget_s
-            while len(times) < repeats and (not times or time.perf_counter() < t_end):
-                t = time.perf_counter()
-                run.predict_proba(one)
-                times.append(time.perf_counter() - t)
-    finally:
-        torch.set_num_threads(threads)
-    xb = np.ascontiguousarray(images[:batch])
-    run.predict_proba(xb)
-    tb, reps = [], 0
-    t_end = time.perf_counter() + budget_s
-    while reps < 3 and (reps == 0 or time.perf_counter() < t_end):
-        t = time.perf_counter()
-        run.predict_proba(xb)
-        tb.append(time.perf_counter() - t)
-        reps += 1
-    return {"latency_ms": float(np.median(times) * 1000), "throughput": float(len(xb) / min(tb))}
-
-
-def count_parameters(run) -> int | None:
-    """Learned numbers in a run's model (torch parameters, or the classical model's arrays)."""
-    try:
-        model = run.model()
-        if hasattr(model, "parameters"):
-            return int(sum(p.numel() for p in model.parameters()))
-        return int(sum(np.asarray(v).size for v in model.state_dict().values()))
-    except Exception:  # noqa: BLE001 - a count is a nicety, never a failure
-        return None
-
-
-def score_run(run, *, data=None, split: str = "test", train_s: float | None = None,
-              timing: bool = True, progress: bool = False, items: dict | None = None) -> dict:
-    """One leaderboard row for a finished run: metrics on ``split`` plus timings.
-
-    ``items``, when given, receives ``{run name: (rows, per-image accuracy)}`` for paired
-    comparisons (:func:`paired_notes`)."""
-    from ..data.prepared import open_prepared
-    from .evaluate import load_run, predict_split
-
-    run = load_run(run)
-    pred = predict_split(run, data=data, split=split, progress=progress)
-    s = M.score(pred.y, pred.prob, pred.kind, pred.labels).overall
-    cfg = run.config if isinstance(run.config, dict) else getattr(run.config, "__dict__", {})
-    row = {"run": run.name, "model": cfg.get("model", ""), "params": _short(cfg.get("params") or {}),
-           "accuracy": s["accuracy"], "accuracy_low": s["accuracy_low"], "accuracy_high": s["accuracy_high"],
-           "balanced_accuracy": s["balanced_accuracy"], "f1": s["f1"],
-           "roc_auc": s["roc_auc"], "ece": s["ece"], "split": pred.split, "n_eval": len(pred.y),
-           "train_s": train_s if train_s is not None else _recorded_train_s(run),
-           "latency_ms": None, "throughput": None, "parameters": count_parameters(run)}
-    if items is not None:
-        items[run.name] = (np.asarray(pred.rows), M.per_item_accuracy(pred.y, pred.prob, pred.kind))
-    if timing:
-        ds = open_prepared(pred.data)
-        imgs = np.asarray(ds.images[pred.rows[:256]])
-        size = int(run.input.get("size", ds.size))
-        if size != ds.size:
-            from .evaluate import _resize
-
-            imgs = _resize(imgs, size)
-        row.update(measure_inference(run, imgs))
-    return row
-
-
-def _recorded_train_s(run) -> float | None:
-    m = run.metrics or {}
-    for k in ("train_seconds", "train_s", "seconds", "wall_s"):
-        if isinstance(m.get(k), (int, float)):
-            return float(m[k])
-    return None
-
-
-def _short(params: dict) -> str:
-    return ",".join(f"{k}={v}" for k, v in sorted(params.items())) if params else ""
-
-
 def rank(rows: list[dict], metric: str = "accuracy") -> pd.DataFrame:
     """Rows → a table sorted by ``metric`` (best first; ties: faster training first)."""
     df = pd.DataFrame(rows)
@@ -316,7 +169,7 @@ def rank(rows: list[dict], metric: str = "accuracy") -> pd.DataFrame:
 
 def paired_notes(table: pd.DataFrame, items: dict | None = None) -> list[str]:
     """One line per run below the top: its accuracy against the top run's on the same images,
-    with a paired 95% bootstrap interval and :func:`~facelab.train.metrics.paired_difference`'s
+    with a paired 95% bootstrap interval and :func:`~facelab.evaluate.metrics.paired_difference`'s
     p-value (McNemar's exact test for 0/1 scores), and whether the gap is more than noise.
 
     ``items`` holds ``{run: (rows, per-image accuracy)}`` from :func:`score_run`; a run missing
@@ -333,10 +186,11 @@ def paired_notes(table: pd.DataFrame, items: dict | None = None) -> list[str]:
 
     def scores(r):
         if r["run"] not in items:
-            from .evaluate import load_run, predict_split
+            from .report import predict_split
+            from ..runs import Run
 
             try:
-                pred = predict_split(load_run(r["run"]), split=str(r["split"]), progress=False)
+                pred = predict_split(Run.load(r["run"]), split=str(r["split"]), progress=False)
             except FacelabError:  # a deleted or broken run is left out of the comparison, not fatal
                 return None
             items[r["run"]] = (np.asarray(pred.rows), M.per_item_accuracy(pred.y, pred.prob, pred.kind))
@@ -427,82 +281,67 @@ def leaderboard_folder(target: str, kind: str = "") -> Path:
     from ..paths import runs_root
 
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(target))[:40]
+    safe = safe_part(target)
     return runs_root() / "_leaderboards" / f"{kind}{safe}-{stamp}"
 
 
-def _threads(threads: int | None) -> None:
-    if threads:
-        import torch
+# -- finding and reading boards (the CLI, the API and the dashboard call these) -------------------
+def find_leaderboards(root: str | Path | None = None, *, depth: int = 3) -> list[Path]:
+    """Every ``leaderboard.csv`` under ``root`` (default ``runs_root()``), at most ``depth``
+    folders down, newest first. Run folders are not searched (a board is not kept in a run)."""
+    from ..paths import runs_root
 
-        torch.set_num_threads(int(threads))
+    root = Path(root) if root is not None else runs_root()
+    found: list[Path] = []
 
+    def walk(folder: Path, level: int) -> None:
+        try:
+            entries = sorted(folder.iterdir())
+        except OSError:
+            return
+        for p in entries:
+            if p.name == LEADERBOARD and p.is_file():
+                found.append(p)
+            elif p.is_dir() and not p.is_symlink() and level < depth and not is_run_folder(p):
+                walk(p, level + 1)
 
-def compare(data, *, target, models, epochs: int | None = None, minutes: float | None = None, seed: int = 0,
-            metric: str = "accuracy", threads: int | None = None, out=None, progress: bool = True,
-            console=None, **train_options) -> Leaderboard:
-    """Train each model with the same split, seed and budget, and rank them.
-
-    Args:
-        data: a prepared cache (or a source folder with a cache).
-        target: what to learn (as for ``train``: an attribute, ``all``, a class column).
-        models: names (list or ``"logreg,cnn"``) or a YAML file of ``- model: cnn`` /
-            ``params: {...}`` entries.
-        epochs, minutes: the budget of every model (one is enough).
-        seed: the same seed for every run.
-        metric: the leaderboard's ranking column.
-        threads: ``torch.set_num_threads`` for training and timing.
-        out: leaderboard folder (default ``runs/_leaderboards/<target>-<timestamp>``).
-        **train_options: passed to every ``train()`` call (e.g. ``batch_size=64``).
-
-    Example:
-        >>> board = compare(ds.path, target="Smiling", models=["logreg", "cnn"], epochs=2)  # doctest: +SKIP
-        >>> board.best_run                                                                # doctest: +SKIP
-    """
-    from rich.console import Console
-
-    from .trainer import train
-
-    if epochs is None and minutes is None:
-        raise ConfigError("compare needs a budget", fix="pass --epochs N or --minutes M (the same for every model)")
-    entries = parse_models(models)
-    if metric not in COLUMNS:
-        raise ConfigError(f"unknown metric {metric!r}", fix="use accuracy, balanced_accuracy, f1 or roc_auc")
-    from ..data.prepared import open_prepared
-    from .task import resolve_task
-
-    # resolve the target now: a typo fails before the first model trains, and names are readable
-    task_name = resolve_task(open_prepared(data), target).name
-    con = console or Console()
-    _threads(threads)
-    folder = Path(out) if out is not None else leaderboard_folder(task_name)
-    stamp = folder.name.rsplit("-", 2)
-    tag = "-".join(stamp[-2:]) if len(stamp) >= 3 else datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    rows, used, items, infos = [], set(), {}, {}
-    for i, e in enumerate(entries):
-        e = dict(e)
-        model = e.pop("model")
-        name = e.pop("name", None) or f"cmp-{_safe(task_name)}-{tag}-{model}"
-        if name in used:
-            name = f"{name}-{i}"
-        used.add(name)
-        opts = {**train_options, **e}
-        con.print(f"[bold]({i + 1}/{len(entries)}) training {model}[/] as {name}")
-        t0 = time.perf_counter()
-        run = train(data, target=target, model=model, epochs=epochs, minutes=minutes, name=name, seed=seed,
-                    **opts)
-        train_s = time.perf_counter() - t0
-        rows.append(score_run(run, train_s=train_s, progress=False, items=items))
-        infos[run.name] = {"kind": run.task.kind, "classes": list(run.task.classes), "metrics": run.metrics}
-    board = Leaderboard(rank(rows, metric), metric=metric, target=task_name, data=str(data))
-    budget = (f"{epochs} epoch{'s' * (epochs != 1)}" if epochs else f"{minutes:g} minute{'s' * (minutes != 1)}")
-    board.notes.append(f"budget: {budget} per model, seed {seed}")
-    board.notes += training_notes(board.table, infos)
-    board.notes += paired_notes(board.table, items)
-    board.save(folder, title=f"{task_name}: {metric} against cost")
-    board.print(con)
-    return board
+    if root.is_dir():
+        walk(root, 0)
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
 
 
-def _safe(s) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(s))[:40]
+def load_leaderboard(path: str | Path) -> Leaderboard:
+    """A board from its folder or its ``leaderboard.csv`` (see :meth:`Leaderboard.load`)."""
+    path = Path(path)
+    return Leaderboard.load(path.parent if path.name == LEADERBOARD else path)
+
+
+def newest_leaderboard(root: str | Path | None = None) -> tuple[float, list[str]] | None:
+    """The newest board under ``root``: its time and its runs, best first (None when there is
+    none or it cannot be read: a half-written or foreign file)."""
+    for board in find_leaderboards(root)[:1]:
+        try:
+            table = pd.read_csv(board, usecols=["rank", "run"])
+            return board.stat().st_mtime, table.sort_values("rank")["run"].astype(str).tolist()
+        except Exception:
+            return None
+    return None
+
+
+def ordered_run_names(root: str | Path) -> list[str]:
+    """Run folders inside ``root``, newest first (folder time), except that the winner of the newest
+    leaderboard leads when no run outside that board is newer than it: after a `facelab compare`
+    a listing opens on its best model, not on whichever it happened to train last, while a run
+    trained after the comparison still comes first."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    found = {p.name: p.stat().st_mtime for p in root.iterdir() if is_run_folder(p)}
+    names = sorted(found, key=found.get, reverse=True)
+    board = newest_leaderboard(root)
+    if board is not None and board[1] and board[1][0] in found:
+        when, ranked = board
+        if not any(t > when for name, t in found.items() if name not in ranked):
+            names.remove(ranked[0])
+            names.insert(0, ranked[0])
+    return names
