@@ -70,3 +70,26 @@ def prepared_fer(synth_fer, tmp_path_factory):
     from facelab.data.cache import prepare
 
     return prepare(synth_fer, size=32, grey=True, out=tmp_path_factory.mktemp("prep") / "fer32", progress=False)
+
+
+def _java_ok() -> bool:
+    from facelab.errors import ConfigError
+    from facelab.scale.spark import java_version
+
+    try:
+        return java_version()[1] >= 17
+    except ConfigError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local[2] Spark session for every test that needs one (starting one takes ~10 s)."""
+    pytest.importorskip("pyspark", reason="the Spark tests need pyspark (pip install 'facelab[spark]')")
+    if not _java_ok():
+        pytest.skip("Spark needs a Java 17 runtime (apt-get install openjdk-17-jre-headless)")
+    from facelab.scale.spark import get_spark
+
+    s = get_spark("local[2]")
+    yield s
+    s.stop()

@@ -24,15 +24,25 @@ def prepare_command(
     no_face: str = typer.Option("skip", "--no-face", help="--crop detect: photos without a face: skip | keep."),
     several: str = typer.Option("largest", "--several", help="--crop detect: photos with several faces: "
                                                              "largest | skip."),
+    engine: str = typer.Option("local", "--engine", help="local, or spark: Spark executors decode the images "
+                                                         "(same cache, byte for byte; needs the spark extra)."),
+    master: Optional[str] = typer.Option(None, "--master", help="Spark master with --engine spark "
+                                                                "(default local[2]; spark://host:7077, yarn)."),
 ) -> None:
     """Decode every image once into a uint8 cache (resumable, reused when nothing changed)."""
     from rich.console import Console
 
     from ..faces.prepare_align import prepare  # the data layer's prepare, with --crop detect/auto
 
-    ds = prepare(path, size=size, crop=crop, grey=grey, limit=limit, per_class=per_class, by=by,
-                 seed=seed, workers=workers, out=out, progress=True, force=force, detector=detector,
-                 no_face=no_face, several=several)
+    kw = dict(size=size, crop=crop, grey=grey, limit=limit, per_class=per_class, by=by,
+              seed=seed, workers=workers, out=out, progress=True, force=force, detector=detector,
+              no_face=no_face, several=several)
+    if engine != "local":  # scale-out: the same prepare with the chunks decoded on Spark
+        from ..scale.prepare import prepare_spark
+
+        ds = prepare_spark(path, engine=engine, master=master, **kw)
+    else:
+        ds = prepare(path, **kw)
     meta, con = ds.meta, Console()
     con.print(f"[bold]{len(ds)}[/] images, {ds.size}x{ds.size}x{ds.channels}, crop {meta['crop']} "
               f"(box {meta['crop_box']} of {meta['source_size'][0]}x{meta['source_size'][1]})")

@@ -17,6 +17,9 @@ def explore_command(
     logreg_sample: int = typer.Option(50_000, "--logreg-sample", help="Label rows for the per-attribute regressions."),
     tsne_sample: int = typer.Option(1000, "--tsne-sample", help="Label rows embedded by t-SNE."),
     ks: str = typer.Option("2-10", "--ks", help="k tried for the attribute clustering, e.g. 2-10 or 3,5,8."),
+    engine: str = typer.Option("local", "--engine", help="local, or spark: label statistics and regressions "
+                                                         "on Spark (every row; needs the spark extra)."),
+    master: Optional[str] = typer.Option(None, "--master", help="Spark master with --engine spark (default local[2])."),
 ) -> None:
     """Write an HTML report: counts, balance, sample grids, mean faces, pixel and attribute statistics."""
     from rich.console import Console
@@ -24,8 +27,14 @@ def explore_command(
     from ..report.sweep import parse_ints
     from ..explore.report import explore
 
-    rep = explore(data, out=out, sample=sample, seed=seed, progress=True, logreg_sample=logreg_sample,
-                  tsne_sample=tsne_sample, ks=parse_ints(ks, what="ks"))
+    kw = dict(out=out, sample=sample, seed=seed, progress=True, logreg_sample=logreg_sample,
+              tsne_sample=tsne_sample, ks=parse_ints(ks, what="ks"))
+    if engine != "local":  # scale-out: label statistics and regressions on Spark
+        from ..scale.stats import explore_spark
+
+        rep = explore_spark(data, engine=engine, master=master, **kw)
+    else:
+        rep = explore(data, **kw)
     con = Console()
     con.print(f"{rep.label_rows:,} label rows, {rep.images:,} images, {len(rep.figures)} figures, "
               f"{rep.seconds.get('total', 0):.1f} s")

@@ -6,6 +6,7 @@ from typing import List, Optional
 
 import typer
 
+from ..errors import ConfigError
 from .common import runs_dir_option, use_runs_dir
 
 
@@ -52,6 +53,10 @@ def register(app: typer.Typer) -> None:
         max_side: Optional[int] = typer.Option(None, help="Detect on a copy downscaled to this longest side "
                                                           "(default 320; raise it for small faces in big photos)."),
         progress: bool = typer.Option(True, help="Show the progress bar."),
+        engine: str = typer.Option("local", help="local, or spark (writes --out results.parquet; "
+                                                 "needs the spark extra)."),
+        master: Optional[str] = typer.Option(None, help="Spark master with --engine spark "
+                                                        "(default local[2]; spark://host:7077, yarn)."),
         runs_dir: Optional[Path] = runs_dir_option(),
     ) -> None:
         """Find every face in photos and classify it with a trained run (or, with no run, with the
@@ -65,21 +70,37 @@ def register(app: typer.Typer) -> None:
         from ..runs import names_a_run
 
         detector_params = {"max_side": max_side} if max_side else {}
-        kw = dict(backend=backend, min_face=min_face, **detector_params)
-        looks_like_photos = Path(run).expanduser().exists() or any(ch in run for ch in "*?[")
-        if names_a_run(run) or not looks_like_photos:  # not a run nor a photo: "no run ..., did you mean"
+        if engine != "local":  # scale-out: the run goes to Spark's executors, not a Predictor
+            from ..scale.predict import predict_spark
+            from ..scale.spark import check_engine
+
+            check_engine(engine)
+            if detector_params:
+                raise ConfigError("--max-side is not passed to Spark yet", fix="drop --max-side with --engine spark")
+            if save_crops or annotate:
+                raise ConfigError("--engine spark writes no crops or annotated copies",
+                                  fix="drop --save-crops/--annotate, or use --engine local")
             if not photos:
                 raise typer.BadParameter("give the photos to classify after the run", param_hint="PHOTOS")
-            pred = Predictor.from_run(run, **kw)  # type: ignore[arg-type]
-        else:  # `facelab predict photo.jpg`: the first argument is a photo too
-            photos = [run, *(photos or [])]
-            pred = CombinedPredictor.shipped(**kw)
-            Console(stderr=True).print(f"no run given: using the models shipped with facelab ({pred.name}; "
-                                       "`facelab runs` lists them)", highlight=False)
-        rep = predict_files(pred, photos, out=out, format=format, aligned=aligned, save_crops=save_crops,
-                            annotate=annotate, workers=workers, batch_size=batch_size, progress=progress)
+            rep = predict_spark(run, photos, out=out, aligned=aligned, backend=backend, min_face=min_face,
+                                batch_size=batch_size, master=master, progress=progress)
+            pred = None
+        else:
+            kw = dict(backend=backend, min_face=min_face, **detector_params)
+            looks_like_photos = Path(run).expanduser().exists() or any(ch in run for ch in "*?[")
+            if names_a_run(run) or not looks_like_photos:  # not a run nor a photo: "no run ..., did you mean"
+                if not photos:
+                    raise typer.BadParameter("give the photos to classify after the run", param_hint="PHOTOS")
+                pred = Predictor.from_run(run, **kw)  # type: ignore[arg-type]
+            else:  # `facelab predict photo.jpg`: the first argument is a photo too
+                photos = [run, *(photos or [])]
+                pred = CombinedPredictor.shipped(**kw)
+                Console(stderr=True).print(f"no run given: using the models shipped with facelab ({pred.name}; "
+                                           "`facelab runs` lists them)", highlight=False)
+            rep = predict_files(pred, photos, out=out, format=format, aligned=aligned, save_crops=save_crops,
+                                annotate=annotate, workers=workers, batch_size=batch_size, progress=progress)
         c = Console()
-        if out is None:
+        if out is None and pred is not None:
             c.print(_summary_table(rep, pred.classes))
         c.print(f"[bold]{rep.photos}[/] photos, [bold]{rep.faces}[/] faces, {rep.classified} classified, "
                 f"{rep.no_face} without a face, {len(rep.failed)} unreadable"

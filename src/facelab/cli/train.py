@@ -87,6 +87,8 @@ def register(app: typer.Typer) -> None:
         threads: Optional[int] = typer.Option(None, help="torch threads (default: all cores)."),
         patience: Optional[int] = typer.Option(None, help="Stop after this many epochs without improvement."),
         progress: bool = typer.Option(True, help="Show the progress bar."),
+        nproc: Optional[int] = typer.Option(None, help="Train with N DistributedDataParallel processes on this "
+                                                       "machine (each reads its shard; see docs/scale.md)."),
         set_: Optional[List[str]] = typer.Option(None, "--set", help="Any other training option KEY=VALUE "
                                                  "(repeatable), e.g. --set ema=0.999 --set tta=true "
                                                  "--set weight_decay=0.02 (see docs/training.md)."),
@@ -116,8 +118,15 @@ def register(app: typer.Typer) -> None:
                      val_fraction=val_fraction, params=_parse_params(param) or None, threads=threads,
                      patience=patience, recipe=recipe, size=size, crop=crop, grey=grey)
         try:
-            run = train(str(data) if data else None, resume=resume, config=config, progress=progress, echo=True,
-                        **flags, **_set_options(set_, flags))
+            fit = train
+            if nproc is not None and int(nproc) > 1:  # scale-out: the same train() in N DDP processes
+                from functools import partial
+
+                from ..scale.ddp import train_ddp
+
+                fit = partial(train_ddp, nproc=nproc)
+            run = fit(str(data) if data else None, resume=resume, config=config, progress=progress, echo=True,
+                      **flags, **_set_options(set_, flags))
         except KeyboardInterrupt:
             # train() has saved the checkpoint and printed the resume command. SystemExit, because
             # click turns KeyboardInterrupt/typer.Exit into a return value that would exit with 0.

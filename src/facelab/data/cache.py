@@ -153,7 +153,7 @@ def prepare(data, *, size: int = 64, crop: str | None = None, grey: bool = False
             limit: int | None = None, per_class: int | None = None, by: str | None = None,
             seed: int = 0, workers: int | None = None, out=None, progress: bool = True,
             force: bool = False, detector: str = "haar", no_face: str = "skip",
-            several: str = "largest") -> PreparedDataset:
+            several: str = "largest", runner=None) -> PreparedDataset:
     """Decode a dataset once into a prepared cache (uint8 memmap + manifest + meta.json).
 
     Args:
@@ -176,6 +176,10 @@ def prepare(data, *, size: int = 64, crop: str | None = None, grey: bool = False
             ``predict`` aligns them; ``crop="auto"`` chooses it for folders of photos): the
             detector, and what becomes of photos with no face (``skip``/``keep``) or several
             (``largest``/``skip``); see :mod:`facelab.faces.prepare_align`.
+        runner: decodes the chunk jobs instead of the local worker processes (same signature as
+            the local runner: ``jobs, done, n, workers, progress, procs`` -> every failure). The
+            scale-out layer injects one: :func:`facelab.scale.prepare.prepare_spark` decodes the
+            same chunks on Spark executors, into the same files.
 
     Returns:
         The :class:`PreparedDataset`; ``ds.meta["skipped"]`` counts images that failed to decode.
@@ -220,7 +224,7 @@ def prepare(data, *, size: int = 64, crop: str | None = None, grey: bool = False
                 say(f"reusing {out} (prepared by another process while this one waited)")
                 return PreparedDataset.open(out)
             check_folder(out, what="cache folder", recognise=_is_cache)
-            return _build(out, root, manifest, fingerprint, options, workers, progress, force, say, t0)
+            return _build(out, root, manifest, fingerprint, options, workers, progress, force, say, t0, runner)
     except OSError as e:
         import errno
 
@@ -232,7 +236,7 @@ def prepare(data, *, size: int = 64, crop: str | None = None, grey: bool = False
 
 
 def _build(out: Path, root: Path, manifest, fingerprint: str, options: dict, workers, progress: bool,
-           force: bool, say, t0: float) -> PreparedDataset:
+           force: bool, say, t0: float, runner=None) -> PreparedDataset:
     """Read (if needed), select, decode, compact, write meta, rename: the work behind prepare."""
     procs = []
     try:
@@ -241,17 +245,17 @@ def _build(out: Path, root: Path, manifest, fingerprint: str, options: dict, wor
 
             n_workers = max(1, int(workers or os.cpu_count() or 1))
             limit = options["limit"]
-            if n_workers > 1 and not (limit and limit < POOL_MIN):
+            if runner is None and n_workers > 1 and not (limit and limit < POOL_MIN):
                 procs = start_workers(n_workers)  # their imports overlap with reading the source
             manifest = read_source(root)
         return _decode_and_write(out, root, manifest, fingerprint, options, workers, progress, force,
-                                 say, t0, procs)
+                                 say, t0, procs, runner)
     finally:
         stop_workers(procs, now=True)  # a no-op when the pool used and stopped them
 
 
 def _decode_and_write(out: Path, root: Path, manifest, fingerprint: str, options: dict, workers,
-                      progress: bool, force: bool, say, t0: float, procs: list) -> PreparedDataset:
+                      progress: bool, force: bool, say, t0: float, procs: list, runner=None) -> PreparedDataset:
     selected, subset_note = select_subset(manifest, limit=options["limit"], per_class=options["per_class"],
                                           by=options["by"], seed=options["seed"])
     table = selected.table
@@ -290,7 +294,7 @@ def _decode_and_write(out: Path, root: Path, manifest, fingerprint: str, options
             j["detect"] = {"geometry": geometry, "detector": options["detector"], "no_face": options["no_face"],
                            "several": options["several"], "worker": face_aligner().WORKER}
     t_decode = time.perf_counter()
-    failures = _run(jobs, done, n, workers, progress, procs)
+    failures = (runner or _run)(jobs, done, n, workers, progress, procs)
     t_decode = time.perf_counter() - t_decode
     n_decoded = sum(len(j["rows"]) for j in jobs)
     if detect:
@@ -442,6 +446,14 @@ def _run(jobs: list[dict], done: list, n: int, workers: int | None, progress: bo
         raise
     finally:
         bar.close()
+    return failures
+
+
+def decode_csv_jobs(jobs: list[dict]) -> list:
+    """Decode the CSV-pixel jobs here (they are cheap: parsing, no image decoding); the failures."""
+    failures = []
+    for job, pixels in _csv_blocks([j for j in jobs if j["kind"] == "csv"]):
+        failures.extend(_csv_chunk(job, pixels))
     return failures
 
 

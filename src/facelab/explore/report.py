@@ -72,7 +72,7 @@ def default_out(name: str) -> Path:
 
 def explore(data, *, out=None, sample: int = 3000, seed: int = 0, progress: bool = True,
             logreg_sample: int = 50_000, tsne_sample: int = 1000, silhouette_sample: int = 3000,
-            ks=range(2, 11)) -> ExploreReport:
+            ks=range(2, 11), statistics=None) -> ExploreReport:
     """Write the explore report of a dataset.
 
     Args:
@@ -86,6 +86,9 @@ def explore(data, *, out=None, sample: int = 3000, seed: int = 0, progress: bool
         tsne_sample: label rows embedded by t-SNE in the attribute clustering.
         silhouette_sample: rows per silhouette score.
         ks: numbers of clusters tried for the attribute clustering.
+        statistics: called with the sections' ``Context`` before they run, to fill its cache with
+            label statistics computed elsewhere (the scale-out layer injects Spark's:
+            :func:`facelab.scale.stats.explore_spark`); None (default): numpy/scikit-learn.
 
     Returns:
         An :class:`ExploreReport`; ``.html_path`` is the report.
@@ -113,6 +116,9 @@ def explore(data, *, out=None, sample: int = 3000, seed: int = 0, progress: bool
     ctx = sections.Context(src=src, html=html, rep=rep, seed=seed, logreg_sample=logreg_sample,
                            tsne_sample=tsne_sample, silhouette_sample=silhouette_sample, ks=ks,
                            progress=progress)
+    if statistics is not None:  # scale-out hook: label statistics computed elsewhere (Spark)
+        with timer("label statistics (injected)"):
+            statistics(ctx)
 
     html.section("About this report", "What was read, and which rows and images each section uses.")
     html.bullets(rep.notes)

@@ -259,7 +259,8 @@ def attribute_regressions(ctx: Context) -> None:
         html.skipped("needs at least two non-constant binary attributes.")
         return
     X = ctx.kept_matrix()
-    if len(X) > ctx.logreg_sample:
+    models = ctx.cache.get("models")  # fitted on every row by Spark MLlib (facelab.scale.stats)
+    if len(X) > ctx.logreg_sample and models is None:
         rows = np.sort(_rng(ctx, 3).choice(len(X), ctx.logreg_sample, replace=False))
         X = X[rows]
         html.note(f"Fitted on a random sample of {ctx.logreg_sample:,} of {st.n:,} rows "
@@ -269,7 +270,7 @@ def attribute_regressions(ctx: Context) -> None:
     if len(X) < 8:
         html.skipped("fewer than 8 rows.")
         return
-    models = attribute_models(X, st.names, seed=ctx.seed)
+    models = models or attribute_models(X, st.names, seed=ctx.seed)
     df = pd.DataFrame([{"attribute": m.target, "share": m.prevalence, "accuracy": m.accuracy,
                         "baseline": m.baseline, "precision": m.precision, "recall": m.recall, "F1": m.f1,
                         "most informative (sign)": m.describe()} for m in models]).sort_values("F1", ascending=False)

@@ -95,6 +95,13 @@ def attribute_stats(X: np.ndarray, names: list[str]) -> AttributeStats:
     if n >= 2**24:
         Xf = Xf.astype(np.float64)
     counts = (Xf.T @ Xf).round().astype(np.int64)
+    return stats_from_counts(counts, kept, constant, n)
+
+
+def stats_from_counts(counts: np.ndarray, names: list[str], constant: dict[str, int], n: int) -> AttributeStats:
+    """P(A | B), prevalence and correlations from co-occurrence counts of non-constant attributes
+    (shared by :func:`attribute_stats` and the Spark path, :mod:`facelab.scale.stats`)."""
+    kept = list(names)
     diag = np.diag(counts).astype(np.float64)
     cond = counts / np.maximum(diag[None, :], 1)
     p = diag / max(n, 1)

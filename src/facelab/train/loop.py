@@ -26,6 +26,7 @@ from ..runs.tta import for_inference
 from .auxiliary import MainOutputs, main_state_dict, with_aux_loss
 from .checkpoint import load_checkpoint, save_checkpoint, save_weights
 from .data import Augment, Batches
+from .distributed import current
 from .ema import WeightAverage
 from .setup import class_weights
 from .steps import EpochEnd, evaluate_batches, lr_factor, param_groups
@@ -44,6 +45,7 @@ class Loop:
         self.init_report: dict | None = state.get("init")
         self.bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and native_bf16())
         self.aux = list(aux)  # auxiliary attributes: training-only outputs after the task's
+        self.dist = current()  # one of several DDP processes (facelab.train.distributed), or None
 
     # -- setup ---------------------------------------------------------------------------------
     def _build(self):
@@ -97,9 +99,11 @@ class Loop:
         if self.aux:  # train on [target(s), auxiliary attributes]; everything else sees the target
             y_train = np.concatenate([y_train, ds.table[self.aux].to_numpy(np.float32)[self.train_rows]], 1)
             train_loss_fn = with_aux_loss(train_loss_fn, task.outputs, cfg.aux_weight)
-        tr = Batches(ds.images, self.train_rows, y_train, cfg.batch_size)
+        tr = (Batches(ds.images, self.train_rows, y_train, cfg.batch_size) if self.dist is None
+              else self.dist.batches(ds.images, self.train_rows, y_train, cfg.batch_size))  # this process's shard
         va = Batches(ds.images, self.val_rows, y_all[self.val_rows], cfg.eval_batch_size)
         model, opt, ema = self._build()
+        net = model if self.dist is None else self.dist.wrap(model)  # what the training step runs
         augment = (Augment(cfg.flip, cfg.shift, cfg.scale, cfg.rotate, cfg.jitter, cfg.erase)
                    if cfg.augment else None)
         scored = ema.module if ema is not None else model  # what is evaluated and saved
@@ -136,6 +140,8 @@ class Loop:
                 lr = cfg.lr
                 for xb, yb in tr.epoch(g, drop_last=True):
                     elapsed = base_elapsed + time.perf_counter() - t0
+                    if self.dist is not None:  # one clock for all processes: they stop at the same step
+                        elapsed = self.dist.agree(elapsed)
                     schedule.check(st["step"], elapsed, mid_epoch=True)
                     prog = schedule(st["step"], elapsed)
                     if prog >= 1.0:
@@ -154,7 +160,7 @@ class Loop:
                         mix = (lam, torch.randperm(len(x), generator=g))
                         x = lam * x + (1 - lam) * x[mix[1]]
                     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-                        logits = model(x).float()
+                        logits = net(x).float()
                     loss = train_loss_fn(logits, yb)
                     if mix is not None:
                         loss = mix[0] * loss + (1 - mix[0]) * train_loss_fn(logits, yb[mix[1]])
@@ -188,6 +194,8 @@ class Loop:
                 if not math.isfinite(val_loss) and len(va.rows):
                     self._nan(e, st["step"])
                 secs = time.perf_counter() - t0
+                if self.dist is not None:
+                    secs = self.dist.agree(secs)
                 st["elapsed"] = base_elapsed + secs
                 schedule.check(st["step"], float(st["elapsed"]))  # whole epochs, validation included
                 row = {"epoch": e, "train_loss": run_loss / seen, "train_accuracy": run_correct / seen,
@@ -223,6 +231,8 @@ class Loop:
                   f"resume with: facelab train {cfg.data} --resume --name {self.path.name}", file=sys.stderr)
             raise
         st["stop_reason"] = stop_reason
+        if self.dist is not None and not self.dist.is_writer:
+            return None  # the writing process (rank 0) evaluates and finishes the run
         return self._finish(y_all, loss_fn)
 
     # -- helpers -------------------------------------------------------------------------------

@@ -83,7 +83,7 @@ def _new_run_dir(name: str | None, task: Task, model: str) -> Path:
     raise RunError("cannot find a free run name", path=root, fix="pass --name")
 
 
-def _find_resumable(resume: bool | str, name: str | None, target, model: str) -> Path:
+def find_resumable(resume: bool | str, name: str | None, target, model: str) -> Path:
     if isinstance(resume, (str, Path)) and not isinstance(resume, bool):
         return resolve_run(resume)
     if name:
@@ -206,7 +206,7 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
                      params=params, **options)
     state: dict = {}
     if resume:
-        path = _find_resumable(resume, name, target, model or "cnn")
+        path = find_resumable(resume, name, target, model or "cnn")
         run0 = Run.load(path)
         cfg = TrainConfig.resolve({**LEGACY, **run0.config}, **{k: overrides[k] for k in ("epochs", "minutes")})
         state = dict(run0.state)
