@@ -43,8 +43,27 @@ def version() -> None:
     print(__version__)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        print(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version_: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                  help="Print facelab's version and exit."),
+) -> None:
+    """Machine learning on face images: ingest, explore, train, compare, cluster, predict, serve."""
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script: user errors are printed, never a traceback."""
+    from .common import plain_output, restore_env
+
+    old_env = plain_output()
     try:
         # With standalone_mode=False click returns the code of `typer.Exit(code)` instead of exiting.
         code = app(args=argv, standalone_mode=False)
@@ -68,6 +87,8 @@ def main(argv: list[str] | None = None) -> None:
             e.show()
             sys.exit(e.exit_code)
         raise
+    finally:
+        restore_env(old_env)
 
 
 def _usage_errors() -> tuple[type, ...]:

@@ -103,12 +103,20 @@ def register(app: typer.Typer) -> None:
     def models_cmd(
         size: int = typer.Option(64, help="Input side in pixels for the FLOPs count."),
         channels: int = typer.Option(3, help="Input channels (1 grey, 3 RGB)."),
+        json_: bool = typer.Option(False, "--json", help="Print the list as JSON (nothing else on stdout)."),
     ) -> None:
         """List the registered models with parameters and FLOPs per image."""
         from rich.console import Console
         from rich.table import Table
 
         from ..train.modelinfo import all_models
+
+        if json_:
+            import json
+
+            print(json.dumps([{**i.to_dict(), "size": size, "channels": channels}
+                              for i in all_models(size=size, channels=channels)], indent=1))
+            return
 
         t = Table(title=f"models (FLOPs per {size}×{size}×{channels} image)")
         for col in ("name", "kind", "description", "parameters", "FLOPs"):
@@ -122,6 +130,7 @@ def register(app: typer.Typer) -> None:
     @app.command("runs")
     def runs_cmd(
         root: Optional[Path] = runs_dir_option("--root"),
+        json_: bool = typer.Option(False, "--json", help="Print the runs as JSON (nothing else on stdout)."),
     ) -> None:
         """List training runs: name, target, model, key metric, status, date."""
         from rich.console import Console
@@ -132,6 +141,11 @@ def register(app: typer.Typer) -> None:
 
         runs = list_runs(root)
         folder = root or runs_root()
+        if json_:
+            import json
+
+            print(json.dumps([r.summary() for r in runs], indent=1, default=str))
+            return
         if not runs:
             Console().print(f"no runs in {folder} — train one with `facelab train DATA --target ...`")
             return
