@@ -71,8 +71,10 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(code)
     except FacelabError as e:
         from rich.console import Console
+        from rich.markup import escape
 
-        Console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False)
+        # escaped: a fix such as pip install "facelab[track]" is text, not Rich markup
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
         sys.exit(2)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)

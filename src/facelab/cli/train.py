@@ -69,6 +69,11 @@ def register(app: typer.Typer) -> None:
         set_: Optional[List[str]] = typer.Option(None, "--set", help="Any other training option KEY=VALUE "
                                                  "(repeatable), e.g. --set ema=0.999 --set tta=true "
                                                  "--set weight_decay=0.02 (see docs/training.md)."),
+        track: Optional[str] = typer.Option(None, help="Mirror the run into mlflow or tensorboard (needs "
+                                                       "pip install \"facelab[track]\"); the run folder stays "
+                                                       "the source of truth."),
+        track_uri: Optional[str] = typer.Option(None, help="Tracking store (default: <runs>/_mlflow or "
+                                                           "<runs>/_tensorboard)."),
         runs_dir: Optional[Path] = runs_dir_option(),
     ) -> None:
         """Train a model on a prepared cache; the run goes to runs/<name>/."""
@@ -84,7 +89,7 @@ def register(app: typer.Typer) -> None:
                      patience=patience)
         try:
             run = train(str(data) if data else None, resume=resume, config=config, progress=progress,
-                        **flags, **_set_options(set_, flags))
+                        track=track, track_uri=track_uri, **flags, **_set_options(set_, flags))
         except KeyboardInterrupt:
             # train() has saved the checkpoint and printed the resume command. SystemExit, because
             # click turns KeyboardInterrupt/typer.Exit into a return value that would exit with 0.
@@ -98,6 +103,12 @@ def register(app: typer.Typer) -> None:
                 v = m[k]
                 c.print(f"  {k:15s} {v:.4f}" if isinstance(v, float) else f"  {k:15s} {v}")
         c.print(f"  run folder      {run.path}")
+        if track:
+            from ..paths import runs_root
+
+            where = track_uri or str(runs_root().expanduser().resolve() / ("_mlflow" if track == "mlflow"
+                                                                           else "_tensorboard"))
+            c.print(f"  tracked in      {track}: {where}", highlight=False)
 
     @app.command("models")
     def models_cmd(
