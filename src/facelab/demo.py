@@ -29,11 +29,14 @@ class DemoResult:
 
 
 #: Defaults sized for "under a minute on an idle 2-core machine" (measured: docs/demo.md).
-DEMO_N, DEMO_MINUTES = 1500, 0.3
+#: The cnn stops after DEMO_EPOCHS (≈ 20 s on 2 idle cores) or DEMO_MINUTES, whichever comes
+#: first: on a busy machine the minutes cap the demo's time, on an idle one the epochs do.
+DEMO_N, DEMO_MINUTES, DEMO_EPOCHS = 1500, 0.5, 15
 
 
 def run_demo(out: str | Path = "facelab-demo", *, n: int = DEMO_N, size: int = 48, minutes: float = DEMO_MINUTES,
              models: tuple[str, ...] = ("logreg", "cnn"), target: str = "Smiling", seed: int = 0,
+             epochs: int | None = DEMO_EPOCHS,
              console: Console | None = None) -> DemoResult:
     """Run the tour; the data and reports go under ``out``, the cache under ``$FACELAB_HOME`` and
     the runs under ``$FACELAB_RUNS`` when they are set (else ``out/home`` and ``out/runs``, and the
@@ -43,7 +46,8 @@ def run_demo(out: str | Path = "facelab-demo", *, n: int = DEMO_N, size: int = 4
         out: working folder of the demo.
         n: number of synthetic CelebA-style faces.
         size: side of the prepared images.
-        minutes: training budget per model.
+        minutes: training budget per model (a cap).
+        epochs: epochs per torch model (None: the minutes alone).
         models: the models compared.
         target: the attribute they learn.
 
@@ -62,11 +66,7 @@ def run_demo(out: str | Path = "facelab-demo", *, n: int = DEMO_N, size: int = 4
     root.mkdir(parents=True, exist_ok=True)
     # A user who set FACELAB_HOME/FACELAB_RUNS gets the demo's cache and runs there, where the
     # next commands look; otherwise the demo keeps them in its own folder and says how to find them.
-    exports = {}
-    for var, default in (("FACELAB_HOME", root / "home"), ("FACELAB_RUNS", root / "runs")):
-        if not os.environ.get(var):
-            os.environ[var] = str(default)
-            exports[var] = str(default)
+    exports = demo_environment(root)
     runs_dir = Path(os.environ["FACELAB_RUNS"]).expanduser().resolve()
 
     def step(title: str) -> None:
@@ -104,17 +104,18 @@ def run_demo(out: str | Path = "facelab-demo", *, n: int = DEMO_N, size: int = 4
         from .cluster.report import cluster
 
         # a sample and a short k sweep: the report reads the same, in a third of the time
-        crep = cluster(ds.path, features="hog", k=range(2, 7), label="Male", sample=min(n, 1000),
+        crep = cluster(ds.path, features="hog", k=range(2, 7), label="Male", sample=min(n, 600),
                        tsne_sample=500, out=root / "reports" / "cluster-hog", progress=False, seed=seed)
         result.cluster_report = Path(crep.html_path)
         con.print(f"cluster report (HOG features, k = 2..6, compared with Male): [bold]{result.cluster_report}[/]")
     except ImportError as e:  # pragma: no cover - the explore part is optional in the tour
         con.print(f"[yellow]explore skipped: {e}")
 
-    step(f"5. train and compare {', '.join(models)} on {target} ({minutes:g} min each)")
+    step(f"5. train and compare {', '.join(models)} on {target} "
+         f"({f'{epochs} epochs or ' if epochs else ''}{minutes:g} min each)")
     from .experiments.compare import compare
 
-    board = compare(ds.path, target=target, models=list(models), minutes=minutes, seed=seed)
+    board = compare(ds.path, target=target, models=list(models), minutes=minutes, epochs=epochs, seed=seed)
     result.leaderboard = Path(getattr(board, "path", root))
     result.runs = [str(r) for r in getattr(board, "run_names", [])]
     result.best_run = getattr(board, "best_run", None) or (result.runs[0] if result.runs else None)
@@ -138,9 +139,9 @@ def run_demo(out: str | Path = "facelab-demo", *, n: int = DEMO_N, size: int = 4
             res = Predictor.from_run(result.best_run).predict(photo)
             result.photo_result = res.to_dict()
             for face in res.faces:
-                con.print(f"{photo.name}: face {face.index} at {face.box.x},{face.box.y} "
-                          f"{face.box.w}×{face.box.h}: " +
-                          ", ".join(f"{k} {v:.2f}" for k, v in face.probabilities.items()))
+                con.print(f"{photo.name}: face {face.index} at {face.box.x:.0f},{face.box.y:.0f} "
+                          f"{face.box.w:.0f}×{face.box.h:.0f} (detector score {face.box.score:.2f}): "
+                          f"{face.verdict}", highlight=False)
             if not res.faces:
                 con.print(f"{photo.name}: no face found ({res.note})")
         except ImportError as e:  # pragma: no cover
@@ -162,6 +163,25 @@ def run_demo(out: str | Path = "facelab-demo", *, n: int = DEMO_N, size: int = 4
         con.print(f"  facelab app --data {shlex.quote(str(root / 'reports'))} --port 8501", highlight=False,
                   markup=False)
     return result
+
+
+def demo_environment(root: Path) -> dict[str, str]:
+    """Set ``FACELAB_HOME``/``FACELAB_RUNS`` to ``root/home`` and ``root/runs`` where the user has
+    not set them; returns the ones set (the demo prints them as ``export`` lines).
+
+    Example:
+        >>> import os; os.environ["FACELAB_RUNS"] = "/srv/runs"; os.environ.pop("FACELAB_HOME", None)  # doctest: +SKIP
+        >>> demo_environment(Path("/tmp/d"))  # doctest: +SKIP
+        {'FACELAB_HOME': '/tmp/d/home'}
+    """
+    import os
+
+    exports = {}
+    for var, default in (("FACELAB_HOME", root / "home"), ("FACELAB_RUNS", root / "runs")):
+        if not os.environ.get(var):
+            os.environ[var] = str(default)
+            exports[var] = str(default)
+    return exports
 
 
 def _demo_photo(face_path: Path, folder: Path, seed: int = 0) -> Path:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from ..demo import DEMO_MINUTES, DEMO_N
+from ..demo import DEMO_EPOCHS, DEMO_MINUTES, DEMO_N
 
 
 def register(app: typer.Typer) -> None:
@@ -16,7 +16,8 @@ def register(app: typer.Typer) -> None:
                                                             "are set)."),
         n: int = typer.Option(DEMO_N, help="Number of synthetic faces."),
         size: int = typer.Option(48, help="Side of the prepared images."),
-        minutes: float = typer.Option(DEMO_MINUTES, help="Training budget per model, in minutes."),
+        minutes: float = typer.Option(DEMO_MINUTES, help="Training budget per model, in minutes (a cap: the "
+                                                         f"cnn stops after {DEMO_EPOCHS} epochs if sooner)."),
         target: str = typer.Option("Smiling", help="Attribute the models learn."),
         seed: int = typer.Option(0, help="Random seed."),
     ) -> None:
