@@ -121,3 +121,23 @@ def test_one_name_for_k(capsys):
         assert "--k" in cap.out and "--ks" not in cap.out
     code, cap = _cli(["explore", "no-such-folder", "--ks", "2-3"], capsys)
     assert "No such option" not in cap.err + cap.out and code == 2
+
+
+@pytest.mark.slow
+def test_serve_a_run_folder_end_to_end(long_run, tmp_path):
+    """`facelab serve /path/to/run` used to be refused; it serves the run from its folder's parent."""
+    import httpx
+
+    from test_serve_support import free_port, wait_for_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "facelab.cli.main", "serve", str(long_run.path), "--port", str(port),
+                             "--workers", "1", "--runs-dir", str(tmp_path / "not-the-runs-folder")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_port(port, timeout=120)
+        r = httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=30)
+        assert r.status_code == 200 and r.json()["runs"] == [LONG]
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)

@@ -28,7 +28,7 @@ class DemoResult:
     seconds: float = 0.0
 
 
-#: Defaults sized for "under a minute on an idle 2-core machine" (measured: docs/demo.md).
+#: Defaults sized for "under a minute on an idle 2-core machine" (measured: README, "What the demo does").
 #: The cnn stops after DEMO_EPOCHS (≈ 20 s on 2 idle cores) or DEMO_MINUTES, whichever comes
 #: first: on a busy machine the minutes cap the demo's time, on an idle one the epochs do.
 DEMO_N, DEMO_MINUTES, DEMO_EPOCHS = 1500, 0.5, 15
