@@ -15,7 +15,6 @@ def runs_by_name(items: list[str], runs_dir: Optional[Path]) -> tuple[list[str],
     name that leaves its runs folder (a client's name is never a path).
 
     Raises:
-        RunError: an item is neither a run name nor a folder.
         ConfigError: the folders given live in different runs folders.
     """
     from ..errors import ConfigError
@@ -25,8 +24,10 @@ def runs_by_name(items: list[str], runs_dir: Optional[Path]) -> tuple[list[str],
     root = Path(runs_dir).expanduser() if runs_dir is not None else runs_root()
     names, parents = [], set()
     for item in items:
-        if _plain(item) and ((root / item).is_dir() or not Path(item).is_dir()):
-            names.append(item)  # a name: the server loads it (and reports it when it cannot)
+        if (_plain(item) and (root / item).is_dir()) or not Path(item).expanduser().is_dir():
+            # a name (or something that is no folder): the server loads it, and refuses or
+            # reports what it cannot, with the one rule it applies to its clients' names
+            names.append(item)
             parents.add(root.resolve())
             continue
         folder = resolve_run(item, root)
