@@ -180,6 +180,36 @@ class TensorBoardTracker(Tracker):
         self.writer.close()
 
 
+def with_tracking(train_fn):
+    """``train``'s one seam: adds the ``track`` / ``track_uri`` keywords. The tracker joins the
+    epoch callbacks; it is finished with the saved run, or closed as failed when training stops.
+
+    Example:
+        >>> @with_tracking
+        ... def fake_train(data, callbacks=()):
+        ...     return data
+        >>> fake_train("cache")
+        'cache'
+    """
+    import functools
+
+    @functools.wraps(train_fn)
+    def train(*args, track: str | None = None, track_uri: str | None = None, **kwargs):
+        if not track:
+            return train_fn(*args, **kwargs)
+        tracker = make_tracker(track, track_uri)  # a missing extra fails before any work
+        kwargs["callbacks"] = [*kwargs.get("callbacks", ()), tracker]
+        try:
+            run = train_fn(*args, **kwargs)
+        except BaseException:
+            tracker.fail()
+            raise
+        tracker.finish(run)
+        return run
+
+    return train
+
+
 def make_tracker(kind: str, uri: str | None = None) -> Tracker:
     """A tracker by name (``mlflow`` or ``tensorboard``); checks the extra is installed now,
     before any training time is spent.

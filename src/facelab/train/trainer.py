@@ -39,6 +39,7 @@ from .data import channel_stats
 from .loop import Loop
 from .setup import holdout_split, open_data
 from .steps import EpochEnd
+from .tracking import with_tracking
 
 DEFAULT_EPOCHS = 10
 #: Options whose default changed after runs were saved without them: such a run resumes with the
@@ -94,14 +95,14 @@ def _find_resumable(resume: bool | str, name: str | None, target, model: str) ->
                    fix="pass the run's name: --resume NAME (see `facelab runs`)")
 
 
+@with_tracking  # track="mlflow"|"tensorboard", track_uri=...: see facelab.train.tracking
 def train(data, *, target: str | Sequence[str] | None = None, model: str | None = None,
           epochs: int | None = None, minutes: float | None = None, name: str | None = None,
           seed: int | None = None, batch_size: int | None = None, lr: float | None = None,
           weights: str | None = None, init: str | None = None, resume: bool | str = False,
           val_fraction: float | None = None, params: dict | None = None, progress: bool = True,
           config: "str | Path | TrainConfig | dict | None" = None,
-          callbacks: Sequence[Callable[[EpochEnd], Any]] = (), track: str | None = None,
-          track_uri: str | None = None, **options) -> Run:
+          callbacks: Sequence[Callable[[EpochEnd], Any]] = (), **options) -> Run:
     """Train a model on a prepared cache and return the :class:`Run`.
 
     Args:
@@ -122,9 +123,7 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
         progress: show a progress bar.
         config: a YAML file / dict / TrainConfig; explicit arguments override it.
         callbacks: called with an :class:`EpochEnd` after every epoch.
-        track: ``"mlflow"`` or ``"tensorboard"``: mirror params, per-epoch metrics (and, for
-            MLflow, the run's files) into that tool (:mod:`facelab.train.tracking`).
-        track_uri: where the tracker writes (default under the runs folder).
+        track, track_uri: mirror the run into ``"mlflow"`` or ``"tensorboard"`` (:mod:`.tracking`).
         **options: any other :class:`TrainConfig` field (``weight_decay``, ``patience``, ...).
 
     Returns:
@@ -138,28 +137,6 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
     Example:
         >>> run = train("prepared/fer-48", minutes=20)        # doctest: +SKIP
     """
-    tracker = None
-    if track:
-        from .tracking import make_tracker
-
-        tracker = make_tracker(track, track_uri)  # a missing extra fails before any work
-        callbacks = [*callbacks, tracker]
-    try:
-        run = _train(data, target=target, model=model, epochs=epochs, minutes=minutes, name=name, seed=seed,
-                     batch_size=batch_size, lr=lr, weights=weights, init=init, resume=resume,
-                     val_fraction=val_fraction, params=params, progress=progress, config=config,
-                     callbacks=callbacks, **options)
-    except BaseException:
-        if tracker is not None:
-            tracker.fail()
-        raise
-    if tracker is not None:
-        tracker.finish(run)
-    return run
-
-
-def _train(data, *, target, model, epochs, minutes, name, seed, batch_size, lr, weights, init, resume,
-           val_fraction, params, progress, config, callbacks, **options) -> Run:
     overrides = dict(target=target, model=model, epochs=epochs, minutes=minutes, name=name, seed=seed,
                      batch_size=batch_size, lr=lr, weights=weights, init=init, val_fraction=val_fraction,
                      params=params, **options)
