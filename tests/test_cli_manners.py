@@ -47,11 +47,16 @@ def test_version_flag_and_command(capsys):
 def test_runs_and_models_json(long_run, capsys):
     code, cap = _cli(["runs", "--json", "--runs-dir", str(long_run.path.parent)], capsys)
     assert code == 0
-    runs = json.loads(cap.out)  # nothing but JSON on stdout
+    listing = json.loads(cap.out)  # nothing but JSON on stdout
+    runs = listing["runs"]
     row = next(r for r in runs if r["name"] == LONG)
+    assert listing["broken"] == [] and listing["shipped"]  # the shipped models in their own key
+    assert LONG not in {r["name"] for r in listing["shipped"]}
     assert row["model"] == "logreg" and row["target"] == "Smiling" and Path(row["path"]) == long_run.path
     code, cap = _cli(["models", "--json", "--size", "32"], capsys)
-    models = {m["name"]: m for m in json.loads(cap.out)}
+    listing = json.loads(cap.out)
+    models = {m["name"]: m for m in listing["models"]}
+    assert listing["shipped"]
     assert {"logreg", "cnn"} <= set(models) and models["cnn"]["parameters"] > 0 and models["cnn"]["size"] == 32
 
 

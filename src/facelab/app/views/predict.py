@@ -4,15 +4,17 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from facelab.app.common import config, load_predictor, missing, run_names
+from facelab.app.common import config, load_predictor, run_folder, run_names
+from facelab.pretrained import shipped_names
 from facelab.app.samples import sample_photos
 
 cfg = config()
 st.title("Predict")
 names = run_names(str(cfg.runs))
-if not names:
-    missing(f"No runs in `{cfg.runs}` to predict with", "facelab train DATA --target Smiling")
-    st.stop()
+if not names:  # a fresh install: the models shipped with facelab
+    names = shipped_names()
+    st.caption(f"No runs in `{cfg.runs}` yet: predicting with the models shipped with facelab "
+               "(train your own with `facelab train DATA --target Smiling`).")
 
 chosen = st.multiselect("Runs", names, default=names[:1], key="predict_runs")
 source = st.radio("Photos from", ["Upload", "Camera", "Samples"], horizontal=True, key="predict_source")
@@ -56,7 +58,7 @@ for fname, data in photos:
         continue
     cols = st.columns(len(chosen))
     for col, run_name in zip(cols, chosen):
-        folder = cfg.runs / run_name
+        folder = run_folder(cfg, run_name)
         with col:
             try:
                 predictor = load_predictor(str(folder), folder.stat().st_mtime)
