@@ -56,6 +56,9 @@ def test_predict_with_no_run_uses_every_shipped_model(photo):
     probs = res.faces[0].probabilities
     assert len(probs) == 47 and {"Smiling", "Male", "happy", "neutral"} <= set(probs)
     assert all(0.0 <= v <= 1.0 for v in probs.values())
+    # one verdict per shipped model, each with its probability ("not Smiling 0.88; ...; happy 0.70")
+    assert res.faces[0].verdict and res.faces[0].verdict.count(";") == len(pred.predictors) - 1
+    assert 0.0 <= res.faces[0].box.score <= 1.0
     emotions = [c for c in res.faces[0].labels if c in Run.load("fer-emotions").task.classes]
     assert len(emotions) == 1  # one emotion (multiclass) beside the attributes above threshold
     batch = list(pred.predict_batch([str(photo), str(photo)], workers=1))
@@ -76,6 +79,20 @@ def test_cli_predict_photo_without_a_run(photo, runs_dir, tmp_path):
     assert len(df) == 1 and {"p_Smiling", "p_Male", "p_happy", "p_sad"} <= set(df.columns)
 
 
+def test_cli_predict_photo_without_a_run_json(photo, runs_dir):
+    """`facelab predict PHOTO --json`: stdout holds the JSON alone, with the verdict and a 0-1 score."""
+    import json
+
+    r = subprocess.run([sys.executable, "-m", "facelab.cli.main", "predict", str(photo), "--json",
+                        "--no-progress"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = json.loads(r.stdout)
+    assert "shipped with facelab" in r.stderr and out["summary"]["faces"] == 1
+    face = out["photos"][0]["faces"][0]
+    assert {"Smiling", "happy"} <= set(face["probabilities"]) and face["verdict"]
+    assert 0.0 <= face["box"]["score"] <= 1.0
+
+
 def test_runs_and_models_list_the_shipped_models(runs_dir):
     from typer.testing import CliRunner
 
@@ -85,6 +102,11 @@ def test_runs_and_models_list_the_shipped_models(runs_dir):
         res = CliRunner().invoke(app, cmd, env={"COLUMNS": "200"})
         assert res.exit_code == 0, res.output
         assert "celeba-attributes" in res.output and "fer-emotions" in res.output
+    import json
+
+    res = CliRunner().invoke(app, ["runs", "--json"])
+    listing = json.loads(res.stdout)  # the shipped models in their own key, no table on stdout
+    assert listing["runs"] == [] and {"celeba-attributes", "fer-emotions"} <= {r["name"] for r in listing["shipped"]}
 
 
 def test_init_from_a_shipped_backbone(prepared_celeba, runs_dir):

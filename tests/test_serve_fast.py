@@ -69,6 +69,9 @@ def test_raw_image_body_gives_the_multipart_answer(client):
     assert len(fa) == len(fb) == 1
     assert fa[0]["box"] == fb[0]["box"]
     assert fa[0]["probabilities"] == pytest.approx(fb[0]["probabilities"], abs=1e-6)
+    # the fast path's answer has the verdict and a 0-1 detector score, as the plain path's
+    assert fa[0]["verdict"] and fa[0]["verdict"] == fb[0]["verdict"]
+    assert 0.0 <= fa[0]["box"]["score"] <= 1.0
     # any image/* type and octet-stream are accepted; a nameless raw body is "the upload"
     png = client.post("/v1/predict", content=blank_photo(), headers={"content-type": "application/octet-stream"})
     assert png.status_code == 200 and png.json()["predictions"][0]["faces"] == []
@@ -123,6 +126,7 @@ def test_fast_path_matches_the_plain_path(runs):
         assert len(a.faces) == len(b.faces)
         for fa, fb in zip(a.faces, b.faces):
             assert box_iou(fa.box, fb.box) >= 0.9
+            assert 0.0 <= fb.box.score <= 1.0 and fb.box.score == pytest.approx(fa.box.score, abs=0.05)
             for k, v in fa.probabilities.items():
                 assert abs(v - fb.probabilities[k]) <= 0.01
 

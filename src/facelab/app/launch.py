@@ -44,7 +44,7 @@ def launch(*, runs: Path | None = None, data: Path | None = None, host: str = "1
     """
     if runs is not None and not Path(runs).expanduser().is_dir():
         raise RunError(f"the runs folder {runs} does not exist", path=runs,
-                       fix="pass --runs with the folder `facelab train` wrote to (default ./runs)")
+                       fix="pass --runs-dir with the folder `facelab train` wrote to (default ./runs)")
     if data is not None and not Path(data).expanduser().is_dir():
         raise ConfigError(f"the data folder {data} does not exist", path=data,
                           fix="pass --data with the folder that holds the explore/cluster reports")

@@ -16,7 +16,9 @@ def explore_command(
     seed: int = typer.Option(0, "--seed", help="Seed of every random sample."),
     logreg_sample: int = typer.Option(50_000, "--logreg-sample", help="Label rows for the per-attribute regressions."),
     tsne_sample: int = typer.Option(1000, "--tsne-sample", help="Label rows embedded by t-SNE."),
-    ks: str = typer.Option("2-10", "--ks", help="k tried for the attribute clustering, e.g. 2-10 or 3,5,8."),
+    k: str = typer.Option("2-10", "--k", help="Numbers of clusters tried for the attribute clustering, "
+                                               "e.g. 2-10 or 3,5,8 (as `facelab cluster --k`)."),
+    ks: Optional[str] = typer.Option(None, "--ks", hidden=True, help="Deprecated: --k."),
     engine: str = typer.Option("local", "--engine", help="local, or spark: label statistics and regressions "
                                                          "on Spark (every row; needs the spark extra)."),
     master: Optional[str] = typer.Option(None, "--master", help="Spark master with --engine spark (default local[2])."),
@@ -28,7 +30,7 @@ def explore_command(
     from ..explore.report import explore
 
     kw = dict(out=out, sample=sample, seed=seed, progress=True, logreg_sample=logreg_sample,
-              tsne_sample=tsne_sample, ks=parse_ints(ks, what="ks"))
+              tsne_sample=tsne_sample, ks=parse_ints(ks or k, what="k"))
     if engine != "local":  # scale-out: label statistics and regressions on Spark
         from ..scale.stats import explore_spark
 

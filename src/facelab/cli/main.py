@@ -43,8 +43,27 @@ def version() -> None:
     print(__version__)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        print(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version_: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                  help="Print facelab's version and exit."),
+) -> None:
+    """Machine learning on face images: ingest, explore, train, compare, cluster, predict, serve."""
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script: user errors are printed, never a traceback."""
+    from .common import plain_output, restore_env
+
+    old_env = plain_output()
     try:
         # With standalone_mode=False click returns the code of `typer.Exit(code)` instead of exiting.
         code = app(args=argv, standalone_mode=False)
@@ -52,8 +71,10 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(code)
     except FacelabError as e:
         from rich.console import Console
+        from rich.markup import escape
 
-        Console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False)
+        # escaped: a fix such as pip install "facelab[track]" is text, not Rich markup
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
         sys.exit(2)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
@@ -68,6 +89,8 @@ def main(argv: list[str] | None = None) -> None:
             e.show()
             sys.exit(e.exit_code)
         raise
+    finally:
+        restore_env(old_env)
 
 
 def _usage_errors() -> tuple[type, ...]:

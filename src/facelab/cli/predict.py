@@ -14,7 +14,7 @@ def _summary_table(report, classes: list[str], limit: int = 40):
     from rich.table import Table
 
     t = Table(title=f"{report.photos} photos, {report.faces} faces ({report.classified} classified)")
-    for col in ("file", "face", "status", "labels", "top probabilities"):
+    for col in ("file", "face", "status", "verdict", "top probabilities"):
         t.add_column(col, overflow="fold")
     n = 0
     for r in report.results:
@@ -23,7 +23,7 @@ def _summary_table(report, classes: list[str], limit: int = 40):
             n += 1
         for f in r.faces:
             top = sorted(f.probabilities.items(), key=lambda kv: -kv[1])[:3]
-            t.add_row(r.source, str(f.index), "ok" if f.classified else "too small", ", ".join(f.labels),
+            t.add_row(r.source, str(f.index), "ok" if f.classified else "too small", f.verdict or ", ".join(f.labels),
                       "  ".join(f"{k} {v:.2f}" for k, v in top) if top else (f.note or ""))
             n += 1
         if n >= limit:
@@ -57,6 +57,8 @@ def register(app: typer.Typer) -> None:
                                                  "needs the spark extra)."),
         master: Optional[str] = typer.Option(None, help="Spark master with --engine spark "
                                                         "(default local[2]; spark://host:7077, yarn)."),
+        json_: bool = typer.Option(False, "--json", help="Print every photo's faces as JSON on stdout (the "
+                                                         "summary goes to stderr)."),
         runs_dir: Optional[Path] = runs_dir_option(),
     ) -> None:
         """Find every face in photos and classify it with a trained run (or, with no run, with the
@@ -99,8 +101,18 @@ def register(app: typer.Typer) -> None:
                                            "`facelab runs` lists them)", highlight=False)
             rep = predict_files(pred, photos, out=out, format=format, aligned=aligned, save_crops=save_crops,
                                 annotate=annotate, workers=workers, batch_size=batch_size, progress=progress)
-        c = Console()
-        if out is None and pred is not None:
+        c = Console(stderr=json_)  # --json: stdout holds the JSON alone
+        if json_:
+            import json
+
+            print(json.dumps({"run": pred.name if pred is not None else str(run),
+                              "classes": pred.classes if pred is not None else None,
+                              "photos": [r.to_dict() for r in getattr(rep, "results", [])],
+                              "summary": {"photos": rep.photos, "faces": rep.faces, "classified": rep.classified,
+                                          "no_face": rep.no_face, "unreadable": len(rep.failed),
+                                          "seconds": round(rep.seconds, 3), "out": str(rep.out) if rep.out else None}},
+                             indent=1))
+        elif out is None and pred is not None:
             c.print(_summary_table(rep, pred.classes))
         c.print(f"[bold]{rep.photos}[/] photos, [bold]{rep.faces}[/] faces, {rep.classified} classified, "
                 f"{rep.no_face} without a face, {len(rep.failed)} unreadable"

@@ -92,6 +92,11 @@ def register(app: typer.Typer) -> None:
         set_: Optional[List[str]] = typer.Option(None, "--set", help="Any other training option KEY=VALUE "
                                                  "(repeatable), e.g. --set ema=0.999 --set tta=true "
                                                  "--set weight_decay=0.02 (see docs/training.md)."),
+        track: Optional[str] = typer.Option(None, help="Mirror the run into mlflow or tensorboard (needs "
+                                                       "pip install \"facelab[track]\"); the run folder stays "
+                                                       "the source of truth."),
+        track_uri: Optional[str] = typer.Option(None, help="Tracking store (default: <runs>/_mlflow or "
+                                                           "<runs>/_tensorboard)."),
         recipe: Optional[str] = typer.Option(None, help="Defaults chosen by task (docs/training.md, "
                                                         "'Recipes'): auto (default), none, or a row such as "
                                                         "celeba/binary."),
@@ -120,13 +125,18 @@ def register(app: typer.Typer) -> None:
         try:
             fit = train
             if nproc is not None and int(nproc) > 1:  # scale-out: the same train() in N DDP processes
+                if track:
+                    from ..errors import ConfigError
+
+                    raise ConfigError("--track is not yet supported with --nproc (every worker would log a run)",
+                                      fix="drop --track, or train in one process")
                 from functools import partial
 
                 from ..scale.ddp import train_ddp
 
                 fit = partial(train_ddp, nproc=nproc)
             run = fit(str(data) if data else None, resume=resume, config=config, progress=progress, echo=True,
-                      **flags, **_set_options(set_, flags))
+                      track=track, track_uri=track_uri, **flags, **_set_options(set_, flags))
         except KeyboardInterrupt:
             # train() has saved the checkpoint and printed the resume command. SystemExit, because
             # click turns KeyboardInterrupt/typer.Exit into a return value that would exit with 0.
@@ -143,17 +153,34 @@ def register(app: typer.Typer) -> None:
         c.print(f"  run folder      {run.path}")
         if m.get("degenerate"):
             c.print(f"[bold yellow]warning:[/] {m['degenerate']}", highlight=False)
+        if track:
+            from ..paths import runs_root
+
+            where = track_uri or str(runs_root().expanduser().resolve() / ("_mlflow" if track == "mlflow"
+                                                                           else "_tensorboard"))
+            c.print(f"  tracked in      {track}: {where}", highlight=False)
 
     @app.command("models")
     def models_cmd(
         size: int = typer.Option(64, help="Input side in pixels for the FLOPs count."),
         channels: int = typer.Option(3, help="Input channels (1 grey, 3 RGB)."),
+        json_: bool = typer.Option(False, "--json", help="Print the list as JSON (nothing else on stdout)."),
     ) -> None:
         """List the registered models with parameters and FLOPs per image."""
         from rich.console import Console
         from rich.table import Table
 
         from ..train.modelinfo import all_models
+
+        if json_:
+            import json
+
+            from ..pretrained import shipped_summaries
+
+            print(json.dumps({"models": [{**i.to_dict(), "size": size, "channels": channels}
+                                         for i in all_models(size=size, channels=channels)],
+                              "shipped": shipped_summaries()}, indent=1, default=str))
+            return
 
         t = Table(title=f"models (FLOPs per {size}×{size}×{channels} image)")
         for col in ("name", "kind", "description", "parameters", "FLOPs"):
@@ -168,6 +195,7 @@ def register(app: typer.Typer) -> None:
     @app.command("runs")
     def runs_cmd(
         root: Optional[Path] = runs_dir_option("--root"),
+        json_: bool = typer.Option(False, "--json", help="Print the runs as JSON (nothing else on stdout)."),
     ) -> None:
         """List training runs: name, target, model, key metric, status, date."""
         from rich.console import Console
@@ -179,6 +207,15 @@ def register(app: typer.Typer) -> None:
         runs = list_runs(root)
         folder = root or runs_root()
         broken = broken_runs(folder)  # listed, with the reason, rather than left out without a word
+        if json_:
+            import json
+
+            from ..pretrained import shipped_summaries
+
+            print(json.dumps({"runs": [r.summary() for r in runs],
+                              "broken": [{"name": n, "reason": why} for n, why in broken],
+                              "shipped": shipped_summaries()}, indent=1, default=str))
+            return
         if not runs and not broken:
             Console().print(f"no runs in {folder} — train one with `facelab train DATA --target ...`")
             _print_shipped(Console())

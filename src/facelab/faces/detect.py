@@ -31,7 +31,8 @@ class FaceBox:
     """One detected face, in pixels of the (EXIF-upright) photo.
 
     ``(x, y, w, h)`` is the axis-aligned box the detector reported, mapped back to the photo.
-    ``angle`` is the face's in-plane rotation in degrees: the angle of the line from the eye on
+    ``score`` is the detector's confidence in 0–1 (Haar: :func:`haar_score`; a face given as
+    aligned input: 1.0). ``angle`` is the face's in-plane rotation in degrees: the angle of the line from the eye on
     the image's left to the eye on the image's right, y pointing down (positive = the face leans
     clockwise on screen). ``landmarks`` holds ``left_eye`` / ``right_eye`` (image left / right)
     when the detector found them.
@@ -185,7 +186,7 @@ class HaarDetector:
             minSize=(min_size, min_size), outputRejectLevels=True)
         if len(rects) == 0:
             return []
-        return [(np.asarray(r, float), float(s)) for r, s in zip(rects, np.ravel(weights))]
+        return [(np.asarray(r, float), haar_score(s)) for r, s in zip(rects, np.ravel(weights))]
 
     def _eyes(self, grey: np.ndarray, r: np.ndarray) -> dict[str, tuple[float, float]] | None:
         """Both eye centres inside face ``r`` (x, y, w, h), or None when no plausible pair.
@@ -338,6 +339,25 @@ class HaarDetector:
         faces = suppress(faces)
         faces.sort(key=lambda f: -f.w * f.h)
         return [f.scaled(1.0 / k) if k < 1.0 else f for f in faces]
+
+
+#: Raw cascade weights are divided by this before the logistic (see :func:`haar_score`).
+HAAR_SCORE_SCALE = 10.0
+
+
+def haar_score(weight: float) -> float:
+    """A Haar cascade's raw level weight squashed into 0–1: ``1 / (1 + exp(-weight / 10))``.
+
+    OpenCV reports the sum of the last stage's weak classifiers (unbounded; about 55 for a
+    clear frontal face). The logistic keeps the order of the weights (so the strongest of
+    overlapping boxes still wins), gives 0.5 at a weight of 0 and about 1.0 for a clear face. It is
+    a confidence for ranking and thresholding boxes, not a calibrated probability.
+
+    Example:
+        >>> round(haar_score(0.0), 2), round(haar_score(10.0), 2), round(haar_score(56.8), 3)
+        (0.5, 0.73, 0.997)
+    """
+    return float(1.0 / (1.0 + math.exp(-float(weight) / HAAR_SCORE_SCALE)))
 
 
 def _rescaled(f: FaceBox, k: float) -> FaceBox:

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .detect import DETECTORS, FaceBox, HaarDetector, suppress, to_grey
+from .detect import DETECTORS, FaceBox, HaarDetector, haar_score, suppress, to_grey
 
 
 @DETECTORS.register("haar-fast")
@@ -73,7 +73,7 @@ class FastHaarDetector(HaarDetector):
             minSize=(min_size, min_size), maxSize=(self._max, self._max), outputRejectLevels=True)
         if len(rects) == 0:
             return []
-        return [(np.asarray(r, float), float(s)) for r, s in zip(rects, np.ravel(weights))]
+        return [(np.asarray(r, float), haar_score(s)) for r, s in zip(rects, np.ravel(weights))]  # 0-1, as haar's
 
     def _coarse(self, small: np.ndarray) -> list[float]:
         """Sides of the faces found on a copy ``coarse_side`` long, in ``small``'s pixels."""

@@ -64,6 +64,8 @@ class CombinedPredictor:
             for f, g in zip(first.faces, other.faces):
                 f.probabilities.update(g.probabilities)
                 f.labels.extend(g.labels)
+                if g.verdict:  # one verdict per model, e.g. "not Smiling 0.88; happy 0.70"
+                    f.verdict = f"{f.verdict}; {g.verdict}" if f.verdict else g.verdict
         return first
 
     def predict(self, image_or_path, *, aligned: bool = False, keep_crops: bool = False) -> PhotoResult:

@@ -25,7 +25,7 @@ from ..errors import ConfigError, FacelabError, RunError
 from ..faces.align import align, crop_aligned
 from ..faces.detect import FaceBox, get_detector
 from .pending import Pending, check_array
-from .results import FaceResult, PhotoResult
+from .results import FaceResult, PhotoResult, verdict
 from ..runs.layout import INPUT, ONNX_FILE, TASK, read_json  # one error message for a broken run
 
 Backend = Literal["torch", "onnx"]
@@ -222,6 +222,7 @@ class Predictor:
                 f = p.result.faces[slot]
                 f.probabilities = {c: float(v) for c, v in zip(self.classes, proba[k])}
                 f.labels = self._labels(proba[k])
+                f.verdict = verdict(f.probabilities, self.kind, self.thresholds)
                 k += 1
 
     def _labels(self, p: np.ndarray) -> list[str]:

@@ -32,6 +32,8 @@ class FaceResult:
     probabilities: dict[str, float] = field(default_factory=dict)
     labels: list[str] = field(default_factory=list)
     note: str | None = None
+    #: the decision in words with its probability: "Smiling 0.93", "not Smiling 0.88", "happy 0.71"
+    verdict: str | None = None
     #: the aligned crop the model saw (only kept when asked: ``keep_crops=True``)
     crop: np.ndarray | None = field(default=None, repr=False, compare=False)
 
@@ -42,7 +44,7 @@ class FaceResult:
     def to_dict(self) -> dict:
         return {"index": self.index, "box": self.box.to_dict(),
                 "probabilities": {k: float(v) for k, v in self.probabilities.items()},
-                "labels": list(self.labels), "note": self.note}
+                "labels": list(self.labels), "verdict": self.verdict, "note": self.note}
 
 
 @dataclass
@@ -86,6 +88,40 @@ class PhotoResult:
     plot = draw
 
 
+#: up to this many outputs, a multilabel face with no output above its threshold names each one
+#: ("not Smiling 0.88, not Male 0.61"); with more (``--target all``) one phrase says so
+VERDICT_NEGATIVES = 3
+
+
+def verdict(probabilities: dict[str, float], kind: str, thresholds: Iterable[float] | None = None) -> str:
+    """A face's decision in words, each with the probability of what it says.
+
+    A binary output below its threshold reads "not <name>" with ``1 - p`` (the probability of that
+    statement), never an empty label list.
+
+    Example:
+        >>> verdict({"Smiling": 0.12}, "binary")
+        'not Smiling 0.88'
+        >>> verdict({"Smiling": 0.93, "Male": 0.2}, "multilabel")
+        'Smiling 0.93'
+        >>> verdict({"angry": 0.1, "happy": 0.7, "sad": 0.2}, "multiclass")
+        'happy 0.70'
+    """
+    if not probabilities:
+        return ""
+    names, p = list(probabilities), [float(v) for v in probabilities.values()]
+    if kind == "multiclass":
+        i = int(np.argmax(p))
+        return f"{names[i]} {p[i]:.2f}"
+    t = list(thresholds) if thresholds is not None else [0.5] * len(names)
+    pos = [f"{n} {v:.2f}" for n, v, th in zip(names, p, t) if v >= th]
+    if pos:
+        return ", ".join(pos)
+    if len(names) <= VERDICT_NEGATIVES:
+        return ", ".join(f"not {n} {1 - v:.2f}" for n, v in zip(names, p))
+    return f"none of the {len(names)} outputs above its threshold"
+
+
 def _status(r: PhotoResult, f=None) -> str:
     if r.error:
         return "error"
@@ -97,7 +133,8 @@ def _status(r: PhotoResult, f=None) -> str:
 def results_table(results: Iterable[PhotoResult], classes: list[str]) -> pd.DataFrame:
     """One row per face (and one per photo without a face or with an error).
 
-    Columns: ``file, face, status, x, y, w, h, angle, score, labels`` (``;``-joined),
+    Columns: ``file, face, status, x, y, w, h, angle, score`` (the detector's, 0–1), ``labels``
+    (``;``-joined outputs above their threshold), ``verdict`` (e.g. ``not Smiling 0.88``),
     ``p_<class>`` per output, ``width, height, message``.
 
     Example:
@@ -114,11 +151,11 @@ def results_table(results: Iterable[PhotoResult], classes: list[str]) -> pd.Data
             b = f.box
             row = {**base, "face": f.index, "status": _status(r, f), "x": round(b.x, 1), "y": round(b.y, 1),
                    "w": round(b.w, 1), "h": round(b.h, 1), "angle": round(b.angle, 1), "score": round(b.score, 3),
-                   "labels": ";".join(f.labels), "message": f.note}
+                   "labels": ";".join(f.labels), "verdict": f.verdict, "message": f.note}
             for c in classes:
                 row[f"p_{c}"] = f.probabilities.get(c, math.nan)
             rows.append(row)
-    cols = ["file", "face", "status", "x", "y", "w", "h", "angle", "score", "labels"] + \
+    cols = ["file", "face", "status", "x", "y", "w", "h", "angle", "score", "labels", "verdict"] + \
         [f"p_{c}" for c in classes] + ["width", "height", "message"]
     df = pd.DataFrame(rows, columns=cols)
     df["face"] = df["face"].astype("Int64")

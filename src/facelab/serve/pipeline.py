@@ -20,6 +20,7 @@ import time
 
 import numpy as np
 
+from ..predict.results import verdict
 from .batching import BatchTimeout, MicroBatcher
 from .errors import ApiError
 from .inference import predict_bytes, run_prediction
@@ -92,6 +93,7 @@ async def predict_photo(data: bytes, name: str | None, runs: list[ServedRun], po
             f = pending.result.faces[slot]
             f.probabilities = {c: float(v) for c, v in zip(pred.classes, proba[k])}
             f.labels = pred._labels(proba[k])
+            f.verdict = verdict(f.probabilities, pred.kind, pred.thresholds)
 
     await asyncio.gather(*(classify(r, p) for r, p in zip(runs, prepared.pending)))
     timings["classify"] = 1000 * (time.perf_counter() - t0)

@@ -67,6 +67,8 @@ class FaceOut(BaseModel):
     box: BoxOut
     probabilities: dict[str, float] = Field(description="empty when the face was found but not classified")
     labels: list[str]
+    verdict: str | None = Field(None, description="the decision in words with its probability, e.g. "
+                                                  "'Smiling 0.93' or 'not Smiling 0.88'")
     note: str | None = Field(None, description="why a face was not classified (e.g. too small)")
 
 
@@ -85,8 +87,8 @@ class PhotoOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "source": "photo.jpg", "width": 640, "height": 480,
         "predictions": [{"run": "smiling-cnn", "note": None, "error": None, "faces": [{
-            "index": 0, "box": {"x": 250, "y": 130, "w": 140, "h": 140, "score": 1.0},
-            "probabilities": {"Smiling": 0.93}, "labels": ["Smiling"]}]}]}]})
+            "index": 0, "box": {"x": 250, "y": 130, "w": 140, "h": 140, "score": 0.996},
+            "probabilities": {"Smiling": 0.93}, "labels": ["Smiling"], "verdict": "Smiling 0.93"}]}]}]})
 
     source: str | None
     width: int

@@ -365,8 +365,11 @@ def native_bf16() -> bool:
 def _bar(total: int, desc: str, enabled: bool):
     from tqdm.auto import tqdm
 
+    import os
+
+    # off a terminal the CLI sets TQDM_MININTERVAL (occasional lines); an explicit value would hide it
     return tqdm(total=total, desc=desc, disable=not enabled, leave=False, file=sys.stderr,
-                dynamic_ncols=True, mininterval=0.5)
+                dynamic_ncols=True, mininterval=max(0.5, float(os.environ.get("TQDM_MININTERVAL") or 0.5)))
 
 
 class Schedule:

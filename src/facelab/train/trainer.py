@@ -40,6 +40,7 @@ from .data import channel_stats
 from .loop import Loop
 from .setup import holdout_split, open_data
 from .steps import EpochEnd
+from .tracking import with_tracking
 
 DEFAULT_EPOCHS = 10
 #: Options whose default changed after runs were saved without them: such a run resumes with the
@@ -160,6 +161,8 @@ def _data_and_recipe(data, cfg: TrainConfig, explicit: set[str], progress: bool,
     return ds
 
 
+
+@with_tracking  # track="mlflow"|"tensorboard", track_uri=...: see facelab.train.tracking
 def train(data, *, target: str | Sequence[str] | None = None, model: str | None = None,
           epochs: int | None = None, minutes: float | None = None, name: str | None = None,
           seed: int | None = None, batch_size: int | None = None, lr: float | None = None,
@@ -187,6 +190,7 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
         progress: show a progress bar.
         config: a YAML file / dict / TrainConfig; explicit arguments override it.
         callbacks: called with an :class:`EpochEnd` after every epoch.
+        track, track_uri: mirror the run into ``"mlflow"`` or ``"tensorboard"`` (:mod:`.tracking`).
         echo: print the recipe's choices and the cache used (stderr); default: as ``progress``.
         **options: any other :class:`TrainConfig` field (``weight_decay``, ``patience``, ...).
 

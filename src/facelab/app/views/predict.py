@@ -77,7 +77,7 @@ for fname, data in photos:
             elif result.note:
                 st.caption(result.note)
             for face in result.faces:
-                labels = ", ".join(face.labels) or "(none above threshold)"
+                labels = face.verdict or ", ".join(face.labels) or (face.note or "")
                 st.markdown(f"**face #{face.index}** → {labels}")
                 row = {"file": fname, "run": run_name, "face": face.index, "x": round(face.box.x),
                        "y": round(face.box.y), "w": round(face.box.w), "h": round(face.box.h),
