@@ -1,0 +1,99 @@
+"""Finding runs: one path-safe resolver and one way to name the runs of a folder, used by the CLI, the API and the dashboard.
+
+A run is named by its folder name inside the runs folder (``$FACELAB_RUNS``, default ``./runs``)
+or given as a folder path. :func:`resolve_name` is the strict form for names that come from a
+client (the REST API): ``..``, separators, absolute paths and symlinks that lead outside the runs
+folder are refused. :func:`resolve_run` also accepts a folder path (the CLI and the library).
+
+Example:
+    >>> run_names()                            # doctest: +SKIP
+    >>> resolve_name(Path("runs"), "../etc")   # doctest: +SKIP
+    Traceback (most recent call last):
+    ConfigError: refused run name '../etc' ...
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from ..errors import ConfigError, RunError
+from ..paths import runs_root
+from .layout import CONFIG, is_run_folder
+
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+
+
+def check_name(name: str, root: Path | None = None) -> str:
+    """``name`` itself when it is a plain run name (a folder name: letters, digits, ``-_.``).
+
+    Raises:
+        ConfigError: the name has a separator, ``..`` or other characters a folder name cannot.
+    """
+    root = runs_root() if root is None else root
+    if not name or not _NAME.match(name) or name in (".", ".."):
+        raise ConfigError(
+            f"refused run name {name!r}: a run name is a folder name inside the runs folder",
+            path=root,
+            fix="use a name from `facelab runs` (letters, digits, '-', '_', '.'; no '/' or '..')",
+        )
+    return name
+
+
+def resolve_name(runs_dir: Path, name: str) -> Path:
+    """The folder of run ``name`` inside ``runs_dir``, refusing anything that escapes it.
+
+    Args:
+        runs_dir: the runs folder.
+        name: a run name as typed by a user or sent by a client.
+
+    Raises:
+        ConfigError: the name is not a plain folder name, or resolves outside ``runs_dir``.
+        RunError: no such run folder.
+    """
+    check_name(name, runs_dir)
+    root = runs_dir.expanduser().resolve()
+    folder = (runs_dir / name).resolve()  # follows symlinks, so a link out of the folder is caught
+    if folder.parent != root:
+        raise ConfigError(
+            f"refused run name {name!r}: it leads outside the runs folder ({folder})",
+            path=runs_dir / name,
+            fix="serve runs that live inside the runs folder (no symlinks out of it)",
+        )
+    if not folder.is_dir():
+        raise RunError(f"no run named {name!r} in {runs_dir}", path=runs_dir / name,
+                       fix="list the runs with `facelab runs`, or train one with `facelab train`")
+    return folder
+
+
+def resolve_run(path_or_name: str | Path, root: Path | None = None) -> Path:
+    """A run name resolves under ``root`` (default ``runs_root()``); an existing folder path is used
+    as is. A plain name wins over a same-named folder in the working directory.
+
+    Raises:
+        RunError: neither a run name nor a folder (close names are suggested).
+    """
+    root = runs_root() if root is None else Path(root)
+    p = Path(path_or_name).expanduser()
+    text = str(path_or_name)
+    plain = bool(_NAME.match(text)) and text not in (".", "..")
+    cand = root / text
+    if plain and (cand / CONFIG).is_file():
+        return cand
+    if p.is_dir():
+        return p
+    if plain and cand.is_dir():
+        return cand
+    close = difflib.get_close_matches(text, run_names(root), n=3)
+    raise RunError(f"no run {text!r}" + (f". Did you mean {', '.join(close)}?" if close else ""),
+                   path=cand, fix="list runs with `facelab runs` (runs live under $FACELAB_RUNS, default ./runs)")
+
+
+def run_names(root: str | Path | None = None) -> list[str]:
+    """The names of the run folders under ``root``, sorted (no file is parsed)."""
+    root = Path(root) if root is not None else runs_root()
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if is_run_folder(p))
+
+
+__all__ = ["check_name", "resolve_name", "resolve_run", "run_names"]
