@@ -17,6 +17,7 @@ cfg = config()
 
 pages = [
     st.Page(str(HERE / "views" / "overview.py"), title="Overview", icon=":material/home:", default=True),
+    st.Page(str(HERE / "views" / "findings.py"), title="Findings", icon=":material/lightbulb:"),
     st.Page(str(HERE / "views" / "data.py"), title="Data", icon=":material/image:"),
     st.Page(str(HERE / "views" / "models.py"), title="Models", icon=":material/monitoring:"),
     st.Page(str(HERE / "views" / "clusters.py"), title="Clusters", icon=":material/bubble_chart:"),

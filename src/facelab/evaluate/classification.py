@@ -128,3 +128,29 @@ def run_classification_report(run, split: str | None = None) -> ClassificationRe
     never = table.loc[predicted == 0, "class"].tolist()
     held = split == "test" or bool((run.metrics or {}).get("holdout", True))
     return ClassificationReport(split=split, n=int(len(y)), held_out=held, table=table, never_predicted=never)
+
+
+def confusion_long(y: np.ndarray, prob: np.ndarray, kind: str, classes: list[str],
+                   threshold: float = 0.5) -> tuple[pd.DataFrame, list[str]]:
+    """``true, predicted, count`` for every cell of the confusion matrix, and the class order.
+
+    Binary outputs are named ``<target>`` / ``not <target>``; a multilabel run has one matrix per
+    attribute, so it gets none here (its table carries TP/FN/FP/TN per attribute).
+
+    Example:
+        >>> t, names = confusion_long(np.array([1, 0, 0]), np.array([0.9, 0.8, 0.1]), "binary", ["Smiling"])
+        >>> names, t["count"].tolist()
+        (['Smiling', 'not Smiling'], [1, 0, 1, 1])
+    """
+    if kind == "multilabel":
+        return pd.DataFrame(columns=["true", "predicted", "count"]), []
+    prob = np.asarray(prob, dtype=np.float64)
+    if kind == "binary":
+        names = [classes[0], f"not {classes[0]}"]
+        yi = 1 - np.asarray(y).reshape(-1).astype(int)  # index 0 = the target
+        pi = 1 - (prob.reshape(-1) >= threshold).astype(int)
+    else:
+        names, yi, pi = list(classes), np.asarray(y).astype(int), prob.argmax(1)
+    cm = skm.confusion_matrix(yi, pi, labels=list(range(len(names))))
+    rows = [(names[i], names[j], int(cm[i, j])) for i in range(len(names)) for j in range(len(names))]
+    return pd.DataFrame(rows, columns=["true", "predicted", "count"]), names
