@@ -163,3 +163,36 @@ def test_metric_labels_in_words():
     assert [t.label for t in tiles] == ["val accuracy (95% CI)", "test accuracy", "val loss (cross-entropy)"]
     assert tiles[0].value == "0.900 (0.850–0.940)"
     assert not any("_" in t.label for t in tiles)
+
+
+def test_mean_face_contrast_is_near_one_for_random_groups_and_large_for_real_ones():
+    from facelab.explore.contrast import mean_face_contrasts
+
+    rng = np.random.default_rng(1)
+    imgs = rng.normal(120, 40, (3000, 8, 8, 3)).clip(0, 255).astype(np.uint8)
+    y = rng.integers(0, 2, 3000)
+    imgs[y == 1, 2:5, 2:6] = np.clip(imgs[y == 1, 2:5, 2:6].astype(int) + 60, 0, 255)  # a "mouth" patch
+    table = pd.DataFrame({"real": y, "random": rng.integers(0, 2, 3000), "rare": (rng.random(3000) < 0.05)})
+    c = mean_face_contrasts(imgs, table, ["real", "random", "rare", "absent"])
+    assert set(c) == {"real", "random", "rare"}
+    assert 0.8 < c["random"]["ratio"] < 1.25 and 0.7 < c["rare"]["ratio"] < 1.4  # chance: close to 1
+    assert c["real"]["ratio"] > 5 and c["real"]["difference"] == pytest.approx(60 * 12 / 64, rel=0.1)
+
+
+def test_check_photo_matches_faces_by_position():
+    from facelab.faces.detect import FaceBox
+    from facelab.predict.check import check_photo
+    from facelab.predict.results import FaceResult, PhotoResult
+
+    left = FaceResult(0, FaceBox(80, 100, 200, 260, 1.0), {"Smiling": 0.9}, ["Smiling"])
+    right = FaceResult(1, FaceBox(360, 100, 200, 260, 1.0), {"Smiling": 0.3}, [])
+    photo = PhotoResult("two.jpg", 640, 480, [right, left])
+    c = check_photo(photo, [({"Smiling": 1}, 180, 230), ({"Smiling": 0}, 460, 230)], ["Smiling"])
+    assert c.ok and len(c.right) == 2
+    c = check_photo(photo, [({"Smiling": 0}, 180, 230)], ["Smiling"])
+    assert not c.ok and c.wrong == ["Smiling: expected no, the model says 0.90"]
+    assert not check_photo(PhotoResult("none.jpg", 640, 480, []), [({"Smiling": 1}, 100, 100)], ["Smiling"]).ok
+    assert not check_photo(photo, [({"Male": 1}, 180, 230)], ["Smiling"]).checked  # nothing to compare
+    emo = FaceResult(0, FaceBox(80, 100, 200, 260, 1.0), {"happy": 0.8, "sad": 0.2}, ["happy"])
+    assert check_photo(PhotoResult("e.jpg", 640, 480, [emo]), [({"emotion": "happy"}, 180, 230)], ["happy", "sad"],
+                       targets=["emotion"]).ok

@@ -37,7 +37,7 @@ class ExploreReport:
         strongest, opposite, exclusive: attribute pairs, in words.
         models: logistic regression of each attribute from the others (dicts).
         attribute_clusters: chosen k, the reason and one description per cluster.
-        mean_face_differences: per attribute, the mean-face difference and its shuffled-label
+        mean_face_differences: per attribute, the mean-face difference and its chance
             baseline (:func:`facelab.explore.contrast.mean_face_contrasts`).
         attribute_statistics: ``names``, ``prevalence``, ``correlation`` and ``conditional``
             (P(row | column)) matrices, ``n`` rows: what the dashboard charts.

@@ -166,7 +166,7 @@ def mean_faces(ctx: Context) -> None:
     imgs = src.images[rows] if len(rows) < len(src.images) else src.images
     tab = src.image_table.iloc[rows]
     # the difference in numbers, for every attribute (the Findings page reads it from explore.json)
-    ctx.rep.mean_face_differences = mean_face_contrasts(imgs, tab, list(src.attributes), seed=ctx.seed)
+    ctx.rep.mean_face_differences = mean_face_contrasts(imgs, tab, list(src.attributes))
     overall = None
     for col in ctx.class_columns()[:2]:
         info = src.label_info[col]

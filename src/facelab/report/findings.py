@@ -5,7 +5,7 @@ cover, :func:`collect_findings` states
 
 - the **question** (do faces with the attribute look different, can a model tell them apart?),
 - the **hypothesis** (they differ visibly, so a classifier beats the majority-class rate),
-- **how it was tested**: the explore report's mean-face difference against a shuffled-label
+- **how it was tested**: the explore report's mean-face difference against a chance
   baseline (:mod:`facelab.explore.contrast`), and the best run's accuracy on held-out images with
   its 95% interval (:func:`facelab.evaluate.metrics.accuracy_interval`), against always answering
   the majority class on those same images;
@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-#: a mean-face difference this many times the shuffled-label baseline is called visible
+#: a mean-face difference this many times the chance baseline (a random split) is called visible
 VISIBLE_RATIO = 2.0
 #: how two groups of a binary attribute are called in sentences (others: "faces with/without X")
 GROUP_WORDS = {"Male": ("men", "women"), "Smiling": ("smiling faces", "faces that do not smile"),
@@ -89,7 +89,7 @@ class MeanFaceEvidence:
         times = f"{self.ratio:.1f}×" if self.ratio is not None else "n/a ×"
         return (f"mean face of {self.n_with:,} {a} against {self.n_without:,} {b}: they differ by "
                 f"{self.difference:.1f} grey levels per pixel on average, {times} the {self.baseline:.1f} "
-                f"that the same images give when the labels are shuffled")
+                f"that a random split of the same images into groups of those sizes gives")
 
 
 @dataclass
@@ -229,8 +229,8 @@ def finding_for(subject: str, *, runs: list, reports: list[Path], kind: str | No
                       f"differ beyond chance, and a classifier scores above always answering the "
                       f"most common group on faces it never trained on.")
         method = ["Mean-face study (`facelab explore`): average the images of each group and measure "
-                  "the mean absolute pixel difference, against the same measure with the labels "
-                  f"shuffled (visible when ≥ {VISIBLE_RATIO:g}× that baseline).",
+                  "the mean absolute pixel difference, against what a random split of the same images "
+                  f"into groups of those sizes gives (visible when ≥ {VISIBLE_RATIO:g}× that baseline).",
                   f"Classifier (`facelab train DATA --target {subject}`): accuracy on held-out images "
                   "with its 95% Wilson interval.",
                   "Compare with always answering the most common group on the same images: "
@@ -269,7 +269,7 @@ def finding_for(subject: str, *, runs: list, reports: list[Path], kind: str | No
     if mean_face is not None:
         parts.append(("The mean faces differ visibly" if mean_face.visible else
                       "The mean faces differ no more than chance would make them") +
-                     f" ({mean_face.difference:.1f} grey levels, {mean_face.ratio or 0:.1f}× the shuffled baseline).")
+                     f" ({mean_face.difference:.1f} grey levels, {mean_face.ratio or 0:.1f}× the chance baseline).")
         if verdict == "supported" and not mean_face.visible:
             notes.append("the model separates the groups although their mean faces look alike: the "
                          "difference is in details that averaging blurs away.")

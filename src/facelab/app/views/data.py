@@ -34,7 +34,7 @@ if interactive:
     mf = mean_face_table(report)
     if len(mf):
         st.altair_chart(bars(mf, x="ratio", y="attribute", highlight=picked, fmt=".1f",
-                             title="mean-face difference with/without each attribute, × the shuffled-label baseline"),
+                             title="mean-face difference with/without each attribute, × the chance baseline (a random split)"),
                         width="stretch")
     tab_corr, tab_cond, tab_pairs = st.tabs(["Correlation matrix", "P(A | B) matrix", f"Pairs with {picked}"])
     with tab_corr:

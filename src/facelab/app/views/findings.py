@@ -65,7 +65,7 @@ st.dataframe(pd.DataFrame([{
     "held-out accuracy": g.classifier.accuracy if g.classifier else None,
     "95% CI": f"{g.classifier.low:.3f}–{g.classifier.high:.3f}" if g.classifier else None,
     "most common class": g.classifier.majority if g.classifier else None,
-    "mean-face difference (× shuffled)": g.mean_face.ratio if g.mean_face else None,
+    "mean-face difference (× chance)": g.mean_face.ratio if g.mean_face else None,
 } for g in found]), hide_index=True, width="stretch",
     column_config={"held-out accuracy": st.column_config.NumberColumn(format="%.3f"),
                    "most common class": st.column_config.NumberColumn(format="%.3f")})
