@@ -110,7 +110,8 @@ def test_findings_page_states_question_hypothesis_method_answer(app):
     at = _page(app, "findings")
     assert at.selectbox(key="findings_subject").value == "Smiling"  # the one attribute a run predicts
     text = " ".join(m.value for m in at.markdown)
-    for part in ("**Question.**", "**Hypothesis.**", "**How it was tested.**", "**Answer ("):
+    assert at.header[0].value.startswith("Do smiling faces")  # the question
+    for part in ("**Hypothesis.**", "**How it was tested.**", "**Answer ("):
         assert part in text, part
     assert f"`{TINY_RUN}`" in text and "held-out" in text and "5.0×" in text  # run and mean face
     verdicts = [*at.success, *at.error, *at.warning, *at.info]

@@ -101,11 +101,17 @@ def _keep(shot: Path) -> None:
 def test_every_page_renders_its_key_content(dashboard, path):
     browser, url, root = dashboard
     heading, key = PAGES[path]
-    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    # tall: Streamlit scrolls inside its own container, so a "full page" shot is the viewport
+    page = browser.new_page(viewport={"width": 1400, "height": 2400})
     try:
         page.goto(f"{url}/{path}", timeout=90_000)
         page.get_by_role("heading", name=heading).first.wait_for(timeout=90_000)
         page.get_by_text(key).first.wait_for(timeout=120_000)
+        if path == "predict":  # the sample photos, checked with the model before they are offered
+            page.get_by_text("Samples", exact=True).click()
+            page.get_by_text("face #0").first.wait_for(timeout=120_000)
+            assert page.get_by_text("right: Smiling").count() + page.get_by_text(
+                "gets none of the sample photos right").count() >= 1
         # every chart on the page has drawn (Vega-Lite renders a canvas or an svg)
         page.wait_for_load_state("networkidle", timeout=60_000)
         page.wait_for_timeout(1500)

@@ -20,20 +20,20 @@ def bars(df: pd.DataFrame, *, x: str, y: str, title: str = "", domain: tuple | N
     return (alt.Chart(df, title=title)
             .mark_bar()
             .encode(x=alt.X(f"{x}:Q", scale=scale, axis=alt.Axis(**AXIS, format=fmt)),
-                    y=alt.Y(f"{y}:N", sort=None, axis=alt.Axis(**AXIS), title=None),
+                    y=alt.Y(f"{y}:N", sort=None, axis=alt.Axis(**AXIS, labelOverlap=False), title=None),
                     color=colour,
                     tooltip=[alt.Tooltip(c, format=fmt) if pd.api.types.is_float_dtype(df[c]) else c
                              for c in df.columns])
-            .properties(height=max(120, 22 * len(df))))
+            .properties(height=max(120, 24 * len(df))))
 
 
 def heatmap(df: pd.DataFrame, *, title: str, scheme: str = "redblue", domain=(-1, 1),
             highlight: str | None = None) -> alt.Chart:
     """``row, column, value`` cells; the picked attribute's row and column are outlined."""
-    size = max(260, 16 * df["row"].nunique())
+    size = max(260, 18 * df["row"].nunique())
     base = alt.Chart(df, title=title).encode(
-        x=alt.X("column:N", sort=None, axis=alt.Axis(**AXIS, labelAngle=-60), title=None),
-        y=alt.Y("row:N", sort=None, axis=alt.Axis(**AXIS), title=None))
+        x=alt.X("column:N", sort=None, axis=alt.Axis(**AXIS, labelAngle=-60, labelOverlap=False), title=None),
+        y=alt.Y("row:N", sort=None, axis=alt.Axis(**AXIS, labelOverlap=False), title=None))
     cells = base.mark_rect().encode(
         color=alt.Color("value:Q", scale=alt.Scale(scheme=scheme, domain=list(domain), reverse=scheme == "redblue")),
         tooltip=["row", "column", alt.Tooltip("value:Q", format=".3f")])

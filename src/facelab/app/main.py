@@ -14,6 +14,9 @@ HERE = Path(__file__).parent
 
 st.set_page_config(page_title="facelab", page_icon=":material/face:", layout="wide")
 cfg = config()
+# A viewer's dashboard: the launcher hides the Deploy/developer toolbar (client.toolbarMode);
+# this hides the Stop button that appears while a page runs (a stopped page is half drawn).
+st.html("<style>[data-testid='stStatusWidget'] button {display: none;}</style>")
 
 pages = [
     st.Page(str(HERE / "views" / "overview.py"), title="Overview", icon=":material/home:", default=True),

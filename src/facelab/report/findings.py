@@ -310,9 +310,11 @@ def collect_findings(runs_dir: str | Path, reports: list[Path]) -> list[Finding]
     return [finding_for(s, runs=runs, reports=reports, kind=k) for s, k in subjects(runs, reports)]
 
 
-def finding_markdown(f: Finding) -> str:
-    """The finding as Markdown (the dashboard page and a report share it)."""
-    lines = [f"**Question.** {f.question}", "", f"**Hypothesis.** {f.hypothesis}", "", "**How it was tested.**"]
+def finding_markdown(f: Finding, question: bool = True) -> str:
+    """The finding as Markdown (the dashboard page and a report share it); ``question=False``
+    leaves the question out where a page shows it as a heading."""
+    lines = ([f"**Question.** {f.question}", ""] if question else []) + [
+        f"**Hypothesis.** {f.hypothesis}", "", "**How it was tested.**"]
     lines += [f"{i}. {m}" for i, m in enumerate(f.method, 1)]
     lines += ["", "**Evidence.**"]
     if f.mean_face is not None:

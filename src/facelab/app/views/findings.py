@@ -42,15 +42,17 @@ st.header(f.question)
 BADGE[f.verdict](f"**{f.verdict.capitalize()}.** {f.answer}")
 left, right = st.columns([3, 2])
 with left:
-    st.markdown(finding_markdown(f))
+    st.markdown(finding_markdown(f, question=False))  # the question is the heading above
 with right:
     evidence = [e for e in [f.classifier, *f.others] if e is not None]
     if evidence:
         df = pd.DataFrame({"run": [e.run for e in evidence], "accuracy": [e.accuracy for e in evidence],
                            "low": [e.low for e in evidence], "high": [e.high for e in evidence]})
         st.altair_chart(interval_bars(df, label="run", value="accuracy", low="low", high="high",
-                                      title="held-out accuracy, 95% CI (dashed: most common class)",
-                                      reference=f.classifier.majority), width="stretch")
+                                      title="held-out accuracy, 95% CI", reference=f.classifier.majority),
+                        width="stretch")
+        st.caption("Dashed line: always answering the most common "
+                   f"{'class' if f.kind == 'multiclass' else 'group'} on the same images.")
     if f.classifier is not None and f.classifier.per_class is not None:
         st.altair_chart(bars(f.classifier.per_class.fillna(0.0), x="accuracy", y="class", domain=(0, 1),
                              title="accuracy per class (held-out)"), width="stretch")

@@ -60,9 +60,14 @@ st.markdown(f"**target** {', '.join(task.targets)} · **task** {task.kind} · **
 flat = flat_metrics(run.metrics or {})
 tiles = metric_tiles(run.metrics)
 if tiles:
-    cols = st.columns(min(4, len(tiles)))
-    for i, tile in enumerate(tiles):
-        cols[i % len(cols)].metric(tile.label, tile.value, help=f"`{tile.key}` in metrics.json")
+    # a figure with its interval needs twice the width of a plain one
+    wide = [t for t in tiles if t.label.endswith("(95% CI)")][:3]
+    rest = [t for t in tiles if t not in wide]
+    for group, n in ((wide, max(2, len(wide))), (rest, 4)):
+        if group:
+            cols = st.columns(n)
+            for i, tile in enumerate(group):
+                cols[i % n].metric(tile.label, tile.value, help=f"`{tile.key}` in metrics.json")
     with st.expander("all metrics"):
         st.dataframe(pd.DataFrame({"metric": [metric_label(k) for k in flat], "value": list(flat.values()),
                                    "key": list(flat)}), hide_index=True)
