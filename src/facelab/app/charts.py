@@ -30,7 +30,7 @@ def bars(df: pd.DataFrame, *, x: str, y: str, title: str = "", domain: tuple | N
 def heatmap(df: pd.DataFrame, *, title: str, scheme: str = "redblue", domain=(-1, 1),
             highlight: str | None = None) -> alt.Chart:
     """``row, column, value`` cells; the picked attribute's row and column are outlined."""
-    size = max(260, 18 * df["row"].nunique())
+    step = 18 if df["row"].nunique() > 12 else 40
     base = alt.Chart(df, title=title).encode(
         x=alt.X("column:N", sort=None, axis=alt.Axis(**AXIS, labelAngle=-60, labelOverlap=False), title=None),
         y=alt.Y("row:N", sort=None, axis=alt.Axis(**AXIS, labelOverlap=False), title=None))
@@ -42,7 +42,8 @@ def heatmap(df: pd.DataFrame, *, title: str, scheme: str = "redblue", domain=(-1
         picked = df[(df["row"] == highlight) | (df["column"] == highlight)]
         chart = cells + alt.Chart(picked).mark_rect(fill=None, stroke="black", strokeWidth=1).encode(
             x=alt.X("column:N", sort=None), y=alt.Y("row:N", sort=None))
-    return chart.properties(width=size, height=size)
+    # sized by the band (a step per attribute): Streamlit keeps a step, not a fixed width
+    return chart.properties(width=alt.Step(step), height=alt.Step(step))
 
 
 def interval_bars(df: pd.DataFrame, *, label: str, value: str, low: str, high: str, title: str = "",
@@ -67,7 +68,6 @@ def confusion(table: pd.DataFrame, classes: list[str], *, title: str = "") -> al
     base = alt.Chart(table, title=title).encode(
         x=alt.X("predicted:N", sort=classes, axis=alt.Axis(**AXIS, labelAngle=-30)),
         y=alt.Y("true:N", sort=classes, axis=alt.Axis(**AXIS)))
-    side = max(220, 60 * len(classes))
     return (base.mark_rect().encode(color=alt.Color("count:Q", scale=alt.Scale(scheme="blues")),
                                     tooltip=["true", "predicted", "count"])
-            + base.mark_text(fontSize=13).encode(text="count:Q")).properties(width=side, height=side)
+            + base.mark_text(fontSize=13).encode(text="count:Q")).properties(width=alt.Step(90), height=alt.Step(60))

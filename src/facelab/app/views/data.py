@@ -38,10 +38,12 @@ if interactive:
                         width="stretch")
     tab_corr, tab_cond, tab_pairs = st.tabs(["Correlation matrix", "P(A | B) matrix", f"Pairs with {picked}"])
     with tab_corr:
-        st.altair_chart(heatmap(matrix_long(stats, "correlation"), title="correlation (phi)", highlight=picked))
+        st.altair_chart(heatmap(matrix_long(stats, "correlation"), title="correlation (phi)", highlight=picked),
+                        width="content")
     with tab_cond:
         st.altair_chart(heatmap(matrix_long(stats, "conditional"), title="P(row attribute | column attribute)",
-                                scheme="viridis", domain=(0, 1), highlight=picked))
+                                scheme="viridis", domain=(0, 1), highlight=picked),
+                        width="content")
     with tab_pairs:
         st.dataframe(partners(stats, picked).rename(columns={"p_given_picked": f"P(attribute | {picked})",
                                                              "p_picked_given": f"P({picked} | attribute)"}),

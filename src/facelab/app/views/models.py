@@ -97,7 +97,7 @@ with tab_report:  # from the run's own predictions: every finished run has one
                                     for k in ("precision", "recall", "F1")})
         cells, order = confusion_long(*labels_and_probabilities(run, report.split), task.kind, task.classes)
         if order:
-            st.altair_chart(confusion(cells, order, title=f"confusion matrix ({report.split})"))
+            st.altair_chart(confusion(cells, order, title=f"confusion matrix ({report.split})"), width="content")
 with tab_curves:
     hist = folder / HISTORY
     if hist.is_file():

@@ -69,12 +69,14 @@ else:
             st.warning(f"`{r}` gets none of the sample photos right (e.g. {worst}): a model that is too "
                        "small or too briefly trained, or synthetic faces unlike its training data.")
     if right:
-        st.caption("Sample photos the chosen model(s) get right: " + ", ".join(right) + ".")
+        wrong = sorted({f"{n} ({c.wrong[0]})" for r in chosen for n, c in checks[r].items() if c.wrong})
+        st.caption("Sample photos the chosen model(s) get right: " + ", ".join(right) + "."
+                   + (" Wrong on: " + "; ".join(wrong) + "." if wrong else ""))
     picked = st.multiselect("Sample photos (synthetic faces; download them to try the API)", list(samples),
                             default=right[:1] or list(samples)[:1], key="predict_samples")
-    cols = st.columns(max(1, len(samples)))
-    for col, (sname, path) in zip(cols, samples.items()):
-        col.download_button(f"⬇ {sname}.jpg", path.read_bytes(), file_name=path.name, mime="image/jpeg",
+    cols = st.columns(3)
+    for i, (sname, path) in enumerate(samples.items()):
+        cols[i % 3].download_button(f"⬇ {sname}.jpg", path.read_bytes(), file_name=path.name, mime="image/jpeg",
                             key=f"dl-sample-{sname}")
     photos = [(f"{s}.jpg", samples[s].read_bytes()) for s in picked]
 
@@ -120,9 +122,9 @@ for fname, data in photos:
             if sample:
                 c = checks[run_name][sample]
                 if c.ok:
-                    st.success("right: " + "; ".join(c.right), icon="✅")
+                    st.success("right: " + "; ".join(c.right), icon=":material/check_circle:")
                 elif c.wrong:
-                    st.warning("wrong: " + "; ".join(c.wrong), icon="⚠️")
+                    st.warning("wrong: " + "; ".join(c.wrong), icon=":material/warning:")
             for face in result.faces:
                 labels = ", ".join(face.labels) or "(none above threshold)"
                 st.markdown(f"**face #{face.index}** → {labels}")
