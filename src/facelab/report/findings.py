@@ -112,16 +112,24 @@ class Finding:
 
 # -- reading the evidence ------------------------------------------------------------------------
 def load_runs(runs_dir: str | Path) -> list:
-    """Every finished run under ``runs_dir`` that loads (a broken run is skipped, not fatal)."""
+    """Every finished run under ``runs_dir`` that loads (a broken run is skipped, not fatal).
+
+    Each run reads its ``predictions.parquet`` once however many attributes are asked about (a
+    40-attribute run is asked 40 times).
+    """
+    from functools import lru_cache
+
     from ..runs import Run
     from ..runs.listing import run_names
 
     out = []
     for name in run_names(runs_dir):
         try:
-            out.append(Run.load(Path(runs_dir) / name))
+            run = Run.load(Path(runs_dir) / name)
         except Exception:  # a half-written or corrupt run says so on the Models page
             continue
+        run.predictions = lru_cache(maxsize=1)(run.predictions)
+        out.append(run)
     return out
 
 

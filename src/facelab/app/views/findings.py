@@ -15,7 +15,7 @@ st.caption("Written from the evidence present — the runs' held-out predictions
            "mean faces — not typed in. It changes when you train, evaluate or explore again.")
 
 
-@st.cache_data(ttl=15, show_spinner="reading the evidence…")
+@st.cache_data(ttl=60, show_spinner="reading the evidence…")
 def findings(runs: str, reports: tuple[str, ...]):
     from pathlib import Path
 
