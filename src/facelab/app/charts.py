@@ -60,7 +60,7 @@ def interval_bars(df: pd.DataFrame, *, label: str, value: str, low: str, high: s
                                           alt.Tooltip(f"{high}:Q", format=".3f")]))
     if reference is not None:
         chart += alt.Chart(pd.DataFrame({"x": [reference]})).mark_rule(strokeDash=[4, 4], color="grey").encode(x="x:Q")
-    return chart.properties(height=max(80, 34 * len(df)))
+    return chart.properties(height=alt.Step(34))  # a step per row: Streamlit keeps it
 
 
 def confusion(table: pd.DataFrame, classes: list[str], *, title: str = "") -> alt.Chart:
