@@ -90,6 +90,11 @@ def test_not_supported_and_inconclusive(tmp_path):
     binary_run(runs / "close", "Eyeglasses", right=308, positives=300)  # 77%: interval spans 75%
     f = finding_for("Eyeglasses", runs=load_runs(runs), reports=[])
     assert f.verdict == "inconclusive" and f.classifier.low < 0.75 < f.classifier.high
+    assert not f.classifier.one_answer and not f.notes
+    y = np.r_[np.ones(300), np.zeros(100)].astype(int)  # always "yes": 75%, the majority rate exactly
+    write_run(runs / "yes-man", kind="binary", targets=["Young"], classes=["Young"], y=y, prob=np.full(400, 0.8))
+    f = finding_for("Young", runs=load_runs(runs), reports=[])
+    assert f.classifier.one_answer and "degenerate" in f.notes[0] and f.verdict != "supported"
 
 
 def test_not_enough_evidence(tmp_path):

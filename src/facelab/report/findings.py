@@ -59,6 +59,7 @@ class ClassifierEvidence:
     majority: float  # accuracy of always answering the most common class on the same images
     held_out: bool
     per_class: pd.DataFrame | None = None  # multiclass: class, n, accuracy (recall)
+    one_answer: bool = False  # the model gives the same answer for every image (degenerate)
 
     @property
     def text(self) -> str:
@@ -174,7 +175,7 @@ def classifier_evidence(run, subject: str) -> ClassifierEvidence | None:
     held = split == "test" or bool((run.metrics or {}).get("holdout", True))
     return ClassifierEvidence(run=run.name, model=run.model_name, split=split, n=int(len(y)),
                               accuracy=float(right.mean()), low=lo, high=hi, majority=majority, held_out=held,
-                              per_class=per_class)
+                              per_class=per_class, one_answer=len(np.unique(pred)) == 1)
 
 
 def mean_face_evidence(reports: list[Path], attr: str) -> MeanFaceEvidence | None:
@@ -281,6 +282,9 @@ def finding_for(subject: str, *, runs: list, reports: list[Path], kind: str | No
         if verdict == "supported" and not mean_face.visible:
             notes.append("the model separates the groups although their mean faces look alike: the "
                          "difference is in details that averaging blurs away.")
+    if best is not None and best.one_answer:
+        notes.append(f"`{best.run}` gives the same answer for every held-out face: it is degenerate (too "
+                     "small or too briefly trained) and says nothing about the faces.")
     if best is not None and best.per_class is not None:
         weak = best.per_class.dropna()
         weak = weak[weak["accuracy"] < 1.0 / max(len(weak), 1)]["class"].tolist()
