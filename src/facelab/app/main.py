@@ -14,8 +14,9 @@ HERE = Path(__file__).parent
 
 st.set_page_config(page_title="facelab", page_icon=":material/face:", layout="wide")
 cfg = config()
-# A viewer's dashboard: the launcher hides the Deploy/developer toolbar (client.toolbarMode);
-# this hides the Stop button that appears while a page runs (a stopped page is half drawn).
+# A viewer's dashboard: no Deploy/developer toolbar (also set by `facelab app`'s command line, and
+# set here for `streamlit run main.py`); the style hides the Stop button shown while a page runs.
+st.set_option("client.toolbarMode", "minimal")
 st.html("<style>[data-testid='stStatusWidget'] button {display: none;}</style>")
 
 pages = [
