@@ -13,7 +13,8 @@ RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
-RUN pip install ".[serve]"
+# onnx: `--backend auto` serves with ONNX Runtime (runs mounted read-only export to $FACELAB_HOME/onnx)
+RUN pip install ".[serve,onnx]"
 
 FROM python:3.11-slim
 # libgomp: OpenMP for torch's CPU kernels; nothing else native is needed by the headless OpenCV wheel.

@@ -12,6 +12,11 @@ Figures (targets from the project brief):
 4. ``smiling_agreement``: CelebA test-split images given as ordinary photos (detect + align) vs
    ``--aligned``: same Smiling label. Target >= 95% (a photo where no face is found counts as a
    disagreement).
+5. ``fastpath`` (``--only fastpath``): the fast photo path (``Predictor(fast=True)``, what
+   ``facelab serve`` uses) against the plain one. (a) Every LFW photo of ``people/``: the plain
+   path's faces that the fast path finds with IoU >= 0.9 (target >= 99%) and whose probabilities
+   are within 0.01 of the plain path's. (b) The 640x480 latency photos on one core: CPU time per
+   stage (decode, detect, align, classify) for both paths (target: fast <= 15 ms end to end).
 
 Needs a 40-attribute CelebA run: ``--run NAME``; without one, a quick run is trained on the real
 cache (``train(target="all", minutes=--minutes)``) and the output says so.
@@ -209,6 +214,92 @@ def agreement(run, root: Path, n: int, data: str | None = None) -> dict:
             "target": 0.95}
 
 
+def _photos_640(root: Path, n: int, tmp: Path) -> list[Path]:
+    """The latency photos: LFW faces upscaled to 400x400 at a random spot of a 640x480 frame."""
+    from facelab.data.image import load_image
+
+    paths = sorted((root / "people").glob("*/*.jpg"))
+    random.Random(1).shuffle(paths)
+    rng = np.random.default_rng(0)
+    files = []
+    for i, p in enumerate(paths[:n]):
+        face = cv2.resize(load_image(p), (400, 400), interpolation=cv2.INTER_CUBIC)
+        frame = np.full((480, 640, 3), 0, np.uint8)
+        frame[:] = rng.integers(40, 200, 3)
+        x, y = int(rng.integers(0, 241)), int(rng.integers(0, 81))
+        frame[y:y + 400, x:x + 400] = face
+        f = tmp / f"fast{i:03d}.jpg"
+        cv2.imwrite(str(f), frame[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 90])
+        files.append(f)
+    return files
+
+
+def fastpath(run, root: Path, n_lfw: int, n_photos: int, tmp: Path, backend: str = "torch") -> dict:
+    """The fast photo path vs the plain one: the same faces and probabilities, and CPU per stage."""
+    from facelab.faces.detect import box_iou
+    from facelab.predict import Predictor
+    from facelab.predict.fastpath import prepare_photo
+
+    _set_threads(1)
+    plain = Predictor.from_run(run, threads=1, backend=backend)
+    fast = Predictor.from_run(run, threads=1, backend=backend, fast=True)
+    lfw = sorted((root / "people").glob("*/*.jpg"))
+    if n_lfw:
+        lfw = lfw[:n_lfw]
+    faces = matched = close = 0
+    diffs: list[float] = []
+    missed = []
+    for p in lfw:
+        a, b = plain.predict(p), fast.predict(p)
+        for fa in a.faces:
+            faces += 1
+            best = max(b.faces, key=lambda fb: box_iou(fa.box, fb.box), default=None)
+            iou = box_iou(fa.box, best.box) if best is not None else 0.0
+            if iou < 0.9:
+                missed.append({"photo": str(p.relative_to(root)), "side": round(fa.box.w), "iou": round(iou, 3)})
+                continue
+            matched += 1
+            if fa.classified and best.classified:
+                d = max(abs(v - best.probabilities[k]) for k, v in fa.probabilities.items())
+                diffs.append(d)
+                close += d <= 0.01
+    agreement = {"photos": len(lfw), "faces_plain": faces, "matched_iou_0_9": matched,
+                 "matched_fraction": round(matched / max(1, faces), 4), "target": 0.99,
+                 "classified_pairs": len(diffs), "probabilities_within_0_01": close,
+                 "probabilities_within_0_01_fraction": round(close / max(1, len(diffs)), 4),
+                 "max_abs_prob_diff": round(max(diffs), 5) if diffs else None,
+                 "missed": missed[:20]}
+    print("fastpath agreement", {k: v for k, v in agreement.items() if k != "missed"}, flush=True)
+    files = _photos_640(root, n_photos, tmp)
+    for f in files[:3]:
+        plain.predict(f), fast.predict(f)  # warm-up
+    cpu_plain, cpu_fast, wall_fast = [], [], []
+    stages: dict[str, list[float]] = {"decode": [], "detect": [], "align": [], "classify": []}
+    for f in files:
+        c0 = time.thread_time()
+        plain.predict(f)
+        cpu_plain.append(1000 * (time.thread_time() - c0))
+        t0, c0 = time.perf_counter(), time.thread_time()
+        data = f.read_bytes()
+        ph = prepare_photo(data, f.name, [fast])
+        c1 = time.thread_time()
+        fast._finish(ph.pending)
+        c2 = time.thread_time()
+        wall_fast.append(1000 * (time.perf_counter() - t0))
+        cpu_fast.append(1000 * (c2 - c0))
+        for k in ("decode", "detect", "align"):
+            stages[k].append(ph.cpu_ms.get(k, 0.0))
+        stages["classify"].append(1000 * (c2 - c1))
+    med = lambda v: round(statistics.median(v), 2)  # noqa: E731
+    latency = {"photos": len(files), "threads": 1, "backend": backend,
+               "plain_cpu_median_ms": med(cpu_plain), "fast_cpu_median_ms": med(cpu_fast),
+               "fast_cpu_p90_ms": round(float(np.percentile(cpu_fast, 90)), 2),
+               "fast_wall_median_ms": med(wall_fast),
+               "fast_cpu_median_ms_by_stage": {k: med(v) for k, v in stages.items()}, "target_ms": 15}
+    print("fastpath latency", latency, flush=True)
+    return {"lfw_agreement": agreement, "latency_one_core": latency}
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description="Prediction benchmarks (see the module docstring).")
     ap.add_argument("--run", help="a 40-attribute CelebA run (name or folder); default: train a quick one")
@@ -217,7 +308,10 @@ def main(argv=None) -> None:
     ap.add_argument("--latency-photos", type=int, default=60)
     ap.add_argument("--throughput-images", type=int, default=4000)
     ap.add_argument("--agreement-images", type=int, default=1000)
-    ap.add_argument("--only", default="latency,throughput,recall,agreement")
+    ap.add_argument("--only", default="latency,throughput,recall,agreement",
+                    help="comma list of latency,throughput,recall,agreement,fastpath")
+    ap.add_argument("--fastpath-lfw", type=int, default=0, help="LFW photos compared (default: all)")
+    ap.add_argument("--fastpath-backend", default="torch", help="backend of both predictors in --only fastpath")
     ap.add_argument("--data", default=None, help="the run's prepared cache, when its own is gone (the "
                                                  "agreement images are its test split)")
     ap.add_argument("--tag", default=None, help="suffix of the results file")
@@ -244,6 +338,8 @@ def main(argv=None) -> None:
     if "agreement" in only:
         out["agreement"] = agreement(run, root, args.agreement_images, args.data)
         print("agreement", out["agreement"])
+    if "fastpath" in only:
+        out["fastpath"] = fastpath(run, root, args.fastpath_lfw, args.latency_photos, tmp, args.fastpath_backend)
     out["load_average_1m_end"] = round(os.getloadavg()[0], 2)
     RESULTS.mkdir(parents=True, exist_ok=True)
     dest = RESULTS / (f"predict-{args.tag}.json" if args.tag else "predict.json")

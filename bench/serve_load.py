@@ -8,6 +8,12 @@ Loopback only, bounded in time and in request count. Run it under the shared ben
 Without --run, a tiny CNN is trained on synthetic faces first (said in the output). The photo is a
 real face (LFW `people/` or CelebA from $FACELAB_DATA) scaled into a 640x480 frame when the data is
 there, else a synthetic face photo (said in the output).
+
+``--raw`` sends the photo as a raw ``image/jpeg`` body instead of multipart; ``--serve-arg`` passes
+options to ``facelab serve`` (e.g. ``--serve-arg=--no-fast --serve-arg=--backend=torch``).
+``--soak N`` sends N requests instead (8 clients) mixing good photos with bad uploads (empty,
+text, truncated JPEG, over the upload limit): it counts 5xx answers (must be 0), checks that every
+bad upload gets a 4xx with an error message, and reports the server's RSS at start/middle/end.
 """
 from __future__ import annotations
 
@@ -104,11 +110,28 @@ def rss_mb(pid: int) -> float:
     return sum(x.memory_info().rss for x in [p, *p.children(recursive=True)]) / 2**20
 
 
+def _post(c, photo: bytes, run: str, raw: bool):
+    if raw:
+        return c.post("/v1/predict", params={"run": run, "filename": "photo.jpg"}, content=photo,
+                      headers={"content-type": "image/jpeg"})
+    return c.post("/v1/predict", params={"run": run}, files={"file": ("photo.jpg", photo, "image/jpeg")})
+
+
+def _timing(header: str | None) -> dict[str, float]:
+    out = {}
+    for part in (header or "").split(","):
+        if ";dur=" in part:
+            k, v = part.strip().split(";dur=")
+            out[k] = float(v)
+    return out
+
+
 async def load(url: str, photo: bytes, run: str, clients: int, seconds: float, max_requests: int,
-               on_half) -> dict:
+               on_half, raw: bool = False) -> dict:
     import httpx
 
     latencies: list[float] = []
+    stages: dict[str, list[float]] = {}
     errors: dict[str, int] = {}
     faces_seen = []
     count = 0
@@ -122,11 +145,12 @@ async def load(url: str, photo: bytes, run: str, clients: int, seconds: float, m
             count += 1
             t0 = time.perf_counter()
             try:
-                r = await c.post("/v1/predict", params={"run": run},
-                                 files={"file": ("photo.jpg", photo, "image/jpeg")})
+                r = await _post(c, photo, run, raw)
                 dt = time.perf_counter() - t0
                 if r.status_code == 200:
                     latencies.append(dt)
+                    for k, v in _timing(r.headers.get("server-timing")).items():
+                        stages.setdefault(k, []).append(v)
                     faces_seen.append(len(r.json()["predictions"][0]["faces"]))
                 else:
                     errors[str(r.status_code)] = errors.get(str(r.status_code), 0) + 1
@@ -145,7 +169,76 @@ async def load(url: str, photo: bytes, run: str, clients: int, seconds: float, m
     return {"requests_ok": len(lat), "errors": errors, "error_count": sum(errors.values()), "seconds": round(elapsed, 2),
             "requests_per_s": round(len(lat) / elapsed, 2), "p50_ms": q(0.50), "p99_ms": q(0.99),
             "mean_ms": statistics.fmean(lat) * 1000 if lat else None,
-            "faces_per_response": sorted(set(faces_seen))}
+            "faces_per_response": sorted(set(faces_seen)),
+            "server_timing_median_ms": {k: round(statistics.median(v), 2) for k, v in stages.items()}}
+
+
+def bad_uploads(photo: bytes, max_upload_mb: float) -> dict[str, tuple]:
+    """name -> (multipart file tuple or raw bytes, content type, raw?) of each bad upload kind."""
+    return {
+        "empty": (("empty.jpg", b"", "image/jpeg"), None, False),
+        "text": (("notes.txt", b"just some text, not a photo\n" * 20, "text/plain"), None, False),
+        "text_as_jpeg": (("fake.jpg", b"just some text, not a photo\n" * 20, "image/jpeg"), None, False),
+        "truncated_jpeg": (("cut.jpg", photo[: len(photo) // 3], "image/jpeg"), None, False),
+        "truncated_raw": (photo[:400], "image/jpeg", True),
+        "oversized": (("huge.jpg", b"\xff\xd8" + os.urandom(int(max_upload_mb * 2**20) + 1024), "image/jpeg"), None, False),
+    }
+
+
+async def soak(url: str, photo: bytes, run: str, n: int, on_half, max_upload_mb: float = 10.0) -> dict:
+    """n requests from 8 clients: half good photos (multipart and raw), half bad uploads."""
+    import httpx
+
+    bad = bad_uploads(photo, max_upload_mb)
+    kinds = ["good", "good_raw"] * 3 + list(bad)  # 50% good photos
+    plan = [kinds[i % len(kinds)] for i in range(n)]
+    stats: dict[str, dict] = {}
+    messages: dict[str, str] = {}
+    idx = {"i": 0}
+
+    async def client(c: httpx.AsyncClient) -> None:
+        while idx["i"] < n:
+            i = idx["i"]
+            idx["i"] += 1
+            kind = plan[i]
+            try:
+                if kind in ("good", "good_raw"):
+                    r = await _post(c, photo, run, kind == "good_raw")
+                else:
+                    body, ctype, raw = bad[kind]
+                    if raw:
+                        r = await c.post("/v1/predict", params={"run": run, "filename": "cut.jpg"}, content=body,
+                                         headers={"content-type": ctype})
+                    else:
+                        r = await c.post("/v1/predict", params={"run": run}, files={"file": body})
+                code = str(r.status_code)
+                if r.status_code >= 400:
+                    try:
+                        err = r.json().get("error") or ""
+                    except ValueError:
+                        err = ""
+                    messages.setdefault(kind, err)
+                    if not err:
+                        code += "-no-message"
+            except httpx.HTTPError as e:
+                code = type(e).__name__
+            s = stats.setdefault(kind, {})
+            s[code] = s.get(code, 0) + 1
+            if i == n // 2:
+                on_half()
+
+    async with httpx.AsyncClient(base_url=url, timeout=60) as c:
+        await asyncio.gather(*(client(c) for _ in range(8)))
+    five = sum(v for k in stats.values() for code, v in k.items() if code.startswith("5"))
+    bad_ok = all(all(code.startswith("4") and "no-message" not in code for code in stats.get(k, {})) for k in bad)
+    good_ok = all(set(stats.get(k, {})) <= {"200"} for k in ("good", "good_raw"))
+    return {"requests": n, "status_by_kind": stats, "server_errors_5xx": five,
+            "every_bad_upload_4xx_with_message": bad_ok, "every_good_photo_200": good_ok,
+            "messages": messages}
+
+
+class _Done(Exception):
+    """The soak finished (skips the load test)."""
 
 
 def main() -> None:
@@ -157,8 +250,16 @@ def main() -> None:
     ap.add_argument("--max-requests", type=int, default=200_000, help="hard bound on requests sent")
     ap.add_argument("--workers", type=int, default=None, help="server inference threads (default: cores)")
     ap.add_argument("--warmup", type=int, default=8)
-    ap.add_argument("--out", type=Path, default=RESULTS / "serve_load.json")
+    ap.add_argument("--out", type=Path, default=None, help="default bench/results/serve_load[-TAG].json")
+    ap.add_argument("--tag", default=None, help="suffix of the results file (e.g. before, after)")
+    ap.add_argument("--raw", action="store_true", help="send the photo as a raw image/jpeg body")
+    ap.add_argument("--serve-arg", action="append", default=[], help="an option for `facelab serve` (repeatable)")
+    ap.add_argument("--soak", type=int, default=0, help="send N mixed good/bad requests instead of the load test")
     args = ap.parse_args()
+    if args.out is None:
+        stem = "serve_soak" if args.soak else "serve_load"
+        args.out = RESULTS / (f"{stem}-{args.tag}.json" if args.tag else f"{stem}.json")
+    load_start = round(os.getloadavg()[0], 2)
     if args.seconds > 600 or args.clients > 256:
         raise SystemExit("bounded: at most 600 s and 256 clients")
 
@@ -180,6 +281,7 @@ def main() -> None:
                "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
         if args.workers:
             cmd += ["--workers", str(args.workers)]
+        cmd += args.serve_arg
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         stderr_lines: list[str] = []
         threading.Thread(target=lambda: stderr_lines.extend(proc.stderr), daemon=True).start()
@@ -190,17 +292,25 @@ def main() -> None:
             single = []
             for _ in range(args.warmup):  # model and detector warm, allocator settled
                 t0 = time.perf_counter()
-                httpx.post(f"{url}/v1/predict", params={"run": run}, timeout=60,
-                           files={"file": ("photo.jpg", photo, "image/jpeg")}).raise_for_status()
+                with httpx.Client(base_url=url, timeout=60) as c1:
+                    _post(c1, photo, run, args.raw).raise_for_status()
                 single.append(time.perf_counter() - t0)
             rss = {"idle": rss_mb(proc.pid)}
+            if args.soak:
+                rss["start"] = rss["idle"]
+                res = asyncio.run(soak(url, photo, run, args.soak,
+                                       on_half=lambda: rss.__setitem__("middle", rss_mb(proc.pid))))
+                rss["end"] = rss_mb(proc.pid)
+                raise _Done
             # A short burst at full concurrency first: buffers for 16 in-flight requests are
             # allocated once; growth after that (start → middle → end) would be a leak.
-            asyncio.run(load(url, photo, run, args.clients, 3.0, 10_000, on_half=lambda: None))
+            asyncio.run(load(url, photo, run, args.clients, 3.0, 10_000, on_half=lambda: None, raw=args.raw))
             rss["start"] = rss_mb(proc.pid)
             res = asyncio.run(load(url, photo, run, args.clients, args.seconds, args.max_requests,
-                                   on_half=lambda: rss.__setitem__("middle", rss_mb(proc.pid))))
+                                   on_half=lambda: rss.__setitem__("middle", rss_mb(proc.pid)), raw=args.raw))
             rss["end"] = rss_mb(proc.pid)
+        except _Done:
+            pass
         finally:
             proc.terminate()
             try:
@@ -209,8 +319,10 @@ def main() -> None:
                 proc.kill()
 
     result = {
-        "benchmark": "serve_load", "run": run_note, "photo": photo_note, "clients": args.clients,
-        "target_seconds": args.seconds, **res,
+        "benchmark": "serve_soak" if args.soak else "serve_load", "run": run_note, "photo": photo_note,
+        "clients": 8 if args.soak else args.clients, "raw_body": args.raw, "serve_args": args.serve_arg,
+        "load_avg_1m_at_start": load_start,
+        **({} if args.soak else {"target_seconds": args.seconds}), **res,
         "single_client_median_ms": round(statistics.median(single[len(single) // 2:]) * 1000, 1),
         "note": "clients run in this process on the same machine as the server (loopback)",
         "server_rss_mb": {k: round(v, 1) for k, v in rss.items()},
@@ -222,6 +334,14 @@ def main() -> None:
     print(json.dumps(result, indent=2))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
+    if args.soak:
+        print(f"\nsoak: {res['server_errors_5xx']} 5xx, bad uploads all 4xx with a message: "
+              f"{res['every_bad_upload_4xx_with_message']}, good all 200: {res['every_good_photo_200']}, RSS "
+              f"{rss['start']:.0f} → {rss.get('middle', float('nan')):.0f} → {rss['end']:.0f} MB (written to {args.out})")
+        if res["server_errors_5xx"] or not res["every_bad_upload_4xx_with_message"]:
+            print("server stderr tail:\n" + "".join(stderr_lines[-20:]), file=sys.stderr)
+            raise SystemExit(1)
+        return
     print(f"\n{result['requests_per_s']} req/s, p50 {result['p50_ms']:.0f} ms, p99 {result['p99_ms']:.0f} ms, "
           f"{result['error_count']} errors, RSS idle {rss['idle']:.0f}, load {rss['start']:.0f} → "
           f"{rss.get('middle', float('nan')):.0f} → {rss['end']:.0f} MB  (written to {args.out})")

@@ -176,7 +176,9 @@ def test_pages_say_what_to_run_when_pieces_are_missing(tmp_path, monkeypatch):
     for name in PAGES:
         at = _page(at, name) if name != "overview" else at
         text = " ".join(i.value for i in at.info)
-        if name != "api":
+        if name == "predict":  # a fresh install predicts with the models shipped with facelab
+            assert "shipped with facelab" in " ".join(c.value for c in at.caption), name
+        elif name != "api":
             assert "run `facelab" in text, (name, text)
 
 
@@ -265,3 +267,19 @@ def test_launch_command(tmp_path):
     assert "8765" in cmd and cmd[cmd.index("--") + 1:] == ["--runs", str(tmp_path.resolve())]
     with pytest.raises(RunError, match="does not exist"):
         launch(runs=tmp_path / "missing")
+
+
+def test_predict_samples_are_checked_with_the_shipped_models_on_a_fresh_install(tmp_path, monkeypatch):
+    monkeypatch.setenv("FACELAB_RUNS", str(tmp_path / "none"))
+    monkeypatch.delenv("FACELAB_APP_DATA", raising=False)
+    at = AppTest.from_file(str(MAIN), default_timeout=120)
+    at.run()
+    at = _page(at, "predict")
+    at.radio(key="predict_source").set_value("Samples").run()
+    assert not at.exception, at.exception
+    # the shipped model was checked on the samples (a right answer, a wrong one named, or "cannot be checked")
+    said = [s.value for s in at.success] + [w.value for w in at.warning] + [i.value for i in at.info] + [
+        c.value for c in at.caption]
+    assert any(t.startswith(("right:", "wrong:", "Sample photos the chosen model(s) get right"))
+               or "sample photos" in t for t in said), said
+    assert any(m.value.startswith("**face #") for m in at.markdown)

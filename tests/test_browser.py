@@ -27,6 +27,7 @@ PAGES = {
     "models": ("Models", "true positives (TP)"),
     "clusters": ("Clusters", "Choosing k"),
     "predict": ("Predict", "Photos from"),
+    "generate": ("Generate", "No generator runs"),
     "api": ("REST API", "Endpoints"),
 }
 

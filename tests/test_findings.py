@@ -95,6 +95,12 @@ def test_not_supported_and_inconclusive(tmp_path):
     write_run(runs / "yes-man", kind="binary", targets=["Young"], classes=["Young"], y=y, prob=np.full(400, 0.8))
     f = finding_for("Young", runs=load_runs(runs), reports=[])
     assert f.classifier.one_answer and "degenerate" in f.notes[0] and f.verdict != "supported"
+    # training's own verdict (metrics.json "degenerate", runs/degenerate.py) is named too
+    chance = binary_run(runs / "chance", "Bald", right=200)
+    (chance / "metrics.json").write_text(json.dumps({"test_accuracy": 0.5, "holdout": True,
+                                                    "degenerate": "no better than chance on validation"}))
+    f = finding_for("Bald", runs=load_runs(runs), reports=[])
+    assert not f.classifier.one_answer and "no better than chance on validation" in " ".join(f.notes)
 
 
 def test_not_enough_evidence(tmp_path):

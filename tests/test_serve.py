@@ -191,8 +191,9 @@ def test_resolve_run_refuses_escapes(tmp_path):
 def test_startup_refuses_when_no_run_is_valid(runs, tmp_path):
     with pytest.raises(RunError, match="broken"):
         create_app(ServeSettings(runs=["broken"], runs_dir=runs))
-    with pytest.raises(RunError, match="no runs to serve"):
-        create_app(ServeSettings(runs=[], runs_dir=tmp_path))
+    # An empty runs folder (a fresh install) serves the models shipped with facelab.
+    assert RunStore.load(ServeSettings(runs=[], runs_dir=tmp_path, workers=1)).names == \
+        ["celeba-attributes", "fer-emotions"]
     # No names: every run folder is found, the corrupt one is named and skipped.
     store = RunStore.load(ServeSettings(runs=[], runs_dir=runs, workers=1))
     assert store.names == ["second", TINY_RUN] and list(store.failed) == ["broken"]

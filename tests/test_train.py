@@ -240,16 +240,18 @@ def test_single_class_target_is_refused(tmp_path, runs_dir):
         train(ds, target="A,B", epochs=1, **FAST)
 
 
-def test_no_prepared_cache_says_how_to_make_one(tmp_path):
+def test_a_folder_that_is_no_dataset_says_which_layouts_are(tmp_path):
+    """A dataset folder without a cache is prepared (tests/test_recipes.py); an empty class folder
+    is no dataset at all, and the error lists the layouts facelab reads."""
     src = tmp_path / "photos"
     (src / "alice").mkdir(parents=True)
-    with pytest.raises(DataError, match="no prepared cache") as e:
+    with pytest.raises(DataError, match="not a dataset layout facelab knows") as e:
         train(src, target="label", **FAST)
-    assert "facelab data prepare" in e.value.fix
+    assert "folder" in str(e.value)
     with pytest.raises(DataError, match="does not exist"):
         train(tmp_path / "nowhere", **FAST)
     (tmp_path / "labels.csv").write_text("image_id,A\n")
-    with pytest.raises(DataError, match="is a file, not a dataset folder") as e:
+    with pytest.raises(DataError, match="not a dataset layout.*a file") as e:
         train(tmp_path / "labels.csv", **FAST)
     assert e.value.path == str(tmp_path / "labels.csv")
 

@@ -29,6 +29,7 @@ _EXPORTS = {
     "prepare": "facelab.data.cache",
     "load_image": "facelab.data.image",
     "synthesize": "facelab.data.synth",
+    "collect": "facelab.collect",
     "render_face": "facelab.data.synth",
     "Task": "facelab.runs.task",
     "train": "facelab.train.trainer",
@@ -45,6 +46,10 @@ _EXPORTS = {
     "Predictor": "facelab.predict.predictor",
     "export_onnx": "facelab.predict.export",
     "create_app": "facelab.serve.app",
+    "train_gan": "facelab.generate.train",
+    "sample": "facelab.generate",
+    "interpolate": "facelab.generate",
+    "GeneratorRun": "facelab.generate.run",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

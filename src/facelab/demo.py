@@ -51,8 +51,10 @@ def run_demo(out: str | Path = "facelab-demo", *, n: int = 2000, size: int = 48,
 
     con = console or Console()
     t0 = time.perf_counter()
-    root = Path(out).resolve()
-    root.mkdir(parents=True, exist_ok=True)
+    from .outputs import claim_folder, folder_with_files
+
+    # a demo folder from before the outputs marker holds only its own sub-folders (data, home, runs...)
+    root = claim_folder(Path(out).resolve(), what="demo folder", recognise=folder_with_files("data"))
     # The demo keeps everything in its own folder so it never touches a user's runs or caches.
     os.environ["FACELAB_HOME"] = str(root / "home")
     os.environ["FACELAB_RUNS"] = str(root / "runs")

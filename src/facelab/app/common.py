@@ -75,6 +75,16 @@ def get_run(cfg: AppConfig, name: str):
     return load_run(str(path), path.stat().st_mtime)
 
 
+def run_folder(cfg: AppConfig, name: str) -> Path:
+    """The folder of run ``name``: in the runs folder, else a model shipped with facelab."""
+    from ..pretrained import is_shipped, shipped_path
+    from ..runs import resolve_name
+
+    if is_shipped(name) and not (cfg.runs / name).exists():
+        return shipped_path(name)
+    return resolve_name(cfg.runs, name)
+
+
 @st.cache_resource(show_spinner="loading predictor…", max_entries=8)
 def load_predictor(path: str, mtime: float):
     """A ``Predictor`` for a run folder (cached until the folder changes)."""

@@ -1,4 +1,5 @@
-"""`facelab data ...`: synth (cli/data_synth.py), info (cli/data_info.py), prepare (cli/data_prepare.py)."""
+"""`facelab data ...`: synth (cli/data_synth.py), info (cli/data_info.py), prepare (cli/data_prepare.py),
+collect (cli/data_collect.py)."""
 from __future__ import annotations
 
 import typer
@@ -8,8 +9,8 @@ data_app = typer.Typer(help="Datasets: make synthetic faces, inspect a source, p
 
 
 def register(app: typer.Typer) -> None:
-    from . import data_info, data_prepare, data_synth
+    from . import data_collect, data_info, data_prepare, data_synth
 
-    for mod in (data_synth, data_info, data_prepare):
+    for mod in (data_synth, data_info, data_prepare, data_collect):
         mod.register(data_app)
     app.add_typer(data_app, name="data")

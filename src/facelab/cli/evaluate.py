@@ -15,7 +15,9 @@ def register(app: typer.Typer) -> None:
     @app.command("evaluate")
     def evaluate_cmd(
         run: str = typer.Argument(..., help="Run name (under $FACELAB_RUNS) or run folder."),
-        data: Optional[Path] = typer.Option(None, help="Evaluate on another prepared cache (default: the run's)."),
+        data: Optional[Path] = typer.Option(None, help="Evaluate on another prepared cache or a dataset folder "
+                                                       "(prepared with the run's geometry; default: the run's "
+                                                       "cache)."),
         split: str = typer.Option("test", help="train, val or test (an empty test split falls back to val)."),
         groups: Optional[str] = typer.Option(
             None, help="Attribute columns for the subgroup table, e.g. Pale_Skin,Eyeglasses "

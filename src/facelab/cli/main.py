@@ -22,7 +22,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-_GROUPS = ("data", "train", "evaluate", "explore", "predict", "serve", "demo")
+_GROUPS = ("data", "train", "evaluate", "explore", "predict", "serve", "demo", "generate")
 
 
 def _register_all() -> None:

@@ -36,8 +36,10 @@ def register(app: typer.Typer) -> None:
 
     @app.command("predict")
     def predict_cmd(
-        run: str = typer.Argument(..., help="Run name or folder (see `facelab runs`)."),
-        photos: List[str] = typer.Argument(..., help="Photos, folders (recursive) or globs ('shots/*.jpg')."),
+        run: str = typer.Argument(..., metavar="[RUN] PHOTOS...",
+                                  help="Run name or folder (see `facelab runs`); without one, the models shipped "
+                                       "with facelab (40 CelebA attributes + 7 FER2013 emotions) are used."),
+        photos: Optional[List[str]] = typer.Argument(None, help="Photos, folders (recursive) or globs ('shots/*.jpg')."),
         out: Optional[Path] = typer.Option(None, help="Results file: .csv, .json or .parquet (one row per face)."),
         format: Optional[str] = typer.Option(None, help="csv, json or parquet (default: from --out's extension)."),
         aligned: bool = typer.Option(False, help="Photos are already framed like the dataset: skip detection."),
@@ -52,16 +54,28 @@ def register(app: typer.Typer) -> None:
         progress: bool = typer.Option(True, help="Show the progress bar."),
         runs_dir: Optional[Path] = runs_dir_option(),
     ) -> None:
-        """Find every face in photos and classify it with a trained run."""
+        """Find every face in photos and classify it with a trained run (or, with no run, with the
+        models shipped with facelab)."""
         use_runs_dir(runs_dir)
         from rich.console import Console
 
         from ..predict.batch import predict_files
+        from ..predict.combined import CombinedPredictor
         from ..predict.predictor import Predictor
+        from ..runs import names_a_run
 
         detector_params = {"max_side": max_side} if max_side else {}
-        pred = Predictor.from_run(run, backend=backend, min_face=min_face,  # type: ignore[arg-type]
-                                  **detector_params)
+        kw = dict(backend=backend, min_face=min_face, **detector_params)
+        looks_like_photos = Path(run).expanduser().exists() or any(ch in run for ch in "*?[")
+        if names_a_run(run) or not looks_like_photos:  # not a run nor a photo: "no run ..., did you mean"
+            if not photos:
+                raise typer.BadParameter("give the photos to classify after the run", param_hint="PHOTOS")
+            pred = Predictor.from_run(run, **kw)  # type: ignore[arg-type]
+        else:  # `facelab predict photo.jpg`: the first argument is a photo too
+            photos = [run, *(photos or [])]
+            pred = CombinedPredictor.shipped(**kw)
+            Console(stderr=True).print(f"no run given: using the models shipped with facelab ({pred.name}; "
+                                       "`facelab runs` lists them)", highlight=False)
         rep = predict_files(pred, photos, out=out, format=format, aligned=aligned, save_crops=save_crops,
                             annotate=annotate, workers=workers, batch_size=batch_size, progress=progress)
         c = Console()

@@ -22,7 +22,10 @@ def register(app: typer.Typer) -> None:
         max_upload_mb: float = typer.Option(10.0, help="Largest request body accepted (413 above)."),
         max_batch: int = typer.Option(16, help="Most images in one batch request."),
         detector: str = typer.Option("haar", help="Face detector."),
-        backend: str = typer.Option("torch", help="torch or onnx."),
+        backend: str = typer.Option("auto", help="torch, onnx, or auto (onnx when onnxruntime is installed)."),
+        fast: bool = typer.Option(True, help="Fast photo path and micro-batching (docs/serving.md)."),
+        batch_window_ms: float = typer.Option(3.0, help="How long a batch waits for concurrent requests."),
+        batch_max_faces: int = typer.Option(32, help="Most face crops classified in one batch."),
         log_level: str = typer.Option("info", help="Log level of the JSON logs."),
     ) -> None:
         """Serve runs over HTTP: POST /v1/predict, /v1/predict/batch; GET /v1/models, /v1/health; docs at /docs."""
@@ -30,7 +33,8 @@ def register(app: typer.Typer) -> None:
 
         run_server(runs=runs or [], runs_dir=runs_dir, host=host, port=port, workers=workers,
                    torch_threads=torch_threads, max_upload_mb=max_upload_mb, max_batch=max_batch,
-                   detector=detector, backend=backend, log_level=log_level)
+                   detector=detector, backend=backend, log_level=log_level, fast=fast,
+                   batch_window_ms=batch_window_ms, batch_max_faces=batch_max_faces)
 
     @app.command("app")
     def app_cmd(

@@ -20,7 +20,11 @@ def _parse_params(items: list[str] | None, flag: str = "--param",
         if "=" not in item:
             raise ConfigError(f"{flag} {item!r} is not KEY=VALUE", fix=f"e.g. {example}")
         k, v = item.split("=", 1)
-        out[k.strip()] = yaml.safe_load(v)  # numbers, lists and booleans in YAML syntax
+        try:
+            out[k.strip()] = yaml.safe_load(v)  # numbers, lists and booleans in YAML syntax
+        except yaml.YAMLError as e:  # a tag such as !!python/object is refused, never run
+            raise ConfigError(f"{flag} {item!r} is not a YAML value ({str(e).splitlines()[0]})",
+                              fix=f"e.g. {example}") from None
     return out
 
 
@@ -38,12 +42,29 @@ def _set_options(items: list[str] | None, flags: dict) -> dict:
     return sets
 
 
+def _print_shipped(console) -> None:
+    """The models shipped with facelab: usable by name wherever a run is (predict, serve, --init)."""
+    from rich.table import Table
+
+    from ..pretrained import shipped_summaries
+
+    t = Table(title="models shipped with facelab (use the name as a run: predict, evaluate, serve, --init)")
+    for col in ("name", "task", "outputs", "val acc", "test acc", "status"):
+        t.add_column(col, justify="right" if col in ("outputs", "val acc", "test acc") else "left")
+    for r in shipped_summaries():
+        t.add_row(r["name"], f"{r['kind']}:{r['target']}", str(r["outputs"]),
+                  f"{r['val_accuracy']:.4f}" if r["val_accuracy"] is not None else "-",
+                  f"{r['test_accuracy']:.4f}" if r["test_accuracy"] is not None else "-", r["status"])
+    console.print(t)
+
+
 def register(app: typer.Typer) -> None:
     """Add this group's commands to the main app."""
 
     @app.command("train")
     def train_cmd(
-        data: Optional[Path] = typer.Argument(None, help="Prepared cache, or a source folder with a cache."),
+        data: Optional[Path] = typer.Argument(None, help="Dataset folder (prepared on first use, with the "
+                                                         "recipe's geometry) or a prepared cache."),
         target: Optional[str] = typer.Option(None, help="Attribute (Smiling), 'all', A,B,C, or a class column "
                                                         "(default: the dataset's class column)."),
         model: Optional[str] = typer.Option(None, help="Model name (see `facelab models`); default cnn."),
@@ -69,9 +90,21 @@ def register(app: typer.Typer) -> None:
         set_: Optional[List[str]] = typer.Option(None, "--set", help="Any other training option KEY=VALUE "
                                                  "(repeatable), e.g. --set ema=0.999 --set tta=true "
                                                  "--set weight_decay=0.02 (see docs/training.md)."),
+        recipe: Optional[str] = typer.Option(None, help="Defaults chosen by task (docs/training.md, "
+                                                        "'Recipes'): auto (default), none, or a row such as "
+                                                        "celeba/binary."),
+        size: Optional[int] = typer.Option(None, help="Cache side in pixels when DATA is a dataset folder "
+                                                      "(default: the recipe's)."),
+        crop: Optional[str] = typer.Option(None, help="Cache crop when DATA is a dataset folder: square | "
+                                                      "face | full (default: the recipe's)."),
+        grey: Optional[bool] = typer.Option(None, "--grey/--rgb", help="Cache colour when DATA is a dataset "
+                                                                       "folder (default: the recipe's)."),
         runs_dir: Optional[Path] = runs_dir_option(),
     ) -> None:
-        """Train a model on a prepared cache; the run goes to runs/<name>/."""
+        """Train a model on a dataset folder or a prepared cache; the run goes to runs/<name>/.
+
+        The options nobody sets come from the recipe for the dataset, task and --minutes, printed
+        at the start and saved in the run's config.yaml; every flag wins over it."""
         from rich.console import Console
 
         use_runs_dir(runs_dir)
@@ -81,9 +114,9 @@ def register(app: typer.Typer) -> None:
         flags = dict(target=target, model=model, epochs=epochs, minutes=minutes, name=name, seed=seed,
                      batch_size=batch_size, lr=lr, weights=str(weights) if weights else None, init=init, aux=aux,
                      val_fraction=val_fraction, params=_parse_params(param) or None, threads=threads,
-                     patience=patience)
+                     patience=patience, recipe=recipe, size=size, crop=crop, grey=grey)
         try:
-            run = train(str(data) if data else None, resume=resume, config=config, progress=progress,
+            run = train(str(data) if data else None, resume=resume, config=config, progress=progress, echo=True,
                         **flags, **_set_options(set_, flags))
         except KeyboardInterrupt:
             # train() has saved the checkpoint and printed the resume command. SystemExit, because
@@ -97,7 +130,10 @@ def register(app: typer.Typer) -> None:
             if m.get(k) is not None:
                 v = m[k]
                 c.print(f"  {k:15s} {v:.4f}" if isinstance(v, float) else f"  {k:15s} {v}")
+        c.print(f"  recipe          {run.config.get('recipe') or 'none'}; imbalance {run.config.get('balance')}")
         c.print(f"  run folder      {run.path}")
+        if m.get("degenerate"):
+            c.print(f"[bold yellow]warning:[/] {m['degenerate']}", highlight=False)
 
     @app.command("models")
     def models_cmd(
@@ -118,6 +154,7 @@ def register(app: typer.Typer) -> None:
                       f"{i.parameters / 1e6:.2f} M" if i.parameters else "fitted",
                       f"{i.flops / 1e6:.0f} M" if i.flops else "-")
         Console().print(t)
+        _print_shipped(Console())
 
     @app.command("runs")
     def runs_cmd(
@@ -128,12 +165,14 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from ..paths import runs_root
-        from ..runs import list_runs
+        from ..runs import broken_runs, list_runs
 
         runs = list_runs(root)
         folder = root or runs_root()
-        if not runs:
+        broken = broken_runs(folder)  # listed, with the reason, rather than left out without a word
+        if not runs and not broken:
             Console().print(f"no runs in {folder} — train one with `facelab train DATA --target ...`")
+            _print_shipped(Console())
             return
         t = Table(title=f"runs in {folder}")
         for col in ("name", "task", "model", "metric", "value", "status", "created"):
@@ -145,4 +184,9 @@ def register(app: typer.Typer) -> None:
             t.add_row(s["name"], f"{s['kind']}:{s['target']}", s["model"], s["metric"].replace("_accuracy", " acc"),
                       f"{s['value']:.4f}" if s["value"] is not None else "-", s["status"],
                       s["created"][:16].replace("T", " "))
+        for name, reason in broken:
+            t.add_row(name, "-", "-", "-", "-", "broken", "-")
         Console().print(t)
+        for name, reason in broken:
+            Console(soft_wrap=True).print(f"[yellow]broken[/] {name}: {reason}", highlight=False, markup=True)
+        _print_shipped(Console())

@@ -142,6 +142,11 @@ def cluster(data, *, features: str = "pixels", k=range(5, 16), components=DEFAUL
     if features not in ("pixels", "hog") and not (features.startswith("run:") and len(features) > 4):
         raise ConfigError(f"unknown features {features!r}",
                           fix="use --features pixels, --features hog or --features run:<RUN> (see `facelab runs`)")
+    from ..outputs import check_folder, claim_folder, folder_with_files
+
+    legacy = folder_with_files("report.html", "cluster.json")  # a report folder from before the marker
+    if out:  # refuse a user's folder before the slow part
+        check_folder(out, what="report folder", recognise=legacy)
     run = None
     if features.startswith("run:"):
         from ..runs import Run
@@ -222,6 +227,7 @@ def cluster(data, *, features: str = "pixels", k=range(5, 16), components=DEFAUL
     labels, centers = gs.fits[(c_best, k_best)]
 
     out = Path(out).expanduser() if out else home() / "reports" / name / f"cluster-{feats.name.replace(':', '-')}"
+    out = claim_folder(out, what="report folder", recognise=legacy)
     rep = ClusterReport(html_path=out / "report.html", json_path=out / "cluster.json", out=out, features=feats.name,
                         n=len(rows), dims=int(feats.X.shape[1]), reducers=reducers, sweep=gs.rows,
                         chosen={"components": c_best, "k": k_best, "reason": gs.reason, "reducer": use},

@@ -13,7 +13,12 @@ How ``prepare`` works, and why:
 - Images that fail to decode are dropped at the end (rows compacted in order), counted in
   ``meta["skipped"]`` and listed as ``Problem`` s in the manifest.
 - ``meta.json`` with ``complete: true`` is written last, then the folder is renamed to ``<out>``:
-  a cache folder either is complete or does not exist.
+  a cache folder either is complete or does not exist. Reuse checks it again (``images.u8``
+  present with the size ``meta.json`` states); a damaged cache is prepared again.
+- One prepare per cache at a time (:mod:`facelab.data.cache_lock`): a second one waits, saying
+  which process holds the cache, then reuses what the first made.
+- ``out`` is written only when it is absent, an empty folder or a facelab cache
+  (:mod:`facelab.outputs`): a user's file or folder is refused, never replaced (``force`` too).
 - A second call with the same options and an unchanged source (same label files, same folders:
   see :func:`source_fingerprint`) returns the existing cache without reading the source.
 
@@ -34,6 +39,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, DataError
+from ..outputs import MARKER, check_folder, mark_folder
+from .cache_lock import cache_lock
 from .cache_source import (csv_rows, read_csv_pixels, select_subset, source_fingerprint,
                            source_size_of, table_fingerprint)
 from .cache_worker import (WorkerError, atomic_write, decode_chunk as _decode_chunk, run_pool, start_workers,
@@ -91,13 +98,35 @@ def _default_out(root: Path, options: dict, extra: str = "") -> Path:
     return prepared_root() / name
 
 
-def _reusable(out: Path, options: dict, fingerprint: str) -> bool:
+def _is_cache(path: Path) -> bool:
+    """A folder an older facelab prepared (before the marker): a ``meta.json`` of the cache format,
+    or the ``state.json`` of an unfinished ``.partial``."""
+    if (path / _STATE).is_file() or (path / MARKER).is_file():
+        return True
+    meta = json.loads((path / META_FILE).read_text())
+    return isinstance(meta, dict) and "format" in meta and "options" in meta
+
+
+def _intact(out: Path, meta: dict) -> bool:
+    """The last file is in place: ``images.u8`` exists with exactly the size meta.json states."""
+    try:
+        n, s, c = int(meta["n"]), int(meta["size"]), int(meta["channels"])
+        return (out / IMAGES_FILE).stat().st_size == n * s * s * c
+    except (OSError, KeyError, TypeError, ValueError):
+        return False
+
+
+def _reusable(out: Path, options: dict, fingerprint: str, say=lambda msg: None) -> bool:
     try:
         meta = json.loads((out / META_FILE).read_text())
     except (OSError, ValueError):
         return False
-    return bool(meta.get("complete") and meta.get("options") == options
+    same = bool(isinstance(meta, dict) and meta.get("complete") and meta.get("options") == options
                 and meta.get("source", {}).get("fingerprint") == fingerprint)
+    if same and not _intact(out, meta):
+        say(f"{out} says it is complete but {IMAGES_FILE} is missing or the wrong size: preparing it again")
+        return False
+    return same
 
 
 def prepare(data, *, size: int = 64, crop: str | None = None, grey: bool = False,
@@ -150,13 +179,19 @@ def prepare(data, *, size: int = 64, crop: str | None = None, grey: bool = False
         fingerprint = source_fingerprint(root)
         out = Path(out).expanduser() if out else _default_out(root, options)
     out = out.absolute()
+    check_folder(out, what="cache folder", recognise=_is_cache)  # a user's path: refused, even with force
 
     if not force and _reusable(out, options, fingerprint):
         say(f"reusing {out} (same options, source unchanged; --force rebuilds)")
         return PreparedDataset.open(out)
 
     try:
-        return _build(out, root, manifest, fingerprint, options, workers, progress, force, say, t0)
+        with cache_lock(out, say=say):
+            if not force and _reusable(out, options, fingerprint, say):  # another prepare made it meanwhile
+                say(f"reusing {out} (prepared by another process while this one waited)")
+                return PreparedDataset.open(out)
+            check_folder(out, what="cache folder", recognise=_is_cache)
+            return _build(out, root, manifest, fingerprint, options, workers, progress, force, say, t0)
     except OSError as e:
         import errno
 
@@ -204,9 +239,11 @@ def _decode_and_write(out: Path, root: Path, manifest, fingerprint: str, options
     partial = out.with_name(out.name + ".partial")
     state = {"options": options, "fingerprint": fingerprint, "n": n, "chunk": CHUNK,
              "rows": table_fingerprint(table[["path"]])}
+    check_folder(partial, what="cache folder", recognise=_is_cache)
     if force or not _same_state(partial, state):
         shutil.rmtree(partial, ignore_errors=True)
     (partial / "chunks").mkdir(parents=True, exist_ok=True)
+    mark_folder(partial, "cache folder")  # renamed with it: the cache says it is facelab's
     atomic_write(partial / _STATE, json.dumps(state))
     images = partial / IMAGES_FILE
     if not images.is_file() or images.stat().st_size != n * s * s * c:
@@ -247,8 +284,12 @@ def _decode_and_write(out: Path, root: Path, manifest, fingerprint: str, options
     }
     shutil.rmtree(partial / "chunks", ignore_errors=True)
     (partial / _STATE).unlink(missing_ok=True)
+    if not _intact(partial, meta):  # never mark complete a cache whose images are not all there
+        raise DataError(f"{partial / IMAGES_FILE} is missing or the wrong size after decoding", path=partial,
+                        fix="run the same command again (finished chunks are kept)")
     atomic_write(partial / META_FILE, json.dumps(meta, indent=1))
     if out.exists():
+        check_folder(out, what="cache folder", recognise=_is_cache)
         trash = out.with_name(out.name + f".old-{os.getpid()}")
         os.replace(out, trash)
         shutil.rmtree(trash, ignore_errors=True)

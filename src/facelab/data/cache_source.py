@@ -37,16 +37,26 @@ def source_fingerprint(root: str | Path) -> str:
         h.update(f"{root.name}|{st.st_size}|{st.st_mtime_ns}".encode())
         return "sha1:" + h.hexdigest()
     stack = [root]
+    seen: set[tuple[int, int]] = set()  # folders by (device, inode): a symlink loop is walked once
     while stack:
         d = stack.pop()
         try:
-            entries = sorted(os.scandir(d), key=lambda e: e.name)
             st = d.stat()
+            if (st.st_dev, st.st_ino) in seen:
+                h.update(f"L|{d.relative_to(root)}\n".encode())
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            entries = sorted(os.scandir(d), key=lambda e: e.name)
         except OSError:
             continue
         h.update(f"D|{d.relative_to(root)}|{len(entries)}|{st.st_mtime_ns}\n".encode())
         for e in entries:
-            if e.is_dir(follow_symlinks=True):
+            try:
+                is_dir = e.is_dir(follow_symlinks=True)
+            except OSError:  # a self-referencing or looping symlink: the reader reports it
+                h.update(f"X|{e.name}\n".encode())
+                continue
+            if is_dir:
                 stack.append(Path(e.path))
             elif os.path.splitext(e.name)[1].lower() not in _IMAGE_EXT:
                 try:
@@ -164,6 +174,19 @@ def source_size_of(table: pd.DataFrame, sample: int = 25) -> tuple[int, int] | N
     return (48, 48) if is_csv.any() else None
 
 
+def _parse_ints(text: str) -> np.ndarray | None:
+    """Space-separated integers → int32 array; None when any token is not a number (numpy raises
+    ValueError on such text, or stops early with a DeprecationWarning on older releases)."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", DeprecationWarning)
+            return np.fromstring(text, dtype=np.int32, sep=" ")
+    except (ValueError, DeprecationWarning):
+        return None
+
+
 def read_csv_pixels(pixels: list) -> list:
     """``pixels`` strings of FER2013 rows → uint8 (side, side) arrays, or an error string per row.
 
@@ -181,12 +204,13 @@ def read_csv_pixels(pixels: list) -> list:
     strs = [pixels[j].strip() for j in ok]
     counts = np.array([s.count(" ") + 1 for s in strs])
     side = int(round(math.sqrt(np.bincount(counts).argmax())))
-    flat = np.fromstring(" ".join(strs), dtype=np.int32, sep=" ")
-    if flat.size == counts.sum() and (counts == side * side).all():
+    flat = _parse_ints(" ".join(strs))
+    if flat is not None and flat.size == counts.sum() and (counts == side * side).all():
         arrays = list(flat.reshape(len(strs), side, side))
-    else:  # odd spacing or wrong lengths somewhere: parse row by row to find them
-        arrays = [np.fromstring(s, dtype=np.int32, sep=" ") for s in strs]
-        arrays = [a.reshape(side, side) if a.size == side * side else
+    else:  # odd spacing, wrong lengths or a non-number somewhere: parse row by row to find them
+        arrays = [_parse_ints(s) for s in strs]
+        arrays = ["pixel values that are not whole numbers" if a is None else
+                  a.reshape(side, side) if a.size == side * side else
                   f"{a.size} pixel values, expected {side * side}" for a in arrays]
     for j, a in zip(ok, arrays):
         if isinstance(a, str):

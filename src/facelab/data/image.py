@@ -10,6 +10,9 @@ Two public functions, both pure (no state, no side effects, safe to call from a 
   size when the target is small (JPEG DCT scaling 1/2, 1/4, 1/8), crop ``crop_box`` (fractions of
   the image's width/height) and resize to ``(size, size)`` with area averaging.
 
+and for the serving fast path :func:`load_photo`: a large JPEG decoded at reduced size
+(:func:`draft_scale`), with its scale and the photo's own size.
+
 Crop geometry (:func:`crop_box`) is shared with the predictor, which reproduces it on a detected
 face; see ``docs/cache.md``.
 """
@@ -256,6 +259,58 @@ def load_image(src: Source, *, grey: bool = False, name: str | None = None) -> n
 
 
 # -- the per-image step of prepare -----------------------------------------------------------------
+def draft_scale(width: int, height: int, need: int) -> int:
+    """The largest JPEG DCT reduction (1, 2, 4 or 8) that keeps the long side >= ``need``.
+
+    Example:
+        >>> draft_scale(4000, 3000, 1200), draft_scale(640, 480, 1200)
+        (2, 1)
+    """
+    long = max(width, height)
+    scale = 1
+    while scale < 8 and long / (scale * 2) >= need:
+        scale *= 2
+    return scale
+
+
+def load_photo(data: bytes, *, need: int, name: str = "the upload") -> tuple[np.ndarray, float, tuple[int, int]]:
+    """Decode a photo, a JPEG at reduced size when it is much larger than ``need``.
+
+    Args:
+        data: the file's bytes.
+        need: the long side to keep (:func:`facelab.faces.fast.needed_side` for the fast path).
+        name: how errors name the upload.
+
+    Returns:
+        ``(rgb, k, (width, height))``: the uint8 RGB array, its scale relative to the photo
+        (1, or about 0.5, 0.25, 0.125: multiply boxes found on it by ``1/k``) and the photo's own
+        size (EXIF-upright).
+
+    Raises:
+        ImageError: as :func:`load_image`.
+    """
+    data = read_bytes(data, name)
+    img = _open_pil(data, name)
+    k = 1.0
+    full = img.size
+    if img.format == "JPEG":
+        scale = draft_scale(img.width, img.height, need)
+        if scale > 1:
+            img.draft("RGB", (math.ceil(full[0] / scale), math.ceil(full[1] / scale)))
+            k = img.size[0] / full[0]
+    img = _load_pil(img, name)
+    if k == 1.0:
+        full = img.size  # EXIF-upright
+    elif img.size[0] != round(full[0] * k):  # turned upright by its EXIF orientation
+        full = (full[1], full[0])
+    try:
+        return _to_array(img, False), k, (int(full[0]), int(full[1]))
+    except Exception as e:
+        raise ImageError(f"{name} has an image mode facelab cannot convert ({img.mode}: {e})",
+                         reason="unsupported_image", path=name,
+                         fix="convert it to an 8-bit RGB JPEG or PNG") from None
+
+
 def resize_box(a: np.ndarray, box: tuple[float, float, float, float], size: int) -> np.ndarray:
     """Crop a fractional box from an (H, W[, C]) array and resize it to (size, size, C)."""
     h, w = a.shape[:2]
@@ -279,8 +334,8 @@ def _jpeg_fast(data: bytes, box, size: int, grey: bool) -> np.ndarray | None:
     if b"Exif" in data[:65536]:
         return None  # orientation: let Pillow apply it, so both paths agree
     w, h = _jpeg_size(data)
-    if w is None:
-        return None
+    if w is None or w * h > (Image.MAX_IMAGE_PIXELS or math.inf):
+        return None  # a header claiming a huge image: Pillow's decompression-bomb check refuses it
     scale = dct_scale(w, h, box, size)
     buf = np.frombuffer(data, np.uint8)
     a = cv2.imdecode(buf, _REDUCED[scale][1 if grey else 0])
@@ -379,10 +434,17 @@ def decode_crop_resize(src: Source, *, size: int, crop_box: tuple[float, float, 
     name = _name(src)
     img = _open_pil(data, name)
     w, h = img.size
+    try:
+        turned = img.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+    except Exception:  # a broken EXIF block: exif_transpose ignores it too
+        turned = False
+    # The box is a fraction of the upright image (what _load_pil returns), so compute it, and the
+    # DCT scale, on the upright size: the stored size of an EXIF-turned photo is transposed.
+    uw, uh = (h, w) if turned else (w, h)
     if box is None:
-        box = _square_box(w, h)
+        box = _square_box(uw, uh)
     if img.format == "JPEG":
-        scale = dct_scale(w, h, box, size)
+        scale = dct_scale(uw, uh, box, size)
         if scale > 1:
             img.draft("L" if grey else "RGB", (math.ceil(w / scale), math.ceil(h / scale)))
     img = _load_pil(img, name)

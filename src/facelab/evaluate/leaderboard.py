@@ -22,10 +22,18 @@ import pandas as pd
 from ..errors import FacelabError
 from . import metrics as M
 from . import plots as P
-from ..runs.layout import LEADERBOARD, is_run_folder, safe_part
+from ..runs.layout import LEADERBOARD, is_generator_run, is_run_folder, safe_part
 
 COLUMNS = ["rank", "run", "model", "params", "accuracy", "accuracy_low", "accuracy_high", "balanced_accuracy",
            "f1", "roc_auc", "ece", "split", "n_eval", "train_s", "latency_ms", "throughput", "parameters"]
+
+
+def is_leaderboard_folder(path: Path) -> bool:
+    """A leaderboard folder an older facelab wrote (before the :mod:`facelab.outputs` marker)."""
+    from ..outputs import folder_with_files
+
+    return folder_with_files("leaderboard.json")(path)
+
 
 @dataclass
 class Leaderboard:
@@ -66,8 +74,9 @@ class Leaderboard:
     def save(self, folder: str | Path, title: str = "") -> Path:
         """Write ``leaderboard.csv``, ``leaderboard.json`` (metric, target, data, notes),
         ``leaderboard.md`` and ``leaderboard.png`` into ``folder``."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        from ..outputs import claim_folder  # never write into a user's folder
+
+        folder = claim_folder(folder, what="leaderboard folder", recognise=is_leaderboard_folder)
         self.table.to_csv(folder / LEADERBOARD, index=False)
         meta = {k: v for k, v in self.to_dict().items() if k not in ("rows", "path")}
         (folder / "leaderboard.json").write_text(json.dumps(meta, indent=1))
@@ -247,7 +256,9 @@ def training_notes(table: pd.DataFrame, runs: dict) -> list[str]:
         said = []
         k = len(info.get("classes") or []) if info.get("kind") == "multiclass" else 2
         bal = r.get("balanced_accuracy")
-        if info.get("kind") in ("binary", "multiclass") and bal is not None and not pd.isna(bal) \
+        if m.get("degenerate"):  # judged on validation when it trained (runs/degenerate.py)
+            said.append(f"degenerate: it {m['degenerate']}")
+        elif info.get("kind") in ("binary", "multiclass") and bal is not None and not pd.isna(bal) \
                 and bal <= 1 / k + 0.02:
             said.append(f"balanced accuracy {bal:.3f} is chance for {k} classes")
         epochs, steps = m.get("epochs"), m.get("steps")
@@ -323,11 +334,12 @@ def ordered_run_names(root: str | Path) -> list[str]:
     """Run folders inside ``root``, newest first (folder time), except that the winner of the newest
     leaderboard leads when no run outside that board is newer than it: after a `facelab compare`
     a listing opens on its best model, not on whichever it happened to train last, while a run
-    trained after the comparison still comes first."""
+    trained after the comparison still comes first. Generator runs (:mod:`facelab.generate`) are
+    left out: they make faces, they do not classify them (the dashboard gives them their own page)."""
     root = Path(root)
     if not root.is_dir():
         return []
-    found = {p.name: p.stat().st_mtime for p in root.iterdir() if is_run_folder(p)}
+    found = {p.name: p.stat().st_mtime for p in root.iterdir() if is_run_folder(p) and not is_generator_run(p)}
     names = sorted(found, key=found.get, reverse=True)
     board = newest_leaderboard(root)
     if board is not None and board[1] and board[1][0] in found:

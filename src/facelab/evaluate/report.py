@@ -145,12 +145,22 @@ def predict_split(run, *, data=None, split: str = "test", batch: int = 512, prog
 
     from tqdm.auto import tqdm
 
-    from ..data.prepared import open_prepared
+    from ..data.prepared import META_FILE, PreparedDataset, open_prepared
 
     run = Run.load(run)
-    path = Path(data) if data is not None else run_data_path(run)
-    ds = open_prepared(path)
+    path = Path(getattr(data, "path", data)) if data is not None else run_data_path(run)
     notes = []
+    if data is not None and not isinstance(data, PreparedDataset) and not (path / META_FILE).is_file():
+        # a dataset folder: prepared once with the run's own geometry (reused next time)
+        from ..data.ensure import ensure_prepared
+
+        inp = run.input
+        ds = ensure_prepared(path, size=inp.get("size"), crop=inp.get("crop"), grey=inp.get("channels") == 1,
+                             progress=progress)
+        notes.append(f"{path} is a dataset folder: evaluated on its cache {ds.path}, prepared with the run's "
+                     f"geometry ({inp.get('size')} px, {inp.get('crop')} crop)")
+    else:
+        ds = data if isinstance(data, PreparedDataset) else open_prepared(path)
     if split not in ("train", "val", "test"):
         raise DataError(f"unknown split {split!r}", fix="use train, val or test")
     rows = ds.split(split)
@@ -241,7 +251,9 @@ def evaluate(run, *, data=None, split: str = "test", groups=None, out=None, top_
 
     suffix = "" if data is None else f"-{Path(data).name}"
     folder = Path(out) if out is not None else Path(run.path) / "eval" / f"{pred.split}{suffix}"
-    folder.mkdir(parents=True, exist_ok=True)
+    from ..outputs import claim_folder, folder_with_files  # never write into a user's folder
+
+    folder = claim_folder(folder, what="evaluation folder", recognise=folder_with_files("metrics.json"))
     files: dict[str, Path] = {}
     title = f"{run.name} · {pred.split} · n={len(pred.y)}"
     if kind == "multilabel":

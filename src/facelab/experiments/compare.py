@@ -30,7 +30,8 @@ import pandas as pd
 from ..errors import ConfigError, FacelabError
 from ..evaluate import metrics as M
 from ..runs.layout import safe_part
-from ..evaluate.leaderboard import COLUMNS, Leaderboard, leaderboard_folder, paired_notes, rank, training_notes
+from ..evaluate.leaderboard import (COLUMNS, Leaderboard, is_leaderboard_folder, leaderboard_folder, paired_notes,
+                                    rank, training_notes)
 
 
 def parse_models(models) -> list[dict]:
@@ -228,6 +229,9 @@ def compare(data, *, target, models, epochs: int | None = None, minutes: float |
     con = console or Console()
     set_threads(threads)
     folder = Path(out) if out is not None else leaderboard_folder(task_name)
+    from ..outputs import check_folder  # refuse a user's folder before training anything
+
+    check_folder(folder, what="leaderboard folder", recognise=is_leaderboard_folder)
     stamp = folder.name.rsplit("-", 2)
     tag = "-".join(stamp[-2:]) if len(stamp) >= 3 else datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     rows, used, items, infos = [], set(), {}, {}
@@ -238,7 +242,8 @@ def compare(data, *, target, models, epochs: int | None = None, minutes: float |
         if name in used:
             name = f"{name}-{i}"
         used.add(name)
-        opts = {**train_options, **e}
+        # models compared on equal terms: no per-task recipe (cnn-only parameters) unless asked
+        opts = {"recipe": "none", **train_options, **e}
         con.print(f"[bold]({i + 1}/{len(entries)}) training {model}[/] as {name}")
         t0 = time.perf_counter()
         run = train(data, target=target, model=model, epochs=epochs, minutes=minutes, name=name, seed=seed,

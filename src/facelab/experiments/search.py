@@ -39,7 +39,8 @@ import numpy as np
 from ..errors import ConfigError
 from ..runs.layout import LEADERBOARD, safe_part
 from ..train.config import TrainConfig
-from ..evaluate.leaderboard import Leaderboard, is_paired_note, leaderboard_folder, paired_notes, rank
+from ..evaluate.leaderboard import (Leaderboard, is_leaderboard_folder, is_paired_note, leaderboard_folder,
+                                    paired_notes, rank)
 from .compare import score_run, set_threads
 
 RESOLUTIONS = (32, 40, 48, 56, 64, 80, 96, 112, 128)
@@ -231,6 +232,9 @@ def search(data, *, target, model: str = "cnn", trials: int | None = None, minut
         folder = leaderboard_folder(study_name, "search-")
     else:
         folder = leaderboard_folder("", "search-").parent / f"search-{study_name}"
+    from ..outputs import check_folder  # refuse a user's folder before any trial runs
+
+    check_folder(folder, what="leaderboard folder", recognise=is_leaderboard_folder)
     can_prune = prune and _train_accepts("callbacks")
     rows: list[dict] = []
     items: dict = {}  # run -> (rows, per-image test accuracy), for the pairings of a joined board
@@ -254,7 +258,8 @@ def search(data, *, target, model: str = "cnn", trials: int | None = None, minut
         con.print(f"[bold]trial {trial.number}[/] {name}: resolution {res}, "
                   + ", ".join(f"{k}={v}" for k, v in {**opts, **params}.items()))
         t0 = time.perf_counter()
-        base = dict(train_options)
+        # a search explores the options itself: no recipe underneath unless asked (train/recipes.py)
+        base = {"recipe": "none", **train_options}
         params = {**(base.pop("params", None) or {}), **params}
         try:
             run = train(cache, target=target, model=model, epochs=epochs, name=name, seed=seed,
@@ -285,7 +290,9 @@ def search(data, *, target, model: str = "cnn", trials: int | None = None, minut
     board = Leaderboard(rank(rows, "val_" + metric), metric="val_" + metric, target=task_name, data=str(data))
     board.notes.append(f"Optuna TPE (seed {seed}) over {', '.join(sp)}; {len(st.trials)} trials, "
                        f"{epochs} epoch(s) each; ranked on validation, test shown alongside")
-    folder.mkdir(parents=True, exist_ok=True)
+    from ..outputs import claim_folder
+
+    folder = claim_folder(folder, what="leaderboard folder", recognise=is_leaderboard_folder)
     st.trials_dataframe().to_csv(folder / "trials.csv", index=False)
     if len(board.table):
         # the board's top row (ties broken by training time), not Optuna's first-best, so the two agree

@@ -101,11 +101,17 @@ def explore(data, *, out=None, sample: int = 3000, seed: int = 0, progress: bool
         >>> rep.html_path                                       # doctest: +SKIP
         PosixPath('reports/fer/report.html')
     """
+    from ..outputs import check_folder, claim_folder, folder_with_files
+
+    legacy = folder_with_files("report.html", "explore.json")  # a report folder from before the marker
+    if out:  # refuse a user's folder before the slow part
+        check_folder(out, what="report folder", recognise=legacy)
     t_all = time.perf_counter()
     timer = _Timer(progress)
     with timer("read labels and images"):
         src = load_for_explore(data, sample=sample, seed=seed, progress=progress)
-    out = Path(out).expanduser() if out else default_out(src.name)
+    out = claim_folder(Path(out).expanduser() if out else default_out(src.name), what="report folder",
+                       recognise=legacy)
     html = HtmlReport(f"facelab explore — {src.name}", out=out)
     rep = ExploreReport(html_path=out / "report.html", out=out, name=src.name, label_rows=len(src.labels),
                         images=0 if src.images is None else len(src.images))

@@ -335,7 +335,7 @@ class HaarDetector:
                 faces = self._boxes(small, 0.0, "haarcascade_profileface.xml", flip, min_size)
                 if faces:
                     break
-        faces = _suppress(faces)
+        faces = suppress(faces)
         faces.sort(key=lambda f: -f.w * f.h)
         return [f.scaled(1.0 / k) if k < 1.0 else f for f in faces]
 
@@ -346,7 +346,7 @@ def _rescaled(f: FaceBox, k: float) -> FaceBox:
     return FaceBox(cx - f.w * k / 2, cy - f.h * k / 2, f.w * k, f.h * k, f.score, f.landmarks, f.angle)
 
 
-def _suppress(faces: list[FaceBox], iou: float = 0.3) -> list[FaceBox]:
+def suppress(faces: list[FaceBox], iou: float = 0.3) -> list[FaceBox]:
     """Drop boxes overlapping a higher-scoring one (cascades can report a face twice)."""
     keep: list[FaceBox] = []
     for f in sorted(faces, key=lambda f: -f.score):

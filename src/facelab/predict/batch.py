@@ -117,6 +117,24 @@ def _format(out: Path, format: str | None) -> str:
     return fmt
 
 
+def is_results_file(path: Path) -> bool:
+    """A results table an earlier ``predict`` wrote (it may be replaced; any other file may not)."""
+    path = Path(path)
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt == "json":
+        from ..outputs import json_with_keys
+
+        return json_with_keys("classes", "photos")(path)
+    if fmt in ("parquet", "pq"):
+        import pyarrow.parquet as pq
+
+        names = pq.read_schema(path).names
+    else:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            names = f.readline().strip().split(",")
+    return names[:3] == ["file", "face", "status"]
+
+
 def write_results(results: list[PhotoResult], classes: list[str], out: str | Path, *,
                   format: str | None = None, meta: dict | None = None) -> Path:
     """Write results as CSV or Parquet (one row per face) or JSON (nested, one object per photo).
@@ -164,7 +182,8 @@ def predict_files(run_or_predictor, sources: Iterable[str | Path], *, out: str |
     """Predict every face in files/folders/globs; write a table; optionally crops and annotated copies.
 
     Args:
-        run_or_predictor: a run (name/folder/Run) or a ready :class:`Predictor`.
+        run_or_predictor: a run (name/folder/Run) or a ready :class:`Predictor` (or
+            :class:`~facelab.predict.combined.CombinedPredictor`).
         sources: files, folders (searched recursively for images) and glob patterns.
         out: results file (``.csv``, ``.json`` or ``.parquet``); None: keep results in memory only.
         format: overrides the format implied by ``out``'s extension.
@@ -178,16 +197,22 @@ def predict_files(run_or_predictor, sources: Iterable[str | Path], *, out: str |
         a :class:`BatchReport` (``results`` holds every :class:`PhotoResult`).
     """
     t0 = time.perf_counter()
-    pred = run_or_predictor if isinstance(run_or_predictor, Predictor) else \
+    ready = hasattr(run_or_predictor, "predict_batch")  # a Predictor or a CombinedPredictor
+    pred = run_or_predictor if ready else \
         Predictor.from_run(run_or_predictor, backend=backend, min_face=min_face)  # type: ignore[arg-type]
+    from ..outputs import check_file, claim_folder
+
     if out is not None:
         _format(Path(out), format)  # a bad format fails before the work, not after
+        check_file(out, what="results file", recognise=is_results_file)  # nor over a user's file
     paths, problems, skipped = expand_sources(sources)
-    crops_dir = Path(save_crops).expanduser() if save_crops else None
-    ann_dir = Path(annotate).expanduser() if annotate else None
-    for d in (crops_dir, ann_dir):
-        if d is not None:
-            d.mkdir(parents=True, exist_ok=True)
+    if not paths and not problems:
+        raise DataError(f"no photo found in {', '.join(map(str, sources)) or 'nothing'}",
+                        path=", ".join(map(str, sources)) or None,
+                        fix=f"give photo files, folders holding photos ({', '.join(sorted(IMAGE_EXTS))}) "
+                            "or a glob such as 'shots/*.jpg'")
+    crops_dir = claim_folder(save_crops, what="crops folder", option="--save-crops") if save_crops else None
+    ann_dir = claim_folder(annotate, what="annotation folder", option="--annotate") if annotate else None
     used_c: set[str] = set()
     used_a: set[str] = set()
     results: list[PhotoResult] = list(problems)

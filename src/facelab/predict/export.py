@@ -80,6 +80,13 @@ def _check_faces(run, n: int, seed: int) -> np.ndarray:
     return np.concatenate([noise, np.clip(smooth, 0, 255).astype(np.uint8)])
 
 
+def _is_export_json(path: Path) -> bool:
+    """The ``<stem>.json`` an earlier export wrote beside its ONNX file."""
+    from ..outputs import json_with_keys
+
+    return json_with_keys("opset", "run", "input")(path)
+
+
 def export_onnx(run, out: str | Path | None = None, *, opset: int = 17, check: bool = True,
                 atol: float = 1e-4, samples: int = 16) -> ExportResult:
     """Write ``model.onnx`` for a run (torch models only) and check it against PyTorch.
@@ -115,6 +122,11 @@ def export_onnx(run, out: str | Path | None = None, *, opset: int = 17, check: b
     except ImportError:
         raise ConfigError("ONNX export needs onnx and onnxruntime", fix="pip install 'facelab[onnx]'") from None
     out = Path(out) if out is not None else run.path / ONNX_FILE
+    from ..outputs import check_file  # an export replaces only an earlier export, never a user's file
+
+    sidecar = out.parent / (out.stem + ".json")
+    check_file(sidecar, what="export description", recognise=_is_export_json)
+    check_file(out, what="ONNX file", recognise=lambda p: sidecar.is_file() and _is_export_json(sidecar))
     out.parent.mkdir(parents=True, exist_ok=True)
     module = _wrapper(run)
     size, c = int(run.input["size"]), int(run.input["channels"])

@@ -16,28 +16,19 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Literal
 
 import numpy as np
 
-from ..errors import ConfigError, DataError, FacelabError, RunError
+from ..errors import ConfigError, FacelabError, RunError
 from ..faces.align import align, crop_aligned
 from ..faces.detect import FaceBox, get_detector
+from .pending import Pending, check_array
 from .results import FaceResult, PhotoResult
 from ..runs.layout import INPUT, ONNX_FILE, TASK, read_json  # one error message for a broken run
 
 Backend = Literal["torch", "onnx"]
-
-
-@dataclass
-class _Pending:
-    """A photo decoded, detected and aligned, waiting for its crops to be classified."""
-
-    result: PhotoResult
-    crops: list[np.ndarray]
-    slots: list[int]  # index into result.faces of each crop
 
 
 class Predictor:
@@ -60,8 +51,14 @@ class Predictor:
     def __init__(self, *, input_spec: dict, kind: str, classes: list[str],
                  classify: Callable[[np.ndarray], np.ndarray], detector: str = "haar",
                  thresholds: np.ndarray | None = None, min_face: int = 24, name: str = "",
-                 backend: str = "torch", detector_params: dict | None = None):
+                 backend: str = "torch", detector_params: dict | None = None, fast: bool = False):
         self.input_spec = dict(input_spec)
+        # fast: the coarse-to-fine detector and reduced-size JPEG decoding (predict/fastpath.py)
+        self.fast = bool(fast)
+        if self.fast:
+            from .fastpath import FAST_DETECTORS
+
+            detector = FAST_DETECTORS.get(detector, detector)
         self.kind = kind
         self.classes = list(classes)
         self.classify = classify
@@ -77,7 +74,8 @@ class Predictor:
     # -- construction ------------------------------------------------------------------------
     @classmethod
     def from_run(cls, run_or_path, *, backend: Backend = "torch", detector: str = "haar",
-                 min_face: int = 24, threads: int | None = None, **detector_params) -> "Predictor":
+                 min_face: int = 24, threads: int | None = None, fast: bool = False,
+                 **detector_params) -> "Predictor":
         """Load a run (a :class:`~facelab.runs.Run`, its folder or its name).
 
         Args:
@@ -87,6 +85,9 @@ class Predictor:
             detector: a name registered in :data:`facelab.faces.detect.DETECTORS`.
             min_face: smallest face side (pixels) that is classified.
             threads: intra-op threads of the backend (default: torch's / ORT's own choice).
+            fast: the fast path for photos (:mod:`facelab.predict.fastpath`): coarse-to-fine
+                detection, large JPEGs decoded at reduced size; the same faces and probabilities
+                within 0.01 on the LFW photos (``bench/predict.py --only fastpath``).
 
         Example:
             >>> p = Predictor.from_run("runs/smiling", backend="onnx")   # doctest: +SKIP
@@ -99,10 +100,10 @@ class Predictor:
             path = run_or_path.path if isinstance(run_or_path, Run) else resolve_run(run_or_path)
             task = read_json(path / TASK)
             input_spec = read_json(path / INPUT)
-            classify = _onnx_classifier(path / ONNX_FILE, threads)
+            classify = onnx_classifier(path / ONNX_FILE, threads)
             return cls(input_spec=input_spec, kind=task["kind"], classes=task["classes"], classify=classify,
                        detector=detector, min_face=min_face, name=path.name, backend="onnx",
-                       detector_params=detector_params)
+                       detector_params=detector_params, fast=fast)
         run = Run.load(run_or_path)
         if threads:
             import torch
@@ -111,7 +112,7 @@ class Predictor:
         run.model()  # load the weights now: a broken run fails here, not on the first photo
         return cls(input_spec=run.input, kind=run.task.kind, classes=run.task.classes, classify=run.predict_proba,
                    detector=detector, min_face=min_face, name=run.name, backend="torch",
-                   detector_params=detector_params)
+                   detector_params=detector_params, fast=fast)
 
     # -- one photo -----------------------------------------------------------------------------
     @property
@@ -128,33 +129,37 @@ class Predictor:
             return "<bytes>"
         return str(src)
 
-    def _prepare(self, src, aligned: bool) -> _Pending:
+    def _prepare(self, src, aligned: bool) -> Pending:
         """Decode, detect and align one photo (thread-safe; no classification)."""
         from ..data.image import load_image
 
         name = self._source_name(src)
         if aligned and not isinstance(src, np.ndarray):
             return self._prepare_aligned_file(src, name)
+        if self.fast and not aligned:
+            from .fastpath import prepare_photo
+
+            return prepare_photo(src, name, [self]).pending[0]
         try:
             if isinstance(src, np.ndarray):
-                img = _check_array(src)
+                img = check_array(src)
             else:
                 img = load_image(src)
         except FacelabError as e:
-            return _Pending(PhotoResult(name, 0, 0, error=e.message), [], [])
+            return Pending(PhotoResult(name, 0, 0, error=e.message), [], [])
         h, w = img.shape[:2]
         res = PhotoResult(name, w, h)
         if aligned:
             res.faces.append(FaceResult(0, FaceBox(0.0, 0.0, float(w), float(h), 1.0), note="aligned input"))
-            return _Pending(res, [crop_aligned(img, self.input_spec)], [0])
+            return Pending(res, [crop_aligned(img, self.input_spec)], [0])
         try:
             boxes = self.detector.detect(img)
         except FacelabError as e:
             res.error = e.message
-            return _Pending(res, [], [])
+            return Pending(res, [], [])
         if not boxes:
             res.note = "no face found"
-            return _Pending(res, [], [])
+            return Pending(res, [], [])
         crops, slots = [], []
         for i, b in enumerate(boxes):
             if b.size < self.min_face:
@@ -166,9 +171,9 @@ class Predictor:
             slots.append(i)
         if not crops:
             res.note = "faces found, all too small to classify"
-        return _Pending(res, crops, slots)
+        return Pending(res, crops, slots)
 
-    def _prepare_aligned_file(self, src, name: str) -> _Pending:
+    def _prepare_aligned_file(self, src, name: str) -> Pending:
         """An already-framed image file: decoded exactly as the cache decodes (JPEG DCT-scaled
         decoding, crop_box, resize), so ``--aligned`` reproduces the training inputs bit for bit."""
         from ..data.image import decode_crop_resize, image_size, read_bytes
@@ -183,11 +188,11 @@ class Predictor:
                 crop = decode_crop_resize(src, size=size, crop_box=box, grey=grey)
             w, h = image_size(data)  # header only
         except FacelabError as e:
-            return _Pending(PhotoResult(name, 0, 0, error=e.message), [], [])
+            return Pending(PhotoResult(name, 0, 0, error=e.message), [], [])
         res = PhotoResult(name, w, h, [FaceResult(0, FaceBox(0.0, 0.0, float(w), float(h), 1.0), note="aligned input")])
-        return _Pending(res, [crop], [0])
+        return Pending(res, [crop], [0])
 
-    def _finish(self, pending: list[_Pending], keep_crops: bool = False) -> None:
+    def _finish(self, pending: list[Pending], keep_crops: bool = False) -> None:
         """Classify the crops of several photos in one batch and fill in their results."""
         crops = [c for p in pending for c in p.crops]
         if not crops:
@@ -256,7 +261,7 @@ class Predictor:
                 window = max(batch_size * 2, workers * 4)
                 futures = [pool.submit(self._prepare, s, aligned) for s in sources[:window]]
                 nxt = len(futures)
-                buf: list[_Pending] = []
+                buf: list[Pending] = []
                 nfaces = 0
                 for i in range(len(sources)):
                     p = futures[i].result()
@@ -286,20 +291,7 @@ class Predictor:
                 f"outputs={len(self.classes)}, detector={self.detector_name!r})")
 
 
-def _check_array(a: np.ndarray) -> np.ndarray:
-    if a.dtype != np.uint8 or a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (1, 3, 4)):
-        raise DataError(f"expected a uint8 image HxW, HxWx1, HxWx3 or HxWx4, got {a.dtype} {a.shape}",
-                        fix="decode photos with facelab.load_image, or pass the file path")
-    if a.ndim == 2:
-        a = a[:, :, None]
-    if a.shape[2] == 4:
-        import cv2
-
-        a = cv2.cvtColor(a, cv2.COLOR_RGBA2RGB)
-    return a
-
-
-def _onnx_classifier(path: Path, threads: int | None) -> Callable[[np.ndarray], np.ndarray]:
+def onnx_classifier(path: Path, threads: int | None) -> Callable[[np.ndarray], np.ndarray]:
     """An ONNX Runtime session taking uint8 NHWC and returning probabilities (the exported graph
     holds the normalisation and the sigmoid/softmax)."""
     if not path.is_file():

@@ -60,6 +60,7 @@ class ClassifierEvidence:
     held_out: bool
     per_class: pd.DataFrame | None = None  # multiclass: class, n, accuracy (recall)
     one_answer: bool = False  # the model gives the same answer for every image (degenerate)
+    degenerate: str | None = None  # training's own verdict (metrics.json "degenerate", runs/degenerate.py)
 
     @property
     def text(self) -> str:
@@ -175,7 +176,8 @@ def classifier_evidence(run, subject: str) -> ClassifierEvidence | None:
     held = split == "test" or bool((run.metrics or {}).get("holdout", True))
     return ClassifierEvidence(run=run.name, model=run.model_name, split=split, n=int(len(y)),
                               accuracy=float(right.mean()), low=lo, high=hi, majority=majority, held_out=held,
-                              per_class=per_class, one_answer=len(np.unique(pred)) == 1)
+                              per_class=per_class, one_answer=len(np.unique(pred)) == 1,
+                              degenerate=(run.metrics or {}).get("degenerate") or None)
 
 
 def mean_face_evidence(reports: list[Path], attr: str) -> MeanFaceEvidence | None:
@@ -285,6 +287,9 @@ def finding_for(subject: str, *, runs: list, reports: list[Path], kind: str | No
     if best is not None and best.one_answer:
         notes.append(f"`{best.run}` gives the same answer for every held-out face: it is degenerate (too "
                      "small or too briefly trained) and says nothing about the faces.")
+    elif best is not None and best.degenerate:  # training flagged it (e.g. no better than chance)
+        notes.append(f"`{best.run}` is degenerate ({best.degenerate}, as training found): it says little "
+                     "about the faces.")
     if best is not None and best.per_class is not None:
         weak = best.per_class.dropna()
         weak = weak[weak["accuracy"] < 1.0 / max(len(weak), 1)]["class"].tolist()

@@ -6,8 +6,11 @@ torch: :class:`Run` builds its model only when asked.
 
 - :mod:`.layout`: every file name of a run folder (``CONFIG``, ``WEIGHTS``, ``ONNX_FILE``, ...),
   :func:`~.layout.read_json` / :func:`~.layout.write_json`.
-- :mod:`.run`: :class:`Run` (config, task, input preprocessing, calibration, metrics; the model).
-- :mod:`.listing`: :func:`list_runs`, :func:`resolve_run` (a name or a folder), :func:`resolve_name`
+- :mod:`.run`: :class:`Run` (config, task, input preprocessing, calibration, metrics; the model),
+  :func:`list_runs` and :func:`broken_runs` (the run folders that no longer load, with the reason);
+  a generator run (``task.json`` ``kind: generator``, :mod:`facelab.generate`) is refused by
+  ``Run.load`` and listed as a :class:`~.run.GeneratorEntry` read from its small files.
+- :mod:`.listing`: :func:`run_names`, :func:`resolve_run` (a name or a folder), :func:`resolve_name`
   (a client's name, refused when it escapes the runs folder).
 - :mod:`.metrics`: the one headline figure (:func:`headline`, ``Run.key_metric``), :func:`flat_metrics`.
 - :mod:`.writer`: what training writes beside the weights (predictions, card, plots).
@@ -19,10 +22,10 @@ Example:
 """
 from __future__ import annotations
 
-from .listing import check_name, resolve_name, resolve_run, run_names
+from .listing import check_name, names_a_run, resolve_name, resolve_run, run_names
 from .metrics import flat_metrics, headline
-from .run import Run, list_runs
+from .run import GeneratorEntry, Run, broken_runs, list_runs
 from .task import Task
 
-__all__ = ["Run", "Task", "check_name", "flat_metrics", "headline", "list_runs", "resolve_name", "resolve_run",
-           "run_names"]
+__all__ = ["GeneratorEntry", "Run", "Task", "broken_runs", "check_name", "flat_metrics", "headline", "list_runs", "names_a_run",
+           "resolve_name", "resolve_run", "run_names"]

@@ -18,6 +18,10 @@
     model.onnx (+ model.json)   # written by `facelab export RUN --format onnx`
     eval/                # written by `facelab evaluate RUN`
 
+A generator run (``facelab generate train``, :mod:`facelab.generate`) shares the runs folder; its
+``task.json`` says ``{"kind": "generator"}`` (:data:`GENERATOR`, :func:`is_generator_run`), and
+its own files are named in ``facelab.generate.run``.
+
 Nothing here imports torch: an ONNX consumer reads a run through this module and :mod:`.run`.
 
 Example:
@@ -40,6 +44,8 @@ PLOTS, CURVES = "plots", "curves.png"
 EVAL_DIR = "eval"
 LEADERBOARD = "leaderboard.csv"
 #: the columns of ``history.csv`` (one row per epoch)
+#: ``task.json``'s ``kind`` (and ``config.yaml``'s) in a generator run folder (a DCGAN, issue 18)
+GENERATOR = "generator"
 HISTORY_FIELDS = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds",
                   "images_per_s", "elapsed"]
 
@@ -52,6 +58,21 @@ def safe_part(s) -> str:
 def is_run_folder(path: Path) -> bool:
     """A run folder is a folder with a ``config.yaml`` (leaderboards and other folders are not)."""
     return path.is_dir() and (path / CONFIG).is_file()
+
+
+def is_generator_run(path: Path) -> bool:
+    """True when ``path`` is a generator run folder: its ``task.json`` says ``"kind": "generator"``
+    (read as plain JSON: nothing of :mod:`facelab.generate` is imported).
+
+    Example:
+        >>> is_generator_run(Path("/nonexistent"))
+        False
+    """
+    try:
+        task = json.loads((Path(path) / TASK).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(task, dict) and task.get("kind") == GENERATOR
 
 
 def read_json(path: Path) -> dict:

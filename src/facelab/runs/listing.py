@@ -18,7 +18,8 @@ import re
 from pathlib import Path
 from ..errors import ConfigError, RunError
 from ..paths import runs_root
-from .layout import CONFIG, is_run_folder
+from ..pretrained import is_shipped, shipped_names, shipped_path
+from .layout import CONFIG, is_generator_run, is_run_folder
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 
@@ -67,7 +68,8 @@ def resolve_name(runs_dir: Path, name: str) -> Path:
 
 def resolve_run(path_or_name: str | Path, root: Path | None = None) -> Path:
     """A run name resolves under ``root`` (default ``runs_root()``); an existing folder path is used
-    as is. A plain name wins over a same-named folder in the working directory.
+    as is. A plain name wins over a same-named folder in the working directory; a name that is
+    neither resolves to a model shipped with facelab (:mod:`facelab.pretrained`) when one has it.
 
     Raises:
         RunError: neither a run name nor a folder (close names are suggested).
@@ -83,17 +85,35 @@ def resolve_run(path_or_name: str | Path, root: Path | None = None) -> Path:
         return p
     if plain and cand.is_dir():
         return cand
-    close = difflib.get_close_matches(text, run_names(root), n=3)
+    if plain and is_shipped(text):  # a model shipped inside the package (a user's run of that name wins)
+        return shipped_path(text)
+    close = difflib.get_close_matches(text, run_names(root) + shipped_names(), n=3)
     raise RunError(f"no run {text!r}" + (f". Did you mean {', '.join(close)}?" if close else ""),
                    path=cand, fix="list runs with `facelab runs` (runs live under $FACELAB_RUNS, default ./runs)")
 
 
-def run_names(root: str | Path | None = None) -> list[str]:
-    """The names of the run folders under ``root``, sorted (no file is parsed)."""
+def names_a_run(path_or_name: str | Path, root: Path | None = None) -> bool:
+    """Whether ``path_or_name`` is a run (a name under ``root``, a shipped model, or a run folder):
+    lets a command take ``[RUN] PHOTOS...`` and tell a photo folder from a run folder.
+
+    Example:
+        >>> names_a_run("celeba-attributes"), names_a_run("/nonexistent/photo.jpg")
+        (True, False)
+    """
+    try:
+        return is_run_folder(resolve_run(path_or_name, root))
+    except RunError:
+        return False
+
+
+def run_names(root: str | Path | None = None, *, generators: bool = True) -> list[str]:
+    """The names of the run folders under ``root``, sorted (no file is parsed, except each
+    ``task.json`` when ``generators=False`` leaves out generator runs: they make faces, they do
+    not classify them)."""
     root = Path(root) if root is not None else runs_root()
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if is_run_folder(p))
+    return sorted(p.name for p in root.iterdir() if is_run_folder(p) and (generators or not is_generator_run(p)))
 
 
-__all__ = ["check_name", "resolve_name", "resolve_run", "run_names"]
+__all__ = ["check_name", "names_a_run", "resolve_name", "resolve_run", "run_names"]

@@ -22,7 +22,8 @@ import yaml
 
 from ..errors import DataError, RunError
 from ..paths import runs_root
-from .layout import CALIBRATION, CONFIG, HISTORY, INPUT, METRICS, PREDICTIONS, SPLIT, STATE, TASK, WEIGHTS, read_json
+from .layout import (CALIBRATION, CONFIG, GENERATOR, HISTORY, INPUT, METRICS, PREDICTIONS, SPLIT, STATE, TASK, WEIGHTS,
+                     is_generator_run, read_json)
 from .listing import resolve_run, run_names
 from .task import Task
 
@@ -72,6 +73,10 @@ class Run:
         if not isinstance(config, dict):
             raise RunError(f"{path / CONFIG} is corrupt (not a mapping)", path=path / CONFIG,
                            fix="train the run again (or restore the file)")
+        if is_generator_run(path):  # a DCGAN (facelab.generate): it makes faces, it cannot classify them
+            raise RunError(f"{path} is a generator run (a DCGAN that makes faces): it cannot classify or "
+                           "predict", path=path, fix="use `facelab generate sample RUN`; to predict, pick a "
+                                                      "classifier run from `facelab runs`")
         try:
             task = Task.from_dict(read_json(path / TASK))
         except (KeyError, TypeError):
@@ -266,17 +271,110 @@ class Run:
                 "created": self.created, "path": str(self.path)}
 
 
-def list_runs(root: str | Path | None = None) -> list[Run]:
+class GeneratorEntry:
+    """A generator run (``facelab generate train``) as the runs folder lists it, read from its small
+    files only (``config.yaml``, ``state.json``, ``metrics.json``): the same ``name``, ``path``,
+    ``config``, ``status``, ``created`` and :meth:`summary` as a :class:`Run`, and nothing that
+    classifies. :class:`facelab.generate.run.GeneratorRun` builds on it (sampling, the networks).
+
+    Example:
+        >>> GeneratorEntry.read(Path("/nonexistent"))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        facelab.errors.RunError: /nonexistent is not a facelab run (no config.yaml)...
+    """
+
+    kind = GENERATOR
+
+    def __init__(self, path: Path, config: dict, state: dict, metrics: dict):
+        self.path = Path(path)
+        self.name = self.path.name
+        self.config, self.state, self.metrics = config, state, metrics
+
+    @classmethod
+    def read(cls, path: Path):
+        """Read the small files of the generator run folder ``path``.
+
+        Raises:
+            RunError: a missing or corrupt ``config.yaml``, or a corrupt ``state.json`` / ``metrics.json``.
+        """
+        path = Path(path)
+        try:
+            config = yaml.safe_load((path / CONFIG).read_text())
+        except FileNotFoundError:
+            raise RunError(f"{path} is not a facelab run (no {CONFIG})", path=path,
+                           fix="pass a folder made by `facelab generate train` (see `facelab runs`)") from None
+        except (OSError, yaml.YAMLError) as e:
+            raise RunError(f"{path / CONFIG} is corrupt ({e})", path=path / CONFIG, fix="train the run again") from None
+        if not isinstance(config, dict):
+            raise RunError(f"{path / CONFIG} is corrupt (not a mapping)", path=path / CONFIG,
+                           fix="train the run again")
+        state = read_json(path / STATE) if (path / STATE).is_file() else {}
+        metrics = read_json(path / METRICS) if (path / METRICS).is_file() else {}
+        return cls(path, config, state, metrics)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, model=dcgan{self.config.get('size', '')})"
+
+    @property
+    def condition(self) -> list[str]:
+        """The attributes a conditional generator is fed (empty for an unconditional one)."""
+        return list(self.config.get("condition") or [])
+
+    @property
+    def status(self) -> str:
+        return str(self.state.get("status", "unknown"))
+
+    @property
+    def created(self) -> str:
+        return str(self.state.get("created", ""))
+
+    def summary(self) -> dict[str, Any]:
+        """The keys of :meth:`Run.summary` (for ``facelab runs``): the Fréchet distance when it was
+        scored, else the face rate."""
+        fd = self.metrics.get("frechet")
+        return {"name": self.name, "target": "+".join(self.condition) or "faces", "kind": GENERATOR,
+                "model": f"dcgan{self.config.get('size', '')}", "metric": "frechet" if fd is not None else "face_rate",
+                "value": fd if fd is not None else self.metrics.get("face_rate"),
+                "status": self.status, "created": self.created, "path": str(self.path)}
+
+
+def _load_listed(path: Path) -> "Run | GeneratorEntry":
+    return GeneratorEntry.read(path) if is_generator_run(path) else Run.load(path)
+
+
+def list_runs(root: str | Path | None = None) -> "list[Run | GeneratorEntry]":
     """Every readable run under ``root`` (default ``runs_root()``), newest first.
 
-    Folders that are not runs, or are corrupt, are skipped (``facelab runs`` counts them).
+    A generator run (``task.json`` ``kind: generator``) is listed as a :class:`GeneratorEntry`
+    (same ``summary()``, ``status``, ``created``, ``config``, ``path``); filter with
+    ``isinstance(r, Run)`` for the runs that classify. Folders that are not runs, or are corrupt,
+    are skipped (``facelab runs`` counts them: :func:`broken_runs`).
     """
     root = Path(root) if root is not None else runs_root()
-    runs: list[Run] = []
+    runs: list = []
     for name in run_names(root):
         try:
-            runs.append(Run.load(root / name))
+            runs.append(_load_listed(root / name))
         except RunError:
             continue
     runs.sort(key=lambda r: (r.created, r.name), reverse=True)
     return runs
+
+
+def broken_runs(root: str | Path | None = None) -> list[tuple[str, str]]:
+    """(name, reason) of every run folder under ``root`` that :func:`list_runs` leaves out because
+    it no longer loads (a corrupt ``task.json``, ``config.yaml`` or ``input.json``), by name.
+
+    Example:
+        >>> broken_runs()                          # doctest: +SKIP
+        [('old-run', '.../old-run/task.json is corrupt (Expecting value: line 1 column 1 (char 0))')]
+    """
+    root = Path(root) if root is not None else runs_root()
+    out: list[tuple[str, str]] = []
+    for name in run_names(root):  # the same folders list_runs reads
+        try:
+            _load_listed(root / name)
+        except RunError as e:
+            out.append((name, e.message))
+    return out

@@ -73,8 +73,11 @@ def write_plots(path: Path) -> list[Path]:
 def write_card(path: Path, *, config: dict, task: Task, input_: dict, metrics: dict, data_summary: dict,
                per_output: dict[str, float], init: dict | None) -> Path:
     """``card.md``: a model card in the spirit of Mitchell et al. (2019), short and factual."""
-    lines = [f"# Model card: {path.name}", "",
-             f"- **Model**: `{config['model']}` {json.dumps(config.get('params') or {})}",
+    lines = [f"# Model card: {path.name}", ""]
+    if metrics.get("degenerate"):
+        lines += [f"> **Warning: a degenerate model.** It {metrics['degenerate']}. Do not use it; train "
+                  "longer, check the labels or lower the learning rate.", ""]
+    lines += [f"- **Model**: `{config['model']}` {json.dumps(config.get('params') or {})}",
              f"- **Task**: {task.kind} — {', '.join(task.targets[:8])}{' …' if len(task.targets) > 8 else ''}"
              f" ({task.outputs} output{'s' if task.outputs > 1 else ''})",
              f"- **Data**: `{data_summary.get('path')}` (layout {input_.get('layout')}); "
@@ -88,6 +91,9 @@ def write_card(path: Path, *, config: dict, task: Task, input_: dict, metrics: d
              f"std {input_['std']}",
              f"- **Training**: seed {config['seed']}, epochs {metrics.get('epochs')}, "
              f"{metrics.get('train_seconds', 0):.0f} s, {metrics.get('images_per_s', 0):.0f} images/s"]
+    if config.get("recipe"):
+        lines.append(f"- **Recipe**: `{config['recipe']}` (defaults chosen by task, docs/training.md "
+                     f"\"Recipes\"); imbalance handling `{config.get('balance')}`")
     if config.get("aux"):
         aux = config["aux"]
         lines.append(f"- **Auxiliary attributes** (trained beside the target, not saved): "

@@ -19,6 +19,7 @@ from .deps import InferencePool
 from .errors import install_error_handlers
 from .limits import BodySizeLimitMiddleware
 from .logging import RequestContextMiddleware, setup_logging
+from .pipeline import make_batchers
 from .routes import info, predict
 from .settings import ServeSettings
 from .store import RunStore
@@ -28,9 +29,10 @@ log = logging.getLogger("facelab.serve")
 DESCRIPTION = """
 Face detection and attribute/emotion/identity prediction with runs trained by `facelab train`.
 
-* `POST /v1/predict` — one photo (multipart field `file`, or JSON `{"image": "<base64>"}`)
+* `POST /v1/predict` — one photo (multipart field `file`, JSON `{"image": "<base64>"}`, or the raw
+  bytes with `Content-Type: image/*`); the `Server-Timing` header gives the time per stage
 * `POST /v1/predict/batch` — several photos (multipart field `files`, or JSON `{"images": [...]}`)
-* `GET /v1/models` — the served runs; `GET /v1/health` — liveness
+* `GET /v1/models` — the served runs; `GET /v1/health` — liveness and queue depth
 
 Errors are JSON `{"error", "fix", "request_id"}`. Every answer carries an `X-Request-ID` header.
 """
@@ -75,6 +77,8 @@ def create_app(settings: ServeSettings, *, store: RunStore | None = None) -> Fas
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.pool = InferencePool(settings.workers)
+        # one micro-batching queue per run (serve/batching.py); empty with --no-fast
+        app.state.batchers = make_batchers(store, settings) if settings.fast else {}
         app.state.started = time.monotonic()
         log.info("serving", extra={"runs": store.names, "failed": list(store.failed), "workers": settings.workers,
                                    "max_upload_mb": settings.max_upload_mb})
@@ -82,6 +86,8 @@ def create_app(settings: ServeSettings, *, store: RunStore | None = None) -> Fas
             yield
         finally:
             app.state.pool.close()
+            for b in app.state.batchers.values():
+                b.close()
 
     # FastAPIOffline serves Swagger UI and ReDoc from files in the package, not a CDN: /docs works
     # on a machine without internet (and inside the container).
@@ -91,6 +97,7 @@ def create_app(settings: ServeSettings, *, store: RunStore | None = None) -> Fas
     app.state.settings = settings
     app.state.store = store
     app.state.started = time.monotonic()
+    app.state.batchers = {}
     install_error_handlers(app)
     app.include_router(predict.router)
     app.include_router(info.router)

@@ -34,11 +34,16 @@ class InferencePool:
 
     def __init__(self, workers: int):
         self.workers = workers
+        self.pending = 0  # calls submitted and not finished (the health answer's queue depth)
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="facelab-infer")
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, fn, *args)
+        self.pending += 1  # only touched from the event loop's thread
+        try:
+            return await loop.run_in_executor(self.executor, fn, *args)
+        finally:
+            self.pending -= 1
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)

@@ -64,18 +64,20 @@ def select_runs(store: RunStore, run: str | None) -> list[ServedRun]:
     return [store.runs[run]]
 
 
+def run_prediction(name: str, result) -> RunPrediction:
+    """One run's answer for a :class:`~facelab.predict.results.PhotoResult`, validated from
+    :meth:`PhotoResult.to_dict`, so the API's schema and the library's result cannot drift apart
+    (the plain path here and the fast path of :mod:`facelab.serve.pipeline` alike)."""
+    d = result.to_dict()
+    note = d["note"]
+    if not d["faces"] and not d["error"]:
+        note = note or NO_FACE
+    return RunPrediction.model_validate({"run": name, "faces": d["faces"], "note": note, "error": d["error"]})
+
+
 def predict_one(image: np.ndarray, runs: list[ServedRun]) -> list[RunPrediction]:
-    """Run every requested run's predictor on one decoded image; each answer is validated from
-    :meth:`PhotoResult.to_dict`, so the API's schema and the library's result cannot drift apart."""
-    out = []
-    for served in runs:
-        d = served.predictor.predict(image).to_dict()
-        note = d["note"]
-        if not d["faces"] and not d["error"]:
-            note = note or NO_FACE
-        out.append(RunPrediction.model_validate({"run": served.name, "faces": d["faces"], "note": note,
-                                                 "error": d["error"]}))
-    return out
+    """Run every requested run's predictor on one decoded image."""
+    return [run_prediction(served.name, served.predictor.predict(image)) for served in runs]
 
 
 def predict_bytes(data: bytes, name: str | None, runs: list[ServedRun]) -> PhotoOut:

@@ -125,3 +125,7 @@ class HealthOut(BaseModel):
     failed: dict[str, str] = {}
     workers: int
     uptime_s: float
+    #: requests waiting for or in the inference pool, plus face crops waiting for a batch
+    queue_depth: int = 0
+    #: the same, per queue: ``inference`` and ``batching`` (per run)
+    queues: dict = {}

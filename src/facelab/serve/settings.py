@@ -35,7 +35,13 @@ class ServeSettings(BaseModel):
         torch_threads: torch threads per inference call; workers x torch_threads should not
             exceed the cores, or calls fight over them.
         detector: the face detector name (``facelab.faces.detect.DETECTORS``).
-        backend: ``torch`` or ``onnx``.
+        backend: ``torch``, ``onnx``, or ``auto`` (ONNX Runtime when onnxruntime is installed
+            and the run has, or can make, a ``model.onnx``; torch otherwise).
+        fast: the fast photo path (:mod:`facelab.predict.fastpath`) and micro-batching
+            (:mod:`facelab.serve.batching`); off: one predictor call per request, as before.
+        batch_window_ms: how long a batch waits for concurrent requests to join it.
+        batch_max_faces: the most face crops classified in one batch.
+        batch_timeout_s: a request waiting longer than this for the model gets a 503.
         log_level: level of the JSON request log.
 
     Example:
@@ -52,7 +58,11 @@ class ServeSettings(BaseModel):
     workers: int = Field(default_factory=_cores, ge=1, le=64)
     torch_threads: int = Field(1, ge=1, le=64)
     detector: str = "haar"
-    backend: Literal["torch", "onnx"] = "torch"
+    backend: Literal["torch", "onnx", "auto"] = "auto"
+    fast: bool = True
+    batch_window_ms: float = Field(3.0, ge=0, le=1000)
+    batch_max_faces: int = Field(32, ge=1, le=1024)
+    batch_timeout_s: float = Field(10.0, gt=0, le=600)
     log_level: str = "INFO"
 
     @field_validator("runs_dir", mode="before")

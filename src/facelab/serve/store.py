@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import FacelabError, RunError
+from ..pretrained import is_shipped, shipped_names, shipped_path
 from ..runs import Run, resolve_name, run_names
 
 log = logging.getLogger("facelab.serve")
@@ -89,7 +90,10 @@ class RunStore:
             RunError: not one run could be loaded (each failure is named in the message).
         """
         runs_dir = Path(settings.runs_dir)
-        names = list(settings.runs) or run_names(runs_dir)
+        names = list(settings.runs) or run_names(runs_dir, generators=False)  # a DCGAN run does not classify
+        if not names:  # a fresh install: serve the models shipped with facelab
+            names = shipped_names()
+            log.info("no runs in the runs folder: serving the shipped models", extra={"runs_dir": str(runs_dir)})
         if not names:
             raise RunError(f"no runs to serve in {runs_dir}", path=runs_dir,
                            fix="train one with `facelab train DATA --target Smiling`, or pass --runs-dir")
@@ -113,11 +117,12 @@ class RunStore:
 
 
 def _load_one(runs_dir: Path, name: str, settings: Any) -> ServedRun:
-    from ..predict.predictor import Predictor
+    from .backend import build_predictor  # the backend choice (auto: ONNX Runtime when it can)
 
-    folder = resolve_name(runs_dir, name)
+    shipped = is_shipped(name) and not (runs_dir / name).exists()  # a user's run of that name wins
+    folder = shipped_path(name) if shipped else resolve_name(runs_dir, name)
     run = Run.load(folder)
-    predictor = Predictor.from_run(run, backend=settings.backend, detector=settings.detector)
+    predictor = build_predictor(run, folder, settings)
     # Run.load reads the small files only; one tiny forward pass through the backend that will
     # serve (torch or ONNX Runtime) loads the weights now, so a corrupt model file is found at
     # start-up (and named), not on the first request.

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..runs import writer as artifacts
+from ..runs.degenerate import degenerate
 from ..runs.layout import HISTORY, HISTORY_FIELDS, METRICS, PREDICTIONS, STATE, WEIGHTS
 from ..runs.run import Run
 from ..evaluate.metrics import accuracy_bounds
@@ -45,6 +46,7 @@ def fit_classical(spec, cfg, ds, task, path, train_rows, val_rows, holdout, inpu
         metrics.update(accuracy_bounds(task, split, y, proba))
         if split == "val":
             per_output = task.per_output_accuracy(proba, y)
+            metrics["degenerate"] = degenerate(task.kind, list(task.classes), y, proba)
         frames.append(artifacts.predictions_frame(task, split, rows, ids[rows], y, proba))
     if frames:
         pd.concat(frames, ignore_index=True).to_parquet(path / PREDICTIONS, index=False)

@@ -77,6 +77,13 @@ class TrainConfig:
     precision: str = "auto"  # auto | fp32 | bf16: bf16 autocast where the CPU has native bf16
     eval_batch_size: int = 512
     params: dict = field(default_factory=dict)  # model parameters (widths, depths, ...)
+    # The defaults chosen by task (train/recipes.py): "auto" picks the row for the dataset, task
+    # and --minutes (the saved config names the row), "none" keeps the defaults above, or a row's key.
+    recipe: str = "auto"
+    # Cache geometry when DATA is a dataset folder (None: the recipe's); saved as the cache's.
+    size: int | None = None
+    crop: str | None = None
+    grey: bool | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from ..errors import RunError
 from ..evaluate.metrics import accuracy_bounds, expected_calibration_error
 from ..runs import writer as artifacts
+from ..runs.degenerate import degenerate
 from ..runs.layout import CALIBRATION, CHECKPOINT, HISTORY, HISTORY_FIELDS, METRICS, PREDICTIONS, STATE, WEIGHTS
 from ..runs.preprocess import to_float
 from ..runs.run import Run
@@ -295,6 +296,7 @@ class Loop:
             metrics.update(accuracy_bounds(task, split, y_all[rows], proba))
             if split == "val":
                 per_output = task.per_output_accuracy(proba, y_all[rows])
+                metrics["degenerate"] = degenerate(task.kind, list(task.classes), y_all[rows], proba)
             frames.append(artifacts.predictions_frame(task, split, rows, ids[rows], y_all[rows], proba))
         if frames:
             import pandas as pd
@@ -313,6 +315,9 @@ class Loop:
         metrics["per_output"] = per_output
         if calibration:
             metrics["temperature"] = calibration["temperature"]
+        if metrics.get("degenerate") and self.progress:
+            print(f"warning: the model {metrics['degenerate']}: train longer (--minutes), check the labels, "
+                  "or lower --lr", file=sys.stderr, flush=True)
         artifacts.write_json(self.path / METRICS, metrics)
         st["status"] = "finished"
         artifacts.write_json(self.path / STATE, st)

@@ -17,6 +17,7 @@ Example:
 """
 from __future__ import annotations
 
+import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
@@ -43,7 +44,7 @@ from .steps import EpochEnd
 DEFAULT_EPOCHS = 10
 #: Options whose default changed after runs were saved without them: such a run resumes with the
 #: value it was trained with, not the new default.
-LEGACY = {"ema": 0.0, "patience_after": 0.0}
+LEGACY = {"ema": 0.0, "patience_after": 0.0, "recipe": "none"}
 
 
 def default_threads() -> int:
@@ -88,10 +89,75 @@ def _find_resumable(resume: bool | str, name: str | None, target, model: str) ->
     if name:
         return resolve_run(name)
     for run in list_runs():
-        if run.status != "finished" and run.config.get("model") == model and (target is None or run.config.get("target") == target):
+        if not isinstance(run, Run):  # a generator run (facelab generate train --resume resumes it)
+            continue
+        if run.status not in ("finished", "failed") and run.config.get("model") == model and (target is None or run.config.get("target") == target):
             return run.path
     raise RunError("no unfinished run to resume", path=runs_root(),
                    fix="pass the run's name: --resume NAME (see `facelab runs`)")
+
+
+def _explicit(config, overrides: dict) -> set[str]:
+    """The options the user set (arguments that are not None, and every key of ``config``):
+    the recipe never overrides them."""
+    keys = {k for k, v in overrides.items() if v is not None}
+    if isinstance(config, TrainConfig):
+        return keys | set(config.to_dict())
+    if isinstance(config, dict):
+        return keys | set(config)
+    if config is not None:
+        import yaml
+
+        return keys | set(yaml.safe_load(Path(config).read_text()) or {})  # resolve() has read it once
+    return keys
+
+
+def _data_and_recipe(data, cfg: TrainConfig, explicit: set[str], progress: bool, echo: bool):
+    """Open the cache (preparing a dataset folder with the recipe's geometry), fill ``cfg`` from
+    the recipe table and say what was chosen (train/recipes.py)."""
+    import sys
+
+    from ..data.ensure import dataset_kind, ensure_prepared
+    from ..data.prepared import resolve_data
+    from ..models import get_model
+    from . import recipes
+
+    if data is None or str(data) == "":
+        open_data(data)  # the usual "no data given" error
+    ds, source = resolve_data(data)
+    if ds is None:
+        from ..data.readers import read_source
+
+        manifest = read_source(source)
+    else:
+        manifest = ds.manifest
+    kind = resolve_task(manifest, cfg.target).kind  # an unknown target fails before any decoding
+    dataset = dataset_kind(manifest.layout)
+    recipe = recipes.pick(cfg.recipe, dataset, kind, cfg.minutes)
+    geo = recipes.geometry(recipe, dataset, {"size": cfg.size, "crop": cfg.crop, "grey": cfg.grey})
+    say = (lambda line: print(line, file=sys.stderr, flush=True)) if echo else (lambda line: None)
+    note = ""
+    if ds is None:
+        say(f"dataset folder {source}: its cache at {geo['size']} px, {geo['crop']} crop"
+            f"{', grey' if geo['grey'] else ''} (prepared on first use, reused next time)")
+        ds = ensure_prepared(source, **geo, progress=progress)
+    else:
+        have = {"size": ds.size, "crop": ds.meta.get("crop"), "grey": ds.channels == 1}
+        asked = {k: cfg_v for k in ("size", "crop", "grey") if (cfg_v := getattr(cfg, k)) is not None
+                 and cfg_v != have[k]}
+        if asked:
+            raise ConfigError(f"DATA is a prepared cache ({have['size']} px, {have['crop']} crop"
+                              f"{', grey' if have['grey'] else ''}); it cannot change to "
+                              + ", ".join(f"{k} {v}" for k, v in asked.items()), path=ds.path,
+                              fix="pass the dataset folder instead: facelab prepares it with that geometry")
+        if (have["size"], have["grey"]) != (geo["size"], geo["grey"]) or have["crop"] != geo["crop"]:
+            note = f" wanted; the given cache is {have['size']} px {have['crop']}"
+        geo = have if not note else geo
+    outcome = recipes.apply(cfg, recipe, explicit, network=get_model(cfg.model).kind != "classical")
+    cfg.size, cfg.crop, cfg.grey = ds.size, ds.meta.get("crop"), ds.channels == 1
+    for line in recipes.describe(recipe, cfg, outcome, geo, cache_note=note):
+        say(line)
+    return ds
 
 
 def train(data, *, target: str | Sequence[str] | None = None, model: str | None = None,
@@ -100,7 +166,7 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
           weights: str | None = None, init: str | None = None, resume: bool | str = False,
           val_fraction: float | None = None, params: dict | None = None, progress: bool = True,
           config: "str | Path | TrainConfig | dict | None" = None,
-          callbacks: Sequence[Callable[[EpochEnd], Any]] = (), **options) -> Run:
+          callbacks: Sequence[Callable[[EpochEnd], Any]] = (), echo: bool | None = None, **options) -> Run:
     """Train a model on a prepared cache and return the :class:`Run`.
 
     Args:
@@ -121,6 +187,7 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
         progress: show a progress bar.
         config: a YAML file / dict / TrainConfig; explicit arguments override it.
         callbacks: called with an :class:`EpochEnd` after every epoch.
+        echo: print the recipe's choices and the cache used (stderr); default: as ``progress``.
         **options: any other :class:`TrainConfig` field (``weight_decay``, ``patience``, ...).
 
     Returns:
@@ -149,7 +216,8 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
         ds = open_data(data if data is not None else cfg.data)
     else:
         cfg = TrainConfig.resolve(config, **overrides)
-        ds = open_data(data)
+        ds = _data_and_recipe(data, cfg, _explicit(config, overrides), progress,
+                              progress if echo is None else echo)
         cfg.data = str(ds.path)
     if cfg.epochs is None and cfg.minutes is None:
         cfg.epochs = DEFAULT_EPOCHS
@@ -170,7 +238,9 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
     if aux and spec.kind == "classical":
         raise ConfigError(f"auxiliary attributes need a network; {cfg.model} is a classical model",
                           path=ds.path, fix="drop aux, or pick cnn, mobilenetv2 or resnet18")
-    params_ = {**spec.default_params, **(cfg.params or {})}
+    from ..models.params import check_params
+
+    params_ = check_params(spec, {**spec.default_params, **(cfg.params or {})})  # before any folder exists
     cfg.params = params_
 
     if not resume:
@@ -197,12 +267,25 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
                  "epoch": 0, "step": 0, "elapsed": 0.0, "best": None, "best_epoch": 0, "bad_epochs": 0}
         artifacts.write_json(path / STATE, state)
 
-    if spec.kind == "classical":
+    try:
+        if spec.kind == "classical":
+            return fit_classical(spec, cfg, ds, task, path, train_rows, val_rows, holdout, input_, state)
 
-        return fit_classical(spec, cfg, ds, task, path, train_rows, val_rows, holdout, input_, state)
+        loop = Loop(cfg=cfg, spec=spec, params=params_, ds=ds, task=task, path=path, input_=input_,
+                    train_rows=train_rows, val_rows=val_rows, holdout=holdout, state=state,
+                    progress=progress, callbacks=list(callbacks), aux=aux)
+        return loop.run()
+    except Exception as e:  # a refused --weights, a model that cannot be built, a disk error...
+        _mark_failed(path, e)  # never leave a run saying "running" when nothing runs
+        raise
 
 
-    loop = Loop(cfg=cfg, spec=spec, params=params_, ds=ds, task=task, path=path, input_=input_,
-                train_rows=train_rows, val_rows=val_rows, holdout=holdout, state=state,
-                progress=progress, callbacks=list(callbacks), aux=aux)
-    return loop.run()
+def _mark_failed(path: Path, error: BaseException) -> None:
+    """Set a run's status to ``failed`` (with the reason) if it still says ``running``."""
+    try:
+        st = json.loads((path / STATE).read_text())
+        if st.get("status") == "running":
+            st.update(status="failed", error=str(error).splitlines()[0][:500] if str(error) else type(error).__name__)
+            artifacts.write_json(path / STATE, st)
+    except (OSError, ValueError):
+        pass  # the original error matters more than this note

@@ -1,20 +1,20 @@
 """Predict: upload photos (or take one, or pick a sample), see the faces boxed and labelled, download CSV."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
-from facelab.app.common import config, get_run, load_predictor, missing, run_names
+from facelab.app.common import config, load_predictor, load_run, run_folder, run_names
 from facelab.app.samples import expected_faces, sample_photos
+from facelab.pretrained import shipped_names
 
 cfg = config()
 st.title("Predict")
 names = run_names(str(cfg.runs))
-if not names:
-    missing(f"No runs in `{cfg.runs}` to predict with", "facelab train DATA --target Smiling")
-    st.stop()
+if not names:  # a fresh install: the models shipped with facelab
+    names = shipped_names()
+    st.caption(f"No runs in `{cfg.runs}` yet: predicting with the models shipped with facelab "
+               "(train your own with `facelab train DATA --target Smiling`).")
 
 chosen = st.multiselect("Runs", names, default=names[:1], key="predict_runs")
 source = st.radio("Photos from", ["Upload", "Camera", "Samples"], horizontal=True, key="predict_source")
@@ -27,7 +27,7 @@ def checked_samples(folder: str, mtime: float) -> dict:
     from facelab.data.image import load_image
     from facelab.predict.check import check_photo
 
-    run = get_run(cfg, Path(folder).name)
+    run = load_run(folder, mtime)
     predictor = load_predictor(folder, mtime)
     targets = run.task.targets if run.task.kind == "multiclass" else None
     return {name: check_photo(predictor.predict(load_image(path.read_bytes(), name=path.name)),
@@ -39,8 +39,8 @@ def sample_checks(run_name: str) -> dict:
     from facelab.errors import FacelabError
     from facelab.predict.check import PhotoCheck
 
-    folder = cfg.runs / run_name
     try:
+        folder = run_folder(cfg, run_name)  # a run of the runs folder, else a shipped model
         return checked_samples(str(folder), folder.stat().st_mtime)
     except (FacelabError, OSError):  # the run's own error shows when it predicts below
         return {name: PhotoCheck() for name in sample_photos()}
@@ -100,7 +100,7 @@ for fname, data in photos:
         continue
     cols = st.columns(len(chosen))
     for col, run_name in zip(cols, chosen):
-        folder = cfg.runs / run_name
+        folder = run_folder(cfg, run_name)
         with col:
             try:
                 predictor = load_predictor(str(folder), folder.stat().st_mtime)

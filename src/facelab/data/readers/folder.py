@@ -26,6 +26,9 @@ from . import Reader, register_reader
 from ._common import (ProblemLog, content_groups, dedup_note, dedup_split, describe_folder, is_image_name,
                       nothing_usable, split_note, subdirs)
 
+#: A folder holding this file is not a class (``facelab data collect`` marks its ``rejected/`` so).
+SET_ASIDE = ".facelab-set-aside"
+
 SPLIT_DIRS = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
               "test": "test", "testing": "test"}
 
@@ -71,6 +74,9 @@ def scan_class_tree(root: Path, splits: dict[str, str] | None, log: ProblemLog) 
             if not entry.is_dir():
                 if is_image_name(entry.name):
                     log.add("unlabelled_image", entry.path, "image outside any class folder: ignored")
+                continue
+            if os.path.exists(os.path.join(entry.path, SET_ASIDE)):
+                log.add("set_aside", entry.path, "images set aside by `facelab data collect`: not a class, ignored")
                 continue
             n_before = len(tree.rel)
             for dirpath, dirnames, files in os.walk(entry.path):

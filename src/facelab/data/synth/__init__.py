@@ -77,8 +77,10 @@ def synthesize(out: str | Path, *, kind: str = "celeba", n: int = 1000, seed: in
     root = Path(out).expanduser()
     if root.exists() and not root.is_dir():
         raise DataError(f"{root} is a file, not a folder", path=root, fix="choose a new folder for --out")
+    from ...outputs import claim_folder  # never into a folder holding a user's files
+
     try:
-        root.mkdir(parents=True, exist_ok=True)
+        claim_folder(root, what="synthetic dataset", option="OUT", recognise=_earlier_synth)
     except OSError as e:
         raise DataError(f"cannot create {root} ({e.strerror})", path=root,
                         fix="choose a folder you can write to") from None
@@ -112,6 +114,16 @@ def synthesize(out: str | Path, *, kind: str = "celeba", n: int = 1000, seed: in
     else:
         _render_all(plan, n, workers, progress, on_progress, lambda _: None)
     return root
+
+
+def _earlier_synth(path: Path) -> bool:
+    """A CelebA or FER2013 dataset an older ``synthesize`` wrote (before the outputs marker)."""
+    attr = path / "list_attr_celeba.txt"
+    if attr.is_file() and (path / "img_align_celeba").is_dir():
+        return set(os.listdir(path)) <= {"img_align_celeba", "list_attr_celeba.txt", "list_eval_partition.txt",
+                                         "list_bbox_celeba.txt", "list_landmarks_align_celeba.txt",
+                                         "identity_CelebA.txt", "README.md", "synth.json"}
+    return set(os.listdir(path)) <= {"fer2013.csv", "train", "test", "README.md", "synth.json"}
 
 
 def _spawn_safe() -> bool:

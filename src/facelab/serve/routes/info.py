@@ -20,7 +20,13 @@ async def models(store: Store) -> ModelsOut:
 
 @router.get("/health", response_model=HealthOut, summary="Liveness and what is loaded")
 async def health(request: Request, store: Store, settings: Settings) -> HealthOut:
-    """`ok` when at least one run is served (the server does not start otherwise)."""
+    """`ok` when at least one run is served (the server does not start otherwise); `queue_depth`
+    counts requests waiting for or in the inference pool and face crops waiting for a batch."""
+    pool = getattr(request.app.state, "pool", None)
+    inference = int(getattr(pool, "pending", 0))
+    batching = {n: b.depth for n, b in getattr(request.app.state, "batchers", {}).items()}
     return HealthOut(status="ok", version=__version__, runs=store.names, failed=store.failed,
                      workers=settings.workers,
-                     uptime_s=round(time.monotonic() - request.app.state.started, 1))
+                     uptime_s=round(time.monotonic() - request.app.state.started, 1),
+                     queue_depth=inference + sum(batching.values()),
+                     queues={"inference": inference, "batching": batching})

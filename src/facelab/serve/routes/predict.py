@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from ..deps import Pool, Settings, Store
 from ..errors import ApiError
-from ..inference import b64_to_bytes, predict_bytes, select_runs
+from ..inference import b64_to_bytes, select_runs
 from ..logging import request_id_var
+from ..pipeline import predict_photo, server_timing
 from ..schemas import TINY_JPEG_B64, BatchIn, BatchOut, ErrorBody, PredictIn, PredictOut
 
 router = APIRouter(prefix="/v1", tags=["predict"])
@@ -30,8 +31,10 @@ _UPLOAD_TYPES = ("image/", "application/octet-stream")
 _RUN_QUERY = Query(None, description="a served run name; omitted or `all`: every served run")
 
 
-def _body_doc(json_model, multipart_schema: dict, json_example: dict) -> dict:
+def _body_doc(json_model, multipart_schema: dict, json_example: dict, raw: bool = False) -> dict:
+    raw_doc = {"image/*": {"schema": {"type": "string", "format": "binary"}}} if raw else {}
     return {"requestBody": {"required": True, "content": {
+        **raw_doc,
         "multipart/form-data": {"schema": multipart_schema},
         "application/json": {"schema": json_model.model_json_schema(ref_template="#/components/schemas/{model}"),
                              "example": json_example},
@@ -41,7 +44,7 @@ def _body_doc(json_model, multipart_schema: dict, json_example: dict) -> dict:
 _ONE_DOC = _body_doc(PredictIn, {"type": "object", "required": ["file"], "properties": {
     "file": {"type": "string", "format": "binary", "description": "a photo (JPEG, PNG, ...)"},
     "run": {"type": "string", "description": "a served run name (optional)"}}},
-    {"image": TINY_JPEG_B64, "filename": "white.jpg"})
+    {"image": TINY_JPEG_B64, "filename": "white.jpg"}, raw=True)
 _BATCH_DOC = _body_doc(BatchIn, {"type": "object", "required": ["files"], "properties": {
     "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
     "run": {"type": "string"}}},
@@ -54,9 +57,11 @@ def _kind(request: Request) -> str:
         return "multipart"
     if ctype == "application/json" or ctype.endswith("+json"):
         return "json"
+    if ctype.startswith(_UPLOAD_TYPES):
+        return "raw"  # the photo's bytes as the body (curl --data-binary @photo.jpg)
     raise ApiError(415, f"unsupported content type {ctype or '(none)'!r}",
-                   fix="send multipart/form-data with a `file` field, or application/json "
-                       'with {"image": "<base64>"} (see /docs)')
+                   fix="send multipart/form-data with a `file` field, application/json "
+                       'with {"image": "<base64>"}, or the photo itself as image/jpeg (see /docs)')
 
 
 async def _json(request: Request, model):
@@ -85,15 +90,23 @@ async def _read_upload(item, field: str) -> tuple[bytes, str]:
 
 @router.post("/predict", response_model=PredictOut, responses=_ERRORS, openapi_extra=_ONE_DOC,
              summary="Faces in one photo, with box, probabilities and labels")
-async def predict(request: Request, store: Store, pool: Pool, run: str | None = _RUN_QUERY) -> PredictOut:
+async def predict(request: Request, response: Response, store: Store, pool: Pool,
+                  run: str | None = _RUN_QUERY,
+                  filename: str | None = Query(None, description="the photo's name, for a raw image/* body")
+                  ) -> PredictOut:
     """Detect the faces in one photo and predict with one served run, or all of them.
 
-    Send the photo as a multipart upload (field `file`) or as JSON `{"image": "<base64>"}`.
-    A photo with no face is a 200 with empty `faces` and a `note` saying why.
+    Send the photo as a multipart upload (field `file`), as JSON `{"image": "<base64>"}`, or as
+    the raw bytes with `Content-Type: image/jpeg` (or any `image/*`). A photo with no face is a
+    200 with empty `faces` and a `note` saying why. The `Server-Timing` header gives the
+    milliseconds spent decoding, detecting, aligning and classifying.
     """
-    if _kind(request) == "json":
+    kind = _kind(request)
+    if kind == "json":
         body = await _json(request, PredictIn)
         data, name, run = b64_to_bytes(body.image), body.filename, body.run or run
+    elif kind == "raw":
+        data, name = await request.body(), filename or "the upload"
     else:
         form = await request.form()
         if "file" not in form:
@@ -102,7 +115,8 @@ async def predict(request: Request, store: Store, pool: Pool, run: str | None = 
         data, name = await _read_upload(form["file"], "file")
         run = form.get("run") or run
     runs = select_runs(store, run if isinstance(run, str) else None)
-    photo = await pool.run(predict_bytes, data, name, runs)
+    photo, timings = await predict_photo(data, name, runs, pool, request.app.state.batchers)
+    response.headers["Server-Timing"] = server_timing(timings)
     return PredictOut(**photo.model_dump(), request_id=request_id_var.get())
 
 
@@ -114,7 +128,11 @@ async def predict_batch(request: Request, store: Store, pool: Pool, settings: Se
 
     Results come back in the order sent.
     """
-    if _kind(request) == "json":
+    kind = _kind(request)
+    if kind == "raw":
+        raise ApiError(415, "a batch is sent as multipart (field `files`) or JSON, not as one raw image",
+                       fix="POST one raw image to /v1/predict, or use -F files=@a.jpg -F files=@b.jpg here")
+    if kind == "json":
         body = await _json(request, BatchIn)
         items = [(b64_to_bytes(im.image, f"images[{i}].image"), im.filename) for i, im in enumerate(body.images)]
         run = body.run or run
@@ -131,5 +149,6 @@ async def predict_batch(request: Request, store: Store, pool: Pool, settings: Se
                        fix="split the batch, or start the server with a larger --max-batch")
     runs = select_runs(store, run if isinstance(run, str) else None)
     # One pool task per image: a batch uses every worker, and the loop stays free meanwhile.
-    results = await asyncio.gather(*(pool.run(predict_bytes, data, name, runs) for data, name in items))
-    return BatchOut(request_id=request_id_var.get(), results=list(results))
+    batchers = request.app.state.batchers
+    results = await asyncio.gather(*(predict_photo(data, name, runs, pool, batchers) for data, name in items))
+    return BatchOut(request_id=request_id_var.get(), results=[photo for photo, _ in results])

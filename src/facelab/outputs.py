@@ -1,0 +1,169 @@
+"""The write guard: facelab never overwrites or deletes a file or folder it did not make.
+
+Every command that writes a path the user names (``--out``, ``--annotate``, ``--save-crops``)
+asks this module first. A path may be written when it
+
+- does not exist,
+- is an empty folder, or
+- was made by facelab: a folder holding the :data:`MARKER` file (written by
+  :func:`claim_folder`), or an output an older facelab wrote before the marker existed,
+  recognised by the caller's ``recognise`` test (e.g. a cache's ``meta.json``); a single file
+  recognised the same way (a results table facelab wrote, an ONNX export with its sidecar).
+
+Anything else is refused with a :class:`~facelab.errors.ConfigError` that names the path and the
+fix. ``force`` options replace facelab's own outputs only: they never make a user's path writable.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp()) / "report"
+    >>> claim_folder(d, what="report folder").name, (d / MARKER).is_file()
+    ('report', True)
+    >>> (d.parent / "notes.txt").write_text("mine")
+    4
+    >>> check_folder(d.parent / "notes.txt", what="report folder")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    facelab.errors.ConfigError: ... is a file, not a folder facelab made...
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Callable
+
+from .errors import ConfigError
+
+MARKER = ".facelab"
+"""File facelab writes into every output folder it creates: its presence makes the folder ours."""
+
+Recognise = Callable[[Path], bool]
+
+
+def _fix(option: str) -> str:
+    return (f"choose another {option} path (a new name, or an empty folder), "
+            "or move your files out of the way yourself")
+
+
+def is_facelab_folder(path: Path, recognise: Recognise | None = None) -> bool:
+    """True when ``path`` is a folder facelab made (marker, or ``recognise`` says so)."""
+    path = Path(path)
+    if not path.is_dir() or path.is_symlink():
+        return False
+    if (path / MARKER).is_file():
+        return True
+    try:
+        return bool(recognise and recognise(path))
+    except (OSError, ValueError):
+        return False
+
+
+def check_folder(path: str | Path, *, what: str, option: str = "--out",
+                 recognise: Recognise | None = None) -> Path:
+    """Refuse an output folder that holds a user's data; return it as a ``Path`` otherwise.
+
+    Args:
+        path: the folder the command is about to write into (or replace).
+        what: what it is for, for the message (``"cache folder"``, ``"report folder"``).
+        option: the option that named it, for the fix.
+        recognise: a test for outputs an older facelab made before it wrote :data:`MARKER`.
+
+    Raises:
+        ConfigError: ``path`` is a file, a symlink, or a non-empty folder facelab did not make.
+    """
+    path = Path(path).expanduser()
+    if path.is_symlink():
+        raise ConfigError(f"{path} is a symbolic link; facelab will not write a {what} through it",
+                          path=path, fix=_fix(option))
+    if not path.exists():
+        return path
+    if not path.is_dir():
+        raise ConfigError(f"{path} is a file, not a folder facelab made; writing the {what} there "
+                          "would replace it", path=path, fix=_fix(option))
+    if is_facelab_folder(path, recognise):
+        return path
+    try:
+        empty = next(os.scandir(path), None) is None
+    except OSError as e:
+        raise ConfigError(f"cannot read the folder {path} ({e.strerror})", path=path, fix=_fix(option)) from None
+    if not empty:
+        raise ConfigError(f"{path} is a folder with files facelab did not make; writing the {what} "
+                          "there could replace or delete them", path=path, fix=_fix(option))
+    return path
+
+
+def mark_folder(path: str | Path, kind: str = "") -> Path:
+    """Write :data:`MARKER` into an existing folder (idempotent)."""
+    path = Path(path)
+    marker = path / MARKER
+    if not marker.is_file():
+        marker.write_text(json.dumps({"made_by": "facelab", "kind": kind}) + "\n")
+    return path
+
+
+def claim_folder(path: str | Path, *, what: str, option: str = "--out",
+                 recognise: Recognise | None = None) -> Path:
+    """:func:`check_folder`, then create the folder (and parents) and mark it as facelab's.
+
+    The one call a command needs before writing files into a folder the user named.
+    """
+    path = check_folder(path, what=what, option=option, recognise=recognise)
+    path.mkdir(parents=True, exist_ok=True)
+    return mark_folder(path, what)
+
+
+def check_file(path: str | Path, *, what: str, option: str = "--out",
+               recognise: Recognise | None = None) -> Path:
+    """Refuse to replace a file facelab did not write; return the path otherwise.
+
+    Args:
+        path: the file the command is about to write.
+        what: what it is for (``"results file"``).
+        option: the option that named it.
+        recognise: tells a file an earlier facelab run wrote (it may be replaced).
+
+    Raises:
+        ConfigError: ``path`` is a folder, a symlink, or a file ``recognise`` does not accept.
+    """
+    path = Path(path).expanduser()
+    if path.is_symlink():
+        raise ConfigError(f"{path} is a symbolic link; facelab will not write the {what} through it",
+                          path=path, fix=_fix(option))
+    if not path.exists():
+        return path
+    if path.is_dir():
+        raise ConfigError(f"{path} is a folder; the {what} must be a file", path=path,
+                          fix=f"give a file name with {option}, e.g. {path / 'out'}")
+    try:
+        ours = bool(recognise and recognise(path))
+    except (OSError, ValueError):
+        ours = False
+    if not ours:
+        raise ConfigError(f"{path} already exists and facelab did not write it; the {what} would "
+                          "replace it", path=path, fix=_fix(option))
+    return path
+
+
+def json_with_keys(*keys: str) -> Recognise:
+    """A ``recognise`` test: a JSON object file holding every one of ``keys``."""
+
+    def test(path: Path) -> bool:
+        if path.stat().st_size > 50_000_000:
+            return False
+        obj = json.loads(path.read_text())
+        return isinstance(obj, dict) and all(k in obj for k in keys)
+
+    return test
+
+
+def folder_with_files(*names: str) -> Recognise:
+    """A ``recognise`` test for folders: every one of ``names`` is present, and nothing that is
+    not a facelab output kind of file (only json/csv/md/html/png/parquet and sub-folders)."""
+    allowed = {".json", ".csv", ".md", ".html", ".png", ".parquet"}
+
+    def test(path: Path) -> bool:
+        if not all((path / n).exists() for n in names):
+            return False
+        return all(e.is_dir() or os.path.splitext(e.name)[1].lower() in allowed for e in os.scandir(path))
+
+    return test

@@ -1,0 +1,87 @@
+"""Several runs on the same faces: ``facelab predict photo.jpg`` with no run applies every model
+shipped with facelab (the 40 CelebA attributes and the 7 FER2013 emotions) and reports one row
+per face with all their outputs.
+
+Each model frames the face with its own training geometry (a CelebA crop is tighter than a
+FER2013 one, RGB against grey), so the photo is aligned once per model; the face boxes come
+from the same detector with the same settings, so every model sees the same faces in the same
+order.
+
+Example:
+    >>> p = CombinedPredictor.shipped()                       # doctest: +SKIP
+    >>> face = p.predict("photo.jpg").faces[0]                # doctest: +SKIP
+    >>> face.probabilities["Smiling"], face.probabilities["happy"]   # doctest: +SKIP
+    (0.97, 0.91)
+"""
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+
+from ..errors import ConfigError
+from .predictor import Predictor
+from .results import PhotoResult
+
+
+class CombinedPredictor:
+    """Apply several :class:`Predictor` s to the same photos and merge their outputs per face.
+
+    Args:
+        predictors: built with the same detector and settings; their class names must not
+            overlap (an attribute and an emotion never share a name).
+    """
+
+    kind = "combined"
+
+    def __init__(self, predictors: list[Predictor]):
+        if not predictors:
+            raise ConfigError("a combined predictor needs at least one run")
+        names = [c for p in predictors for c in p.classes]
+        dup = sorted({c for c in names if names.count(c) > 1})
+        if dup:
+            raise ConfigError(f"the runs share output names {dup}: their probabilities would overwrite each other",
+                              fix="predict with one run at a time")
+        self.predictors = list(predictors)
+        self.classes = names
+        self.name = "+".join(p.name for p in predictors)
+        self.backend = predictors[0].backend
+
+    @classmethod
+    def shipped(cls, names: Iterable[str] | None = None, **kw) -> "CombinedPredictor":
+        """The models shipped with facelab (all of them by default), each through
+        :meth:`Predictor.from_run` with the same keywords (``backend``, ``detector``, ``min_face`` ...)."""
+        from ..pretrained import shipped_names, shipped_path
+
+        return cls([Predictor.from_run(shipped_path(n), **kw) for n in (names or shipped_names())])
+
+    @staticmethod
+    def _merge(results: list[PhotoResult]) -> PhotoResult:
+        first = results[0]
+        for other in results[1:]:
+            if len(other.faces) != len(first.faces):  # cannot happen with one detector; say so if it does
+                first.note = (first.note + "; " if first.note else "") + \
+                    f"a second model found {len(other.faces)} faces, not {len(first.faces)}: its outputs are left out"
+                continue
+            for f, g in zip(first.faces, other.faces):
+                f.probabilities.update(g.probabilities)
+                f.labels.extend(g.labels)
+        return first
+
+    def predict(self, image_or_path, *, aligned: bool = False, keep_crops: bool = False) -> PhotoResult:
+        """Like :meth:`Predictor.predict`, with every model's outputs on each face (bytes and
+        arrays are read once per model, so pass a path or an array for speed)."""
+        return self._merge([p.predict(image_or_path, aligned=aligned, keep_crops=keep_crops and i == 0)
+                            for i, p in enumerate(self.predictors)])
+
+    def predict_batch(self, sources: Iterable, **kw) -> Iterator[PhotoResult]:
+        """Like :meth:`Predictor.predict_batch`: one result per source, in order."""
+        sources = list(sources)
+        streams = [p.predict_batch(sources, **{**kw, "progress": kw.get("progress", False) and i == 0})
+                   for i, p in enumerate(self.predictors)]
+        for results in zip(*streams):
+            yield self._merge(list(results))
+
+    def __repr__(self) -> str:
+        return f"CombinedPredictor({[p.name for p in self.predictors]})"
+
+
+__all__ = ["CombinedPredictor"]

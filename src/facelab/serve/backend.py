@@ -1,0 +1,104 @@
+"""Which backend a served run predicts with, and how its threads share the cores.
+
+``--backend auto`` (the default) serves a run with ONNX Runtime whenever ``onnxruntime`` is
+installed (the ``onnx`` extra) and the run has a ``model.onnx`` at least as new as its weights,
+or one can be made now (``facelab export``, checked against torch to 1e-4). The export is written
+into the run folder, or under ``$FACELAB_HOME/onnx/`` when the run folder is read-only (a
+container mounts runs ``:ro``) or is a model shipped inside the package. When neither works the
+run is served with torch, and the log says why. ONNX Runtime's session gets ``--torch-threads``
+intra-op threads (1 by default): the request workers already keep every core busy, and a second
+layer of threads would only make them take turns.
+
+Example:
+    >>> p = build_predictor(run, run.path, ServeSettings())      # doctest: +SKIP
+    >>> p.backend                                               # doctest: +SKIP
+    'onnx'
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import Any
+
+from ..errors import FacelabError
+from ..runs.layout import ONNX_FILE
+
+log = logging.getLogger("facelab.serve")
+
+
+def _fresh(onnx: Path, folder: Path) -> bool:
+    """``onnx`` exists and is not older than the run's weights."""
+    if not onnx.is_file():
+        return False
+    weights = [p for p in folder.glob("model.*") if p.suffix in (".safetensors", ".pth", ".pt") and p.is_file()]
+    return all(onnx.stat().st_mtime >= w.stat().st_mtime for w in weights)
+
+
+def _cache_path(folder: Path) -> Path:
+    from ..paths import home
+
+    key = hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:12]
+    return home() / "onnx" / f"{folder.name}-{key}" / ONNX_FILE
+
+
+def _places(folder: Path) -> tuple[Path, ...]:
+    """Where the run's ``model.onnx`` may be, in order: its folder, then the cache. A model
+    shipped inside the package (:mod:`facelab.pretrained`) only ever gets the cache: the
+    installed package is never written to."""
+    from ..pretrained import shipped_root
+
+    if folder.resolve().is_relative_to(shipped_root()):
+        return (_cache_path(folder),)
+    return folder / ONNX_FILE, _cache_path(folder)
+
+
+def onnx_model_for(run: Any, folder: Path) -> tuple[Path | None, str]:
+    """A usable ``model.onnx`` for the run (made now if need be), or None and the reason."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return None, "onnxruntime is not installed (pip install 'facelab[onnx]')"
+    places = _places(folder)
+    for path in places:
+        if _fresh(path, folder):
+            return path, "exported earlier"
+    from ..predict.export import export_onnx
+
+    reasons = []
+    for out in places:
+        try:
+            export_onnx(run, out)
+            return out, "exported at start-up"
+        except FacelabError as e:
+            reasons.append(e.message)
+        except OSError as e:  # a read-only run folder: try the cache next
+            reasons.append(f"cannot write {out}: {e.strerror or e}")
+        except Exception as e:  # onnx missing, an exporter failure deep in torch
+            reasons.append(f"{type(e).__name__}: {e}")
+    return None, "; ".join(reasons)
+
+
+def build_predictor(run: Any, folder: Path, settings: Any):
+    """The run's :class:`~facelab.predict.predictor.Predictor` for serving, per ``settings``."""
+    from ..predict.predictor import Predictor, onnx_classifier
+
+    backend = getattr(settings, "backend", "torch")
+    fast = bool(getattr(settings, "fast", False))
+    threads = int(getattr(settings, "torch_threads", 1) or 1)
+    detector = getattr(settings, "detector", "haar")
+    if backend == "auto":
+        path, why = onnx_model_for(run, folder)
+        if path is None:
+            log.warning("serving with torch", extra={"run": run.name, "reason": why})
+            backend = "torch"
+        else:
+            # the model.onnx found may be the cache copy, so the predictor is built here rather
+            # than by from_run(backend="onnx"), which reads the run folder's own file
+            p = Predictor(input_spec=run.input, kind=run.task.kind, classes=run.task.classes,
+                          classify=onnx_classifier(path, threads), detector=detector, name=run.name,
+                          backend="onnx", fast=fast)
+            log.info("serving with onnxruntime", extra={"run": run.name, "model": str(path), "reason": why})
+            return p
+    return Predictor.from_run(run, backend=backend, detector=detector, fast=fast,
+                              threads=threads if backend == "onnx" else None)
