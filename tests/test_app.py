@@ -1,6 +1,7 @@
 """Every dashboard page with Streamlit's AppTest, pointed at a tiny trained run and report folders."""
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from facelab.runs import headline
 from test_serve_support import TINY_RUN, tiny_run_dir
 
 MAIN = Path(__file__).resolve().parents[1] / "src" / "facelab" / "app" / "main.py"
-PAGES = ["overview", "data", "models", "clusters", "predict", "api"]
+PAGES = ["overview", "findings", "data", "models", "clusters", "predict", "api"]
 
 
 def _png(path: Path, seed: int = 0) -> None:
@@ -48,6 +49,17 @@ def workspace(prepared_celeba, tmp_path_factory):
         _png(folder / ("balance.png" if kind == "explore" else "sweep.png"), 3)
         _png(folder / ("mean_faces.png" if kind == "explore" else "clusters.png"), 4)
         (folder / f"{kind}.json").write_text('{"n": 600}')
+    # the explore report's saved numbers (as facelab.explore writes them): the Data page charts
+    # them, the Findings page reads the mean-face difference
+    (data / "explore" / "explore.json").write_text(json.dumps({
+        "kind": "explore", "n": 600,
+        "attribute_statistics": {"n": 600, "names": ["Smiling", "Male", "Young"], "prevalence": [0.5, 0.4, 0.7],
+                                 "correlation": [[1, -0.1, 0.2], [-0.1, 1, -0.3], [0.2, -0.3, 1]],
+                                 "conditional": [[1, 0.45, 0.6], [0.36, 1, 0.3], [0.84, 0.52, 1]]},
+        "mean_face_differences": {"Smiling": {"n_with": 300, "n_without": 300, "difference": 9.5, "baseline": 1.9,
+                                              "ratio": 5.0},
+                                  "Male": {"n_with": 240, "n_without": 360, "difference": 2.0, "baseline": 1.8,
+                                           "ratio": 1.11}}}))
     return runs, data
 
 
@@ -77,11 +89,39 @@ def test_overview_lists_the_run(app):
     assert list(table["run"]) == [TINY_RUN] and list(table["target"]) == ["Smiling"]
 
 
+def _charts(at: AppTest) -> list:
+    return list(at.get("vega_lite_chart"))
+
+
 def test_data_page_shows_the_explore_report(app):
     at = _page(app, "data")
     subheaders = [s.value for s in at.subheader]
     assert "Label balance" in subheaders and "Mean faces and differences" in subheaders
+    assert "Attributes" in subheaders and len(_charts(at)) >= 4  # interactive charts from explore.json
     assert not at.info  # a report was found
+    pairs = at.dataframe[0].value
+    assert pairs["attribute"].tolist() == ["Young", "Smiling"]  # against Male, strongest first
+    at.selectbox(key="data_attribute").set_value("Smiling").run()
+    assert not at.exception
+    assert at.dataframe[0].value["attribute"].tolist() == ["Young", "Male"]
+
+
+def test_findings_page_states_question_hypothesis_method_answer(app):
+    at = _page(app, "findings")
+    assert at.selectbox(key="findings_subject").value == "Smiling"  # the one attribute a run predicts
+    text = " ".join(m.value for m in at.markdown)
+    assert at.header[0].value.startswith("Do smiling faces")  # the question
+    for part in ("**Hypothesis.**", "**How it was tested.**", "**Answer ("):
+        assert part in text, part
+    assert f"`{TINY_RUN}`" in text and "held-out" in text and "5.0×" in text  # run and mean face
+    verdicts = [*at.success, *at.error, *at.warning, *at.info]
+    assert verdicts and any(v in verdicts[0].value.lower() for v in ("supported", "inconclusive"))
+    table = at.dataframe[-1].value
+    assert table["attribute / target"].tolist() == ["Smiling", "Male"]  # a run's target, then the report's
+    assert table.set_index("attribute / target").loc["Male", "verdict"] == "not enough evidence"
+    at.selectbox(key="findings_subject").set_value("Male").run()
+    assert not at.exception
+    assert any("facelab train DATA --target Male" in m.value for m in at.markdown)
 
 
 def test_models_page(app):
@@ -90,6 +130,14 @@ def test_models_page(app):
     subs = [s.value for s in at.subheader]
     assert "Confusion matrices" in subs and "Calibration" in subs
     assert any("accuracy" in str(df.value.columns.tolist()) for df in at.dataframe[1:])  # subgroup table
+    labels = [m.label for m in at.metric]
+    assert "val accuracy (95% CI)" in labels and not any("_" in lab for lab in labels)  # tiles in words
+    assert {"true positives (TP)", "true negatives (TN)", "false positives (FP)", "false negatives (FN)"} <= set(labels)
+    report = next(df.value for df in at.dataframe if "precision" in df.value.columns)
+    assert list(report.columns) == ["class", "precision", "recall", "F1", "support", "TP", "FN", "FP", "TN"]
+    assert report["class"].tolist() == ["Smiling", "not Smiling"]
+    tp = int(next(m.value for m in at.metric if m.label == "true positives (TP)").replace(",", ""))
+    assert tp == report.iloc[0]["TP"]
 
 
 def test_clusters_page(app):
@@ -105,7 +153,13 @@ def test_predict_page_on_a_sample_photo(app):
     assert faces, [m.value for m in at.markdown]
     table = at.dataframe[-1].value
     assert {"file", "run", "x", "y", "w", "h", "p_Smiling"} <= set(table.columns)
-    assert table["file"].tolist() == ["smiling-woman.jpg"]
+    # the sample offered first is one the model was checked to get right, or the page says it gets none
+    none_right = any("gets none of the sample photos right" in w.value for w in at.warning)
+    if none_right:
+        assert table["file"].tolist() == ["smiling-woman.jpg"]
+    else:
+        assert len(table) == 1 and any(s.value.startswith("right: Smiling: expected") for s in at.success)
+        assert any(c.value.startswith("Sample photos the chosen model(s) get right") for c in at.caption)
 
 
 def test_api_page_has_working_examples(app):
@@ -213,3 +267,19 @@ def test_launch_command(tmp_path):
     assert "8765" in cmd and cmd[cmd.index("--") + 1:] == ["--runs", str(tmp_path.resolve())]
     with pytest.raises(RunError, match="does not exist"):
         launch(runs=tmp_path / "missing")
+
+
+def test_predict_samples_are_checked_with_the_shipped_models_on_a_fresh_install(tmp_path, monkeypatch):
+    monkeypatch.setenv("FACELAB_RUNS", str(tmp_path / "none"))
+    monkeypatch.delenv("FACELAB_APP_DATA", raising=False)
+    at = AppTest.from_file(str(MAIN), default_timeout=120)
+    at.run()
+    at = _page(at, "predict")
+    at.radio(key="predict_source").set_value("Samples").run()
+    assert not at.exception, at.exception
+    # the shipped model was checked on the samples (a right answer, a wrong one named, or "cannot be checked")
+    said = [s.value for s in at.success] + [w.value for w in at.warning] + [i.value for i in at.info] + [
+        c.value for c in at.caption]
+    assert any(t.startswith(("right:", "wrong:", "Sample photos the chosen model(s) get right"))
+               or "sample photos" in t for t in said), said
+    assert any(m.value.startswith("**face #") for m in at.markdown)

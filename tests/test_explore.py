@@ -121,6 +121,14 @@ def test_explore_synthetic_celeba_source(synth_celeba, tmp_path):
     assert len(rep.models) >= 2 and all(0 <= m["F1"] <= 1 for m in rep.models)
     html = rep.html_path.read_text()
     assert "random sample" in html and "t-SNE on a random sample of 150" in html
+    # the numbers behind the mean faces and the matrices are saved for the dashboard
+    saved = json.loads((rep.out / "explore.json").read_text())
+    mf = saved["mean_face_differences"]
+    assert "Male" in mf and mf["Male"]["n_with"] + mf["Male"]["n_without"] == 200
+    assert all(v["difference"] > 0 and v["baseline"] > 0 for v in mf.values())
+    stats = saved["attribute_statistics"]
+    k = len(stats["names"])
+    assert k >= 2 and len(stats["prevalence"]) == k and len(stats["correlation"]) == k == len(stats["conditional"][0])
 
 
 def test_explore_prepared_fer_classes(prepared_fer, tmp_path):

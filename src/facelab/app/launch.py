@@ -12,7 +12,8 @@ MAIN = Path(__file__).with_name("main.py")
 
 def streamlit_command(*, runs: Path | None = None, data: Path | None = None, host: str = "127.0.0.1",
                       port: int = 8501, api: str | None = None) -> list[str]:
-    """The command line that serves the dashboard (headless: no browser is opened, no telemetry).
+    """The command line that serves the dashboard (headless: no browser is opened, no telemetry,
+    no Deploy/developer toolbar).
 
     Example:
         >>> streamlit_command(runs=Path("runs"), port=8600)[:4]  # doctest: +SKIP
@@ -21,7 +22,9 @@ def streamlit_command(*, runs: Path | None = None, data: Path | None = None, hos
     cmd = [sys.executable, "-m", "streamlit", "run", str(MAIN),
            "--server.headless", "true", "--server.address", host, "--server.port", str(port),
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-           "--global.developmentMode", "false", "--"]
+           "--global.developmentMode", "false",
+           # a viewer's dashboard: no Deploy button or developer menu (Streamlit's "minimal" toolbar)
+           "--client.toolbarMode", "minimal", "--"]
     if runs is not None:
         cmd += ["--runs", str(Path(runs).expanduser().resolve())]
     if data is not None:

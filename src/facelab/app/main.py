@@ -14,9 +14,14 @@ HERE = Path(__file__).parent
 
 st.set_page_config(page_title="facelab", page_icon=":material/face:", layout="wide")
 cfg = config()
+# A viewer's dashboard: no Deploy/developer toolbar (also set by `facelab app`'s command line, and
+# set here for `streamlit run main.py`); the style hides the Stop button shown while a page runs.
+st.set_option("client.toolbarMode", "minimal")
+st.html("<style>[data-testid='stStatusWidget'] button {display: none;}</style>")
 
 pages = [
     st.Page(str(HERE / "views" / "overview.py"), title="Overview", icon=":material/home:", default=True),
+    st.Page(str(HERE / "views" / "findings.py"), title="Findings", icon=":material/lightbulb:"),
     st.Page(str(HERE / "views" / "data.py"), title="Data", icon=":material/image:"),
     st.Page(str(HERE / "views" / "models.py"), title="Models", icon=":material/monitoring:"),
     st.Page(str(HERE / "views" / "clusters.py"), title="Clusters", icon=":material/bubble_chart:"),

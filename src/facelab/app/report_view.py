@@ -25,17 +25,18 @@ def assign_sections(pngs: list[Path], sections: list[tuple[str, tuple[str, ...]]
     return out
 
 
-def show_report(folder: Path, sections: list[tuple[str, tuple[str, ...]]]) -> None:
+def show_report(folder: Path, sections: list[tuple[str, tuple[str, ...]]], skip: set[str] = frozenset()) -> None:
     """Show the PNGs of a report grouped into titled sections by file-name keywords, then the rest.
 
     Args:
         folder: the report folder.
         sections: (title, keywords) pairs, in page order.
+        skip: figure names (file stems) not to show, e.g. those the page draws as interactive charts.
 
     Example:
         >>> show_report(Path("facelab-demo/explore"), [("Balance", ("balance",))])  # doctest: +SKIP
     """
-    groups = assign_sections(sorted(folder.rglob("*.png")), sections)
+    groups = assign_sections([p for p in sorted(folder.rglob("*.png")) if p.stem not in skip], sections)
     for title, _ in sections + [("", ())]:
         pngs = groups[title]
         if not pngs:

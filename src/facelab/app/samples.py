@@ -14,8 +14,21 @@ SAMPLES: dict[str, list[tuple[dict, int, int, int]]] = {
     "smiling-woman": [({"Smiling": 1, "Male": 0, "Wavy_Hair": 1}, 320, 240, 300)],
     "neutral-man": [({"Smiling": 0, "Male": 1, "Eyeglasses": 1}, 300, 250, 300)],
     "two-people": [({"Smiling": 1, "Male": 1}, 180, 250, 240), ({"Smiling": 0, "Male": 0}, 470, 230, 240)],
+    "smiling-man": [({"Smiling": 1, "Male": 1}, 330, 240, 300)],
+    "neutral-woman": [({"Smiling": 0, "Male": 0, "Eyeglasses": 0}, 310, 245, 300)],
     "no-face": [],
 }
+
+
+def expected_faces(name: str) -> list[tuple[dict, int, int]]:
+    """The labels each face of a sample was drawn with, and where: ``(labels, centre x, centre y)``
+    (what :func:`facelab.predict.check.check_photo` compares a model's answer with).
+
+    Example:
+        >>> expected_faces("smiling-woman")
+        [({'Smiling': 1, 'Male': 0, 'Wavy_Hair': 1}, 320, 240)]
+    """
+    return [(attrs, cx, cy) for attrs, cx, cy, _ in SAMPLES[name]]
 
 
 def _scene(rng: np.random.Generator, w: int = 640, h: int = 480) -> np.ndarray:

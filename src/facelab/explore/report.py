@@ -37,6 +37,10 @@ class ExploreReport:
         strongest, opposite, exclusive: attribute pairs, in words.
         models: logistic regression of each attribute from the others (dicts).
         attribute_clusters: chosen k, the reason and one description per cluster.
+        mean_face_differences: per attribute, the mean-face difference and its chance
+            baseline (:func:`facelab.explore.contrast.mean_face_contrasts`).
+        attribute_statistics: ``names``, ``prevalence``, ``correlation`` and ``conditional``
+            (P(row | column)) matrices, ``n`` rows: what the dashboard charts.
         skipped: sections not shown, with the reason. notes: samples and sources, in words.
         seconds: time per step.
     """
@@ -53,6 +57,8 @@ class ExploreReport:
     exclusive: list[str] = field(default_factory=list)
     models: list[dict] = field(default_factory=list)
     attribute_clusters: dict = field(default_factory=dict)
+    mean_face_differences: dict = field(default_factory=dict)
+    attribute_statistics: dict = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)

@@ -149,6 +149,7 @@ def _mean_rows(ctx: Context) -> np.ndarray:
 
 
 def mean_faces(ctx: Context) -> None:
+    from .contrast import mean_face_contrasts
     from .stats import mean_images
 
     src, html = ctx.src, ctx.html
@@ -164,6 +165,8 @@ def mean_faces(ctx: Context) -> None:
     rows = _mean_rows(ctx)
     imgs = src.images[rows] if len(rows) < len(src.images) else src.images
     tab = src.image_table.iloc[rows]
+    # the difference in numbers, for every attribute (the Findings page reads it from explore.json)
+    ctx.rep.mean_face_differences = mean_face_contrasts(imgs, tab, list(src.attributes))
     overall = None
     for col in ctx.class_columns()[:2]:
         info = src.label_info[col]
@@ -233,6 +236,11 @@ def attribute_statistics(ctx: Context) -> None:
                 "attr_correlation")
     html.figure(plots.heatmap(st.cond, st.names, st.names, "P(row attribute | column attribute)", cmap="viridis",
                               vmin=0, vmax=1, xlabel="given B", ylabel="A"), "attr_conditional")
+    # the matrices themselves, for the dashboard's interactive charts (the PNGs are for the HTML)
+    ctx.rep.attribute_statistics = {"n": int(st.n), "names": list(st.names),
+                                    "prevalence": [float(v) for v in st.prevalence],
+                                    "correlation": np.round(st.corr, 4).tolist(),
+                                    "conditional": np.round(st.cond, 4).tolist()}
     pos, neg = strongest_pairs(st, 5)
     exc = exclusive_pairs(st, 5)
     ctx.rep.strongest = [p.text for p in pos]

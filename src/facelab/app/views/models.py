@@ -6,9 +6,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from facelab.app.charts import confusion, interval_bars
 from facelab.app.common import config, get_run, missing, run_names
+from facelab.evaluate.classification import confusion_long, labels_and_probabilities, run_classification_report
 from facelab.evaluate.figures import figure_index
 from facelab.evaluate.leaderboard import find_leaderboards, load_leaderboard
+from facelab.runs.labels import metric_label, metric_tiles
 from facelab.runs.layout import CARD, EVAL_DIR, HISTORY, PLOTS
 from facelab.runs.metrics import flat_metrics
 
@@ -24,12 +27,18 @@ for board in boards[:4]:
     with st.container(border=True):
         st.markdown(f"**{board.parent.name}** — `{board}`")
         try:
-            st.dataframe(load_leaderboard(board).table, hide_index=True, width="stretch")
+            table = load_leaderboard(board).table
+            st.dataframe(table, hide_index=True, width="stretch")
         except Exception as e:
             st.warning(f"{board} could not be read: {e}")
-        png = board.with_suffix(".png")
-        if png.is_file():
-            st.image(str(png), width="stretch")
+            continue
+        label = "run" if "run" in table.columns else ("model" if "model" in table.columns else None)
+        if label and {"accuracy", "accuracy_low", "accuracy_high"} <= set(table.columns):
+            st.altair_chart(interval_bars(table.dropna(subset=["accuracy"]), label=label, value="accuracy",
+                                          low="accuracy_low", high="accuracy_high", title="accuracy, 95% CI"),
+                            width="stretch")
+        elif board.with_suffix(".png").is_file():
+            st.image(str(board.with_suffix(".png")), width="stretch")
 
 # -- one run ------------------------------------------------------------------------------------
 st.header("Run")
@@ -49,16 +58,46 @@ task = run.task
 st.markdown(f"**target** {', '.join(task.targets)} · **task** {task.kind} · **classes** {len(task.classes)} · "
             f"**input** {run.input.get('size')}px, {run.input.get('channels')} channel(s)")
 flat = flat_metrics(run.metrics or {})
-if flat:
-    cols = st.columns(min(4, len(flat)))
-    for i, (k, v) in enumerate(list(flat.items())[:8]):
-        cols[i % len(cols)].metric(k, f"{v:.4g}")
+tiles = metric_tiles(run.metrics)
+if tiles:
+    # a figure with its interval needs twice the width of a plain one
+    wide = [t for t in tiles if t.label.endswith("(95% CI)")][:3]
+    rest = [t for t in tiles if t not in wide]
+    for group, n in ((wide, max(2, len(wide))), (rest, 4)):
+        if group:
+            cols = st.columns(n)
+            for i, tile in enumerate(group):
+                cols[i % n].metric(tile.label, tile.value, help=f"`{tile.key}` in metrics.json")
     with st.expander("all metrics"):
-        st.dataframe(pd.DataFrame({"metric": list(flat), "value": list(flat.values())}), hide_index=True)
+        st.dataframe(pd.DataFrame({"metric": [metric_label(k) for k in flat], "value": list(flat.values()),
+                                   "key": list(flat)}), hide_index=True)
 
 figures = figure_index(folder)  # which PNG is which figure: the library knows
 eval_dir = folder / EVAL_DIR
-tab_curves, tab_eval, tab_tables, tab_card = st.tabs(["Training curves", "Evaluation", "Tables", "Model card"])
+tab_report, tab_curves, tab_eval, tab_tables, tab_card = st.tabs(
+    ["Classification report", "Training curves", "Evaluation", "Tables", "Model card"])
+with tab_report:  # from the run's own predictions: every finished run has one
+    report = run_classification_report(run)
+    if report is None:
+        missing("No predictions in this run (unfinished?)", f"facelab train DATA --target {task.targets[0]}")
+    else:
+        st.caption(f"{report.n:,} {report.split} images" + (" held out of training" if report.held_out else
+                   " — also used for training: the figures are optimistic") + " · threshold 0.5")
+        if report.never_predicted:
+            st.warning("The model never predicts " + ", ".join(f"`{c}`" for c in report.never_predicted)
+                       + " on these images: it is degenerate (one answer for every face).")
+        if task.kind == "binary":
+            row = report.table.iloc[0]
+            c = st.columns(4)
+            for col, (k, words) in zip(c, [("TP", "true positives"), ("TN", "true negatives"),
+                                          ("FP", "false positives"), ("FN", "false negatives")]):
+                col.metric(f"{words} ({k})", f"{int(row[k]):,}")
+        st.dataframe(report.table, hide_index=True, width="stretch",
+                     column_config={k: st.column_config.NumberColumn(format="%.3f")
+                                    for k in ("precision", "recall", "F1")})
+        cells, order = confusion_long(*labels_and_probabilities(run, report.split), task.kind, task.classes)
+        if order:
+            st.altair_chart(confusion(cells, order, title=f"confusion matrix ({report.split})"), width="content")
 with tab_curves:
     hist = folder / HISTORY
     if hist.is_file():

@@ -6,6 +6,7 @@ import streamlit as st
 
 from facelab.app.common import config, find_reports, get_run, missing, run_names
 from facelab.evaluate.leaderboard import find_leaderboards
+from facelab.runs.labels import metric_label
 
 cfg = config()
 st.title("facelab")
@@ -35,7 +36,7 @@ else:
         task = run.task
         config_ = run.config if isinstance(run.config, dict) else vars(run.config)
         rows.append({"run": name, "target": ", ".join(task.targets), "task": task.kind,
-                     "model": config_.get("model"), "metric": head[0],
+                     "model": config_.get("model"), "metric": metric_label(head[0]),
                      "value": round(head[1], 4) if head[1] is not None else None,
                      "input": f"{run.input.get('size')}px × {run.input.get('channels')}ch"})
     if rows:

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from facelab.app.common import config, load_predictor, run_folder, run_names
+from facelab.app.common import config, load_predictor, load_run, run_folder, run_names
+from facelab.app.samples import expected_faces, sample_photos
 from facelab.pretrained import shipped_names
-from facelab.app.samples import sample_photos
 
 cfg = config()
 st.title("Predict")
@@ -19,6 +19,33 @@ if not names:  # a fresh install: the models shipped with facelab
 chosen = st.multiselect("Runs", names, default=names[:1], key="predict_runs")
 source = st.radio("Photos from", ["Upload", "Camera", "Samples"], horizontal=True, key="predict_source")
 
+
+
+@st.cache_data(show_spinner="checking the sample photos with the model…", max_entries=16)
+def checked_samples(folder: str, mtime: float) -> dict:
+    """Each sample photo checked against the labels it was drawn with (cached per run)."""
+    from facelab.data.image import load_image
+    from facelab.predict.check import check_photo
+
+    run = load_run(folder, mtime)
+    predictor = load_predictor(folder, mtime)
+    targets = run.task.targets if run.task.kind == "multiclass" else None
+    return {name: check_photo(predictor.predict(load_image(path.read_bytes(), name=path.name)),
+                              expected_faces(name), run.task.classes, targets)
+            for name, path in sample_photos().items()}
+
+
+def sample_checks(run_name: str) -> dict:
+    from facelab.errors import FacelabError
+    from facelab.predict.check import PhotoCheck
+
+    try:
+        folder = run_folder(cfg, run_name)  # a run of the runs folder, else a shipped model
+        return checked_samples(str(folder), folder.stat().st_mtime)
+    except (FacelabError, OSError):  # the run's own error shows when it predicts below
+        return {name: PhotoCheck() for name in sample_photos()}
+
+
 photos: list[tuple[str, bytes]] = []
 if source == "Upload":
     files = st.file_uploader("Photos", type=["jpg", "jpeg", "png", "webp", "bmp"], accept_multiple_files=True,
@@ -30,11 +57,26 @@ elif source == "Camera":
         photos = [("camera.jpg", shot.getvalue())]
 else:
     samples = sample_photos()
+    checks = {r: sample_checks(r) for r in chosen}
+    # a sample is offered first when every chosen run that can be checked on it gets it right
+    right = [s_ for s_ in samples if any(checks[r][s_].checked for r in chosen)
+             and all(checks[r][s_].ok for r in chosen if checks[r][s_].checked)]
+    for r in chosen:
+        if not any(c.checked for c in checks[r].values()):
+            st.info(f"`{r}` predicts nothing the sample photos are labelled with: they cannot be checked.")
+        elif not any(c.ok for c in checks[r].values()):
+            worst = next(f"{n}: {c.wrong[0]}" for n, c in checks[r].items() if c.wrong)
+            st.warning(f"`{r}` gets none of the sample photos right (e.g. {worst}): a model that is too "
+                       "small or too briefly trained, or synthetic faces unlike its training data.")
+    if right:
+        wrong = sorted({f"{n} ({c.wrong[0]})" for r in chosen for n, c in checks[r].items() if c.wrong})
+        st.caption("Sample photos the chosen model(s) get right: " + ", ".join(right) + "."
+                   + (" Wrong on: " + "; ".join(wrong) + "." if wrong else ""))
     picked = st.multiselect("Sample photos (synthetic faces; download them to try the API)", list(samples),
-                            default=list(samples)[:1], key="predict_samples")
-    cols = st.columns(max(1, len(samples)))
-    for col, (sname, path) in zip(cols, samples.items()):
-        col.download_button(f"⬇ {sname}.jpg", path.read_bytes(), file_name=path.name, mime="image/jpeg",
+                            default=right[:1] or list(samples)[:1], key="predict_samples")
+    cols = st.columns(3)
+    for i, (sname, path) in enumerate(samples.items()):
+        cols[i % 3].download_button(f"⬇ {sname}.jpg", path.read_bytes(), file_name=path.name, mime="image/jpeg",
                             key=f"dl-sample-{sname}")
     photos = [(f"{s}.jpg", samples[s].read_bytes()) for s in picked]
 
@@ -76,6 +118,13 @@ for fname, data in photos:
                 st.warning(result.note or "no face found in this photo")
             elif result.note:
                 st.caption(result.note)
+            sample = fname[:-4] if source == "Samples" and fname[:-4] in samples else None
+            if sample:
+                c = checks[run_name][sample]
+                if c.ok:
+                    st.success("right: " + "; ".join(c.right), icon=":material/check_circle:")
+                elif c.wrong:
+                    st.warning("wrong: " + "; ".join(c.wrong), icon=":material/warning:")
             for face in result.faces:
                 labels = face.verdict or ", ".join(face.labels) or (face.note or "")
                 st.markdown(f"**face #{face.index}** → {labels}")
