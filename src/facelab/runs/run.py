@@ -28,6 +28,28 @@ from .listing import resolve_run, run_names
 from .task import Task
 
 
+
+def read_config(path: Path, *, made_by: str) -> dict:
+    """A run folder's ``config.yaml`` as a dict.
+
+    Raises:
+        RunError: the file is missing (not a run folder: the fix names ``made_by``), unreadable,
+            not YAML or not a mapping.
+    """
+    try:
+        config = yaml.safe_load((path / CONFIG).read_text())
+    except FileNotFoundError:
+        raise RunError(f"{path} is not a facelab run (no {CONFIG})", path=path,
+                       fix=f"pass a folder made by `{made_by}` (see `facelab runs`)") from None
+    except (OSError, yaml.YAMLError) as e:
+        raise RunError(f"{path / CONFIG} is corrupt ({e})", path=path / CONFIG,
+                       fix="train the run again (or restore the file)") from None
+    if not isinstance(config, dict):
+        raise RunError(f"{path / CONFIG} is corrupt (not a mapping)", path=path / CONFIG,
+                       fix="train the run again (or restore the file)")
+    return config
+
+
 class Run:
     """A finished (or resumable) training run, read from its folder.
 
@@ -62,17 +84,7 @@ class Run:
         if isinstance(path_or_name, Run):
             return path_or_name
         path = resolve_run(path_or_name)
-        try:
-            config = yaml.safe_load((path / CONFIG).read_text())
-        except FileNotFoundError:
-            raise RunError(f"{path} is not a facelab run (no {CONFIG})", path=path,
-                           fix="pass a folder made by `facelab train` (see `facelab runs`)") from None
-        except yaml.YAMLError as e:
-            raise RunError(f"{path / CONFIG} is corrupt ({e})", path=path / CONFIG,
-                           fix="train the run again (or restore the file)") from None
-        if not isinstance(config, dict):
-            raise RunError(f"{path / CONFIG} is corrupt (not a mapping)", path=path / CONFIG,
-                           fix="train the run again (or restore the file)")
+        config = read_config(path, made_by="facelab train")
         if is_generator_run(path):  # a DCGAN (facelab.generate): it makes faces, it cannot classify them
             raise RunError(f"{path} is a generator run (a DCGAN that makes faces): it cannot classify or "
                            "predict", path=path, fix="use `facelab generate sample RUN`; to predict, pick a "
@@ -303,16 +315,7 @@ class GeneratorEntry:
             RunError: a missing or corrupt ``config.yaml``, or a corrupt ``state.json`` / ``metrics.json``.
         """
         path = Path(path)
-        try:
-            config = yaml.safe_load((path / CONFIG).read_text())
-        except FileNotFoundError:
-            raise RunError(f"{path} is not a facelab run (no {CONFIG})", path=path,
-                           fix="pass a folder made by `facelab generate train` (see `facelab runs`)") from None
-        except (OSError, yaml.YAMLError) as e:
-            raise RunError(f"{path / CONFIG} is corrupt ({e})", path=path / CONFIG, fix="train the run again") from None
-        if not isinstance(config, dict):
-            raise RunError(f"{path / CONFIG} is corrupt (not a mapping)", path=path / CONFIG,
-                           fix="train the run again")
+        config = read_config(path, made_by="facelab generate train")
         state = read_json(path / STATE) if (path / STATE).is_file() else {}
         metrics = read_json(path / METRICS) if (path / METRICS).is_file() else {}
         return cls(path, config, state, metrics)
