@@ -133,7 +133,7 @@ def test_predict_on_spark_equals_local(spark, cnn_run, synth_celeba, tmp_path):
     b = pd.read_parquet(spk.out)
     assert list(a.columns) == list(b.columns)
     assert len(a) == len(b) == 42
-    for c in ("file", "status", "labels", "message"):
+    for c in ("file", "status", "labels", "verdict", "message"):
         assert a[c].fillna("").tolist() == b[c].fillna("").tolist(), c
     for c in ("p_Smiling", "p_Male", "x", "w", "width", "height"):
         np.testing.assert_allclose(a[c].to_numpy(float), b[c].to_numpy(float), atol=1e-5, err_msg=c)

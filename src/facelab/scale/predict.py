@@ -110,13 +110,16 @@ def _make_predict_fn(opts: dict, shape: tuple[int, int, int]):
 
 def _labels_fn(classes: list[str], kind: str, thresholds: list[float]):
     """mapInPandas body of step 3: probabilities → p_<class> columns and labels, as results_table."""
+    from ..predict.results import verdict
+
     def run(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         t = np.asarray(thresholds, np.float32)
         for pdf in frames:
-            labels, probs = [], {c: [] for c in classes}
+            labels, verdicts, probs = [], [], {c: [] for c in classes}
             for status, p in zip(pdf["status"], pdf["proba"]):
                 if status != "ok" or p is None:
                     labels.append(None)
+                    verdicts.append(None)
                     for c in classes:
                         probs[c].append(math.nan)
                     continue
@@ -127,9 +130,11 @@ def _labels_fn(classes: list[str], kind: str, thresholds: list[float]):
                     labels.append(";".join(c for c, v, th in zip(classes, p, t) if v >= th))
                 for c, v in zip(classes, p):
                     probs[c].append(float(v))
+                verdicts.append(verdict(dict(zip(classes, p.tolist())), kind, thresholds))
             out = pdf.drop(columns=["proba"])
             out.insert(out.columns.get_loc("score") + 1, "labels", labels)
-            at = out.columns.get_loc("labels") + 1
+            out.insert(out.columns.get_loc("labels") + 1, "verdict", verdicts)
+            at = out.columns.get_loc("verdict") + 1
             for k, c in enumerate(classes):
                 out.insert(at + k, f"p_{c}", np.asarray(probs[c], np.float64))
             yield out
@@ -206,10 +211,10 @@ def predict_spark(run, sources: Iterable, *, out, aligned: bool = False, backend
     scored = faces.where(F.col("crop").isNotNull()).withColumn("proba", classify(F.col("crop")))
     rest = faces.where(F.col("crop").isNull()).withColumn("proba", F.lit(None).cast(ArrayType(FloatType())))
     both = scored.unionByName(rest).drop("crop")
-    cols = ["file", "face", "status", "x", "y", "w", "h", "angle", "score", "labels"] + \
+    cols = ["file", "face", "status", "x", "y", "w", "h", "angle", "score", "labels", "verdict"] + \
         [f"p_{c}" for c in local.classes] + ["width", "height", "message"]
     schema = ("order long, file string, width int, height int, face int, status string, x double, y double, "
-              "w double, h double, angle double, score double, labels string, "
+              "w double, h double, angle double, score double, labels string, verdict string, "
               + "".join(f"`p_{c}` double, " for c in local.classes) + "message string")
     table = (both.mapInPandas(_labels_fn(local.classes, local.kind, [float(v) for v in local.thresholds]),
                               schema=schema)
