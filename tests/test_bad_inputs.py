@@ -13,23 +13,12 @@ import pytest
 import torch
 from PIL import Image
 
-from facelab.cli.main import main
 from facelab.data.cache import prepare
 from facelab.data.synth import synthesize
 from facelab.train.trainer import train
-from train_helpers import TINY, make_cache
+from train_helpers import TINY, make_cache, run_cli as _cli
 
 torch.set_num_threads(1)
-
-
-def _cli(args, capsys):
-    code = 0
-    try:
-        main([str(a) for a in args])
-    except SystemExit as e:
-        code = e.code
-    cap = capsys.readouterr()
-    return code, " ".join(cap.out.split()), " ".join(cap.err.split())
 
 
 def _problems(ds) -> dict:

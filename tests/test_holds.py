@@ -15,17 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from facelab.cli.main import main
-
-
-def _cli(args, capsys):
-    code = 0
-    try:
-        main([str(a) for a in args])
-    except SystemExit as e:
-        code = e.code
-    cap = capsys.readouterr()
-    return code, " ".join(cap.out.split()), " ".join(cap.err.split())
+from train_helpers import run_cli as _cli
 
 
 def _sha(path: Path) -> str:

@@ -48,3 +48,16 @@ def make_cache(folder: Path, *, n: int = 160, size: int = 16, channels: int = 3,
             "options": {}, "skipped": {}, "complete": True}
     (folder / "meta.json").write_text(json.dumps(meta))
     return PreparedDataset.open(folder)
+
+
+def run_cli(args, capsys):
+    """Run the console script's ``main`` in process: (exit code, stdout, stderr) with white space folded."""
+    from facelab.cli.main import main
+
+    code = 0
+    try:
+        main([str(a) for a in args])
+    except SystemExit as e:
+        code = e.code
+    cap = capsys.readouterr()
+    return code, " ".join(cap.out.split()), " ".join(cap.err.split())
