@@ -150,3 +150,16 @@ def test_a_broken_install_is_named_with_how_to_reinstall(tmp_path, monkeypatch, 
         main(["predict", str(photo)])
     err = capsys.readouterr().err
     assert ex.value.code == 2 and "broken install" in err and "reinstall" in err and "Traceback" not in err
+
+
+def test_combined_predict_reads_a_photo_once_and_names_a_bad_one(photo, tmp_path):
+    from facelab.predict.combined import CombinedPredictor
+
+    pred = CombinedPredictor.shipped()
+    res = pred.predict(str(photo))
+    assert res.source == str(photo) and len(res.faces) == 1
+    assert pred.predict(photo.read_bytes()).faces[0].probabilities == pytest.approx(res.faces[0].probabilities)
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not a photo")
+    broken = pred.predict(str(bad))
+    assert broken.error and "notes.jpg" in broken.error and not broken.faces

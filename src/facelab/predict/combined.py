@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator
 
+import numpy as np
+
 from ..errors import ConfigError
 from .predictor import Predictor
 from .results import PhotoResult
@@ -69,10 +71,24 @@ class CombinedPredictor:
         return first
 
     def predict(self, image_or_path, *, aligned: bool = False, keep_crops: bool = False) -> PhotoResult:
-        """Like :meth:`Predictor.predict`, with every model's outputs on each face (bytes and
-        arrays are read once per model, so pass a path or an array for speed)."""
-        return self._merge([p.predict(image_or_path, aligned=aligned, keep_crops=keep_crops and i == 0)
-                            for i, p in enumerate(self.predictors)])
+        """Like :meth:`Predictor.predict`, with every model's outputs on each face. A photo file
+        (or its bytes) is decoded once and the pixels handed to every model; ``aligned`` files are
+        decoded by each model, as each frames them with its own crop."""
+        src, name = image_or_path, None
+        if not aligned and not isinstance(src, np.ndarray):
+            from ..data.image import load_image
+            from ..errors import FacelabError
+
+            name = "<bytes>" if isinstance(src, (bytes, bytearray, memoryview)) else str(src)
+            try:
+                src = load_image(src)  # what Predictor.predict would do, once instead of per model
+            except FacelabError as e:
+                return PhotoResult(name, 0, 0, error=e.message)
+        result = self._merge([p.predict(src, aligned=aligned, keep_crops=keep_crops and i == 0)
+                              for i, p in enumerate(self.predictors)])
+        if name is not None:
+            result.source = name
+        return result
 
     def predict_batch(self, sources: Iterable, **kw) -> Iterator[PhotoResult]:
         """Like :meth:`Predictor.predict_batch`: one result per source, in order."""
