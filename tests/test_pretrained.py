@@ -163,3 +163,29 @@ def test_combined_predict_reads_a_photo_once_and_names_a_bad_one(photo, tmp_path
     bad.write_text("not a photo")
     broken = pred.predict(str(bad))
     assert broken.error and "notes.jpg" in broken.error and not broken.faces
+
+
+def test_combined_predict_searches_a_photo_once_with_the_same_answers(photo):
+    """The shipped models share a detector, so the photo is searched once; every model's outputs
+    equal what it gives alone, and a wrong array is an error result, not an exception."""
+    import numpy as np
+
+    from facelab.data.image import load_image
+    from facelab.predict.combined import CombinedPredictor
+
+    pred = CombinedPredictor.shipped()
+    img = load_image(str(photo))
+    calls = []
+    for p in pred.predictors:  # count the searches of every model's own detector
+        det = p.detector
+        real = det.detect
+        det.detect = lambda im, real=real: calls.append(1) or real(im)
+    res = pred.predict(img)
+    assert len(calls) == 1 and len(res.faces) == 1
+    for p in pred.predictors:
+        alone = p.predict(img).faces[0]
+        assert alone.box == res.faces[0].box
+        for k, v in alone.probabilities.items():
+            assert res.faces[0].probabilities[k] == pytest.approx(v, abs=1e-6)
+    wrong = pred.predict(np.zeros((8, 8), np.float32))
+    assert wrong.error and "uint8" in wrong.error and not wrong.faces

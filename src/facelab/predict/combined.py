@@ -2,10 +2,10 @@
 shipped with facelab (the 40 CelebA attributes and the 7 FER2013 emotions) and reports one row
 per face with all their outputs.
 
-Each model frames the face with its own training geometry (a CelebA crop is tighter than a
-FER2013 one, RGB against grey), so the photo is aligned once per model; the face boxes come
-from the same detector with the same settings, so every model sees the same faces in the same
-order.
+The photo is decoded once and its faces found once (when the models use the same detector
+with the same settings, as the shipped ones do), so every model sees the same faces in the same
+order; each model then frames the faces with its own training geometry (a CelebA crop is
+tighter than a FER2013 one, RGB against grey).
 
 Example:
     >>> p = CombinedPredictor.shipped()                       # doctest: +SKIP
@@ -15,6 +15,8 @@ Example:
 """
 from __future__ import annotations
 
+import os
+import threading
 from typing import Iterable, Iterator
 
 import numpy as np
@@ -46,6 +48,7 @@ class CombinedPredictor:
         self.classes = names
         self.name = "+".join(p.name for p in predictors)
         self.backend = predictors[0].backend
+        self._classify_lock = threading.Lock()
 
     @classmethod
     def shipped(cls, names: Iterable[str] | None = None, **kw) -> "CombinedPredictor":
@@ -84,19 +87,69 @@ class CombinedPredictor:
                 src = load_image(src)  # what Predictor.predict would do, once instead of per model
             except FacelabError as e:
                 return PhotoResult(name, 0, 0, error=e.message)
-        result = self._merge([p.predict(src, aligned=aligned, keep_crops=keep_crops and i == 0)
-                              for i, p in enumerate(self.predictors)])
+        if not aligned and self._one_detector():
+            result = self._detect_once(src, keep_crops)
+        else:
+            result = self._merge([p.predict(src, aligned=aligned, keep_crops=keep_crops and i == 0)
+                                  for i, p in enumerate(self.predictors)])
         if name is not None:
             result.source = name
         return result
 
+    def _one_detector(self) -> bool:
+        """Whether every model finds faces the same way (then the photo is searched once)."""
+        first = self.predictors[0]
+        return all(p.detector_name == first.detector_name and p.detector_params == first.detector_params
+                   and not p.fast for p in self.predictors)
+
+    def _detect_once(self, src, keep_crops: bool) -> PhotoResult:
+        from ..errors import FacelabError
+        from .pending import check_array
+
+        try:
+            img = check_array(src)
+        except FacelabError as e:  # as Predictor.predict answers a wrong array
+            return PhotoResult("<array>", 0, 0, error=e.message)
+        try:
+            boxes = self.predictors[0].detector.detect(img)
+        except FacelabError as e:
+            return PhotoResult("<array>", img.shape[1], img.shape[0], error=e.message)
+        with self._classify_lock:  # the models run one photo at a time; searches run in parallel
+            return self._merge([p.predict_faces(img, boxes, keep_crops=keep_crops and i == 0)
+                                for i, p in enumerate(self.predictors)])
+
     def predict_batch(self, sources: Iterable, **kw) -> Iterator[PhotoResult]:
-        """Like :meth:`Predictor.predict_batch`: one result per source, in order."""
+        """Like :meth:`Predictor.predict_batch`: one result per source, in order. With one
+        detector for all models, ``workers`` threads each decode and search a photo once."""
         sources = list(sources)
+        if not kw.get("aligned") and self._one_detector():
+            yield from self._batch_detect_once(sources, workers=kw.get("workers"),
+                                               progress=kw.get("progress", False),
+                                               keep_crops=kw.get("keep_crops", False))
+            return
         streams = [p.predict_batch(sources, **{**kw, "progress": kw.get("progress", False) and i == 0})
                    for i, p in enumerate(self.predictors)]
         for results in zip(*streams):
             yield self._merge(list(results))
+
+    def _batch_detect_once(self, sources: list, *, workers: int | None, progress: bool,
+                           keep_crops: bool) -> Iterator[PhotoResult]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from tqdm.auto import tqdm
+
+        workers = workers or min(4, os.cpu_count() or 1)
+        with ThreadPoolExecutor(max_workers=workers) as pool, \
+                tqdm(total=len(sources), unit="photo", desc="predict", disable=not progress) as bar:
+            window = workers * 4  # bounded look-ahead
+            futures = [pool.submit(self.predict, s, keep_crops=keep_crops) for s in sources[:window]]
+            for i in range(len(sources)):
+                if i + window < len(sources):
+                    futures.append(pool.submit(self.predict, sources[i + window], keep_crops=keep_crops))
+                res = futures[i].result()
+                futures[i] = None  # type: ignore[call-overload]
+                bar.update(1)
+                yield res
 
     def __repr__(self) -> str:
         return f"CombinedPredictor({[p.name for p in self.predictors]})"

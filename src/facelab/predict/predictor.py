@@ -167,6 +167,10 @@ class Predictor:
         except FacelabError as e:
             res.error = e.message
             return Pending(res, [], [])
+        return self._align_found(img, boxes, res)
+
+    def _align_found(self, img: np.ndarray, boxes: list[FaceBox], res: PhotoResult) -> Pending:
+        """The faces ``boxes`` of ``img`` framed for this model (too small ones noted, not framed)."""
         if not boxes:
             res.note = "no face found"
             return Pending(res, [], [])
@@ -249,6 +253,23 @@ class Predictor:
             ['Smiling', 'Young']
         """
         p = self._prepare(image_or_path, aligned)
+        self._finish([p], keep_crops)
+        return p.result
+
+    def predict_faces(self, image: np.ndarray, boxes: list[FaceBox], *, name: str = "<array>",
+                      keep_crops: bool = False) -> PhotoResult:
+        """Classify faces found elsewhere: ``boxes`` from a detector run on the same ``image``
+        (uint8 RGB, HxWx1 or HxW). Several models on one photo detect once this way
+        (:class:`~facelab.predict.combined.CombinedPredictor`).
+
+        Example:
+            >>> boxes = predictor.detector.detect(rgb)                          # doctest: +SKIP
+            >>> predictor.predict_faces(rgb, boxes).faces[0].labels             # doctest: +SKIP
+            ['Smiling']
+        """
+        img = check_array(image)
+        h, w = img.shape[:2]
+        p = self._align_found(img, list(boxes), PhotoResult(name, w, h))
         self._finish([p], keep_crops)
         return p.result
 
