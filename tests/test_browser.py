@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from browser_support import chromium, needs_chromium, served_dashboard
+from test_serve_support import TINY_RUN, face_photo, tiny_run_dir
 
-from test_serve_support import TINY_RUN, face_photo, free_port, tiny_run_dir, wait_for_port
-
-CHROMIUM = "/usr/bin/chromium"
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"Debian's chromium is not installed at {CHROMIUM}"),
-]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, needs_chromium]
 
 #: url path → (heading, text that proves the page's key content rendered)
 PAGES = {
@@ -43,7 +37,6 @@ def _png(path: Path, seed: int) -> None:
 @pytest.fixture(scope="module")
 def dashboard(prepared_celeba, tmp_path_factory):
     """A served dashboard on a tiny run, a real explore report, a leaderboard and a cluster report folder."""
-    from facelab.app.launch import streamlit_command
     from facelab.explore.report import explore
 
     root = tmp_path_factory.mktemp("browser")
@@ -59,31 +52,8 @@ def dashboard(prepared_celeba, tmp_path_factory):
     (cluster / "report.html").write_text("<html></html>")
     (cluster / "cluster.json").write_text('{"kind": "cluster"}')
     _png(cluster / "sweep.png", 1)
-    port = free_port()
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(streamlit_command(runs=runs, data=data, port=port), env=env, cwd=root,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        wait_for_port(port, timeout=90)
-        from playwright.sync_api import sync_playwright
-
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--no-first-run", "--disable-sync", "--disable-quic"])
-            try:
-                yield browser, f"http://127.0.0.1:{port}", root
-            finally:
-                browser.close()
-    finally:
-        proc.terminate()
-        try:
-            out, _ = proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
-        if "Traceback" in (out or ""):
-            pytest.fail("the dashboard logged a traceback:\n" + out[-3000:])
+    with served_dashboard(runs=runs, data=data, cwd=root) as url, chromium() as browser:
+        yield browser, url, root
 
 
 def _keep(shot: Path) -> None:
