@@ -131,3 +131,17 @@ def test_head_round_trips_and_cluster(ds, tmp_path):
 
     rep = cluster(ds, features="embed", k=[3], progress=False, out=tmp_path / "cl")
     assert rep.features == "embed"
+
+
+def test_fast_path_gives_an_embed_run_its_descriptors(ds, people):
+    """The server's fast path feeds an embed run the face's dlib descriptor from the photo (as the
+    plain path does), not the aligned crop: the same probabilities either way."""
+    run = facelab.train(ds, target="label", model="embed-logreg", progress=False)
+    from facelab.predict import Predictor
+
+    photo = sorted(people.rglob("*_0002.jpg"))[0]
+    plain = Predictor.from_run(run).predict(str(photo))
+    fast = Predictor.from_run(run, fast=True).predict(str(photo))
+    assert plain.faces and fast.faces and fast.faces[0].classified
+    for k, v in plain.faces[0].probabilities.items():
+        assert fast.faces[0].probabilities[k] == pytest.approx(v, abs=1e-4)

@@ -22,7 +22,6 @@ import numpy as np
 
 from ..data.image import load_photo, read_bytes
 from ..errors import FacelabError
-from ..faces.align import align
 from ..faces.fast import needed_side
 from .pending import Pending, check_array
 from .results import FaceResult, PhotoResult
@@ -111,8 +110,12 @@ def prepare_photo(src, name: str, predictors: list) -> PreparedPhoto:
                 res.faces.append(FaceResult(i, box, note=f"face too small to classify ({box.size:.0f} px < "
                                                          f"{p.min_face} px)"))
                 continue
+            try:  # the aligned crop, or an embed run's descriptor; from the decoded image, its own box
+                crops.append(p.face_input(image, b))
+            except FacelabError as e:  # e.g. no usable landmarks: this face only
+                res.faces.append(FaceResult(i, box, note=e.message))
+                continue
             res.faces.append(FaceResult(i, box))
-            crops.append(align(image, b, p.input_spec))  # from the decoded image, its own box
             slots.append(i)
         if not found:
             res.note = "no face found"
