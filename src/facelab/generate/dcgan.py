@@ -4,8 +4,12 @@
   attribute) → transposed convolutions with BatchNorm and ReLU, doubling the side each layer from
   4×4, → Tanh image in [-1, 1] with 1 (grey) or 3 (RGB) channels.
 - :class:`Discriminator`: strided convolutions with LeakyReLU(0.2) (BatchNorm on all but the first)
-  → one logit per image. A conditional discriminator also sees the requested attributes as constant
-  extra input planes, so it can punish a "smiling" sample that does not smile.
+  → one logit per image. For a conditional run it also has an auxiliary classifier (AC-GAN, Odena
+  et al. 2017): its last layer gives one more logit per attribute, trained to tell the attributes
+  of real faces, and the generator is trained to make that classifier see the attributes it was
+  asked for — so a "smiling" sample that does not smile costs the generator. (Runs made before the
+  auxiliary classifier, ``ac_weight`` 0, fed the attributes to the discriminator as constant extra
+  input planes instead; they still load.)
 
 At 64 px both are layer for layer the tutorial's networks (``ngf = ndf = 64``); at 32 px the widest
 layer is dropped. The width is a parameter because the tutorial's 64 is slow on two CPU cores.
@@ -73,34 +77,49 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """images (N, channels, size, size) [+ labels (N, n_cond)] → one logit per image (N,)."""
+    """images (N, channels, size, size) [+ labels (N, n_cond)] → one logit per image (N,).
 
-    def __init__(self, size: int = 64, channels: int = 3, width: int = 64, n_cond: int = 0):
+    ``aux=True`` (conditional runs): the labels are not an input; the last layer gives
+    ``1 + n_cond`` logits, real/fake and one per attribute (``forward(..., with_aux=True)``).
+    ``aux=False`` with ``n_cond``: the labels are constant extra input planes (older runs).
+    """
+
+    def __init__(self, size: int = 64, channels: int = 3, width: int = 64, n_cond: int = 0, aux: bool = False):
         super().__init__()
         n = _depth(size)
         self.size, self.channels, self.n_cond = size, channels, n_cond
+        self.aux = bool(aux and n_cond)
+        planes = 0 if self.aux else n_cond
         w = width
-        layers: list[nn.Module] = [nn.Conv2d(channels + n_cond, w, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+        layers: list[nn.Module] = [nn.Conv2d(channels + planes, w, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
         for _ in range(n - 1):
             layers += [nn.Conv2d(w, w * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(w * 2), nn.LeakyReLU(0.2, True)]
             w *= 2
         # No final Sigmoid: BCEWithLogitsLoss is the tutorial's BCELoss computed without log(0).
-        layers += [nn.Conv2d(w, 1, 4, 1, 0, bias=False)]
+        layers += [nn.Conv2d(w, 1 + (n_cond if self.aux else 0), 4, 1, 0, bias=False)]
         self.main = nn.Sequential(*layers)
         self.apply(init_weights)
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        if self.n_cond:
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None, with_aux: bool = False):
+        """The real/fake logit (N,); with ``with_aux`` also the attribute logits (N, n_cond)."""
+        if self.n_cond and not self.aux:
             planes = labels.to(x.dtype)[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3])
             x = torch.cat([x, planes], 1)
-        return self.main(x).flatten()
+        out = self.main(x).flatten(1)
+        if with_aux:
+            if not self.aux:
+                raise ConfigError("this discriminator has no auxiliary classifier",
+                                  fix="build it with aux=True (a conditional run with ac_weight > 0)")
+            return out[:, 0], out[:, 1:]
+        return out[:, 0]
 
 
 def build(cfg: dict) -> tuple[Generator, Discriminator]:
-    """Both networks from a generator run's config (``size, channels, nz, ngf, ndf, condition``)."""
+    """Both networks from a generator run's config (``size, channels, nz, ngf, ndf, condition,
+    ac_weight``; a config without ``ac_weight`` is an older run: no auxiliary classifier)."""
     n_cond = len(cfg.get("condition") or [])
     g = Generator(cfg["size"], cfg["channels"], cfg["nz"], cfg["ngf"], n_cond)
-    d = Discriminator(cfg["size"], cfg["channels"], cfg["ndf"], n_cond)
+    d = Discriminator(cfg["size"], cfg["channels"], cfg["ndf"], n_cond, aux=float(cfg.get("ac_weight") or 0) > 0)
     return g, d
 
 

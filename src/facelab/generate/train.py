@@ -41,7 +41,8 @@ from .run import GeneratorRun, write_json
 
 MIN_IMAGES = 64           # below this a GAN only memorises
 DEFAULTS = dict(nz=100, ngf=32, ndf=32, batch_size=64, lr=2e-4, beta1=0.5, real_label=0.9,
-                epoch_images=20000, quality_every=1, quality_samples=1000, fixed_samples=64, strip_samples=8)
+                epoch_images=20000, quality_every=1, quality_samples=1000, fixed_samples=64, strip_samples=8,
+                ac_weight=1.0)  # conditional runs: weight of the auxiliary classifier's loss (0: label planes)
 D_WINS_LOSS, D_WINS_STEPS = 0.05, 200    # D loss under this for this many steps in a row: D has won
 COLLAPSE_RATIO = 0.25                    # sample spread under this share of the real spread: collapse
 
@@ -97,6 +98,7 @@ class _Trainer:
         self.path, self.cfg, self.ds, self.rows, self.state = path, cfg, ds, rows, state
         self.progress = progress
         self.cond = list(cfg.get("condition") or [])
+        self.ac = float(cfg.get("ac_weight") or 0) if self.cond else 0.0  # older runs: none
         torch.manual_seed(cfg["seed"])  # the initial weights come from the seed too
         self.g, self.d = build(cfg)
         self.opt_g = torch.optim.Adam(self.g.parameters(), cfg["lr"], betas=(cfg["beta1"], 0.999))
@@ -187,17 +189,30 @@ class _Trainer:
         else:
             yf = None
         fake = self.g(z, yf)
+        bce = F.binary_cross_entropy_with_logits
         self.opt_d.zero_grad(set_to_none=True)
-        out_real = self.d(x, y)
-        out_fake = self.d(fake.detach(), yf)
-        loss_d = F.binary_cross_entropy_with_logits(out_real, real_t) + F.binary_cross_entropy_with_logits(out_fake, fake_t)
-        loss_d.backward()
+        if self.ac:  # AC-GAN: D also learns the attributes of real faces
+            out_real, attr_real = self.d(x, with_aux=True)
+            out_fake = self.d(fake.detach())
+            loss_d = bce(out_real, real_t) + bce(out_fake, fake_t)
+            (loss_d + self.ac * bce(attr_real, y)).backward()
+        else:
+            out_real = self.d(x, y)
+            out_fake = self.d(fake.detach(), yf)
+            loss_d = bce(out_real, real_t) + bce(out_fake, fake_t)
+            loss_d.backward()
         self.opt_d.step()
         self.opt_g.zero_grad(set_to_none=True)
-        out = self.d(fake, yf)
-        loss_g = F.binary_cross_entropy_with_logits(out, torch.ones(n))
-        loss_g.backward()
+        if self.ac:  # ... and G is paid for fakes whose attributes D sees as requested
+            out, attr_fake = self.d(fake, with_aux=True)
+            loss_g = bce(out, torch.ones(n))
+            (loss_g + self.ac * bce(attr_fake, yf)).backward()
+        else:
+            out = self.d(fake, yf)
+            loss_g = bce(out, torch.ones(n))
+            loss_g.backward()
         self.opt_g.step()
+        # the adversarial losses (the D-wins and collapse checks read these; the auxiliary part is apart)
         return (loss_d.item(), loss_g.item(), float(out_real.detach().sigmoid().mean()),
                 float(out_fake.detach().sigmoid().mean()))
 
@@ -401,7 +416,8 @@ def train_gan(data, *, size: int | None = None, minutes: float | None = None, ep
             conditional run, attribute agreement) each epoch; None skips those scores.
         threads: torch threads (default: free cores, as `facelab train`).
         options: ``nz, ngf, ndf, batch_size, lr, beta1, real_label, epoch_images, quality_every,
-            quality_samples`` (see ``DEFAULTS``).
+            quality_samples, ac_weight`` (see ``DEFAULTS``; ``ac_weight``: a conditional run's
+            auxiliary-classifier loss weight, 0 for the older label-plane discriminator).
 
     Raises:
         DataError: a cache with fewer than 64 training images. ConfigError: bad options, or a resume
