@@ -230,6 +230,7 @@ def test_samples_that_all_look_alike_get_a_mode_collapse_warning(prepared_celeba
 def test_conditional_run_follows_the_labels(prepared_celeba, runs_dir):
     run = train_gan(prepared_celeba, epochs=1, name="cond", condition="Smiling,Male", **FAST)
     assert run.condition == ["Smiling", "Male"]
+    assert "AC-GAN" in (run.path / "card.md").read_text()  # the card names how it is conditioned
     images, labels = run.sample_with_labels(6, seed=0, condition={"Smiling": 1})
     assert images.shape == (6, 32, 32, 3) and (labels[:, 0] == 1).all() and set(labels[:, 1]) <= {0.0, 1.0}
     with pytest.raises(ConfigError, match="Eyeglasses"):
