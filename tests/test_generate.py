@@ -315,6 +315,11 @@ def test_cli_train_runs_sample_and_errors(prepared_celeba, runs_dir, tmp_path, c
     main(["runs"])
     out = capsys.readouterr().out
     assert "generator" in out and "broken" not in out
+    # the plain conditional GAN is still one flag away (--ac-weight 0: the labels as D's input planes)
+    main(["generate", "train", str(prepared_celeba.path), "--epochs", "1", "--name", "planes", "--condition",
+          "Smiling", "--ac-weight", "0", "--ngf", "8", "--ndf", "8", "--batch-size", "32", "--epoch-images", "64",
+          "--quality-every", "0", "--threads", "1", "--no-progress"])
+    assert "input planes" in (runs_dir / "planes" / "card.md").read_text()
     (tmp_path / "user.png").write_bytes(b"not facelab's")
     with pytest.raises(SystemExit) as e:  # the write guard: a user's file is never replaced
         main(["generate", "sample", "cli", "-n", "4", "--out", str(tmp_path / "user.png")])

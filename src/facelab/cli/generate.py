@@ -22,7 +22,8 @@ def register(app: typer.Typer) -> None:
         minutes: Optional[float] = typer.Option(None, help="Stop after this many minutes of training."),
         epochs: Optional[int] = typer.Option(None, help="Stop after this many epochs (default 5 without --minutes)."),
         name: Optional[str] = typer.Option(None, help="Run name (default dcgan<size>-<time>)."),
-        condition: Optional[str] = typer.Option(None, help="Attributes fed to G and D, e.g. Smiling,Male."),
+        condition: Optional[str] = typer.Option(None, help="Attributes to ask for, e.g. Smiling,Male: fed to G, "
+                                                           "and learnt by D's auxiliary classifier (AC-GAN)."),
         seed: int = typer.Option(0, help="Seed for init, noise and shuffling."),
         resume: Optional[str] = typer.Option(None, help="Continue the named run (same cache geometry)."),
         feature_run: Optional[str] = typer.Option(None, help="A classifier run whose features score the "
@@ -35,6 +36,9 @@ def register(app: typer.Typer) -> None:
                                                               "at most 20,000)."),
         quality_samples: Optional[int] = typer.Option(None, help="Samples scored after each epoch (default 1000)."),
         quality_every: Optional[int] = typer.Option(None, help="Score every k epochs (0: never; default 1)."),
+        ac_weight: Optional[float] = typer.Option(None, help="With --condition: weight of D's auxiliary "
+                                                             "classifier loss (default 1; 0: the labels as D's "
+                                                             "input planes instead, the plain conditional GAN)."),
         threads: Optional[int] = typer.Option(None, help="torch threads (default: the free cores)."),
         progress: bool = typer.Option(True, help="Show the progress bar."),
         runs_dir: Optional[Path] = runs_dir_option(),
@@ -47,7 +51,8 @@ def register(app: typer.Typer) -> None:
         from ..generate.train import train_gan
 
         opts = {k: v for k, v in dict(batch_size=batch_size, lr=lr, ngf=ngf, ndf=ndf, epoch_images=epoch_images,
-                                      quality_samples=quality_samples, quality_every=quality_every).items()
+                                      quality_samples=quality_samples, quality_every=quality_every,
+                                      ac_weight=ac_weight).items()
                 if v is not None}
         if data is None and not resume:
             raise ConfigError("give the prepared cache to train on", fix="facelab generate train CACHE (or --resume NAME)")
