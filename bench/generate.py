@@ -85,6 +85,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--ngf", type=int, default=32)
     ap.add_argument("--ndf", type=int, default=32)
     ap.add_argument("--epoch-images", type=int, default=20000)
+    ap.add_argument("--ac-weight", type=float, default=1.0,
+                    help="conditional runs: the auxiliary classifier's loss weight (0: the label-plane cGAN)")
     ap.add_argument("--quality-samples", type=int, default=1000, help="samples scored after each epoch")
     ap.add_argument("--final-samples", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
@@ -127,6 +129,7 @@ def main(argv=None) -> dict:
     run = facelab.train_gan(ds, size=a.size, minutes=a.minutes, condition=a.condition, seed=a.seed,
                             feature_run=feature, threads=a.threads, batch_size=a.batch_size, ngf=a.ngf,
                             ndf=a.ndf, epoch_images=a.epoch_images, quality_samples=a.quality_samples,
+                            ac_weight=a.ac_weight,
                             name=f"bench-gan{a.size}-{time.strftime('%Y%m%d-%H%M%S')}")
     gan_wall = time.perf_counter() - t0
     hist = run.history()
@@ -148,7 +151,7 @@ def main(argv=None) -> dict:
         "images": len(ds), "train_images": int(len(ds.split("train"))), "size": a.size, "crop": a.crop,
         "condition": run.condition, "options": {k: run.config[k] for k in
                                                 ("nz", "ngf", "ndf", "batch_size", "lr", "beta1", "real_label",
-                                                 "epoch_images", "quality_samples")},
+                                                 "epoch_images", "quality_samples", "ac_weight")},
         "minutes": a.minutes, "threads": torch.get_num_threads(), "epochs": run.epochs,
         "train_seconds": round(float(run.state.get("train_seconds", 0)), 1), "gan_wall_seconds": round(gan_wall, 1),
         "prepare_seconds": round(prep_s, 1), "feature_seconds": round(feat_s, 1),
