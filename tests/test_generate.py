@@ -354,3 +354,17 @@ def test_dashboard_generate_page(prepared_celeba, runs_dir, monkeypatch):
     at.button(key="generate_draw").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert "DownloadButton(label='Download PNG')" in repr(at)  # drawn, and offered as a download
+
+
+def test_a_feature_run_framed_otherwise_than_the_cache_is_warned_about(synth_celeba, prepared_celeba, runs_dir,
+                                                                        tmp_path, classifier):
+    """The judge of Fréchet and agreement must see faces framed as it was trained: a square-crop
+    classifier scoring a face-crop cache gets a warning naming the fix; the same framing none."""
+    from facelab.data.cache import prepare
+
+    faces = prepare(synth_celeba, size=32, crop="face", out=tmp_path / "face32", progress=False)
+    with pytest.warns(GanWarning, match="--crop square"):
+        train_gan(faces, epochs=1, name="framed", feature_run=classifier, **FAST)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GanWarning)
+        train_gan(prepared_celeba, epochs=1, name="same", feature_run=classifier, **FAST)

@@ -400,6 +400,18 @@ def _new_name(cfg: dict) -> str:
     return name
 
 
+def _check_framing(feature_run, ds) -> None:
+    """Warn when the feature run was trained on faces framed otherwise than the cache's: its
+    Fréchet features and attribute judgements then see unfamiliar crops (the shipped 40-attribute
+    model gets Smiling right on 90.8% of real face crops, 83.8% of square ones)."""
+    want, have = feature_run.input.get("crop"), ds.meta.get("crop")
+    if want and have and want != have:
+        warnings.warn(f"the feature run {feature_run.name} was trained on {want} crops, the cache {ds.path} "
+                      f"holds {have} crops: its Fréchet distance and attribute agreement will judge faces "
+                      f"framed unlike its training. Fix: prepare the cache with --crop {want}", GanWarning,
+                      stacklevel=3)
+
+
 def train_gan(data, *, size: int | None = None, minutes: float | None = None, epochs: int | None = None,
               name: str | None = None, condition: "str | Sequence[str] | None" = None, seed: int = 0,
               resume: "bool | str" = False, feature_run=None, threads: int | None = None,
@@ -480,7 +492,9 @@ def train_gan(data, *, size: int | None = None, minutes: float | None = None, ep
     if feature_run is not None:
         from ..runs.run import Run
 
-        cfg["feature_run"] = Run.load(feature_run).name if not isinstance(feature_run, Run) else feature_run.name
+        feature_run = feature_run if isinstance(feature_run, Run) else Run.load(feature_run)
+        cfg["feature_run"] = feature_run.name
+        _check_framing(feature_run, ds)
     elif cfg.get("feature_run"):
         feature_run = cfg["feature_run"]
     path.mkdir(parents=True, exist_ok=True)
