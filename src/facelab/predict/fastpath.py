@@ -24,7 +24,7 @@ from ..data.image import load_photo, read_bytes
 from ..errors import FacelabError
 from ..faces.fast import needed_side
 from .pending import Pending, check_array
-from .results import FaceResult, PhotoResult
+from .results import PhotoResult
 
 #: the fast detector used in place of each plain one
 FAST_DETECTORS = {"haar": "haar-fast"}
@@ -100,28 +100,8 @@ def prepare_photo(src, name: str, predictors: list) -> PreparedPhoto:
         return PreparedPhoto([Pending(PhotoResult(name, w, h, error=e.message), [], []) for _ in predictors],
                              w, h, e.message, clock.wall, clock.cpu)
     clock.lap("detect")
-    pending = []
-    for p in predictors:
-        res = PhotoResult(name, w, h)
-        crops, slots = [], []
-        for i, b in enumerate(found):
-            box = b.scaled(1.0 / k) if k != 1.0 else b  # in the photo's own pixels
-            if box.size < p.min_face:
-                res.faces.append(FaceResult(i, box, note=f"face too small to classify ({box.size:.0f} px < "
-                                                         f"{p.min_face} px)"))
-                continue
-            try:  # the aligned crop, or an embed run's descriptor; from the decoded image, its own box
-                crops.append(p.face_input(image, b))
-            except FacelabError as e:  # e.g. no usable landmarks: this face only
-                res.faces.append(FaceResult(i, box, note=e.message))
-                continue
-            res.faces.append(FaceResult(i, box))
-            slots.append(i)
-        if not found:
-            res.note = "no face found"
-        elif not crops:
-            res.note = "faces found, all too small to classify"
-        pending.append(Pending(res, crops, slots))
+    to_photo = 1.0 / k if k != 1.0 else 1.0
+    pending = [p.frame_faces(image, found, PhotoResult(name, w, h), to_photo=to_photo) for p in predictors]
     clock.lap("align")
     return PreparedPhoto(pending, w, h, None, clock.wall, clock.cpu)
 

@@ -167,25 +167,29 @@ class Predictor:
         except FacelabError as e:
             res.error = e.message
             return Pending(res, [], [])
-        return self._align_found(img, boxes, res)
+        return self.frame_faces(img, boxes, res)
 
-    def _align_found(self, img: np.ndarray, boxes: list[FaceBox], res: PhotoResult) -> Pending:
-        """The faces ``boxes`` of ``img`` framed for this model (too small ones noted, not framed)."""
+    def frame_faces(self, img: np.ndarray, boxes: list[FaceBox], res: PhotoResult, *,
+                    to_photo: float = 1.0) -> Pending:
+        """The faces ``boxes`` of ``img`` framed for this model — the aligned crop, or an embed
+        run's descriptor — into ``res`` (too small ones noted, not framed). ``to_photo`` maps a
+        box of ``img`` to the photo's own pixels (the fast path decodes large photos smaller)."""
         if not boxes:
             res.note = "no face found"
             return Pending(res, [], [])
         crops, slots = [], []
         for i, b in enumerate(boxes):
-            if b.size < self.min_face:
-                res.faces.append(FaceResult(i, b, note=f"face too small to classify ({b.size:.0f} px < "
-                                                       f"{self.min_face} px)"))
+            box = b.scaled(to_photo) if to_photo != 1.0 else b
+            if box.size < self.min_face:
+                res.faces.append(FaceResult(i, box, note=f"face too small to classify ({box.size:.0f} px < "
+                                                         f"{self.min_face} px)"))
                 continue
             try:
-                crops.append(self.face_input(img, b))
+                crops.append(self.face_input(img, b))  # from the decoded image, its own box
             except FacelabError as e:  # e.g. no usable landmarks: this face only
-                res.faces.append(FaceResult(i, b, note=e.message))
+                res.faces.append(FaceResult(i, box, note=e.message))
                 continue
-            res.faces.append(FaceResult(i, b))
+            res.faces.append(FaceResult(i, box))
             slots.append(i)
         if not crops:
             res.note = "faces found, all too small to classify"
@@ -269,7 +273,7 @@ class Predictor:
         """
         img = check_array(image)
         h, w = img.shape[:2]
-        p = self._align_found(img, list(boxes), PhotoResult(name, w, h))
+        p = self.frame_faces(img, list(boxes), PhotoResult(name, w, h))
         self._finish([p], keep_crops)
         return p.result
 
