@@ -106,18 +106,18 @@ def main(argv=None) -> dict:
     src, real = source()
     load_before = load()
     t0 = time.perf_counter()
+    given = facelab.Run.load(a.feature_run) if a.feature_run else None  # opened once, used twice
     if a.crop is None:
         from facelab.data.ensure import DATASET_GEOMETRY
 
-        a.crop = (facelab.Run.load(a.feature_run).input.get("crop") if a.feature_run else None) \
-            or DATASET_GEOMETRY["celeba"]["crop"]
+        a.crop = (given.input.get("crop") if given else None) or DATASET_GEOMETRY["celeba"]["crop"]
     ds = prepare(src, size=a.size, crop=a.crop, progress=False)
     prep_s = time.perf_counter() - t0
     print(f"cache: {ds} in {prep_s:.0f} s ({'REAL' if real else 'SYNTHETIC'} data)", flush=True)
 
     t0 = time.perf_counter()
-    if a.feature_run:
-        feature = facelab.Run.load(a.feature_run)
+    if given is not None:
+        feature = given
     else:
         feature = facelab.train(ds, target="all", model="cnn", minutes=a.feature_minutes, threads=a.threads,
                                 progress=False, name=f"bench-gan-features-{time.strftime('%Y%m%d-%H%M%S')}")
