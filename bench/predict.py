@@ -94,19 +94,7 @@ def latency(run, root: Path, n: int, tmp: Path) -> dict:
 
     _set_threads(1)
     pred = Predictor.from_run(run, threads=1)
-    paths = sorted((root / "people").glob("*/*.jpg"))
-    random.Random(1).shuffle(paths)
-    files = []
-    rng = np.random.default_rng(0)
-    for i, p in enumerate(paths[:n]):
-        face = cv2.resize(load_image(p), (400, 400), interpolation=cv2.INTER_CUBIC)
-        frame = np.full((480, 640, 3), 0, np.uint8)
-        frame[:] = rng.integers(40, 200, 3)
-        x, y = int(rng.integers(0, 241)), int(rng.integers(0, 81))
-        frame[y:y + 400, x:x + 400] = face
-        f = tmp / f"photo{i:03d}.jpg"
-        cv2.imwrite(str(f), frame[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 90])
-        files.append(f)
+    files = _photos_640(root, n, tmp)  # the same photos as the fast-path comparison
     for f in files[:3]:
         pred.predict(f)  # warm-up: cascades loaded, torch kernels chosen
     times, cpu, found = [], [], 0
