@@ -49,6 +49,25 @@ def recipe_kw(dataset: str, kind: str, minutes: float, model: str) -> tuple:
     return r, kw, (dict(r.params) if model == "cnn" else {})
 
 
+def train_kwargs(a, dataset: str, kind: str) -> tuple:
+    """(recipe, train() keywords): the table's row for ``dataset``/``kind``, then the command
+    line's --balance, --batch-size, --lr, --threads, --params and --options over it."""
+    recipe, kw0, rparams = recipe_kw(dataset, kind, a.minutes, a.model)
+    kw = {"model": a.model, "seed": a.seed, "patience": 0, **kw0}
+    if a.balance:
+        kw["balance"] = a.balance
+    for k in ("batch_size", "lr", "threads"):
+        if getattr(a, k) is not None:
+            kw[k] = getattr(a, k)
+    if a.params:
+        kw["params"] = json.loads(a.params)
+    elif rparams:
+        kw["params"] = rparams
+    if a.options:
+        kw.update(json.loads(a.options))
+    return recipe, kw
+
+
 def run_plain(*, kind: str, target: str | None, minutes: float, threads: int | None, name: str) -> dict:
     """The plain command, exactly as a user types it (``facelab train <folder> [--target T]
     --minutes M``), in a fresh FACELAB_HOME so that preparing the cache is part of the wall time;
@@ -233,19 +252,7 @@ def main(argv=None) -> None:
                   name=name.replace("train_celeba_", "train_celeba_plain_", 1))
         return
     kind = "multilabel" if a.target == "all" or "," in a.target else "binary"
-    recipe, kw0, rparams = recipe_kw("celeba", kind, a.minutes, a.model)
-    kw = {"model": a.model, "seed": a.seed, "patience": 0, **kw0}
-    if a.balance:
-        kw["balance"] = a.balance
-    for k in ("batch_size", "lr", "threads"):
-        if getattr(a, k) is not None:
-            kw[k] = getattr(a, k)
-    if a.params:
-        kw["params"] = json.loads(a.params)
-    elif rparams:
-        kw["params"] = rparams
-    if a.options:
-        kw.update(json.loads(a.options))
+    recipe, kw = train_kwargs(a, "celeba", kind)
     a.size = a.size or recipe.size
     a.crop = a.crop or recipe.crop
     if not 0 < a.train_fraction <= 1:

@@ -22,12 +22,11 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_celeba import recipe_kw, run_bench, run_plain  # noqa: E402
+from train_celeba import run_bench, run_plain, train_kwargs  # noqa: E402
 
 GOAL = 0.65
 # The recipe (first_stride=1 from 20 minutes up, ema, tta, erase .25, shift .08, scale .1,
@@ -57,19 +56,7 @@ def main(argv=None) -> None:
         run_plain(kind="fer2013", target=None, minutes=a.minutes, threads=a.threads,
                   name=f"train_fer_plain_{a.minutes:g}min" + (f"-{a.tag}" if a.tag else ""))
         return
-    recipe, kw0, rparams = recipe_kw("fer2013", "multiclass", a.minutes, a.model)
-    kw = {"model": a.model, "seed": a.seed, "patience": 0, **kw0, "batch_size": a.batch_size}
-    if a.balance:
-        kw["balance"] = a.balance
-    for k in ("lr", "threads"):
-        if getattr(a, k) is not None:
-            kw[k] = getattr(a, k)
-    if a.params:
-        kw["params"] = json.loads(a.params)
-    elif rparams:
-        kw["params"] = rparams
-    if a.options:
-        kw.update(json.loads(a.options))
+    _, kw = train_kwargs(a, "fer2013", "multiclass")
     run_bench(kind="fer2013", target=None, minutes=a.minutes, size=a.size, crop=None, grey=True,
               train_kw=kw, name=name, goal=GOAL)
 
