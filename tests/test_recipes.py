@@ -35,7 +35,8 @@ def test_the_table_gives_the_benchmark_recipes_by_dataset_task_and_budget():
     assert smiling.options["tta"] is True and smiling.options["ema"] == 0.999
     assert smiling.params == {"dropout": 0.3}
     all40 = recipes.choose("celeba", "multilabel", 30)
-    assert (all40.size, all40.epochs, "aux" in all40.options) == (64, None, False)
+    assert (all40.key, all40.size, all40.epochs, "aux" in all40.options) == ("celeba/multilabel/20min", 96, 40, False)
+    assert recipes.choose("celeba", "multilabel", 10).size == 64  # shorter budgets keep 64 px, uncapped
     fer10, fer30 = recipes.choose("fer2013", "multiclass", 10), recipes.choose("fer2013", "multiclass", 30)
     assert fer10.params == {} and fer30.params == {"first_stride": 1}  # the finer net needs the time
     assert fer30.key == "fer2013/multiclass/20min" and fer10.grey and fer10.size == 48
