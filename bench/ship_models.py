@@ -3,7 +3,7 @@ benchmark recipes on the real datasets, with their model cards.
 
 The whole recipe (this is the command each card names)::
 
-    python bench/train_celeba.py --target all --minutes 30 --threads 1 --tag ship
+    python bench/train_celeba.py --target all --minutes 30 --threads 1 --recipe celeba/multilabel --tag ship
     python bench/train_fer.py --minutes 60 --threads 1 --tag ship60
     python bench/ship_models.py --celeba-run <run of the first> --fer-run <run of the second>
 
@@ -32,7 +32,7 @@ KEEP = ("config.yaml", "task.json", "input.json", "calibration.json", "metrics.j
 SPECS = {
     "celeba-attributes": {
         "dataset": "celeba", "size": 64, "crop": "face", "grey": False, "groups": ["Male", "Young"],
-        "train_cmd": "python bench/train_celeba.py --target all --minutes 30 --threads 1 --tag ship",
+        "train_cmd": "python bench/train_celeba.py --target all --minutes 30 --threads 1 --recipe celeba/multilabel --tag ship",
         "what": "the 40 CelebA attributes of each face (multilabel: one probability per attribute)",
         "terms": ("CelebA is for **non-commercial research purposes only** (its agreement: "
                   "mmlab.ie.cuhk.edu.hk/projects/CelebA.html). This model was trained on CelebA images, "

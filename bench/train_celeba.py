@@ -40,11 +40,12 @@ PLAIN_TARGETS = {("celeba", "Smiling", 10): 0.925, ("celeba", "all", 30): 0.90,
                  ("fer2013", None, 10): 0.63, ("fer2013", None, 30): 0.66}
 
 
-def recipe_kw(dataset: str, kind: str, minutes: float, model: str) -> tuple:
-    """(recipe, train() keywords, cnn params) of the table's row for this benchmark."""
-    from facelab.train.recipes import choose, options_for
+def recipe_kw(dataset: str, kind: str, minutes: float, model: str, key: str | None = None) -> tuple:
+    """(recipe, train() keywords, cnn params) of the table's row for this benchmark (``key``: a
+    row by name instead of the one the budget picks)."""
+    from facelab.train.recipes import by_key, choose, options_for
 
-    r = choose(dataset, kind, minutes)
+    r = by_key(key) if key else choose(dataset, kind, minutes)
     kw = {**options_for(r, minutes=minutes), "recipe": r.key}
     return r, kw, (dict(r.params) if model == "cnn" else {})
 
@@ -52,7 +53,7 @@ def recipe_kw(dataset: str, kind: str, minutes: float, model: str) -> tuple:
 def train_kwargs(a, dataset: str, kind: str) -> tuple:
     """(recipe, train() keywords): the table's row for ``dataset``/``kind``, then the command
     line's --balance, --batch-size, --lr, --threads, --params and --options over it."""
-    recipe, kw0, rparams = recipe_kw(dataset, kind, a.minutes, a.model)
+    recipe, kw0, rparams = recipe_kw(dataset, kind, a.minutes, a.model, a.recipe)
     kw = {"model": a.model, "seed": a.seed, "patience": 0, **kw0}
     if a.balance:
         kw["balance"] = a.balance
@@ -239,6 +240,9 @@ def main(argv=None) -> None:
                     help="other train() keywords as JSON, over the target's recipe, "
                          "e.g. '{\"weight_decay\": 0.02, \"rotate\": 8}'")
     ap.add_argument("--tag", default=None, help="suffix of the results file (keeps experiments apart)")
+    ap.add_argument("--recipe", default=None,
+                    help="a row of the recipe table by key (e.g. celeba/multilabel) instead of the one "
+                         "the budget picks")
     ap.add_argument("--plain", action="store_true",
                     help="run the plain command a user types (facelab train <folder> --target T --minutes M), "
                          "prepare included; only --threads is passed besides")

@@ -50,6 +50,9 @@ def main(argv=None) -> None:
                     help="run the plain command a user types (facelab train <folder> --minutes M), prepare "
                          "included; only --threads is passed besides")
     ap.add_argument("--tag", default=None, help="suffix of the results file (keeps experiments apart)")
+    ap.add_argument("--recipe", default=None,
+                    help="a row of the recipe table by key (e.g. fer2013/multiclass) instead of the one "
+                         "the budget picks")
     a = ap.parse_args(argv)
     name = "train_fer" + (f"-{a.tag}" if a.tag else "")
     if a.plain:
