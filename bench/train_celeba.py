@@ -43,9 +43,11 @@ PLAIN_TARGETS = {("celeba", "Smiling", 10): 0.925, ("celeba", "all", 30): 0.90,
 def recipe_kw(dataset: str, kind: str, minutes: float, model: str, key: str | None = None) -> tuple:
     """(recipe, train() keywords, cnn params) of the table's row for this benchmark (``key``: a
     row by name instead of the one the budget picks)."""
-    from facelab.train.recipes import by_key, choose, options_for
+    from facelab.train.recipes import options_for, pick
 
-    r = by_key(key) if key else choose(dataset, kind, minutes)
+    r = pick(key, dataset, kind, minutes)  # the trainer's own --recipe: auto (None), or a row's key
+    if r is None:
+        raise SystemExit("--recipe none: a benchmark trains with a row of the recipe table")
     kw = {**options_for(r, minutes=minutes), "recipe": r.key}
     return r, kw, (dict(r.params) if model == "cnn" else {})
 

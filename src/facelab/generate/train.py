@@ -492,7 +492,7 @@ def train_gan(data, *, size: int | None = None, minutes: float | None = None, ep
     if feature_run is not None:
         from ..runs.run import Run
 
-        feature_run = feature_run if isinstance(feature_run, Run) else Run.load(feature_run)
+        feature_run = Run.load(feature_run)  # a Run comes back as it is; a name or path is opened once
         cfg["feature_run"] = feature_run.name
         _check_framing(feature_run, ds)
     elif cfg.get("feature_run"):

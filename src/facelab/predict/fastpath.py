@@ -100,8 +100,7 @@ def prepare_photo(src, name: str, predictors: list) -> PreparedPhoto:
         return PreparedPhoto([Pending(PhotoResult(name, w, h, error=e.message), [], []) for _ in predictors],
                              w, h, e.message, clock.wall, clock.cpu)
     clock.lap("detect")
-    to_photo = 1.0 / k if k != 1.0 else 1.0
-    pending = [p.frame_faces(image, found, PhotoResult(name, w, h), to_photo=to_photo) for p in predictors]
+    pending = [p.frame_faces(image, found, PhotoResult(name, w, h), to_photo=1.0 / k) for p in predictors]
     clock.lap("align")
     return PreparedPhoto(pending, w, h, None, clock.wall, clock.cpu)
 
