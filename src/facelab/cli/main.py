@@ -22,7 +22,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-_GROUPS = ("data", "train", "evaluate", "explore", "predict", "serve", "demo", "generate")
+_GROUPS = ("data", "train", "evaluate", "explore", "predict", "serve", "demo", "generate", "identity")
 
 
 def _register_all() -> None:

@@ -81,15 +81,18 @@ class Detector(Protocol):
 
 DETECTORS: Registry[type] = Registry("detector")
 
+#: The detector used wherever none is named (prepare, predict, serve, collect, review, galleries).
+DEFAULT_DETECTOR = "haar"
 
-def get_detector(name: str = "haar", **params) -> Detector:
+
+def get_detector(name: str | None = None, **params) -> Detector:
     """Build a registered detector by name.
 
     Example:
         >>> get_detector("haar").detect(np.zeros((100, 100, 3), np.uint8))
         []
     """
-    return DETECTORS.get(name)(**params)
+    return DETECTORS.get(name or DEFAULT_DETECTOR)(**params)
 
 
 def to_grey(image: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ from .errors import install_error_handlers
 from .limits import BodySizeLimitMiddleware
 from .logging import RequestContextMiddleware, setup_logging
 from .pipeline import make_batchers
-from .routes import info, predict
+from .routes import identity, info, predict, video
 from .settings import ServeSettings
 from .store import RunStore
 
@@ -101,6 +101,8 @@ def create_app(settings: ServeSettings, *, store: RunStore | None = None) -> Fas
     install_error_handlers(app)
     app.include_router(predict.router)
     app.include_router(info.router)
+    app.include_router(identity.router)
+    app.include_router(video.router)
 
     @app.get("/", include_in_schema=False)
     async def root():
