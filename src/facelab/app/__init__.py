@@ -1,1 +1,1 @@
-"""See docs/CONTRACTS.md."""
+"""The Streamlit dashboard: pages that call the library and render (docs/serving.md, docs/architecture.md)."""
