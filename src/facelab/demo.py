@@ -64,7 +64,7 @@ def run_demo(out: str | Path = "facelab-demo", *, n: int = DEMO_N, size: int = 4
     t0 = time.perf_counter()
     from .outputs import claim_folder, folder_with_files
 
-    # a demo folder from before the outputs marker holds only its own sub-folders (data, home, runs...)
+    # a demo folder without the outputs marker holds only its own sub-folders (data, home, runs...)
     root = claim_folder(Path(out).resolve(), what="demo folder", recognise=folder_with_files("data"))
     # A user who set FACELAB_HOME/FACELAB_RUNS gets the demo's cache and runs there, where the
     # next commands look; otherwise the demo keeps them in its own folder and says how to find them.

@@ -6,7 +6,7 @@ asks this module first. A path may be written when it
 - does not exist,
 - is an empty folder, or
 - was made by facelab: a folder holding the :data:`MARKER` file (written by
-  :func:`claim_folder`), or an output an older facelab wrote before the marker existed,
+  :func:`claim_folder`), or a facelab output that carries no marker,
   recognised by the caller's ``recognise`` test (e.g. a cache's ``meta.json``); a single file
   recognised the same way (a results table facelab wrote, an ONNX export with its sidecar).
 
@@ -66,7 +66,7 @@ def check_folder(path: str | Path, *, what: str, option: str = "--out",
         path: the folder the command is about to write into (or replace).
         what: what it is for, for the message (``"cache folder"``, ``"report folder"``).
         option: the option that named it, for the fix.
-        recognise: a test for outputs an older facelab made before it wrote :data:`MARKER`.
+        recognise: a test for facelab outputs that carry no :data:`MARKER`.
 
     Raises:
         ConfigError: ``path`` is a file, a symlink, or a non-empty folder facelab did not make.
@@ -120,7 +120,7 @@ def check_file(path: str | Path, *, what: str, option: str = "--out",
         path: the file the command is about to write.
         what: what it is for (``"results file"``).
         option: the option that named it.
-        recognise: tells a file an earlier facelab run wrote (it may be replaced).
+        recognise: tells a file facelab wrote (it may be replaced).
 
     Raises:
         ConfigError: ``path`` is a folder, a symlink, or a file ``recognise`` does not accept.

@@ -144,7 +144,7 @@ def cluster(data, *, features: str = "pixels", k=range(5, 16), components=DEFAUL
                           fix="use --features pixels, hog, embed (dlib) or run:<RUN> (see `facelab runs`)")
     from ..outputs import check_folder, claim_folder, folder_with_files
 
-    legacy = folder_with_files("report.html", "cluster.json")  # a report folder from before the marker
+    legacy = folder_with_files("report.html", "cluster.json")  # a report folder without the marker
     if out:  # refuse a user's folder before the slow part
         check_folder(out, what="report folder", recognise=legacy)
     run = None

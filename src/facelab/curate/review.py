@@ -230,7 +230,7 @@ def review(data, *, run: str | None = None, out=None, faces: bool = True, thresh
     from ..outputs import check_folder, claim_folder, folder_with_files
     from ..paths import home
 
-    legacy = folder_with_files("review.html", "review.json")  # a review folder from before the marker
+    legacy = folder_with_files("review.html", "review.json")  # a review folder without the marker
     if out:  # refuse a user's folder before the slow part
         check_folder(out, what="report folder", recognise=legacy)
     root = Path(data).expanduser().resolve()

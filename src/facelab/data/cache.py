@@ -119,8 +119,8 @@ def _default_out(root: Path, options: dict, extra: str = "") -> Path:
 
 
 def _is_cache(path: Path) -> bool:
-    """A folder an older facelab prepared (before the marker): a ``meta.json`` of the cache format,
-    or the ``state.json`` of an unfinished ``.partial``."""
+    """A folder facelab prepared: the marker, a ``meta.json`` of the cache format, or the
+    ``state.json`` of an unfinished ``.partial``."""
     if (path / _STATE).is_file() or (path / MARKER).is_file():
         return True
     meta = json.loads((path / META_FILE).read_text())

@@ -1,8 +1,8 @@
 """One writer per prepared cache: ``<cache>.lock``, held with ``flock`` and naming its owner.
 
 Two ``facelab data prepare`` of the same data at once (two terminals, a notebook and a script)
-used to share one ``<cache>.partial`` folder: one removed it under the other, or renamed it into
-place before the other's images were written. Now the second waits for the first, saying who
+would share one ``<cache>.partial`` folder: one could remove it under the other, or rename it into
+place before the other's images were written. So the second waits for the first, saying who
 holds the lock, and then finds the finished cache and reuses it.
 
 Why ``flock`` and not only a PID file: the kernel drops the lock when its process dies however it

@@ -1,8 +1,7 @@
 """A prepared cache for whatever the user passed: a cache, or a dataset folder prepared on first use.
 
-``facelab train|evaluate|explore|cluster <dataset folder>`` used to fail with "run `facelab data
-prepare` first" when no cache existed. Like other training tools, they now prepare it themselves
-(progress shown) with the geometry the command wants, and :func:`facelab.data.cache.prepare`
+``facelab train|evaluate|explore|cluster <dataset folder>`` prepare the cache themselves when none
+exists (progress shown) with the geometry the command wants, and :func:`facelab.data.cache.prepare`
 reuses the same cache next time (same options, source unchanged).
 
 The geometry of a dataset when nobody asks for a particular one is :data:`DATASET_GEOMETRY`

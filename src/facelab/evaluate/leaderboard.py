@@ -29,7 +29,7 @@ COLUMNS = ["rank", "run", "model", "params", "accuracy", "accuracy_low", "accura
 
 
 def is_leaderboard_folder(path: Path) -> bool:
-    """A leaderboard folder an older facelab wrote (before the :mod:`facelab.outputs` marker)."""
+    """A leaderboard folder facelab wrote without the :mod:`facelab.outputs` marker."""
     from ..outputs import folder_with_files
 
     return folder_with_files("leaderboard.json")(path)
@@ -92,8 +92,8 @@ class Leaderboard:
 
     @classmethod
     def load(cls, folder: str | Path) -> "Leaderboard":
-        """A board written by :meth:`save` (a board from before ``leaderboard.json`` existed gets
-        the default metric and no target)."""
+        """A board written by :meth:`save` (a board without ``leaderboard.json`` gets the
+        default metric and no target)."""
         folder = Path(folder)
         meta = json.loads((folder / "leaderboard.json").read_text()) if (folder / "leaderboard.json").is_file() else {}
         return cls(pd.read_csv(folder / LEADERBOARD), path=folder, **meta)
@@ -236,7 +236,7 @@ def training_notes(table: pd.DataFrame, runs: dict) -> list[str]:
     an epoch is only a few steps, so epochs alone can look like enough).
 
     ``runs`` maps run names to ``{"kind", "classes", "metrics"}`` (the task and ``metrics.json``;
-    runs saved before ``steps`` was recorded are judged on epochs alone).
+    runs whose metrics have no ``steps`` are judged on epochs alone).
 
     Example:
         >>> t = pd.DataFrame([{"rank": 2, "run": "r", "model": "mobilenetv2", "balanced_accuracy": 0.125}])

@@ -315,7 +315,7 @@ def _join(folder: Path, rows: list[dict], metric: str, con, items: dict | None =
     done = set(board.table["run"].astype(str))
     new = [r for r in rows if r["run"] not in done]  # joining twice does not duplicate rows
     records = board.table.drop(columns=["rank"], errors="ignore").to_dict(orient="records") + new
-    if not (folder / "leaderboard.json").is_file():  # written before boards recorded their metric
+    if not (folder / "leaderboard.json").is_file():  # a board that does not record its metric
         board.metric = metric
     board.table = rank(records, board.metric)
     # the pairings were made against the old top row: redo them against the new one

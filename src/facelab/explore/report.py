@@ -106,7 +106,7 @@ def explore(data, *, out=None, sample: int = 3000, seed: int = 0, progress: bool
     """
     from ..outputs import check_folder, claim_folder, folder_with_files
 
-    legacy = folder_with_files("report.html", "explore.json")  # a report folder from before the marker
+    legacy = folder_with_files("report.html", "explore.json")  # a report folder without the marker
     if out:  # refuse a user's folder before the slow part
         check_folder(out, what="report folder", recognise=legacy)
     t_all = time.perf_counter()

@@ -7,9 +7,9 @@
   → one logit per image. For a conditional run it also has an auxiliary classifier (AC-GAN, Odena
   et al. 2017): its last layer gives one more logit per attribute, trained to tell the attributes
   of real faces, and the generator is trained to make that classifier see the attributes it was
-  asked for — so a "smiling" sample that does not smile costs the generator. (Runs made before the
-  auxiliary classifier, ``ac_weight`` 0, fed the attributes to the discriminator as constant extra
-  input planes instead; they still load.)
+  asked for — so a "smiling" sample that does not smile costs the generator. (With
+  ``ac_weight`` 0 the attributes are fed to the discriminator as constant extra input planes
+  instead.)
 
 At 64 px both are layer for layer the tutorial's networks (``ngf = ndf = 64``); at 32 px the widest
 layer is dropped. The width is a parameter because the tutorial's 64 is slow on two CPU cores.

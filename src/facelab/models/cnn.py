@@ -56,7 +56,7 @@ class SmallCNN(nn.Module):
         stem_stride: 2 for 64 px input; 1 keeps full resolution (slower, for tiny images).
         first_stride: stride of the first stage (2 halves the size once more: ~3x cheaper). The
             registry's default — what new runs use and save — is 2; the builder's own default
-            stays 1 so that runs saved before the parameter existed rebuild with their shape.
+            stays 1 so that runs saved without the parameter rebuild with their shape.
         dropout: before the head.
     """
 

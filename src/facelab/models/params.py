@@ -1,8 +1,8 @@
 """Model parameters checked against the types a model declares, before anything is built.
 
 A model declares its parameters twice: the defaults given to ``register_model`` (``widths=[32,
-64, 128, 256]``) and its builder's keyword arguments. ``--param widths=oops`` used to reach
-``nn.Conv2d`` and end in a ``TypeError`` traceback; :func:`check_params` refuses it first with a
+64, 128, 256]``) and its builder's keyword arguments. :func:`check_params` refuses a
+bad value (``--param widths=oops``) before it reaches ``nn.Conv2d`` with a
 :class:`~facelab.errors.ConfigError` naming the parameter, the expected type and an example.
 
 Example:

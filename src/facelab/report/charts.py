@@ -3,7 +3,7 @@
 The HTML report draws its matrices as static PNG heatmaps; a dashboard draws them from the numbers
 instead (tooltips, zoom, an attribute picker). These functions only reshape what
 :func:`facelab.explore.report.explore` saved (``attribute_statistics``, ``mean_face_differences``)
-into long tables a chart library plots directly; an older report without them gives empty tables.
+into long tables a chart library plots directly; a report without them gives empty tables.
 
 Example:
     >>> stats = {"names": ["A", "B"], "prevalence": [0.5, 0.2], "n": 10,
@@ -17,7 +17,7 @@ import pandas as pd
 
 
 def has_attribute_statistics(report: dict) -> bool:
-    """Whether an ``explore.json`` carries the attribute matrices (reports from before it do not)."""
+    """Whether an ``explore.json`` carries the attribute matrices (some reports do not)."""
     s = report.get("attribute_statistics") or {}
     return bool(s.get("names")) and bool(s.get("correlation"))
 

@@ -30,7 +30,7 @@ def report_kind(folder: Path) -> str | None:
                 recorded = json.loads(path.read_text()).get("kind")
             except (OSError, ValueError, AttributeError):
                 recorded = None
-            return str(recorded or kind)  # a report from before "kind" was recorded: its file says it
+            return str(recorded or kind)  # a report without a recorded "kind": its file says it
     return None
 
 

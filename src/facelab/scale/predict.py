@@ -42,7 +42,7 @@ from .spark import get_spark
 
 
 def is_spark_results(path: Path) -> bool:
-    """A folder of Parquet part files Spark wrote (an older facelab's ``--engine spark`` result)."""
+    """A folder of Parquet part files Spark wrote (a facelab ``--engine spark`` result)."""
     names = [p.name for p in path.iterdir()]
     return "_SUCCESS" in names and all(n.startswith(("part-", "_", ".")) for n in names)
 

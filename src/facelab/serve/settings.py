@@ -39,7 +39,7 @@ class ServeSettings(BaseModel):
         backend: ``torch``, ``onnx``, or ``auto`` (ONNX Runtime when onnxruntime is installed
             and the run has, or can make, a ``model.onnx``; torch otherwise).
         fast: the fast photo path (:mod:`facelab.predict.fastpath`) and micro-batching
-            (:mod:`facelab.serve.batching`); off: one predictor call per request, as before.
+            (:mod:`facelab.serve.batching`); off: one predictor call per request.
         batch_window_ms: how long a batch waits for concurrent requests to join it.
         batch_max_faces: the most face crops classified in one batch.
         batch_timeout_s: a request waiting longer than this for the model gets a 503.

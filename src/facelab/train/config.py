@@ -53,7 +53,7 @@ class TrainConfig:
     mixup: float = 0.0  # mixup alpha (0 = off): trains on blends of two images and their labels
     # Decay of a weight average that is evaluated and saved instead of the last weights (0 = off).
     # On by default: free at inference; it smooths the epoch-to-epoch swings and delays over-fitting
-    # (CelebA Smiling val 0.906 without mirroring vs 0.899 before it; docs/training.md).
+    # (CelebA Smiling val 0.906 with it vs 0.899 without, both without mirroring; docs/training.md).
     ema: float = 0.999
     tta: bool = False  # average each prediction with that of the mirrored face (2x inference)
     # Temperature scaling fitted on the validation split after training (runs/calibrate.py):

@@ -415,7 +415,7 @@ class Schedule:
             return elapsed / self.budget
         if not self.state.get("clock_binds"):
             return by_steps
-        p0, e0 = self.state.get("bound_at") or (0.0, 0.0)  # runs saved before bound_at: the clock alone
+        p0, e0 = self.state.get("bound_at") or (0.0, 0.0)  # a state without bound_at: the clock alone
         by_time = p0 + (1.0 - p0) * max(0.0, elapsed - e0) / max(self.budget - e0, 1e-9)
         return max(by_steps, by_time)
 

@@ -1,7 +1,7 @@
 """Data: the explore report — balance, sample grids, mean faces and differences, co-occurrence.
 
 The attribute matrices are drawn as interactive charts with an attribute picker when the report
-saved them (:mod:`facelab.report.charts`); older reports show their static figures.
+saved them (:mod:`facelab.report.charts`); reports without them show their static figures.
 """
 from __future__ import annotations
 

@@ -117,7 +117,7 @@ def synthesize(out: str | Path, *, kind: str = "celeba", n: int = 1000, seed: in
 
 
 def _earlier_synth(path: Path) -> bool:
-    """A CelebA or FER2013 dataset an older ``synthesize`` wrote (before the outputs marker)."""
+    """A CelebA or FER2013 dataset ``synthesize`` wrote without the outputs marker."""
     attr = path / "list_attr_celeba.txt"
     if attr.is_file() and (path / "img_align_celeba").is_dir():
         return set(os.listdir(path)) <= {"img_align_celeba", "list_attr_celeba.txt", "list_eval_partition.txt",
