@@ -5,7 +5,7 @@ train a small facelab classifier on all 40 attributes whose features score the F
 (and, for ``--condition``, attribute agreement) — or reuse one with ``--feature-run`` — then train
 the GAN for ``--minutes`` and score 1,000 samples of the final generator.
 
-Targets (issue 18, 2 cores): 64×64 RGB in ≤ 30 minutes of GAN training, the detector finds a face
+Targets (2 cores): 64×64 RGB in ≤ 30 minutes of GAN training, the detector finds a face
 in ≥ 80% of 1,000 samples, and the Fréchet distance falls over the run; conditional on
 Smiling,Male: attribute agreement ≥ 85% for both. The defaults are that full run:
 

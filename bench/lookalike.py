@@ -1,6 +1,6 @@
 """Pretrained-embedding benchmarks on people/ (LFW photos): look-alike, identity, detectors.
 
-Figures (targets from issue 17):
+Figures (and their targets):
 
 1. ``lookalike``: a seeded choice of 3 people of ``people/`` with 50 photos each (seeded), 80/20
    stratified splits over 5 seeds: the mean held-out error of ``embed-logreg`` (dlib's pretrained

@@ -1,4 +1,4 @@
-"""Scale-out benchmarks (issue 19): local vs Spark local[2], and DDP with 1 vs 2 processes.
+"""Scale-out benchmarks: local vs Spark local[2], and DDP with 1 vs 2 processes.
 
 Parts (``--parts``, default all; each result is merged into ``bench/results/scale.json`` with the
 load average before and after, since the machine is shared):

@@ -1,5 +1,5 @@
-"""Bad inputs that used to crash or mislead (issue 23, cases 4-11): each is now a listed problem,
-a clear error, or the right result."""
+"""Bad inputs that could crash or mislead: each is a listed problem, a clear error, or the right
+result."""
 from __future__ import annotations
 
 import json
@@ -25,7 +25,7 @@ def _problems(ds) -> dict:
     return {p.path: p.kind for p in ds.manifest.problems}
 
 
-# -- case 4: EXIF-rotated photos -----------------------------------------------------------------------
+# -- EXIF-rotated photos -----------------------------------------------------------------------
 def _save_turned(upright: Image.Image, path, **kw) -> None:
     """Store ``upright`` turned 90 degrees with EXIF orientation 6 (a phone photo held upright)."""
     exif = Image.Exif()
@@ -69,7 +69,7 @@ def test_exif_rotated_celeba_image_is_cropped_upright(tmp_path):
     assert diff < 8, f"the turned photo's crop differs from the upright one by {diff:.1f} on average"
 
 
-# -- case 5: decompression-bomb header in a folder dataset -------------------------------------------
+# -- decompression-bomb header in a folder dataset -------------------------------------------
 def _bomb_jpeg(path, side: int = 30000) -> None:
     """A small real JPEG whose frame header claims side x side pixels."""
     import io
@@ -92,7 +92,7 @@ def test_bomb_header_is_a_problem_not_a_grey_image(tmp_path):
     assert bomb not in set(ds.table["path"]) and ds.meta["skipped"] == {"too_large": 1}
 
 
-# -- case 6: FER2013 csv with a non-numeric pixel ------------------------------------------------------
+# -- FER2013 csv with a non-numeric pixel ------------------------------------------------------
 def test_fer_csv_non_numeric_pixel_is_a_bad_row(tmp_path, capsys):
     root = synthesize(tmp_path / "fer", kind="fer2013", n=40, seed=0)
     csv = root / "fer2013.csv"
@@ -107,7 +107,7 @@ def test_fer_csv_non_numeric_pixel_is_a_bad_row(tmp_path, capsys):
     assert any(p.kind == "bad_row" and "not whole numbers" in p.detail for p in ds.manifest.problems)
 
 
-# -- cases 7-8: symlink loops and self-links ---------------------------------------------------------
+# -- symlink loops and self-links ---------------------------------------------------------
 @pytest.mark.parametrize("link", ["loop", "self"])
 def test_symlink_loops_do_not_crash_prepare(tmp_path, capsys, link):
     root = synthesize(tmp_path / "people", kind="folder", n=12, seed=0, identities=2)
@@ -125,7 +125,7 @@ def test_symlink_loops_do_not_crash_prepare(tmp_path, capsys, link):
         assert _problems(ds).get(str(person / "self.jpg")) == "unreadable_file"
 
 
-# -- case 9: model parameters of the wrong type; failed starts ---------------------------------------
+# -- model parameters of the wrong type; failed starts ---------------------------------------
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
     return make_cache(tmp_path_factory.mktemp("bad") / "c", n=48, splits=(0.25, 0.0))
@@ -165,7 +165,7 @@ def test_a_run_that_fails_to_start_is_not_left_running(cache, runs_dir, tmp_path
     assert "not a weights file" in st["error"]
 
 
-# -- case 10: a run with a corrupt task.json is listed as broken -------------------------------------
+# -- a run with a corrupt task.json is listed as broken -------------------------------------
 def test_runs_lists_a_corrupt_run_as_broken(cache, runs_dir, capsys):
     good = train(cache, target="A", epochs=1, name="good", params=TINY, progress=False, threads=1)
     shutil.copytree(good.path, runs_dir / "damaged")
@@ -175,7 +175,7 @@ def test_runs_lists_a_corrupt_run_as_broken(cache, runs_dir, capsys):
     assert "damaged" in out and "broken" in out and "task.json" in out and "corrupt" in out, out
 
 
-# -- case 11: predict on a folder without a photo ----------------------------------------------------
+# -- predict on a folder without a photo ----------------------------------------------------
 def test_predict_on_a_folder_without_photos_says_so(cache, runs_dir, tmp_path, capsys):
     run = train(cache, target="A", epochs=1, name="p", params=TINY, progress=False, threads=1)
     empty = tmp_path / "empty_folder"

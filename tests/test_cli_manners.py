@@ -1,4 +1,4 @@
-"""CLI manners (issue 20): --version, one name per concept, --json, a run by name or folder, and
+"""CLI manners: --version, one name per concept, --json, a run by name or folder, and
 whole lines off a terminal (subprocesses with piped stdout/stderr, as in CI logs or `| tee`)."""
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def test_runs_and_models_json(long_run, capsys):
 
 
 def test_piped_runs_table_keeps_long_names_whole(long_run):
-    """Off a terminal Rich used to fold at 80 columns: the name and the folder must stay on one line."""
+    """Off a terminal Rich must not fold at 80 columns: the name and the folder stay on one line."""
     r = _piped(["runs", "--runs-dir", str(long_run.path.parent)])
     assert r.returncode == 0, r.stderr
     assert any(LONG in line for line in r.stdout.splitlines()), r.stdout
@@ -130,7 +130,7 @@ def test_one_name_for_k(capsys):
 
 @pytest.mark.slow
 def test_serve_a_run_folder_end_to_end(long_run, tmp_path):
-    """`facelab serve /path/to/run` used to be refused; it serves the run from its folder's parent."""
+    """`facelab serve /path/to/run` serves the run from its folder's parent."""
     import httpx
 
     from test_serve_support import free_port, wait_for_port

@@ -1,6 +1,5 @@
-"""What already held when facelab was tried with bad inputs and faults (issue 23, last section),
-kept under test: a YAML object tag is never run, ``kill -9`` of prepare and of training resumes to
-byte-identical results, the API answers 200 concurrent requests. (Malicious ``.pth``/``.pt``
+"""Behaviour under bad inputs and faults: a YAML object tag is never run, ``kill -9`` of prepare
+and of training resumes to byte-identical results, the API answers 200 concurrent requests. (Malicious ``.pth``/``.pt``
 pickles: tests/test_models.py and tests/test_bad_inputs.py; path-traversal run names:
 tests/test_serve.py.)"""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Honest outputs (issue 20): detector scores in 0–1 and a verdict for every classified face."""
+"""Honest outputs: detector scores in 0–1 and a verdict for every classified face."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,4 @@
-"""The write guard (issue 23, cases 1-2): no command writes over a user's file or into a user's
+"""The write guard: no command writes over a user's file or into a user's
 folder. One parametrised test runs every command that writes a path the user names."""
 from __future__ import annotations
 

@@ -95,7 +95,7 @@ def test_export_command(run, capsys, tmp_path):
     assert code == 0, cap.err
     assert "max |diff|" in cap.out and (run.path / "model.onnx").is_file()
     code, cap = _cli(["predict", str(run.path), str(tmp_path), "--backend", "onnx", "--no-progress"], capsys)
-    # the onnx backend loads; an empty folder is "no photo found" and a non-zero exit (issue 23, case 11)
+    # the onnx backend loads; an empty folder is "no photo found" and a non-zero exit
     assert code == 2 and "no photo found" in cap.err
     code, cap = _cli(["export", str(run.path), "--format", "tflite"], capsys)
     assert code == 2 and "onnx" in cap.err

@@ -1,4 +1,4 @@
-"""Two prepares of the same data at once (issue 23, case 3): one writer per cache, the other waits
+"""Two prepares of the same data at once: one writer per cache, the other waits
 and reuses; a cache says complete only when its images are all there. Real processes, real files."""
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ def test_waiting_too_long_is_a_clear_error(source, tmp_path):
 def test_a_cache_marked_complete_without_its_images_is_prepared_again(source, tmp_path, capsys):
     out = tmp_path / "cache"
     ds = prepare(source, size=24, workers=1, out=out, progress=False)
-    (out / IMAGES_FILE).unlink()  # what the race used to leave: complete: true and no images
+    (out / IMAGES_FILE).unlink()  # what a race would leave: complete: true and no images
     again = prepare(source, size=24, workers=1, out=out, progress=True)
     assert "preparing it again" in capsys.readouterr().err
     assert len(again) == len(ds) and (out / IMAGES_FILE).stat().st_size == len(ds) * 24 * 24 * 3

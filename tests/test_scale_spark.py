@@ -1,4 +1,4 @@
-"""Spark in local[2] computes what the local paths compute (issue 19): the prepared cache byte for
+"""Spark in local[2] computes what the local paths compute: the prepared cache byte for
 byte, the label statistics to 1e-9, batch predictions to 1e-5. One Spark session (conftest's session-scoped
 ``spark`` fixture) serves the whole run (starting one takes ~10 s on 2 cores); data are tiny and generated."""
 from __future__ import annotations

@@ -44,7 +44,7 @@ PLOTS, CURVES = "plots", "curves.png"
 EVAL_DIR = "eval"
 LEADERBOARD = "leaderboard.csv"
 #: the columns of ``history.csv`` (one row per epoch)
-#: ``task.json``'s ``kind`` (and ``config.yaml``'s) in a generator run folder (a DCGAN, issue 18)
+#: ``task.json``'s ``kind`` (and ``config.yaml``'s) in a generator run folder (a DCGAN)
 GENERATOR = "generator"
 HISTORY_FIELDS = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds",
                   "images_per_s", "elapsed"]
