@@ -4,7 +4,8 @@ Example:
     >>> MODELS = Registry("model")
     >>> @MODELS.register("cnn")
     ... def build_cnn(**kw): ...
-    >>> MODELS.get("cnn")  # doctest: +SKIP
+    >>> MODELS.get("cnn").__name__, MODELS.list(), "cnn" in MODELS
+    ('build_cnn', ['cnn'], True)
 """
 from __future__ import annotations
 

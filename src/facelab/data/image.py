@@ -238,8 +238,10 @@ def load_image(src: Source, *, grey: bool = False, name: str | None = None) -> n
         ImageError: (a DataError) empty, missing, truncated, corrupt or too-large file.
 
     Example:
-        >>> from facelab.data.image import load_image
-        >>> load_image("photo.jpg").shape     # doctest: +SKIP
+        >>> import io
+        >>> from PIL import Image
+        >>> buf = io.BytesIO(); Image.new("RGB", (640, 480), "white").save(buf, "JPEG")
+        >>> load_image(buf.getvalue()).shape
         (480, 640, 3)
         >>> try:
         ...     load_image(b"not a photo", name="upload.jpg")  # bytes: errors name the upload
@@ -353,7 +355,10 @@ def image_size(src: Source) -> tuple[int, int]:
     header only: the JPEG frame marker when there is no EXIF block, else Pillow's header parse.
 
     Example:
-        >>> image_size("000001.jpg")   # doctest: +SKIP
+        >>> import io
+        >>> from PIL import Image
+        >>> buf = io.BytesIO(); Image.new("RGB", (178, 218)).save(buf, "JPEG")
+        >>> image_size(buf.getvalue())
         (178, 218)
     """
     data = read_bytes(src)
@@ -413,8 +418,10 @@ def decode_crop_resize(src: Source, *, size: int, crop_box: tuple[float, float, 
         ImageError: the file cannot be decoded (``.reason`` says why).
 
     Example:
-        >>> from facelab.data.image import FACE_BOX, decode_crop_resize
-        >>> decode_crop_resize("000001.jpg", size=64, crop_box=FACE_BOX).shape  # doctest: +SKIP
+        >>> import io
+        >>> from PIL import Image
+        >>> buf = io.BytesIO(); Image.new("RGB", (178, 218)).save(buf, "JPEG")
+        >>> decode_crop_resize(buf.getvalue(), size=64, crop_box=FACE_BOX).shape
         (64, 64, 3)
     """
     if size < 1:

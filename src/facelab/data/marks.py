@@ -11,9 +11,14 @@ fingerprint, so the cache is rebuilt):
   in the dataset's class column (a new class name adds a class).
 
 Example:
-    >>> m = apply_marks(read_folder("people/"), Path("people/"))   # doctest: +SKIP
-    >>> m.notes[-1]                                                 # doctest: +SKIP
-    'exclude.txt: 3 photos excluded'
+    >>> import tempfile
+    >>> from facelab.data.readers import read_source
+    >>> from facelab.data.synth import synthesize
+    >>> root = synthesize(Path(tempfile.mkdtemp()) / "people", kind="folder", n=8, identities=2)
+    >>> photo = sorted(root.glob("*/*.jpg"))[0]
+    >>> _ = (root / "exclude.txt").write_text(photo.name + "\\n")
+    >>> read_source(root).notes[-1]     # read_source applies the marks
+    'exclude.txt: 1 photos excluded'
 """
 from __future__ import annotations
 

@@ -4,11 +4,15 @@ Figures are written as PNG files beside the report *and* embedded as base64 ``<i
 single ``report.html`` can be mailed or opened anywhere (no external assets, no JavaScript).
 
 Example:
+    >>> import tempfile
     >>> from pathlib import Path
-    >>> rep = HtmlReport("My data", out=Path("/tmp/rep"))        # doctest: +SKIP
-    >>> rep.section("Counts", "How many images per split.")      # doctest: +SKIP
-    >>> rep.figure(fig, "counts")                                 # doctest: +SKIP
-    >>> rep.write()                                                # doctest: +SKIP
+    >>> from facelab.report.plots import bar_counts
+    >>> rep = HtmlReport("My data", out=Path(tempfile.mkdtemp()))
+    >>> rep.section("Counts", "How many images per split.")
+    >>> rep.figure(bar_counts({"train": 8, "val": 2}, "Images per split"), "counts").name
+    'counts.png'
+    >>> rep.write().name
+    'report.html'
 """
 from __future__ import annotations
 

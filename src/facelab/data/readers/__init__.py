@@ -63,8 +63,10 @@ def detect_layout(path: str | Path) -> str:
     """The name of the layout of ``path`` (raises DataError listing the supported ones if none).
 
     Example:
-        >>> detect_layout("data/celeba")  # doctest: +SKIP
-        'celeba-kaggle'
+        >>> import tempfile
+        >>> from facelab.data.synth import synthesize
+        >>> detect_layout(synthesize(tempfile.mkdtemp() + "/celeba", kind="celeba", n=10))
+        'celeba-official'
     """
     from ._common import describe_folder
 
@@ -108,9 +110,11 @@ def read_source(path: str | Path, seed: int = 0, *, layout: str | None = None) -
             usable image is left.
 
     Example:
-        >>> m = read_source("/data/celeba")  # doctest: +SKIP
-        >>> m.layout, m.split_counts()       # doctest: +SKIP
-        ('celeba-kaggle', {'train': 15979, 'val': 0, 'test': 0})
+        >>> import tempfile
+        >>> from facelab.data.synth import synthesize
+        >>> m = read_source(synthesize(tempfile.mkdtemp() + "/celeba", kind="celeba", n=20))
+        >>> m.layout, m.split_counts()
+        ('celeba-official', {'train': 16, 'val': 2, 'test': 2})
     """
     _load_builtin()
     path = Path(path).expanduser()

@@ -39,9 +39,11 @@ def scan_images(folder: Path) -> dict[str, int]:
     """Image files directly in ``folder``: name → size in bytes, from one ``os.scandir`` pass.
 
     Example:
-        >>> sizes = scan_images(Path("celeba/img_align_celeba"))  # doctest: +SKIP
-        >>> sizes["000001.jpg"]                                  # doctest: +SKIP
-        11440
+        >>> import tempfile
+        >>> from facelab.data.synth import synthesize
+        >>> root = synthesize(tempfile.mkdtemp() + "/celeba", kind="celeba", n=3)
+        >>> sorted(scan_images(root / "img_align_celeba"))
+        ['000001.jpg', '000002.jpg', '000003.jpg']
     """
     out: dict[str, int] = {}
     try:

@@ -52,8 +52,12 @@ def read_table(path: Path, *, csv: bool, header: str, names: list[str] | None = 
         the 1-based file line of ``df`` row 0; ``declared_rows`` is the count line, if any.
 
     Example:
-        >>> df, cols, first, n = read_table(Path("list_attr_celeba.txt"), csv=False,
-        ...                                 header="count+names")  # doctest: +SKIP
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "list_attr_celeba.txt"
+        >>> _ = path.write_text("2\\nSmiling Male\\n000001.jpg 1 -1\\n000002.jpg -1 1\\n")
+        >>> df, cols, first, n = read_table(path, csv=False, header="count+names")
+        >>> cols, first, n, df["image_id"].tolist()
+        (['Smiling', 'Male'], 3, 2, ['000001.jpg', '000002.jpg'])
     """
     if path.stat().st_size == 0:
         raise DataError(f"the label file {path.name} is empty (0 bytes)", path=path,

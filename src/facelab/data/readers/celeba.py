@@ -71,8 +71,10 @@ def read_celeba(path: Path, *, seed: int = 0, kaggle: bool) -> Manifest:
     """Read CelebA (official or Kaggle layout) from ``path`` into a Manifest.
 
     Example:
-        >>> m = read_celeba(Path("/data/celeba"), kaggle=True)  # doctest: +SKIP
-        >>> m.attributes[:3]                                    # doctest: +SKIP
+        >>> import tempfile
+        >>> from facelab.data.synth import synthesize
+        >>> m = read_celeba(synthesize(tempfile.mkdtemp() + "/celeba", kind="celeba", n=20), kaggle=False)
+        >>> m.attributes[:3]
         ['5_o_Clock_Shadow', 'Arched_Eyebrows', 'Attractive']
     """
     ext = "csv" if kaggle else "txt"

@@ -61,9 +61,11 @@ def read_fer_csv(path: Path, *, seed: int = 0) -> Manifest:
     """Read ``fer2013.csv`` (emotion, pixels, Usage) into a Manifest.
 
     Example:
-        >>> m = read_fer_csv(Path("/data/fer2013"))  # doctest: +SKIP
-        >>> m.split_counts()                         # doctest: +SKIP
-        {'train': 28709, 'val': 3589, 'test': 3589}
+        >>> import tempfile
+        >>> from facelab.data.synth import synthesize
+        >>> m = read_fer_csv(synthesize(tempfile.mkdtemp() + "/fer", kind="fer2013", n=20))
+        >>> m.split_counts()
+        {'train': 16, 'val': 2, 'test': 2}
     """
     csv = _find_csv(path) if path.is_dir() else path
     if csv is None:
@@ -176,9 +178,12 @@ def read_fer_folders(path: Path, *, seed: int = 0) -> Manifest:
     """Read FER2013 in the folder form ``train|test/<emotion>/*.jpg``.
 
     Example:
-        >>> m = read_fer_folders(Path("/data/fer2013"))  # doctest: +SKIP
-        >>> m.notes[0]                                   # doctest: +SKIP
-        'fer2013 folders: no val folder; val 10% carved out of train/ ...'
+        >>> import tempfile
+        >>> from facelab.data.synth import synthesize
+        >>> root = synthesize(tempfile.mkdtemp() + "/fer", kind="fer2013", n=40, fer_form="folders")
+        >>> m = read_fer_folders(root)
+        >>> m.labels["emotion"].classes[:3], m.split_counts()
+        (['angry', 'disgust', 'fear'], {'train': 30, 'val': 2, 'test': 8})
     """
     splits = _fer_splits(path)
     if splits is None:

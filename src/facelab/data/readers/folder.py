@@ -145,9 +145,11 @@ def read_folder(path: Path, *, seed: int = 0) -> Manifest:
     """Read an image folder with one sub-folder per class.
 
     Example:
-        >>> m = read_folder(Path("/data/people"))  # doctest: +SKIP
-        >>> m.labels["label"].classes[:2]          # doctest: +SKIP
-        ['Ariel_Sharon', 'Colin_Powell']
+        >>> import tempfile
+        >>> from facelab.data.synth import synthesize
+        >>> m = read_folder(synthesize(Path(tempfile.mkdtemp()) / "people", kind="folder", n=8, identities=2))
+        >>> m.labels["label"].classes
+        ['Emil_Ito', 'Omar_Garcia']
     """
     log = ProblemLog()
     notes: list[str] = []

@@ -94,8 +94,10 @@ def check_images(manifest: Manifest, *, workers: int | None = None, progress: bo
     in different splits, since those leak test images into training.
 
     Example:
-        >>> m = read_source("data/people")       # doctest: +SKIP
-        >>> check_images(m).failed               # doctest: +SKIP
+        >>> import tempfile
+        >>> from facelab.data.synth import synthesize
+        >>> m = read_source(synthesize(Path(tempfile.mkdtemp()) / "people", kind="folder", n=8, identities=2))
+        >>> check_images(m, workers=1, progress=False).failed
         0
     """
     t0 = time.perf_counter()
@@ -171,9 +173,13 @@ def source_info(path: str | Path, *, check: bool = False, seed: int = 0, workers
         progress: show a progress bar while checking.
 
     Example:
-        >>> info = source_info("data/celeba", check=True)  # doctest: +SKIP
-        >>> info.to_dict()["problems"]                     # doctest: +SKIP
-        {'missing_image': 186620}
+        >>> import tempfile
+        >>> from facelab.data.synth import synthesize
+        >>> root = synthesize(tempfile.mkdtemp() + "/celeba", kind="celeba", n=10)
+        >>> (root / "img_align_celeba" / "000001.jpg").unlink()   # a partly extracted download
+        >>> info = source_info(root, check=True, workers=1, progress=False)
+        >>> info.to_dict()["problems"]
+        {'missing_image': 1}
     """
     t0 = time.perf_counter()
     manifest = read_source(path, seed=seed)
@@ -199,7 +205,14 @@ def print_info(info: SourceInfo, console=None) -> None:
     """Print splits, label balance, problems and notes as Rich tables.
 
     Example:
-        >>> print_info(source_info("data/people"))  # doctest: +SKIP
+        >>> import io, tempfile
+        >>> from rich.console import Console
+        >>> from facelab.data.synth import synthesize
+        >>> root = synthesize(Path(tempfile.mkdtemp()) / "people", kind="folder", n=8, identities=2)
+        >>> console = Console(file=io.StringIO(), width=100)
+        >>> print_info(source_info(root, progress=False), console)
+        >>> "label" in console.file.getvalue()
+        True
     """
     from rich.console import Console
     from rich.table import Table

@@ -1,10 +1,11 @@
 """Synthetic faces written as real files in the CelebA, FER2013 and folder-per-person layouts.
 
 Example:
+    >>> import tempfile
     >>> from facelab.data.synth import synthesize
-    >>> root = synthesize("/tmp/celeba-synth", kind="celeba", n=200, seed=0)  # doctest: +SKIP
-    >>> sorted(p.name for p in root.iterdir())                                # doctest: +SKIP
-    ['identity_CelebA.txt', 'img_align_celeba', 'list_attr_celeba.txt', ...]
+    >>> root = synthesize(tempfile.mkdtemp() + "/celeba", kind="celeba", n=20, seed=0)
+    >>> sorted(p.name for p in root.iterdir())
+    ['.facelab', 'identity_CelebA.txt', 'img_align_celeba', 'list_attr_celeba.txt', 'list_eval_partition.txt', 'list_landmarks_align_celeba.txt']
 
 See ``docs/synthetic.md`` for what is drawn and what is labelled -1.
 """
@@ -62,8 +63,10 @@ def synthesize(out: str | Path, *, kind: str = "celeba", n: int = 1000, seed: in
         DataError: ``out`` is a file or cannot be written.
 
     Example:
-        >>> synthesize("/tmp/people", kind="folder", n=40, identities=4)  # doctest: +SKIP
-        PosixPath('/tmp/people')
+        >>> import tempfile
+        >>> root = synthesize(Path(tempfile.mkdtemp()) / "people", kind="folder", n=8, identities=2)
+        >>> sorted(p.name for p in root.iterdir() if p.is_dir())
+        ['Emil_Ito', 'Omar_Garcia']
     """
     if kind not in KINDS:
         raise ConfigError(f"unknown synthetic kind {kind!r}", fix=f"use one of: {', '.join(KINDS)}")
