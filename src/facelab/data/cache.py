@@ -185,10 +185,13 @@ def prepare(data, *, size: int = 64, crop: str | None = None, grey: bool = False
         The :class:`PreparedDataset`; ``ds.meta["skipped"]`` counts images that failed to decode.
 
     Example:
-        >>> from facelab.data.cache import prepare
-        >>> ds = prepare("data/celeba", size=64, limit=10_000)   # doctest: +SKIP
-        >>> ds.images.shape                                      # doctest: +SKIP
-        (10000, 64, 64, 3)
+        >>> import tempfile
+        >>> from facelab.data.synth import synthesize
+        >>> tmp = Path(tempfile.mkdtemp())
+        >>> root = synthesize(tmp / "celeba", kind="celeba", n=20)
+        >>> ds = prepare(root, size=32, limit=10, out=tmp / "cache", workers=1, progress=False)
+        >>> ds.images.shape
+        (10, 32, 32, 3)
     """
     t0 = time.perf_counter()
     say = (lambda msg: print(msg, file=sys.stderr)) if progress else (lambda msg: None)

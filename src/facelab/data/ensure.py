@@ -10,7 +10,12 @@ The geometry of a dataset when nobody asks for a particular one is :data:`DATASE
 Example:
     >>> dataset_kind("fer2013-folders"), dataset_kind("celeba-kaggle"), dataset_kind(None)
     ('fer2013', 'celeba', 'other')
-    >>> ds = ensure_prepared("data/celeba", size=80, crop="face")   # doctest: +SKIP
+    >>> import tempfile
+    >>> from facelab.data.synth import synthesize
+    >>> root = synthesize(tempfile.mkdtemp() + "/celeba", kind="celeba", n=20)
+    >>> ds = ensure_prepared(root, size=24, crop="face", progress=False)
+    >>> ds.images.shape[1:], ds.meta["crop"]
+    ((24, 24, 3), 'face')
 """
 from __future__ import annotations
 

@@ -33,8 +33,15 @@ class PreparedDataset:
     """A decoded dataset: uint8 images in a memmap plus the manifest rows that go with them.
 
     Example:
-        >>> ds = PreparedDataset.open("~/.facelab/prepared/celeba-64")  # doctest: +SKIP
-        >>> ds.images.shape, ds.split("train")[:3]                    # doctest: +SKIP
+        >>> import tempfile
+        >>> from facelab.data.cache import prepare
+        >>> from facelab.data.synth import synthesize
+        >>> tmp = Path(tempfile.mkdtemp())
+        >>> root = synthesize(tmp / "celeba", kind="celeba", n=20)
+        >>> _ = prepare(root, size=32, out=tmp / "cache", workers=1, progress=False)
+        >>> ds = PreparedDataset.open(tmp / "cache")
+        >>> ds.images.shape, ds.split("train")[:3]
+        ((20, 32, 32, 3), array([0, 1, 2]))
     """
 
     def __init__(self, path: Path, meta: dict, manifest: Manifest, images: np.ndarray):

@@ -12,10 +12,15 @@ The framings are FITTED by ``bench/align_fit.py``: the default Haar detector run
 own images (aligned CelebA, FER2013 crops, LFW photos), the frame regressed on the detected box.
 
 Example:
-    >>> from facelab.faces import align, get_detector
-    >>> box = get_detector().detect(photo)[0]                     # doctest: +SKIP
-    >>> face = align(photo, box, run.input)                       # doctest: +SKIP
-    >>> face.shape                                                # doctest: +SKIP
+    >>> import numpy as np
+    >>> from facelab.data.synth.faces import render_face
+    >>> from facelab.faces import get_detector
+    >>> face, _ = render_face({"Smiling": 1}, rng=np.random.default_rng(1))
+    >>> photo = np.full((480, 640, 3), 128, np.uint8); photo[100:318, 200:378] = face
+    >>> box = get_detector("haar").detect(photo)[0]
+    >>> spec = {"size": 64, "grey": False, "crop": "face", "source_size": [178, 218],
+    ...         "crop_box": [0.107, 0.220, 0.893, 0.862], "layout": "celeba-official"}
+    >>> align(photo, box, spec).shape
     (64, 64, 3)
 """
 from __future__ import annotations

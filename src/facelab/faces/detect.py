@@ -9,10 +9,14 @@ finally with the profile cascade (both directions), so that tilted and turned fa
 Other detectors plug in by registering a class in :data:`DETECTORS`.
 
 Example:
-    >>> from facelab.faces.detect import get_detector
+    >>> import numpy as np
+    >>> from facelab.data.synth.faces import render_face
+    >>> face, _ = render_face({"Smiling": 1}, rng=np.random.default_rng(1))
+    >>> photo = np.full((480, 640, 3), 128, np.uint8); photo[100:318, 200:378] = face
     >>> det = get_detector("haar")
-    >>> faces = det.detect(rgb)            # doctest: +SKIP
-    >>> faces[0].w, faces[0].angle         # doctest: +SKIP
+    >>> faces = det.detect(photo)
+    >>> len(faces), 0.0 <= faces[0].score <= 1.0
+    (1, True)
 """
 from __future__ import annotations
 

@@ -110,7 +110,10 @@ class LogReg:
         """The features the classifier sees (PCA scores or HOG descriptors), (N, D) float32.
 
         Example:
-            >>> m.embed(x).shape  # doctest: +SKIP
+            >>> import numpy as np
+            >>> x = np.random.default_rng(0).integers(0, 256, (40, 16, 16, 3), dtype=np.uint8)
+            >>> m = LogReg(outputs=1, n_components=8).fit(x, np.arange(40) % 2, "binary")
+            >>> m.embed(x).shape
             (40, 8)
         """
         x = self._check(x)
@@ -212,7 +215,12 @@ class LogReg:
         """Probabilities (N, outputs) float32: softmax for multiclass, sigmoid otherwise.
 
         Example:
-            >>> m.predict_proba(x)[:2]  # doctest: +SKIP
+            >>> import numpy as np
+            >>> x = np.random.default_rng(0).integers(0, 256, (40, 16, 16, 3), dtype=np.uint8)
+            >>> m = LogReg(outputs=1, n_components=8).fit(x, np.arange(40) % 2, "binary")
+            >>> p = m.predict_proba(x)
+            >>> p.shape, p.dtype, bool(((p >= 0) & (p <= 1)).all())
+            ((40, 1), dtype('float32'), True)
         """
         logits = self.decision_function(x).astype(np.float64)
         if self.kind_ == "multiclass":
