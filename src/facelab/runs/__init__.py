@@ -17,8 +17,14 @@ torch: :class:`Run` builds its model only when asked.
 - :mod:`.task`, :mod:`.preprocess`, :mod:`.calibrate`, :mod:`.tta`: what a run's model applies.
 
 Example:
+    >>> import shutil, tempfile
+    >>> from pathlib import Path
+    >>> from facelab.pretrained import shipped_path
     >>> from facelab.runs import list_runs
-    >>> [r.name for r in list_runs()]         # doctest: +SKIP
+    >>> root = Path(tempfile.mkdtemp())
+    >>> _ = shutil.copytree(shipped_path("fer-emotions"), root / "emotions")
+    >>> [(r.name, r.task.kind) for r in list_runs(root)]
+    [('emotions', 'multiclass')]
 """
 from __future__ import annotations
 

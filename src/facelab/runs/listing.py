@@ -6,10 +6,16 @@ client (the REST API): ``..``, separators, absolute paths and symlinks that lead
 folder are refused. :func:`resolve_run` also accepts a folder path (the CLI and the library).
 
 Example:
-    >>> run_names()                            # doctest: +SKIP
-    >>> resolve_name(Path("runs"), "../etc")   # doctest: +SKIP
+    >>> import shutil, tempfile
+    >>> from facelab.pretrained import shipped_path
+    >>> root = Path(tempfile.mkdtemp())
+    >>> _ = shutil.copytree(shipped_path("fer-emotions"), root / "emotions")
+    >>> run_names(root), resolve_name(root, "emotions").name
+    (['emotions'], 'emotions')
+    >>> resolve_name(root, "../etc")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    ConfigError: refused run name '../etc' ...
+    ...
+    facelab.errors.ConfigError: refused run name '../etc'...
 """
 from __future__ import annotations
 

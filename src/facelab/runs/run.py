@@ -6,9 +6,9 @@ weights loaded only when asked (:meth:`Run.model`), so a consumer of the ONNX ex
 imports torch.
 
 Example:
-    >>> run = Run.load("Smiling-cnn-20260101-120000")       # doctest: +SKIP
-    >>> run.predict_proba(ds.images[:8]).shape               # doctest: +SKIP
-    (8, 1)
+    >>> run = Run.load("fer-emotions")          # a run name, a run folder, or a shipped model
+    >>> run.task.kind, run.input["size"], run.task.classes[:3]
+    ('multiclass', 48, ['angry', 'disgust', 'fear'])
 """
 from __future__ import annotations
 
@@ -260,8 +260,10 @@ class Run:
         """Probabilities (N, outputs) float32 for uint8 NHWC faces, with the training preprocessing.
 
         Example:
-            >>> run.predict_proba(np.zeros((2, 64, 64, 3), np.uint8)).shape   # doctest: +SKIP
-            (2, 1)
+            >>> run = Run.load("fer-emotions")
+            >>> s, c = run.input["size"], run.input["channels"]
+            >>> run.predict_proba(np.zeros((2, s, s, c), np.uint8)).shape
+            (2, 7)
         """
         if self.spec.kind != "torch" and getattr(self.model(), "source_features", False) and _descriptors(x):
             return np.asarray(self.model().predict_proba(x), np.float32).reshape(len(x), -1)
@@ -381,8 +383,13 @@ def broken_runs(root: str | Path | None = None) -> list[tuple[str, str]]:
     it no longer loads (a corrupt ``task.json``, ``config.yaml`` or ``input.json``), by name.
 
     Example:
-        >>> broken_runs()                          # doctest: +SKIP
-        [('old-run', '.../old-run/task.json is corrupt (Expecting value: line 1 column 1 (char 0))')]
+        >>> import shutil, tempfile
+        >>> from facelab.pretrained import shipped_path
+        >>> root = Path(tempfile.mkdtemp())
+        >>> _ = shutil.copytree(shipped_path("fer-emotions"), root / "old-run")
+        >>> _ = (root / "old-run" / "task.json").write_text("{")
+        >>> broken_runs(root)  # doctest: +ELLIPSIS
+        [('old-run', '.../old-run/task.json is corrupt (...)')]
     """
     root = Path(root) if root is not None else runs_root()
     out: list[tuple[str, str]] = []

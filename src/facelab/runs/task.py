@@ -6,9 +6,12 @@
 - ``multiclass``: one class column (``emotion``, a folder's ``label``, ``identity``) → softmax.
 
 Example:
-    >>> from facelab.runs.task import resolve_task
-    >>> task = resolve_task(ds, "Smiling")           # doctest: +SKIP
-    >>> task.kind, task.outputs                      # doctest: +SKIP
+    >>> import tempfile
+    >>> from facelab.data.readers import read_source
+    >>> from facelab.data.synth import synthesize
+    >>> m = read_source(synthesize(tempfile.mkdtemp() + "/celeba", kind="celeba", n=20))
+    >>> task = resolve_task(m, "Smiling")
+    >>> task.kind, task.outputs
     ('binary', 1)
 """
 from __future__ import annotations
@@ -112,8 +115,12 @@ def resolve_task(ds, target: str | Sequence[str] | None = None) -> Task:
             for a dataset without a default class column.
 
     Example:
-        >>> resolve_task(ds, "all").kind          # doctest: +SKIP
-        'multilabel'
+        >>> import tempfile
+        >>> from facelab.data.readers import read_source
+        >>> from facelab.data.synth import synthesize
+        >>> m = read_source(synthesize(tempfile.mkdtemp() + "/celeba", kind="celeba", n=20))
+        >>> resolve_task(m, "all").kind, resolve_task(m, "Smiling,Male").targets
+        ('multilabel', ['Smiling', 'Male'])
     """
     labels = ds.labels
     attributes = list(getattr(ds, "attributes", []) or [n for n, i in labels.items() if i.kind == "binary"])

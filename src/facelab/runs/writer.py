@@ -3,7 +3,12 @@
 The file names come from :mod:`.layout`; JSON is written atomically with :func:`.layout.write_json`.
 
 Example:
-    >>> write_plots(run_path)          # doctest: +SKIP
+    >>> import shutil, tempfile
+    >>> from facelab.pretrained import shipped_path
+    >>> run_path = Path(tempfile.mkdtemp()) / "emotions"
+    >>> _ = shutil.copytree(shipped_path("fer-emotions"), run_path)
+    >>> [p.relative_to(run_path).as_posix() for p in write_plots(run_path)]
+    ['plots/curves.png']
 """
 from __future__ import annotations
 
