@@ -4,8 +4,15 @@ Both files are written to a temporary name and renamed, so an interrupted write 
 the last good checkpoint with half a file.
 
 Example:
-    >>> save_checkpoint(path, model, optimizer)        # doctest: +SKIP
-    >>> load_checkpoint(path, model, optimizer)        # doctest: +SKIP
+    >>> import tempfile
+    >>> model = torch.nn.Linear(3, 1)
+    >>> optimizer = torch.optim.AdamW(model.parameters())
+    >>> path = Path(tempfile.mkdtemp()) / "checkpoint.safetensors"
+    >>> save_checkpoint(path, model, optimizer)
+    >>> fresh = torch.nn.Linear(3, 1)
+    >>> load_checkpoint(path, fresh, torch.optim.AdamW(fresh.parameters()))
+    >>> torch.equal(fresh.weight, model.weight)
+    True
 """
 from __future__ import annotations
 

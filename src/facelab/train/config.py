@@ -4,7 +4,12 @@ The resolved config is saved with each run as ``config.yaml``; ``facelab train -
 reads one back (so a run can be repeated exactly).
 
 Example:
-    >>> cfg = TrainConfig.resolve("my.yaml", epochs=5)     # doctest: +SKIP
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "my.yaml"
+    >>> _ = path.write_text("target: Smiling\\nlr: 0.001\\n")
+    >>> cfg = TrainConfig.resolve(path, epochs=5)
+    >>> cfg.target, cfg.lr, cfg.epochs
+    ('Smiling', 0.001, 5)
     >>> TrainConfig(target="Smiling").model
     'cnn'
 """

@@ -97,8 +97,10 @@ class Batches:
         batch_size: images per batch.
 
     Example:
-        >>> b = Batches(ds.images, ds.split("train"), y, batch_size=128)  # doctest: +SKIP
-        >>> for xb, yb in b.epoch(generator): ...                        # doctest: +SKIP
+        >>> images = np.zeros((10, 8, 8, 3), np.uint8)
+        >>> b = Batches(images, np.arange(6), np.arange(6) % 2, batch_size=4)
+        >>> [tuple(xb.shape) for xb, yb in b.epoch(torch.Generator().manual_seed(0))]
+        [(4, 8, 8, 3), (2, 8, 8, 3)]
     """
 
     def __init__(self, images: np.ndarray, rows: np.ndarray, y: np.ndarray, batch_size: int):

@@ -1,8 +1,17 @@
 """Getting a training job ready: open the data, choose the validation rows, weigh the classes.
 
 Example:
-    >>> ds = open_data("data/celeba")                               # doctest: +SKIP
-    >>> tr, va, holdout = holdout_split(ds, task, 0.1, seed=0)       # doctest: +SKIP
+    >>> import tempfile
+    >>> from facelab.data.cache import prepare
+    >>> from facelab.data.synth import synthesize
+    >>> from facelab.runs.task import resolve_task
+    >>> tmp = Path(tempfile.mkdtemp())
+    >>> cache = prepare(synthesize(tmp / "celeba", kind="celeba", n=20), size=16, out=tmp / "cache",
+    ...                 workers=1, progress=False).path
+    >>> ds = open_data(cache)
+    >>> tr, va, held_out = holdout_split(ds, resolve_task(ds, "Smiling"), 0.1, seed=0)
+    >>> len(tr), len(va), held_out
+    (16, 2, False)
 """
 from __future__ import annotations
 

@@ -218,7 +218,8 @@ def make_tracker(kind: str, uri: str | None = None) -> Tracker:
         ConfigError: an unknown name, or the ``track`` extra is missing.
 
     Example:
-        >>> make_tracker("tensorboard", "/tmp/tb").kind  # doctest: +SKIP
+        >>> import tempfile
+        >>> make_tracker("tensorboard", tempfile.mkdtemp()).kind
         'tensorboard'
     """
     k = str(kind).lower()

@@ -7,9 +7,14 @@ because the new task has its own outputs; a first convolution trained on RGB is 
 colour channels for grey input (and spread for the reverse).
 
 Example:
-    >>> sd = read_state_dict("resnet18-f37072fd.pth")          # doctest: +SKIP
-    >>> report = load_matching(net, sd, source="resnet18.pth")  # doctest: +SKIP
-    >>> report.loaded, report.missing                           # doctest: +SKIP
+    >>> import tempfile
+    >>> from facelab.models import get_model
+    >>> path = Path(tempfile.mkdtemp()) / "cnn.pt"
+    >>> torch.save(get_model("cnn").build(3, 40).state_dict(), path)   # a 40-attribute network
+    >>> net = get_model("cnn").build(3, 7)                             # a new 7-class task
+    >>> report = load_matching(net, read_state_dict(path), source=path.name)
+    >>> report.loaded == report.total, report.missing
+    (True, [])
 """
 from __future__ import annotations
 
