@@ -16,8 +16,8 @@ def streamlit_command(*, runs: Path | None = None, data: Path | None = None, hos
     no Deploy/developer toolbar).
 
     Example:
-        >>> streamlit_command(runs=Path("runs"), port=8600)[:4]  # doctest: +SKIP
-        ['/usr/bin/python3', '-m', 'streamlit', 'run']
+        >>> streamlit_command(runs=Path("runs"), port=8600)[1:4]
+        ['-m', 'streamlit', 'run']
     """
     cmd = [sys.executable, "-m", "streamlit", "run", str(MAIN),
            "--server.headless", "true", "--server.address", host, "--server.port", str(port),

@@ -44,7 +44,7 @@ def make_sample(name: str, seed: int = 0) -> np.ndarray:
     """Draw one sample photo (HxWx3 uint8 RGB, 640x480).
 
     Example:
-        >>> make_sample("smiling-woman").shape  # doctest: +SKIP
+        >>> make_sample("smiling-woman").shape
         (480, 640, 3)
     """
     from PIL import Image
@@ -67,8 +67,9 @@ def sample_photos(folder: Path | None = None) -> dict[str, Path]:
     """The sample photos as JPEG files (made on first use), by name.
 
     Example:
-        >>> sorted(sample_photos())  # doctest: +SKIP
-        ['neutral-man', 'no-face', 'smiling-woman', 'two-people']
+        >>> import tempfile
+        >>> sorted(sample_photos(Path(tempfile.mkdtemp())))
+        ['neutral-man', 'neutral-woman', 'no-face', 'smiling-man', 'smiling-woman', 'two-people']
     """
     from PIL import Image
 

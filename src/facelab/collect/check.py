@@ -6,8 +6,14 @@ miss it. The index spans every class, because the same photo under two names is 
 hazard, not just waste.
 
 Example:
+    >>> import imagehash
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> pixels = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    >>> photo = Image.fromarray(pixels)
     >>> idx = HashIndex(max_distance=6)
-    >>> idx.find(img_hash)                        # doctest: +SKIP
+    >>> idx.add(imagehash.phash(photo), "Anne Hathaway", "Anne Hathaway/0003.jpg")
+    >>> idx.find(imagehash.phash(photo.resize((48, 48))))    # a resized copy
     ('Anne Hathaway', 'Anne Hathaway/0003.jpg')
 """
 from __future__ import annotations

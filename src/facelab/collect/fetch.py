@@ -3,9 +3,9 @@ by all threads, and a reason for every failure (one bad link never stops the oth
 
 Example:
     >>> f = Fetcher(timeout=10, max_bytes=10_000_000, rate=2.0)
-    >>> got = f.get("https://example.org/a.jpg")          # doctest: +SKIP
-    >>> got.ok, got.reason                                  # doctest: +SKIP
-    (False, 'HTTP 404')
+    >>> got = f.get("ftp://example.org/a.jpg")             # refused before any request
+    >>> got.ok, got.kind
+    (False, 'bad_url')
 """
 from __future__ import annotations
 

@@ -6,7 +6,10 @@ downloader: icrawler hands us the image links it finds, and :mod:`.fetch` downlo
 from a base URL, so a test can point the search at a server on 127.0.0.1.
 
 Example:
-    >>> read_urls_csv("urls.csv")["Anne Hathaway"][:1]    # doctest: +SKIP
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "urls.csv"
+    >>> _ = path.write_text("class,url\\nAnne Hathaway,https://example.org/anne.jpg\\n")
+    >>> read_urls_csv(path)["Anne Hathaway"][:1]
     ['https://example.org/anne.jpg']
 """
 from __future__ import annotations

@@ -46,7 +46,16 @@ class BodySizeLimitMiddleware:
     counted as it streams in, so a chunked upload cannot slip past the limit.
 
     Example:
-        >>> app = BodySizeLimitMiddleware(app, max_bytes=10 * 2**20)  # doctest: +SKIP
+        >>> from starlette.applications import Starlette
+        >>> from starlette.responses import PlainTextResponse
+        >>> from starlette.routing import Route
+        >>> from starlette.testclient import TestClient
+        >>> async def size(request):
+        ...     return PlainTextResponse(str(len(await request.body())))
+        >>> app = BodySizeLimitMiddleware(Starlette(routes=[Route("/", size, methods=["POST"])]), max_bytes=10)
+        >>> client = TestClient(app)
+        >>> client.post("/", content=b"x" * 5).text, client.post("/", content=b"x" * 50).status_code
+        ('5', 413)
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int):
