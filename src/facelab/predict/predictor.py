@@ -6,11 +6,12 @@ Two backends with the same results: ``torch`` (the run's own model through
 a service that only predicts can ship without it).
 
 Example:
+    >>> import numpy as np
     >>> from facelab.predict import Predictor
-    >>> p = Predictor.from_run("Smiling-cnn-20260101-120000")      # doctest: +SKIP
-    >>> r = p.predict("group.jpg")                                  # doctest: +SKIP
-    >>> [(f.index, f.labels, round(f.probabilities["Smiling"], 2)) for f in r.faces]  # doctest: +SKIP
-    [(0, ['Smiling'], 0.93), (1, [], 0.12)]
+    >>> p = Predictor.from_run("fer-emotions")       # a run name or folder, or a shipped model
+    >>> r = p.predict(np.zeros((48, 48, 1), np.uint8), aligned=True)   # a face already framed
+    >>> len(r.faces), sorted(r.faces[0].probabilities)[:3]
+    (1, ['angry', 'disgust', 'fear'])
 """
 from __future__ import annotations
 
@@ -95,7 +96,9 @@ class Predictor:
                 within 0.01 on the LFW photos (``bench/predict.py --only fastpath``).
 
         Example:
-            >>> p = Predictor.from_run("runs/smiling", backend="onnx")   # doctest: +SKIP
+            >>> p = Predictor.from_run("fer-emotions", backend="torch")
+            >>> p.backend, p.kind, len(p.classes)
+            ('torch', 'multiclass', 7)
         """
         from ..runs import Run, resolve_run  # no torch import: Run builds its model lazily
 
@@ -252,9 +255,10 @@ class Predictor:
             without a face gives no faces and ``note="no face found"``.
 
         Example:
-            >>> r = predictor.predict("photo.jpg")                  # doctest: +SKIP
-            >>> r.faces[0].labels                                   # doctest: +SKIP
-            ['Smiling', 'Young']
+            >>> predictor = Predictor.from_run("fer-emotions")
+            >>> r = predictor.predict(np.zeros((480, 640, 3), np.uint8))   # a photo without a face
+            >>> r.faces, r.note
+            ([], 'no face found')
         """
         p = self._prepare(image_or_path, aligned)
         self._finish([p], keep_crops)
@@ -267,9 +271,12 @@ class Predictor:
         (:class:`~facelab.predict.combined.CombinedPredictor`).
 
         Example:
-            >>> boxes = predictor.detector.detect(rgb)                          # doctest: +SKIP
-            >>> predictor.predict_faces(rgb, boxes).faces[0].labels             # doctest: +SKIP
-            ['Smiling']
+            >>> predictor = Predictor.from_run("fer-emotions")
+            >>> rgb = np.full((480, 640, 3), 128, np.uint8)
+            >>> boxes = [FaceBox(x=200, y=120, w=150, h=150, score=1.0)]   # from any detector
+            >>> result = predictor.predict_faces(rgb, boxes)
+            >>> len(result.faces), len(result.faces[0].probabilities)
+            (1, 7)
         """
         img = check_array(image)
         h, w = img.shape[:2]
@@ -284,7 +291,11 @@ class Predictor:
         Pillow release the GIL), classifying ``batch_size`` faces at a time.
 
         Example:
-            >>> results = list(predictor.predict_batch(["a.jpg", "b.jpg"], workers=2))  # doctest: +SKIP
+            >>> predictor = Predictor.from_run("fer-emotions")
+            >>> crops = [np.zeros((48, 48, 1), np.uint8), np.full((48, 48, 1), 255, np.uint8)]
+            >>> results = list(predictor.predict_batch(crops, aligned=True, workers=2))
+            >>> [len(r.faces) for r in results]
+            [1, 1]
         """
         from concurrent.futures import ThreadPoolExecutor
 
