@@ -13,10 +13,13 @@ Everything here runs on model files that ship inside the ``face-recognition-mode
   embedding network was trained) and its 128-D descriptor.
 
 Example:
-    >>> from facelab.faces import get_detector
-    >>> det = get_detector("dlib")                       # doctest: +SKIP
-    >>> box = det.detect(photo)[0]                       # doctest: +SKIP
-    >>> FaceEmbedder().embed(photo, box).shape           # doctest: +SKIP
+    >>> import numpy as np
+    >>> from facelab.data.synth.faces import render_face
+    >>> from facelab.faces.detect import FaceBox
+    >>> face, _ = render_face({"Smiling": 1}, rng=np.random.default_rng(1))
+    >>> photo = np.full((480, 640, 3), 128, np.uint8); photo[100:318, 200:378] = face
+    >>> box = FaceBox(x=215, y=160, w=150, h=150, score=1.0)   # e.g. from get_detector("dlib")
+    >>> FaceEmbedder().embed(photo, box).shape
     (128,)
 """
 from __future__ import annotations
@@ -144,7 +147,7 @@ class DlibDetector:
         threshold: HOG's score offset (lower finds more, with more false faces).
 
     Example:
-        >>> DlibDetector().detect(np.zeros((120, 160, 3), np.uint8))   # doctest: +SKIP
+        >>> DlibDetector().detect(np.zeros((120, 160, 3), np.uint8))   # nothing to find
         []
     """
 

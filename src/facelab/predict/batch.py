@@ -5,10 +5,15 @@ report lists every failed file at the end. A photo without a face is one row wit
 ``status="no face"`` (nothing is guessed); a face too small to classify has ``status="too small"``.
 
 Example:
-    >>> from facelab.predict.batch import predict_files
-    >>> rep = predict_files("runs/smiling", ["photos/"], out="faces.csv")    # doctest: +SKIP
-    >>> rep.photos, rep.faces, len(rep.failed)                               # doctest: +SKIP
-    (120, 131, 2)
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> photos = Path(tempfile.mkdtemp())
+    >>> Image.new("RGB", (320, 240), "grey").save(photos / "empty.jpg")   # a photo without a face
+    >>> _ = (photos / "notes.jpg").write_text("not a photo")
+    >>> rep = predict_files("fer-emotions", [photos], out=photos.parent / "faces.csv", progress=False)
+    >>> rep.photos, rep.faces, len(rep.failed)
+    (2, 0, 1)
 """
 from __future__ import annotations
 
@@ -140,7 +145,14 @@ def write_results(results: list[PhotoResult], classes: list[str], out: str | Pat
     """Write results as CSV or Parquet (one row per face) or JSON (nested, one object per photo).
 
     Example:
-        >>> write_results(results, ["Smiling"], "faces.parquet")   # doctest: +SKIP
+        >>> import tempfile
+        >>> import numpy as np
+        >>> from facelab.predict import Predictor
+        >>> p = Predictor.from_run("fer-emotions")
+        >>> results = [p.predict(np.zeros((48, 48, 1), np.uint8), aligned=True)]
+        >>> out = write_results(results, p.classes, Path(tempfile.mkdtemp()) / "faces.parquet")
+        >>> import pandas as pd; pd.read_parquet(out)[["face", "status"]].values.tolist()
+        [[0, 'ok']]
     """
     out = Path(out).expanduser()
     fmt = _format(out, format)

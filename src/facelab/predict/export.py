@@ -9,9 +9,11 @@ After writing, the export is checked: ONNX Runtime and PyTorch must agree to ``a
 a batch of faces; a disagreement raises :class:`~facelab.errors.RunError` and removes the file.
 
 Example:
-    >>> from facelab.predict.export import export_onnx
-    >>> res = export_onnx("runs/Smiling-cnn")          # doctest: +SKIP
-    >>> res.path.name, res.max_abs_diff < 1e-4          # doctest: +SKIP
+    >>> import shutil, tempfile
+    >>> from facelab.pretrained import shipped_path
+    >>> run = shutil.copytree(shipped_path("fer-emotions"), Path(tempfile.mkdtemp()) / "emotions")
+    >>> res = export_onnx(run)
+    >>> res.path.name, res.max_abs_diff < 1e-4
     ('model.onnx', True)
 """
 from __future__ import annotations

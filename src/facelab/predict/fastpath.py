@@ -8,10 +8,14 @@ caller: :meth:`Predictor.predict` (one photo) or the server's micro-batching que
 (:mod:`facelab.serve.batching`), which classifies the crops of concurrent requests together.
 
 Example:
-    >>> from facelab.predict.fastpath import prepare_photo
-    >>> photo = prepare_photo(open("photo.jpg", "rb").read(), "photo.jpg", [predictor])  # doctest: +SKIP
-    >>> photo.timings_ms                                                                 # doctest: +SKIP
-    {'decode': 1.6, 'detect': 6.2, 'align': 0.3}
+    >>> import io
+    >>> from PIL import Image
+    >>> from facelab.predict import Predictor
+    >>> predictor = Predictor.from_run("fer-emotions", fast=True)
+    >>> buf = io.BytesIO(); Image.new("RGB", (640, 480), "grey").save(buf, "JPEG")
+    >>> photo = prepare_photo(buf.getvalue(), "photo.jpg", [predictor])
+    >>> sorted(photo.timings_ms), (photo.width, photo.height)
+    (['align', 'decode', 'detect'], (640, 480))
 """
 from __future__ import annotations
 
