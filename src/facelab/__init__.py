@@ -3,11 +3,7 @@
 The Python API is the product; the CLI, REST API and dashboard are thin layers over it.
 Names are imported lazily so that ``import facelab`` stays fast (no torch until needed).
 
-Example:
-    >>> import facelab
-    >>> root = facelab.synthesize("faces", kind="celeba", n=500)          # doctest: +SKIP
-    >>> ds = facelab.prepare(root, size=64)                                # doctest: +SKIP
-    >>> run = facelab.train(ds.path, target="Smiling", model="cnn", epochs=3)  # doctest: +SKIP
+Example: docs/python.md#from-a-dataset-to-a-prediction.
 """
 from __future__ import annotations
 

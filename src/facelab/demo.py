@@ -51,8 +51,7 @@ def run_demo(out: str | Path = "facelab-demo", *, n: int = DEMO_N, size: int = 4
         models: the models compared.
         target: the attribute they learn.
 
-    Example:
-        >>> res = run_demo("facelab-demo", n=800, minutes=0.3)  # doctest: +SKIP
+    Example: docs/python.md#the-demo.
     """
     import os
 
@@ -170,11 +169,6 @@ def run_demo(out: str | Path = "facelab-demo", *, n: int = DEMO_N, size: int = 4
 def demo_environment(root: Path) -> dict[str, str]:
     """Set ``FACELAB_HOME``/``FACELAB_RUNS`` to ``root/home`` and ``root/runs`` where the user has
     not set them; returns the ones set (the demo prints them as ``export`` lines).
-
-    Example:
-        >>> import os; os.environ["FACELAB_RUNS"] = "/srv/runs"; os.environ.pop("FACELAB_HOME", None)  # doctest: +SKIP
-        >>> demo_environment(Path("/tmp/d"))  # doctest: +SKIP
-        {'FACELAB_HOME': '/tmp/d/home'}
     """
     import os
 

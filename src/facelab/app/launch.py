@@ -42,8 +42,7 @@ def launch(*, runs: Path | None = None, data: Path | None = None, host: str = "1
         RunError: ``runs`` is given but is not a folder.
         ConfigError: ``data`` is given but is not a folder.
 
-    Example:
-        >>> launch(runs=Path("facelab-demo/runs"), data=Path("facelab-demo"))  # doctest: +SKIP
+    Example: docs/python.md#serve-and-the-dashboard.
     """
     if runs is not None and not Path(runs).expanduser().is_dir():
         raise RunError(f"the runs folder {runs} does not exist", path=runs,

@@ -33,8 +33,7 @@ def show_report(folder: Path, sections: list[tuple[str, tuple[str, ...]]], skip:
         sections: (title, keywords) pairs, in page order.
         skip: figure names (file stems) not to show, e.g. those the page draws as interactive charts.
 
-    Example:
-        >>> show_report(Path("facelab-demo/explore"), [("Balance", ("balance",))])  # doctest: +SKIP
+    Example: docs/python.md#serve-and-the-dashboard.
     """
     groups = assign_sections([p for p in sorted(folder.rglob("*.png")) if p.stem not in skip], sections)
     for title, _ in sections + [("", ())]:

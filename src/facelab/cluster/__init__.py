@@ -5,9 +5,7 @@ callable so ``facelab.cluster(data)`` works whichever Python finds first.
 
 The thread policy (OpenMP passive waiting) is set once at the entry point: see :mod:`facelab.threads`.
 
-Example:
-    >>> import facelab
-    >>> rep = facelab.cluster("data/fer2013", features="hog")   # doctest: +SKIP
+Example: docs/python.md#explore-and-cluster.
 """
 from .._callable import make_callable
 

@@ -5,10 +5,7 @@ TruncatedSVD compared by silhouette -> k-means over components x k -> the best s
 silhouette -> 2-D views, images nearest each centre, and (when labels exist) the clusters
 matched to the labels with accuracy, ARI, NMI and a confusion matrix.
 
-Example:
-    >>> from facelab.cluster.report import cluster
-    >>> rep = cluster("data/fer2013", features="hog", k=range(5, 16))   # doctest: +SKIP
-    >>> rep.matching["accuracy"], rep.html_path                         # doctest: +SKIP
+Example: docs/python.md#explore-and-cluster.
 """
 from __future__ import annotations
 

@@ -10,11 +10,7 @@ The rest goes to ``rejected/`` with its reason. The folder is the class-per-fold
 A second run tops each class up to ``per_class``: what is there is counted, what was tried is not
 fetched again.
 
-Example:
-    >>> from facelab.collect import collect
-    >>> rep = collect(["Anne Hathaway"], per_class=20, out="people")   # doctest: +SKIP
-    >>> rep.classes[0].kept, rep.classes[0].rejected                      # doctest: +SKIP
-    (20, {'no_face': 4, 'duplicate': 2, 'HTTP 404': 1})
+Example: docs/python.md#collect.
 """
 from __future__ import annotations
 

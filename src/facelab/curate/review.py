@@ -10,10 +10,7 @@ Three sections, each a grid of thumbnails with the photo's path under it:
 The page changes nothing: the user writes ``exclude.txt`` / ``relabel.csv`` in the dataset folder
 (:mod:`facelab.data.marks`; the page shows the lines to copy) and prepares again.
 
-Example:
-    >>> rep = review("people/", run="label-cnn-20260101-120000")   # doctest: +SKIP
-    >>> rep.html                                                    # doctest: +SKIP
-    PosixPath('~/.facelab/reports/people/review/review.html')
+Example: docs/python.md#faces-embeddings-detect-caches-review.
 """
 from __future__ import annotations
 

@@ -1,8 +1,6 @@
 """Which photos of a ``--crop detect`` cache had no face or several (for ``facelab data info``).
 
-Example:
-    >>> face_listing("people/")          # doctest: +SKIP
-    {'cache': '...', 'detector': 'haar', 'none': 3, 'several': 41, 'no_face': [...], 'several_faces': [...]}
+Example: docs/python.md#faces-embeddings-detect-caches-review.
 """
 from __future__ import annotations
 

@@ -11,9 +11,7 @@
 ``facelab.evaluate`` is both this package and the function in the public API; the package is made
 callable so ``facelab.evaluate(run)`` works whichever Python finds first.
 
-Example:
-    >>> import facelab
-    >>> rep = facelab.evaluate("Smiling-cnn-20260101-120000")   # doctest: +SKIP
+Example: docs/python.md#evaluation.
 """
 from .._callable import make_callable
 

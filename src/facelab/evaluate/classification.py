@@ -113,9 +113,7 @@ def run_classification_report(run, split: str | None = None) -> ClassificationRe
     """The classification report of a run on its held-out split (or ``split``); None when the run
     has no predictions for it.
 
-    Example:
-        >>> rep = run_classification_report(Run.load("runs/smiling"))  # doctest: +SKIP
-        >>> rep.table[["class", "TP", "TN", "FP", "FN"]]                # doctest: +SKIP
+    Example: docs/python.md#evaluation.
     """
     split = split or held_out_split(run)
     if split is None:

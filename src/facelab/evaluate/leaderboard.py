@@ -176,9 +176,7 @@ def paired_notes(table: pd.DataFrame, items: dict | None = None) -> list[str]:
     from it (a compare run on a board that search trials joined later) is predicted again on its
     split, and a run that no longer loads is left out.
 
-    Example:
-        >>> paired_notes(board.table, items)  # doctest: +SKIP
-        ['#1 cnn vs #2 logreg: +1.0 accuracy points on the same 200 test images (95% CI -2.5 to +4.5; ...']
+    Example: docs/python.md#evaluation.
     """
     items = {} if items is None else items
     if len(table) < 2:

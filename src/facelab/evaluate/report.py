@@ -136,10 +136,7 @@ def true_labels(ds, task, path: Path) -> np.ndarray:
 def predict_split(run, *, data=None, split: str = "test", batch: int = 512, progress: bool = True) -> Prediction:
     """Probabilities of ``run`` on one split (falling back to ``val`` when that split is empty).
 
-    Example:
-        >>> pred = predict_split("cnn-Smiling", split="test")  # doctest: +SKIP
-        >>> pred.prob.shape                                     # doctest: +SKIP
-        (1200, 1)
+    Example: docs/python.md#evaluation.
     """
     import time
 
@@ -236,9 +233,7 @@ def evaluate(run, *, data=None, split: str = "test", groups=None, out=None, top_
         out: output folder; default ``runs/<name>/eval/<split>[-<data-name>]``.
         top_k: images in the top-losses grid.
 
-    Example:
-        >>> rep = evaluate("cnn-Smiling", groups="Male,Eyeglasses")  # doctest: +SKIP
-        >>> print(rep.summary())                                     # doctest: +SKIP
+    Example: docs/python.md#evaluation.
     """
     from ..data.prepared import open_prepared
 

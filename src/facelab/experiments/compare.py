@@ -12,9 +12,7 @@ Both timings use the torch thread count in force (``threads`` sets it). The boar
 ``runs/_leaderboards/<target>-<timestamp>/`` as ``leaderboard.md``, ``leaderboard.csv`` and
 ``leaderboard.png`` (accuracy against training time and against latency).
 
-Example:
-    >>> board = compare("celeba-64", target="Smiling", models="logreg,cnn", minutes=2)  # doctest: +SKIP
-    >>> print(board.to_markdown())                                                      # doctest: +SKIP
+Example: docs/python.md#compare-and-search.
 """
 from __future__ import annotations
 
@@ -90,9 +88,7 @@ def measure_inference(run, images: np.ndarray, *, batch: int = 256, repeats: int
     one face per request runs, and far steadier on a shared CPU, where two threads waiting on each
     other can cost 10×; the batched throughput uses the thread counts in force.
 
-    Example:
-        >>> measure_inference(run, ds.images[:256])  # doctest: +SKIP
-        {'latency_ms': 2.1, 'throughput': 3100.0}
+    Example: docs/python.md#compare-and-search.
     """
     import torch
     from threadpoolctl import threadpool_limits
@@ -208,9 +204,7 @@ def compare(data, *, target, models, epochs: int | None = None, minutes: float |
         out: leaderboard folder (default ``runs/_leaderboards/<target>-<timestamp>``).
         **train_options: passed to every ``train()`` call (e.g. ``batch_size=64``).
 
-    Example:
-        >>> board = compare(ds.path, target="Smiling", models=["logreg", "cnn"], epochs=2)  # doctest: +SKIP
-        >>> board.best_run                                                                # doctest: +SKIP
+    Example: docs/python.md#compare-and-search.
     """
     from rich.console import Console
 

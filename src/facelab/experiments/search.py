@@ -22,9 +22,7 @@ Trials are pruned with Optuna's median pruner on the per-epoch validation accura
 reports to its ``callbacks`` (a pruned run is stopped through the trainer's Ctrl-C path, so its
 folder is left consistent and marked interrupted).
 
-Example:
-    >>> board = search("celeba-64", target="Smiling", model="cnn", trials=8, epochs=2)  # doctest: +SKIP
-    >>> board.best_run                                                                 # doctest: +SKIP
+Example: docs/python.md#compare-and-search.
 """
 from __future__ import annotations
 
@@ -50,9 +48,7 @@ AUG_DEFAULTS = {k: getattr(TrainConfig, k) for k in ("shift", "scale", "rotate",
 def resized_cache(data, size: int, *, progress: bool = False) -> Path:
     """A prepared cache at ``size`` derived from ``data`` (resized once, then reused).
 
-    Example:
-        >>> resized_cache("~/.facelab/prepared/celeba-64", 32)  # doctest: +SKIP
-        PosixPath('~/.facelab/prepared/_resized/celeba-64-r32')
+    Example: docs/python.md#compare-and-search.
     """
     import cv2
 
@@ -197,8 +193,7 @@ def search(data, *, target, model: str = "cnn", trials: int | None = None, minut
         A :class:`Leaderboard` ranked by ``val_<metric>``, written with ``trials.csv`` and
         ``best.json`` (the best parameters).
 
-    Example:
-        >>> board = search(ds.path, target="Smiling", model="logreg", trials=5)  # doctest: +SKIP
+    Example: docs/python.md#compare-and-search.
     """
     import optuna
     from rich.console import Console

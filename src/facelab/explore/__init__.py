@@ -6,9 +6,7 @@ package first, so the package itself is made callable: ``facelab.explore(data)``
 
 The thread policy (OpenMP passive waiting) is set once at the entry point: see :mod:`facelab.threads`.
 
-Example:
-    >>> import facelab
-    >>> rep = facelab.explore("data/celeba")   # doctest: +SKIP
+Example: docs/python.md#explore-and-cluster.
 """
 from .._callable import make_callable
 

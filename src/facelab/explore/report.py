@@ -5,10 +5,7 @@ images, pixel statistics, attribute correlations and P(A | B), a logistic regres
 attribute, and a clustering of the attribute table. Sections that cannot apply (no labels, no
 images, fewer than two attributes) say so instead of disappearing. Every sample is stated.
 
-Example:
-    >>> from facelab.explore.report import explore
-    >>> rep = explore("data/celeba")          # doctest: +SKIP
-    >>> print(rep.html_path)                  # doctest: +SKIP
+Example: docs/python.md#explore-and-cluster.
 """
 from __future__ import annotations
 
@@ -99,10 +96,7 @@ def explore(data, *, out=None, sample: int = 3000, seed: int = 0, progress: bool
     Returns:
         An :class:`ExploreReport`; ``.html_path`` is the report.
 
-    Example:
-        >>> rep = explore("data/fer2013", out="reports/fer")   # doctest: +SKIP
-        >>> rep.html_path                                       # doctest: +SKIP
-        PosixPath('reports/fer/report.html')
+    Example: docs/python.md#explore-and-cluster.
     """
     from ..outputs import check_folder, claim_folder, folder_with_files
 
@@ -155,8 +149,7 @@ def explore(data, *, out=None, sample: int = 3000, seed: int = 0, progress: bool
 def explore_synthetic(out=None, *, n: int = 400, seed: int = 0, progress: bool = False) -> ExploreReport:
     """The explore report of a freshly generated synthetic CelebA (for ``facelab demo``).
 
-    Example:
-        >>> rep = explore_synthetic("demo/explore")   # doctest: +SKIP
+    Example: docs/python.md#explore-and-cluster.
     """
     import tempfile
 

@@ -7,9 +7,7 @@
   otherwise a stated random sample is decoded in parallel by :func:`facelab.data.cache.prepare`
   into a temporary cache.
 
-Example:
-    >>> src = load_for_explore("data/celeba", sample=3000)   # doctest: +SKIP
-    >>> src.labels.shape, src.images.shape                   # doctest: +SKIP
+Example: docs/python.md#explore-and-cluster.
 """
 from __future__ import annotations
 

@@ -19,11 +19,7 @@ one, else the largest); ``no_face`` (no face found: the landmarks are predicted 
 crop region, a weaker embedding); ``too_small``; ``no_photo`` (a CSV row, e.g. FER2013: the cached
 crop is used); ``unreadable``. Nothing here raises for one bad photo.
 
-Example:
-    >>> from facelab.faces.embeddings import dataset_embeddings
-    >>> emb = dataset_embeddings(ds)                # doctest: +SKIP
-    >>> emb.X.shape, emb.counts()                   # doctest: +SKIP
-    ((1348, 128), {'ok': 1290, 'several': 52, 'no_face': 6})
+Example: docs/python.md#faces-embeddings-detect-caches-review.
 """
 from __future__ import annotations
 

@@ -5,11 +5,7 @@
 - :mod:`.quality`: Fréchet distance in a facelab classifier's features (not Inception FID), face
   rate, attribute agreement.
 
-Example:
-    >>> import facelab
-    >>> run = facelab.train_gan(cache, size=32, epochs=2)               # doctest: +SKIP
-    >>> facelab.sample(run, 16, seed=1, out="grid.png").shape           # doctest: +SKIP
-    (16, 32, 32, 3)
+Example: docs/python.md#generate.
 """
 from __future__ import annotations
 

@@ -15,10 +15,7 @@
     progress.png           # the same noise, one row per epoch
     plots/curves.png       # loss curves, D outputs, Fréchet distance
 
-Example:
-    >>> run = GeneratorRun.load("dcgan-celeba-20260101-120000")    # doctest: +SKIP
-    >>> run.sample(16, seed=1).shape                               # doctest: +SKIP
-    (16, 64, 64, 3)
+Example: docs/python.md#generate.
 """
 from __future__ import annotations
 

@@ -7,11 +7,7 @@ with the same settings, as the shipped ones do), so every model sees the same fa
 order; each model then frames the faces with its own training geometry (a CelebA crop is
 tighter than a FER2013 one, RGB against grey).
 
-Example:
-    >>> p = CombinedPredictor.shipped()                       # doctest: +SKIP
-    >>> face = p.predict("photo.jpg").faces[0]                # doctest: +SKIP
-    >>> face.probabilities["Smiling"], face.probabilities["happy"]   # doctest: +SKIP
-    (0.97, 0.91)
+Example: docs/python.md#several-models-on-one-photo.
 """
 from __future__ import annotations
 

@@ -319,9 +319,7 @@ def subjects(runs: list, reports: list[Path]) -> list[tuple[str, str]]:
 def collect_findings(runs_dir: str | Path, reports: list[Path]) -> list[Finding]:
     """One :class:`Finding` per subject (see :func:`subjects`); empty when there is no evidence at all.
 
-    Example:
-        >>> for f in collect_findings("runs", [Path("reports/celeba/explore")]):  # doctest: +SKIP
-        ...     print(f.subject, f.verdict, f.answer)
+    Example: docs/python.md#explore-and-cluster.
     """
     runs = load_runs(runs_dir) if Path(runs_dir).is_dir() else []
     return [finding_for(s, runs=runs, reports=reports, kind=k) for s, k in subjects(runs, reports)]

@@ -22,9 +22,7 @@ A worker that dies (killed, out of memory) makes the launcher stop the others an
 :class:`~facelab.errors.RunError` naming the run to resume. On a Spark cluster the same worker
 function runs under ``pyspark.ml.torch.distributor.TorchDistributor`` (:func:`train_on_spark`).
 
-Example:
-    >>> from facelab.scale.ddp import train_ddp
-    >>> run = train_ddp("prepared/celeba-64", nproc=2, target="Smiling", minutes=5)   # doctest: +SKIP
+Example: docs/python.md#scale-out.
 """
 from __future__ import annotations
 
@@ -246,9 +244,7 @@ def train_on_spark(data, *, nproc: int, master: str | None = None, **kwargs) -> 
 
     The data and ``FACELAB_RUNS`` must be on storage every executor sees.
 
-    Example:
-        >>> train_on_spark("/shared/prepared/celeba-64", nproc=4, master="spark://head:7077",
-        ...                target="Smiling", minutes=30)                      # doctest: +SKIP
+    Example: docs/python.md#scale-out.
     """
     from .spark import get_spark
 

@@ -18,10 +18,7 @@ part files (``pandas.read_parquet(out)`` reads it whole), in the order of the in
 Executors read the photos and the run folder at the paths the driver names: in local mode
 always; on a cluster both must be on shared storage.
 
-Example:
-    >>> from facelab.scale.predict import predict_spark
-    >>> rep = predict_spark("runs/smiling", ["photos/"], out="faces.parquet")   # doctest: +SKIP
-    >>> rep.photos, rep.faces                                                  # doctest: +SKIP
+Example: docs/python.md#scale-out.
 """
 from __future__ import annotations
 

@@ -18,9 +18,7 @@ on storage every executor sees (local mode: always; a cluster: a shared file sys
 mounted at the same path). FER2013's csv rows are parsed on the driver, as locally (one pass
 over one file gains nothing from a cluster).
 
-Example:
-    >>> from facelab.scale.prepare import prepare_spark
-    >>> ds = prepare_spark("data/celeba", size=64, master="local[2]")   # doctest: +SKIP
+Example: docs/python.md#scale-out.
 """
 from __future__ import annotations
 

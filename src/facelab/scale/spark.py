@@ -9,11 +9,7 @@ The master comes from the ``master`` argument, else ``$FACELAB_SPARK_MASTER``, e
 ``local[2]`` (two cores on this machine). Under ``spark-submit`` the session that spark-submit
 configured is reused as it is.
 
-Example:
-    >>> from facelab.scale.spark import get_spark
-    >>> spark = get_spark("local[2]")          # doctest: +SKIP
-    >>> spark.range(3).count()                 # doctest: +SKIP
-    3
+Example: docs/python.md#scale-out.
 """
 from __future__ import annotations
 

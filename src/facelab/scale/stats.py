@@ -14,10 +14,7 @@ intercept too; MLlib minimises ``mean(loss) + regParam * ||w||^2 / 2``, here wit
 accuracies agree within 0.002 and the F1 within 0.01 (``bench/scale.py`` prints the largest
 differences); tests allow 0.02 on small synthetic tables.
 
-Example:
-    >>> from facelab.scale.stats import spark_attribute_stats
-    >>> st = spark_attribute_stats(labels_df, names)          # doctest: +SKIP
-    >>> st.cond[0, 1]                                          # doctest: +SKIP
+Example: docs/python.md#scale-out.
 """
 from __future__ import annotations
 

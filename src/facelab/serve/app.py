@@ -1,9 +1,6 @@
 """The REST API: ``create_app(settings)`` builds a FastAPI app around the runs it loads.
 
-Example:
-    >>> from facelab.serve import ServeSettings, create_app
-    >>> app = create_app(ServeSettings(runs=["smiling-cnn"]))   # doctest: +SKIP
-    >>> import uvicorn; uvicorn.run(app, port=8000)            # doctest: +SKIP
+Example: docs/python.md#serve-and-the-dashboard.
 """
 from __future__ import annotations
 
@@ -65,8 +62,7 @@ def create_app(settings: ServeSettings, *, store: RunStore | None = None) -> Fas
     Raises:
         RunError: none of the runs could be loaded (each failure named).
 
-    Example:
-        >>> app = create_app(ServeSettings(runs=["smiling-cnn"], runs_dir="runs"))  # doctest: +SKIP
+    Example: docs/python.md#serve-and-the-dashboard.
     """
     setup_logging(settings.log_level)
     _limit_threads(settings.torch_threads)

@@ -9,10 +9,7 @@ run is served with torch, and the log says why. ONNX Runtime's session gets ``--
 intra-op threads (1 by default): the request workers already keep every core busy, and a second
 layer of threads would only make them take turns.
 
-Example:
-    >>> p = build_predictor(run, run.path, ServeSettings())      # doctest: +SKIP
-    >>> p.backend                                               # doctest: +SKIP
-    'onnx'
+Example: docs/python.md#serve-and-the-dashboard.
 """
 from __future__ import annotations
 

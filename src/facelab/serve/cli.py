@@ -18,8 +18,7 @@ def serve(*, runs: list[str], runs_dir: Path | None = None, host: str = "127.0.0
         log_level: JSON log level.
         **options: other :class:`ServeSettings` fields (``max_upload_mb``, ``torch_threads``, ...).
 
-    Example:
-        >>> serve(runs=["smiling-cnn"], port=8000)  # doctest: +SKIP
+    Example: docs/python.md#serve-and-the-dashboard.
     """
     import uvicorn
     from pydantic import ValidationError

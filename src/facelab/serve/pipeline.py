@@ -8,10 +8,7 @@ one forward pass), and answers with the stage times for the ``Server-Timing`` he
 Runs whose predictor is not a fast :class:`~facelab.predict.predictor.Predictor` (a stand-in in a
 test, or ``--no-fast``) go through the plain path of :mod:`facelab.serve.inference`.
 
-Example:
-    >>> photo, timings = await predict_photo(data, "a.jpg", runs, pool, batchers)  # doctest: +SKIP
-    >>> server_timing(timings)                                                     # doctest: +SKIP
-    'decode;dur=1.6, detect;dur=6.1, align;dur=0.3, classify;dur=2.4'
+Example: docs/python.md#serve-and-the-dashboard.
 """
 from __future__ import annotations
 

@@ -68,10 +68,7 @@ def _scalars(d: dict) -> dict:
 class RunStore:
     """The loaded runs, by name, plus the ones that failed to load and why.
 
-    Example:
-        >>> store = RunStore.load(ServeSettings(runs=["smiling"]))  # doctest: +SKIP
-        >>> store.names  # doctest: +SKIP
-        ['smiling']
+    Example: docs/python.md#serve-and-the-dashboard.
     """
 
     def __init__(self, runs: dict[str, ServedRun], failed: dict[str, str]):

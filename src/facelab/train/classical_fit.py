@@ -3,8 +3,7 @@
 The estimator is fitted once on the uint8 training images; there are no epochs, so the history
 has one row and ``--resume`` has nothing to continue.
 
-Example:
-    >>> train("prepared/celeba-64", target="Smiling", model="logreg")   # doctest: +SKIP
+Example: docs/python.md#training.
 """
 from __future__ import annotations
 

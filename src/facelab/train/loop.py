@@ -1,7 +1,6 @@
 """The epoch loop behind :func:`facelab.train.trainer.train` (torch models).
 
-Example:
-    >>> Loop(cfg=cfg, spec=spec, ...).run()  # doctest: +SKIP
+Example: docs/python.md#training.
 """
 from __future__ import annotations
 

@@ -16,9 +16,7 @@ trainer calls with the finished :class:`~facelab.runs.Run`:
 
 Both need the optional extra: ``pip install "facelab[track]"`` (mlflow-skinny, tensorboard).
 
-Example:
-    >>> from facelab.train.trainer import train
-    >>> run = train("prepared/celeba-64", target="Smiling", minutes=5, track="mlflow")  # doctest: +SKIP
+Example: docs/python.md#training.
 """
 from __future__ import annotations
 
