@@ -11,11 +11,14 @@ Example:
     >>> dataset_kind("fer2013-folders"), dataset_kind("celeba-kaggle"), dataset_kind(None)
     ('fer2013', 'celeba', 'other')
     >>> import tempfile
+    >>> from pathlib import Path
+    >>> from facelab.data.cache import prepare
     >>> from facelab.data.synth import synthesize
-    >>> root = synthesize(tempfile.mkdtemp() + "/celeba", kind="celeba", n=20)
-    >>> ds = ensure_prepared(root, size=24, crop="face", progress=False)
-    >>> ds.images.shape[1:], ds.meta["crop"]
-    ((24, 24, 3), 'face')
+    >>> tmp = Path(tempfile.mkdtemp())
+    >>> cache = prepare(synthesize(tmp / "celeba", kind="celeba", n=20), size=24, crop="face",
+    ...                 out=tmp / "cache", workers=1, progress=False)
+    >>> ensure_prepared(cache.path).path == cache.path     # a cache is used as it is
+    True
 """
 from __future__ import annotations
 
