@@ -3,7 +3,8 @@
 :class:`FaceTracker` is ByteTrack (Zhang et al., 2022): a constant-velocity Kalman filter per
 track predicts where each face will be, confident boxes are matched to the predictions first
 (Hungarian assignment on IoU, :func:`scipy.optimize.linear_sum_assignment`; IoU by
-``supervision.box_iou_batch``), weak boxes then keep the remaining tracks alive, and a track
+``supervision.box_iou_batch``), weak boxes then keep the remaining tracks alive, confident boxes still unmatched may continue a
+track whose predicted centre is within ``max_jump`` face sizes (fast motion), and a track
 that is not seen is kept ``lost_seconds`` before its id is retired — so a face hidden for a moment
 by another face gets its own id back. As in ByteTrack, a face appearing after the first frame gets
 its id when it is seen a second time in a row (one-frame false detections get none). Times are the frames' own (seconds), so ``--every``,
@@ -71,6 +72,8 @@ class FaceTracker:
         low: boxes below this are ignored; between ``low`` and ``high`` they only extend tracks.
         match_iou: the least IoU (box vs. the track's predicted box) for a match.
         lost_seconds: how long an unseen track keeps its id.
+        max_jump: a box left unmatched by IoU may still continue a track whose predicted centre is
+            within this many face sizes (fast faces, sparse ``--every``).
         min_hits: frames in a row a new face must be seen before it gets an id (not on the
             first frame).
     """
@@ -79,6 +82,7 @@ class FaceTracker:
     low: float = 0.1
     match_iou: float = 0.2
     lost_seconds: float = 1.5
+    max_jump: float = 1.0
     min_hits: int = 2
     tracks: list[_Track] = field(default_factory=list)
     next_id: int = 1
@@ -99,6 +103,7 @@ class FaceTracker:
         free = self._match(boxes, high, list(range(len(self.tracks))), ids, matched, t, self.match_iou)
         free = self._match(boxes, weak, [k for k in free if not self.tracks[k].lost], ids, matched, t, 0.5) + \
             [k for k in free if self.tracks[k].lost]
+        free = self._match(boxes, [i for i in high if i not in matched], free, ids, matched, t, 0.0, by="distance")
         for k in free:
             self.tracks[k].lost = True
         # a tentative track missed once is dropped; a confirmed one waits lost_seconds
@@ -110,8 +115,9 @@ class FaceTracker:
         return ids
 
     def _match(self, boxes, dets: list[int], tracks: list[int], ids: list[int], matched: set[int], t: float,
-               min_iou: float) -> list[int]:
-        """Assign ``dets`` to ``tracks`` (Hungarian on IoU); return the tracks left unmatched."""
+               min_iou: float, by: str = "iou") -> list[int]:
+        """Assign ``dets`` to ``tracks`` (Hungarian on IoU, or on the distance between centres in
+        face sizes); return the tracks left unmatched."""
         if not dets or not tracks:
             return tracks
         from scipy.optimize import linear_sum_assignment
@@ -119,11 +125,18 @@ class FaceTracker:
 
         det_xyxy = np.array([[boxes[i].x, boxes[i].y, boxes[i].x + boxes[i].w, boxes[i].y + boxes[i].h]
                              for i in dets])
-        iou = box_iou_batch(np.stack([self.tracks[k].box() for k in tracks]), det_xyxy)
-        rows, cols = linear_sum_assignment(-iou)
+        trk_xyxy = np.stack([self.tracks[k].box() for k in tracks])
+        if by == "iou":
+            score = box_iou_batch(trk_xyxy, det_xyxy)
+        else:  # a fast face (or a sparse --every) leaves no overlap with its prediction
+            centre = lambda b: (b[:, :2] + b[:, 2:]) / 2  # noqa: E731
+            size = (trk_xyxy[:, 2:] - trk_xyxy[:, :2]).mean(1, keepdims=True)
+            dist = np.linalg.norm(centre(trk_xyxy)[:, None] - centre(det_xyxy)[None], axis=2) / size
+            score = np.where(dist <= self.max_jump, 1.0 - dist / (2 * self.max_jump), -1.0)
+        rows, cols = linear_sum_assignment(-score)
         used = set()
         for r, c in zip(rows, cols):
-            if iou[r, c] >= min_iou:
+            if score[r, c] >= min_iou and (by == "iou" or score[r, c] > 0):
                 tr = self.tracks[tracks[r]]
                 self._correct(tr, _xyah(boxes[dets[c]]))
                 tr.last_seen, tr.lost, tr.hits = t, False, tr.hits + 1

@@ -159,8 +159,10 @@ class VideoReader:
             raise DataError(f"no answer from {self.name} within {self.timeout:g} s ({e.strerror})", path=self.name,
                             fix="check that the stream is running and reachable, or raise --timeout") from None
         except av.error.FFmpegError as e:
-            what = "stream" if stream else "file"
-            raise DataError(f"{self.name} cannot be read as a video ({e.strerror}); the {what} may be corrupt, "
+            if stream:
+                raise DataError(f"{self.name} cannot be opened as a video stream ({e.strerror})", path=self.name,
+                                fix="check that the stream is running and the URL is right") from None
+            raise DataError(f"{self.name} cannot be read as a video ({e.strerror}); the file may be corrupt, "
                             "cut short or not a video", path=self.name,
                             fix="check that it plays in a video player; re-encode it, e.g. "
                                 "`ffmpeg -i in.mov -c:v libx264 out.mp4`") from None
@@ -190,6 +192,9 @@ class VideoReader:
         import av
 
         t0, i = None, 0
+        stream = is_stream(self.source)
+        # an MJPEG stream over HTTP carries no times: its frames are timed as they arrive
+        wall = stream and container.format.name in ("mpjpeg", "mjpeg")
         packets = container.demux(vs)
         while True:
             try:
@@ -205,6 +210,10 @@ class VideoReader:
                 log.warning("%s: %s", self.name, self.note)
                 return
             except av.error.FFmpegError as e:
+                if stream and i:
+                    self.note = f"the stream ended after {i} frames ({e.strerror})"
+                    log.warning("%s: %s", self.name, self.note)
+                    return
                 if i == 0:
                     codec = self.info.codec if self.info else "unknown"
                     raise DataError(f"{self.name}: the video cannot be decoded (codec {codec!r}: {e.strerror})",
@@ -214,7 +223,10 @@ class VideoReader:
                 log.warning("%s: %s", self.name, self.note)
                 return
             for f in frames:
-                t = float(f.time) if f.time is not None else i / (self.info.fps or 25.0)
+                if wall:
+                    t = time.monotonic()
+                else:
+                    t = float(f.time) if f.time is not None else i / (self.info.fps or 25.0)
                 if t0 is None:
                     t0 = t
                 yield i, t - t0, f.to_ndarray(format="rgb24")
