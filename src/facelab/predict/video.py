@@ -103,13 +103,15 @@ class VideoReader:
         fps: keep at most this many frames per second of video time (by the frames' own times).
         timeout: seconds to wait for a stream to open and for each next frame.
         seconds: stop after this much video time (a live stream otherwise runs until stopped).
+        name: what messages call the source (default: the path or URL itself; an upload saved
+            to a temporary file is named by its upload name).
 
     ``info`` is set once iteration starts; ``decoded`` counts decoded frames, ``note`` says why
     reading stopped early (a damaged tail, a stream that stopped).
     """
 
     def __init__(self, source, *, every: int = 1, fps: float | None = None, timeout: float = 10.0,
-                 seconds: float | None = None):
+                 seconds: float | None = None, name: str | None = None):
         if int(every) < 1:
             raise ConfigError(f"every must be 1 or more, got {every}", fix="use --every 1 (each frame) or more")
         if fps is not None and fps <= 0:
@@ -117,7 +119,7 @@ class VideoReader:
         if seconds is not None and seconds <= 0:
             raise ConfigError(f"seconds must be positive, got {seconds}", fix="give e.g. --seconds 30")
         self.source = source
-        self.name = str(source)
+        self.name = name or str(source)
         self.every, self.fps, self.timeout, self.seconds = int(every), fps, float(timeout), seconds
         self.info: VideoInfo | None = None
         self.decoded = 0
@@ -149,12 +151,12 @@ class VideoReader:
         import av
 
         stream = is_stream(self.source)
-        if not stream and not Path(self.name).is_file():
+        if not stream and not Path(str(self.source)).is_file():
             raise DataError(f"{self.name} does not exist or is not a file", path=self.name,
                             fix="check the path (a camera is given by its index, a stream by its URL)")
         opts = {"timeout": (self.timeout, self.timeout)} if stream else {}
         try:
-            return av.open(self.name, **opts)
+            return av.open(str(self.source), **opts)
         except av.error.ExitError as e:  # ETIMEDOUT and friends
             raise DataError(f"no answer from {self.name} within {self.timeout:g} s ({e.strerror})", path=self.name,
                             fix="check that the stream is running and reachable, or raise --timeout") from None

@@ -60,18 +60,19 @@ class VideoPrediction:
         keep_images: keep each frame's pixels in ``FrameResult.image`` (for ``--annotate``).
         progress: a progress bar (frames per second, time left); ``None``: only on a terminal.
         tracker: a :class:`~facelab.predict.track.FaceTracker` (its settings); a new one by default.
+        name: what messages and the summary call the source (e.g. an upload's file name).
     """
 
     def __init__(self, predictor, source, *, every: int = 1, fps: float | None = None, smooth: float = 0.5,
                  timeout: float = 10.0, seconds: float | None = None, batch_frames: int = 8,
                  workers: int | None = None, keep_images: bool = False, progress: bool | None = False,
-                 tracker: FaceTracker | None = None):
+                 tracker: FaceTracker | None = None, name: str | None = None):
         from ..errors import ConfigError
 
         if smooth < 0:
             raise ConfigError(f"smooth must be 0 (off) or a time in seconds, got {smooth}", fix="use e.g. --smooth 0.5")
         self.predictor = predictor
-        self.reader = VideoReader(source, every=every, fps=fps, timeout=timeout, seconds=seconds)
+        self.reader = VideoReader(source, every=every, fps=fps, timeout=timeout, seconds=seconds, name=name)
         self.smooth = float(smooth)
         self.batch_frames = max(1, int(batch_frames))
         self.workers = workers or 2
