@@ -168,3 +168,23 @@ def test_sampling_and_the_tables(clip):
     d = summary.to_dict()
     assert d["every"] == 2 and d["info"]["width"] == 480 and d["frames_decoded"] == len(truth)
     assert d["tracks"][0]["dominant"] == {"flicker": "Smiling"}
+
+
+@pytest.mark.slow
+def test_a_4k_clip_is_streamed_in_bounded_memory(tmp_path):
+    import tracemalloc
+
+    path = tmp_path / "4k.mp4"
+    frame = np.zeros((2160, 3840, 3), np.uint8)
+    frame[::64] = 255  # stripes: something to encode
+    write_test_clip(path, [np.roll(frame, 8 * i, axis=0) for i in range(40)], fps=25)
+    video = flicker_predictor().predict_video(path)
+    tracemalloc.start()
+    try:
+        n = sum(1 for _ in video)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert n == 40
+    one = frame.nbytes  # 25 MB: all 40 frames would be 1 GB
+    assert peak < 16 * one, f"peak {peak / 1e6:.0f} MB"

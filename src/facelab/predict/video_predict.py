@@ -6,7 +6,8 @@ iterate it for one :class:`~facelab.predict.video_results.FrameResult` per analy
 call :meth:`VideoPrediction.summary` for the face tracks. The CLI, the REST API and the dashboard
 all go through it. A thread decodes ahead (a few frames at most), ``workers`` threads detect, and
 the faces of ``batch_frames`` frames are classified in one call; tracking and smoothing run in
-frame order.
+frame order. At most a few frames are held at a time (:data:`BATCH_BYTES`), whatever the video's
+length or resolution.
 
 Example:
     >>> video = predictor.predict_video("clip.mp4", every=2, smooth=0.5)     # doctest: +SKIP
@@ -33,6 +34,8 @@ from .video_results import FrameResult, LabelGroup, TrackBook, TrackedFace, Vide
 log = logging.getLogger(__name__)
 
 _END = object()
+#: the most frame pixels classified together (8 frames of 1080p; 4K frames go two at a time)
+BATCH_BYTES = 8 * 1920 * 1080 * 3
 
 
 def label_groups(predictor) -> list[LabelGroup]:
@@ -115,7 +118,7 @@ class VideoPrediction:
 
     # -- the pipeline ------------------------------------------------------------------------------
     def _run(self) -> Iterator[FrameResult]:
-        q: queue.Queue = queue.Queue(maxsize=2 * self.batch_frames)
+        q: queue.Queue = queue.Queue(maxsize=4)  # the reader decodes a few frames ahead, no more
         stop = threading.Event()
         reader = threading.Thread(target=self._read, args=(q, stop), daemon=True, name="facelab-video-reader")
         reader.start()
@@ -152,9 +155,11 @@ class VideoPrediction:
             q.put(e)
 
     def _take(self, q: queue.Queue) -> tuple[list[Frame], bool]:
-        """Up to ``batch_frames`` frames (fewer when the source is slow, as a live stream is)."""
+        """Up to ``batch_frames`` frames (fewer when the source is slow, as a live stream is, or
+        when they hold more than :data:`BATCH_BYTES`: a 4K batch stays small)."""
         batch: list[Frame] = []
-        while len(batch) < self.batch_frames:
+        size = 0
+        while len(batch) < self.batch_frames and size < BATCH_BYTES:
             try:
                 item = q.get(timeout=0.05) if batch else q.get()
             except queue.Empty:
@@ -164,6 +169,7 @@ class VideoPrediction:
             if isinstance(item, BaseException):
                 raise item
             batch.append(item)
+            size += item.image.nbytes
         return batch, False
 
     def _bar(self):
