@@ -116,6 +116,9 @@ def register(app: typer.Typer) -> None:
 
                 if live is not None and photos:
                     raise typer.BadParameter("give either --live or files, not both", param_hint="--live")
+                if save_crops or aligned or format:
+                    raise ConfigError("--save-crops, --aligned and --format are for photos, not a video",
+                                      fix="drop them; a video's table format follows --out (.csv or .parquet)")
                 if live is None and len(photos) > 1:
                     raise typer.BadParameter(f"{videos[0]} is a video: give one video at a time, without photos",
                                              param_hint="PHOTOS")
