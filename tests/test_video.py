@@ -82,7 +82,17 @@ def _truncated(path):
     return path
 
 
+def _unknown_codec(path):
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    for img in _grey_frames(5):
+        w.write(img)
+    w.release()
+    path.write_bytes(path.read_bytes().replace(b"MJPG", b"QQQQ"))  # a codec tag no decoder knows
+    return path
+
+
 @pytest.mark.parametrize("make, words", [
+    (_unknown_codec, "its video codec is not one FFmpeg can decode"),
     (_truncated, "cannot be read as a video"),
     (lambda p: (p.write_bytes(b"not a video at all" * 50), p)[1], "cannot be read as a video"),
     (_audio_only, "has no video stream (it holds audio)"),
@@ -90,7 +100,8 @@ def _truncated(path):
     (lambda p: p, "does not exist"),
 ])
 def test_bad_files_name_the_file(tmp_path, make, words):
-    path = make(tmp_path / ("bad.m4a" if make is _audio_only else "bad.avi" if make is _zero_frames else "bad.mp4"))
+    suffix = ".m4a" if make is _audio_only else ".avi" if make in (_zero_frames, _unknown_codec) else ".mp4"
+    path = make(tmp_path / f"bad{suffix}")
     with pytest.raises(DataError) as e:
         list(VideoReader(path))
     assert words in e.value.message and str(path) in e.value.message and e.value.fix

@@ -179,8 +179,12 @@ class VideoReader:
                 raise DataError(f"{self.name} has no video stream (it holds {kinds})", path=self.name,
                                 fix="give a file with video in it; an audio-only file has no faces to find")
             vs = container.streams.video[0]
+            if vs.codec_context is None:  # FFmpeg knows no decoder for the stream's codec tag
+                raise DataError(f"{self.name}: its video codec is not one FFmpeg can decode (unknown codec tag)",
+                                path=self.name, fix="re-encode it with a common codec, e.g. "
+                                                    "`ffmpeg -i in.avi -c:v libx264 out.mp4`")
             vs.thread_type = "AUTO"  # FFmpeg's own decoding threads
-            codec = vs.codec_context.name if vs.codec_context else "unknown"
+            codec = vs.codec_context.name
             rate = float(vs.average_rate) if vs.average_rate else None
             duration = float(vs.duration * vs.time_base) if vs.duration and vs.time_base else (
                 container.duration / 1e6 if container.duration else None)
