@@ -199,3 +199,9 @@ def test_a_4k_clip_is_streamed_in_bounded_memory(tmp_path):
     assert n == 40
     one = frame.nbytes  # 25 MB: all 40 frames would be 1 GB
     assert peak < 16 * one, f"peak {peak / 1e6:.0f} MB"
+
+
+def test_a_missing_camera_is_named():
+    with pytest.raises(DataError) as e:
+        list(VideoReader(63))
+    assert "camera 63" in e.value.message and e.value.fix
