@@ -283,3 +283,19 @@ def test_predict_samples_are_checked_with_the_shipped_models_on_a_fresh_install(
     assert any(t.startswith(("right:", "wrong:", "Sample photos the chosen model(s) get right"))
                or "sample photos" in t for t in said), said
     assert any(m.value.startswith("**face #") for m in at.markdown)
+
+
+def test_predict_page_tracks_the_faces_of_a_sample_clip(tmp_path, monkeypatch):
+    monkeypatch.setenv("FACELAB_RUNS", str(tmp_path / "none"))  # the shipped models
+    monkeypatch.delenv("FACELAB_APP_DATA", raising=False)
+    at = AppTest.from_file(str(MAIN), default_timeout=300)
+    at.run()
+    at = _page(at, "predict")
+    at.radio(key="predict_source").set_value("Video").run()
+    assert not at.exception, at.exception
+    at.radio(key="predict_video_kind").set_value("Sample clip").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("frames analysed" in c.value for c in at.caption), [c.value for c in at.caption]
+    assert at.get("video"), "no video element"
+    tracks = at.dataframe[0].value
+    assert {"track", "first", "last", "duration"} <= set(tracks.columns) and len(tracks) >= 2  # two people

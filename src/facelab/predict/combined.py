@@ -114,6 +114,18 @@ class CombinedPredictor:
             return self._merge([p.predict_faces(img, boxes, keep_crops=keep_crops and i == 0)
                                 for i, p in enumerate(self.predictors)])
 
+    def predict_faces_many(self, items: list, *, name: str = "<frame>") -> list[PhotoResult]:
+        """Every model on the faces ``boxes`` of each ``(image, boxes)`` (found once, elsewhere)."""
+        with self._classify_lock:
+            per_model = [p.predict_faces_many(items, name=name) for p in self.predictors]
+        return [self._merge(list(results)) for results in zip(*per_model)]
+
+    def predict_video(self, source, **kw):
+        """Like :meth:`Predictor.predict_video`, with every model's outputs on each face."""
+        from .video_predict import VideoPrediction
+
+        return VideoPrediction(self, source, **kw)
+
     def predict_batch(self, sources: Iterable, **kw) -> Iterator[PhotoResult]:
         """Like :meth:`Predictor.predict_batch`: one result per source, in order. With one
         detector for all models, ``workers`` threads each decode and search a photo once."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Literal
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Literal
 
 import numpy as np
 
@@ -28,6 +28,9 @@ from ..faces.detect import FaceBox, get_detector
 from .pending import Pending, check_array
 from .results import FaceResult, PhotoResult, verdict
 from ..runs.layout import INPUT, ONNX_FILE, TASK, read_json  # one error message for a broken run
+
+if TYPE_CHECKING:
+    from .video_predict import VideoPrediction
 
 Backend = Literal["torch", "onnx"]
 
@@ -283,6 +286,36 @@ class Predictor:
         p = self.frame_faces(img, list(boxes), PhotoResult(name, w, h))
         self._finish([p], keep_crops)
         return p.result
+
+    def predict_faces_many(self, items: list[tuple[np.ndarray, list[FaceBox]]], *,
+                           name: str = "<frame>") -> list[PhotoResult]:
+        """:meth:`predict_faces` for several images (e.g. video frames) with one classification
+        call for all their faces.
+
+        Example:
+            >>> predictor.predict_faces_many([(frame, boxes), (frame2, boxes2)])    # doctest: +SKIP
+        """
+        pending = []
+        for image, boxes in items:
+            img = check_array(image)
+            pending.append(self.frame_faces(img, list(boxes), PhotoResult(name, img.shape[1], img.shape[0])))
+        self._finish(pending)
+        return [p.result for p in pending]
+
+    def predict_video(self, source, **kw) -> "VideoPrediction":
+        """Faces through a video file, URL or camera, tracked and smoothed: iterate the answer for
+        one frame result per analysed frame, then call its ``summary()`` for the face tracks.
+        Keywords: ``every``, ``fps``, ``smooth``, ``timeout``, ``seconds``, ``batch_frames``,
+        ``workers``, ``keep_images``, ``progress`` (:class:`~facelab.predict.video_predict.VideoPrediction`).
+
+        Example:
+            >>> video = predictor.predict_video("clip.mp4", every=2, smooth=0.5)   # doctest: +SKIP
+            >>> frames = list(video); video.summary().tracks[0].dominant           # doctest: +SKIP
+            {'Smiling-cnn': 'Smiling'}
+        """
+        from .video_predict import VideoPrediction
+
+        return VideoPrediction(self, source, **kw)
 
     def predict_batch(self, sources: Iterable, *, aligned: bool = False, workers: int | None = None,
                       batch_size: int = 64, progress: bool = False,

@@ -1,4 +1,5 @@
-"""Predict: upload photos (or take one, or pick a sample), see the faces boxed and labelled, download CSV."""
+"""Predict: upload photos (or take one, or pick a sample), see the faces boxed and labelled, download CSV;
+or a video: its faces tracked, the annotated video played with a timeline per track."""
 from __future__ import annotations
 
 import pandas as pd
@@ -17,7 +18,12 @@ if not names:  # a fresh install: the models shipped with facelab
                "(train your own with `facelab train DATA --target Smiling`).")
 
 chosen = st.multiselect("Runs", names, default=names[:1], key="predict_runs")
-source = st.radio("Photos from", ["Upload", "Camera", "Samples"], horizontal=True, key="predict_source")
+source = st.radio("Photos from", ["Upload", "Camera", "Samples", "Video"], horizontal=True, key="predict_source")
+if source == "Video":
+    from facelab.app.video_view import show_video
+
+    show_video(cfg, chosen)
+    st.stop()
 
 
 
