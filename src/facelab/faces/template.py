@@ -12,7 +12,8 @@ on real aligned CelebA images, in the 178×218 frame; the FER2013 frame is fitte
 upscaled FER crops. Both are fitted by ``bench/template_fit.py`` (fit half / check half).
 
 The framing a cache and a run record (``meta.json`` / ``input.json`` key ``framing``) is the
-plain dict of :func:`framing_record`: the detector, the template's name, the frame and where
+plain dict of :func:`~facelab.data.framing.framing_record` (the template and frames are plain data in
+:mod:`facelab.data.framing`, so that the data layer records them): the detector, the template's name, the frame and where
 the template lies in it, and the crop geometry.
 
 Example:
@@ -24,78 +25,14 @@ Example:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from ..data.framing import (FRAMES, TEMPLATE, TEMPLATE_DETECTOR, TEMPLATE_NAME, TEMPLATES, Frame, frame_for,
+                            framing_record)
 from ..errors import ConfigError, DataError
 
 #: the template's landmark order (MTCNN's: image left/right on an upright face)
 POINTS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
-
-
-@dataclass(frozen=True)
-class Frame:
-    """A dataset's frame: its size and where the template lies in it (``scale * T + offset``)."""
-
-    name: str
-    source_size: tuple[int, int]
-    scale: float
-    offset: tuple[float, float]
-    #: faces tilted less than this (degrees) are not turned, only scaled and shifted: a dataset
-    #: cropped by a detector's box (FER2013) kept its faces' small tilts
-    snap_angle: float = 0.0
-
-
-#: name of the template below (a new fit gets a new name: records name what framed them)
-TEMPLATE_NAME = "mtcnn5-celeba-v1"
-#: MTCNN's five landmarks on aligned CelebA, medians in the 178x218 frame (pixel-edge coordinates):
-#: ``bench/template_fit.py --n 3000`` — found in 99.7% of the fit half (1,500 images); on the check
-#: half, aligning each image by its own landmarks gives a median corner offset of 5.5 px from the
-#: true frame and a 64 px ``face`` crop correlating 0.95 with the cache's (Haar box framing: 0.91)
-TEMPLATE = np.array([[70.1, 112.2], [109.0, 112.2], [89.1, 136.5], [72.4, 153.4], [106.5, 153.4]])
-TEMPLATES = {TEMPLATE_NAME: TEMPLATE}
-
-#: The datasets' frames (``photo``: the CelebA frame, used for folders of photos aligned at
-#: prepare). ``bench/template_fit.py --n 3000 --fer 3000``, check halves of 1,500 images:
-#: CelebA: the template is the frame's own (fitted scale 1.003, shift under 0.5 px).
-#: FER2013 (48x48 grey, upscaled 4x and padded to detect): found in 92.3% (Haar: 83.8%); corner
-#: offset 4.8 px (Haar box framing: 4.8), crop correlation 0.69; turning faces tilted under 20°
-#: lowers the match (offset 6.3 px, correlation 0.66): FER's crops kept their faces' small tilts.
-FRAMES = {
-    "celeba": Frame("celeba", (178, 218), 1.0, (0.0, 0.0)),
-    "fer2013": Frame("fer2013", (48, 48), 0.4529, (-16.38, -32.29), snap_angle=20.0),
-    "photo": Frame("photo", (178, 218), 1.0, (0.0, 0.0)),
-}
-
-#: the detector whose landmarks the template was fitted on
-TEMPLATE_DETECTOR = "mtcnn"
-
-
-def frame_for(input_spec: dict) -> Frame:
-    """The frame that matches a dataset's layout / source size (CelebA, FER2013, else photo).
-
-    Example:
-        >>> frame_for({"layout": "fer2013-folders", "source_size": [48, 48]}).name
-        'fer2013'
-    """
-    layout = str(input_spec.get("layout") or "").lower()
-    size = tuple(int(v) for v in input_spec.get("source_size") or ()) or None
-    if "fer" in layout or (size is not None and size[0] == size[1] and size[0] <= 64):
-        return FRAMES["fer2013"]
-    if "celeba" in layout or size == (178, 218):
-        return FRAMES["celeba"]
-    return FRAMES["photo"]
-
-
-def framing_record(frame: str | Frame, *, size: int, crop_box, detector: str = TEMPLATE_DETECTOR,
-                   template: str = TEMPLATE_NAME) -> dict:
-    """The ``framing`` a cache's meta.json and a run's input.json record (a plain dict)."""
-    fr = FRAMES[frame] if isinstance(frame, str) else frame
-    return {"detector": detector, "template": template, "frame": fr.name,
-            "source_size": [int(v) for v in fr.source_size], "scale": float(fr.scale),
-            "offset": [float(v) for v in fr.offset], "snap_angle": float(fr.snap_angle), "size": int(size),
-            "crop_box": [round(float(v), 6) for v in crop_box]}
 
 
 def template_framing(input_spec: dict) -> dict | None:
