@@ -68,7 +68,10 @@ def _run(args, root: Path) -> tuple[object, dict]:
     from facelab.train.trainer import train
 
     if args.run:
-        return Run.load(args.run), {"trained_here": False}
+        run = Run.load(args.run)
+        if args.framing == "template":
+            return _with_template_framing(run), {"trained_here": False, "framing": "template (added here)"}
+        return run, {"trained_here": False}
     t0 = time.perf_counter()
     ds = prepare(root / "celeba", size=args.size, progress=True)
     prep_s = time.perf_counter() - t0
@@ -78,6 +81,23 @@ def _run(args, root: Path) -> tuple[object, dict]:
                 name=f"bench-predict-all40-{time.strftime('%Y%m%d-%H%M%S')}")
     return run, {"trained_here": True, "prepare_s": round(prep_s, 1), "train_s": round(time.perf_counter() - t0, 1),
                  "val_mean_accuracy": run.metrics.get("val_accuracy"), "cache": str(ds.path)}
+
+
+def _with_template_framing(run):
+    """A copy of ``run`` (in a temporary folder) whose input.json records the five-point template
+    framing of its dataset's frame: what the run predicts when served on the template framing
+    without retraining."""
+    import shutil
+
+    from facelab.data.framing import frame_for, framing_record
+    from facelab.runs import Run
+
+    dest = Path(tempfile.mkdtemp(prefix="facelab-bench-framing-")) / f"{run.name}-template"
+    shutil.copytree(run.path, dest)
+    spec = json.loads((dest / "input.json").read_text())
+    spec["framing"] = framing_record(frame_for(spec), size=int(spec["size"]), crop_box=spec["crop_box"])
+    (dest / "input.json").write_text(json.dumps(spec, indent=1))
+    return Run.load(dest)
 
 
 def _set_threads(n: int) -> None:
@@ -302,6 +322,9 @@ def main(argv=None) -> None:
     ap.add_argument("--fastpath-backend", default="torch", help="backend of both predictors in --only fastpath")
     ap.add_argument("--data", default=None, help="the run's prepared cache, when its own is gone (the "
                                                  "agreement images are its test split)")
+    ap.add_argument("--framing", default="run", choices=("run", "template"),
+                    help="run: the run's own framing; template: the run served on the five-point template "
+                         "framing of its dataset (a copy of the run with the framing recorded)")
     ap.add_argument("--tag", default=None, help="suffix of the results file")
     args = ap.parse_args(argv)
     root, real = _data()

@@ -138,7 +138,7 @@ def test_from_run_errors(multi_run, tmp_path):
     with pytest.raises(ConfigError):
         Predictor.from_run(multi_run, backend="tflite")  # type: ignore[arg-type]
     with pytest.raises(ConfigError):
-        Predictor.from_run(multi_run, detector="mtcnn")
+        Predictor.from_run(multi_run, detector="retinaface")  # not registered
     with pytest.raises(RunError, match="export"):
         Predictor.from_run(multi_run, backend="onnx")  # not exported yet
 

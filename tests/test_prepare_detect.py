@@ -30,7 +30,8 @@ def photos(synth_folder, tmp_path_factory):
 def test_detect_counts_lists_and_records_geometry(photos, tmp_path):
     ds = prepare(photos, size=32, crop="detect", out=tmp_path / "c", progress=False)
     m = ds.meta
-    assert m["crop"] == "detect" and m["detector"] == "haar" and m["source_size"] == [250, 250]
+    assert m["crop"] == "detect" and m["detector"] == "mtcnn" and m["source_size"] == [178, 218]
+    assert m["framing"]["detector"] == "mtcnn" and m["framing"]["template"] and m["framing"]["size"] == 32
     assert m["faces"]["none"] >= 1 and m["faces"]["several"] >= 1 and m["skipped"].get("no_face", 0) >= 1
     assert any(p.kind == "no_face" and p.path.endswith("zz_blank.jpg") for p in ds.manifest.problems)
     two = ds.table[ds.table["path"].str.endswith("zz_two.jpg")]
@@ -58,7 +59,8 @@ def test_auto_detects_photos_not_crops(photos, synth_celeba, tmp_path):
 def test_predict_frames_faces_as_the_cache(photos, tmp_path, runs_dir):
     ds = prepare(photos, size=32, crop="detect", out=tmp_path / "c", progress=False)
     run = facelab.train(ds, target="label", model="logreg", progress=False, params={"n_components": 8})
-    assert run.input["detector"] == "haar" and run.input["crop_box"] == ds.meta["crop_box"]
+    assert run.input["detector"] == "mtcnn" and run.input["crop_box"] == ds.meta["crop_box"]
+    assert run.input["framing"] == ds.meta["framing"]
     from facelab.predict import Predictor
 
     p = Predictor.from_run(run)
@@ -71,6 +73,15 @@ def test_predict_frames_faces_as_the_cache(photos, tmp_path, runs_dir):
         crop = r.faces[0].crop
         diffs.append(np.abs(crop.astype(int) - ds.images[i].astype(int)).mean())
     assert diffs and np.median(diffs) < 2.0  # the same detector, box and warp: the same pixels
+
+
+def test_box_detectors_keep_the_box_framing():
+    from facelab.faces.prepare_align import detect_geometry
+
+    haar = detect_geometry(32, False, "haar")
+    assert haar["source_size"] == [250, 250] and "framing" not in haar
+    tpl = detect_geometry(32, True, "mtcnn")
+    assert tpl["framing"]["frame"] == "photo" and tpl["channels"] == 1
 
 
 def test_folder_without_faces(tmp_path):

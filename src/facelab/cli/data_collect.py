@@ -14,7 +14,7 @@ def collect_command(
     out: Path = typer.Option(Path("people"), "--out", help="Collection folder: new, empty, or an earlier collection."),
     engine: str = typer.Option("bing", "--engine", help="Image search: bing, google or baidu (needs internet access)."),
     urls: Optional[Path] = typer.Option(None, "--urls", help="CSV of class,url rows to download instead of searching."),
-    detector: str = typer.Option("haar", "--detector", help="Face detector (registry name)."),
+    detector: Optional[str] = typer.Option(None, "--detector", help="Face detector (registry name; default mtcnn)."),
     min_side: int = typer.Option(64, "--min-side", help="Smallest accepted image side, pixels."),
     max_bytes: int = typer.Option(10_000_000, "--max-bytes", help="Size cap per download, bytes."),
     timeout: float = typer.Option(10.0, "--timeout", help="Seconds per request."),

@@ -20,7 +20,8 @@ def prepare_command(
     workers: Optional[int] = typer.Option(None, "--workers", help="Decoding processes (default: all cores)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Cache folder (default: under ~/.facelab/prepared)."),
     force: bool = typer.Option(False, "--force", help="Rebuild even if a matching cache exists."),
-    detector: str = typer.Option("haar", "--detector", help="--crop detect: haar, or dlib (facelab[dlib])."),
+    detector: Optional[str] = typer.Option(None, "--detector", help="--crop detect: mtcnn (default), haar, or dlib "
+                                                                  "(facelab[dlib])."),
     no_face: str = typer.Option("skip", "--no-face", help="--crop detect: photos without a face: skip | keep."),
     several: str = typer.Option("largest", "--several", help="--crop detect: photos with several faces: "
                                                              "largest | skip."),

@@ -52,7 +52,7 @@ def register(app: typer.Typer) -> None:
         batch_size: int = typer.Option(64, help="Faces per classification batch."),
         min_face: int = typer.Option(24, help="Faces smaller than this (pixels) are reported, not classified."),
         max_side: Optional[int] = typer.Option(None, help="Detect on a copy downscaled to this longest side "
-                                                          "(default 320; raise it for small faces in big photos)."),
+                                                          "(haar: 320 by default; mtcnn: none)."),
         progress: bool = typer.Option(True, help="Show the progress bar."),
         engine: str = typer.Option("local", help="local, or spark (writes --out results.parquet; "
                                                  "needs the spark extra)."),

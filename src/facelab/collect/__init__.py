@@ -94,7 +94,7 @@ class CollectionReport:
 
 
 def collect(names: list[str] | tuple[str, ...] = (), *, per_class: int = 50, out: str | Path = "people",
-            engine: str = "bing", urls: str | Path | None = None, detector: str = "haar",
+            engine: str = "bing", urls: str | Path | None = None, detector: str | None = None,
             min_side: int = 64, max_bytes: int = 10_000_000, timeout: float = 10.0, rate: float = 2.0,
             threads: int = 4, dup_distance: int = 6, search_url: str | None = None,
             progress: bool = False) -> CollectionReport:
@@ -107,7 +107,8 @@ def collect(names: list[str] | tuple[str, ...] = (), *, per_class: int = 50, out
         out: the collection folder (new, empty, or an earlier collection).
         engine: image search for names: ``bing``, ``google`` or ``baidu`` (needs internet access).
         urls: a CSV of ``class,url`` rows to download instead of searching.
-        detector: face detector registry name (``facelab.faces.detect.DETECTORS``).
+        detector: face detector registry name (``facelab.faces.detect.DETECTORS``; default: the
+            default detector, MTCNN).
         min_side: smallest accepted image side, in pixels.
         max_bytes: size cap per download.
         timeout: seconds per request (connect, first byte, whole body).

@@ -102,14 +102,14 @@ def _faces(root: Path, paths: list[str], progress: bool, notes: list[str]) -> tu
     from ..faces.detect import get_detector
     from ..data.image import load_image
 
-    det, none, several = get_detector("haar"), [], []
+    det, none, several = get_detector(), [], []
     for p in tqdm(paths, desc="faces", unit="photo", disable=not progress):
         try:
             n = len(det.detect(load_image(p)))
         except Exception:
             continue
         (none if n == 0 else several if n > 1 else []).append(p)
-    notes.append("faces: the Haar detector, run on every photo")
+    notes.append("faces: the default face detector, run on every photo")
     return none, several
 
 

@@ -75,6 +75,14 @@ def face_aligner():
     return _FACE_ALIGNER
 
 
+def _source_framing(layout: str, source_size, size: int, box) -> dict:
+    """``{"framing": ...}`` for a dataset already in its frame (CelebA, FER2013); else nothing."""
+    from .framing import source_framing
+
+    rec = source_framing(layout, list(source_size), size, box)
+    return {"framing": rec} if rec else {}
+
+
 # -- csv rows (in the parent: the csv is read once) -------------------------------------------------
 def _csv_chunk(job: dict, pixels: list) -> list:
     """FER2013 csv rows → images file, parsed with numpy (no per-image Pillow)."""
@@ -152,7 +160,7 @@ def _reusable(out: Path, options: dict, fingerprint: str, say=lambda msg: None) 
 def prepare(data, *, size: int = 64, crop: str | None = None, grey: bool = False,
             limit: int | None = None, per_class: int | None = None, by: str | None = None,
             seed: int = 0, workers: int | None = None, out=None, progress: bool = True,
-            force: bool = False, detector: str = "haar", no_face: str = "skip",
+            force: bool = False, detector: str | None = None, no_face: str = "skip",
             several: str = "largest", runner=None) -> PreparedDataset:
     """Decode a dataset once into a prepared cache (uint8 memmap + manifest + meta.json).
 
@@ -268,7 +276,7 @@ def _decode_and_write(out: Path, root: Path, manifest, fingerprint: str, options
 
     detect = options["crop"] == "detect"
     if detect:  # the face square of the LFW framing's frame, as predict's align reproduces it
-        geometry = face_aligner().detect_geometry(options["size"], options["grey"])
+        geometry = face_aligner().detect_geometry(options["size"], options["grey"], options["detector"])
         source_size, box = tuple(geometry["source_size"]), tuple(geometry["crop_box"])
     else:
         source_size = source_size_of(table) or (options["size"], options["size"])
@@ -331,7 +339,8 @@ def _decode_and_write(out: Path, root: Path, manifest, fingerprint: str, options
         "seconds": round(seconds, 3), "images_per_s": round(n / max(seconds, 1e-9), 1),
         "decode_seconds": round(t_decode, 3), "decode_images_per_s": round(n_decoded / max(t_decode, 1e-9), 1),
         "resumed_images": n - n_decoded,
-        **(face_aligner().detect_meta(options, faces, keep) if detect else {}),
+        **(face_aligner().detect_meta(options, faces, keep) if detect else _source_framing(selected.layout,
+                                                                                           source_size, s, box)),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "complete": True,
     }
     shutil.rmtree(partial / "chunks", ignore_errors=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .align import Framing, align, crop_aligned, framing_for
 from .detect import DETECTORS, Detector, FaceBox, HaarDetector, get_detector
+from .mtcnn import MtcnnDetector
 
 
 @DETECTORS.register("dlib")
@@ -17,5 +18,5 @@ def dlib_detector(**params) -> Detector:
     return DlibDetector(**params)
 
 
-__all__ = ["DETECTORS", "Detector", "FaceBox", "Framing", "HaarDetector", "align", "crop_aligned",
+__all__ = ["DETECTORS", "Detector", "FaceBox", "Framing", "HaarDetector", "MtcnnDetector", "align", "crop_aligned",
            "framing_for", "get_detector"]

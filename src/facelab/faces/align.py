@@ -32,6 +32,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .detect import FaceBox
+from .template import invert, landmark_array, template_framing, to_frame
 
 
 @dataclass(frozen=True)
@@ -161,8 +162,37 @@ def _warp(image: np.ndarray, origin: np.ndarray, ex: np.ndarray, ey: np.ndarray,
     return np.ascontiguousarray(out)
 
 
+def align_template(image: np.ndarray, box: FaceBox, input_spec: dict, record: dict | None = None) -> np.ndarray:
+    """Crop a face by the similarity that takes its five landmarks onto the template placed in the
+    run's frame (``input_spec["framing"]``, :mod:`facelab.faces.template`), then cut the frame by
+    ``crop_box`` and resize, as the cache did.
+
+    Example:
+        >>> from facelab.faces.template import POINTS, framing_record, frame_points
+        >>> spec = {"size": 32, "crop_box": [0, 0, 1, 1], "framing": framing_record("celeba", size=32,
+        ...         crop_box=[0, 0, 1, 1])}
+        >>> lm = {k: tuple(p - 0.5) for k, p in zip(POINTS, frame_points(spec["framing"]))}
+        >>> align_template(np.zeros((218, 178, 3), np.uint8), FaceBox(50, 90, 80, 80, 1, lm), spec).shape
+        (32, 32, 3)
+    """
+    rec = record or template_framing(input_spec)
+    if rec is None:
+        raise ConfigError("the run's input has no template framing", fix="pass a run framed by a face template")
+    size, grey, (x0, y0, x1, y1) = crop_geometry(input_spec)
+    back = invert(to_frame(landmark_array(box.landmarks), rec))  # frame pixels → photo pixels
+    a, b = back[:, :2], back[:, 2]
+    fw, fh = (float(v) for v in rec["source_size"])
+    origin = a @ np.array([x0 * fw, y0 * fh]) + b
+    ex = a @ np.array([(x1 - x0) * fw / size, 0.0])
+    ey = a @ np.array([0.0, (y1 - y0) * fh / size])
+    return _warp(image, origin, ex, ey, size, grey)
+
+
 def align(image: np.ndarray, box: FaceBox, input_spec: dict, *, framing: Framing | None = None) -> np.ndarray:
     """Crop a detected face exactly as the run's cache cropped its training images.
+
+    A spec with a template ``framing`` (:mod:`facelab.faces.template`) is aligned by the face's
+    five landmarks (:func:`align_template`); any other by the fitted box :class:`Framing`.
 
     Args:
         image: the photo, uint8 HxWx3 RGB (or HxWx1 / HxW grey), EXIF-upright.
@@ -180,6 +210,8 @@ def align(image: np.ndarray, box: FaceBox, input_spec: dict, *, framing: Framing
         >>> align(np.zeros((480, 640, 3), np.uint8), FaceBox(300, 200, 100, 100, 1), spec).shape
         (64, 64, 3)
     """
+    if framing is None and template_framing(input_spec) is not None:
+        return align_template(image, box, input_spec)
     size, grey, (x0, y0, x1, y1) = crop_geometry(input_spec)
     fr = framing or framing_for(input_spec)
     tl, tr, _, bl = frame_corners(box, fr)

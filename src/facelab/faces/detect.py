@@ -1,7 +1,8 @@
-"""Face detection: typed face boxes behind a small protocol, OpenCV Haar cascades by default.
+"""Face detection: typed face boxes behind a small protocol; the Haar cascade detector.
 
-The default detector needs no download: it uses the cascades that ship with
-``opencv-python-headless``. It finds frontal faces on a downscaled grey copy of the photo, then
+The default detector (:data:`DEFAULT_DETECTOR`) is MTCNN (:mod:`facelab.faces.mtcnn`): boxes,
+five landmarks and a face probability. The Haar detector here needs no download: it uses the
+cascades that ship with ``opencv-python-headless``. It finds frontal faces on a downscaled grey copy of the photo, then
 looks for the two eyes in the upper part of each face to estimate the in-plane rotation (the
 ``angle`` of :class:`FaceBox`). When nothing is found it retries on copies rotated by ±30° and
 finally with the profile cascade (both directions), so that tilted and turned faces are not lost.
@@ -26,7 +27,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..registry import Registry
 
 
@@ -86,7 +87,7 @@ class Detector(Protocol):
 DETECTORS: Registry[type] = Registry("detector")
 
 #: The detector used wherever none is named (prepare, predict, serve, collect, review, galleries).
-DEFAULT_DETECTOR = "haar"
+DEFAULT_DETECTOR = "mtcnn"
 
 
 def get_detector(name: str | None = None, **params) -> Detector:
@@ -96,7 +97,13 @@ def get_detector(name: str | None = None, **params) -> Detector:
         >>> get_detector("haar").detect(np.zeros((100, 100, 3), np.uint8))
         []
     """
-    return DETECTORS.get(name or DEFAULT_DETECTOR)(**params)
+    name = name or DEFAULT_DETECTOR
+    factory = DETECTORS.get(name)
+    try:
+        return factory(**params)
+    except TypeError as e:  # a setting this detector does not have
+        raise ConfigError(f"the {name} detector does not take {sorted(params)}: {e}",
+                          fix="drop the option, or choose the detector it belongs to (--detector haar)") from None
 
 
 def to_grey(image: np.ndarray) -> np.ndarray:

@@ -1,10 +1,11 @@
 """Photos aligned at prepare (``facelab data prepare PHOTOS --crop detect``).
 
 A folder of photos (a face ~40% of the frame, sometimes with other people) is cached as faces
-framed exactly as ``predict`` frames them: each photo → faces detected → the chosen face (the
-largest) → :func:`facelab.faces.align.align` with the geometry recorded in the cache's meta
-(:func:`detect_geometry`). A run trained on the cache copies that geometry into its
-``input.json`` (with the detector's name), so ``predict`` crops new photos the same way.
+framed exactly as ``predict`` frames them: each photo → faces detected (the default detector,
+MTCNN) → the chosen face (the largest) → :func:`facelab.faces.align.align` with the geometry
+recorded in the cache's meta (:func:`detect_geometry`: the five-point template's frame and its
+``framing`` record). A run trained on the cache copies that geometry and record into its
+``input.json``, so ``predict`` crops new photos the same way.
 
 Photos with no face are skipped (``--no-face skip``, default; listed as ``no_face`` problems of
 the manifest) or kept as their centred square (``--no-face keep``); photos with several faces keep
@@ -13,7 +14,7 @@ records ``n_faces`` and the chosen box (``face_x``, ``face_y``, ``face_w``, ``fa
 manifest.
 
 :func:`looks_like_photos` is the cheap check behind ``--crop auto``: a few images through the
-Haar detector; photos whose faces fill well under the frame are photos, not face crops.
+default detector; photos whose faces fill well under the frame are photos, not face crops.
 
 Example:
     >>> g = detect_geometry(64, False)
@@ -38,9 +39,22 @@ NO_FACE = ("skip", "keep")
 SEVERAL = ("largest", "skip")
 
 
-def detect_geometry(size: int, grey: bool) -> dict:
-    """The cache geometry of a ``--crop detect`` cache: the LFW framing's 250×250 frame and the
-    face's square in it (what ``align`` reproduces at predict time)."""
+def detect_geometry(size: int, grey: bool, detector: str = "haar") -> dict:
+    """The cache geometry of a ``--crop detect`` cache (what ``align`` reproduces at predict time).
+
+    With the template's detector (``mtcnn``): the CelebA frame placed by the five landmarks
+    (:mod:`facelab.faces.template`, frame ``photo``) and its centred square — a photo prepared
+    this way is framed like a CelebA ``square`` crop; the record is the geometry's ``framing``.
+    With another detector: the LFW framing's 250×250 frame and the face's square in it.
+    """
+    from .template import FRAMES, TEMPLATE_DETECTOR, framing_record
+
+    if detector == TEMPLATE_DETECTOR:
+        w, h = FRAMES["photo"].source_size
+        box = [0.0, round((h - w) / 2 / h, 6), 1.0, round((h + w) / 2 / h, 6)]
+        return {"size": int(size), "grey": bool(grey), "channels": 1 if grey else 3, "crop_box": box,
+                "source_size": [w, h], "layout": "folder",
+                "framing": framing_record("photo", size=size, crop_box=box, detector=detector)}
     half = CROP_SIDES / LFW.width / 2
     cx, cy = 0.5 - LFW.dx / LFW.width, 0.5 - LFW.dy / LFW.width  # the face centre in the frame
     box = [cx - half, cy - half, cx + half, cy + half]
@@ -123,7 +137,7 @@ def looks_like_photos(paths: list[str], sample: int = 12, seed: int = 0) -> tupl
 
     rng = np.random.default_rng(seed)
     pick = [paths[i] for i in rng.choice(len(paths), min(sample, len(paths)), replace=False)]
-    det = get_detector("haar")
+    det = get_detector()
     fills, none = [], 0
     for p in pick:
         try:
@@ -146,10 +160,13 @@ def looks_like_photos(paths: list[str], sample: int = 12, seed: int = 0) -> tupl
                   "photos, so faces are detected and aligned")
 
 
-def detect_options(detector: str, no_face: str, several: str) -> dict:
-    """The options that key a ``--crop detect`` cache (checked here: bad ones fail before work)."""
+def detect_options(detector: str | None, no_face: str, several: str) -> dict:
+    """The options that key a ``--crop detect`` cache (checked here: bad ones fail before work;
+    no detector: :data:`~facelab.faces.detect.DEFAULT_DETECTOR`)."""
     from ..errors import ConfigError
-    from .detect import get_detector
+    from .detect import DEFAULT_DETECTOR, get_detector
+
+    detector = detector or DEFAULT_DETECTOR
 
     if no_face not in NO_FACE:
         raise ConfigError(f"unknown --no-face {no_face!r}", fix="use --no-face skip or --no-face keep")
@@ -220,9 +237,11 @@ def check_faces(faces: dict, failures: list, n: int, root, say) -> None:
 def detect_meta(options: dict, faces: dict, keep) -> dict:
     """What a ``--crop detect`` cache's meta.json records: the detector, the geometry and the counts."""
     nf = faces["n_faces"]
-    return {"detector": options["detector"], "layout_framing": "lfw",
-            "framing": {"dx": LFW.dx, "dy": LFW.dy, "width": LFW.width, "source_size": list(LFW.source_size),
-                        "crop_sides": CROP_SIDES},
+    geometry = detect_geometry(options["size"], options["grey"], options["detector"])
+    framing = geometry.get("framing") or {
+        "dx": LFW.dx, "dy": LFW.dy, "width": LFW.width, "source_size": list(LFW.source_size), "crop_sides": CROP_SIDES}
+    return {"detector": options["detector"], "layout_framing": "template" if "framing" in geometry else "lfw",
+            "framing": framing,
             "faces": {"photos": int(len(nf)), "one": int(np.sum(nf == 1)), "none": int(np.sum(nf == 0)),
                       "several": int(np.sum(nf >= 2)), "kept": int(len(keep)),
                       "no_face": options["no_face"], "several_policy": options["several"]}}

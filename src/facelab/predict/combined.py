@@ -2,10 +2,9 @@
 shipped with facelab (the 40 CelebA attributes and the 7 FER2013 emotions) and reports one row
 per face with all their outputs.
 
-The photo is decoded once and its faces found once (when the models use the same detector
-with the same settings, as the shipped ones do), so every model sees the same faces in the same
-order; each model then frames the faces with its own training geometry (a CelebA crop is
-tighter than a FER2013 one, RGB against grey).
+The photo is decoded once and its faces found once per detector in use (the shipped models share
+one), so every model sees the same faces in the same order; each model then frames the faces
+with its own training geometry (a CelebA crop is tighter than a FER2013 one, RGB against grey).
 
 Example: docs/python.md#several-models-on-one-photo.
 """
@@ -26,8 +25,9 @@ class CombinedPredictor:
     """Apply several :class:`Predictor` s to the same photos and merge their outputs per face.
 
     Args:
-        predictors: built with the same detector and settings; their class names must not
-            overlap (an attribute and an emotion never share a name).
+        predictors: their class names must not overlap (an attribute and an emotion never share
+            a name). Models framed by the same detector share one search of each photo; each
+            model frames the faces with its own framing.
     """
 
     kind = "combined"
@@ -56,63 +56,45 @@ class CombinedPredictor:
 
     @staticmethod
     def _merge(results: list[PhotoResult]) -> PhotoResult:
+        """The first model's faces, each with the outputs of the other models' face at the same
+        place (the same box when they share a detector; the most overlapping one otherwise)."""
+        from ..faces.detect import box_iou
+
         first = results[0]
         for other in results[1:]:
-            if len(other.faces) != len(first.faces):  # cannot happen with one detector; say so if it does
-                first.note = (first.note + "; " if first.note else "") + \
-                    f"a second model found {len(other.faces)} faces, not {len(first.faces)}: its outputs are left out"
-                continue
-            for f, g in zip(first.faces, other.faces):
+            free = list(other.faces)
+            for f in first.faces:
+                g = max(free, key=lambda g: box_iou(f.box, g.box), default=None)
+                if g is None or box_iou(f.box, g.box) < 0.3:
+                    continue
+                free.remove(g)
                 f.probabilities.update(g.probabilities)
                 f.labels.extend(g.labels)
                 if g.verdict:  # one verdict per model, e.g. "not Smiling 0.88; happy 0.70"
                     f.verdict = f"{f.verdict}; {g.verdict}" if f.verdict else g.verdict
+            if free:  # a face only the other model's detector found
+                first.note = (first.note + "; " if first.note else "") + \
+                    f"a second model found {len(free)} face(s) the first did not: their outputs are left out"
         return first
 
     def predict(self, image_or_path, *, aligned: bool = False, keep_crops: bool = False) -> PhotoResult:
-        """Like :meth:`Predictor.predict`, with every model's outputs on each face. A photo file
-        (or its bytes) is decoded once and the pixels handed to every model; ``aligned`` files are
-        decoded by each model, as each frames them with its own crop."""
-        src, name = image_or_path, None
-        if not aligned and not isinstance(src, np.ndarray):
-            from ..data.image import load_image
-            from ..errors import FacelabError
-
-            name = "<bytes>" if isinstance(src, (bytes, bytearray, memoryview)) else str(src)
-            try:
-                src = load_image(src)  # what Predictor.predict would do, once instead of per model
-            except FacelabError as e:
-                return PhotoResult(name, 0, 0, error=e.message)
-        if not aligned and self._one_detector():
-            result = self._detect_once(src, keep_crops)
-        else:
-            result = self._merge([p.predict(src, aligned=aligned, keep_crops=keep_crops and i == 0)
-                                  for i, p in enumerate(self.predictors)])
-        if name is not None:
-            result.source = name
-        return result
-
-    def _one_detector(self) -> bool:
-        """Whether every model finds faces the same way (then the photo is searched once)."""
-        first = self.predictors[0]
-        return all(p.detector_name == first.detector_name and p.detector_params == first.detector_params
-                   and not p.fast for p in self.predictors)
-
-    def _detect_once(self, src, keep_crops: bool) -> PhotoResult:
-        from ..errors import FacelabError
-        from .pending import check_array
-
-        try:
-            img = check_array(src)
-        except FacelabError as e:  # as Predictor.predict answers a wrong array
-            return PhotoResult("<array>", 0, 0, error=e.message)
-        try:
-            boxes = self.predictors[0].detector.detect(img)
-        except FacelabError as e:
-            return PhotoResult("<array>", img.shape[1], img.shape[0], error=e.message)
-        with self._classify_lock:  # the models run one photo at a time; searches run in parallel
-            return self._merge([p.predict_faces(img, boxes, keep_crops=keep_crops and i == 0)
+        """Like :meth:`Predictor.predict`, with every model's outputs on each face. A photo is
+        decoded once and searched once per detector in use (:func:`~facelab.predict.fastpath.
+        prepare_photo`); ``aligned`` files are decoded by each model, as each frames them with its
+        own crop."""
+        if aligned:
+            return self._merge([p.predict(image_or_path, aligned=True, keep_crops=keep_crops and i == 0)
                                 for i, p in enumerate(self.predictors)])
+        from .fastpath import prepare_photo
+
+        src = image_or_path
+        name = "<array>" if isinstance(src, np.ndarray) else \
+            "<bytes>" if isinstance(src, (bytes, bytearray, memoryview)) else str(src)
+        photo = prepare_photo(src, name, self.predictors)
+        with self._classify_lock:  # the models run one photo at a time; searches run in parallel
+            for i, (p, pending) in enumerate(zip(self.predictors, photo.pending)):
+                p._finish([pending], keep_crops and i == 0)
+        return self._merge([pending.result for pending in photo.pending])
 
     def predict_faces_many(self, items: list, *, name: str = "<frame>") -> list[PhotoResult]:
         """Every model on the faces ``boxes`` of each ``(image, boxes)`` (found once, elsewhere)."""
@@ -130,7 +112,7 @@ class CombinedPredictor:
         """Like :meth:`Predictor.predict_batch`: one result per source, in order. With one
         detector for all models, ``workers`` threads each decode and search a photo once."""
         sources = list(sources)
-        if not kw.get("aligned") and self._one_detector():
+        if not kw.get("aligned"):
             yield from self._batch_detect_once(sources, workers=kw.get("workers"),
                                                progress=kw.get("progress", False),
                                                keep_crops=kw.get("keep_crops", False))

@@ -147,33 +147,20 @@ class Predictor:
 
     def _prepare(self, src, aligned: bool) -> Pending:
         """Decode, detect and align one photo (thread-safe; no classification)."""
-        from ..data.image import load_image
+        from .fastpath import prepare_photo
 
         name = self._source_name(src)
         if aligned and not isinstance(src, np.ndarray):
             return self._prepare_aligned_file(src, name)
-        if self.fast and not aligned:
-            from .fastpath import prepare_photo
-
+        if not aligned:
             return prepare_photo(src, name, [self]).pending[0]
         try:
-            if isinstance(src, np.ndarray):
-                img = check_array(src)
-            else:
-                img = load_image(src)
+            img = check_array(src)
         except FacelabError as e:
             return Pending(PhotoResult(name, 0, 0, error=e.message), [], [])
         h, w = img.shape[:2]
-        res = PhotoResult(name, w, h)
-        if aligned:
-            res.faces.append(FaceResult(0, FaceBox(0.0, 0.0, float(w), float(h), 1.0), note="aligned input"))
-            return Pending(res, [crop_aligned(img, self.input_spec)], [0])
-        try:
-            boxes = self.detector.detect(img)
-        except FacelabError as e:
-            res.error = e.message
-            return Pending(res, [], [])
-        return self.frame_faces(img, boxes, res)
+        res = PhotoResult(name, w, h, [FaceResult(0, FaceBox(0.0, 0.0, float(w), float(h), 1.0), note="aligned input")])
+        return Pending(res, [crop_aligned(img, self.input_spec)], [0])
 
     def frame_faces(self, img: np.ndarray, boxes: list[FaceBox], res: PhotoResult, *,
                     to_photo: float = 1.0) -> Pending:

@@ -2,8 +2,8 @@
 
 Embed models (:mod:`facelab.models.embed`) take the face's dlib descriptor, computed from the
 photo through dlib's own face chip — as their training descriptors were computed from the source
-photos. Runs trained on a cache aligned at prepare (``--crop detect``) name the detector that
-framed their faces, so the predictor frames faces the same way.
+photos. A run names the detector that framed its faces (its ``framing`` record, or the
+``detector`` of a cache aligned at prepare), so the predictor frames faces the same way.
 """
 from __future__ import annotations
 
@@ -13,7 +13,16 @@ import numpy as np
 
 
 def run_detector(input_spec: dict) -> str:
-    """The detector a run's faces were framed with (``input.json`` ``detector``), else ``haar``."""
+    """The detector a run's faces were framed with: its ``framing`` record's, else ``input.json``'s
+    ``detector`` (aligned at prepare), else ``haar`` (runs framed by the Haar box keep it).
+
+    Example:
+        >>> run_detector({}), run_detector({"detector": "dlib"}), run_detector({"framing": {"detector": "mtcnn"}})
+        ('haar', 'dlib', 'mtcnn')
+    """
+    rec = input_spec.get("framing")
+    if isinstance(rec, dict) and rec.get("detector"):
+        return str(rec["detector"])
     return str(input_spec.get("detector") or "haar")
 
 

@@ -259,6 +259,9 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
                       normalization="x = (uint8 / 255 - mean) / std per channel; NCHW")
         if meta.get("detector"):  # aligned at prepare (--crop detect): predict frames faces the same way
             input_["detector"] = meta["detector"]
+        framing = meta.get("framing")
+        if isinstance(framing, dict) and framing.get("template"):  # the five-point template framing
+            input_["framing"] = framing
         cfg.save(path / CONFIG)
         artifacts.write_json(path / TASK, task.to_dict())
         artifacts.write_json(path / INPUT, input_)

