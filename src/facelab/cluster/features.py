@@ -94,7 +94,7 @@ def run_features(images: np.ndarray, run: str, *, batch: int = 1024, progress: b
     if progress:
         from tqdm.auto import tqdm
 
-        it = tqdm(it, desc=f"embed ({r.name})", unit="batch")
+        it = tqdm(it, desc=f"embed ({r.name})", unit="batch", disable=None)
     parts = [r.embed(np.asarray(images[i:i + batch])) for i in it]
     X = np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
     return X.astype(np.float32), f"penultimate layer of run {r.name} ({X.shape[1]} features)"

@@ -221,7 +221,7 @@ def cluster(data, *, features: str = "pixels", k=range(5, 16), components=DEFAUL
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(comps) * len(ks), desc="k-means sweep", unit="fit")
+        bar = tqdm(total=len(comps) * len(ks), desc="k-means sweep", unit="fit", disable=None)
     gs = grid_sweep(Z, comps, ks, silhouette_sample=silhouette_sample, seed=seed, algorithm=algorithm,
                     progress=(lambda: bar.update()) if bar else None)
     if bar:

@@ -185,7 +185,7 @@ def predict_split(run, *, data=None, split: str = "test", batch: int = 512, prog
     y = true_labels(ds, run.task, ds.path)[rows]
     out = []
     t0 = time.perf_counter()
-    for i in tqdm(range(0, len(rows), batch), desc=f"predict {split}", unit="batch", disable=not progress,
+    for i in tqdm(range(0, len(rows), batch), desc=f"predict {split}", unit="batch", disable=None if progress else True,
                   leave=False):
         x = np.asarray(ds.images[rows[i:i + batch]])
         from ..models.embed import dataset_inputs, run_wants_descriptors
@@ -233,7 +233,8 @@ def evaluate(run, *, data=None, split: str = "test", groups=None, out=None, top_
         split: ``test`` (default), ``val`` or ``train``; an empty split falls back to ``val``.
         groups: attribute columns to break results down by (list or comma-separated string);
             default ``Male`` and ``Young`` when the data has them.
-        out: output folder; default ``runs/<name>/eval/<split>[-<data-name>]``.
+        out: output folder; default ``runs/<name>/eval/<split>[-<data-name>]`` (for a model shipped
+            with facelab, ``$FACELAB_HOME/eval/<name>-<key>/<split>[-<data-name>]``).
         top_k: images in the top-losses grid.
 
     Example:
@@ -245,8 +246,8 @@ def evaluate(run, *, data=None, split: str = "test", groups=None, out=None, top_
     run = Run.load(run)
     pred = predict_split(run, data=data, split=split, progress=progress)
     ds = open_prepared(pred.data)
-    kind, labels = pred.kind, pred.labels
-    scores = M.score(pred.y, pred.prob, kind, labels)
+    kind = pred.kind
+    scores = M.score(pred.y, pred.prob, kind, pred.labels)
 
     group_cols = _group_columns(groups, ds)
     tables = {g: ds.table[g].to_numpy()[pred.rows] for g in group_cols}
@@ -254,10 +255,24 @@ def evaluate(run, *, data=None, split: str = "test", groups=None, out=None, top_
     subgroups = M.subgroup_table(pred.y, pred.prob, kind, tables, names) if group_cols else pd.DataFrame()
 
     suffix = "" if data is None else f"-{Path(data).name}"
-    folder = Path(out) if out is not None else Path(run.path) / "eval" / f"{pred.split}{suffix}"
-    from ..outputs import claim_folder, folder_with_files  # never write into a user's folder
+    from ..runs.derived import eval_root  # a shipped model's reports go under $FACELAB_HOME
+
+    folder = Path(out) if out is not None else eval_root(run.path) / f"{pred.split}{suffix}"
+    from ..outputs import claim_folder, folder_with_files, writing  # never write into a user's folder
 
     folder = claim_folder(folder, what="evaluation folder", recognise=folder_with_files("metrics.json"))
+    with writing(folder, "evaluation report"):
+        return _write_report(run, pred, ds, scores, subgroups, folder, top_k)
+
+
+def _write_report(run, pred: Prediction, ds, scores, subgroups: pd.DataFrame, folder: Path,
+                  top_k: int) -> EvalReport:
+    """The figures and tables, then ``report.md``, then ``metrics.json`` last (atomically): a
+    folder without ``metrics.json`` is an unfinished report."""
+    from ..outputs import write_text
+
+    kind, labels = pred.kind, pred.labels
+    (folder / "metrics.json").unlink(missing_ok=True)  # an older report's: not this one's
     files: dict[str, Path] = {}
     title = f"{run.name} · {pred.split} · n={len(pred.y)}"
     if kind == "multilabel":
@@ -286,8 +301,8 @@ def evaluate(run, *, data=None, split: str = "test", groups=None, out=None, top_
                         files=files, notes=pred.notes)
     files["metrics"] = folder / "metrics.json"
     files["report"] = folder / "report.md"
-    (folder / "metrics.json").write_text(json.dumps(report.to_dict(), indent=2))
-    (folder / "report.md").write_text(_markdown(report))
+    write_text(folder / "report.md", _markdown(report), "evaluation report")
+    write_text(folder / "metrics.json", json.dumps(report.to_dict(), indent=2), "evaluation report")
     return report
 
 

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ConfigError, DataError, RunError
+from ..names import check_name
 from ..paths import runs_root
 from . import run as layout
 from .dcgan import SIZES, build, from_uint8, to_uint8
@@ -336,7 +337,7 @@ class _Trainer:
                 done = 0
                 t0 = time.time()
                 bar = tqdm(total=n_steps, desc=f"epoch {epoch}" + (f"/{target}" if target else ""),
-                           disable=not self.progress, leave=False, unit="step")
+                           disable=None if self.progress else True, leave=False, unit="step")
                 last = False
                 for _ in range(n_steps):
                     x, y = self._batch(self._next_indices(bs))
@@ -477,7 +478,7 @@ def train_gan(data, *, size: int | None = None, minutes: float | None = None, ep
         for k in ("nz", "ngf", "ndf", "batch_size", "epoch_images", "quality_samples"):
             if int(cfg[k]) < 1:
                 raise ConfigError(f"{k} must be at least 1, not {cfg[k]}", fix=f"see the defaults: {DEFAULTS}")
-        path = runs_root() / (name or _new_name(cfg))
+        path = runs_root() / (check_name(name, what="generator run") if name else _new_name(cfg))
         if (path / layout.CONFIG).exists():
             raise RunError(f"the run {path.name} exists", path=path,
                            fix="pass another --name, or continue it with --resume")

@@ -1,0 +1,133 @@
+"""What a new user meets with odd inputs and faults: a full disk, a name that leaves the runs
+folder, data framed otherwise than a run, a read-only install, output piped to a log, a served
+run that does not answer. Each behaviour is checked through the public API or the CLI."""
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facelab.errors import ConfigError, DataError, FacelabError
+from predict_support import face, paste, trained_run
+
+FAST_GAN = dict(ngf=8, ndf=8, nz=16, batch_size=32, epoch_images=96, quality_every=0, threads=1, progress=False)
+
+
+def _env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "TERMINAL_WIDTH", "TQDM_MININTERVAL")}
+    env.update(OMP_NUM_THREADS="1", **extra)
+    return env
+
+
+def _cli(*args, timeout=300, memory_gb: float | None = None, **env):
+    def limit():  # a runaway process fails fast instead of taking the machine's memory
+        if memory_gb:
+            cap = int(memory_gb * 2**30)
+            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+    return subprocess.run([sys.executable, "-m", "facelab.cli.main", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, env=_env(**env), preexec_fn=limit)
+
+
+def _files(folder: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture()
+def package_untouched():
+    """Fails the test when anything inside the installed package's model folder changed, and puts
+    it back as it was (a failing test leaves the checkout clean)."""
+    from facelab.pretrained import shipped_root
+
+    root = shipped_root()
+    before = _files(root)
+    yield root
+    after = _files(root)
+    for rel in set(after) - set(before):
+        (root / rel).unlink()
+    assert after == before, sorted(set(after) ^ set(before)) or "a shipped file was rewritten"
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory) -> Path:
+    from PIL import Image
+
+    path = tmp_path_factory.mktemp("photo") / "photo.jpg"
+    Image.fromarray(paste([face(1)], seed=1)).save(path)
+    return path
+
+
+# -- a full disk ------------------------------------------------------------------------------
+
+def test_predict_to_a_full_disk_fails_with_a_clear_error_and_bounded_memory(photo):
+    r = _cli("predict", photo, "--out", "/dev/full", "--no-progress", memory_gb=4, timeout=240)
+    assert r.returncode == 2, r.stderr[-3000:]
+    assert "/dev/full" in r.stderr and "no space left on device" in r.stderr, r.stderr[-3000:]
+    assert "Traceback" not in r.stderr
+
+
+# -- one name rule ----------------------------------------------------------------------------
+
+def test_a_generator_run_name_that_leaves_the_runs_folder_is_refused(prepared_celeba, runs_dir):
+    from facelab.generate.train import train_gan
+
+    with pytest.raises(ConfigError, match="refused generator run name"):
+        train_gan(prepared_celeba, epochs=1, name="../elsewhere", **FAST_GAN)
+    assert not (runs_dir.parent / "elsewhere").exists()
+
+
+def test_every_name_goes_through_the_one_checker():
+    from facelab.names import check_name
+    from facelab.runs import listing
+
+    assert listing.check_name is check_name
+    for bad in ("../x", "a/b", "..", ".hidden", "", "a\\b"):
+        with pytest.raises(ConfigError):
+            check_name(bad)
+
+
+# -- the installed package is never written to -------------------------------------------------
+
+def test_exporting_a_shipped_model_writes_under_facelab_home_and_predict_onnx_finds_it(
+        package_untouched, photo, tmp_path, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    from facelab.predict.export import export_onnx
+    from facelab.predict.predictor import Predictor
+
+    monkeypatch.setenv("FACELAB_HOME", str(tmp_path / "home"))
+    res = export_onnx("fer-emotions")
+    assert res.path.is_relative_to(tmp_path / "home"), res.path
+    assert res.path.is_file() and res.path.with_suffix(".json").is_file()
+    onnx = Predictor.from_run("fer-emotions", backend="onnx")
+    torch_ = Predictor.from_run("fer-emotions")
+    a, b = onnx.predict(photo), torch_.predict(photo)
+    assert len(a.faces) == len(b.faces) == 1
+    assert np.allclose(list(a.faces[0].probabilities.values()), list(b.faces[0].probabilities.values()),
+                       atol=1e-3)
+
+
+def test_evaluating_a_shipped_model_writes_its_report_under_facelab_home(package_untouched, synth_fer,
+                                                                          tmp_path, monkeypatch):
+    from facelab.evaluate.report import evaluate
+
+    monkeypatch.setenv("FACELAB_HOME", str(tmp_path / "home"))
+    rep = evaluate("fer-emotions", data=synth_fer, progress=False)
+    assert Path(rep.out).is_relative_to(tmp_path / "home"), rep.out
+    assert (Path(rep.out) / "metrics.json").is_file()
+    assert str(rep.out) in rep.summary()
+
+
+# -- output piped to a log ----------------------------------------------------------------------
+
+def test_piped_commands_write_no_progress_bars(synth_celeba, tmp_path):
+    r = _cli("data", "prepare", synth_celeba, "--size", "16", "--limit", "200", "--out", tmp_path / "c",
+             FACELAB_HOME=str(tmp_path / "home"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "\r" not in r.stderr and "%|" not in r.stderr, r.stderr[-2000:]
+    assert "prepared 200 images" in r.stderr  # one line for the stage
