@@ -131,3 +131,39 @@ def test_piped_commands_write_no_progress_bars(synth_celeba, tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     assert "\r" not in r.stderr and "%|" not in r.stderr, r.stderr[-2000:]
     assert "prepared 200 images" in r.stderr  # one line for the stage
+
+
+# -- a run is scored on faces framed as it was trained -----------------------------------------
+
+@pytest.fixture(scope="module")
+def square_run(prepared_celeba):
+    return trained_run(prepared_celeba.path, target="Smiling", model="logreg", name="hardening-square")
+
+
+def test_evaluating_on_a_cache_framed_otherwise_reframes_it_from_its_source(square_run, synth_celeba, tmp_path):
+    from facelab.data.cache import prepare
+    from facelab.data.prepared import open_prepared
+    from facelab.evaluate.report import evaluate
+
+    face_cache = prepare(synth_celeba, size=32, crop="face", out=tmp_path / "face32", progress=False)
+    rep = evaluate(square_run, data=face_cache.path, out=tmp_path / "rep", progress=False)
+    used = open_prepared(rep.data)
+    assert Path(rep.data) != face_cache.path
+    assert used.meta["crop"] == square_run.input["crop"] == "square" and used.size == 32
+    assert any("framed otherwise" in n for n in rep.notes), rep.notes
+
+
+def test_evaluating_on_a_cache_framed_otherwise_without_its_source_is_refused(square_run, tmp_path):
+    import shutil
+
+    from facelab.data.cache import prepare
+    from facelab.data.synth import synthesize
+    from facelab.evaluate.report import evaluate
+
+    src = synthesize(tmp_path / "src", kind="celeba", n=120, seed=3)
+    cache = prepare(src, size=24, crop="face", out=tmp_path / "face24", progress=False)
+    shutil.rmtree(src)
+    with pytest.raises(DataError) as e:
+        evaluate(square_run, data=cache.path, out=tmp_path / "rep", progress=False)
+    msg = str(e.value)
+    assert "24 px, crop face" in msg and "32 px, crop square" in msg, msg

@@ -161,6 +161,13 @@ def predict_split(run, *, data=None, split: str = "test", batch: int = 512, prog
                      f"geometry ({inp.get('size')} px, {inp.get('crop')} crop)")
     else:
         ds = data if isinstance(data, PreparedDataset) else open_prepared(path)
+    from ..models.embed import dataset_inputs, run_wants_descriptors
+
+    if data is not None and not run_wants_descriptors(run):  # never scored on faces framed otherwise
+        from .framing import matching_cache
+
+        ds, note = matching_cache(run.input, ds, progress=progress)
+        notes += [note] if note else []
     if split not in ("train", "val", "test"):
         raise DataError(f"unknown split {split!r}", fix="use train, val or test")
     rows = ds.split(split)
@@ -180,16 +187,12 @@ def predict_split(run, *, data=None, split: str = "test", batch: int = 512, prog
     if channels != ds.channels:
         raise DataError(f"the run expects {channels}-channel images, {ds.path} has {ds.channels}",
                         path=ds.path, fix="prepare the data with the run's --grey setting")
-    if size != ds.size:
-        notes.append(f"images resized from {ds.size} to the run's {size} px on the fly")
     y = true_labels(ds, run.task, ds.path)[rows]
     out = []
     t0 = time.perf_counter()
     for i in tqdm(range(0, len(rows), batch), desc=f"predict {split}", unit="batch", disable=None if progress else True,
                   leave=False):
         x = np.asarray(ds.images[rows[i:i + batch]])
-        from ..models.embed import dataset_inputs, run_wants_descriptors
-
         if run_wants_descriptors(run):  # embed models: descriptors of the source photos
             x = dataset_inputs(run.model(), ds, rows[i:i + batch])
         elif size != ds.size:
