@@ -167,3 +167,26 @@ def test_evaluating_on_a_cache_framed_otherwise_without_its_source_is_refused(sq
         evaluate(square_run, data=cache.path, out=tmp_path / "rep", progress=False)
     msg = str(e.value)
     assert "24 px, crop face" in msg and "32 px, crop square" in msg, msg
+
+
+# -- a dataset folder is prepared with the geometry a command needs ----------------------------
+
+def test_generate_train_on_a_dataset_folder_prepares_it_at_the_gan_size(runs_dir, tmp_path, monkeypatch):
+    from facelab.data.synth import synthesize
+    from facelab.generate.train import train_gan
+
+    monkeypatch.setenv("FACELAB_HOME", str(tmp_path / "home"))
+    src = synthesize(tmp_path / "celeba", kind="celeba", n=150, seed=4)
+    run = train_gan(src, size=32, epochs=1, name="gan-from-folder", **FAST_GAN)
+    assert run.size == 32 and run.status == "finished"
+
+
+def test_cluster_with_a_run_s_features_prepares_the_folder_at_the_run_s_size(square_run, tmp_path, monkeypatch):
+    from facelab.cluster.report import cluster
+    from facelab.data.synth import synthesize
+
+    monkeypatch.setenv("FACELAB_HOME", str(tmp_path / "home"))
+    src = synthesize(tmp_path / "celeba", kind="celeba", n=120, seed=5)
+    rep = cluster(src, features=f"run:{square_run.path}", k=[2, 3], out=tmp_path / "rep", progress=False,
+                  tsne_sample=50)
+    assert rep.n == 120 and rep.dims > 0

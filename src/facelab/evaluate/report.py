@@ -164,7 +164,8 @@ def predict_split(run, *, data=None, split: str = "test", batch: int = 512, prog
     from ..models.embed import dataset_inputs, run_wants_descriptors
 
     if data is not None and not run_wants_descriptors(run):  # never scored on faces framed otherwise
-        from .framing import matching_cache
+        from ..data.framing import matching_cache
+        from ..faces import prepare_align  # noqa: F401  (frames detected faces when a run's crop is "detect")
 
         ds, note = matching_cache(run.input, ds, progress=progress)
         notes += [note] if note else []

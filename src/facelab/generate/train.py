@@ -436,13 +436,15 @@ def train_gan(data, *, size: int | None = None, minutes: float | None = None, ep
         DataError: a cache with fewer than 64 training images. ConfigError: bad options, or a resume
         whose cache differs in size or channels from the run's.
     """
-    from ..data.prepared import PreparedDataset, open_prepared
+    from ..data.ensure import ensure_prepared
+    from ..data.prepared import PreparedDataset
     from ..train.trainer import default_threads
 
     unknown = set(options) - set(DEFAULTS)
     if unknown:
         raise ConfigError(f"unknown option(s) {', '.join(sorted(unknown))}", fix=f"use some of: {', '.join(DEFAULTS)}")
-    ds = data if isinstance(data, PreparedDataset) else open_prepared(data)
+    # a dataset folder is prepared at the GAN's size, as `facelab train` prepares its own
+    ds = data if isinstance(data, PreparedDataset) else ensure_prepared(data, size=size or 64, progress=progress)
     torch.set_num_threads(threads or default_threads())
     if resume:
         path = layout.GeneratorRun.load(name if resume is True else resume).path if (resume is not True or name) else None

@@ -52,8 +52,8 @@ def describe(d: dict) -> str:
 
 def _source(meta: dict) -> Path | None:
     """The source folder a cache was prepared from, when it is still there and is a dataset."""
-    from ..data.ensure import source_layout
-    from ..data.prepared import META_FILE
+    from .ensure import source_layout
+    from .prepared import META_FILE
 
     root = (meta.get("source") or {}).get("root")
     if not root or not Path(root).is_dir() or (Path(root) / META_FILE).is_file():
@@ -83,10 +83,10 @@ def matching_cache(run_input: dict, ds, *, progress: bool = True):
                         fix="evaluate on the dataset folder (it is prepared with the run's framing), or "
                             f"prepare the data with --size {run_input.get('size')} --crop {run_input.get('crop')}"
                             + (" --grey" if int(run_input.get("channels") or 3) == 1 else ""))
-    from ..data.cache import prepare
+    from .cache import face_aligner, prepare
 
     if run_input.get("crop") == "detect":
-        from ..faces import prepare_align  # noqa: F401  (registers the face aligner prepare uses)
+        face_aligner()  # a clear error when the aligner that frames detected faces is not loaded
     kw = {"detector": run_input["detector"]} if run_input.get("detector") else {}
     new = prepare(source, size=int(run_input["size"]), crop=run_input.get("crop"),
                   grey=int(run_input.get("channels") or 3) == 1, progress=progress, **kw)
