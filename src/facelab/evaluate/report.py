@@ -180,6 +180,13 @@ def predict_split(run, *, data=None, split: str = "test", batch: int = 512, prog
     if len(rows) == 0:
         raise DataError(f"{ds.path} has no {split} rows to evaluate on", path=ds.path,
                         fix="prepare a cache with a held-out split, or pass --split")
+    if run_wants_descriptors(run):  # a photo without a usable face has no descriptor: left out, counted
+        from ..models.embed import face_rows
+
+        rows, left = face_rows(run.model(), ds, rows)
+        if left:
+            notes.append(f"{sum(left.values())} photos left out: no face descriptor "
+                         f"({', '.join(f'{n} {k}' for k, n in left.items())})")
     seen = run.trained_on(ds, rows)  # --split train, a run without a held-out split, or a cache of the same source
     if seen:
         notes.append(f"{seen:,} of these {len(rows):,} images are ones the run trained on: the figures measure "
