@@ -221,3 +221,29 @@ def test_embed_runs_leave_out_photos_without_a_face_and_count_them(model, runs_d
     rep = evaluate(run, data=ds.path, split="val", out=tmp_path_factory.mktemp("ev") / "ev", progress=False)
     assert any("left out" in n for n in rep.notes), rep.notes
     assert rep.overall["accuracy"] == pytest.approx(run.metrics["val_accuracy"])
+
+
+# -- relabel.csv in a dataset of attributes ---------------------------------------------------
+
+def test_relabel_csv_sets_celeba_attributes_and_says_why_a_line_is_refused(tmp_path):
+    from facelab.data.readers import read_source
+    from facelab.data.synth import synthesize
+
+    root = synthesize(tmp_path / "celeba", kind="celeba", n=60, seed=6, progress=False)
+    base = read_source(root)
+    ids = base.table["image_id"].astype(str).tolist()
+    smiling = dict(zip(ids, base.table["Smiling"].astype(int)))
+    a, b = ids[0], ids[1]
+    (root / "relabel.csv").write_text(
+        "path,label,column\n"
+        f"{a},{1 - smiling[a]},Smiling\n"          # flipped
+        f"{b},-1,Smiling\n"                          # CelebA's own "no"
+        f"{a},1,NoSuchAttribute\n"                   # a column the dataset lacks
+        "missing.jpg,1,Smiling\n")                   # a photo the dataset lacks
+    m = read_source(root)
+    got = dict(zip(m.table["image_id"].astype(str), m.table["Smiling"].astype(int)))
+    assert got[a] == 1 - smiling[a] and got[b] == 0
+    assert "relabel.csv: 2 photos relabelled" in m.notes, m.notes
+    kinds = {p.kind: p for p in m.problems if p.kind.startswith("relabel")}
+    assert kinds["relabel_missing"].count == 1 and "missing.jpg" in kinds["relabel_missing"].detail
+    assert kinds["relabel_column"].count == 1 and "NoSuchAttribute" in kinds["relabel_column"].detail
