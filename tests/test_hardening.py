@@ -247,3 +247,79 @@ def test_relabel_csv_sets_celeba_attributes_and_says_why_a_line_is_refused(tmp_p
     kinds = {p.kind: p for p in m.problems if p.kind.startswith("relabel")}
     assert kinds["relabel_missing"].count == 1 and "missing.jpg" in kinds["relabel_missing"].detail
     assert kinds["relabel_column"].count == 1 and "NoSuchAttribute" in kinds["relabel_column"].detail
+
+
+# -- /v1/health says ok only when every served run answers --------------------------------------
+
+def _served(tmp_path, classify):
+    from facelab.predict.predictor import Predictor
+    from facelab.serve.store import ServedRun
+
+    spec = {"size": 32, "channels": 3, "crop_box": [0, 0.09, 1, 0.91], "source_size": [178, 218],
+            "layout": "celeba-kaggle"}
+    pred = Predictor(input_spec=spec, kind="binary", classes=["Smiling"], classify=classify)
+    return ServedRun("r", tmp_path, None, {"name": "r", "target": "Smiling", "input": spec}, pred)
+
+
+def test_health_is_503_when_a_run_failed_to_load_or_does_not_answer(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from facelab.serve.app import create_app
+    from facelab.serve.settings import ServeSettings
+    from facelab.serve.store import RunStore
+
+    state = {"broken": False}
+
+    def classify(x):
+        if state["broken"]:
+            raise RuntimeError("the model file went away")
+        return np.full((len(x), 1), 0.5, np.float32)
+
+    settings = ServeSettings(runs=["r"], runs_dir=tmp_path, workers=1)
+    with TestClient(create_app(settings, store=RunStore({"r": _served(tmp_path, classify)}, {}))) as c:
+        assert c.get("/v1/health").status_code == 200
+        state["broken"] = True
+        h = c.get("/v1/health")
+        assert h.status_code == 503 and h.json()["status"] == "unhealthy"
+        assert "the model file went away" in " ".join(h.json()["problems"])
+    store = RunStore({"r": _served(tmp_path, lambda x: np.zeros((len(x), 1), np.float32))},
+                     {"gone": "no weights"})
+    with TestClient(create_app(ServeSettings(runs=["r", "gone"], runs_dir=tmp_path, workers=1), store=store)) as c:
+        h = c.get("/v1/health")
+        assert h.status_code == 503 and "run gone failed to load: no weights" in h.json()["problems"]
+
+
+def test_health_is_503_while_the_inference_queue_is_stuck(tmp_path):
+    import threading
+    import time
+
+    import httpx
+
+    from facelab.serve.app import create_app
+    from facelab.serve.settings import ServeSettings
+    from facelab.serve.store import RunStore
+    from test_serve_support import face_photo, running_server
+
+    release = threading.Event()
+
+    def classify(x):
+        if len(x) == 1 and not x.any():  # the health probe's blank face answers at once
+            return np.zeros((1, 1), np.float32)
+        release.wait(30)  # a model that hangs
+        return np.full((len(x), 1), 0.5, np.float32)
+
+    settings = ServeSettings(runs=["r"], runs_dir=tmp_path, workers=1, fast=False, batch_timeout_s=0.5)
+    app = create_app(settings, store=RunStore({"r": _served(tmp_path, classify)}, {}))
+    with running_server(app) as url:
+        assert httpx.get(f"{url}/v1/health", timeout=10).status_code == 200
+        t = threading.Thread(target=lambda: httpx.post(f"{url}/v1/predict", timeout=60, content=face_photo(),
+                                                       headers={"content-type": "image/jpeg"}))
+        t.start()
+        try:
+            time.sleep(1.5)
+            h = httpx.get(f"{url}/v1/health", timeout=10)
+            assert h.status_code == 503 and "stuck" in " ".join(h.json()["problems"]), h.json()
+        finally:
+            release.set()
+            t.join()
+        assert httpx.get(f"{url}/v1/health", timeout=10).status_code == 200
