@@ -51,10 +51,11 @@ def client(server):
 
 def test_health_and_models(client):
     h = client.get("/v1/health")
-    assert h.status_code == 200
+    assert h.status_code == 503  # a run asked for is not served: not healthy (the others still answer)
     body = h.json()
-    assert body["status"] == "ok" and body["runs"] == ["second", TINY_RUN]
+    assert body["status"] == "unhealthy" and body["runs"] == ["second", TINY_RUN]
     assert "broken" in body["failed"]  # the corrupt run is named, the others are served
+    assert any(p.startswith("run broken failed to load") for p in body["problems"]), body["problems"]
     m = client.get("/v1/models").json()
     info = {x["name"]: x for x in m["models"]}
     assert info[TINY_RUN]["target"] == "Smiling" and info[TINY_RUN]["task"] == "binary"
@@ -263,7 +264,8 @@ def test_facelab_serve_command_end_to_end(runs):
     try:
         wait_for_port(port, timeout=90)
         r = httpx.get(f"http://127.0.0.1:{port}/v1/health", headers={"x-request-id": "cli-test-1"}, timeout=30)
-        assert r.status_code == 200 and r.json()["runs"] == [TINY_RUN] and "broken" in r.json()["failed"]
+        # served without the broken run, and not healthy while it is missing
+        assert r.status_code == 503 and r.json()["runs"] == [TINY_RUN] and "broken" in r.json()["failed"]
     finally:
         proc.terminate()
         _, err = proc.communicate(timeout=30)

@@ -49,3 +49,7 @@ class ConfigError(FacelabError):
 
 class RunError(FacelabError):
     """A run folder is missing, incomplete or corrupt."""
+
+
+class WriteError(FacelabError):
+    """An output could not be written: the disk is full (or failed) under a path facelab writes."""

@@ -12,6 +12,12 @@ asks this module first. A path may be written when it
 
 Anything else is refused with a :class:`~facelab.errors.ConfigError` that names the path and the
 fix. ``force`` options replace facelab's own outputs only: they never make a user's path writable.
+A device file (``/dev/null``, ``/dev/full``) may be named: it is written as it is, never read.
+
+Writing: :func:`writing` turns a full disk (``ENOSPC``, ``EDQUOT``, ``EFBIG``, ``EIO``) into a
+:class:`~facelab.errors.WriteError` naming the path; :func:`atomic_file` writes a file under a
+temporary name and renames it into place, so a failed write leaves no file that looks finished
+(completion markers such as a cache's ``meta.json`` are written last, the same way).
 
 Example:
     >>> import tempfile, pathlib
@@ -27,12 +33,15 @@ Example:
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
-from .errors import ConfigError
+from .errors import ConfigError, WriteError
 
 MARKER = ".facelab"
 """File facelab writes into every output folder it creates: its presence makes the folder ours."""
@@ -134,6 +143,11 @@ def check_file(path: str | Path, *, what: str, option: str = "--out",
     if path.is_dir():
         raise ConfigError(f"{path} is a folder; the {what} must be a file", path=path,
                           fix=f"give a file name with {option}, e.g. {path / 'out'}")
+    if is_device(path):  # /dev/null, /dev/full: written through, never read (a device never ends)
+        return path
+    if not path.is_file():
+        raise ConfigError(f"{path} is not a regular file; the {what} must be one", path=path,
+                          fix=_fix(option))
     try:
         ours = bool(recognise and recognise(path))
     except (OSError, ValueError):
@@ -167,3 +181,94 @@ def folder_with_files(*names: str) -> Recognise:
         return all(e.is_dir() or os.path.splitext(e.name)[1].lower() in allowed for e in os.scandir(path))
 
     return test
+
+
+#: errors a write meets when the disk (or the quota, or the file size limit) is full, or fails
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+
+
+def is_device(path: str | Path) -> bool:
+    """True for a character device such as ``/dev/null`` or ``/dev/full``."""
+    try:
+        return stat.S_ISCHR(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def write_error(e: OSError, path: str | Path, what: str = "output") -> WriteError | None:
+    """The :class:`~facelab.errors.WriteError` for a failed write, or None when ``e`` is not one
+    of :data:`DISK_ERRNOS` (a permission error, a missing folder: the caller's own message).
+
+    Example:
+        >>> print(write_error(OSError(errno.ENOSPC, "No space left on device"), "/dev/full", "results file"))
+        cannot write the results file /dev/full: no space left on device
+          file: /dev/full
+          fix:  free disk space (or choose a folder on another disk) and run the command again
+    """
+    if e.errno not in DISK_ERRNOS:
+        return None
+    why = {errno.EIO: "input/output error (the disk failed)",
+           errno.EFBIG: "no space left on device (the file size limit is reached)",
+           errno.EDQUOT: "no space left on device (the disk quota is exceeded)"}.get(e.errno,
+                                                                                  "no space left on device")
+    return WriteError(f"cannot write the {what} {path}: {why}", path=path,
+                      fix="free disk space (or choose a folder on another disk) and run the command again")
+
+
+@contextmanager
+def writing(path: str | Path, what: str = "output") -> Iterator[Path]:
+    """Run a block of writes to ``path`` (a file or a folder): a full disk raises
+    :class:`~facelab.errors.WriteError` naming ``path``; other errors pass through.
+
+    Example:
+        >>> with writing("/dev/full", "results file") as p:    # doctest: +ELLIPSIS
+        ...     _ = p.write_text("x" * 10_000)
+        Traceback (most recent call last):
+        ...
+        facelab.errors.WriteError: cannot write the results file /dev/full: no space left on device...
+    """
+    path = Path(path)
+    try:
+        yield path
+    except OSError as e:
+        err = write_error(e, getattr(e, "filename", None) or path, what)
+        if err is None:
+            raise
+        raise err from None
+
+
+@contextmanager
+def atomic_file(path: str | Path, what: str = "output") -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; when the block ends without error, rename it to
+    ``path``; otherwise remove it (``path`` keeps its old content, or stays absent). A full disk
+    raises :class:`~facelab.errors.WriteError` (see :func:`writing`). A device file is written
+    directly.
+
+    Example:
+        >>> import tempfile
+        >>> out = Path(tempfile.mkdtemp()) / "metrics.json"
+        >>> with atomic_file(out, "metrics") as tmp:
+        ...     _ = tmp.write_text("{}")
+        >>> out.read_text(), sorted(p.name for p in out.parent.iterdir())
+        ('{}', ['metrics.json'])
+    """
+    path = Path(path)
+    if is_device(path):
+        with writing(path, what):
+            yield path
+        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with writing(path, what):
+            yield tmp
+            os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_text(path: str | Path, text: str, what: str = "output") -> Path:
+    """Write ``text`` to ``path`` atomically (:func:`atomic_file`)."""
+    with atomic_file(path, what) as tmp:
+        tmp.write_text(text)
+    return Path(path)

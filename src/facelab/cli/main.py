@@ -69,10 +69,17 @@ def main(argv: list[str] | None = None) -> None:
         code = app(args=argv, standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)
-    except FacelabError as e:
+    except (FacelabError, OSError) as e:
         from rich.console import Console
         from rich.markup import escape
 
+        from ..outputs import write_error
+
+        if isinstance(e, OSError):  # a full disk under a writer that did not name its path
+            err = write_error(e, e.filename or "output", "file")
+            if err is None:
+                raise
+            e = err
         # escaped: a fix such as pip install "facelab[track]" is text, not Rich markup
         Console(stderr=True).print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
         sys.exit(2)

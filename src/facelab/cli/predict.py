@@ -160,7 +160,7 @@ def register(app: typer.Typer) -> None:
     def export_cmd(
         run: str = typer.Argument(..., help="Run name or folder."),
         format: str = typer.Option("onnx", help="Export format (onnx)."),
-        out: Optional[Path] = typer.Option(None, help="Output file (default <run>/model.onnx)."),
+        out: Optional[Path] = typer.Option(None, help="Output file (default <run>/model.onnx; a shipped model's goes under $FACELAB_HOME/onnx/)."),
         opset: int = typer.Option(17, help="ONNX opset version."),
         check: bool = typer.Option(True, help="Check ONNX Runtime against PyTorch (to --atol)."),
         atol: float = typer.Option(1e-4, help="Largest allowed difference of probabilities."),

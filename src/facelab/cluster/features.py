@@ -25,13 +25,25 @@ class Features:
     note: str
 
 
-def load_images(data, *, progress: bool = True) -> tuple[PreparedDataset, str]:
+def load_images(data, *, progress: bool = True, run_input: dict | None = None) -> tuple[PreparedDataset, str]:
     """The dataset to cluster: a PreparedDataset, a cache folder, or a source folder.
 
     A source folder uses its prepared cache; without one it is prepared once (48x48 grey for
-    FER2013, 64x64 RGB otherwise) and the report says so.
+    FER2013, 64x64 RGB otherwise) and the report says so. With ``run_input`` (the ``input.json``
+    of the run whose features are clustered) the images are framed as the run's were: a source
+    folder is prepared with the run's geometry, a cache framed otherwise is re-framed from its
+    source (:func:`facelab.data.framing_match.matching_cache`).
     """
     ds, path = resolve_data(data)
+    if run_input is not None:
+        from ..data.cache import prepare
+        from ..data.framing_match import matching_cache
+
+        if ds is None:
+            ds = prepare(path, size=int(run_input["size"]), crop=run_input.get("crop"),
+                         grey=int(run_input.get("channels") or 3) == 1, progress=progress)
+        ds, note = matching_cache(run_input, ds, progress=progress)
+        return ds, note or f"prepared cache {ds.path} (framed as the run's data)"
     if ds is not None:
         return ds, f"prepared cache {ds.path}"
     try:
@@ -94,7 +106,7 @@ def run_features(images: np.ndarray, run: str, *, batch: int = 1024, progress: b
     if progress:
         from tqdm.auto import tqdm
 
-        it = tqdm(it, desc=f"embed ({r.name})", unit="batch")
+        it = tqdm(it, desc=f"embed ({r.name})", unit="batch", disable=None)
     parts = [r.embed(np.asarray(images[i:i + batch])) for i in it]
     X = np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
     return X.astype(np.float32), f"penultimate layer of run {r.name} ({X.shape[1]} features)"

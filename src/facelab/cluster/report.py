@@ -149,7 +149,7 @@ def cluster(data, *, features: str = "pixels", k=range(5, 16), components=DEFAUL
         from ..runs import Run
 
         run = Run.load(features[4:])  # a missing run fails now, not after loading the images
-    ds, origin = load_images(data, progress=progress)
+    ds, origin = load_images(data, progress=progress, run_input=run.input if run is not None else None)
     notes = [f"Images: {origin}."]
     name = Path(ds.manifest.root).name or ds.path.name
     col = label or ds.manifest.default_class_column()
@@ -218,7 +218,7 @@ def cluster(data, *, features: str = "pixels", k=range(5, 16), components=DEFAUL
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(comps) * len(ks), desc="k-means sweep", unit="fit")
+        bar = tqdm(total=len(comps) * len(ks), desc="k-means sweep", unit="fit", disable=None)
     gs = grid_sweep(Z, comps, ks, silhouette_sample=silhouette_sample, seed=seed, algorithm=algorithm,
                     progress=(lambda: bar.update()) if bar else None)
     if bar:

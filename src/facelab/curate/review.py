@@ -53,7 +53,7 @@ def _hashes(paths: list[str], progress: bool) -> np.ndarray:
     from tqdm.auto import tqdm
 
     out = np.zeros(len(paths), np.uint64)
-    for i, p in enumerate(tqdm(paths, desc="hash", unit="photo", disable=not progress)):
+    for i, p in enumerate(tqdm(paths, desc="hash", unit="photo", disable=None if progress else True)):
         try:
             with Image.open(p) as im:
                 bits = imagehash.phash(im.convert("L")).hash.reshape(-1)
@@ -103,7 +103,7 @@ def _faces(root: Path, paths: list[str], progress: bool, notes: list[str]) -> tu
     from ..data.image import load_image
 
     det, none, several = get_detector(), [], []
-    for p in tqdm(paths, desc="faces", unit="photo", disable=not progress):
+    for p in tqdm(paths, desc="faces", unit="photo", disable=None if progress else True):
         try:
             n = len(det.detect(load_image(p)))
         except Exception:

@@ -422,7 +422,7 @@ def _run(jobs: list[dict], done: list, n: int, workers: int | None, progress: bo
 
     failures = list(done)
     finished = n - sum(len(j["rows"]) for j in jobs)
-    bar = tqdm(total=n, initial=finished, unit="img", desc="prepare", disable=not progress,
+    bar = tqdm(total=n, initial=finished, unit="img", desc="prepare", disable=None if progress else True,
                dynamic_ncols=True, smoothing=0.1)
     img_jobs = [j for j in jobs if j["kind"] == "img"]
     try:

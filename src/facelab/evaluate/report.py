@@ -158,6 +158,14 @@ def predict_split(run, *, data=None, split: str = "test", batch: int = 512, prog
                      f"geometry ({inp.get('size')} px, {inp.get('crop')} crop)")
     else:
         ds = data if isinstance(data, PreparedDataset) else open_prepared(path)
+    from ..models.embed import dataset_inputs, run_wants_descriptors
+
+    if data is not None and not run_wants_descriptors(run):  # never scored on faces framed otherwise
+        from ..data.framing_match import matching_cache
+        from ..faces import prepare_align  # noqa: F401  (frames detected faces when a run's crop is "detect")
+
+        ds, note = matching_cache(run.input, ds, progress=progress)
+        notes += [note] if note else []
     if split not in ("train", "val", "test"):
         raise DataError(f"unknown split {split!r}", fix="use train, val or test")
     rows = ds.split(split)
@@ -169,6 +177,13 @@ def predict_split(run, *, data=None, split: str = "test", batch: int = 512, prog
     if len(rows) == 0:
         raise DataError(f"{ds.path} has no {split} rows to evaluate on", path=ds.path,
                         fix="prepare a cache with a held-out split, or pass --split")
+    if run_wants_descriptors(run):  # a photo without a usable face has no descriptor: left out, counted
+        from ..models.embed import face_rows
+
+        rows, left = face_rows(run.model(), ds, rows)
+        if left:
+            notes.append(f"{sum(left.values())} photos left out: no face descriptor "
+                         f"({', '.join(f'{n} {k}' for k, n in left.items())})")
     seen = run.trained_on(ds, rows)  # --split train, a run without a held-out split, or a cache of the same source
     if seen:
         notes.append(f"{seen:,} of these {len(rows):,} images are ones the run trained on: the figures measure "
@@ -177,16 +192,12 @@ def predict_split(run, *, data=None, split: str = "test", batch: int = 512, prog
     if channels != ds.channels:
         raise DataError(f"the run expects {channels}-channel images, {ds.path} has {ds.channels}",
                         path=ds.path, fix="prepare the data with the run's --grey setting")
-    if size != ds.size:
-        notes.append(f"images resized from {ds.size} to the run's {size} px on the fly")
     y = true_labels(ds, run.task, ds.path)[rows]
     out = []
     t0 = time.perf_counter()
-    for i in tqdm(range(0, len(rows), batch), desc=f"predict {split}", unit="batch", disable=not progress,
+    for i in tqdm(range(0, len(rows), batch), desc=f"predict {split}", unit="batch", disable=None if progress else True,
                   leave=False):
         x = np.asarray(ds.images[rows[i:i + batch]])
-        from ..models.embed import dataset_inputs, run_wants_descriptors
-
         if run_wants_descriptors(run):  # embed models: descriptors of the source photos
             x = dataset_inputs(run.model(), ds, rows[i:i + batch])
         elif size != ds.size:
@@ -230,7 +241,8 @@ def evaluate(run, *, data=None, split: str = "test", groups=None, out=None, top_
         split: ``test`` (default), ``val`` or ``train``; an empty split falls back to ``val``.
         groups: attribute columns to break results down by (list or comma-separated string);
             default ``Male`` and ``Young`` when the data has them.
-        out: output folder; default ``runs/<name>/eval/<split>[-<data-name>]``.
+        out: output folder; default ``runs/<name>/eval/<split>[-<data-name>]`` (for a model shipped
+            with facelab, ``$FACELAB_HOME/eval/<name>-<key>/<split>[-<data-name>]``).
         top_k: images in the top-losses grid.
 
     Example: docs/python.md#evaluation.
@@ -240,8 +252,8 @@ def evaluate(run, *, data=None, split: str = "test", groups=None, out=None, top_
     run = Run.load(run)
     pred = predict_split(run, data=data, split=split, progress=progress)
     ds = open_prepared(pred.data)
-    kind, labels = pred.kind, pred.labels
-    scores = M.score(pred.y, pred.prob, kind, labels)
+    kind = pred.kind
+    scores = M.score(pred.y, pred.prob, kind, pred.labels)
 
     group_cols = _group_columns(groups, ds)
     tables = {g: ds.table[g].to_numpy()[pred.rows] for g in group_cols}
@@ -249,10 +261,24 @@ def evaluate(run, *, data=None, split: str = "test", groups=None, out=None, top_
     subgroups = M.subgroup_table(pred.y, pred.prob, kind, tables, names) if group_cols else pd.DataFrame()
 
     suffix = "" if data is None else f"-{Path(data).name}"
-    folder = Path(out) if out is not None else Path(run.path) / "eval" / f"{pred.split}{suffix}"
-    from ..outputs import claim_folder, folder_with_files  # never write into a user's folder
+    from ..runs.derived import eval_root  # a shipped model's reports go under $FACELAB_HOME
+
+    folder = Path(out) if out is not None else eval_root(run.path) / f"{pred.split}{suffix}"
+    from ..outputs import claim_folder, folder_with_files, writing  # never write into a user's folder
 
     folder = claim_folder(folder, what="evaluation folder", recognise=folder_with_files("metrics.json"))
+    with writing(folder, "evaluation report"):
+        return _write_report(run, pred, ds, scores, subgroups, folder, top_k)
+
+
+def _write_report(run, pred: Prediction, ds, scores, subgroups: pd.DataFrame, folder: Path,
+                  top_k: int) -> EvalReport:
+    """The figures and tables, then ``report.md``, then ``metrics.json`` last (atomically): a
+    folder without ``metrics.json`` is an unfinished report."""
+    from ..outputs import write_text
+
+    kind, labels = pred.kind, pred.labels
+    (folder / "metrics.json").unlink(missing_ok=True)  # an older report's: not this one's
     files: dict[str, Path] = {}
     title = f"{run.name} · {pred.split} · n={len(pred.y)}"
     if kind == "multilabel":
@@ -281,8 +307,8 @@ def evaluate(run, *, data=None, split: str = "test", groups=None, out=None, top_
                         files=files, notes=pred.notes)
     files["metrics"] = folder / "metrics.json"
     files["report"] = folder / "report.md"
-    (folder / "metrics.json").write_text(json.dumps(report.to_dict(), indent=2))
-    (folder / "report.md").write_text(_markdown(report))
+    write_text(folder / "report.md", _markdown(report), "evaluation report")
+    write_text(folder / "metrics.json", json.dumps(report.to_dict(), indent=2), "evaluation report")
     return report
 
 

@@ -166,7 +166,7 @@ def dataset_embeddings(ds, *, progress: bool = True, force: bool = False) -> Dat
     embedder = CropEmbedder()
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=n, unit="face", desc="dlib embeddings", disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=n, unit="face", desc="dlib embeddings", disable=None if progress else True, dynamic_ncols=True)
     for start in range(0, n, CHUNK):
         stop = min(n, start + CHUNK)
         marker = out / "chunks" / f"{start:08d}.json"

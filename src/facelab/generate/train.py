@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ConfigError, DataError, RunError
+from ..names import check_name
 from ..paths import runs_root
 from . import run as layout
 from .dcgan import SIZES, build, from_uint8, to_uint8
@@ -333,7 +334,7 @@ class _Trainer:
                 done = 0
                 t0 = time.time()
                 bar = tqdm(total=n_steps, desc=f"epoch {epoch}" + (f"/{target}" if target else ""),
-                           disable=not self.progress, leave=False, unit="step")
+                           disable=None if self.progress else True, leave=False, unit="step")
                 last = False
                 for _ in range(n_steps):
                     x, y = self._batch(self._next_indices(bs))
@@ -432,13 +433,15 @@ def train_gan(data, *, size: int | None = None, minutes: float | None = None, ep
         DataError: a cache with fewer than 64 training images. ConfigError: bad options, or a resume
         whose cache differs in size or channels from the run's.
     """
-    from ..data.prepared import PreparedDataset, open_prepared
+    from ..data.ensure import ensure_prepared
+    from ..data.prepared import PreparedDataset
     from ..train.trainer import default_threads
 
     unknown = set(options) - set(DEFAULTS)
     if unknown:
         raise ConfigError(f"unknown option(s) {', '.join(sorted(unknown))}", fix=f"use some of: {', '.join(DEFAULTS)}")
-    ds = data if isinstance(data, PreparedDataset) else open_prepared(data)
+    # a dataset folder is prepared at the GAN's size, as `facelab train` prepares its own
+    ds = data if isinstance(data, PreparedDataset) else ensure_prepared(data, size=size or 64, progress=progress)
     torch.set_num_threads(threads or default_threads())
     if resume:
         path = layout.GeneratorRun.load(name if resume is True else resume).path if (resume is not True or name) else None
@@ -474,7 +477,7 @@ def train_gan(data, *, size: int | None = None, minutes: float | None = None, ep
         for k in ("nz", "ngf", "ndf", "batch_size", "epoch_images", "quality_samples"):
             if int(cfg[k]) < 1:
                 raise ConfigError(f"{k} must be at least 1, not {cfg[k]}", fix=f"see the defaults: {DEFAULTS}")
-        path = runs_root() / (name or _new_name(cfg))
+        path = runs_root() / (check_name(name, what="generator run") if name else _new_name(cfg))
         if (path / layout.CONFIG).exists():
             raise RunError(f"the run {path.name} exists", path=path,
                            fix="pass another --name, or continue it with --resume")

@@ -209,6 +209,30 @@ def run_wants_descriptors(run) -> bool:
         return False
 
 
+#: descriptor statuses that are no face's descriptor (zeros, or a guess on the crop region): such
+#: rows are left out of training and scoring, and counted (like prepare's photos with no face)
+NO_FACE = ("no_face", "too_small", "unreadable")
+
+
+def face_rows(model, ds, rows) -> tuple[np.ndarray, dict[str, int]]:
+    """``(kept, left_out)``: the rows an embed model has a face descriptor for, and the count of the
+    others by status (:data:`NO_FACE`). Any other model keeps every row.
+
+    Example:
+        >>> face_rows(object(), None, [3, 1])
+        (array([3, 1]), {})
+    """
+    rows = np.asarray(rows)
+    if not getattr(model, "source_features", False):
+        return rows, {}
+    from ..faces.embeddings import dataset_embeddings
+
+    status = np.asarray(dataset_embeddings(ds).status, dtype=object)[rows]
+    out = np.isin(status, NO_FACE)
+    names, counts = np.unique(status[out].astype(str), return_counts=True)
+    return rows[~out], {str(k): int(v) for k, v in zip(names, counts)}
+
+
 def dataset_inputs(model, ds, rows) -> np.ndarray:
     """What a classical model is fitted/scored on for cache rows: descriptors from the source photos
     for embed models (computed once per cache, see :mod:`facelab.faces.embeddings`), else the crops."""

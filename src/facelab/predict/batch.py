@@ -136,7 +136,7 @@ def is_results_file(path: Path) -> bool:
         names = pq.read_schema(path).names
     else:
         with open(path, encoding="utf-8", errors="replace") as f:
-            names = f.readline().strip().split(",")
+            names = f.readline(4096).strip().split(",")
     return names[:3] == ["file", "face", "status"]
 
 
@@ -154,17 +154,20 @@ def write_results(results: list[PhotoResult], classes: list[str], out: str | Pat
         >>> import pandas as pd; pd.read_parquet(out)[["face", "status"]].values.tolist()
         [[0, 'ok']]
     """
+    from ..outputs import atomic_file
+
     out = Path(out).expanduser()
     fmt = _format(out, format)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        if fmt == "json":
-            out.write_text(json.dumps({**(meta or {}), "classes": classes,
-                                       "photos": [r.to_dict() for r in results]}, indent=1))
-        elif fmt == "csv":
-            results_table(results, classes).to_csv(out, index=False)
-        else:
-            results_table(results, classes).to_parquet(out, index=False)
+        with atomic_file(out, "results file") as tmp:  # a full disk: WriteError, no half table left
+            if fmt == "json":
+                tmp.write_text(json.dumps({**(meta or {}), "classes": classes,
+                                           "photos": [r.to_dict() for r in results]}, indent=1))
+            elif fmt == "csv":
+                results_table(results, classes).to_csv(tmp, index=False)
+            else:
+                results_table(results, classes).to_parquet(tmp, index=False)
     except OSError as e:
         raise DataError(f"cannot write {out}: {e.strerror or e}", path=out,
                         fix="choose a writable --out path") from None
@@ -184,7 +187,21 @@ def annotate_photo(r: PhotoResult, dest: Path) -> None:
     """A copy of the photo with each face's (rotated) box, index and labels drawn (:meth:`PhotoResult.draw`)."""
     from ..data.image import load_image
 
-    r.draw(load_image(r.source)).save(dest, quality=90)
+    from ..outputs import writing
+
+    with writing(dest, "annotated photo"):
+        r.draw(load_image(r.source)).save(dest, quality=90)
+
+
+def write_crop(crop, dest: Path) -> None:
+    """One aligned crop (RGB or grey uint8) as a PNG; a full disk raises ``WriteError``."""
+    import cv2
+
+    from ..outputs import writing
+
+    _, png = cv2.imencode(".png", crop if crop.shape[2] == 1 else crop[:, :, ::-1])
+    with writing(dest, "crop"):
+        dest.write_bytes(png.tobytes())
 
 
 def predict_files(run_or_predictor, sources: Iterable[str | Path], *, out: str | Path | None = None,
@@ -233,12 +250,9 @@ def predict_files(run_or_predictor, sources: Iterable[str | Path], *, out: str |
         results.append(r)
         stem = Path(r.source).stem
         if crops_dir is not None:
-            import cv2
-
             for f in r.faces:
                 if f.crop is not None:
-                    c = f.crop if f.crop.shape[2] == 1 else f.crop[:, :, ::-1]
-                    cv2.imwrite(str(crops_dir / _unique(f"{stem}_face{f.index}.png", used_c)), c)
+                    write_crop(f.crop, crops_dir / _unique(f"{stem}_face{f.index}.png", used_c))
                     f.crop = None  # do not keep every crop of a large folder in memory
         if ann_dir is not None and r.ok:
             annotate_photo(r, ann_dir / _unique(f"{stem}.jpg", used_a))

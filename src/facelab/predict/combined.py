@@ -130,7 +130,7 @@ class CombinedPredictor:
 
         workers = workers or min(4, os.cpu_count() or 1)
         with ThreadPoolExecutor(max_workers=workers) as pool, \
-                tqdm(total=len(sources), unit="photo", desc="predict", disable=not progress) as bar:
+                tqdm(total=len(sources), unit="photo", desc="predict", disable=None if progress else True) as bar:
             window = workers * 4  # bounded look-ahead
             futures = [pool.submit(self.predict, s, keep_crops=keep_crops) for s in sources[:window]]
             for i in range(len(sources)):

@@ -26,7 +26,6 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, RunError
-from ..runs.layout import ONNX_FILE
 
 
 @dataclass
@@ -95,7 +94,8 @@ def export_onnx(run, out: str | Path | None = None, *, opset: int = 17, check: b
 
     Args:
         run: a :class:`~facelab.runs.Run`, its folder or its name.
-        out: output file (default: ``<run>/model.onnx``, where the onnx predictor looks).
+        out: output file (default: ``<run>/model.onnx``, where the onnx predictor looks; for a model
+            shipped with facelab, ``$FACELAB_HOME/onnx/<name>-<key>/model.onnx``).
         opset: ONNX opset version.
         check: compare ONNX Runtime with PyTorch on ``samples`` faces.
         atol: largest allowed absolute difference between the two probabilities.
@@ -121,7 +121,9 @@ def export_onnx(run, out: str | Path | None = None, *, opset: int = 17, check: b
         import onnxruntime as ort
     except ImportError:
         raise ConfigError("ONNX export needs onnx and onnxruntime", fix="pip install 'facelab[onnx]'") from None
-    out = Path(out) if out is not None else run.path / ONNX_FILE
+    from ..runs.derived import onnx_places
+
+    out = Path(out) if out is not None else onnx_places(run.path)[0]  # a shipped model: under $FACELAB_HOME
     from ..outputs import check_file  # an export replaces only an earlier export, never a user's file
 
     sidecar = out.parent / (out.stem + ".json")
@@ -146,8 +148,15 @@ def export_onnx(run, out: str | Path | None = None, *, opset: int = 17, check: b
     except Exception as e:
         raise RunError(f"torch could not export {run.name} to ONNX: {type(e).__name__}: {e}", path=run.path,
                        fix="report this model; the torch backend still predicts") from None
+    from ..outputs import write_text, writing
+
     tmp = out.with_suffix(".onnx.tmp")
-    tmp.write_bytes(buf.getvalue())
+    try:
+        with writing(out, "ONNX file"):
+            tmp.write_bytes(buf.getvalue())
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # half an export is no export
+        raise
     diff = 0.0
     if check:
         faces = _check_faces(run, samples, seed=0)
@@ -159,10 +168,15 @@ def export_onnx(run, out: str | Path | None = None, *, opset: int = 17, check: b
             tmp.unlink(missing_ok=True)
             raise RunError(f"ONNX Runtime and PyTorch disagree on {run.name} (max |diff| {diff:.2e} > {atol:g})",
                            path=run.path, fix="export with another --opset, or predict with the torch backend")
-    tmp.replace(out)
     res = ExportResult(out, opset, [size, size, c], run.task.outputs, diff, samples if check else 0,
-                       out.stat().st_size)
-    (out.parent / (out.stem + ".json")).write_text(json.dumps(
-        {**res.to_dict(), "run": run.name, "kind": run.task.kind, "classes": run.task.classes,
-         "input": "uint8 NHWC", "output": "probabilities"}, indent=1))
+                       tmp.stat().st_size)
+    tmp.replace(out)
+    try:  # the description is written last; without it the export is not complete: no model.onnx
+        write_text(sidecar, json.dumps({**res.to_dict(), "run": run.name, "kind": run.task.kind,
+                                        "classes": run.task.classes, "input": "uint8 NHWC",
+                                        "output": "probabilities"}, indent=1), "export description")
+    except BaseException:
+        out.unlink(missing_ok=True)
+        sidecar.unlink(missing_ok=True)
+        raise
     return res

@@ -27,7 +27,7 @@ from ..faces.align import align, crop_aligned
 from ..faces.detect import FaceBox, get_detector
 from .pending import Pending, check_array
 from .results import FaceResult, PhotoResult, verdict
-from ..runs.layout import INPUT, ONNX_FILE, TASK, read_json  # one error message for a broken run
+from ..runs.layout import INPUT, TASK, read_json  # one error message for a broken run
 
 if TYPE_CHECKING:
     from .video_predict import VideoPrediction
@@ -114,7 +114,10 @@ class Predictor:
             task = read_json(path / TASK)
             input_spec = read_json(path / INPUT)
             detector = detector or run_detector(input_spec)
-            classify = onnx_classifier(path / ONNX_FILE, threads)
+            from ..runs.derived import onnx_places
+
+            places = onnx_places(path)  # a shipped model's export lives under $FACELAB_HOME
+            classify = onnx_classifier(next((p for p in places if p.is_file()), places[0]), threads)
             return cls(input_spec=input_spec, kind=task["kind"], classes=task["classes"], classify=classify,
                        detector=detector, min_face=min_face, name=path.name, backend="onnx",
                        detector_params=detector_params, fast=fast)
@@ -325,7 +328,7 @@ class Predictor:
         if progress:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=len(sources), unit="photo", desc="predict")
+            bar = tqdm(total=len(sources), unit="photo", desc="predict", disable=None)
         try:
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 # bounded look-ahead: decoded crops wait in memory only for a few batches

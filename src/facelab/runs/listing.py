@@ -20,31 +20,12 @@ Example:
 from __future__ import annotations
 
 import difflib
-import re
 from pathlib import Path
 from ..errors import ConfigError, RunError
+from ..names import check_name, is_plain_name  # the one name rule, re-exported here
 from ..paths import runs_root
 from ..pretrained import is_shipped, shipped_names, shipped_path
 from .layout import CONFIG, is_generator_run, is_run_folder
-
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
-
-
-def check_name(name: str, root: Path | None = None) -> str:
-    """``name`` itself when it is a plain run name (a folder name: letters, digits, ``-_.``).
-
-    Raises:
-        ConfigError: the name has a separator, ``..`` or other characters a folder name cannot.
-    """
-    root = runs_root() if root is None else root
-    if not name or not _NAME.match(name) or name in (".", ".."):
-        raise ConfigError(
-            f"refused run name {name!r}: a run name is a folder name inside the runs folder",
-            path=root,
-            fix="use a name from `facelab runs` (letters, digits, '-', '_', '.'; no '/' or '..')",
-        )
-    return name
-
 
 def resolve_name(runs_dir: Path, name: str) -> Path:
     """The folder of run ``name`` inside ``runs_dir``, refusing anything that escapes it.
@@ -83,7 +64,7 @@ def resolve_run(path_or_name: str | Path, root: Path | None = None) -> Path:
     root = runs_root() if root is None else Path(root)
     p = Path(path_or_name).expanduser()
     text = str(path_or_name)
-    plain = bool(_NAME.match(text)) and text not in (".", "..")
+    plain = is_plain_name(text)
     cand = root / text
     if plain and (cand / CONFIG).is_file():
         return cand

@@ -13,13 +13,11 @@ Example: docs/python.md#serve-and-the-dashboard.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
 from typing import Any
 
 from ..errors import FacelabError
-from ..runs.layout import ONNX_FILE
 
 log = logging.getLogger("facelab.serve")
 
@@ -32,31 +30,15 @@ def _fresh(onnx: Path, folder: Path) -> bool:
     return all(onnx.stat().st_mtime >= w.stat().st_mtime for w in weights)
 
 
-def _cache_path(folder: Path) -> Path:
-    from ..paths import home
-
-    key = hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:12]
-    return home() / "onnx" / f"{folder.name}-{key}" / ONNX_FILE
-
-
-def _places(folder: Path) -> tuple[Path, ...]:
-    """Where the run's ``model.onnx`` may be, in order: its folder, then the cache. A model
-    shipped inside the package (:mod:`facelab.pretrained`) only ever gets the cache: the
-    installed package is never written to."""
-    from ..pretrained import shipped_root
-
-    if folder.resolve().is_relative_to(shipped_root()):
-        return (_cache_path(folder),)
-    return folder / ONNX_FILE, _cache_path(folder)
-
-
 def onnx_model_for(run: Any, folder: Path) -> tuple[Path | None, str]:
     """A usable ``model.onnx`` for the run (made now if need be), or None and the reason."""
     try:
         import onnxruntime  # noqa: F401
     except ImportError:
         return None, "onnxruntime is not installed (pip install 'facelab[onnx]')"
-    places = _places(folder)
+    from ..runs.derived import onnx_places
+
+    places = onnx_places(folder)
     for path in places:
         if _fresh(path, folder):
             return path, "exported earlier"

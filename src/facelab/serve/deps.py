@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any, Callable, TypeVar
 
@@ -35,15 +36,28 @@ class InferencePool:
     def __init__(self, workers: int):
         self.workers = workers
         self.pending = 0  # calls submitted and not finished (the health answer's queue depth)
+        self.progress_at = time.monotonic()  # when a call last finished, or the queue last began
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="facelab-infer")
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
+        if not self.pending:
+            self.progress_at = time.monotonic()
         self.pending += 1  # only touched from the event loop's thread
         try:
             return await loop.run_in_executor(self.executor, fn, *args)
         finally:
             self.pending -= 1
+            self.progress_at = time.monotonic()
+
+    def stalled_s(self) -> float:
+        """Seconds the queue has waited with no call finishing (0 when nothing is queued).
+
+        Example:
+            >>> InferencePool(workers=1).stalled_s()
+            0.0
+        """
+        return round(time.monotonic() - self.progress_at, 1) if self.pending else 0.0
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)

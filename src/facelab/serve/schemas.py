@@ -121,7 +121,9 @@ class ModelsOut(BaseModel):
 
 
 class HealthOut(BaseModel):
+    #: ``ok`` (HTTP 200) or ``unhealthy`` (HTTP 503, ``problems`` says why)
     status: str
+    problems: list[str] = []
     version: str
     runs: list[str]
     failed: dict[str, str] = {}

@@ -42,7 +42,9 @@ class ServeSettings(BaseModel):
             (:mod:`facelab.serve.batching`); off: one predictor call per request.
         batch_window_ms: how long a batch waits for concurrent requests to join it.
         batch_max_faces: the most face crops classified in one batch.
-        batch_timeout_s: a request waiting longer than this for the model gets a 503.
+        batch_timeout_s: a request waiting longer than this for the model gets a 503; an inference
+            queue where no call finished for this long makes ``/v1/health`` answer 503.
+        health_timeout_s: how long ``/v1/health`` waits for every run to classify a blank face.
         log_level: level of the JSON request log.
 
     Example:
@@ -64,6 +66,7 @@ class ServeSettings(BaseModel):
     batch_window_ms: float = Field(3.0, ge=0, le=1000)
     batch_max_faces: int = Field(32, ge=1, le=1024)
     batch_timeout_s: float = Field(10.0, gt=0, le=600)
+    health_timeout_s: float = Field(2.0, gt=0, le=60)
     log_level: str = "INFO"
 
     @field_validator("runs_dir", mode="before")

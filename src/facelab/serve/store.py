@@ -79,6 +79,26 @@ class RunStore:
     def names(self) -> list[str]:
         return sorted(self.runs)
 
+    def probe(self) -> dict[str, str]:
+        """Each served run classifies one blank face; returns ``{run: why}`` for those that fail.
+
+        A run whose predictor has no ``classify`` (a stand-in in tests) is not probed.
+        """
+        bad: dict[str, str] = {}
+        for name, served in self.runs.items():
+            classify = getattr(served.predictor, "classify", None)
+            if classify is None:
+                continue
+            inp = served.info.get("input") or {}
+            size, channels = int(inp.get("size", 32)), int(inp.get("channels", 3))
+            try:
+                probs = np.asarray(classify(np.zeros((1, size, size, channels), np.uint8)))
+                if not np.all(np.isfinite(probs)):
+                    bad[name] = "gives non-finite probabilities"
+            except Exception as e:  # the health answer names it; the server keeps running
+                bad[name] = f"{type(e).__name__}: {e}"[:300]
+        return bad
+
     @classmethod
     def load(cls, settings: Any) -> "RunStore":
         """Load the runs named in ``settings`` (all runs in ``runs_dir`` when none are named).

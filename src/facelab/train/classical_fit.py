@@ -7,10 +7,13 @@ Example: docs/python.md#training.
 """
 from __future__ import annotations
 
+import logging
 import time
 
 import numpy as np
 import pandas as pd
+
+from ..errors import DataError
 
 from ..runs import writer as artifacts
 from ..runs.degenerate import degenerate
@@ -18,22 +21,34 @@ from ..runs.layout import HISTORY, HISTORY_FIELDS, METRICS, PREDICTIONS, STATE, 
 from ..runs.run import Run
 from ..evaluate.metrics import accuracy_bounds
 
+log = logging.getLogger("facelab.train")
+
 
 def fit_classical(spec, cfg, ds, task, path, train_rows, val_rows, holdout, input_, state) -> Run:
     y_all = task.labels(ds.table)
     y_fit = y_all[:, 0] if task.kind == "binary" else y_all
     model = spec.build(int(input_["channels"]), task.outputs, **cfg.params)
     t0 = time.perf_counter()
-    from ..models.embed import dataset_inputs  # embed models: descriptors of the source photos
+    from ..models.embed import dataset_inputs, face_rows  # embed models: descriptors of the source photos
 
+    left_out: dict[str, dict[str, int]] = {}
+    train_rows, left_out["train"] = face_rows(model, ds, train_rows)  # no face: no descriptor to learn from
+    if not len(train_rows):
+        raise DataError(f"none of the training photos of {ds.path} has a face the {spec.name} model can "
+                        f"describe ({left_out['train']})", path=ds.path,
+                        fix="train on photos with visible faces, or choose an image model (e.g. cnn)")
     model.fit(dataset_inputs(model, ds, train_rows), y_fit[train_rows], task)
     secs = time.perf_counter() - t0
     from safetensors.numpy import save_file
 
-    save_file({k: np.ascontiguousarray(v) for k, v in model.state_dict().items()}, str(path / WEIGHTS))
+    from ..outputs import atomic_file
+
+    with atomic_file(path / WEIGHTS, "run weights") as tmp:
+        save_file({k: np.ascontiguousarray(v) for k, v in model.state_dict().items()}, str(tmp))
     ids = ds.table["image_id"].to_numpy()
     frames, metrics, per_output = [], {}, {}
     for split, rows in (("val", val_rows), ("test", ds.split("test"))):
+        rows, left_out[split] = face_rows(model, ds, rows)
         if not len(rows):
             continue
         proba = np.asarray(model.predict_proba(dataset_inputs(model, ds, rows)), np.float32).reshape(len(rows), -1)
@@ -61,11 +76,17 @@ def fit_classical(spec, cfg, ds, task, path, train_rows, val_rows, holdout, inpu
                    val_images=int(len(val_rows)), per_output=per_output)
     if task.kind == "multilabel":
         metrics["val_mean_accuracy"] = metrics.get("val_accuracy")
+    left_out = {k: v for k, v in left_out.items() if v}
+    if left_out:  # photos without a usable face: counted in the metrics, said in the log
+        metrics["left_out"] = left_out
+        log.warning("%s: photos left out (no face descriptor): %s", path.name,
+                    "; ".join(f"{k} {sum(v.values())} ({', '.join(f'{n} {s}' for s, n in v.items())})"
+                              for k, v in left_out.items()))
     artifacts.write_json(path / METRICS, metrics)
-    state.update(status="finished", epoch=1, elapsed=secs, best_epoch=1)
-    artifacts.write_json(path / STATE, state)
     artifacts.write_card(path, config=cfg.to_dict(), task=task, input_=input_, metrics=metrics,
                          data_summary={"path": str(ds.path), "train": len(train_rows), "val": len(val_rows),
                                        "test": len(ds.split("test")), "holdout": holdout},
                          per_output=per_output, init=None)
+    state.update(status="finished", epoch=1, elapsed=secs, best_epoch=1)  # last: the run is complete
+    artifacts.write_json(path / STATE, state)
     return Run.load(path)

@@ -367,7 +367,7 @@ def _bar(total: int, desc: str, enabled: bool):
     import os
 
     # off a terminal the CLI sets TQDM_MININTERVAL (occasional lines); an explicit value would hide it
-    return tqdm(total=total, desc=desc, disable=not enabled, leave=False, file=sys.stderr,
+    return tqdm(total=total, desc=desc, disable=None if enabled else True, leave=False, file=sys.stderr,
                 dynamic_ncols=True, mininterval=max(0.5, float(os.environ.get("TQDM_MININTERVAL") or 0.5)))
 
 

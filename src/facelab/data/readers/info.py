@@ -158,7 +158,7 @@ def _progress(it, total: int, enabled: bool):
         return it
     from tqdm import tqdm
 
-    return tqdm(it, total=total, desc="decoding", unit="chunk", leave=False)
+    return tqdm(it, total=total, desc="decoding", unit="chunk", leave=False, disable=None)
 
 
 def source_info(path: str | Path, *, check: bool = False, seed: int = 0, workers: int | None = None,

@@ -155,7 +155,7 @@ def _render_all(plan: Plan, n: int, workers: int | None, progress: bool,
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=n, desc=f"synth {plan.kind}", unit="img")
+        bar = tqdm(total=n, desc=f"synth {plan.kind}", unit="img", disable=None)
     done = 0
     next_chunk = 0
 

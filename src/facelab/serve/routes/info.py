@@ -1,9 +1,11 @@
 """``GET /v1/models`` and ``GET /v1/health``."""
 from __future__ import annotations
 
+import asyncio
 import time
 
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 
 from ... import __version__
 from ..deps import Settings, Store
@@ -18,15 +20,29 @@ async def models(store: Store) -> ModelsOut:
     return ModelsOut(models=[ModelOut(**store.runs[n].info) for n in store.names], failed=store.failed)
 
 
-@router.get("/health", response_model=HealthOut, summary="Liveness and what is loaded")
-async def health(request: Request, store: Store, settings: Settings) -> HealthOut:
-    """`ok` when at least one run is served (the server does not start otherwise); `queue_depth`
+@router.get("/health", response_model=HealthOut, summary="Liveness and what is loaded",
+            responses={503: {"model": HealthOut, "description": "a run failed or does not answer, or "
+                                                                "the inference queue is stuck"}})
+async def health(request: Request, store: Store, settings: Settings):
+    """`ok` (HTTP 200) only when every run asked for is served and answers (each classifies a blank
+    face within `health_timeout_s`) and the inference queue moves; otherwise HTTP 503 with
+    `problems` saying why (the container's health check reads the status code). `queue_depth`
     counts requests waiting for or in the inference pool and face crops waiting for a batch."""
     pool = getattr(request.app.state, "pool", None)
     inference = int(getattr(pool, "pending", 0))
     batching = {n: b.depth for n, b in getattr(request.app.state, "batchers", {}).items()}
-    return HealthOut(status="ok", version=__version__, runs=store.names, failed=store.failed,
-                     workers=settings.workers,
-                     uptime_s=round(time.monotonic() - request.app.state.started, 1),
-                     queue_depth=inference + sum(batching.values()),
-                     queues={"inference": inference, "batching": batching})
+    problems = [f"run {n} failed to load: {why}" for n, why in store.failed.items()]
+    stalled = pool.stalled_s() if pool is not None else 0.0
+    if stalled > settings.batch_timeout_s:
+        problems.append(f"the inference queue is stuck: {inference} calls waiting, none finished for {stalled:.0f} s")
+    try:
+        bad = await asyncio.wait_for(asyncio.to_thread(store.probe), timeout=settings.health_timeout_s)
+        problems += [f"run {n} does not answer: {why}" for n, why in bad.items()]
+    except asyncio.TimeoutError:
+        problems.append(f"the runs did not answer a blank face within {settings.health_timeout_s:g} s")
+    out = HealthOut(status="unhealthy" if problems else "ok", problems=problems, version=__version__,
+                    runs=store.names, failed=store.failed, workers=settings.workers,
+                    uptime_s=round(time.monotonic() - request.app.state.started, 1),
+                    queue_depth=inference + sum(batching.values()),
+                    queues={"inference": inference, "batching": batching, "stalled_s": stalled})
+    return JSONResponse(out.model_dump(), status_code=503) if problems else out

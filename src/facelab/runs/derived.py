@@ -1,0 +1,46 @@
+"""Where the files derived from a run go (its ONNX export, its evaluation reports).
+
+A run folder of the user's holds them itself. A model shipped inside the installed package
+(:mod:`facelab.pretrained`) is never written to: its derived files go under
+``$FACELAB_HOME/<kind>/<name>-<key>/`` (``key``: a hash of the folder's path, so two installs do
+not share one). ``facelab export``, ``facelab serve`` and ``predict --backend onnx`` all look in
+the same places, in the same order.
+
+Example:
+    >>> from facelab.pretrained import shipped_path
+    >>> folder = shipped_path("fer-emotions", check=False)
+    >>> is_installed(folder), onnx_places(folder)[0].parts[-3:-1] == ("onnx", derived_folder(folder, "onnx").name)
+    (True, True)
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from ..paths import home
+from ..pretrained import shipped_root
+from .layout import EVAL_DIR, ONNX_FILE
+
+
+def is_installed(folder: Path) -> bool:
+    """True for a model folder inside the installed package (never written to)."""
+    return Path(folder).resolve().is_relative_to(shipped_root())
+
+
+def derived_folder(folder: Path, kind: str) -> Path:
+    """``$FACELAB_HOME/<kind>/<name>-<key>``: a run's derived files outside its own folder."""
+    key = hashlib.sha1(str(Path(folder).resolve()).encode()).hexdigest()[:12]
+    return home() / kind / f"{Path(folder).name}-{key}"
+
+
+def onnx_places(folder: Path) -> tuple[Path, ...]:
+    """Where the run's ``model.onnx`` may be, in order: its folder, then ``$FACELAB_HOME``. A
+    shipped model only ever has the latter."""
+    cached = derived_folder(folder, "onnx") / ONNX_FILE
+    return (cached,) if is_installed(folder) else (Path(folder) / ONNX_FILE, cached)
+
+
+def eval_root(folder: Path) -> Path:
+    """The folder evaluation reports of the run go to: ``<run>/eval``, or under
+    ``$FACELAB_HOME/eval/`` for a shipped model."""
+    return derived_folder(folder, "eval") if is_installed(folder) else Path(folder) / EVAL_DIR
