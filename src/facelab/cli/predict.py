@@ -7,7 +7,7 @@ from typing import List, Optional
 import typer
 
 from ..errors import ConfigError
-from .common import runs_dir_option, use_runs_dir
+from .common import runs_dir_option
 
 
 def _summary_table(report, classes: list[str], limit: int = 40):
@@ -63,7 +63,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Find every face in photos and classify it with a trained run (or, with no run, with the
         models shipped with facelab)."""
-        use_runs_dir(runs_dir)
         from rich.console import Console
 
         from ..predict.batch import predict_files
@@ -85,15 +84,15 @@ def register(app: typer.Typer) -> None:
             if not photos:
                 raise typer.BadParameter("give the photos to classify after the run", param_hint="PHOTOS")
             rep = predict_spark(run, photos, out=out, aligned=aligned, backend=backend, min_face=min_face,
-                                batch_size=batch_size, master=master, progress=progress)
+                                batch_size=batch_size, master=master, progress=progress, runs_dir=runs_dir)
             pred = None
         else:
             kw = dict(backend=backend, min_face=min_face, **detector_params)
             looks_like_photos = Path(run).expanduser().exists() or any(ch in run for ch in "*?[")
-            if names_a_run(run) or not looks_like_photos:  # not a run nor a photo: "no run ..., did you mean"
+            if names_a_run(run, runs_dir) or not looks_like_photos:  # not a run nor a photo: "no run ..., did you mean"
                 if not photos:
                     raise typer.BadParameter("give the photos to classify after the run", param_hint="PHOTOS")
-                pred = Predictor.from_run(run, **kw)  # type: ignore[arg-type]
+                pred = Predictor.from_run(run, runs_dir=runs_dir, **kw)  # type: ignore[arg-type]
             else:  # `facelab predict photo.jpg`: the first argument is a photo too
                 photos = [run, *(photos or [])]
                 pred = CombinedPredictor.shipped(**kw)
@@ -140,7 +139,6 @@ def register(app: typer.Typer) -> None:
         runs_dir: Optional[Path] = runs_dir_option(),
     ) -> None:
         """Export a run's network (with its preprocessing) to ONNX, checked against PyTorch."""
-        use_runs_dir(runs_dir)
         from rich.console import Console
 
         from ..errors import ConfigError
@@ -148,7 +146,7 @@ def register(app: typer.Typer) -> None:
 
         if format.lower() != "onnx":
             raise ConfigError(f"unknown export format {format!r}", fix="use --format onnx")
-        res = export_onnx(run, out, opset=opset, check=check, atol=atol)
+        res = export_onnx(run, out, opset=opset, check=check, atol=atol, runs_dir=runs_dir)
         msg = f"wrote {res.path} ({res.size_bytes / 1e6:.2f} MB, opset {res.opset})"
         if check:
             msg += f"; ONNX Runtime vs PyTorch max |diff| {res.max_abs_diff:.2e} on {res.checked_on} faces"

@@ -6,7 +6,7 @@ from typing import List, Optional
 
 import typer
 
-from .common import runs_dir_option, use_runs_dir
+from .common import runs_dir_option
 
 
 def _parse_params(items: list[str] | None, flag: str = "--param",
@@ -114,14 +114,13 @@ def register(app: typer.Typer) -> None:
         at the start and saved in the run's config.yaml; every flag wins over it."""
         from rich.console import Console
 
-        use_runs_dir(runs_dir)
-
         from ..train.trainer import train
 
         flags = dict(target=target, model=model, epochs=epochs, minutes=minutes, name=name, seed=seed,
                      batch_size=batch_size, lr=lr, weights=str(weights) if weights else None, init=init, aux=aux,
                      val_fraction=val_fraction, params=_parse_params(param) or None, threads=threads,
-                     patience=patience, recipe=recipe, size=size, crop=crop, grey=grey)
+                     patience=patience, recipe=recipe, size=size, crop=crop, grey=grey,
+                     runs_dir=runs_dir)
         try:
             fit = train
             if nproc is not None and int(nproc) > 1:  # scale-out: the same train() in N DDP processes
@@ -156,7 +155,7 @@ def register(app: typer.Typer) -> None:
         if track:
             from ..paths import runs_root
 
-            where = track_uri or str(runs_root().expanduser().resolve() / ("_mlflow" if track == "mlflow"
+            where = track_uri or str(runs_root(runs_dir).expanduser().resolve() / ("_mlflow" if track == "mlflow"
                                                                            else "_tensorboard"))
             c.print(f"  tracked in      {track}: {where}", highlight=False)
 

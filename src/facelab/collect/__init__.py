@@ -18,6 +18,7 @@ Example:
 """
 from __future__ import annotations
 
+import logging
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
@@ -28,6 +29,8 @@ from .check import HashIndex, Rejected, decode
 from .fetch import Fetcher
 from .search import ENGINES, get_engine, read_urls_csv, search
 from .store import Store, folder_name
+
+log = logging.getLogger(__name__)
 
 __all__ = ["collect", "CollectionReport", "ClassReport", "ENGINES", "RIGHTS_NOTE"]
 
@@ -194,7 +197,7 @@ def collect(names: list[str] | tuple[str, ...] = (), *, per_class: int = 50, out
             if cr.short and not cr.note:
                 cr.note = f"{cr.short} short: not enough usable results"
             if progress:
-                print(f"{name}: {cr.kept}/{per_class} kept ({cr.downloaded} new)", flush=True)
+                log.info("%s: %d/%d kept (%d new)", name, cr.kept, per_class, cr.downloaded)
         if reached == 0 and failed_network:
             raise DataError("no URL could be reached: no network?",
                             fix="check the internet connection and run the same command again (it resumes)")

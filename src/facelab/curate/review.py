@@ -21,13 +21,15 @@ import base64
 import html
 import io
 import json
-import sys
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -249,6 +251,6 @@ def review(data, *, run: str | None = None, out=None, faces: bool = True, thresh
     rep.html = write_html(rep, out)
     (out / "review.json").write_text(json.dumps({"kind": "review", **rep.to_dict()}, indent=1))
     if progress:
-        print(f"review: {len(groups)} near-duplicate groups, {len(none)} photos without a face, {len(several)} "
-              f"with several{f', {len(losses)} top losses' if losses else ''}: {rep.html}", file=sys.stderr)
+        log.info(f"review: {len(groups)} near-duplicate groups, {len(none)} photos without a face, {len(several)} "
+                 f"with several{f', {len(losses)} top losses' if losses else ''}: {rep.html}")
     return rep

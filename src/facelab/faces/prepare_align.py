@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.cache import prepare, register_face_aligner
+from ..data import cache
 from .align import LFW, align
 
 #: The cached face's side, in Haar-box sides (the face box is 1/1.6 of the crop: some hair and
@@ -231,9 +231,19 @@ def detect_meta(options: dict, faces: dict, keep) -> dict:
 #: what a decoding worker calls with a ``--crop detect`` chunk job (workers take JSON jobs)
 WORKER = f"{__name__}:detect_chunk"
 
-# ``facelab.data.cache.prepare`` runs --crop detect/auto through this module (data imports nothing
-# above it); ``prepare`` is re-exported here so that ``facelab.prepare`` comes with the aligner
-register_face_aligner(sys.modules[__name__])
+
+def prepare(data, **options):
+    """:func:`facelab.data.cache.prepare` with this module as its face aligner, so that
+    ``crop="detect"`` / ``"auto"`` work (the data layer imports nothing above it).
+
+    Example:
+        >>> import inspect
+        >>> "aligner" in inspect.signature(cache.prepare).parameters
+        True
+    """
+    options.setdefault("aligner", sys.modules[__name__])
+    return cache.prepare(data, **options)
+
 
 __all__ = ["CROP_SIDES", "NO_FACE", "SEVERAL", "WORKER", "check_faces", "collect_faces", "detect_chunk",
            "detect_geometry", "detect_meta", "detect_options", "faces_file", "looks_like_photos", "prepare",

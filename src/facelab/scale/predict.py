@@ -26,6 +26,7 @@ Example:
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import shutil
@@ -39,6 +40,8 @@ import pandas as pd
 from ..errors import ConfigError, DataError
 from ..outputs import check_folder, mark_folder
 from .spark import get_spark
+
+log = logging.getLogger(__name__)
 
 
 def is_spark_results(path: Path) -> bool:
@@ -227,8 +230,7 @@ def predict_spark(run, sources: Iterable, *, out, aligned: bool = False, backend
     partial = out.with_name(out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     if progress:
-        print(f"predict on Spark ({spark.sparkContext.master}): {len(paths)} photos in {n_part} tasks",
-              flush=True)
+        log.info("predict on Spark (%s): %d photos in %d tasks", spark.sparkContext.master, len(paths), n_part)
     try:
         table.write.mode("overwrite").parquet(str(partial))
     except Exception as e:

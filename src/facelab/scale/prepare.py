@@ -25,11 +25,13 @@ Example:
 from __future__ import annotations
 
 import json
-import sys
+import logging
 from typing import Iterator
 
 from ..errors import DataError
 from .spark import check_engine, get_spark
+
+log = logging.getLogger(__name__)
 
 #: the schema of what each Spark task returns: the chunk's first row and its failures (JSON)
 RESULT_SCHEMA = "k long, failures string, images long"
@@ -95,8 +97,7 @@ def engine_runner(engine: str, master: str | None = None):
         failures = list(done) + decode_csv_jobs(jobs)
         img = [j for j in jobs if j["kind"] == "img"]
         if progress:
-            print(f"prepare on Spark: {sum(len(j['rows']) for j in img)} images in {len(img)} tasks",
-                  file=sys.stderr)
+            log.info("prepare on Spark: %d images in %d tasks", sum(len(j["rows"]) for j in img), len(img))
         failures.extend(spark_decode(img, master))
         return failures
 
@@ -106,6 +107,6 @@ def engine_runner(engine: str, master: str | None = None):
 def prepare_spark(data, *, master: str | None = None, engine: str = "spark", **kwargs):
     """:func:`facelab.data.cache.prepare` with the chunks decoded on Spark (``engine="local"``:
     the local worker processes); the same cache, byte for byte. ``kwargs`` go to ``prepare``."""
-    from ..data.cache import prepare
+    from ..faces.prepare_align import prepare  # the data layer's prepare, with --crop detect/auto
 
     return prepare(data, runner=engine_runner(engine, master), **kwargs)
