@@ -77,7 +77,9 @@ def plain_output(stdout=None, stderr=None) -> dict[str, str | None]:
     the library's) stops wrapping at 80 columns; Typer's help keeps a readable width
     (``TERMINAL_WIDTH``). tqdm reads ``TQDM_MININTERVAL`` (tqdm >= 4.66) for bars that do not set it,
     so a bar updates every :data:`PIPE_PROGRESS_S` seconds instead of several times a second. A
-    value the user set is kept.
+    value the user set is kept. Like the thread policy (:mod:`facelab.threads`) these are read from
+    the environment by the libraries themselves (Rich, Typer, tqdm), so the entry point sets them
+    for its own process; the library never does.
 
     Returns:
         the previous values of the variables set, for :func:`restore_env` (``main()`` called

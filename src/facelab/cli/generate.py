@@ -9,6 +9,18 @@ import typer
 from .common import runs_dir_option
 
 
+def _print_gan(c, run) -> None:
+    """What `facelab generate train` prints when it stops: status, figures, the run folder."""
+    colour = {"finished": "green", "interrupted": "yellow"}.get(run.status, "red")
+    c.print(f"[bold {colour}]{run.status}[/] {run.name}: {run.epochs} epochs, {run.size} px "
+            f"{'grey' if run.channels == 1 else 'RGB'}" + (f", conditioned on {', '.join(run.condition)}"
+                                                             if run.condition else ""))
+    for k in ("loss_d", "loss_g", "d_x", "d_gz", "frechet", "face_rate", "real_face_rate", "images_per_s"):
+        if run.metrics.get(k) is not None:
+            c.print(f"  {k:15s} {run.metrics[k]:.4f}")
+    c.print(f"  run folder      {run.path}  (progress.png, samples/, plots/curves.png)")
+
+
 def register(app: typer.Typer) -> None:
     gen = typer.Typer(help="Generate faces: train a DCGAN on a prepared cache, sample it, walk its latent space.",
                       no_args_is_help=True)
@@ -69,14 +81,7 @@ def register(app: typer.Typer) -> None:
                         progress=progress, runs_dir=runs_dir, **opts)
         c = Console()
         status = run.status
-        colour = {"finished": "green", "interrupted": "yellow"}.get(status, "red")
-        c.print(f"[bold {colour}]{status}[/] {run.name}: {run.epochs} epochs, {run.size} px "
-                f"{'grey' if run.channels == 1 else 'RGB'}" + (f", conditioned on {', '.join(run.condition)}"
-                                                                 if run.condition else ""))
-        for k in ("loss_d", "loss_g", "d_x", "d_gz", "frechet", "face_rate", "real_face_rate", "images_per_s"):
-            if run.metrics.get(k) is not None:
-                c.print(f"  {k:15s} {run.metrics[k]:.4f}")
-        c.print(f"  run folder      {run.path}  (progress.png, samples/, plots/curves.png)")
+        _print_gan(c, run)
         if status == "interrupted":
             raise SystemExit(130)
         if status == "nan":

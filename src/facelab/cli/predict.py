@@ -32,6 +32,32 @@ def _summary_table(report, classes: list[str], limit: int = 40):
     return t
 
 
+def _print_report(c, rep, pred, run: str, out, json_: bool) -> None:
+    """What `facelab predict` prints: the per-face table (or JSON), the counts, the unreadable files."""
+    if json_:
+        import json
+
+        print(json.dumps({"run": pred.name if pred is not None else str(run),
+                          "classes": pred.classes if pred is not None else None,
+                          "photos": [r.to_dict() for r in getattr(rep, "results", [])],
+                          "summary": {"photos": rep.photos, "faces": rep.faces, "classified": rep.classified,
+                                      "no_face": rep.no_face, "unreadable": len(rep.failed),
+                                      "seconds": round(rep.seconds, 3), "out": str(rep.out) if rep.out else None}},
+                         indent=1))
+    elif out is None and pred is not None:
+        c.print(_summary_table(rep, pred.classes))
+    c.print(f"[bold]{rep.photos}[/] photos, [bold]{rep.faces}[/] faces, {rep.classified} classified, "
+            f"{rep.no_face} without a face, {len(rep.failed)} unreadable"
+            + (f", {rep.skipped_files} non-image files skipped in folders" if rep.skipped_files else "")
+            + f" ({rep.seconds:.1f} s)", highlight=False)
+    if rep.out:
+        c.print(f"results: {rep.out}", highlight=False)
+    if rep.failed:
+        c.print(f"[yellow]{len(rep.failed)} file(s) could not be read:[/]")
+        for f, e in rep.failed:  # the reason names the file already, as every read error does
+            c.print(f"  {e}" if e.startswith(str(f)) else f"  {f}: {e}", highlight=False, markup=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``predict`` and ``export`` to the main app."""
 
@@ -100,29 +126,7 @@ def register(app: typer.Typer) -> None:
                                            "`facelab runs` lists them)", highlight=False)
             rep = predict_files(pred, photos, out=out, format=format, aligned=aligned, save_crops=save_crops,
                                 annotate=annotate, workers=workers, batch_size=batch_size, progress=progress)
-        c = Console(stderr=json_)  # --json: stdout holds the JSON alone
-        if json_:
-            import json
-
-            print(json.dumps({"run": pred.name if pred is not None else str(run),
-                              "classes": pred.classes if pred is not None else None,
-                              "photos": [r.to_dict() for r in getattr(rep, "results", [])],
-                              "summary": {"photos": rep.photos, "faces": rep.faces, "classified": rep.classified,
-                                          "no_face": rep.no_face, "unreadable": len(rep.failed),
-                                          "seconds": round(rep.seconds, 3), "out": str(rep.out) if rep.out else None}},
-                             indent=1))
-        elif out is None and pred is not None:
-            c.print(_summary_table(rep, pred.classes))
-        c.print(f"[bold]{rep.photos}[/] photos, [bold]{rep.faces}[/] faces, {rep.classified} classified, "
-                f"{rep.no_face} without a face, {len(rep.failed)} unreadable"
-                + (f", {rep.skipped_files} non-image files skipped in folders" if rep.skipped_files else "")
-                + f" ({rep.seconds:.1f} s)", highlight=False)
-        if rep.out:
-            c.print(f"results: {rep.out}", highlight=False)
-        if rep.failed:
-            c.print(f"[yellow]{len(rep.failed)} file(s) could not be read:[/]")
-            for f, e in rep.failed:  # the reason names the file already, as every read error does
-                c.print(f"  {e}" if e.startswith(str(f)) else f"  {f}: {e}", highlight=False, markup=False)
+        _print_report(Console(stderr=json_), rep, pred, run, out, json_)  # --json: stdout holds the JSON alone
         if rep.photos and len(rep.failed) == rep.photos:
             import sys
 

@@ -324,7 +324,7 @@ def newest_leaderboard(root: str | Path | None = None) -> tuple[float, list[str]
         try:
             table = pd.read_csv(board, usecols=["rank", "run"])
             return board.stat().st_mtime, table.sort_values("rank")["run"].astype(str).tolist()
-        except Exception:
+        except (OSError, ValueError):  # gone, half-written, or without those columns (pandas' errors are ValueErrors)
             return None
     return None
 

@@ -136,7 +136,7 @@ def count_parameters(run) -> int | None:
         if hasattr(model, "parameters"):
             return int(sum(p.numel() for p in model.parameters()))
         return int(sum(np.asarray(v).size for v in model.state_dict().values()))
-    except Exception:  # noqa: BLE001 - a count is a nicety, never a failure
+    except (FacelabError, OSError, RuntimeError, AttributeError, TypeError):  # a count is a nicety, never a failure
         return None
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data import cache
+from ..errors import DataError
 from .align import LFW, align
 
 #: The cached face's side, in Haar-box sides (the face box is 1/1.6 of the crop: some hair and
@@ -92,7 +93,7 @@ def detect_chunk(job: dict) -> tuple[int, list]:
                 buf[j] = align(img, b, spec)
         except ImageError as e:
             failures.append([int(rows[j]), e.reason, path, e.message])
-        except Exception as e:  # one photo, not the whole prepare
+        except Exception as e:  # a worker: a detector or decoder bug costs one photo, not the whole prepare
             failures.append([int(rows[j]), "corrupt_image", path, f"{type(e).__name__}: {e}"])
         faces.append(rec)
     write_rows(job["images"], rows, buf)
@@ -128,7 +129,7 @@ def looks_like_photos(paths: list[str], sample: int = 12, seed: int = 0) -> tupl
     for p in pick:
         try:
             img = load_image(p)
-        except Exception:
+        except DataError:  # unreadable: prepare reports it
             continue
         if min(img.shape[:2]) < 96:  # FER-like crops: too small to be photos of people
             return False, f"images of {img.shape[1]}x{img.shape[0]} px are face crops"
@@ -186,7 +187,7 @@ def resolve_crop(data, crop: str, say) -> str:
         root = Path(data).expanduser()
         try:
             layout = detect_layout(root)
-        except Exception:
+        except DataError:
             return "square"  # prepare itself says what is wrong with the source
         paths = _sample_paths(root) if layout == "folder" else []
     if layout != "folder" or not paths:

@@ -144,7 +144,7 @@ def export_onnx(run, out: str | Path | None = None, *, opset: int = 17, check: b
             torch.onnx.export(module, (example,), buf, input_names=["faces"], output_names=["probabilities"],
                               dynamic_axes={"faces": {0: "batch"}, "probabilities": {0: "batch"}},
                               opset_version=opset, dynamo=False)
-    except Exception as e:
+    except Exception as e:  # the exporter, deep in torch: any failure becomes one RunError naming the run
         raise RunError(f"torch could not export {run.name} to ONNX: {type(e).__name__}: {e}", path=run.path,
                        fix="report this model; the torch backend still predicts") from None
     tmp = out.with_suffix(".onnx.tmp")

@@ -233,7 +233,7 @@ def predict_spark(run, sources: Iterable, *, out, aligned: bool = False, backend
         log.info("predict on Spark (%s): %d photos in %d tasks", spark.sparkContext.master, len(paths), n_part)
     try:
         table.write.mode("overwrite").parquet(str(partial))
-    except Exception as e:
+    except Exception as e:  # the Spark job: whatever the JVM or an executor raised becomes one DataError
         shutil.rmtree(partial, ignore_errors=True)
         msg = next((m for m in str(e).splitlines() if "Error" in m), str(e).splitlines()[0] if str(e) else repr(e))
         raise DataError(f"the Spark predict job failed: {msg[:400]}", path=out,

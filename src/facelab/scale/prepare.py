@@ -69,7 +69,7 @@ def spark_decode(jobs: list[dict], master: str | None = None) -> list:
     df = spark.createDataFrame(rdd, "job string")
     try:
         rows = df.mapInPandas(decode_partition, schema=RESULT_SCHEMA).collect()
-    except Exception as e:
+    except Exception as e:  # the Spark job: whatever the JVM or an executor raised becomes one DataError
         msg = str(e).strip().splitlines()
         reason = next((m for m in msg if "Error" in m and "Traceback" not in m), msg[0] if msg else repr(e))
         raise DataError(f"the Spark prepare job failed: {reason[:400]}", path=jobs[0]["images"],

@@ -76,7 +76,7 @@ def _check_chunk(paths: list[str]) -> tuple[list[tuple[str, str, str]], list[byt
     for i, p in enumerate(paths):
         try:
             load_image(p)
-        except Exception as e:  # noqa: BLE001 - any failure is a problem to report, not a crash
+        except Exception as e:  # a worker: any failure is a problem to report, not a crash
             msg = getattr(e, "message", None) or str(e).splitlines()[0]
             kind = "empty_file" if os.path.exists(p) and os.path.getsize(p) == 0 else "corrupt_image"
             bad.append((p, kind, msg))
