@@ -8,15 +8,26 @@ import sys
 
 import pytest
 
-from facelab.demo import demo_environment
+from facelab.demo import DemoResult, closing_lines, demo_paths
+from facelab.paths import Paths
 
 
-def test_demo_environment_keeps_what_the_user_set(tmp_path, monkeypatch):
+def test_demo_paths_keep_what_the_user_set_and_leave_the_environment_alone(tmp_path, monkeypatch):
     monkeypatch.setenv("FACELAB_RUNS", str(tmp_path / "my-runs"))
     monkeypatch.delenv("FACELAB_HOME", raising=False)
-    assert demo_environment(tmp_path / "d") == {"FACELAB_HOME": str(tmp_path / "d" / "home")}
-    assert os.environ["FACELAB_RUNS"] == str(tmp_path / "my-runs")
-    assert os.environ["FACELAB_HOME"] == str(tmp_path / "d" / "home")
+    paths, exports = demo_paths(tmp_path / "d")
+    assert exports == {"FACELAB_HOME": str(tmp_path / "d" / "home")}
+    assert paths == Paths(home=tmp_path / "d" / "home", runs=tmp_path / "my-runs")
+    assert os.environ["FACELAB_RUNS"] == str(tmp_path / "my-runs") and "FACELAB_HOME" not in os.environ
+
+
+def test_closing_lines_print_the_exports_and_the_next_commands(tmp_path):
+    res = DemoResult(root=tmp_path, source=tmp_path / "data", cache=tmp_path / "c",
+                     paths=Paths(home=tmp_path / "home", runs=tmp_path / "runs"),
+                     exports={"FACELAB_RUNS": str(tmp_path / "runs")}, best_run="cmp-x-cnn")
+    lines = closing_lines(res)
+    assert f"  export FACELAB_RUNS={tmp_path / 'runs'}" in lines
+    assert "  facelab evaluate cmp-x-cnn" in lines
 
 
 def _env(**extra):

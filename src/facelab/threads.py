@@ -5,6 +5,11 @@ With several processes on few cores, spinning OpenMP workers made k-means and t-
 OpenMP for passive waiting unless the user chose otherwise. A Python program that wants the same
 calls :func:`configure_threads` before it imports numpy, scikit-learn or torch.
 
+This is the one environment write of the library (``tests/test_architecture.py`` allows it and
+no other): OpenMP reads its wait policy only from the environment, once, when the first OpenMP
+library loads, so there is no argument to pass it through. It is called by the entry point
+alone, never at import, and keeps a value the user set.
+
 Example:
     >>> import os
     >>> configure_threads()

@@ -50,7 +50,7 @@ def show_report(folder: Path, sections: list[tuple[str, tuple[str, ...]]], skip:
         with st.expander(f"table: {t.name}"):
             try:
                 st.dataframe(pd.read_csv(t), width="stretch")
-            except Exception as e:
+            except (OSError, ValueError) as e:  # gone or half-written (pandas' parse errors are ValueErrors)
                 st.warning(f"{t} could not be read: {e}")
     for j in sorted(folder.glob("*.json")):
         data = read_json(j)

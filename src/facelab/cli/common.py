@@ -1,10 +1,11 @@
 """Options shared by several commands, and how output behaves off a terminal."""
 from __future__ import annotations
 
+import logging
 import os
 import sys
-from pathlib import Path
-from typing import Optional
+import warnings
+from contextlib import contextmanager
 
 import typer
 
@@ -22,10 +23,51 @@ def runs_dir_option(*aliases: str):
     return typer.Option(None, "--runs-dir", *aliases, help=RUNS_DIR_HELP)
 
 
-def use_runs_dir(path: Optional[Path]) -> None:
-    """Point ``facelab.paths.runs_root()`` at ``path`` for the rest of this process."""
-    if path is not None:
-        os.environ["FACELAB_RUNS"] = str(Path(path).expanduser())
+class LineHandler(logging.Handler):
+    """Renders the library's log records as plain lines on stderr (through Rich on a terminal):
+    the library reports through ``logging`` and ``warnings``, the CLI decides how they look.
+
+    The stream is looked up at each record, so a test's captured ``sys.stderr`` receives them.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            msg = record.getMessage()
+        except (TypeError, ValueError):  # a malformed record: say so rather than lose the line
+            msg = str(record.msg)
+        stream = sys.stderr
+        if _isatty(stream):
+            from rich.console import Console
+
+            Console(file=stream).print(msg, markup=False, highlight=False,
+                                       style="yellow" if record.levelno >= logging.WARNING else None)
+        else:
+            stream.write(msg + "\n")
+            stream.flush()
+
+
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """``warnings.showwarning`` for the CLI: ``warning: <message>``, one line, no source excerpt."""
+    (file or sys.stderr).write(f"warning: {message}\n")
+
+
+@contextmanager
+def library_output(level: int = logging.INFO):
+    """For one command: the ``facelab`` logger's records as plain lines, warnings as one line each."""
+    logger = logging.getLogger("facelab")
+    handler = LineHandler(level)
+    old_level, old_propagate, old_show = logger.level, logger.propagate, warnings.showwarning
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False  # one rendering: not a second copy through the root logger
+    warnings.showwarning = show_warning
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+        logger.propagate = old_propagate
+        warnings.showwarning = old_show
 
 
 def plain_output(stdout=None, stderr=None) -> dict[str, str | None]:
@@ -35,7 +77,9 @@ def plain_output(stdout=None, stderr=None) -> dict[str, str | None]:
     the library's) stops wrapping at 80 columns; Typer's help keeps a readable width
     (``TERMINAL_WIDTH``). tqdm reads ``TQDM_MININTERVAL`` (tqdm >= 4.66) for bars that do not set it,
     so a bar updates every :data:`PIPE_PROGRESS_S` seconds instead of several times a second. A
-    value the user set is kept.
+    value the user set is kept. Like the thread policy (:mod:`facelab.threads`) these are read from
+    the environment by the libraries themselves (Rich, Typer, tqdm), so the entry point sets them
+    for its own process; the library never does.
 
     Returns:
         the previous values of the variables set, for :func:`restore_env` (``main()`` called
@@ -69,3 +113,14 @@ def _isatty(stream) -> bool:
     except (AttributeError, ValueError):  # a closed or replaced stream
         return False
 
+
+
+def print_board(board, console=None) -> None:
+    """Print a :class:`facelab.evaluate.leaderboard.Leaderboard` (its table, notes, folder)."""
+    from rich.console import Console
+
+    con = console or Console()
+    if not con.is_terminal and con.width < 140:  # piped output: do not squeeze the columns
+        con = Console(width=140)
+    for item in board.renderables():
+        con.print(item, highlight=False)

@@ -22,6 +22,29 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, help="Random seed."),
     ) -> None:
         """The whole tour on built-in synthetic data: synth → info → prepare → explore → compare → predict."""
-        from ..demo import run_demo
+        from rich.console import Console
 
-        run_demo(out, n=n, size=size, minutes=minutes, target=target, seed=seed)
+        from ..demo import closing_lines, run_demo
+
+        con = Console()
+        result = run_demo(out, n=n, size=size, minutes=minutes, target=target, seed=seed,
+                          say=lambda item: show(con, item))
+        for line in closing_lines(result):
+            con.print(line, highlight=False, markup=False)
+
+
+def show(con, item) -> None:
+    """One thing the tour shows: a step heading, a leaderboard, or a line."""
+    from ..demo import Step
+    from ..evaluate.leaderboard import Leaderboard
+    from .common import print_board
+
+    if isinstance(item, Step):
+        if con.is_terminal:
+            con.rule(f"[bold cyan]{item.title}")
+        else:  # a log keeps a short heading, not a rule as wide as the (unwrapped) console
+            con.print(f"== {item.title} ==", highlight=False, markup=False)
+    elif isinstance(item, Leaderboard):
+        print_board(item, con)
+    else:
+        con.print(str(item), highlight=False, markup=False)

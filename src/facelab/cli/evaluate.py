@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from .common import runs_dir_option, use_runs_dir
+from .common import print_board, runs_dir_option
 
 
 def register(app: typer.Typer) -> None:
@@ -30,11 +30,9 @@ def register(app: typer.Typer) -> None:
         """Metrics, calibration, confusion, top losses and subgroups of a run (PNG, CSV, Markdown)."""
         import json
 
-        use_runs_dir(runs_dir)
-
         from ..evaluate.report import evaluate
 
-        rep = evaluate(run, data=data, split=split, groups=groups, out=out, top_k=top_k)
+        rep = evaluate(run, data=data, split=split, groups=groups, out=out, top_k=top_k, runs_dir=runs_dir)
         print(json.dumps(rep.to_dict(), indent=2) if json_ else rep.summary())
 
     @app.command("compare")
@@ -53,12 +51,12 @@ def register(app: typer.Typer) -> None:
         runs_dir: Optional[Path] = runs_dir_option(),
     ) -> None:
         """Train several models with the same split, seed and budget; print and write a leaderboard."""
-        use_runs_dir(runs_dir)
         from ..experiments.compare import compare
 
         opts = {"batch_size": batch_size} if batch_size else {}
-        compare(data, target=target, models=models, epochs=epochs, minutes=minutes, seed=seed, metric=metric,
-                threads=threads, out=out, **opts)
+        board = compare(data, target=target, models=models, epochs=epochs, minutes=minutes, seed=seed, metric=metric,
+                        threads=threads, out=out, runs_dir=runs_dir, **opts)
+        print_board(board)
 
     @app.command("search")
     def search_cmd(
@@ -79,9 +77,9 @@ def register(app: typer.Typer) -> None:
         runs_dir: Optional[Path] = runs_dir_option(),
     ) -> None:
         """Optuna search over lr, width, resolution and augmentation; trials form a leaderboard."""
-        use_runs_dir(runs_dir)
         from ..experiments.search import search
 
-        search(data, target=target, model=model, trials=trials, minutes=minutes, epochs=epochs, seed=seed,
+        board = search(data, target=target, model=model, trials=trials, minutes=minutes, epochs=epochs, seed=seed,
                study=study, metric=metric, sizes=sizes, prune=prune, threads=threads, out=out,
-               join=join)
+                       join=join, runs_dir=runs_dir)
+        print_board(board)

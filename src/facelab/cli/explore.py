@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from .common import runs_dir_option, use_runs_dir
+from .common import runs_dir_option
 
 
 def explore_command(
@@ -62,14 +62,13 @@ def cluster_command(
     """Cluster images (pixels, HOG or a trained run's features) and match clusters to labels."""
     from rich.console import Console
 
-    use_runs_dir(runs_dir)  # where --features run:<RUN> looks the run up by name
-
     from ..cluster.report import cluster
     from ..report.sweep import parse_ints
 
     rep = cluster(data, features=features, k=parse_ints(k, what="k"),
                   components=parse_ints(components, what="components"), per_class=per_class, sample=sample,
-                  label=label, split=split, seed=seed, out=out, algorithm=algorithm, progress=True)
+                  label=label, split=split, seed=seed, out=out, algorithm=algorithm, progress=True,
+                  runs_dir=runs_dir)
     con = Console()
     con.print(f"{rep.n:,} images, {rep.features} ({rep.dims} values each): {rep.chosen['reason']}")
     at_classes = rep.matching_at_classes

@@ -6,7 +6,19 @@ from typing import Optional
 
 import typer
 
-from .common import runs_dir_option, use_runs_dir
+from .common import runs_dir_option
+
+
+def _print_gan(c, run) -> None:
+    """What `facelab generate train` prints when it stops: status, figures, the run folder."""
+    colour = {"finished": "green", "interrupted": "yellow"}.get(run.status, "red")
+    c.print(f"[bold {colour}]{run.status}[/] {run.name}: {run.epochs} epochs, {run.size} px "
+            f"{'grey' if run.channels == 1 else 'RGB'}" + (f", conditioned on {', '.join(run.condition)}"
+                                                             if run.condition else ""))
+    for k in ("loss_d", "loss_g", "d_x", "d_gz", "frechet", "face_rate", "real_face_rate", "images_per_s"):
+        if run.metrics.get(k) is not None:
+            c.print(f"  {k:15s} {run.metrics[k]:.4f}")
+    c.print(f"  run folder      {run.path}  (progress.png, samples/, plots/curves.png)")
 
 
 def register(app: typer.Typer) -> None:
@@ -46,7 +58,6 @@ def register(app: typer.Typer) -> None:
         """Train a DCGAN; the run (checkpoints, samples per epoch, progress strip, curves) goes to runs/<name>/."""
         from rich.console import Console
 
-        use_runs_dir(runs_dir)
         from ..errors import ConfigError
         from ..generate.train import train_gan
 
@@ -62,21 +73,15 @@ def register(app: typer.Typer) -> None:
         src = data
         if resume and data is None:
             from ..generate.run import GeneratorRun
+            from ..runs import resolve_run
 
-            src = Path(GeneratorRun.load(resume).config["data"])
+            src = Path(GeneratorRun.load(resolve_run(resume, runs_dir)).config["data"])
         run = train_gan(str(src), size=size, minutes=minutes, epochs=epochs, name=name, condition=condition,
                         seed=seed, resume=resume or False, feature_run=feature_run, threads=threads,
-                        progress=progress, **opts)
+                        progress=progress, runs_dir=runs_dir, **opts)
         c = Console()
         status = run.status
-        colour = {"finished": "green", "interrupted": "yellow"}.get(status, "red")
-        c.print(f"[bold {colour}]{status}[/] {run.name}: {run.epochs} epochs, {run.size} px "
-                f"{'grey' if run.channels == 1 else 'RGB'}" + (f", conditioned on {', '.join(run.condition)}"
-                                                                 if run.condition else ""))
-        for k in ("loss_d", "loss_g", "d_x", "d_gz", "frechet", "face_rate", "real_face_rate", "images_per_s"):
-            if run.metrics.get(k) is not None:
-                c.print(f"  {k:15s} {run.metrics[k]:.4f}")
-        c.print(f"  run folder      {run.path}  (progress.png, samples/, plots/curves.png)")
+        _print_gan(c, run)
         if status == "interrupted":
             raise SystemExit(130)
         if status == "nan":
@@ -93,10 +98,10 @@ def register(app: typer.Typer) -> None:
         runs_dir: Optional[Path] = runs_dir_option(),
     ) -> None:
         """Draw new faces from a generator run."""
-        use_runs_dir(runs_dir)
         from ..generate import sample
+        from ..runs import resolve_run
 
-        images = sample(run, n, seed=seed, condition=condition, out=out)
+        images = sample(resolve_run(run, runs_dir), n, seed=seed, condition=condition, out=out)
         print(f"wrote {len(images)} faces to {out}")
 
     @gen.command("interpolate")
@@ -109,8 +114,8 @@ def register(app: typer.Typer) -> None:
         runs_dir: Optional[Path] = runs_dir_option(),
     ) -> None:
         """A walk between two latent points of a generator run, as a strip or a GIF."""
-        use_runs_dir(runs_dir)
         from ..generate import interpolate
+        from ..runs import resolve_run
 
-        frames = interpolate(run, steps=steps, seed=seed, condition=condition, out=out)
+        frames = interpolate(resolve_run(run, runs_dir), steps=steps, seed=seed, condition=condition, out=out)
         print(f"wrote a walk of {len(frames)} faces to {out}")

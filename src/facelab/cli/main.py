@@ -61,12 +61,13 @@ def _root(
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script: user errors are printed, never a traceback."""
-    from .common import plain_output, restore_env
+    from .common import library_output, plain_output, restore_env
 
     old_env = plain_output()
     try:
         # With standalone_mode=False click returns the code of `typer.Exit(code)` instead of exiting.
-        code = app(args=argv, standalone_mode=False)
+        with library_output():  # the library's log records and warnings, as plain lines on stderr
+            code = app(args=argv, standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)
     except (FacelabError, OSError) as e:

@@ -7,7 +7,7 @@ from typing import List, Optional
 import typer
 
 from ..errors import ConfigError
-from .common import runs_dir_option, use_runs_dir
+from .common import runs_dir_option
 
 
 def _summary_table(report, classes: list[str], limit: int = 40):
@@ -30,6 +30,32 @@ def _summary_table(report, classes: list[str], limit: int = 40):
             t.caption = f"first {limit} rows; write them all with --out faces.csv"
             break
     return t
+
+
+def _print_report(c, rep, pred, run: str, out, json_: bool) -> None:
+    """What `facelab predict` prints: the per-face table (or JSON), the counts, the unreadable files."""
+    if json_:
+        import json
+
+        print(json.dumps({"run": pred.name if pred is not None else str(run),
+                          "classes": pred.classes if pred is not None else None,
+                          "photos": [r.to_dict() for r in getattr(rep, "results", [])],
+                          "summary": {"photos": rep.photos, "faces": rep.faces, "classified": rep.classified,
+                                      "no_face": rep.no_face, "unreadable": len(rep.failed),
+                                      "seconds": round(rep.seconds, 3), "out": str(rep.out) if rep.out else None}},
+                         indent=1))
+    elif out is None and pred is not None:
+        c.print(_summary_table(rep, pred.classes))
+    c.print(f"[bold]{rep.photos}[/] photos, [bold]{rep.faces}[/] faces, {rep.classified} classified, "
+            f"{rep.no_face} without a face, {len(rep.failed)} unreadable"
+            + (f", {rep.skipped_files} non-image files skipped in folders" if rep.skipped_files else "")
+            + f" ({rep.seconds:.1f} s)", highlight=False)
+    if rep.out:
+        c.print(f"results: {rep.out}", highlight=False)
+    if rep.failed:
+        c.print(f"[yellow]{len(rep.failed)} file(s) could not be read:[/]")
+        for f, e in rep.failed:  # the reason names the file already, as every read error does
+            c.print(f"  {e}" if e.startswith(str(f)) else f"  {f}: {e}", highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -73,7 +99,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Find every face in photos and classify it with a trained run (or, with no run, with the
         models shipped with facelab)."""
-        use_runs_dir(runs_dir)
         from rich.console import Console
 
         from ..predict.batch import predict_files
@@ -96,15 +121,15 @@ def register(app: typer.Typer) -> None:
             if not photos:
                 raise typer.BadParameter("give the photos to classify after the run", param_hint="PHOTOS")
             rep = predict_spark(run, photos, out=out, aligned=aligned, backend=backend, min_face=min_face,
-                                batch_size=batch_size, master=master, progress=progress)
+                                batch_size=batch_size, master=master, progress=progress, runs_dir=runs_dir)
             pred = None
         else:
             kw = dict(backend=backend, min_face=min_face, **detector_params)
             looks_like_photos = Path(run).expanduser().exists() or any(ch in run for ch in "*?[")
-            if names_a_run(run) or not looks_like_photos:  # not a run nor a photo: "no run ..., did you mean"
+            if names_a_run(run, runs_dir) or not looks_like_photos:  # not a run nor a photo: "no run ..., did you mean"
                 if not photos and live is None:
                     raise typer.BadParameter("give the photos to classify after the run", param_hint="PHOTOS")
-                pred = Predictor.from_run(run, **kw)  # type: ignore[arg-type]
+                pred = Predictor.from_run(run, runs_dir=runs_dir, **kw)  # type: ignore[arg-type]
             else:  # `facelab predict photo.jpg`: the first argument is a photo too
                 photos = [run, *(photos or [])]
                 pred = CombinedPredictor.shipped(**kw)
@@ -128,29 +153,7 @@ def register(app: typer.Typer) -> None:
                 return
             rep = predict_files(pred, photos, out=out, format=format, aligned=aligned, save_crops=save_crops,
                                 annotate=annotate, workers=workers, batch_size=batch_size, progress=progress)
-        c = Console(stderr=json_)  # --json: stdout holds the JSON alone
-        if json_:
-            import json
-
-            print(json.dumps({"run": pred.name if pred is not None else str(run),
-                              "classes": pred.classes if pred is not None else None,
-                              "photos": [r.to_dict() for r in getattr(rep, "results", [])],
-                              "summary": {"photos": rep.photos, "faces": rep.faces, "classified": rep.classified,
-                                          "no_face": rep.no_face, "unreadable": len(rep.failed),
-                                          "seconds": round(rep.seconds, 3), "out": str(rep.out) if rep.out else None}},
-                             indent=1))
-        elif out is None and pred is not None:
-            c.print(_summary_table(rep, pred.classes))
-        c.print(f"[bold]{rep.photos}[/] photos, [bold]{rep.faces}[/] faces, {rep.classified} classified, "
-                f"{rep.no_face} without a face, {len(rep.failed)} unreadable"
-                + (f", {rep.skipped_files} non-image files skipped in folders" if rep.skipped_files else "")
-                + f" ({rep.seconds:.1f} s)", highlight=False)
-        if rep.out:
-            c.print(f"results: {rep.out}", highlight=False)
-        if rep.failed:
-            c.print(f"[yellow]{len(rep.failed)} file(s) could not be read:[/]")
-            for f, e in rep.failed:  # the reason names the file already, as every read error does
-                c.print(f"  {e}" if e.startswith(str(f)) else f"  {f}: {e}", highlight=False, markup=False)
+        _print_report(Console(stderr=json_), rep, pred, run, out, json_)  # --json: stdout holds the JSON alone
         if rep.photos and len(rep.failed) == rep.photos:
             import sys
 
@@ -167,7 +170,6 @@ def register(app: typer.Typer) -> None:
         runs_dir: Optional[Path] = runs_dir_option(),
     ) -> None:
         """Export a run's network (with its preprocessing) to ONNX, checked against PyTorch."""
-        use_runs_dir(runs_dir)
         from rich.console import Console
 
         from ..errors import ConfigError
@@ -175,7 +177,7 @@ def register(app: typer.Typer) -> None:
 
         if format.lower() != "onnx":
             raise ConfigError(f"unknown export format {format!r}", fix="use --format onnx")
-        res = export_onnx(run, out, opset=opset, check=check, atol=atol)
+        res = export_onnx(run, out, opset=opset, check=check, atol=atol, runs_dir=runs_dir)
         msg = f"wrote {res.path} ({res.size_bytes / 1e6:.2f} MB, opset {res.opset})"
         if check:
             msg += f"; ONNX Runtime vs PyTorch max |diff| {res.max_abs_diff:.2e} on {res.checked_on} faces"

@@ -6,7 +6,7 @@ from typing import List, Optional
 
 import typer
 
-from .common import runs_dir_option, use_runs_dir
+from .common import runs_dir_option
 
 
 def _parse_params(items: list[str] | None, flag: str = "--param",
@@ -114,14 +114,13 @@ def register(app: typer.Typer) -> None:
         at the start and saved in the run's config.yaml; every flag wins over it."""
         from rich.console import Console
 
-        use_runs_dir(runs_dir)
-
         from ..train.trainer import train
 
         flags = dict(target=target, model=model, epochs=epochs, minutes=minutes, name=name, seed=seed,
                      batch_size=batch_size, lr=lr, weights=str(weights) if weights else None, init=init, aux=aux,
                      val_fraction=val_fraction, params=_parse_params(param) or None, threads=threads,
-                     patience=patience, recipe=recipe, size=size, crop=crop, grey=grey)
+                     patience=patience, recipe=recipe, size=size, crop=crop, grey=grey,
+                     runs_dir=runs_dir)
         try:
             fit = train
             if nproc is not None and int(nproc) > 1:  # scale-out: the same train() in N DDP processes
@@ -141,24 +140,7 @@ def register(app: typer.Typer) -> None:
             # train() has saved the checkpoint and printed the resume command. SystemExit, because
             # click turns KeyboardInterrupt/typer.Exit into a return value that would exit with 0.
             raise SystemExit(130) from None
-        m = run.metrics
-        c = Console()
-        c.print(f"[bold green]done[/] {run.name}: {run.task.kind} {run.task.name} with {run.model_name}")
-        for k in ("val_accuracy", "test_accuracy", "val_loss", "best_epoch", "epochs", "train_seconds",
-                  "images_per_s"):
-            if m.get(k) is not None:
-                v = m[k]
-                c.print(f"  {k:15s} {v:.4f}" if isinstance(v, float) else f"  {k:15s} {v}")
-        c.print(f"  recipe          {run.config.get('recipe') or 'none'}; imbalance {run.config.get('balance')}")
-        c.print(f"  run folder      {run.path}")
-        if m.get("degenerate"):
-            c.print(f"[bold yellow]warning:[/] {m['degenerate']}", highlight=False)
-        if track:
-            from ..paths import runs_root
-
-            where = track_uri or str(runs_root().expanduser().resolve() / ("_mlflow" if track == "mlflow"
-                                                                           else "_tensorboard"))
-            c.print(f"  tracked in      {track}: {where}", highlight=False)
+        _print_trained(Console(), run, track, track_uri, runs_dir)
 
     @app.command("models")
     def models_cmd(
@@ -167,30 +149,7 @@ def register(app: typer.Typer) -> None:
         json_: bool = typer.Option(False, "--json", help="Print the list as JSON (nothing else on stdout)."),
     ) -> None:
         """List the registered models with parameters and FLOPs per image."""
-        from rich.console import Console
-        from rich.table import Table
-
-        from ..train.modelinfo import all_models
-
-        if json_:
-            import json
-
-            from ..pretrained import shipped_summaries
-
-            print(json.dumps({"models": [{**i.to_dict(), "size": size, "channels": channels}
-                                         for i in all_models(size=size, channels=channels)],
-                              "shipped": shipped_summaries()}, indent=1, default=str))
-            return
-
-        t = Table(title=f"models (FLOPs per {size}×{size}×{channels} image)")
-        for col in ("name", "kind", "description", "parameters", "FLOPs"):
-            t.add_column(col, justify="right" if col in ("parameters", "FLOPs") else "left")
-        for i in all_models(size=size, channels=channels):
-            t.add_row(i.name, i.kind, i.description,
-                      f"{i.parameters / 1e6:.2f} M" if i.parameters else "fitted",
-                      f"{i.flops / 1e6:.0f} M" if i.flops else "-")
-        Console().print(t)
-        _print_shipped(Console())
+        _print_models(size, channels, json_)
 
     @app.command("runs")
     def runs_cmd(
@@ -198,41 +157,93 @@ def register(app: typer.Typer) -> None:
         json_: bool = typer.Option(False, "--json", help="Print the runs as JSON (nothing else on stdout)."),
     ) -> None:
         """List training runs: name, target, model, key metric, status, date."""
-        from rich.console import Console
-        from rich.table import Table
+        _print_runs(root, json_)
 
+
+def _print_trained(c, run, track, track_uri, runs_dir) -> None:
+    """What `facelab train` prints when a run is done: its key figures and where it is."""
+    m = run.metrics
+    c.print(f"[bold green]done[/] {run.name}: {run.task.kind} {run.task.name} with {run.model_name}")
+    for k in ("val_accuracy", "test_accuracy", "val_loss", "best_epoch", "epochs", "train_seconds",
+              "images_per_s"):
+        if m.get(k) is not None:
+            v = m[k]
+            c.print(f"  {k:15s} {v:.4f}" if isinstance(v, float) else f"  {k:15s} {v}")
+    c.print(f"  recipe          {run.config.get('recipe') or 'none'}; imbalance {run.config.get('balance')}")
+    c.print(f"  run folder      {run.path}")
+    if m.get("degenerate"):
+        c.print(f"[bold yellow]warning:[/] {m['degenerate']}", highlight=False)
+    if track:
         from ..paths import runs_root
-        from ..runs import broken_runs, list_runs
 
-        runs = list_runs(root)
-        folder = root or runs_root()
-        broken = broken_runs(folder)  # listed, with the reason, rather than left out without a word
-        if json_:
-            import json
+        where = track_uri or str(runs_root(runs_dir).expanduser().resolve() / ("_mlflow" if track == "mlflow"
+                                                                               else "_tensorboard"))
+        c.print(f"  tracked in      {track}: {where}", highlight=False)
 
-            from ..pretrained import shipped_summaries
 
-            print(json.dumps({"runs": [r.summary() for r in runs],
-                              "broken": [{"name": n, "reason": why} for n, why in broken],
-                              "shipped": shipped_summaries()}, indent=1, default=str))
-            return
-        if not runs and not broken:
-            Console().print(f"no runs in {folder} — train one with `facelab train DATA --target ...`")
-            _print_shipped(Console())
-            return
-        t = Table(title=f"runs in {folder}")
-        for col in ("name", "task", "model", "metric", "value", "status", "created"):
-            # a narrow terminal folds names and tasks rather than squeezing the name column away
-            t.add_column(col, justify="right" if col == "value" else "left", no_wrap=col in ("value", "metric"),
-                         overflow="fold", min_width=16 if col == "name" else None)
-        for r in runs:
-            s = r.summary()
-            t.add_row(s["name"], f"{s['kind']}:{s['target']}", s["model"], s["metric"].replace("_accuracy", " acc"),
-                      f"{s['value']:.4f}" if s["value"] is not None else "-", s["status"],
-                      s["created"][:16].replace("T", " "))
-        for name, reason in broken:
-            t.add_row(name, "-", "-", "-", "-", "broken", "-")
-        Console().print(t)
-        for name, reason in broken:
-            Console(soft_wrap=True).print(f"[yellow]broken[/] {name}: {reason}", highlight=False, markup=True)
+def _print_models(size: int, channels: int, json_: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..train.modelinfo import all_models
+
+    if json_:
+        import json
+
+        from ..pretrained import shipped_summaries
+
+        print(json.dumps({"models": [{**i.to_dict(), "size": size, "channels": channels}
+                                     for i in all_models(size=size, channels=channels)],
+                          "shipped": shipped_summaries()}, indent=1, default=str))
+        return
+
+    t = Table(title=f"models (FLOPs per {size}×{size}×{channels} image)")
+    for col in ("name", "kind", "description", "parameters", "FLOPs"):
+        t.add_column(col, justify="right" if col in ("parameters", "FLOPs") else "left")
+    for i in all_models(size=size, channels=channels):
+        t.add_row(i.name, i.kind, i.description,
+                  f"{i.parameters / 1e6:.2f} M" if i.parameters else "fitted",
+                  f"{i.flops / 1e6:.0f} M" if i.flops else "-")
+    Console().print(t)
+    _print_shipped(Console())
+
+
+def _print_runs(root, json_: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..paths import runs_root
+    from ..runs import broken_runs, list_runs
+
+    runs = list_runs(root)
+    folder = root or runs_root()
+    broken = broken_runs(folder)  # listed, with the reason, rather than left out without a word
+    if json_:
+        import json
+
+        from ..pretrained import shipped_summaries
+
+        print(json.dumps({"runs": [r.summary() for r in runs],
+                          "broken": [{"name": n, "reason": why} for n, why in broken],
+                          "shipped": shipped_summaries()}, indent=1, default=str))
+        return
+    if not runs and not broken:
+        Console().print(f"no runs in {folder} — train one with `facelab train DATA --target ...`")
         _print_shipped(Console())
+        return
+    t = Table(title=f"runs in {folder}")
+    for col in ("name", "task", "model", "metric", "value", "status", "created"):
+        # a narrow terminal folds names and tasks rather than squeezing the name column away
+        t.add_column(col, justify="right" if col == "value" else "left", no_wrap=col in ("value", "metric"),
+                     overflow="fold", min_width=16 if col == "name" else None)
+    for r in runs:
+        s = r.summary()
+        t.add_row(s["name"], f"{s['kind']}:{s['target']}", s["model"], s["metric"].replace("_accuracy", " acc"),
+                  f"{s['value']:.4f}" if s["value"] is not None else "-", s["status"],
+                  s["created"][:16].replace("T", " "))
+    for name, reason in broken:
+        t.add_row(name, "-", "-", "-", "-", "broken", "-")
+    Console().print(t)
+    for name, reason in broken:
+        Console(soft_wrap=True).print(f"[yellow]broken[/] {name}: {reason}", highlight=False, markup=True)
+    _print_shipped(Console())

@@ -38,11 +38,12 @@ def load_images(data, *, progress: bool = True, run_input: dict | None = None) -
     if run_input is not None:
         from ..data.cache import prepare
         from ..data.framing_match import matching_cache
+        from ..faces import prepare_align
 
         if ds is None:
             ds = prepare(path, size=int(run_input["size"]), crop=run_input.get("crop"),
-                         grey=int(run_input.get("channels") or 3) == 1, progress=progress)
-        ds, note = matching_cache(run_input, ds, progress=progress)
+                         grey=int(run_input.get("channels") or 3) == 1, progress=progress, aligner=prepare_align)
+        ds, note = matching_cache(run_input, ds, progress=progress, aligner=prepare_align)
         return ds, note or f"prepared cache {ds.path} (framed as the run's data)"
     if ds is not None:
         return ds, f"prepared cache {ds.path}"
@@ -92,8 +93,9 @@ def hog_features(images: np.ndarray) -> np.ndarray:
     return out
 
 
-def run_features(images: np.ndarray, run: str, *, batch: int = 1024, progress: bool = False) -> tuple[np.ndarray, str]:
-    """Penultimate-layer features of a trained run (``Run.embed``), in batches."""
+def run_features(images: np.ndarray, run, *, batch: int = 1024, progress: bool = False) -> tuple[np.ndarray, str]:
+    """Penultimate-layer features of a trained run (a :class:`Run`, a run folder or a name under
+    ``$FACELAB_RUNS``; ``Run.embed``), in batches."""
     from ..runs import Run
 
     r = Run.load(run)
@@ -112,12 +114,13 @@ def run_features(images: np.ndarray, run: str, *, batch: int = 1024, progress: b
     return X.astype(np.float32), f"penultimate layer of run {r.name} ({X.shape[1]} features)"
 
 
-def extract(images: np.ndarray, features: str, *, progress: bool = False) -> Features:
+def extract(images: np.ndarray, features: str, *, progress: bool = False, run=None) -> Features:
     """Compute the named features for uint8 NHWC images.
 
     Args:
         images: uint8 (N, H, W, C).
         features: ``pixels``, ``hog`` or ``run:<RUN>`` (a run name or folder).
+        run: the opened :class:`Run` of ``run:<RUN>`` (default: ``<RUN>`` opened here).
 
     Raises:
         ConfigError: for an unknown feature name.
@@ -129,7 +132,7 @@ def extract(images: np.ndarray, features: str, *, progress: bool = False) -> Fea
         X = hog_features(images)
         return Features("hog", X, f"HOG, 8x8 cells, 9 orientations ({X.shape[1]} values per image)")
     if features.startswith("run:") and len(features) > 4:
-        X, note = run_features(images, features[4:], progress=progress)
+        X, note = run_features(images, run if run is not None else features[4:], progress=progress)
         return Features(features, X, note)
     raise ConfigError(f"unknown features {features!r}",
                       fix="use --features pixels, hog, embed (dlib, facelab[dlib]) or run:<RUN> (see `facelab runs`)")

@@ -10,7 +10,7 @@ Example: docs/python.md#explore-and-cluster.
 from __future__ import annotations
 
 import json
-import sys
+import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,11 +18,12 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
-from ..paths import home
+from ..paths import home as home_folder
 from .features import extract, load_images
 from ..report.sweep import Matching, grid_sweep, match_labels, reduce, sample_silhouette, valid_ks
 
 DEFAULT_COMPONENTS = (10, 25, 50, 100)
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -110,7 +111,8 @@ def cluster(data, *, features: str = "pixels", k=range(5, 16), components=DEFAUL
             per_class: int | None = None, sample: int | None = None, label: str | None = None,
             split: str | None = None,
             seed: int = 0, out=None, silhouette_sample: int = 5000, tsne_sample: int = 2000,
-            algorithm: str = "minibatch", progress: bool = True) -> ClusterReport:
+            algorithm: str = "minibatch", progress: bool = True, runs_dir: str | Path | None = None,
+            home: str | Path | None = None) -> ClusterReport:
     """Cluster the images of a dataset and write ``report.html``, PNGs and ``cluster.json``.
 
     Args:
@@ -126,29 +128,92 @@ def cluster(data, *, features: str = "pixels", k=range(5, 16), components=DEFAUL
         out: report folder (default ``<FACELAB_HOME>/reports/<dataset>/cluster-<features>``).
         silhouette_sample: rows per silhouette score; tsne_sample: rows embedded by t-SNE.
         algorithm: ``minibatch`` (MiniBatchKMeans) or ``kmeans``.
-        progress: print the steps on stderr.
+        progress: log the steps (``logging``, shown by the CLI) and show progress bars.
+        runs_dir: where ``run:<RUN>`` is looked up (default ``$FACELAB_RUNS`` or ``./runs``).
+        home: facelab's working folder, for the default ``out`` (default ``$FACELAB_HOME``).
 
     Returns:
         A :class:`ClusterReport`.
     """
     from . import render
+    from ..outputs import check_folder, claim_folder, folder_with_files
 
     t0 = time.perf_counter()
     secs: dict[str, float] = {}
-    say = (lambda m: print(f"[cluster] {m}", file=sys.stderr, flush=True)) if progress else (lambda m: None)
-    if features not in ("pixels", "hog", "embed") and not (features.startswith("run:") and len(features) > 4):
-        raise ConfigError(f"unknown features {features!r}",
-                          fix="use --features pixels, hog, embed (dlib) or run:<RUN> (see `facelab runs`)")
-    from ..outputs import check_folder, claim_folder, folder_with_files
-
+    say = _say if progress else (lambda m: None)
     legacy = folder_with_files("report.html", "cluster.json")  # a report folder without the marker
     if out:  # refuse a user's folder before the slow part
         check_folder(out, what="report folder", recognise=legacy)
-    run = None
-    if features.startswith("run:"):
-        from ..runs import Run
+    run = _feature_run(features, runs_dir)  # a missing run fails now, not after loading the images
+    sel = _selection(data, label, per_class=per_class, sample=sample, seed=seed, split=split, run=run,
+                     progress=progress)
+    ks, knotes = valid_ks(k, len(sel.rows))
+    sel.notes += knotes
 
-        run = Run.load(features[4:])  # a missing run fails now, not after loading the images
+    say(f"features: {features} on {len(sel.rows):,} images")
+    t = time.perf_counter()
+    feats, X = _features(sel, features, run=run, progress=progress)
+    secs["features"] = round(time.perf_counter() - t, 2)
+
+    t = time.perf_counter()
+    Z, comps, reducers, use = _reduce(X, feats, components, ks, sel, seed=seed, algorithm=algorithm,
+                                      silhouette_sample=silhouette_sample, say=say)
+    secs["reduce"] = round(time.perf_counter() - t, 2)
+
+    say(f"k-means over components {comps} x k {ks}")
+    t = time.perf_counter()
+    gs = _sweep(Z, comps, ks, silhouette_sample=silhouette_sample, seed=seed, algorithm=algorithm,
+                progress=progress)
+    secs["sweep"] = round(time.perf_counter() - t, 2)
+    sel.notes.append(f"Silhouettes on a random sample of {gs.silhouette_sample:,} images "
+                     "(exact scores are O(n²)).")
+
+    out = (Path(out).expanduser() if out else
+           home_folder(home) / "reports" / sel.name / f"cluster-{feats.name.replace(':', '-')}")
+    out = claim_folder(out, what="report folder", recognise=legacy)
+    rep, labels, centers = _report(out, sel, feats, reducers, use, gs, ks)
+    say("figures and report")
+    t = time.perf_counter()
+    render.write_report(rep, Z=Z, images=sel.images, labels=labels, centers=centers, y=sel.y, seed=seed,
+                        tsne_sample=tsne_sample, title=f"facelab cluster — {sel.name} ({feats.name})")
+    secs["report"] = round(time.perf_counter() - t, 2)
+    secs["total"] = round(time.perf_counter() - t0, 2)
+    rep.seconds = secs
+    rep.json_path.write_text(json.dumps(rep.to_dict(), indent=1, default=float))
+    return rep
+
+
+def _say(message: str) -> None:
+    log.info("[cluster] %s", message)
+
+
+def _feature_run(features: str, runs_dir):
+    """The run of ``run:<RUN>`` features, opened (None for the other features)."""
+    if features not in ("pixels", "hog", "embed") and not (features.startswith("run:") and len(features) > 4):
+        raise ConfigError(f"unknown features {features!r}",
+                          fix="use --features pixels, hog, embed (dlib) or run:<RUN> (see `facelab runs`)")
+    if not features.startswith("run:"):
+        return None
+    from ..runs import Run, resolve_run
+
+    return Run.load(resolve_run(features[4:], runs_dir))
+
+
+@dataclass
+class _Selection:
+    """The images clustered: the cache, the rows chosen, their labels and what was said about them."""
+
+    ds: object
+    name: str
+    col: str | None
+    rows: np.ndarray
+    images: np.ndarray
+    y: np.ndarray | None
+    notes: list[str]
+    warnings: list[str]
+
+
+def _selection(data, label, *, per_class, sample, seed, split, run, progress) -> _Selection:
     ds, origin = load_images(data, progress=progress, run_input=run.input if run is not None else None)
     notes = [f"Images: {origin}."]
     name = Path(ds.manifest.root).name or ds.path.name
@@ -165,55 +230,57 @@ def cluster(data, *, features: str = "pixels", k=range(5, 16), components=DEFAUL
         warnings.append(f"{seen:,} of the {len(rows):,} images clustered are ones run {run.name} trained on: its "
                         f"features learned their labels, so the match to {col or 'labels'} reads better than it "
                         f"would on new faces (use --split test, or val,test, for an honest figure)")
-    ks, knotes = valid_ks(k, len(rows))
-    notes += knotes
     images = ds.images[rows] if len(rows) < len(ds) else np.asarray(ds.images)
     y = y_all[rows] if y_all is not None else None
+    return _Selection(ds=ds, name=name, col=col, rows=rows, images=images, y=y, notes=notes, warnings=warnings)
 
-    say(f"features: {features} on {len(rows):,} images")
-    t = time.perf_counter()
+
+def _features(sel: _Selection, features: str, *, run, progress: bool):
+    """The features (``Features``) and their standardised float32 matrix."""
+    from sklearn.preprocessing import StandardScaler
+
     if features == "embed":  # dlib descriptors of the source photos (facelab[dlib]), cached per cache
         from .embed_features import embed_features
 
-        feats = embed_features(ds, rows, progress=progress)
+        feats = embed_features(sel.ds, sel.rows, progress=progress)
     else:
-        feats = extract(images, features, progress=progress)
-    secs["features"] = round(time.perf_counter() - t, 2)
-    notes.append(f"Features: {feats.note}.")
-    from sklearn.preprocessing import StandardScaler
-
+        feats = extract(sel.images, features, progress=progress, run=run)
+    sel.notes.append(f"Features: {feats.note}.")
     X = StandardScaler().fit_transform(feats.X).astype(np.float32)
-    notes.append("Scaling: PCA sees every feature standardised to zero mean and unit variance "
-                 "(StandardScaler); TruncatedSVD sees the raw features (uncentred, unscaled).")
+    sel.notes.append("Scaling: PCA sees every feature standardised to zero mean and unit variance "
+                     "(StandardScaler); TruncatedSVD sees the raw features (uncentred, unscaled).")
+    return feats, X
 
-    cap = max(2, min(len(rows) - 1, X.shape[1]))
+
+def _reduce(X, feats, components, ks, sel: _Selection, *, seed, algorithm, silhouette_sample, say):
+    """PCA and TruncatedSVD compared by silhouette at one k; the better one's components are kept."""
+    from ..report.sweep import fit_kmeans
+
+    cap = max(2, min(len(sel.rows) - 1, X.shape[1]))
     comps = sorted({min(int(c), cap) for c in components if int(c) >= 2}) or [cap]
     if max(components) > cap:
-        notes.append(f"Components capped at {cap} (images and features available).")
+        sel.notes.append(f"Components capped at {cap} (images and features available).")
     say(f"PCA and TruncatedSVD with {max(comps)} components")
-    t = time.perf_counter()
     Zp, evr = reduce(X, max(comps), method="pca", seed=seed)
     # TruncatedSVD on the raw features: on the standardised (centred) ones it would find PCA's
     # directions again, and the comparison would say nothing
     Zs, _ = reduce(np.asarray(feats.X, np.float32), max(comps), method="svd", seed=seed)
+    y = sel.y
     k_ref = len(np.unique(y)) if y is not None and len(np.unique(y)) in ks else ks[len(ks) // 2]
-    from ..report.sweep import fit_kmeans
-
     reducers = {}
     for nm, Z in (("PCA", Zp), ("TruncatedSVD", Zs)):
         m = fit_kmeans(Z, k_ref, seed=seed, algorithm=algorithm)
         reducers[nm] = {"components": max(comps), "k": k_ref,
                         "silhouette": sample_silhouette(Z, m.labels_, sample=silhouette_sample, seed=seed)}
-    secs["reduce"] = round(time.perf_counter() - t, 2)
     use = max(reducers, key=lambda r: np.nan_to_num(reducers[r]["silhouette"], nan=-1))
-    Z = Zp if use == "PCA" else Zs
-    notes.append(f"{use} kept for the sweep: silhouette {reducers[use]['silhouette']:.3f} vs "
-                 f"{min(reducers.values(), key=lambda r: np.nan_to_num(r['silhouette'], nan=-1))['silhouette']:.3f} "
-                 f"(k = {k_ref}, {max(comps)} components). PCA keeps {evr.sum():.0%} of the variance.")
-    del Zp, Zs  # only the kept reduction stays in memory (Z)
+    other = min(reducers.values(), key=lambda r: np.nan_to_num(r["silhouette"], nan=-1))
+    sel.notes.append(f"{use} kept for the sweep: silhouette {reducers[use]['silhouette']:.3f} vs "
+                     f"{other['silhouette']:.3f} (k = {k_ref}, {max(comps)} components). "
+                     f"PCA keeps {evr.sum():.0%} of the variance.")
+    return (Zp if use == "PCA" else Zs), comps, reducers, use
 
-    say(f"k-means over components {comps} x k {ks}")
-    t = time.perf_counter()
+
+def _sweep(Z, comps, ks, *, silhouette_sample, seed, algorithm, progress):
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -223,33 +290,27 @@ def cluster(data, *, features: str = "pixels", k=range(5, 16), components=DEFAUL
                     progress=(lambda: bar.update()) if bar else None)
     if bar:
         bar.close()
-    secs["sweep"] = round(time.perf_counter() - t, 2)
-    notes.append(f"Silhouettes on a random sample of {gs.silhouette_sample:,} images (exact scores are O(n²)).")
+    return gs
+
+
+def _report(out: Path, sel: _Selection, feats, reducers, use, gs, ks):
+    """The :class:`ClusterReport` of the chosen setting, its labels and centres."""
     c_best, k_best = gs.best
     labels, centers = gs.fits[(c_best, k_best)]
-
-    out = Path(out).expanduser() if out else home() / "reports" / name / f"cluster-{feats.name.replace(':', '-')}"
-    out = claim_folder(out, what="report folder", recognise=legacy)
     rep = ClusterReport(html_path=out / "report.html", json_path=out / "cluster.json", out=out, features=feats.name,
-                        n=len(rows), dims=int(feats.X.shape[1]), reducers=reducers, sweep=gs.rows,
+                        n=len(sel.rows), dims=int(feats.X.shape[1]), reducers=reducers, sweep=gs.rows,
                         chosen={"components": c_best, "k": k_best, "reason": gs.reason, "reducer": use},
-                        sizes=np.bincount(labels, minlength=k_best).tolist(), notes=notes, warnings=warnings)
+                        sizes=np.bincount(labels, minlength=k_best).tolist(), notes=sel.notes,
+                        warnings=sel.warnings)
+    y = sel.y
     if y is not None:
-        info = ds.labels.get(col)
-        rep.label = col
+        info = sel.ds.labels.get(sel.col)
+        rep.label = sel.col
         rep.classes = list(info.classes) if info else [str(v) for v in range(int(y.max()) + 1)]
         nc = len(rep.classes)
         rep.matching = _matching_dict(match_labels(y, labels, nc), k_best)
         if nc in ks:
             rep.matching_at_classes = _matching_dict(match_labels(y, gs.fits[(c_best, nc)][0], nc), nc)
     else:
-        notes.append("No class label: cluster-to-label matching is skipped.")
-    say("figures and report")
-    t = time.perf_counter()
-    render.write_report(rep, Z=Z, images=images, labels=labels, centers=centers, y=y, seed=seed,
-                        tsne_sample=tsne_sample, title=f"facelab cluster — {name} ({feats.name})")
-    secs["report"] = round(time.perf_counter() - t, 2)
-    secs["total"] = round(time.perf_counter() - t0, 2)
-    rep.seconds = secs
-    rep.json_path.write_text(json.dumps(rep.to_dict(), indent=1, default=float))
-    return rep
+        sel.notes.append("No class label: cluster-to-label matching is skipped.")
+    return rep, labels, centers

@@ -14,6 +14,7 @@ Example: docs/python.md#collect.
 """
 from __future__ import annotations
 
+import logging
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
@@ -24,6 +25,8 @@ from .check import HashIndex, Rejected, decode
 from .fetch import Fetcher
 from .search import ENGINES, get_engine, read_urls_csv, search
 from .store import Store, folder_name
+
+log = logging.getLogger(__name__)
 
 __all__ = ["collect", "CollectionReport", "ClassReport", "ENGINES", "RIGHTS_NOTE"]
 
@@ -116,7 +119,7 @@ def collect(names: list[str] | tuple[str, ...] = (), *, per_class: int = 50, out
         threads: parallel downloads.
         dup_distance: photos within this many bits of perceptual hash (of 64) are duplicates.
         search_url: base URL of the search engine (default its public address; tests use a local server).
-        progress: print a line per class.
+        progress: log a line per class (``logging``; the CLI shows it).
 
     Returns:
         The :class:`CollectionReport` (also in ``out/collection.json``).
@@ -131,19 +134,7 @@ def collect(names: list[str] | tuple[str, ...] = (), *, per_class: int = 50, out
     if per_class < 1 or threads < 1 or timeout <= 0 or max_bytes < 1:
         raise ConfigError("per_class, threads, timeout and max_bytes must be positive",
                           fix="e.g. --per-class 50 --threads 4 --timeout 10")
-    listed = read_urls_csv(urls) if urls is not None else None
-    if listed is not None:
-        missing = [n for n in names if n not in listed]
-        if missing:
-            raise DataError(f"{', '.join(map(repr, missing))} not in the URL list", path=urls,
-                            fix=f"use class names from the file: {', '.join(list(listed)[:8])}")
-        names = list(names) or list(listed)
-    eng = None if listed is not None else get_engine(engine)
-    names = list(dict.fromkeys(n.strip() for n in names if n.strip()))
-    if not names:
-        raise ConfigError("no names to collect", fix='give names, e.g. facelab data collect "Anne Hathaway"')
-    for n in names:
-        folder_name(n)  # refuse an impossible name before anything is written
+    names, listed, eng = _what_to_collect(names, urls, engine)
     _require("imagehash", *(["icrawler"] if listed is None else []))
     det = get_detector(detector)
     store = Store(out)
@@ -166,19 +157,9 @@ def collect(names: list[str] | tuple[str, ...] = (), *, per_class: int = 50, out
                 cr.note = "already complete"
                 continue
             seen = tried.get(name, set())
-            if listed is not None:
-                links = listed[name]
-            else:
-                found = search(eng, name, max_num=min(1000, len(seen) + 2 * need + 10), base_url=search_url,
-                               timeout=timeout)
-                if found.unreachable:
-                    cr.note = f"search failed: {found.errors[0] if found.errors else 'no answer'}"
-                    raise DataError(f"cannot reach the {eng.name} image search: {found.errors[0]}",
-                                    fix="check the internet connection (image search needs it), or give "
-                                        "--urls with links you have")
-                links = found.urls
-                if not links and found.pages_ok == 0 and found.errors:
-                    cr.note = f"search failed: {found.errors[0]}"
+            links = (listed[name] if listed is not None else
+                     _search_links(cr, eng, name, max_num=min(1000, len(seen) + 2 * need + 10),
+                                   search_url=search_url, timeout=timeout))
             reached += 1 if listed is None else 0
             cr.candidates = len(links)
             todo = [u for u in links if u not in seen]
@@ -191,7 +172,7 @@ def collect(names: list[str] | tuple[str, ...] = (), *, per_class: int = 50, out
             if cr.short and not cr.note:
                 cr.note = f"{cr.short} short: not enough usable results"
             if progress:
-                print(f"{name}: {cr.kept}/{per_class} kept ({cr.downloaded} new)", flush=True)
+                log.info("%s: %d/%d kept (%d new)", name, cr.kept, per_class, cr.downloaded)
         if reached == 0 and failed_network:
             raise DataError("no URL could be reached: no network?",
                             fix="check the internet connection and run the same command again (it resumes)")
@@ -200,6 +181,38 @@ def collect(names: list[str] | tuple[str, ...] = (), *, per_class: int = 50, out
         report.seconds = time.perf_counter() - t0
         store.finish(report.to_dict(), complete=report.complete)
     return report
+
+
+def _what_to_collect(names, urls, engine: str):
+    """The class names (checked), the URL list's links by class (None when searching) and the search
+    engine (None with a URL list)."""
+    listed = read_urls_csv(urls) if urls is not None else None
+    if listed is not None:
+        missing = [n for n in names if n not in listed]
+        if missing:
+            raise DataError(f"{', '.join(map(repr, missing))} not in the URL list", path=urls,
+                            fix=f"use class names from the file: {', '.join(list(listed)[:8])}")
+        names = list(names) or list(listed)
+    eng = None if listed is not None else get_engine(engine)
+    names = list(dict.fromkeys(n.strip() for n in names if n.strip()))
+    if not names:
+        raise ConfigError("no names to collect", fix='give names, e.g. facelab data collect "Anne Hathaway"')
+    for n in names:
+        folder_name(n)  # refuse an impossible name before anything is written
+    return names, listed, eng
+
+
+def _search_links(cr: ClassReport, eng, name: str, *, max_num: int, search_url, timeout: float) -> list[str]:
+    """The image search's links for ``name`` (a failed search is noted on ``cr``; no answer at all raises)."""
+    found = search(eng, name, max_num=max_num, base_url=search_url, timeout=timeout)
+    if found.unreachable:
+        cr.note = f"search failed: {found.errors[0] if found.errors else 'no answer'}"
+        raise DataError(f"cannot reach the {eng.name} image search: {found.errors[0]}",
+                        fix="check the internet connection (image search needs it), or give "
+                            "--urls with links you have")
+    if not found.urls and found.pages_ok == 0 and found.errors:
+        cr.note = f"search failed: {found.errors[0]}"
+    return found.urls
 
 
 def _require(*modules: str) -> None:
@@ -224,7 +237,7 @@ def hashes_from_disk(store: Store, names: list[str], index: HashIndex) -> None:
         for path in store.kept(cls):
             try:
                 index.add(imagehash.phash(Image.fromarray(load_image(path))), cls, path.relative_to(store.out).as_posix())
-            except Exception:  # an unreadable file left by the user: prepare will report it
+            except DataError:  # an unreadable file left by the user: prepare will report it
                 continue
 
 

@@ -116,7 +116,7 @@ def search(engine: Engine, keyword: str, *, max_num: int, base_url: str | None =
             kwargs["timeout"] = timeout
             try:
                 response = super().get(url, **kwargs)
-            except Exception as e:
+            except Exception as e:  # whatever the request raised is counted here, then raised again
                 with lock:
                     result.pages_failed += 1
                     result.pages_unreachable += 1

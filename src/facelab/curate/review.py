@@ -18,13 +18,16 @@ import base64
 import html
 import io
 import json
-import sys
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..data.image import PIL_ERRORS
+from ..errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -58,7 +61,7 @@ def _hashes(paths: list[str], progress: bool) -> np.ndarray:
             with Image.open(p) as im:
                 bits = imagehash.phash(im.convert("L")).hash.reshape(-1)
             out[i] = np.uint64(int("".join("1" if b else "0" for b in bits), 2))
-        except Exception:  # unreadable: never a duplicate of anything
+        except PIL_ERRORS:  # unreadable: never a duplicate of anything
             out[i] = np.uint64(i) * np.uint64(0x9E3779B97F4A7C15)
     return out
 
@@ -106,7 +109,7 @@ def _faces(root: Path, paths: list[str], progress: bool, notes: list[str]) -> tu
     for p in tqdm(paths, desc="faces", unit="photo", disable=None if progress else True):
         try:
             n = len(det.detect(load_image(p)))
-        except Exception:
+        except DataError:  # unreadable: the duplicates section lists it
             continue
         (none if n == 0 else several if n > 1 else []).append(p)
     notes.append("faces: the default face detector, run on every photo")
@@ -152,7 +155,7 @@ def _thumb(path: str, side: int = 112) -> str:
             buf = io.BytesIO()
             im.save(buf, "JPEG", quality=80)
         return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
-    except Exception:
+    except PIL_ERRORS:
         return ""
 
 
@@ -246,6 +249,6 @@ def review(data, *, run: str | None = None, out=None, faces: bool = True, thresh
     rep.html = write_html(rep, out)
     (out / "review.json").write_text(json.dumps({"kind": "review", **rep.to_dict()}, indent=1))
     if progress:
-        print(f"review: {len(groups)} near-duplicate groups, {len(none)} photos without a face, {len(several)} "
-              f"with several{f', {len(losses)} top losses' if losses else ''}: {rep.html}", file=sys.stderr)
+        log.info(f"review: {len(groups)} near-duplicate groups, {len(none)} photos without a face, {len(several)} "
+                 f"with several{f', {len(losses)} top losses' if losses else ''}: {rep.html}")
     return rep

@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -49,30 +49,26 @@ from .image import FULL_BOX, crop_box, resize_box
 from .manifest import Manifest, Problem
 from .prepared import IMAGES_FILE, META_FILE, PreparedDataset
 
+log = logging.getLogger(__name__)
+
 CHUNK = 512
 POOL_MIN = 2048  # fewer images than this decode in-process: quicker than starting workers (~0.5 s)
 FORMAT = 1
 _STATE = "state.json"
 
-#: the per-image face aligner behind ``crop="detect"`` / ``"auto"``: :mod:`facelab.faces.prepare_align`
-#: registers itself on import (data imports nothing above it); ``facelab.prepare`` and the CLI import it
-_FACE_ALIGNER = None
+def face_aligner(aligner):
+    """The ``crop="detect"`` / ``"auto"`` machinery passed to :func:`prepare`, or a clear error.
 
-
-def register_face_aligner(aligner) -> None:
-    """Register the ``crop="detect"`` machinery: an object (module) with ``resolve_crop``,
-    ``detect_options``, ``detect_geometry``, ``collect_faces``, ``check_faces``, ``detect_meta`` and
-    ``WORKER`` (``"module:function"`` that a decoding worker calls with a chunk job)."""
-    global _FACE_ALIGNER
-    _FACE_ALIGNER = aligner
-
-
-def face_aligner():
-    """The registered face aligner, or a clear error when none is."""
-    if _FACE_ALIGNER is None:
-        raise ConfigError("crop 'detect' / 'auto' needs the face aligner, which is not loaded",
-                          fix="call facelab.prepare (or import facelab.faces.prepare_align first)")
-    return _FACE_ALIGNER
+    The aligner lives above the data layer (data imports nothing above it), so it is passed in:
+    :func:`facelab.prepare` (``facelab.faces.prepare_align.prepare``) passes its module, an object
+    with ``resolve_crop``, ``detect_options``, ``detect_geometry``, ``collect_faces``,
+    ``check_faces``, ``detect_meta`` and ``WORKER`` (``"module:function"`` that a decoding worker
+    calls with a chunk job).
+    """
+    if aligner is None:
+        raise ConfigError("crop 'detect' / 'auto' needs the face aligner, which facelab.data.cache.prepare "
+                          "is not given", fix="call facelab.prepare (facelab.faces.prepare_align.prepare)")
+    return aligner
 
 
 def _source_framing(layout: str, source_size, size: int, box) -> dict:
@@ -117,13 +113,13 @@ def _options(size, crop, grey, limit, per_class, by, seed) -> dict:
             "per_class": per_class, "by": by, "seed": int(seed)}
 
 
-def _default_out(root: Path, options: dict, extra: str = "") -> Path:
+def _default_out(root: Path, options: dict, extra: str = "", home=None) -> Path:
     from ..paths import prepared_root
 
     key = hashlib.sha1((str(root) + json.dumps(options, sort_keys=True) + extra).encode()).hexdigest()[:8]
     crop = options["crop"].replace(",", "_")
     name = f"{root.name or 'data'}-{key}-{options['size']}{'g' if options['grey'] else ''}-{crop}"
-    return prepared_root() / name
+    return prepared_root(home) / name
 
 
 def _is_cache(path: Path) -> bool:
@@ -161,7 +157,7 @@ def prepare(data, *, size: int = 64, crop: str | None = None, grey: bool = False
             limit: int | None = None, per_class: int | None = None, by: str | None = None,
             seed: int = 0, workers: int | None = None, out=None, progress: bool = True,
             force: bool = False, detector: str | None = None, no_face: str = "skip",
-            several: str = "largest", runner=None) -> PreparedDataset:
+            several: str = "largest", runner=None, aligner=None, home=None) -> PreparedDataset:
     """Decode a dataset once into a prepared cache (uint8 memmap + manifest + meta.json).
 
     Args:
@@ -188,6 +184,9 @@ def prepare(data, *, size: int = 64, crop: str | None = None, grey: bool = False
             the local runner: ``jobs, done, n, workers, progress, procs`` -> every failure). The
             scale-out layer injects one: :func:`facelab.scale.prepare.prepare_spark` decodes the
             same chunks on Spark executors, into the same files.
+        aligner: the face aligner behind ``crop="detect"``/``"auto"`` (:func:`face_aligner`);
+            :func:`facelab.prepare` passes it.
+        home: facelab's working folder, for the default ``out`` (default ``$FACELAB_HOME``).
 
     Returns:
         The :class:`PreparedDataset`; ``ds.meta["skipped"]`` counts images that failed to decode.
@@ -202,17 +201,17 @@ def prepare(data, *, size: int = 64, crop: str | None = None, grey: bool = False
         (10, 32, 32, 3)
     """
     t0 = time.perf_counter()
-    say = (lambda msg: print(msg, file=sys.stderr)) if progress else (lambda msg: None)
+    say = log.info if progress else (lambda msg: None)
     if str(crop or "").strip().lower() in ("auto", "detect"):
-        crop = face_aligner().resolve_crop(data, str(crop).strip().lower(), say)
+        crop = face_aligner(aligner).resolve_crop(data, str(crop).strip().lower(), say)
     options = _options(size, crop, grey, limit, per_class, by, seed)
     if options["crop"] == "detect":
-        options.update(face_aligner().detect_options(detector, no_face, several))
+        options.update(face_aligner(aligner).detect_options(detector, no_face, several))
 
     if isinstance(data, Manifest):
         manifest, root = data, Path(data.root)
         fingerprint = table_fingerprint(data.table)
-        out = Path(out).expanduser() if out else _default_out(root, options, fingerprint)
+        out = Path(out).expanduser() if out else _default_out(root, options, fingerprint, home)
     else:
         root = Path(data).expanduser()
         if not root.exists():
@@ -221,7 +220,7 @@ def prepare(data, *, size: int = 64, crop: str | None = None, grey: bool = False
         root = root.resolve()
         manifest = None
         fingerprint = source_fingerprint(root)
-        out = Path(out).expanduser() if out else _default_out(root, options)
+        out = Path(out).expanduser() if out else _default_out(root, options, home=home)
     out = out.absolute()
     check_folder(out, what="cache folder", recognise=_is_cache)  # a user's path: refused, even with force
 
@@ -235,7 +234,8 @@ def prepare(data, *, size: int = 64, crop: str | None = None, grey: bool = False
                 say(f"reusing {out} (prepared by another process while this one waited)")
                 return PreparedDataset.open(out)
             check_folder(out, what="cache folder", recognise=_is_cache)
-            return _build(out, root, manifest, fingerprint, options, workers, progress, force, say, t0, runner)
+            return _build(out, root, manifest, fingerprint, options, workers, progress, force, say, t0, runner,
+                          aligner)
     except OSError as e:
         import errno
 
@@ -247,7 +247,7 @@ def prepare(data, *, size: int = 64, crop: str | None = None, grey: bool = False
 
 
 def _build(out: Path, root: Path, manifest, fingerprint: str, options: dict, workers, progress: bool,
-           force: bool, say, t0: float, runner=None) -> PreparedDataset:
+           force: bool, say, t0: float, runner=None, aligner=None) -> PreparedDataset:
     """Read (if needed), select, decode, compact, write meta, rename: the work behind prepare."""
     procs = []
     try:
@@ -260,13 +260,14 @@ def _build(out: Path, root: Path, manifest, fingerprint: str, options: dict, wor
                 procs = start_workers(n_workers)  # their imports overlap with reading the source
             manifest = read_source(root)
         return _decode_and_write(out, root, manifest, fingerprint, options, workers, progress, force,
-                                 say, t0, procs, runner)
+                                 say, t0, procs, runner, aligner)
     finally:
         stop_workers(procs, now=True)  # a no-op when the pool used and stopped them
 
 
 def _decode_and_write(out: Path, root: Path, manifest, fingerprint: str, options: dict, workers,
-                      progress: bool, force: bool, say, t0: float, procs: list, runner=None) -> PreparedDataset:
+                      progress: bool, force: bool, say, t0: float, procs: list, runner=None,
+                      aligner=None) -> PreparedDataset:
     selected, subset_note = select_subset(manifest, limit=options["limit"], per_class=options["per_class"],
                                           by=options["by"], seed=options["seed"])
     table = selected.table
@@ -276,7 +277,8 @@ def _decode_and_write(out: Path, root: Path, manifest, fingerprint: str, options
 
     detect = options["crop"] == "detect"
     if detect:  # the face square of the LFW framing's frame, as predict's align reproduces it
-        geometry = face_aligner().detect_geometry(options["size"], options["grey"], options["detector"])
+        aligner = face_aligner(aligner)
+        geometry = aligner.detect_geometry(options["size"], options["grey"], options["detector"])
         source_size, box = tuple(geometry["source_size"]), tuple(geometry["crop_box"])
     else:
         source_size = source_size_of(table) or (options["size"], options["size"])
@@ -303,14 +305,14 @@ def _decode_and_write(out: Path, root: Path, manifest, fingerprint: str, options
     if detect:
         for j in jobs:
             j["detect"] = {"geometry": geometry, "detector": options["detector"], "no_face": options["no_face"],
-                           "several": options["several"], "worker": face_aligner().WORKER}
+                           "several": options["several"], "worker": aligner.WORKER}
     t_decode = time.perf_counter()
     failures = (runner or _run)(jobs, done, n, workers, progress, procs)
     t_decode = time.perf_counter() - t_decode
     n_decoded = sum(len(j["rows"]) for j in jobs)
     if detect:
-        faces = face_aligner().collect_faces(partial / "chunks", n)
-        face_aligner().check_faces(faces, failures, n, root, say)
+        faces = aligner.collect_faces(partial / "chunks", n)
+        aligner.check_faces(faces, failures, n, root, say)
     if len(failures) == n:
         reasons = _count(failures)
         raise DataError(f"none of the {n} images of {root} could be decoded ({_fmt(reasons)})",
@@ -339,8 +341,8 @@ def _decode_and_write(out: Path, root: Path, manifest, fingerprint: str, options
         "seconds": round(seconds, 3), "images_per_s": round(n / max(seconds, 1e-9), 1),
         "decode_seconds": round(t_decode, 3), "decode_images_per_s": round(n_decoded / max(t_decode, 1e-9), 1),
         "resumed_images": n - n_decoded,
-        **(face_aligner().detect_meta(options, faces, keep) if detect else _source_framing(selected.layout,
-                                                                                           source_size, s, box)),
+        **(aligner.detect_meta(options, faces, keep) if detect else _source_framing(selected.layout,
+                                                                                    source_size, s, box)),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "complete": True,
     }
     shutil.rmtree(partial / "chunks", ignore_errors=True)
@@ -453,8 +455,7 @@ def _run(jobs: list[dict], done: list, n: int, workers: int | None, progress: bo
                             "if it happens again") from None
     except KeyboardInterrupt:
         if progress:
-            print(f"\ninterrupted after {bar.n} of {n} images: run the same command again to resume",
-                  file=sys.stderr)
+            log.warning("interrupted after %d of %d images: run the same command again to resume", bar.n, n)
         raise
     finally:
         bar.close()

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
+from .image import PIL_ERRORS
 from .manifest import SPLITS, Manifest
 
 _IMAGE_EXT = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
@@ -178,7 +179,7 @@ def source_size_of(table: pd.DataFrame, sample: int = 25) -> tuple[int, int] | N
                 if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):
                     w, h = h, w  # EXIF-rotated: the decoded image is transposed
                 sizes[(w, h)] += 1
-        except Exception:
+        except PIL_ERRORS:  # unreadable: prepare reports it
             continue
     if sizes:
         return sizes.most_common(1)[0][0]

@@ -174,7 +174,7 @@ def main() -> None:
             answer = list(decode_chunk(json.loads(line)))
         except OSError as e:  # disk full, permissions: the parent turns it into a DataError
             answer = {"error": e.strerror or str(e), "errno": e.errno, "filename": e.filename}
-        except Exception as e:
+        except Exception as e:  # a worker process: every failure goes back to the parent as an answer
             answer = {"error": f"{type(e).__name__}: {e}", "errno": None}
         sys.stdout.write(json.dumps(answer) + "\n")
         sys.stdout.flush()

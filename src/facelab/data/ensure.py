@@ -54,7 +54,7 @@ def source_layout(path: str | Path) -> str:
 
 
 def ensure_prepared(data, *, size: int | None = None, crop: str | None = None, grey: bool | None = None,
-                    progress: bool = True, say=None) -> PreparedDataset:
+                    progress: bool = True, say=None, aligner=None) -> PreparedDataset:
     """The prepared cache for ``data``: itself when it is one, else the dataset folder prepared.
 
     Args:
@@ -63,6 +63,8 @@ def ensure_prepared(data, *, size: int | None = None, crop: str | None = None, g
             default (:data:`DATASET_GEOMETRY`). Ignored for a cache, which has its own.
         progress: show the decoding progress.
         say: called with one line saying which cache is used and why (default: nothing).
+        aligner: the face aligner, for a ``crop="detect"`` geometry (see
+            :func:`facelab.data.cache.prepare`).
 
     Returns:
         The opened cache (reused when one with exactly this geometry exists for an unchanged
@@ -78,7 +80,8 @@ def ensure_prepared(data, *, size: int | None = None, crop: str | None = None, g
         return ds
     geo = dict(DATASET_GEOMETRY[dataset_kind(source_layout(source))])
     geo.update({k: v for k, v in (("size", size), ("crop", crop), ("grey", grey)) if v is not None})
-    ds = prepare(source, size=int(geo["size"]), crop=geo["crop"], grey=bool(geo["grey"]), progress=progress)
+    ds = prepare(source, size=int(geo["size"]), crop=geo["crop"], grey=bool(geo["grey"]), progress=progress,
+                 aligner=aligner)
     if say is not None:
         say(f"cache {ds.path} ({geo['size']}x{geo['size']} {geo['crop']}{', grey' if geo['grey'] else ''}; "
             "prepared once from the dataset folder, reused next time)")

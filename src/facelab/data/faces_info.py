@@ -45,18 +45,3 @@ def face_listing(path: str | Path) -> dict | None:
     return {"cache": str(ds.path), "detector": ds.meta.get("detector"), **faces,
             "no_face_photos": sorted([p.path for p in probs if p.kind == "no_face"] + kept_none),
             "several_faces_photos": sorted([p.path for p in probs if p.kind == "several_faces"] + kept_several)}
-
-
-def print_faces(info: dict, show: int = 20) -> None:
-    from rich.console import Console
-
-    con = Console()
-    con.print(f"[bold]faces[/] (prepared with --crop detect, detector {info['detector']}; {info['cache']}): "
-              f"{info['one']} photos with one face, {info['several']} with several ({info['several_policy']}), "
-              f"{info['none']} with none ({info['no_face']})", highlight=False)
-    for key, what in (("no_face_photos", "no face"), ("several_faces_photos", "several faces")):
-        items = info[key]
-        for p in items[:show]:
-            con.print(f"  {what}: {p}", highlight=False)
-        if len(items) > show:
-            con.print(f"  ... and {len(items) - show} more {what} (--json lists all)", highlight=False)

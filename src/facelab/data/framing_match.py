@@ -65,7 +65,7 @@ def _source(meta: dict) -> Path | None:
     return Path(root)
 
 
-def matching_cache(run_input: dict, ds, *, progress: bool = True):
+def matching_cache(run_input: dict, ds, *, progress: bool = True, aligner=None):
     """``(cache, note)``: ``ds`` or a cache framed like the run; ``note`` says what was done (or None).
 
     Raises:
@@ -86,10 +86,10 @@ def matching_cache(run_input: dict, ds, *, progress: bool = True):
     from .cache import face_aligner, prepare
 
     if run_input.get("crop") == "detect":
-        face_aligner()  # a clear error when the aligner that frames detected faces is not loaded
+        face_aligner(aligner)  # a clear error when no aligner frames detected faces
     kw = {"detector": run_input["detector"]} if run_input.get("detector") else {}
     new = prepare(source, size=int(run_input["size"]), crop=run_input.get("crop"),
-                  grey=int(run_input.get("channels") or 3) == 1, progress=progress, **kw)
+                  grey=int(run_input.get("channels") or 3) == 1, progress=progress, aligner=aligner, **kw)
     still = differences(run_input, new.meta)
     if still and still != ["size"]:
         raise DataError(f"{source} cannot be framed as the run was ({', '.join(still)} differ): prepared "

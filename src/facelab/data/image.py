@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import struct
 import warnings
 from typing import Union
 
@@ -49,6 +50,15 @@ _REDUCED = {  # DCT scale -> cv2 flag (colour, grey)
     4: (cv2.IMREAD_REDUCED_COLOR_4, cv2.IMREAD_REDUCED_GRAYSCALE_4),
     8: (cv2.IMREAD_REDUCED_COLOR_8, cv2.IMREAD_REDUCED_GRAYSCALE_8),
 }
+
+
+#: What Pillow raises on a file it cannot read: OSError (missing, unreadable, truncated, not an
+#: image), the errors of its pure-Python format plugins on malformed headers (ValueError, TypeError,
+#: SyntaxError, EOFError, IndexError, KeyError, struct.error, ZeroDivisionError) and the
+#: decompression-bomb guard. The decoding functions below turn each into an :class:`ImageError`.
+PIL_ERRORS: tuple[type[BaseException], ...] = (OSError, ValueError, TypeError, SyntaxError, EOFError, IndexError,
+                                               KeyError, struct.error, ZeroDivisionError,
+                                               Image.DecompressionBombError)
 
 
 class ImageError(DataError):

@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
+from ..errors import FacelabError
+
 COLUMNS = ["class", "precision", "recall", "F1", "support", "TP", "FN", "FP", "TN"]
 
 
@@ -87,7 +89,7 @@ def held_out_split(run) -> str | None:
     """``test`` when the run has test predictions, else ``val``; None without predictions."""
     try:
         splits = set(run.predictions()["split"].unique())
-    except Exception:  # no predictions.parquet (unfinished run): there is nothing to report
+    except (FacelabError, OSError, ValueError, KeyError):  # no or unreadable predictions (an unfinished run)
         return None
     return "test" if "test" in splits else ("val" if "val" in splits else None)
 

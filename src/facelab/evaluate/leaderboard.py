@@ -98,14 +98,12 @@ class Leaderboard:
         meta = json.loads((folder / "leaderboard.json").read_text()) if (folder / "leaderboard.json").is_file() else {}
         return cls(pd.read_csv(folder / LEADERBOARD), path=folder, **meta)
 
-    def print(self, console=None) -> None:
-        """Print the board as a Rich table."""
-        from rich.console import Console
+    def renderables(self) -> list:
+        """The board as Rich renderables: the table, then the notes and where it was written (the
+        surfaces print them)."""
         from rich.table import Table
+        from rich.text import Text
 
-        con = console or Console()
-        if not con.is_terminal and con.width < 140:  # piped output: do not squeeze the columns
-            con = Console(width=140)
         t = Table(title=f"{self.target}: ranked by {self.metric}", show_lines=False)
         heads = {"rank": "#", "run": "run", "model": "model", "accuracy": "acc", "balanced_accuracy": "bal acc",
                  "f1": "F1", "roc_auc": "AUC", "val_accuracy": "val acc", "train_s": "train s",
@@ -119,11 +117,11 @@ class Leaderboard:
                          overflow="fold" if c == "run" else "ellipsis", no_wrap=c != "run")
         for _, r in self.table.iterrows():
             t.add_row(*[_interval(r) if c == "ci" else _cell(r[c], c) for c in cols])
-        con.print(t)
-        for n in self.notes:
-            con.print(n, style="dim" if not is_paired_note(n) else None, markup=False, highlight=False)
+        out: list = [t]
+        out += [Text(n, style="dim" if not is_paired_note(n) else "") for n in self.notes]
         if self.path:
-            con.print(f"written to {self.path}")
+            out.append(Text(f"written to {self.path}"))
+        return out
 
 
 def _interval(r) -> str:
@@ -277,12 +275,13 @@ def training_notes(table: pd.DataFrame, runs: dict) -> list[str]:
     return notes
 
 
-def leaderboard_folder(target: str, kind: str = "") -> Path:
+def leaderboard_folder(target: str, kind: str = "", runs_dir: str | Path | None = None) -> Path:
+    """A new board's folder: ``<runs folder>/_leaderboards/<kind><target>-<UTC time>``."""
     from ..paths import runs_root
 
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     safe = safe_part(target)
-    return runs_root() / "_leaderboards" / f"{kind}{safe}-{stamp}"
+    return runs_root(runs_dir) / "_leaderboards" / f"{kind}{safe}-{stamp}"
 
 
 # -- finding and reading boards (the CLI, the API and the dashboard call these) -------------------
@@ -323,7 +322,7 @@ def newest_leaderboard(root: str | Path | None = None) -> tuple[float, list[str]
         try:
             table = pd.read_csv(board, usecols=["rank", "run"])
             return board.stat().st_mtime, table.sort_values("rank")["run"].astype(str).tolist()
-        except Exception:
+        except (OSError, ValueError):  # gone, half-written, or without those columns (pandas' errors are ValueErrors)
             return None
     return None
 

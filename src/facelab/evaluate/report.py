@@ -102,6 +102,13 @@ class EvalReport:
         return "\n".join(lines)
 
 
+def open_run(run, runs_dir: str | Path | None = None) -> Run:
+    """A :class:`Run` as it is; a name or folder opened (a name looked up in ``runs_dir``)."""
+    from ..runs import resolve_run
+
+    return run if isinstance(run, Run) else Run.load(resolve_run(run, runs_dir))
+
+
 def run_data_path(run: Run) -> Path:
     """The prepared cache a run was trained on (``data`` in its config)."""
     if run.config.get("data"):
@@ -133,8 +140,10 @@ def true_labels(ds, task, path: Path) -> np.ndarray:
     return y
 
 
-def predict_split(run, *, data=None, split: str = "test", batch: int = 512, progress: bool = True) -> Prediction:
-    """Probabilities of ``run`` on one split (falling back to ``val`` when that split is empty).
+def predict_split(run, *, data=None, split: str = "test", batch: int = 512, progress: bool = True,
+                  runs_dir: str | Path | None = None) -> Prediction:
+    """Probabilities of ``run`` (a name is looked up in ``runs_dir``) on one split (falling back to
+    ``val`` when that split is empty).
 
     Example: docs/python.md#evaluation.
     """
@@ -144,16 +153,17 @@ def predict_split(run, *, data=None, split: str = "test", batch: int = 512, prog
 
     from ..data.prepared import META_FILE, PreparedDataset, open_prepared
 
-    run = Run.load(run)
+    run = open_run(run, runs_dir)
     path = Path(getattr(data, "path", data)) if data is not None else run_data_path(run)
     notes = []
     if data is not None and not isinstance(data, PreparedDataset) and not (path / META_FILE).is_file():
         # a dataset folder: prepared once with the run's own geometry (reused next time)
         from ..data.ensure import ensure_prepared
+        from ..faces import prepare_align
 
         inp = run.input
         ds = ensure_prepared(path, size=inp.get("size"), crop=inp.get("crop"), grey=inp.get("channels") == 1,
-                             progress=progress)
+                             progress=progress, aligner=prepare_align)
         notes.append(f"{path} is a dataset folder: evaluated on its cache {ds.path}, prepared with the run's "
                      f"geometry ({inp.get('size')} px, {inp.get('crop')} crop)")
     else:
@@ -162,9 +172,9 @@ def predict_split(run, *, data=None, split: str = "test", batch: int = 512, prog
 
     if data is not None and not run_wants_descriptors(run):  # never scored on faces framed otherwise
         from ..data.framing_match import matching_cache
-        from ..faces import prepare_align  # noqa: F401  (frames detected faces when a run's crop is "detect")
+        from ..faces import prepare_align  # frames detected faces when a run's crop is "detect"
 
-        ds, note = matching_cache(run.input, ds, progress=progress)
+        ds, note = matching_cache(run.input, ds, progress=progress, aligner=prepare_align)
         notes += [note] if note else []
     if split not in ("train", "val", "test"):
         raise DataError(f"unknown split {split!r}", fix="use train, val or test")
@@ -232,7 +242,7 @@ def resize_images(x: np.ndarray, size: int) -> np.ndarray:
 
 
 def evaluate(run, *, data=None, split: str = "test", groups=None, out=None, top_k: int = 16,
-             progress: bool = True) -> EvalReport:
+             progress: bool = True, runs_dir: str | Path | None = None) -> EvalReport:
     """Evaluate a run: metrics, calibration, confusion, top losses and subgroups, written to disk.
 
     Args:
@@ -244,12 +254,13 @@ def evaluate(run, *, data=None, split: str = "test", groups=None, out=None, top_
         out: output folder; default ``runs/<name>/eval/<split>[-<data-name>]`` (for a model shipped
             with facelab, ``$FACELAB_HOME/eval/<name>-<key>/<split>[-<data-name>]``).
         top_k: images in the top-losses grid.
+        runs_dir: where a run name is looked up (default ``$FACELAB_RUNS`` or ``./runs``).
 
     Example: docs/python.md#evaluation.
     """
     from ..data.prepared import open_prepared
 
-    run = Run.load(run)
+    run = open_run(run, runs_dir)
     pred = predict_split(run, data=data, split=split, progress=progress)
     ds = open_prepared(pred.data)
     kind = pred.kind

@@ -17,6 +17,7 @@ Example: docs/python.md#compare-and-search.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -30,6 +31,8 @@ from ..evaluate import metrics as M
 from ..runs.layout import safe_part
 from ..evaluate.leaderboard import (COLUMNS, Leaderboard, is_leaderboard_folder, leaderboard_folder, paired_notes,
                                     rank, training_notes)
+
+log = logging.getLogger(__name__)
 
 
 def parse_models(models) -> list[dict]:
@@ -129,21 +132,22 @@ def count_parameters(run) -> int | None:
         if hasattr(model, "parameters"):
             return int(sum(p.numel() for p in model.parameters()))
         return int(sum(np.asarray(v).size for v in model.state_dict().values()))
-    except Exception:  # noqa: BLE001 - a count is a nicety, never a failure
+    except (FacelabError, OSError, RuntimeError, AttributeError, TypeError):  # a count is a nicety, never a failure
         return None
 
 
 def score_run(run, *, data=None, split: str = "test", train_s: float | None = None,
-              timing: bool = True, progress: bool = False, items: dict | None = None) -> dict:
+              timing: bool = True, progress: bool = False, items: dict | None = None,
+              runs_dir: str | Path | None = None) -> dict:
     """One leaderboard row for a finished run: metrics on ``split`` plus timings.
 
     ``items``, when given, receives ``{run name: (rows, per-image accuracy)}`` for paired
-    comparisons (:func:`paired_notes`)."""
+    comparisons (:func:`paired_notes`). A run named by name is looked up in ``runs_dir``."""
     from ..data.prepared import open_prepared
     from ..evaluate.report import predict_split
-    from ..runs import Run
+    from ..runs import Run, resolve_run
 
-    run = Run.load(run)
+    run = run if isinstance(run, Run) else Run.load(resolve_run(run, runs_dir))
     pred = predict_split(run, data=data, split=split, progress=progress)
     s = M.score(pred.y, pred.prob, pred.kind, pred.labels).overall
     cfg = run.config if isinstance(run.config, dict) else getattr(run.config, "__dict__", {})
@@ -189,7 +193,7 @@ def set_threads(threads: int | None) -> None:
 
 def compare(data, *, target, models, epochs: int | None = None, minutes: float | None = None, seed: int = 0,
             metric: str = "accuracy", threads: int | None = None, out=None, progress: bool = True,
-            console=None, **train_options) -> Leaderboard:
+            runs_dir: str | Path | None = None, **train_options) -> Leaderboard:
     """Train each model with the same split, seed and budget, and rank them.
 
     Args:
@@ -202,12 +206,11 @@ def compare(data, *, target, models, epochs: int | None = None, minutes: float |
         metric: the leaderboard's ranking column.
         threads: ``torch.set_num_threads`` for training and timing.
         out: leaderboard folder (default ``runs/_leaderboards/<target>-<timestamp>``).
+        runs_dir: the runs folder (default ``$FACELAB_RUNS`` or ``./runs``).
         **train_options: passed to every ``train()`` call (e.g. ``batch_size=64``).
 
     Example: docs/python.md#compare-and-search.
     """
-    from rich.console import Console
-
     from ..train.trainer import train
 
     if epochs is None and minutes is None:
@@ -220,9 +223,8 @@ def compare(data, *, target, models, epochs: int | None = None, minutes: float |
 
     # resolve the target now: a typo fails before the first model trains, and names are readable
     task_name = resolve_task(open_prepared(data), target).name
-    con = console or Console()
     set_threads(threads)
-    folder = Path(out) if out is not None else leaderboard_folder(task_name)
+    folder = Path(out) if out is not None else leaderboard_folder(task_name, runs_dir=runs_dir)
     from ..outputs import check_folder  # refuse a user's folder before training anything
 
     check_folder(folder, what="leaderboard folder", recognise=is_leaderboard_folder)
@@ -238,10 +240,10 @@ def compare(data, *, target, models, epochs: int | None = None, minutes: float |
         used.add(name)
         # models compared on equal terms: no per-task recipe (cnn-only parameters) unless asked
         opts = {"recipe": "none", **train_options, **e}
-        con.print(f"[bold]({i + 1}/{len(entries)}) training {model}[/] as {name}")
+        log.info("(%d/%d) training %s as %s", i + 1, len(entries), model, name)
         t0 = time.perf_counter()
         run = train(data, target=target, model=model, epochs=epochs, minutes=minutes, name=name, seed=seed,
-                    **opts)
+                    runs_dir=runs_dir, **opts)
         train_s = time.perf_counter() - t0
         rows.append(score_run(run, train_s=train_s, progress=False, items=items))
         infos[run.name] = {"kind": run.task.kind, "classes": list(run.task.classes), "metrics": run.metrics}
@@ -251,5 +253,4 @@ def compare(data, *, target, models, epochs: int | None = None, minutes: float |
     board.notes += training_notes(board.table, infos)
     board.notes += paired_notes(board.table, items)
     board.save(folder, title=f"{task_name}: {metric} against cost")
-    board.print(con)
     return board

@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 import time
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -41,11 +43,13 @@ from ..evaluate.leaderboard import (Leaderboard, is_leaderboard_folder, is_paire
                                     paired_notes, rank)
 from .compare import score_run, set_threads
 
+log = logging.getLogger(__name__)
+
 RESOLUTIONS = (32, 40, 48, 56, 64, 80, 96, 112, 128)
 AUG_DEFAULTS = {k: getattr(TrainConfig, k) for k in ("shift", "scale", "rotate", "jitter")}
 
 
-def resized_cache(data, size: int, *, progress: bool = False) -> Path:
+def resized_cache(data, size: int, *, progress: bool = False, home: str | Path | None = None) -> Path:
     """A prepared cache at ``size`` derived from ``data`` (resized once, then reused).
 
     Example: docs/python.md#compare-and-search.
@@ -62,7 +66,7 @@ def resized_cache(data, size: int, *, progress: bool = False) -> Path:
         raise ConfigError(f"resolution {size} is larger than the cache's {ds.size} px", path=ds.path,
                           fix=f"prepare the data at --size {size} or search sizes up to {ds.size}")
     # _resized/ is one level deeper than caches: open_prepared(source) never picks a derived cache
-    out = prepared_root() / "_resized" / f"{ds.path.name}-r{size}"
+    out = prepared_root(home) / "_resized" / f"{ds.path.name}-r{size}"
     if (out / META_FILE).is_file() and json.loads((out / META_FILE).read_text()).get("complete"):
         return out
     out.mkdir(parents=True, exist_ok=True)
@@ -167,8 +171,8 @@ def _train_accepts(name: str) -> bool:
 
 def search(data, *, target, model: str = "cnn", trials: int | None = None, minutes: float | None = None,
            epochs: int = 2, seed: int = 0, study: str | None = None, metric: str = "accuracy", sizes=None,
-           prune: bool = True, threads: int | None = None, out=None, join=None, console=None,
-           **train_options) -> Leaderboard:
+           prune: bool = True, threads: int | None = None, out=None, join=None,
+           runs_dir: str | Path | None = None, home: str | Path | None = None, **train_options) -> Leaderboard:
     """Search hyper-parameters of one model with Optuna; every trial is a run on the leaderboard.
 
     Args:
@@ -187,6 +191,8 @@ def search(data, *, target, model: str = "cnn", trials: int | None = None, minut
             trials at the same epoch.
         join: a leaderboard folder (from ``compare``) that the trials join: its table gains the
             trials' rows, re-ranked by the test ``metric`` like the rest of that board.
+        runs_dir: the runs folder (default ``$FACELAB_RUNS`` or ``./runs``).
+        home: facelab's working folder, where resized caches are kept (default ``$FACELAB_HOME``).
         **train_options: passed to every ``train()`` (e.g. ``batch_size``).
 
     Returns:
@@ -196,11 +202,42 @@ def search(data, *, target, model: str = "cnn", trials: int | None = None, minut
     Example: docs/python.md#compare-and-search.
     """
     import optuna
-    from rich.console import Console
 
     from ..data.prepared import open_prepared
-    from ..train.trainer import train
+    from ..runs.task import resolve_task
 
+    _check_bounds(trials, minutes, join, metric)
+    set_threads(threads)
+    ds = open_prepared(data)
+    if isinstance(sizes, str):
+        sizes = [int(v) for v in sizes.split(",") if v.strip()]
+    sp = space(model, ds.size, sizes)
+    task_name = resolve_task(ds, target).name  # fails on a typo before any trial runs
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    study_name = safe_part(study or f"{model}-{task_name}-{stamp}")
+    folder = _board_folder(out, study, study_name, runs_dir)
+    trial = _Trials(ds=ds, model=model, sp=sp, study_name=study_name, target=target, epochs=epochs, seed=seed,
+                    metric=metric, prune=prune and _train_accepts("callbacks"), runs_dir=runs_dir, home=home,
+                    train_options=train_options)
+
+    sampler = optuna.samplers.TPESampler(seed=seed)
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1) if trial.prune else None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    st = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner, study_name=study_name)
+    st.optimize(trial, n_trials=trials, timeout=minutes * 60 if minutes else None, catch=(), gc_after_trial=True)
+
+    board = Leaderboard(rank(trial.rows, "val_" + metric), metric="val_" + metric, target=task_name,
+                        data=str(data))
+    board.notes.append(f"Optuna TPE (seed {seed}) over {', '.join(sp)}; {len(st.trials)} trials, "
+                       f"{epochs} epoch(s) each; ranked on validation, test shown alongside")
+    _write_study(folder, st, board, metric)
+    board.save(folder, title=f"search {study_name}: {metric}")
+    if join is not None and trial.rows:
+        _join(Path(join), trial.rows, metric, trial.items)
+    return board
+
+
+def _check_bounds(trials, minutes, join, metric: str) -> None:
     if trials is None and minutes is None:
         raise ConfigError("search needs a bound", fix="pass --trials N and/or --minutes M")
     if join is not None and not (Path(join) / LEADERBOARD).is_file():
@@ -210,81 +247,92 @@ def search(data, *, target, model: str = "cnn", trials: int | None = None, minut
         raise ConfigError(f"trials must be at least 1 (got {trials})", fix="pass --trials 1 or more")
     if metric not in ("accuracy", "balanced_accuracy", "f1", "roc_auc"):
         raise ConfigError(f"unknown metric {metric!r}", fix="use accuracy, balanced_accuracy, f1 or roc_auc")
-    con = console or Console()
-    set_threads(threads)
-    ds = open_prepared(data)
-    if isinstance(sizes, str):
-        sizes = [int(v) for v in sizes.split(",") if v.strip()]
-    sp = space(model, ds.size, sizes)
-    from ..runs.task import resolve_task
 
-    task_name = resolve_task(ds, target).name  # fails on a typo before any trial runs
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    study_name = safe_part(study or f"{model}-{task_name}-{stamp}")
+
+def _board_folder(out, study: str | None, study_name: str, runs_dir) -> Path:
+    """The study's leaderboard folder, refused early when it is a user's folder."""
+    from ..outputs import check_folder
+
     if out is not None:
         folder = Path(out)
     elif study:  # a name the user chose may be reused: keep earlier boards
-        folder = leaderboard_folder(study_name, "search-")
+        folder = leaderboard_folder(study_name, "search-", runs_dir=runs_dir)
     else:
-        folder = leaderboard_folder("", "search-").parent / f"search-{study_name}"
-    from ..outputs import check_folder  # refuse a user's folder before any trial runs
-
+        folder = leaderboard_folder("", "search-", runs_dir=runs_dir).parent / f"search-{study_name}"
     check_folder(folder, what="leaderboard folder", recognise=is_leaderboard_folder)
-    can_prune = prune and _train_accepts("callbacks")
-    rows: list[dict] = []
-    items: dict = {}  # run -> (rows, per-image test accuracy), for the pairings of a joined board
+    return folder
 
-    def objective(trial: "optuna.Trial") -> float:
-        opts, params, res = _suggest(trial, model, sp)
-        cache = resized_cache(ds.path, res)
-        name = f"search-{study_name}-{trial.number}"
-        extra = {}
-        pruned = []
-        if can_prune:
-            def on_epoch(end) -> None:
-                v = (end.history or {}).get("val_accuracy")
-                if v is not None and np.isfinite(v):
-                    trial.report(float(v), end.epoch)
-                    if trial.should_prune():
-                        pruned.append(end.epoch)
-                        # the trainer's Ctrl-C path saves the run cleanly; we turn it into a prune below
-                        raise KeyboardInterrupt
-            extra["callbacks"] = [on_epoch]
-        con.print(f"[bold]trial {trial.number}[/] {name}: resolution {res}, "
-                  + ", ".join(f"{k}={v}" for k, v in {**opts, **params}.items()))
+
+@dataclass
+class _Trials:
+    """Optuna's objective: one trial is one run trained, scored on val (ranking) and test (shown)."""
+
+    ds: object
+    model: str
+    sp: dict
+    study_name: str
+    target: object
+    epochs: int
+    seed: int
+    metric: str
+    prune: bool
+    runs_dir: object
+    home: object
+    train_options: dict
+    rows: list = field(default_factory=list)
+    #: run -> (rows, per-image test accuracy), for the pairings of a joined board
+    items: dict = field(default_factory=dict)
+
+    def __call__(self, trial) -> float:
+        import optuna
+
+        from ..train.trainer import train
+
+        opts, params, res = _suggest(trial, self.model, self.sp)
+        cache = resized_cache(self.ds.path, res, home=self.home)
+        name = f"search-{self.study_name}-{trial.number}"
+        pruned: list = []
+        extra = {"callbacks": [self._pruner(trial, pruned)]} if self.prune else {}
+        log.info("trial %d %s: resolution %s, %s", trial.number, name, res,
+                 ", ".join(f"{k}={v}" for k, v in {**opts, **params}.items()))
         t0 = time.perf_counter()
         # a search explores the options itself: no recipe underneath unless asked (train/recipes.py)
-        base = {"recipe": "none", **train_options}
+        base = {"recipe": "none", **self.train_options}
         params = {**(base.pop("params", None) or {}), **params}
         try:
-            run = train(cache, target=target, model=model, epochs=epochs, name=name, seed=seed,
-                        **{**base, **opts}, params=params, **extra)
+            run = train(cache, target=self.target, model=self.model, epochs=self.epochs, name=name, seed=self.seed,
+                        runs_dir=self.runs_dir, **{**base, **opts}, params=params, **extra)
         except KeyboardInterrupt:
             if not pruned:
                 raise  # a real Ctrl-C stops the study
-            con.print(f"  pruned after epoch {pruned[0]}")
+            log.info("  pruned after epoch %d", pruned[0])
             raise optuna.TrialPruned() from None
         train_s = time.perf_counter() - t0
         val = score_run(run, split="val", timing=False)
-        row = score_run(run, split="test", train_s=train_s, items=items)
-        row.update({"val_" + metric: val[metric], "trial": trial.number, "resolution": res,
+        row = score_run(run, split="test", train_s=train_s, items=self.items)
+        row.update({"val_" + self.metric: val[self.metric], "trial": trial.number, "resolution": res,
                     **{k: v for k, v in trial.params.items() if k != "resolution"}})
-        if metric != "accuracy":
+        if self.metric != "accuracy":
             row["val_accuracy"] = val["accuracy"]
-        rows.append(row)
-        value = val[metric]
+        self.rows.append(row)
+        value = val[self.metric]
         return float("nan") if value is None else float(value)
 
-    sampler = optuna.samplers.TPESampler(seed=seed)
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1) if can_prune else None
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    st = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner, study_name=study_name)
-    st.optimize(objective, n_trials=trials, timeout=minutes * 60 if minutes else None,
-                catch=(), gc_after_trial=True)
+    @staticmethod
+    def _pruner(trial, pruned: list):
+        def on_epoch(end) -> None:
+            v = (end.history or {}).get("val_accuracy")
+            if v is not None and np.isfinite(v):
+                trial.report(float(v), end.epoch)
+                if trial.should_prune():
+                    pruned.append(end.epoch)
+                    # the trainer's Ctrl-C path saves the run cleanly; the trial turns it into a prune
+                    raise KeyboardInterrupt
+        return on_epoch
 
-    board = Leaderboard(rank(rows, "val_" + metric), metric="val_" + metric, target=task_name, data=str(data))
-    board.notes.append(f"Optuna TPE (seed {seed}) over {', '.join(sp)}; {len(st.trials)} trials, "
-                       f"{epochs} epoch(s) each; ranked on validation, test shown alongside")
+
+def _write_study(folder: Path, st, board: Leaderboard, metric: str) -> None:
+    """``trials.csv`` and ``best.json`` (the board's top row) into the board's folder."""
     from ..outputs import claim_folder
 
     folder = claim_folder(folder, what="leaderboard folder", recognise=is_leaderboard_folder)
@@ -295,16 +343,11 @@ def search(data, *, target, model: str = "cnn", trials: int | None = None, minut
         best = st.trials[int(top["trial"])]
         (folder / "best.json").write_text(json.dumps({"value": best.value, "params": best.params,
                                                       "run": str(top["run"])}, indent=2))
-        con.print(f"best trial {best.number}: val {metric} {best.value:.4f} with "
-                  + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in best.params.items()))
-    board.save(folder, title=f"search {study_name}: {metric}")
-    board.print(con)
-    if join is not None and rows:
-        _join(Path(join), rows, metric, con, items)
-    return board
+        log.info("best trial %d: val %s %.4f with %s", best.number, metric, best.value,
+                 ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in best.params.items()))
 
 
-def _join(folder: Path, rows: list[dict], metric: str, con, items: dict | None = None) -> Leaderboard:
+def _join(folder: Path, rows: list[dict], metric: str, items: dict | None = None) -> Leaderboard:
     """Add the trials to a compare leaderboard, re-ranked by that board's (test) metric."""
     board = Leaderboard.load(folder)
     done = set(board.table["run"].astype(str))
@@ -318,5 +361,5 @@ def _join(folder: Path, rows: list[dict], metric: str, con, items: dict | None =
     board.notes.append(f"{len(new)} search trial(s) joined this board")
     board.notes += paired_notes(board.table, items)  # the trials' test scores are at hand
     board.save(folder, title=f"{board.target}: {board.metric} against cost")
-    con.print(f"{len(new)} trial(s) joined the leaderboard in {folder}")
+    log.info("%d trial(s) joined the leaderboard in %s", len(new), folder)
     return board

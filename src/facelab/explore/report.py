@@ -10,7 +10,7 @@ Example: docs/python.md#explore-and-cluster.
 from __future__ import annotations
 
 import json
-import sys
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +21,8 @@ from ..paths import home
 from . import sections
 from ..report.html import HtmlReport
 from .source import load_for_explore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -173,7 +175,7 @@ class _Timer:
             def __enter__(self):
                 self.t = time.perf_counter()
                 if timer.progress:
-                    print(f"[explore] {name} ...", file=sys.stderr, flush=True)
+                    log.info("[explore] %s ...", name)
 
             def __exit__(self, *exc):
                 timer.seconds[name] = round(time.perf_counter() - self.t, 2)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .align import Framing, align, crop_aligned, framing_for
+from . import fast  # noqa: F401  registers haar-fast: the package's import fills its registry
 from .detect import DETECTORS, Detector, FaceBox, HaarDetector, get_detector
 from .mtcnn import MtcnnDetector
 

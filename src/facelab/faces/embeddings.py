@@ -25,14 +25,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .detect import FaceBox
+
+log = logging.getLogger(__name__)
 
 CHUNK = 64
 DIM = 128
@@ -193,8 +195,8 @@ def dataset_embeddings(ds, *, progress: bool = True, force: bool = False) -> Dat
     if progress:
         c = res.counts()
         bad = {k: v for k, v in c.items() if k != "ok"}
-        print(f"dlib embeddings of {n} images in {out}" + (f"; {', '.join(f'{v} {k}' for k, v in sorted(bad.items()))}"
-                                                          if bad else ""), file=sys.stderr)
+        log.info(f"dlib embeddings of {n} images in {out}"
+                 + (f"; {', '.join(f'{v} {k}' for k, v in sorted(bad.items()))}" if bad else ""))
         for p, s in res.problems(ds)[:10]:
-            print(f"  {s}: {p}", file=sys.stderr)
+            log.info(f"  {s}: {p}")
     return res

@@ -29,7 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.cache import prepare, register_face_aligner
+from ..data import cache
+from ..errors import DataError
 from .align import LFW, align
 
 #: The cached face's side, in Haar-box sides (the face box is 1/1.6 of the crop: some hair and
@@ -106,7 +107,7 @@ def detect_chunk(job: dict) -> tuple[int, list]:
                 buf[j] = align(img, b, spec)
         except ImageError as e:
             failures.append([int(rows[j]), e.reason, path, e.message])
-        except Exception as e:  # one photo, not the whole prepare
+        except Exception as e:  # a worker: a detector or decoder bug costs one photo, not the whole prepare
             failures.append([int(rows[j]), "corrupt_image", path, f"{type(e).__name__}: {e}"])
         faces.append(rec)
     write_rows(job["images"], rows, buf)
@@ -142,7 +143,7 @@ def looks_like_photos(paths: list[str], sample: int = 12, seed: int = 0) -> tupl
     for p in pick:
         try:
             img = load_image(p)
-        except Exception:
+        except DataError:  # unreadable: prepare reports it
             continue
         if min(img.shape[:2]) < 96:  # FER-like crops: too small to be photos of people
             return False, f"images of {img.shape[1]}x{img.shape[0]} px are face crops"
@@ -203,7 +204,7 @@ def resolve_crop(data, crop: str, say) -> str:
         root = Path(data).expanduser()
         try:
             layout = detect_layout(root)
-        except Exception:
+        except DataError:
             return "square"  # prepare itself says what is wrong with the source
         paths = _sample_paths(root) if layout == "folder" else []
     if layout != "folder" or not paths:
@@ -250,9 +251,19 @@ def detect_meta(options: dict, faces: dict, keep) -> dict:
 #: what a decoding worker calls with a ``--crop detect`` chunk job (workers take JSON jobs)
 WORKER = f"{__name__}:detect_chunk"
 
-# ``facelab.data.cache.prepare`` runs --crop detect/auto through this module (data imports nothing
-# above it); ``prepare`` is re-exported here so that ``facelab.prepare`` comes with the aligner
-register_face_aligner(sys.modules[__name__])
+
+def prepare(data, **options):
+    """:func:`facelab.data.cache.prepare` with this module as its face aligner, so that
+    ``crop="detect"`` / ``"auto"`` work (the data layer imports nothing above it).
+
+    Example:
+        >>> import inspect
+        >>> "aligner" in inspect.signature(cache.prepare).parameters
+        True
+    """
+    options.setdefault("aligner", sys.modules[__name__])
+    return cache.prepare(data, **options)
+
 
 __all__ = ["CROP_SIDES", "NO_FACE", "SEVERAL", "WORKER", "check_faces", "collect_faces", "detect_chunk",
            "detect_geometry", "detect_meta", "detect_options", "faces_file", "looks_like_photos", "prepare",

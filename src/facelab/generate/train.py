@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from ..errors import ConfigError, DataError, RunError
 from ..names import check_name
 from ..paths import runs_root
+from ..runs.listing import resolve_run
 from . import run as layout
 from .dcgan import SIZES, build, from_uint8, to_uint8
 from .run import GeneratorRun, write_json
@@ -388,11 +389,11 @@ class _Trainer:
         return "nan"
 
 
-def _new_name(cfg: dict) -> str:
+def _new_name(cfg: dict, root: Path) -> str:
     base = f"dcgan{cfg['size']}-{'+'.join(cfg['condition']) + '-' if cfg['condition'] else ''}" \
            f"{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     name, k = base, 1
-    while (runs_root() / name).exists():
+    while (root / name).exists():
         k += 1
         name = f"{base}-{k}"
     return name
@@ -413,7 +414,7 @@ def _check_framing(feature_run, ds) -> None:
 def train_gan(data, *, size: int | None = None, minutes: float | None = None, epochs: int | None = None,
               name: str | None = None, condition: "str | Sequence[str] | None" = None, seed: int = 0,
               resume: "bool | str" = False, feature_run=None, threads: int | None = None,
-              progress: bool = True, **options) -> GeneratorRun:
+              progress: bool = True, runs_dir: "str | Path | None" = None, **options) -> GeneratorRun:
     """Train a DCGAN on a prepared cache; the run goes to ``runs/<name>/``.
 
     Args:
@@ -425,6 +426,7 @@ def train_gan(data, *, size: int | None = None, minutes: float | None = None, ep
         feature_run: a facelab classifier run whose features score the Fréchet distance (and, for a
             conditional run, attribute agreement) each epoch; None skips those scores.
         threads: torch threads (default: free cores, as `facelab train`).
+        runs_dir: the runs folder (default ``$FACELAB_RUNS`` or ``./runs``).
         options: ``nz, ngf, ndf, batch_size, lr, beta1, real_label, epoch_images, quality_every,
             quality_samples, ac_weight`` (see ``DEFAULTS``; ``ac_weight``: a conditional run's
             auxiliary-classifier loss weight, 0 for the older label-plane discriminator).
@@ -444,7 +446,8 @@ def train_gan(data, *, size: int | None = None, minutes: float | None = None, ep
     ds = data if isinstance(data, PreparedDataset) else ensure_prepared(data, size=size or 64, progress=progress)
     torch.set_num_threads(threads or default_threads())
     if resume:
-        path = layout.GeneratorRun.load(name if resume is True else resume).path if (resume is not True or name) else None
+        path = (layout.GeneratorRun.load(resolve_run(name if resume is True else resume, runs_dir)).path
+                if (resume is not True or name) else None)
         if path is None:
             raise ConfigError("--resume needs the run's name", fix="pass --resume NAME (see `facelab runs`)")
         cfg = layout.read_config(path)
@@ -477,7 +480,8 @@ def train_gan(data, *, size: int | None = None, minutes: float | None = None, ep
         for k in ("nz", "ngf", "ndf", "batch_size", "epoch_images", "quality_samples"):
             if int(cfg[k]) < 1:
                 raise ConfigError(f"{k} must be at least 1, not {cfg[k]}", fix=f"see the defaults: {DEFAULTS}")
-        path = runs_root() / (check_name(name, what="generator run") if name else _new_name(cfg))
+        root = runs_root(runs_dir)
+        path = root / (check_name(name, what="generator run") if name else _new_name(cfg, root))
         if (path / layout.CONFIG).exists():
             raise RunError(f"the run {path.name} exists", path=path,
                            fix="pass another --name, or continue it with --resume")

@@ -89,7 +89,7 @@ def _is_export_json(path: Path) -> bool:
 
 
 def export_onnx(run, out: str | Path | None = None, *, opset: int = 17, check: bool = True,
-                atol: float = 1e-4, samples: int = 16) -> ExportResult:
+                atol: float = 1e-4, samples: int = 16, runs_dir: str | Path | None = None) -> ExportResult:
     """Write ``model.onnx`` for a run (torch models only) and check it against PyTorch.
 
     Args:
@@ -99,6 +99,7 @@ def export_onnx(run, out: str | Path | None = None, *, opset: int = 17, check: b
         opset: ONNX opset version.
         check: compare ONNX Runtime with PyTorch on ``samples`` faces.
         atol: largest allowed absolute difference between the two probabilities.
+        runs_dir: where a run name is looked up (default ``$FACELAB_RUNS`` or ``./runs``).
 
     Returns:
         an :class:`ExportResult`.
@@ -111,9 +112,9 @@ def export_onnx(run, out: str | Path | None = None, *, opset: int = 17, check: b
     """
     import torch
 
-    from ..runs import Run
+    from ..runs import Run, resolve_run
 
-    run = Run.load(run)
+    run = run if isinstance(run, Run) else Run.load(resolve_run(run, runs_dir))
     if run.spec.kind != "torch":
         raise RunError(f"run {run.name} uses the classical model {run.model_name!r}; only torch networks "
                        "export to ONNX", path=run.path, fix="export a run trained with a torch model (e.g. cnn)")
@@ -145,7 +146,7 @@ def export_onnx(run, out: str | Path | None = None, *, opset: int = 17, check: b
             torch.onnx.export(module, (example,), buf, input_names=["faces"], output_names=["probabilities"],
                               dynamic_axes={"faces": {0: "batch"}, "probabilities": {0: "batch"}},
                               opset_version=opset, dynamo=False)
-    except Exception as e:
+    except Exception as e:  # the exporter, deep in torch: any failure becomes one RunError naming the run
         raise RunError(f"torch could not export {run.name} to ONNX: {type(e).__name__}: {e}", path=run.path,
                        fix="report this model; the torch backend still predicts") from None
     from ..outputs import write_text, writing

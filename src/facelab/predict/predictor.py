@@ -83,7 +83,7 @@ class Predictor:
     @classmethod
     def from_run(cls, run_or_path, *, backend: Backend = "torch", detector: str | None = None,
                  min_face: int = 24, threads: int | None = None, fast: bool = False,
-                 **detector_params) -> "Predictor":
+                 runs_dir: str | Path | None = None, **detector_params) -> "Predictor":
         """Load a run (a :class:`~facelab.runs.Run`, its folder or its name).
 
         Args:
@@ -105,6 +105,8 @@ class Predictor:
         """
         from ..runs import Run, resolve_run  # no torch import: Run builds its model lazily
 
+        if not isinstance(run_or_path, Run):  # a name is looked up in runs_dir
+            run_or_path = resolve_run(run_or_path, runs_dir)
         if backend not in ("torch", "onnx"):
             raise ConfigError(f"unknown backend {backend!r}", fix="use --backend torch or --backend onnx")
         from .source_input import run_detector, source_face_input  # dlib-aware hooks (models/embed.py)

@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..errors import FacelabError
+
 #: a mean-face difference this many times the chance baseline (a random split) is called visible
 VISIBLE_RATIO = 2.0
 #: how two groups of a binary attribute are called in sentences (others: "faces with/without X")
@@ -128,7 +130,7 @@ def load_runs(runs_dir: str | Path) -> list:
     for name in run_names(runs_dir):
         try:
             run = Run.load(Path(runs_dir) / name)
-        except Exception:  # a half-written or corrupt run says so on the Models page
+        except (FacelabError, OSError, ValueError):  # a half-written or corrupt run says so on the Models page
             continue
         run.predictions = lru_cache(maxsize=1)(run.predictions)
         out.append(run)

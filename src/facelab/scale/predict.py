@@ -23,6 +23,7 @@ Example: docs/python.md#scale-out.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import shutil
@@ -36,6 +37,8 @@ import pandas as pd
 from ..errors import ConfigError, DataError
 from ..outputs import check_folder, mark_folder
 from .spark import get_spark
+
+log = logging.getLogger(__name__)
 
 
 def is_spark_results(path: Path) -> bool:
@@ -224,11 +227,10 @@ def predict_spark(run, sources: Iterable, *, out, aligned: bool = False, backend
     partial = out.with_name(out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     if progress:
-        print(f"predict on Spark ({spark.sparkContext.master}): {len(paths)} photos in {n_part} tasks",
-              flush=True)
+        log.info("predict on Spark (%s): %d photos in %d tasks", spark.sparkContext.master, len(paths), n_part)
     try:
         table.write.mode("overwrite").parquet(str(partial))
-    except Exception as e:
+    except Exception as e:  # the Spark job: whatever the JVM or an executor raised becomes one DataError
         shutil.rmtree(partial, ignore_errors=True)
         msg = next((m for m in str(e).splitlines() if "Error" in m), str(e).splitlines()[0] if str(e) else repr(e))
         raise DataError(f"the Spark predict job failed: {msg[:400]}", path=out,

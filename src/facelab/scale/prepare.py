@@ -23,11 +23,13 @@ Example: docs/python.md#scale-out.
 from __future__ import annotations
 
 import json
-import sys
+import logging
 from typing import Iterator
 
 from ..errors import DataError
 from .spark import check_engine, get_spark
+
+log = logging.getLogger(__name__)
 
 #: the schema of what each Spark task returns: the chunk's first row and its failures (JSON)
 RESULT_SCHEMA = "k long, failures string, images long"
@@ -65,7 +67,7 @@ def spark_decode(jobs: list[dict], master: str | None = None) -> list:
     df = spark.createDataFrame(rdd, "job string")
     try:
         rows = df.mapInPandas(decode_partition, schema=RESULT_SCHEMA).collect()
-    except Exception as e:
+    except Exception as e:  # the Spark job: whatever the JVM or an executor raised becomes one DataError
         msg = str(e).strip().splitlines()
         reason = next((m for m in msg if "Error" in m and "Traceback" not in m), msg[0] if msg else repr(e))
         raise DataError(f"the Spark prepare job failed: {reason[:400]}", path=jobs[0]["images"],
@@ -93,8 +95,7 @@ def engine_runner(engine: str, master: str | None = None):
         failures = list(done) + decode_csv_jobs(jobs)
         img = [j for j in jobs if j["kind"] == "img"]
         if progress:
-            print(f"prepare on Spark: {sum(len(j['rows']) for j in img)} images in {len(img)} tasks",
-                  file=sys.stderr)
+            log.info("prepare on Spark: %d images in %d tasks", sum(len(j["rows"]) for j in img), len(img))
         failures.extend(spark_decode(img, master))
         return failures
 
@@ -104,6 +105,6 @@ def engine_runner(engine: str, master: str | None = None):
 def prepare_spark(data, *, master: str | None = None, engine: str = "spark", **kwargs):
     """:func:`facelab.data.cache.prepare` with the chunks decoded on Spark (``engine="local"``:
     the local worker processes); the same cache, byte for byte. ``kwargs`` go to ``prepare``."""
-    from ..data.cache import prepare
+    from ..faces.prepare_align import prepare  # the data layer's prepare, with --crop detect/auto
 
     return prepare(data, runner=engine_runner(engine, master), **kwargs)

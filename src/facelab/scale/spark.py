@@ -93,15 +93,11 @@ def get_spark(master: str | None = None, *, app: str = "facelab", conf: dict | N
     import facelab
 
     # executors are Python processes started by Spark: they must import *this* facelab, even
-    # from a source checkout that is not installed
+    # from a source checkout that is not installed. They get it through the session's executor
+    # environment; this process's environment is left as it is.
     src_root = str(Path(facelab.__file__).resolve().parents[1])
     pypath = os.pathsep.join(p for p in (src_root, os.environ.get("PYTHONPATH")) if p)
-    os.environ["PYTHONPATH"] = pypath
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     master = master or os.environ.get("FACELAB_SPARK_MASTER") or DEFAULT_MASTER
-    if master.startswith("local"):
-        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # local mode needs no network address
     b = (SparkSession.builder.master(master)
          .appName(app)
          .config("spark.ui.enabled", "false")
@@ -111,6 +107,9 @@ def get_spark(master: str | None = None, *, app: str = "facelab", conf: dict | N
          .config("spark.executorEnv.PYTHONPATH", pypath)
          .config("spark.executorEnv.OMP_NUM_THREADS", "1")
          .config("spark.python.worker.reuse", "true"))
+    if master.startswith("local") and not os.environ.get("SPARK_LOCAL_IP"):
+        # local mode needs no network address
+        b = b.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
     for k, v in (conf or {}).items():
         b = b.config(k, v)
     try:
@@ -119,6 +118,10 @@ def get_spark(master: str | None = None, *, app: str = "facelab", conf: dict | N
         raise ConfigError(f"Spark could not start on {master}: {str(e).splitlines()[0][:300]}",
                           fix="check Java 17 (`java -version`), JAVA_HOME and the --master URL") from None
     spark.sparkContext.setLogLevel("ERROR")
+    if not os.environ.get("PYSPARK_PYTHON"):
+        # the Python that runs the UDFs: this interpreter (with numpy, torch...), not the first
+        # `python3` on PATH; pyspark reads it from the context when a UDF is made
+        spark.sparkContext.pythonExec = sys.executable
     return spark
 
 

@@ -42,13 +42,13 @@ def _limit_threads(torch_threads: int) -> None:
         import torch
 
         torch.set_num_threads(torch_threads)
-    except Exception:  # torch missing in an ONNX-only install
+    except ImportError:  # torch missing in an ONNX-only install
         pass
     try:
         import cv2
 
         cv2.setNumThreads(1)
-    except Exception:
+    except (ImportError, AttributeError):  # a cv2 build without the threading switch
         pass
 
 

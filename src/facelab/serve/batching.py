@@ -176,7 +176,7 @@ class MicroBatcher:
         try:
             proba = np.asarray(self.classify(np.concatenate([i.crops for i in live])), np.float32)
             proba = proba.reshape(sum(len(i.crops) for i in live), -1)
-        except Exception:
+        except Exception:  # the batching thread: a model failure fails these requests, never the thread
             if len(live) == 1:
                 self._fail(live[0])
                 return
@@ -184,7 +184,7 @@ class MicroBatcher:
             for item in live:
                 try:
                     p = np.asarray(self.classify(item.crops), np.float32).reshape(len(item.crops), -1)
-                except Exception:
+                except Exception:  # as above: this request fails, the others are answered
                     self._fail(item)
                 else:
                     item.future.set_result(p)

@@ -59,8 +59,8 @@ def default_threads() -> int:
     return max(1, min(cpu, int(cpu - load + 0.5)))
 
 
-def _new_run_dir(name: str | None, task: Task, model: str) -> Path:
-    root = runs_root()
+def _new_run_dir(name: str | None, task: Task, model: str, runs_dir=None) -> Path:
+    root = runs_root(runs_dir)
     root.mkdir(parents=True, exist_ok=True)
     if name:
         path = root / check_name(name, root)
@@ -81,17 +81,17 @@ def _new_run_dir(name: str | None, task: Task, model: str) -> Path:
     raise RunError("cannot find a free run name", path=root, fix="pass --name")
 
 
-def find_resumable(resume: bool | str, name: str | None, target, model: str) -> Path:
+def find_resumable(resume: bool | str, name: str | None, target, model: str, runs_dir=None) -> Path:
     if isinstance(resume, (str, Path)) and not isinstance(resume, bool):
-        return resolve_run(resume)
+        return resolve_run(resume, runs_dir)
     if name:
-        return resolve_run(name)
-    for run in list_runs():
+        return resolve_run(name, runs_dir)
+    for run in list_runs(runs_dir):
         if not isinstance(run, Run):  # a generator run (facelab generate train --resume resumes it)
             continue
         if run.status not in ("finished", "failed") and run.config.get("model") == model and (target is None or run.config.get("target") == target):
             return run.path
-    raise RunError("no unfinished run to resume", path=runs_root(),
+    raise RunError("no unfinished run to resume", path=runs_root(runs_dir),
                    fix="pass the run's name: --resume NAME (see `facelab runs`)")
 
 
@@ -166,7 +166,8 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
           weights: str | None = None, init: str | None = None, resume: bool | str = False,
           val_fraction: float | None = None, params: dict | None = None, progress: bool = True,
           config: "str | Path | TrainConfig | dict | None" = None,
-          callbacks: Sequence[Callable[[EpochEnd], Any]] = (), echo: bool | None = None, **options) -> Run:
+          callbacks: Sequence[Callable[[EpochEnd], Any]] = (), echo: bool | None = None,
+          runs_dir: "str | Path | None" = None, **options) -> Run:
     """Train a model on a prepared cache and return the :class:`Run`.
 
     Args:
@@ -189,6 +190,7 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
         callbacks: called with an :class:`EpochEnd` after every epoch.
         track, track_uri: mirror the run into ``"mlflow"`` or ``"tensorboard"`` (:mod:`.tracking`).
         echo: print the recipe's choices and the cache used (stderr); default: as ``progress``.
+        runs_dir: the runs folder (default ``$FACELAB_RUNS`` or ``./runs``).
         **options: any other :class:`TrainConfig` field (``weight_decay``, ``patience``, ...).
 
     Returns:
@@ -206,7 +208,7 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
                      params=params, **options)
     state: dict = {}
     if resume:
-        path = find_resumable(resume, name, target, model or "cnn")
+        path = find_resumable(resume, name, target, model or "cnn", runs_dir)
         run0 = Run.load(path)
         cfg = TrainConfig.resolve({**LEGACY, **run0.config}, **{k: overrides[k] for k in ("epochs", "minutes")})
         state = dict(run0.state)
@@ -244,7 +246,7 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
     cfg.params = params_
 
     if not resume:
-        path = _new_run_dir(cfg.name, task, cfg.model)
+        path = _new_run_dir(cfg.name, task, cfg.model, runs_dir)
         cfg.name = path.name
     threads = cfg.threads or default_threads()
     torch.set_num_threads(threads)

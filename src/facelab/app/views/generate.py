@@ -41,7 +41,7 @@ name = st.selectbox("Generator run", names, key="generate_run")
 folder = cfg.runs / name
 try:
     run = load(str(folder), (folder / "state.json").stat().st_mtime if (folder / "state.json").is_file() else 0.0)
-except Exception as e:
+except Exception as e:  # a page: a run broken in any way is named, the page stays up
     st.error(f"run `{name}` could not be loaded: {getattr(e, 'message', e)}")
     st.stop()
 

@@ -29,7 +29,7 @@ for board in boards[:4]:
         try:
             table = load_leaderboard(board).table
             st.dataframe(table, hide_index=True, width="stretch")
-        except Exception as e:
+        except (OSError, ValueError, KeyError) as e:  # gone, half-written or foreign
             st.warning(f"{board} could not be read: {e}")
             continue
         label = "run" if "run" in table.columns else ("model" if "model" in table.columns else None)
@@ -50,7 +50,7 @@ name = st.selectbox("Run", names, key="models_run")
 folder: Path = cfg.runs / name
 try:
     run = get_run(cfg, name)
-except Exception as e:
+except Exception as e:  # a page: a run broken in any way is named, the page stays up
     st.error(f"run `{name}` could not be loaded: {getattr(e, 'message', e)}")
     st.stop()
 
@@ -139,7 +139,7 @@ with tab_tables:
         st.markdown(f"**{t.stem.replace('_', ' ')}** — `{t.relative_to(folder)}`")
         try:
             st.dataframe(pd.read_csv(t), hide_index=True, width="stretch")
-        except Exception as e:
+        except (OSError, ValueError) as e:  # gone or half-written (pandas' parse errors are ValueErrors)
             st.warning(f"{t} could not be read: {e}")
 with tab_card:
     card = folder / CARD

@@ -84,22 +84,35 @@ def read_celeba(path: Path, *, seed: int = 0, kaggle: bool) -> Manifest:
                         fix="give the folder that holds the CelebA label files")
     log = ProblemLog()
     notes: list[str] = []
-    csv = kaggle
-    hdr = "names" if csv else "count+names"
-
     attr_path = root / f"list_attr_celeba.{ext}"
-    attrs = _read_values(attr_path, csv=csv, header=hdr, names=None, required=[], log=log,
-                         allowed=(-1, 0, 1), what="attribute values", dtype="int8")
+    attrs = _read_values(attr_path, csv=kaggle, header="names" if kaggle else "count+names", names=None,
+                         required=[], log=log, allowed=(-1, 0, 1), what="attribute values", dtype="int8")
     attributes = [c for c in attrs.columns if c not in ("image_id", "line")]
     if not attributes:
         raise DataError(f"{attr_path.name} has no attribute columns", path=attr_path,
                         fix="use list_attr_celeba as downloaded")
-
-    # -- images on disk ------------------------------------------------------------------------
     img_dir = _image_dir(root)
     if img_dir is None:
         raise DataError(f"no {IMG_DIR}/ image folder next to {attr_path.name}", path=root,
                         fix=f"extract the images into {root / IMG_DIR}")
+    table = _images_on_disk(attrs, attributes, img_dir, attr_path, log, notes)
+    labels = {a: LabelInfo.binary(a) for a in attributes}
+    table, groups = _identity(table, labels, root, ext, log)
+    _extra_columns(table, root, ext, log, notes)
+    table, split = _splits(table, groups, root, ext, img_dir, seed, log, notes)
+    if len(table) == 0:
+        raise nothing_usable(root, log, f"{len(attrs['image_id']):,} labelled rows")
+
+    table.insert(1, "path", str(img_dir.resolve()) + "/" + table["image_id"])
+    table.insert(2, "split", split)
+    table = table.reset_index(drop=True)
+    return Manifest(table=table, root=root.resolve(), layout="celeba-kaggle" if kaggle else "celeba-official",
+                    labels=labels, attributes=attributes, problems=log.problems(), notes=notes)
+
+
+def _images_on_disk(attrs: pd.DataFrame, attributes: list[str], img_dir: Path, attr_path: Path,
+                    log: ProblemLog, notes: list[str]) -> pd.DataFrame:
+    """The labelled rows whose image is on disk and not empty (the others logged), attributes as 0/1."""
     sizes = scan_images(img_dir)
     ids = attrs["image_id"]
     on_disk = ids.isin(sizes.keys()).to_numpy()
@@ -126,28 +139,36 @@ def read_celeba(path: Path, *, seed: int = 0, kaggle: bool) -> Manifest:
         log.add_many("unlabelled_image", [str(img_dir / n) for n in extra[:20]],
                      f"image not listed in {attr_path.name}: ignored", where=img_dir, total=len(extra))
     kept = attrs[keep]
-    table = pd.DataFrame({"image_id": kept["image_id"].to_numpy(),
-                          **{a: (kept[a].to_numpy() == 1).astype(np.int8) for a in attributes}})
+    return pd.DataFrame({"image_id": kept["image_id"].to_numpy(),
+                         **{a: (kept[a].to_numpy() == 1).astype(np.int8) for a in attributes}})
 
-    # -- identity, bbox, landmarks (used when present) ------------------------------------------
-    labels = {a: LabelInfo.binary(a) for a in attributes}
+
+def _identity(table: pd.DataFrame, labels: dict, root: Path, ext: str, log: ProblemLog):
+    """The ``identity`` column and label when ``identity_CelebA`` is present (rows without one are
+    skipped); returns the table and the identity of each row (None without the file)."""
     id_path = _optional(root, "identity_CelebA", ext)
-    groups = None
-    if id_path is not None:
-        ident = _read_values(id_path, csv=csv, header="names" if csv else "none", names=["identity"],
-                             required=["identity"], log=log, what="identity")
-        id_map = ident.set_index("image_id")["identity"]
-        idn = table["image_id"].map(id_map)
-        lacking = idn.isna().to_numpy()
-        if lacking.any():
-            log.add_many("missing_label", table["image_id"][lacking].tolist()[:20],
-                         f"no row in {id_path.name}: skipped", where=id_path, total=int(lacking.sum()))
-            table, idn = table[~lacking], idn[~lacking]
-        classes = sorted(set(idn.astype(np.int64).tolist()))
-        index = {c: i for i, c in enumerate(classes)}
-        table["identity"] = idn.astype(np.int64).map(index).to_numpy().astype(np.int16 if len(classes) < 32768 else np.int32)
-        labels["identity"] = LabelInfo(name="identity", kind="multiclass", classes=[str(c) for c in classes])
-        groups = table["identity"].to_numpy()
+    if id_path is None:
+        return table, None
+    csv = ext == "csv"
+    ident = _read_values(id_path, csv=csv, header="names" if csv else "none", names=["identity"],
+                         required=["identity"], log=log, what="identity")
+    id_map = ident.set_index("image_id")["identity"]
+    idn = table["image_id"].map(id_map)
+    lacking = idn.isna().to_numpy()
+    if lacking.any():
+        log.add_many("missing_label", table["image_id"][lacking].tolist()[:20],
+                     f"no row in {id_path.name}: skipped", where=id_path, total=int(lacking.sum()))
+        table, idn = table[~lacking], idn[~lacking]
+    classes = sorted(set(idn.astype(np.int64).tolist()))
+    index = {c: i for i, c in enumerate(classes)}
+    table["identity"] = idn.astype(np.int64).map(index).to_numpy().astype(np.int16 if len(classes) < 32768 else np.int32)
+    labels["identity"] = LabelInfo(name="identity", kind="multiclass", classes=[str(c) for c in classes])
+    return table, table["identity"].to_numpy()
+
+
+def _extra_columns(table: pd.DataFrame, root: Path, ext: str, log: ProblemLog, notes: list[str]) -> None:
+    """The bounding box and landmark columns, from their files when present (NaN where a row lacks one)."""
+    csv = ext == "csv"
     for stem, want, rename in (("list_bbox_celeba", list(BBOX), BBOX),
                                ("list_landmarks_align_celeba", LANDMARKS, None)):
         p = _optional(root, stem, ext)
@@ -165,24 +186,14 @@ def read_celeba(path: Path, *, seed: int = 0, kaggle: bool) -> Manifest:
         if joined.isna().any(axis=1).any():
             notes.append(f"{int(joined.isna().any(axis=1).sum()):,} images have no row in {p.name} (NaN there)")
 
-    # -- splits ----------------------------------------------------------------------------------
+
+def _splits(table: pd.DataFrame, groups, root: Path, ext: str, img_dir: Path, seed: int, log: ProblemLog,
+            notes: list[str]):
+    """The split of each row: ``list_eval_partition`` when present (rows without one skipped), else a
+    seeded split keeping identities and byte-identical images together; returns the table and splits."""
+    csv = ext == "csv"
     part_path = _optional(root, "list_eval_partition", ext)
-    if part_path is not None:
-        part = _read_values(part_path, csv=csv, header="names" if csv else "none", names=["partition"],
-                            required=["partition"], log=log, allowed=(0, 1, 2), what="partition",
-                            dtype="int8")
-        pmap = part.set_index("image_id")["partition"]
-        pn = table["image_id"].map(pmap)
-        lacking = pn.isna().to_numpy()
-        if lacking.any():
-            log.add_many("missing_split", table["image_id"][lacking].tolist()[:20],
-                         f"no row in {part_path.name}: skipped", where=part_path, total=int(lacking.sum()))
-            table, pn = table[~lacking], pn[~lacking]
-            groups = table["identity"].to_numpy() if "identity" in table else None
-        split = pn.astype(np.int64).map(PARTITIONS).to_numpy(dtype=object)
-        split = _fill_empty_splits(split, seed=seed, groups=groups, notes=notes,
-                                   paths=(str(img_dir) + "/" + table["image_id"]).to_numpy())
-    else:
+    if part_path is None:
         how = "identity-disjoint" if groups is not None and len(set(groups)) >= MIN_GROUPS else "random"
         # byte-identical images (the sample has one pair) go to one split: hashing 16k files is ~0.3 s
         codes = content_groups((str(img_dir) + "/" + table["image_id"]).tolist())
@@ -190,14 +201,21 @@ def read_celeba(path: Path, *, seed: int = 0, kaggle: bool) -> Manifest:
         notes.append(split_note(f"no list_eval_partition.{ext}", seed, how=how))
         if line := dedup_note(codes, split):
             notes.append(line)
-    if len(table) == 0:
-        raise nothing_usable(root, log, f"{len(ids):,} labelled rows")
-
-    table.insert(1, "path", str(img_dir.resolve()) + "/" + table["image_id"])
-    table.insert(2, "split", split)
-    table = table.reset_index(drop=True)
-    return Manifest(table=table, root=root.resolve(), layout="celeba-kaggle" if kaggle else "celeba-official",
-                    labels=labels, attributes=attributes, problems=log.problems(), notes=notes)
+        return table, split
+    part = _read_values(part_path, csv=csv, header="names" if csv else "none", names=["partition"],
+                        required=["partition"], log=log, allowed=(0, 1, 2), what="partition", dtype="int8")
+    pmap = part.set_index("image_id")["partition"]
+    pn = table["image_id"].map(pmap)
+    lacking = pn.isna().to_numpy()
+    if lacking.any():
+        log.add_many("missing_split", table["image_id"][lacking].tolist()[:20],
+                     f"no row in {part_path.name}: skipped", where=part_path, total=int(lacking.sum()))
+        table, pn = table[~lacking], pn[~lacking]
+        groups = table["identity"].to_numpy() if "identity" in table else None
+    split = pn.astype(np.int64).map(PARTITIONS).to_numpy(dtype=object)
+    split = _fill_empty_splits(split, seed=seed, groups=groups, notes=notes,
+                               paths=(str(img_dir) + "/" + table["image_id"]).to_numpy())
+    return table, split
 
 
 def _fill_empty_splits(split: np.ndarray, *, seed: int, groups, notes: list[str], paths: np.ndarray) -> np.ndarray:

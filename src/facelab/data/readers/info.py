@@ -2,7 +2,7 @@
 
 :func:`source_info` reads the source (and with ``check=True`` decodes every image, in parallel,
 with :func:`facelab.data.image.load_image`, so corrupt or truncated files are found);
-:func:`print_info` renders it with Rich; :meth:`SourceInfo.to_dict` is the ``--json`` form.
+:func:`facelab.cli.data_info.print_info` renders it with Rich; :meth:`SourceInfo.to_dict` is the ``--json`` form.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..manifest import SPLITS, Manifest
+from ..manifest import Manifest
 from . import read_source
 from ._common import ProblemLog, digest_codes
 
@@ -76,7 +76,7 @@ def _check_chunk(paths: list[str]) -> tuple[list[tuple[str, str, str]], list[byt
     for i, p in enumerate(paths):
         try:
             load_image(p)
-        except Exception as e:  # noqa: BLE001 - any failure is a problem to report, not a crash
+        except Exception as e:  # a worker: any failure is a problem to report, not a crash
             msg = getattr(e, "message", None) or str(e).splitlines()[0]
             kind = "empty_file" if os.path.exists(p) and os.path.getsize(p) == 0 else "corrupt_image"
             bad.append((p, kind, msg))
@@ -188,120 +188,4 @@ def source_info(path: str | Path, *, check: bool = False, seed: int = 0, workers
     return SourceInfo(manifest=manifest, seconds=seconds, check=result)
 
 
-# -- rendering --------------------------------------------------------------------------------
-def _pct(n: int, total: int) -> str:
-    return f"{100 * n / total:.1f}%" if total else "–"
-
-
-def _short(path: str, root: Path) -> str:
-    """A problem's path relative to the dataset root when it is inside it."""
-    try:
-        return str(Path(path).relative_to(root))
-    except ValueError:
-        return path
-
-
-def print_info(info: SourceInfo, console=None) -> None:
-    """Print splits, label balance, problems and notes as Rich tables.
-
-    Example:
-        >>> import io, tempfile
-        >>> from rich.console import Console
-        >>> from facelab.data.synth import synthesize
-        >>> root = synthesize(Path(tempfile.mkdtemp()) / "people", kind="folder", n=8, identities=2)
-        >>> console = Console(file=io.StringIO(), width=100)
-        >>> print_info(source_info(root, progress=False), console)
-        >>> "label" in console.file.getvalue()
-        True
-    """
-    from rich.console import Console
-    from rich.table import Table
-
-    console = console or Console()
-    m = info.manifest
-    total = len(m)
-    console.print(f"[bold]{m.root}[/]  layout [cyan]{m.layout}[/]  "
-                  f"[bold]{total:,}[/] images  (read in {info.seconds:.2f} s)")
-
-    splits = m.split_counts()
-    t = Table(title="splits", title_justify="left")
-    t.add_column("split")
-    t.add_column("images", justify="right")
-    t.add_column("share", justify="right")
-    for s in SPLITS:
-        t.add_row(s, f"{splits[s]:,}", _pct(splits[s], total))
-    console.print(t)
-
-    split_col = m.table["split"].to_numpy()
-    binary = [n for n, i in m.labels.items() if i.kind == "binary"]
-    for name, li in m.labels.items():
-        if li.kind != "multiclass":
-            continue
-        y = m.table[name].to_numpy()
-        k = len(li.classes)
-        if k > 50:
-            per = np.bincount(y, minlength=k)
-            per = per[per > 0]
-            console.print(f"[bold]{name}[/]: {k:,} classes, {len(per):,} present; images per class "
-                          f"min {per.min()}, median {np.median(per):.0f}, max {per.max()}")
-            continue
-        t = Table(title=f"{name} balance", title_justify="left")
-        t.add_column("class")
-        for s in SPLITS:
-            t.add_column(s, justify="right")
-        t.add_column("total", justify="right")
-        t.add_column("share", justify="right")
-        for i, cls in enumerate(li.classes):
-            sel = y == i
-            n = int(sel.sum())
-            t.add_row(cls, *[f"{int((sel & (split_col == s)).sum()):,}" for s in SPLITS], f"{n:,}",
-                      _pct(n, total))
-        console.print(t)
-    if binary:
-        t = Table(title=f"attributes: % positive ({len(binary)})", title_justify="left")
-        t.add_column("attribute")
-        for s in ("all", *SPLITS):
-            t.add_column(s, justify="right")
-        t.add_column("", no_wrap=True)
-        for name in binary:
-            y = m.table[name].to_numpy()
-            cells = [f"{100 * y.mean():.1f}" if total else "–"]
-            for s in SPLITS:
-                sel = split_col == s
-                cells.append(f"{100 * y[sel].mean():.1f}" if sel.any() else "–")
-            bar = "█" * int(round(20 * y.mean())) if total else ""
-            t.add_row(name, *cells, f"[green]{bar}[/]")
-        console.print(t)
-
-    counts = m.problem_counts()
-    if counts:
-        t = Table(title="problems (skipped rows/files)", title_justify="left")
-        t.add_column("kind")
-        t.add_column("count", justify="right")
-        t.add_column("what")
-        t.add_column("examples", overflow="fold")
-        for kind, n in sorted(counts.items(), key=lambda kv: -kv[1]):
-            ex = [p for p in m.problems if p.kind == kind and p.count == 1]
-            what = ex[0].detail if ex else next(p.detail for p in m.problems if p.kind == kind)
-            names = [_short(p.path, m.root) for p in ex[:3]]
-            if n > len(names):
-                names.append(f"… {n - len(names):,} more")
-            t.add_row(kind, f"{n:,}", what, "\n".join(names))
-        console.print(t)
-    else:
-        console.print("[green]no problems found[/]")
-    if info.check is not None:
-        c = info.check
-        if c.skipped_reason:
-            console.print(f"check: {c.skipped_reason}")
-        else:
-            copies = f", [yellow]{c.duplicates:,} byte-identical copies[/]" if c.duplicates else ""
-            console.print(f"check: decoded {c.checked:,} images in {c.seconds:.1f} s, "
-                          f"[{'red' if c.failed else 'green'}]{c.failed:,} failed[/]{copies}")
-    elif m.layout != "fer2013-csv":
-        console.print("[dim]images were not decoded: add --check to find corrupt or truncated files[/]")
-    for note in m.notes:
-        console.print(f"[yellow]note:[/] {note}")
-
-
-__all__ = ["CheckResult", "SourceInfo", "check_images", "print_info", "source_info"]
+__all__ = ["CheckResult", "SourceInfo", "check_images", "source_info"]

@@ -8,6 +8,8 @@ against a background of different brightness.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ...errors import ConfigError
@@ -140,100 +142,150 @@ def render_face(attrs: dict, *, rng: np.random.Generator, size: tuple[int, int] 
     if framing not in ("aligned", "photo"):
         raise ConfigError(f"unknown framing {framing!r}", fix="use 'aligned' or 'photo'")
     f = {k: bool(v) and v != -1 for k, v in attrs.items()}
-    g = lambda k: f.get(k, False)  # noqa: E731
     if look is None:
         look = sample_look(attrs, rng)
+    ex = _expression(f, expression, rng)
+    h = _head(f, look, rng)
+    img = background(rng, float(h.skin @ [0.299, 0.587, 0.114]))
+    # Every part draws in turn on the same canvas, from the back (clothes, hair) to the front
+    # (hat, glasses); the order is also the order in which they draw from ``rng``.
+    _body(img, h, rng)
+    _skin(img, h, rng)
+    hc, beard_c = _facial_hair(img, h)
+    eyes = _eyes(img, h, ex, rng)
+    nx, ny = _nose(img, h, expression, rng)
+    _lines(img, h, eyes, nx, ny, beard_c)
+    lm_l, lm_r = _lips(img, h, ex, expression, rng)
+    _accessories(img, h, eyes, rng)
+    lm = {"lefteye": eyes[0], "righteye": eyes[1], "nose": (nx, ny), "leftmouth": lm_l, "rightmouth": lm_r}
+    return finish(img, lm, rng, size, framing, blurry=h.g("Blurry"))
+
+
+def _expression(f: dict, expression: str | None, rng) -> dict:
+    """The mouth, eye and brow parameters of the expression (or of Smiling / Mouth_Slightly_Open)."""
     if expression is None:
-        ex = dict(_EXPR["happy" if g("Smiling") else "neutral"])
-        if g("Smiling"):
+        smiling = f.get("Smiling", False)
+        ex = dict(_EXPR["happy" if smiling else "neutral"])
+        if smiling:
             ex["curve"] = rng.uniform(4.0, 7.0)
-            ex["open"] = rng.uniform(6.0, 10.0) if g("Mouth_Slightly_Open") else 0.0
+            ex["open"] = rng.uniform(6.0, 10.0) if f.get("Mouth_Slightly_Open", False) else 0.0
             ex["teeth"] = ex["open"] > 0
         else:
             ex["curve"] = rng.uniform(-0.5, 1.0)
-            ex["open"] = rng.uniform(4.0, 7.0) if g("Mouth_Slightly_Open") else 0.0
-    else:
-        if expression not in _EXPR:
-            raise ConfigError(f"unknown expression {expression!r}", fix=f"use one of: {', '.join(EXPRESSIONS)}")
-        ex = {k: (v * rng.uniform(0.8, 1.2) if isinstance(v, float) else v) for k, v in _EXPR[expression].items()}
+            ex["open"] = rng.uniform(4.0, 7.0) if f.get("Mouth_Slightly_Open", False) else 0.0
+        return ex
+    if expression not in _EXPR:
+        raise ConfigError(f"unknown expression {expression!r}", fix=f"use one of: {', '.join(EXPRESSIONS)}")
+    return {k: (v * rng.uniform(0.8, 1.2) if isinstance(v, float) else v) for k, v in _EXPR[expression].items()}
 
-    skin = np.array(look.skin)
-    yaw = float(np.clip(rng.normal(0, 3.5), -9, 9))  # features slide sideways on a turned head
-    cx = CX + yaw * 0.3
-    fx = CX + yaw                            # where the features sit
-    a, b = look.face_a, look.face_b
-    fcy = EYE_Y + 12 + rng.normal(0, 1)      # face oval centre
-    bu = b + look.forehead                   # the skull is taller than the jaw
-    top = fcy - bu
-    lum = float(skin @ [0.299, 0.587, 0.114])
-    img = background(rng, lum)
+
+@dataclass
+class _Head:
+    """Where one face sits on the canvas: what every part is drawn relative to."""
+
+    f: dict          # attribute -> drawn
+    look: Look
+    skin: np.ndarray
+    yaw: float       # features slide sideways on a turned head
+    cx: float        # the head's centre line
+    fx: float        # where the features sit
+    a: float         # half width
+    b: float         # jaw height below the oval's centre
+    fcy: float       # face oval centre
+    bu: float        # skull height above it (taller than the jaw)
+    top: float
+
+    def g(self, k: str) -> bool:
+        return self.f.get(k, False)
+
+
+def _head(f: dict, look: Look, rng) -> _Head:
+    yaw = float(np.clip(rng.normal(0, 3.5), -9, 9))
+    fcy = EYE_Y + 12 + rng.normal(0, 1)
+    bu = look.face_b + look.forehead
+    return _Head(f=f, look=look, skin=np.array(look.skin), yaw=yaw, cx=CX + yaw * 0.3, fx=CX + yaw,
+                 a=look.face_a, b=look.face_b, fcy=fcy, bu=bu, top=fcy - bu)
+
+
+def _body(img, h: _Head, rng) -> None:
+    """Neck, shoulders and what is worn on them."""
+    cx, skin = h.cx, h.skin
     clothes = rng.uniform(0, 255, 3)
-
-    # Neck, shoulders and what is worn on them.
-    poly(img, [(cx - 20, fcy + 30), (cx + 20, fcy + 30), (cx + 24, CANVAS_H), (cx - 24, CANVAS_H)], mul(skin, 0.78))
+    poly(img, [(cx - 20, h.fcy + 30), (cx + 20, h.fcy + 30), (cx + 24, CANVAS_H), (cx - 24, CANVAS_H)],
+         mul(skin, 0.78))
     ell(img, (cx, OY + 262), (104, 62), clothes)
-    if g("Wearing_Necktie"):
+    if h.g("Wearing_Necktie"):
         poly(img, [(cx - 26, OY + 203), (cx, OY + 218), (cx + 26, OY + 203), (cx + 20, OY + 222),
                     (cx - 20, OY + 222)], (240, 240, 240))
         tie = rng.uniform(20, 200, 3)
         poly(img, [(cx - 5, OY + 210), (cx + 5, OY + 210), (cx + 8, CANVAS_H), (cx - 8, CANVAS_H)], tie)
-    if g("Wearing_Necklace"):
+    if h.g("Wearing_Necklace"):
         gold = (230, 200, 90) if rng.random() < 0.6 else (225, 225, 230)
         for x, y in ellipse_pts((cx, OY + 188), 24, 18, 20, 160, 15):
             ell(img, (x, y), (1.6, 1.6), gold)
 
-    if not g("Bald"):
-        _hair_back(img, look, f, cx, top, a, rng)
-    # Ears, then the shaded skin oval: darker rim, lighter centre and cheeks.
+
+def _skin(img, h: _Head, rng) -> None:
+    """The hair behind the head, the ears, then the shaded skin oval: darker rim, lighter centre."""
+    cx, fx, a, b, bu, fcy, skin = h.cx, h.fx, h.a, h.b, h.bu, h.fcy, h.skin
+    if not h.g("Bald"):
+        _hair_back(img, h.look, h.f, cx, h.top, a, rng)
     for s in (-1, 1):
         ell(img, (cx + s * (a - 1), EYE_Y + 12), (6, 12), mul(skin, 0.85))
     oval(img, (cx, fcy), a, bu, b, mul(skin, 0.78))
-    oval(img, (cx + yaw * 0.2, fcy - 2), a * 0.88, bu * 0.9, b * 0.9, mul(skin, 0.9))
+    oval(img, (cx + h.yaw * 0.2, fcy - 2), a * 0.88, bu * 0.9, b * 0.9, mul(skin, 0.9))
     oval(img, (fx, fcy - 4), a * 0.7, bu * 0.75, b * 0.75, skin + 8)
     for s in (-1, 1):
         ell(img, (fx + s * 21, EYE_Y + 17), (10, 8), skin * 1.04 + 14)
-    if g("Double_Chin"):
+    if h.g("Double_Chin"):
         ell(img, (cx, fcy + b - 3), (a * 0.55, 9), mul(skin, 0.85), a0=0, a1=180)
         ell(img, (cx, fcy + b + 3), (a * 0.45, 6), mul(skin, 0.65), thick=1, a0=20, a1=160)
-    if g("Bald"):
-        ell(img, (cx - 12, top + 18), (14, 8), mul(skin, 1.12))  # shine on the scalp
+    if h.g("Bald"):
+        ell(img, (cx - 12, h.top + 18), (14, 8), mul(skin, 1.12))  # shine on the scalp
 
-    # Facial hair, drawn before the features so lips and nose sit on top.
-    hc = np.array(look.hair_rgb) if not g("Gray_Hair") else np.array(look.hair_rgb) * 0.9
-    beard_c = np.minimum(hc, skin * 0.55) if hc.mean() > 150 and not g("Gray_Hair") else hc
-    if look.beard == "full" and g("Male"):
+
+def _facial_hair(img, h: _Head) -> tuple[np.ndarray, np.ndarray]:
+    """Beard, goatee, stubble and sideburns, drawn before the features so lips and nose sit on top;
+    returns the hair and beard colours."""
+    cx, fx, a, b, fcy, skin, look = h.cx, h.fx, h.a, h.b, h.fcy, h.skin, h.look
+    hc = np.array(look.hair_rgb) if not h.g("Gray_Hair") else np.array(look.hair_rgb) * 0.9
+    beard_c = np.minimum(hc, skin * 0.55) if hc.mean() > 150 and not h.g("Gray_Hair") else hc
+    if look.beard == "full" and h.g("Male"):
         pts = list(ellipse_pts((cx, fcy), a + 1, b + 2, 5, 175, 20))
         pts += [(cx - a + 4, NOSE_Y + 4), (fx - 12, NOSE_Y + 8), (fx + 12, NOSE_Y + 8), (cx + a - 4, NOSE_Y + 4)]
         ov = img.copy()
         poly(ov, pts, beard_c)
         blend(img, ov, 0.9)
-    if look.beard == "goatee" and g("Male"):
+    if look.beard == "goatee" and h.g("Male"):
         # Round the sides of the mouth and down over the chin (the lips are drawn on top); the
         # upper lip stays clear, since a moustache is its own attribute.
         chin = fcy + b
         poly(img, [(fx - 18, MOUTH_Y - 2), (fx - 20, MOUTH_Y + 6), (fx - 13, chin - 4), (fx, chin + 2),
                     (fx + 13, chin - 4), (fx + 20, MOUTH_Y + 6), (fx + 18, MOUTH_Y - 2)], beard_c * 0.8)
-    if g("5_o_Clock_Shadow"):
+    if h.g("5_o_Clock_Shadow"):
         ov = img.copy()
         pts = list(ellipse_pts((cx, fcy), a - 1, b - 1, 8, 172, 20)) + [(fx - 14, NOSE_Y + 10), (fx + 14, NOSE_Y + 10)]
         poly(ov, pts, mul(skin, 0.45))
         blend(img, ov, 0.35)
-    if look.sideburns and g("Sideburns") and not g("Bald"):
+    if look.sideburns and h.g("Sideburns") and not h.g("Bald"):
         for s in (-1, 1):
             poly(img, [(cx + s * (a - 1), EYE_Y - 12), (cx + s * (a - 9), EYE_Y - 12),
                         (cx + s * (a - 8), EYE_Y + 22), (cx + s * (a - 2), EYE_Y + 22)], hc)
+    return hc, beard_c
 
-    # Eyes: a shadowed socket, white, iris, pupil, lids.
-    eye_open = ex["eye"]
-    eh = look.eye_h * eye_open
+
+def _eyes(img, h: _Head, ex: dict, rng) -> list[tuple[float, float]]:
+    """Eyes (a shadowed socket, white, iris, pupil, lids) and brows; returns the eye centres."""
+    look, skin = h.look, h.skin
+    eh = look.eye_h * ex["eye"]
     ew = look.eye_w
     eyes = []
     sclera = 0.65 * np.array([232.0, 230.0, 225.0]) + 0.35 * skin  # in shade, never paper-white
     for s in (-1, 1):
-        ex_, ey = fx + s * EYE_DX + rng.normal(0, 0.3), EYE_Y + rng.normal(0, 0.3)
+        ex_, ey = h.fx + s * EYE_DX + rng.normal(0, 0.3), EYE_Y + rng.normal(0, 0.3)
         eyes.append((ex_, ey))
         ell(img, (ex_, ey - 1), (ew + 6, eh + 7), mul(skin, 0.68))
-        if g("Heavy_Makeup"):
+        if h.g("Heavy_Makeup"):
             ell(img, (ex_, ey - 3), (ew + 3, eh + 3), rng.choice([[110, 60, 120], [60, 80, 130], [90, 60, 50]]))
         ell(img, (ex_, ey), (ew, eh), sclera)
         gaze = rng.normal(0, 1.2)
@@ -241,11 +293,11 @@ def render_face(attrs: dict, *, rng: np.random.Generator, size: tuple[int, int] 
         ell(img, (ex_ + gaze, ey), (r, r), look.iris_rgb)
         ell(img, (ex_ + gaze, ey), (r * 0.45, r * 0.45), (10, 10, 10))
         ell(img, (ex_ + gaze - 1, ey - 1), (0.8, 0.8), (250, 250, 250))
-        ell(img, (ex_, ey), (ew + 0.5, eh + 0.5), (25, 20, 20), thick=2 if g("Heavy_Makeup") else 1, a0=180, a1=360)
-        if g("Bags_Under_Eyes"):
+        ell(img, (ex_, ey), (ew + 0.5, eh + 0.5), (25, 20, 20), thick=2 if h.g("Heavy_Makeup") else 1, a0=180, a1=360)
+        if h.g("Bags_Under_Eyes"):
             ell(img, (ex_, ey + eh + 1), (ew * 0.9, 3.5), mul(skin, 0.6), thick=1, a0=10, a1=170)
     # Brows: inner end, arch, outer end, moved by the expression.
-    brow_c = np.minimum(np.array(look.hair_rgb), 90) * 0.8 if not g("Gray_Hair") else np.array(look.hair_rgb) * 0.6
+    brow_c = np.minimum(np.array(look.hair_rgb), 90) * 0.8 if not h.g("Gray_Hair") else np.array(look.hair_rgb) * 0.6
     for s, (ex_, ey) in zip((-1, 1), eyes):
         by = ey - look.eye_h - 9
         asym = rng.normal(0, 0.6)
@@ -253,10 +305,13 @@ def render_face(attrs: dict, *, rng: np.random.Generator, size: tuple[int, int] 
         peak = (ex_ + s * 1, by - look.brow_arch - (ex["brow_in"] + ex["brow_out"]) / 2)
         outer = (ex_ + s * 12, by + 2 - ex["brow_out"])
         poly(img, [inner, peak, outer], brow_c, closed=False, thick=look.brow_thick)
+    return eyes
 
-    # Nose: a lighter bridge, a shadow on one side, dark nostrils.
-    nw = look.nose_w
-    nx, ny = fx + yaw * 0.3, NOSE_Y + rng.normal(0, 0.5)
+
+def _nose(img, h: _Head, expression: str | None, rng) -> tuple[float, float]:
+    """A lighter bridge, a shadow on one side, dark nostrils; returns the nose tip."""
+    fx, skin, nw = h.fx, h.skin, h.look.nose_w
+    nx, ny = fx + h.yaw * 0.3, NOSE_Y + rng.normal(0, 0.5)
     light = 1 if rng.random() < 0.5 else -1
     poly(img, [(fx, EYE_Y - 4), (nx, ny - 5)], skin * 1.06 + 22, closed=False, thick=4)
     poly(img, [(fx + light * 5, EYE_Y + 2), (nx + light * (nw - 2), ny - 2)], mul(skin, 0.8), closed=False, thick=2)
@@ -267,11 +322,17 @@ def render_face(attrs: dict, *, rng: np.random.Generator, size: tuple[int, int] 
     if expression == "disgust":
         for k in (0, 1):
             poly(img, [(nx - 6, ny - 14 + 3 * k), (nx + 6, ny - 14 + 3 * k)], mul(skin, 0.7), closed=False, thick=1)
+    return nx, ny
 
-    if look.mustache and g("Mustache"):
+
+def _lines(img, h: _Head, eyes, nx: float, ny: float, beard_c) -> None:
+    """Moustache, wrinkles (forehead lines, nasolabial folds, crow's feet) and cheeks."""
+    fx, skin, look = h.fx, h.skin, h.look
+    nw, ew = look.nose_w, look.eye_w
+    if look.mustache and h.g("Mustache"):
         poly(img, [(fx - 14, MOUTH_Y - 3), (fx - 5, ny + 4), (fx + 5, ny + 4), (fx + 14, MOUTH_Y - 3),
                     (fx, MOUTH_Y - 6)], beard_c)
-    if not g("Young"):  # wrinkles: forehead lines, nasolabial folds, crow's feet
+    if not h.g("Young"):
         wr = mul(skin, 0.7)
         for k in range(2):
             y = EYE_Y - 30 - 5 * k
@@ -281,23 +342,29 @@ def render_face(attrs: dict, *, rng: np.random.Generator, size: tuple[int, int] 
             ex_, ey = eyes[(s + 1) // 2]
             for d in (-3, 0, 3):
                 poly(img, [(ex_ + s * (ew + 3), ey + d * 0.6), (ex_ + s * (ew + 7), ey + d)], wr, closed=False, thick=1)
-    if g("Rosy_Cheeks") or g("Heavy_Makeup"):
+    if h.g("Rosy_Cheeks") or h.g("Heavy_Makeup"):
         ov = img.copy()
         for s in (-1, 1):
             ell(ov, (fx + s * 24, EYE_Y + 22), (9, 7), (235, 100, 110))
-        blend(img, ov, 0.45 if g("Rosy_Cheeks") else 0.2)
+        blend(img, ov, 0.45 if h.g("Rosy_Cheeks") else 0.2)
 
-    # Mouth: lips (lipstick or skin-dark), opening, teeth.
-    lip_rgb = rng.choice([[200, 30, 50], [170, 20, 60], [215, 60, 80]]) if g("Wearing_Lipstick") \
-        else skin * np.array([0.78, 0.55, 0.55])
-    mx = fx + yaw * 0.2
-    lm_l, lm_r = _mouth(img, mx, MOUTH_Y + rng.normal(0, 0.5), look.mouth_hw * ex["width"], ex["curve"],
-                        ex["open"], look.lip, ex["teeth"], lip_rgb, skin)
+
+def _lips(img, h: _Head, ex: dict, expression: str | None, rng) -> tuple:
+    """Lips (lipstick or skin-dark), opening, teeth; returns the mouth corners."""
+    lip_rgb = rng.choice([[200, 30, 50], [170, 20, 60], [215, 60, 80]]) if h.g("Wearing_Lipstick") \
+        else h.skin * np.array([0.78, 0.55, 0.55])
+    mx = h.fx + h.yaw * 0.2
+    lm_l, lm_r = _mouth(img, mx, MOUTH_Y + rng.normal(0, 0.5), h.look.mouth_hw * ex["width"], ex["curve"],
+                        ex["open"], h.look.lip, ex["teeth"], lip_rgb, h.skin)
     if expression == "disgust":  # one corner pulled up
         poly(img, [lm_r, (lm_r[0] + 3, lm_r[1] - 4)], mul(lip_rgb, 0.6), closed=False, thick=2)
+    return lm_l, lm_r
 
-    # Earrings, hair in front, hat, glasses.
-    if g("Wearing_Earrings"):
+
+def _accessories(img, h: _Head, eyes, rng) -> None:
+    """Earrings, hair in front, hat, glasses."""
+    cx, a = h.cx, h.a
+    if h.g("Wearing_Earrings"):
         metal = (235, 205, 90) if rng.random() < 0.6 else (230, 230, 235)
         for s in (-1, 1):
             ex0 = cx + s * (a + 1)
@@ -305,46 +372,56 @@ def render_face(attrs: dict, *, rng: np.random.Generator, size: tuple[int, int] 
             if rng.random() < 0.5:
                 poly(img, [(ex0, EYE_Y + 27), (ex0, EYE_Y + 37)], metal, closed=False, thick=1)
                 ell(img, (ex0, EYE_Y + 38), (2.5, 3.5), metal)
-    if not g("Bald"):
-        hf = dict(f)
+    if not h.g("Bald"):
+        hf = dict(h.f)
         for k in ("Bangs", "Receding_Hairline", "Straight_Hair", "Wavy_Hair"):
             hf.setdefault(k, False)
-        _hair_front(img, look, hf, cx, top, a, rng)
-    if g("Wearing_Hat"):
-        hat = rng.uniform(0, 255, 3)
-        style = rng.choice(["brim", "cap", "beanie"])
-        brim_y = OY + rng.uniform(62, 72)
-        if style == "brim":
-            ell(img, (cx, brim_y), (a + 8, 48), hat, a0=180, a1=360)
-            ell(img, (cx, brim_y), (a + 24 + rng.uniform(0, 10), 7), mul(hat, 0.8))
-            poly(img, [(cx - a - 8, brim_y - 10), (cx + a + 8, brim_y - 10)], mul(hat, 0.55), closed=False, thick=4)
-        elif style == "cap":  # a dome and a visor seen from the front, shading the forehead
-            ell(img, (cx, brim_y), (a + 6, 44), hat, a0=180, a1=360)
-            ell(img, (fx, brim_y + 2), (a * 0.8, 9), mul(hat, 0.7), a0=0, a1=180)
-            poly(img, [(cx - a - 6, brim_y), (cx + a + 6, brim_y)], mul(hat, 0.5), closed=False, thick=2)
-        else:  # a knitted beanie pulled down, with a folded band
-            ell(img, (cx, brim_y + 4), (a + 7, 46), hat, a0=180, a1=360)
-            poly(img, [(cx - a - 7, brim_y - 8), (cx + a + 7, brim_y - 8), (cx + a + 7, brim_y + 4),
-                        (cx - a - 7, brim_y + 4)], mul(hat, 0.8))
-            for x in np.arange(cx - a, cx + a, 5):
-                poly(img, [(x, brim_y - 7), (x, brim_y + 3)], mul(hat, 0.6), closed=False, thick=1)
-    if g("Eyeglasses"):
-        frame = (20, 20, 20) if rng.random() < 0.7 else rng.uniform(0, 160, 3)
-        sun = rng.random() < 0.2
-        round_ = rng.random() < 0.4
-        th = int(rng.integers(2, 4))
-        for s, (ex_, ey) in zip((-1, 1), eyes):
-            w, h = ew + 5, 8.5
-            if sun:
-                ell(img, (ex_, ey), (w, h), (25, 25, 30)) if round_ else \
-                    poly(img, [(ex_ - w, ey - h), (ex_ + w, ey - h), (ex_ + w, ey + h), (ex_ - w, ey + h)], (25, 25, 30))
-            if round_:
-                ell(img, (ex_, ey), (w, h), frame, thick=th)
-            else:
-                poly(img, [(ex_ - w, ey - h), (ex_ + w, ey - h), (ex_ + w, ey + h), (ex_ - w, ey + h)], frame, thick=th)
-            poly(img, [(ex_ + s * w, ey - 3), (cx + s * (a + 1), ey - 1)], frame, closed=False, thick=th)
-        poly(img, [(eyes[0][0] + ew + 5, eyes[0][1] - 2), (fx, eyes[0][1] - 4), (eyes[1][0] - ew - 5, eyes[1][1] - 2)],
-              frame, closed=False, thick=th)
+        _hair_front(img, h.look, hf, cx, h.top, a, rng)
+    if h.g("Wearing_Hat"):
+        _hat(img, h, rng)
+    if h.g("Eyeglasses"):
+        _glasses(img, h, eyes, rng)
 
-    lm = {"lefteye": eyes[0], "righteye": eyes[1], "nose": (nx, ny), "leftmouth": lm_l, "rightmouth": lm_r}
-    return finish(img, lm, rng, size, framing, blurry=g("Blurry"))
+
+def _hat(img, h: _Head, rng) -> None:
+    cx, fx, a = h.cx, h.fx, h.a
+    hat = rng.uniform(0, 255, 3)
+    style = rng.choice(["brim", "cap", "beanie"])
+    brim_y = OY + rng.uniform(62, 72)
+    if style == "brim":
+        ell(img, (cx, brim_y), (a + 8, 48), hat, a0=180, a1=360)
+        ell(img, (cx, brim_y), (a + 24 + rng.uniform(0, 10), 7), mul(hat, 0.8))
+        poly(img, [(cx - a - 8, brim_y - 10), (cx + a + 8, brim_y - 10)], mul(hat, 0.55), closed=False, thick=4)
+    elif style == "cap":  # a dome and a visor seen from the front, shading the forehead
+        ell(img, (cx, brim_y), (a + 6, 44), hat, a0=180, a1=360)
+        ell(img, (fx, brim_y + 2), (a * 0.8, 9), mul(hat, 0.7), a0=0, a1=180)
+        poly(img, [(cx - a - 6, brim_y), (cx + a + 6, brim_y)], mul(hat, 0.5), closed=False, thick=2)
+    else:  # a knitted beanie pulled down, with a folded band
+        ell(img, (cx, brim_y + 4), (a + 7, 46), hat, a0=180, a1=360)
+        poly(img, [(cx - a - 7, brim_y - 8), (cx + a + 7, brim_y - 8), (cx + a + 7, brim_y + 4),
+                    (cx - a - 7, brim_y + 4)], mul(hat, 0.8))
+        for x in np.arange(cx - a, cx + a, 5):
+            poly(img, [(x, brim_y - 7), (x, brim_y + 3)], mul(hat, 0.6), closed=False, thick=1)
+
+
+def _glasses(img, h: _Head, eyes, rng) -> None:
+    cx, fx, a, ew = h.cx, h.fx, h.a, h.look.eye_w
+    frame = (20, 20, 20) if rng.random() < 0.7 else rng.uniform(0, 160, 3)
+    sun = rng.random() < 0.2
+    round_ = rng.random() < 0.4
+    th = int(rng.integers(2, 4))
+    for s, (ex_, ey) in zip((-1, 1), eyes):
+        w, hh = ew + 5, 8.5
+        box = [(ex_ - w, ey - hh), (ex_ + w, ey - hh), (ex_ + w, ey + hh), (ex_ - w, ey + hh)]
+        if sun:
+            if round_:
+                ell(img, (ex_, ey), (w, hh), (25, 25, 30))
+            else:
+                poly(img, box, (25, 25, 30))
+        if round_:
+            ell(img, (ex_, ey), (w, hh), frame, thick=th)
+        else:
+            poly(img, box, frame, thick=th)
+        poly(img, [(ex_ + s * w, ey - 3), (cx + s * (a + 1), ey - 1)], frame, closed=False, thick=th)
+    poly(img, [(eyes[0][0] + ew + 5, eyes[0][1] - 2), (fx, eyes[0][1] - 4), (eyes[1][0] - ew - 5, eyes[1][1] - 2)],
+         frame, closed=False, thick=th)
