@@ -1,8 +1,7 @@
 """Saliency maps: shapes, where they peak, the sanity checks, per-face explanations and the refusals.
 
-The run is a tiny cnn trained in seconds on 32 px images whose attribute ``A`` is a bright 6×6
-square at the top left and ``B`` one at the bottom right: the evidence lives in a known place,
-so a map that means something must peak there.
+The run is the squares cnn of ``explain_support``: ``A`` is a bright square at the top left, ``B``
+one at the bottom right, so a map that means something must peak there.
 """
 from __future__ import annotations
 
@@ -16,57 +15,23 @@ from facelab.explain import resolve_outputs, saliency_maps
 from facelab.explain.checks import deletion_check, randomisation_check, spearman
 from facelab.explain.dataset import ALL_FACES, dataset_saliency
 from facelab.explain.render import explain_file_name, overlay_png
-from train_helpers import TINY, make_cache
-
-SIZE = 32
-A_BOX = (slice(4, 10), slice(4, 10))
-B_BOX = (slice(22, 28), slice(22, 28))
-
-
-def square_images(a: np.ndarray, b: np.ndarray, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    x = rng.integers(0, 60, (len(a), SIZE, SIZE, 3)).astype(np.uint8)
-    x[a == 1, A_BOX[0], A_BOX[1]] += 150
-    x[b == 1, B_BOX[0], B_BOX[1]] += 150
-    return x
+from explain_support import A_BOX, B_BOX, SIZE, held_out, squares_cache, squares_run
+from explain_support import inside as _inside
 
 
 @pytest.fixture(scope="module")
 def squares(tmp_path_factory):
-    """A cache with the squares (make_cache's labels, images redrawn)."""
-    from facelab.data.prepared import PreparedDataset
-
-    folder = tmp_path_factory.mktemp("squares")
-    ds = make_cache(folder, n=240, size=SIZE, splits=(0.15, 0.15), seed=1)
-    a, b = ds.table["A"].to_numpy(), ds.table["B"].to_numpy()
-    square_images(a, b, seed=1).tofile(folder / "images.u8")
-    return PreparedDataset.open(folder)
+    return squares_cache(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture(scope="module")
-def cnn_run(squares):
-    import torch
-
-    from facelab.train.trainer import train
-
-    torch.manual_seed(0)
-    return train(squares.path, target=["A", "B"], model="cnn", params=TINY, epochs=20, name="explain-cnn",
-                 progress=False, seed=0, augment=False, lr=0.01, ema=0.0,
-                 batch_size=32)
+def cnn_run(tmp_path_factory):
+    return squares_run(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture(scope="module")
 def test_faces():
-    rng = np.random.default_rng(7)
-    a, b = rng.integers(0, 2, 48), rng.integers(0, 2, 48)
-    return square_images(a, b, seed=7), a, b
-
-
-def _inside(maps: np.ndarray, box) -> float:
-    inside = maps[:, box[0], box[1]].mean()
-    mask = np.ones(maps.shape[1:], bool)
-    mask[box] = False
-    return float(inside / max(maps[:, mask].mean(), 1e-6))
+    return held_out()
 
 
 def test_the_run_learned_the_squares(cnn_run, test_faces):

@@ -57,6 +57,11 @@ def register(app: typer.Typer) -> None:
                                                  "needs the spark extra)."),
         master: Optional[str] = typer.Option(None, help="Spark master with --engine spark "
                                                         "(default local[2]; spark://host:7077, yarn)."),
+        explain: Optional[str] = typer.Option(
+            None, help="Saliency maps of these outputs: a name (Smiling), names (Smiling,Male), all, or top "
+                       "(each face's most probable output). A 16x16 map per face goes into --json / --out "
+                       "x.json; with --annotate, photo.face0.explain-Smiling.png beside each copy. Needs "
+                       "--backend torch."),
         json_: bool = typer.Option(False, "--json", help="Print every photo's faces as JSON on stdout (the "
                                                          "summary goes to stderr)."),
         runs_dir: Optional[Path] = runs_dir_option(),
@@ -79,6 +84,8 @@ def register(app: typer.Typer) -> None:
             check_engine(engine)
             if detector_params:
                 raise ConfigError("--max-side is not passed to Spark yet", fix="drop --max-side with --engine spark")
+            if explain:
+                raise ConfigError("--engine spark does not explain", fix="drop --explain, or use --engine local")
             if save_crops or annotate:
                 raise ConfigError("--engine spark writes no crops or annotated copies",
                                   fix="drop --save-crops/--annotate, or use --engine local")
@@ -100,7 +107,8 @@ def register(app: typer.Typer) -> None:
                 Console(stderr=True).print(f"no run given: using the models shipped with facelab ({pred.name}; "
                                            "`facelab runs` lists them)", highlight=False)
             rep = predict_files(pred, photos, out=out, format=format, aligned=aligned, save_crops=save_crops,
-                                annotate=annotate, workers=workers, batch_size=batch_size, progress=progress)
+                                annotate=annotate, workers=workers, batch_size=batch_size, progress=progress,
+                                explain=explain)
         c = Console(stderr=json_)  # --json: stdout holds the JSON alone
         if json_:
             import json
@@ -120,6 +128,9 @@ def register(app: typer.Typer) -> None:
                 + f" ({rep.seconds:.1f} s)", highlight=False)
         if rep.out:
             c.print(f"results: {rep.out}", highlight=False)
+        if explain and annotate is None:
+            c.print("saliency maps are in the JSON results (--json, --out x.json); add --annotate DIR for "
+                    "the heat-map pictures", highlight=False)
         if rep.failed:
             c.print(f"[yellow]{len(rep.failed)} file(s) could not be read:[/]")
             for f, e in rep.failed:  # the reason names the file already, as every read error does

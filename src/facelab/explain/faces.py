@@ -66,8 +66,8 @@ def check_explainable(predictor, explain) -> list[str]:
     cannot explain (an ONNX Runtime predictor: explanations need the torch model)."""
     wanted = resolve_outputs(predictor.classes, explain)
     if wanted and getattr(predictor, "run", None) is None:
-        raise ConfigError(f"explanations need the run's own model; {predictor.name} predicts with "
-                          f"{predictor.backend} only",
+        raise ConfigError(f"explanations need the torch model (gradients of the run's own network); "
+                          f"{predictor.name} predicts with {predictor.backend} only",
                           fix="predict with --backend torch (pip install torch) to explain")
     return wanted
 

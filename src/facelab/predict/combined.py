@@ -58,6 +58,23 @@ class CombinedPredictor:
 
         return cls([Predictor.from_run(shipped_path(n), **kw) for n in (names or shipped_names())])
 
+    def explain_outputs(self, explain) -> list[str]:
+        """The outputs ``explain`` names across the models (checked, as
+        :meth:`Predictor.explain_outputs`); ``top`` is each model's most probable output."""
+        if not explain:
+            return []
+        from ..explain.outputs import resolve_outputs
+
+        wanted = resolve_outputs(self.classes, explain)
+        for p in self.predictors:
+            p.explain_outputs(self._share(p, wanted))
+        return wanted
+
+    @staticmethod
+    def _share(p: Predictor, wanted: list[str]) -> list[str] | None:
+        """The part of ``wanted`` that model ``p`` explains (None: nothing)."""
+        return [w for w in wanted if w == "top" or w in p.classes] or None
+
     @staticmethod
     def _merge(results: list[PhotoResult]) -> PhotoResult:
         first = results[0]
@@ -69,14 +86,17 @@ class CombinedPredictor:
             for f, g in zip(first.faces, other.faces):
                 f.probabilities.update(g.probabilities)
                 f.labels.extend(g.labels)
+                f.explain.extend(g.explain)
                 if g.verdict:  # one verdict per model, e.g. "not Smiling 0.88; happy 0.70"
                     f.verdict = f"{f.verdict}; {g.verdict}" if f.verdict else g.verdict
         return first
 
-    def predict(self, image_or_path, *, aligned: bool = False, keep_crops: bool = False) -> PhotoResult:
+    def predict(self, image_or_path, *, aligned: bool = False, keep_crops: bool = False,
+                explain=None) -> PhotoResult:
         """Like :meth:`Predictor.predict`, with every model's outputs on each face. A photo file
         (or its bytes) is decoded once and the pixels handed to every model; ``aligned`` files are
         decoded by each model, as each frames them with its own crop."""
+        wanted = self.explain_outputs(explain)
         src, name = image_or_path, None
         if not aligned and not isinstance(src, np.ndarray):
             from ..data.image import load_image
@@ -88,9 +108,10 @@ class CombinedPredictor:
             except FacelabError as e:
                 return PhotoResult(name, 0, 0, error=e.message)
         if not aligned and self._one_detector():
-            result = self._detect_once(src, keep_crops)
+            result = self._detect_once(src, keep_crops, wanted)
         else:
-            result = self._merge([p.predict(src, aligned=aligned, keep_crops=keep_crops and i == 0)
+            result = self._merge([p.predict(src, aligned=aligned, keep_crops=keep_crops and i == 0,
+                                            explain=self._share(p, wanted))
                                   for i, p in enumerate(self.predictors)])
         if name is not None:
             result.source = name
@@ -102,7 +123,7 @@ class CombinedPredictor:
         return all(p.detector_name == first.detector_name and p.detector_params == first.detector_params
                    and not p.fast for p in self.predictors)
 
-    def _detect_once(self, src, keep_crops: bool) -> PhotoResult:
+    def _detect_once(self, src, keep_crops: bool, wanted: list[str] | None = None) -> PhotoResult:
         from ..errors import FacelabError
         from .pending import check_array
 
@@ -115,25 +136,28 @@ class CombinedPredictor:
         except FacelabError as e:
             return PhotoResult("<array>", img.shape[1], img.shape[0], error=e.message)
         with self._classify_lock:  # the models run one photo at a time; searches run in parallel
-            return self._merge([p.predict_faces(img, boxes, keep_crops=keep_crops and i == 0)
+            return self._merge([p.predict_faces(img, boxes, keep_crops=keep_crops and i == 0,
+                                                explain=self._share(p, wanted or []))
                                 for i, p in enumerate(self.predictors)])
 
     def predict_batch(self, sources: Iterable, **kw) -> Iterator[PhotoResult]:
         """Like :meth:`Predictor.predict_batch`: one result per source, in order. With one
         detector for all models, ``workers`` threads each decode and search a photo once."""
         sources = list(sources)
+        wanted = self.explain_outputs(kw.pop("explain", None))
         if not kw.get("aligned") and self._one_detector():
             yield from self._batch_detect_once(sources, workers=kw.get("workers"),
                                                progress=kw.get("progress", False),
-                                               keep_crops=kw.get("keep_crops", False))
+                                               keep_crops=kw.get("keep_crops", False), explain=wanted)
             return
-        streams = [p.predict_batch(sources, **{**kw, "progress": kw.get("progress", False) and i == 0})
+        streams = [p.predict_batch(sources, **{**kw, "progress": kw.get("progress", False) and i == 0},
+                                   explain=self._share(p, wanted))
                    for i, p in enumerate(self.predictors)]
         for results in zip(*streams):
             yield self._merge(list(results))
 
     def _batch_detect_once(self, sources: list, *, workers: int | None, progress: bool,
-                           keep_crops: bool) -> Iterator[PhotoResult]:
+                           keep_crops: bool, explain: list[str] | None = None) -> Iterator[PhotoResult]:
         from concurrent.futures import ThreadPoolExecutor
 
         from tqdm.auto import tqdm
@@ -142,10 +166,12 @@ class CombinedPredictor:
         with ThreadPoolExecutor(max_workers=workers) as pool, \
                 tqdm(total=len(sources), unit="photo", desc="predict", disable=not progress) as bar:
             window = workers * 4  # bounded look-ahead
-            futures = [pool.submit(self.predict, s, keep_crops=keep_crops) for s in sources[:window]]
+            futures = [pool.submit(self.predict, s, keep_crops=keep_crops, explain=explain)
+                       for s in sources[:window]]
             for i in range(len(sources)):
                 if i + window < len(sources):
-                    futures.append(pool.submit(self.predict, sources[i + window], keep_crops=keep_crops))
+                    futures.append(pool.submit(self.predict, sources[i + window], keep_crops=keep_crops,
+                                               explain=explain))
                 res = futures[i].result()
                 futures[i] = None  # type: ignore[call-overload]
                 bar.update(1)
