@@ -29,9 +29,18 @@ def test_the_graph_is_read():
     assert "runs" in GRAPH["predict"]  # a real arrow is seen
 
 
-@pytest.mark.parametrize("user", ["predict", "serve", "app", "cluster", "runs", "explore", "report", "evaluate"])
+@pytest.mark.parametrize("user", ["predict", "serve", "app", "cluster", "runs", "explore", "report", "evaluate",
+                                  "explain"])
 def test_run_users_do_not_import_training(user):
     assert "train" not in GRAPH.get(user, set()), f"{user} imports facelab.train"
+
+
+#: explain sits beside predict and evaluate: it reads runs and their models, faces and data
+EXPLAIN_MAY_IMPORT = {"runs", "models", "faces", "data"} | DATA_MAY_IMPORT
+
+
+def test_explain_imports_only_the_layers_below_it():
+    assert GRAPH["explain"] <= EXPLAIN_MAY_IMPORT, GRAPH["explain"] - EXPLAIN_MAY_IMPORT
 
 
 def test_data_imports_nothing_above_it():

@@ -24,6 +24,9 @@ def register(app: typer.Typer) -> None:
                        "(default: Male,Young when present)."),
         out: Optional[Path] = typer.Option(None, help="Output folder (default runs/<run>/eval/<split>)."),
         top_k: int = typer.Option(16, help="Images in the top-losses grid."),
+        saliency: bool = typer.Option(False, help="Also average saliency maps over the test faces per output and "
+                                                  "subgroup, beside their mean faces (saliency.html)."),
+        saliency_faces: Optional[int] = typer.Option(None, help="Faces averaged by --saliency (default 256)."),
         json_: bool = typer.Option(False, "--json", help="Print metrics.json instead of the summary."),
         runs_dir: Optional[Path] = runs_dir_option(),
     ) -> None:
@@ -32,7 +35,8 @@ def register(app: typer.Typer) -> None:
 
         from ..evaluate.report import evaluate
 
-        rep = evaluate(run, data=data, split=split, groups=groups, out=out, top_k=top_k, runs_dir=runs_dir)
+        rep = evaluate(run, data=data, split=split, groups=groups, out=out, top_k=top_k, runs_dir=runs_dir,
+                       saliency=saliency, saliency_faces=saliency_faces)
         print(json.dumps(rep.to_dict(), indent=2) if json_ else rep.summary())
 
     @app.command("compare")

@@ -84,6 +84,11 @@ def register(app: typer.Typer) -> None:
                                                  "needs the spark extra)."),
         master: Optional[str] = typer.Option(None, help="Spark master with --engine spark "
                                                         "(default local[2]; spark://host:7077, yarn)."),
+        explain: Optional[str] = typer.Option(
+            None, help="Saliency maps of these outputs: a name (Smiling), names (Smiling,Male), all, or top "
+                       "(each face's most probable output). A 16x16 map per face goes into --json / --out "
+                       "x.json; with --annotate, photo.face0.explain-Smiling.png beside each copy. Needs "
+                       "--backend torch."),
         json_: bool = typer.Option(False, "--json", help="Print every photo's faces as JSON on stdout (the "
                                                          "summary goes to stderr)."),
         every: int = typer.Option(1, help="Video: analyse one frame in N."),
@@ -115,6 +120,8 @@ def register(app: typer.Typer) -> None:
             check_engine(engine)
             if detector_params:
                 raise ConfigError("--max-side is not passed to Spark yet", fix="drop --max-side with --engine spark")
+            if explain:
+                raise ConfigError("--engine spark does not explain", fix="drop --explain, or use --engine local")
             if save_crops or annotate:
                 raise ConfigError("--engine spark writes no crops or annotated copies",
                                   fix="drop --save-crops/--annotate, or use --engine local")
@@ -152,8 +159,12 @@ def register(app: typer.Typer) -> None:
                           seconds=seconds, timeout=timeout, progress=progress, json_=json_)
                 return
             rep = predict_files(pred, photos, out=out, format=format, aligned=aligned, save_crops=save_crops,
-                                annotate=annotate, workers=workers, batch_size=batch_size, progress=progress)
+                                annotate=annotate, workers=workers, batch_size=batch_size, progress=progress,
+                                explain=explain)
         _print_report(Console(stderr=json_), rep, pred, run, out, json_)  # --json: stdout holds the JSON alone
+        if explain and annotate is None and not json_:
+            Console(stderr=True).print("saliency maps are in the JSON results (--json, --out x.json); add "
+                                       "--annotate DIR for the heat-map pictures", highlight=False)
         if rep.photos and len(rep.failed) == rep.photos:
             import sys
 

@@ -11,6 +11,8 @@ computes the metrics with :mod:`facelab.evaluate.metrics` and writes into
     confusion.png       counts and normalised (one row per attribute for multilabel)
     reliability.png     reliability diagram with the expected calibration error
     top_losses.png      the images the model is most confidently wrong about
+    saliency.*          with ``saliency=True``: where the model looks, averaged per output and
+                        subgroup beside the mean faces (:mod:`facelab.explain.report`)
 
 When the split is empty (a real CelebA subset may have no test rows), the run's held-out ``val``
 split is used instead and the report says so.
@@ -242,7 +244,8 @@ def resize_images(x: np.ndarray, size: int) -> np.ndarray:
 
 
 def evaluate(run, *, data=None, split: str = "test", groups=None, out=None, top_k: int = 16,
-             progress: bool = True, runs_dir: str | Path | None = None) -> EvalReport:
+             progress: bool = True, runs_dir: str | Path | None = None, saliency: bool = False,
+             saliency_faces: int | None = None) -> EvalReport:
     """Evaluate a run: metrics, calibration, confusion, top losses and subgroups, written to disk.
 
     Args:
@@ -255,6 +258,9 @@ def evaluate(run, *, data=None, split: str = "test", groups=None, out=None, top_
             with facelab, ``$FACELAB_HOME/eval/<name>-<key>/<split>[-<data-name>]``).
         top_k: images in the top-losses grid.
         runs_dir: where a run name is looked up (default ``$FACELAB_RUNS`` or ``./runs``).
+        saliency: also average saliency maps over the evaluated faces per output and subgroup,
+            beside the mean faces of the same groups (``saliency.html``, ``saliency-<output>.png``).
+        saliency_faces: faces averaged (default 256, a seeded sample).
 
     Example: docs/python.md#evaluation.
     """
@@ -312,6 +318,8 @@ def _write_report(run, pred: Prediction, ds, scores, subgroups: pd.DataFrame, fo
         (folder / "subgroups.md").write_text(M.markdown_table(subgroups) + "\n")
         files["subgroups"] = folder / "subgroups.csv"
 
+    if saliency:
+        files.update(_saliency(run, ds, pred, tables, names, folder, saliency_faces, progress))
     report = EvalReport(run=run.name, data=str(pred.data), split=pred.split, kind=kind, labels=labels,
                         n=len(pred.y), overall=scores.overall, per_label=table, subgroups=subgroups,
                         confusion=scores.confusion, classification_report=scores.report, out=folder,
@@ -321,6 +329,24 @@ def _write_report(run, pred: Prediction, ds, scores, subgroups: pd.DataFrame, fo
     write_text(folder / "report.md", _markdown(report), "evaluation report")
     write_text(folder / "metrics.json", json.dumps(report.to_dict(), indent=2), "evaluation report")
     return report
+
+
+def _saliency(run, ds, pred: Prediction, tables: dict, names: dict, folder: Path, faces: int | None,
+              progress: bool) -> dict[str, Path]:
+    """The dataset saliency maps (:func:`facelab.explain.report.write_saliency`) of a sample of
+    the evaluated faces, keyed ``saliency_<output>``, ``saliency_html``, ``saliency_json``."""
+    from ..explain.report import MAX_FACES, sample_rows, write_saliency
+
+    pick = sample_rows(len(pred.rows), faces or MAX_FACES)
+    size = int(run.input.get("size", ds.size))
+    images = np.asarray(ds.images[pred.rows[pick]])
+    if size != ds.size:
+        images = resize_images(images, size)
+    y = pred.y[pick]
+    labels = np.eye(len(pred.labels), dtype=int)[y] if pred.kind == "multiclass" else y.reshape(len(pick), -1)
+    files = write_saliency(run, images, labels, {g: v[pick] for g, v in tables.items()}, names, folder,
+                           progress=progress)
+    return {f"saliency_{k}": v for k, v in files.items()}
 
 
 def _group_columns(groups, ds) -> list[str]:
@@ -375,4 +401,9 @@ def _markdown(r: EvalReport) -> str:
     parts += ["## Classification report", "", "```", r.classification_report.rstrip(), "```", "",
               "![confusion](confusion.png)", "", "![reliability](reliability.png)", "",
               "![top losses](top_losses.png)", ""]
+    if "saliency_html" in r.files:
+        parts += ["## Where the model looks", "", "Mean saliency per output and subgroup beside the mean faces: "
+                  "[saliency.html](saliency.html).", ""]
+        parts += [f"![{k[9:]}]({v.name})" for k, v in r.files.items()
+                  if k.startswith("saliency_") and v.suffix == ".png"][:5] + [""]
     return "\n".join(parts)

@@ -207,7 +207,8 @@ def write_crop(crop, dest: Path) -> None:
 def predict_files(run_or_predictor, sources: Iterable[str | Path], *, out: str | Path | None = None,
                   format: str | None = None, aligned: bool = False, save_crops: str | Path | None = None,
                   annotate: str | Path | None = None, workers: int | None = None, batch_size: int = 64,
-                  backend: str = "torch", min_face: int = 24, progress: bool = True) -> BatchReport:
+                  backend: str = "torch", min_face: int = 24, progress: bool = True,
+                  explain=None) -> BatchReport:
     """Predict every face in files/folders/globs; write a table; optionally crops and annotated copies.
 
     Args:
@@ -221,6 +222,9 @@ def predict_files(run_or_predictor, sources: Iterable[str | Path], *, out: str |
         annotate: folder for copies of the photos with boxes and labels drawn.
         workers: decoding/detection threads; batch_size: faces per classification batch.
         backend, min_face: see :meth:`Predictor.from_run`.
+        explain: outputs to explain (``Smiling``, a list, ``all``, ``top``): a 16×16 map per face
+            and output in the results (JSON), and with ``annotate`` the aligned face with its heat
+            map beside the annotated copy (``photo.face0.explain-Smiling.png``).
 
     Returns:
         a :class:`BatchReport` (``results`` holds every :class:`PhotoResult`).
@@ -234,6 +238,7 @@ def predict_files(run_or_predictor, sources: Iterable[str | Path], *, out: str |
     if out is not None:
         _format(Path(out), format)  # a bad format fails before the work, not after
         check_file(out, what="results file", recognise=is_results_file)  # nor over a user's file
+    wanted = pred.explain_outputs(explain)  # an unknown output or an ONNX-only backend fails here
     paths, problems, skipped = expand_sources(sources)
     if not paths and not problems:
         raise DataError(f"no photo found in {', '.join(map(str, sources)) or 'nothing'}",
@@ -246,7 +251,7 @@ def predict_files(run_or_predictor, sources: Iterable[str | Path], *, out: str |
     used_a: set[str] = set()
     results: list[PhotoResult] = list(problems)
     for r in pred.predict_batch(paths, aligned=aligned, workers=workers, batch_size=batch_size,
-                                progress=progress, keep_crops=crops_dir is not None):
+                                progress=progress, keep_crops=crops_dir is not None, explain=wanted or None):
         results.append(r)
         stem = Path(r.source).stem
         if crops_dir is not None:
@@ -255,7 +260,13 @@ def predict_files(run_or_predictor, sources: Iterable[str | Path], *, out: str |
                     write_crop(f.crop, crops_dir / _unique(f"{stem}_face{f.index}.png", used_c))
                     f.crop = None  # do not keep every crop of a large folder in memory
         if ann_dir is not None and r.ok:
-            annotate_photo(r, ann_dir / _unique(f"{stem}.jpg", used_a))
+            name = _unique(f"{stem}.jpg", used_a)
+            annotate_photo(r, ann_dir / name)
+            stem = Path(name).stem  # the heat maps are named after the annotated copy
+        if wanted:
+            from ..explain.render import save_face_explanations
+
+            save_face_explanations(r.faces, ann_dir, stem)  # then keeps the small maps only
     faces = sum(len(r.faces) for r in results)
     report = BatchReport(
         photos=len(results), faces=faces,

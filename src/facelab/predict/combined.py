@@ -54,6 +54,23 @@ class CombinedPredictor:
 
         return cls([Predictor.from_run(shipped_path(n), **kw) for n in (names or shipped_names())])
 
+    def explain_outputs(self, explain) -> list[str]:
+        """The outputs ``explain`` names across the models (checked, as
+        :meth:`Predictor.explain_outputs`); ``top`` is each model's most probable output."""
+        if not explain:
+            return []
+        from ..explain.outputs import resolve_outputs
+
+        wanted = resolve_outputs(self.classes, explain)
+        for p in self.predictors:
+            p.explain_outputs(self._share(p, wanted))
+        return wanted
+
+    @staticmethod
+    def _share(p: Predictor, wanted: list[str]) -> list[str] | None:
+        """The part of ``wanted`` that model ``p`` explains (None: nothing)."""
+        return [w for w in wanted if w == "top" or w in p.classes] or None
+
     @staticmethod
     def _merge(results: list[PhotoResult]) -> PhotoResult:
         """The first model's faces, each with the outputs of the other models' face at the same
@@ -70,6 +87,7 @@ class CombinedPredictor:
                 free.remove(g)
                 f.probabilities.update(g.probabilities)
                 f.labels.extend(g.labels)
+                f.explain.extend(g.explain)
                 if g.verdict:  # one verdict per model, e.g. "not Smiling 0.88; happy 0.70"
                     f.verdict = f"{f.verdict}; {g.verdict}" if f.verdict else g.verdict
             if free:  # a face only the other model's detector found
@@ -77,13 +95,27 @@ class CombinedPredictor:
                     f"a second model found {len(free)} face(s) the first did not: their outputs are left out"
         return first
 
-    def predict(self, image_or_path, *, aligned: bool = False, keep_crops: bool = False) -> PhotoResult:
+    def predict(self, image_or_path, *, aligned: bool = False, keep_crops: bool = False,
+                explain=None) -> PhotoResult:
         """Like :meth:`Predictor.predict`, with every model's outputs on each face. A photo is
         decoded once and searched once per detector in use (:func:`~facelab.predict.fastpath.
         prepare_photo`); ``aligned`` files are decoded by each model, as each frames them with its
-        own crop."""
+        own crop. ``explain`` names outputs to explain across the models (``all``, ``top``)."""
+        wanted = self.explain_outputs(explain)
         if aligned:
-            return self._merge([p.predict(image_or_path, aligned=True, keep_crops=keep_crops and i == 0)
+            return self._merge([p.predict(image_or_path, aligned=True, keep_crops=keep_crops and i == 0,
+                                          explain=self._share(p, wanted))
+                                for i, p in enumerate(self.predictors)])
+        from .fastpath import prepare_photo
+
+        src = image_or_path
+        name = "<array>" if isinstance(src, np.ndarray) else \
+            "<bytes>" if isinstance(src, (bytes, bytearray, memoryview)) else str(src)
+        photo = prepare_photo(src, name, self.predictors)
+        with self._classify_lock:  # the models run one photo at a time; searches run in parallel
+            for i, (p, pending) in enumerate(zip(self.predictors, photo.pending)):
+                p._finish([pending], keep_crops and i == 0, self._share(p, wanted))
+        return self._merge([pending.result for pending in photo.pending])
                                 for i, p in enumerate(self.predictors)])
         from .fastpath import prepare_photo
 
@@ -112,18 +144,20 @@ class CombinedPredictor:
         """Like :meth:`Predictor.predict_batch`: one result per source, in order. With one
         detector for all models, ``workers`` threads each decode and search a photo once."""
         sources = list(sources)
+        wanted = self.explain_outputs(kw.pop("explain", None))
         if not kw.get("aligned"):
             yield from self._batch_detect_once(sources, workers=kw.get("workers"),
                                                progress=kw.get("progress", False),
-                                               keep_crops=kw.get("keep_crops", False))
+                                               keep_crops=kw.get("keep_crops", False), explain=wanted)
             return
-        streams = [p.predict_batch(sources, **{**kw, "progress": kw.get("progress", False) and i == 0})
+        streams = [p.predict_batch(sources, **{**kw, "progress": kw.get("progress", False) and i == 0},
+                                   explain=self._share(p, wanted))
                    for i, p in enumerate(self.predictors)]
         for results in zip(*streams):
             yield self._merge(list(results))
 
     def _batch_detect_once(self, sources: list, *, workers: int | None, progress: bool,
-                           keep_crops: bool) -> Iterator[PhotoResult]:
+                           keep_crops: bool, explain: list[str] | None = None) -> Iterator[PhotoResult]:
         from concurrent.futures import ThreadPoolExecutor
 
         from tqdm.auto import tqdm
@@ -132,10 +166,12 @@ class CombinedPredictor:
         with ThreadPoolExecutor(max_workers=workers) as pool, \
                 tqdm(total=len(sources), unit="photo", desc="predict", disable=None if progress else True) as bar:
             window = workers * 4  # bounded look-ahead
-            futures = [pool.submit(self.predict, s, keep_crops=keep_crops) for s in sources[:window]]
+            futures = [pool.submit(self.predict, s, keep_crops=keep_crops, explain=explain)
+                       for s in sources[:window]]
             for i in range(len(sources)):
                 if i + window < len(sources):
-                    futures.append(pool.submit(self.predict, sources[i + window], keep_crops=keep_crops))
+                    futures.append(pool.submit(self.predict, sources[i + window], keep_crops=keep_crops,
+                                               explain=explain))
                 res = futures[i].result()
                 futures[i] = None  # type: ignore[call-overload]
                 bar.update(1)

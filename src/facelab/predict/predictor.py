@@ -78,6 +78,8 @@ class Predictor:
         # face's dlib descriptor computed from the photo itself
         self.face_input = face_input or (lambda img, box: align(img, box, self.input_spec))
         self._local = threading.local()
+        #: the loaded run (torch backend): what explanations need (facelab.explain)
+        self.run = None
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -130,10 +132,12 @@ class Predictor:
             torch.set_num_threads(int(threads))
         run.model()  # load the weights now: a broken run fails here, not on the first photo
         detector = detector or run_detector(run.input)
-        return cls(input_spec=run.input, kind=run.task.kind, classes=run.task.classes, classify=run.predict_proba,
+        pred = cls(input_spec=run.input, kind=run.task.kind, classes=run.task.classes, classify=run.predict_proba,
                    detector=detector, min_face=min_face, name=run.name, backend="torch",
                    detector_params=detector_params, fast=fast,
                    face_input=source_face_input(run.model(), min_face))
+        pred.run = run
+        return pred
 
     # -- one photo -----------------------------------------------------------------------------
     @property
@@ -212,8 +216,21 @@ class Predictor:
         res = PhotoResult(name, w, h, [FaceResult(0, FaceBox(0.0, 0.0, float(w), float(h), 1.0), note="aligned input")])
         return Pending(res, [crop], [0])
 
-    def _finish(self, pending: list[Pending], keep_crops: bool = False) -> None:
-        """Classify the crops of several photos in one batch and fill in their results."""
+    def explain_outputs(self, explain) -> list[str]:
+        """The outputs ``explain`` names (``all``, ``top``, names), checked; [] for None.
+
+        Raises:
+            ConfigError: an output the run lacks (with a close match), or an ONNX-only predictor.
+        """
+        if not explain:
+            return []
+        from ..explain.faces import check_explainable
+
+        return check_explainable(self, explain)
+
+    def _finish(self, pending: list[Pending], keep_crops: bool = False, explain: list[str] | None = None) -> None:
+        """Classify the crops of several photos in one batch and fill in their results (and
+        their saliency maps when ``explain`` names outputs: :mod:`facelab.explain.faces`)."""
         crops = [c for p in pending for c in p.crops]
         if not crops:
             return
@@ -230,13 +247,18 @@ class Predictor:
                 f.labels = self._labels(proba[k])
                 f.verdict = verdict(f.probabilities, self.kind, self.thresholds)
                 k += 1
+        if explain:
+            from ..explain.faces import explain_pending
+
+            explain_pending(self, pending, explain)
 
     def _labels(self, p: np.ndarray) -> list[str]:
         if self.kind == "multiclass":
             return [self.classes[int(np.argmax(p))]]
         return [c for c, v, t in zip(self.classes, p, self.thresholds) if v >= t]
 
-    def predict(self, image_or_path, *, aligned: bool = False, keep_crops: bool = False) -> PhotoResult:
+    def predict(self, image_or_path, *, aligned: bool = False, keep_crops: bool = False,
+                explain=None) -> PhotoResult:
         """Find and classify every face in one photo.
 
         Args:
@@ -244,6 +266,8 @@ class Predictor:
             aligned: the image is already framed like the dataset (e.g. a CelebA aligned crop):
                 skip detection, apply the cache's crop and resize.
             keep_crops: keep each face's aligned crop in ``FaceResult.crop``.
+            explain: outputs to explain (a name, a list, ``"all"`` or ``"top"``): each face gets
+                a saliency map per output in ``FaceResult.explain`` (torch backend only).
 
         Returns:
             a :class:`PhotoResult`; an unreadable file gives ``error`` (no exception), a photo
@@ -255,12 +279,13 @@ class Predictor:
             >>> r.faces, r.note
             ([], 'no face found')
         """
+        wanted = self.explain_outputs(explain)
         p = self._prepare(image_or_path, aligned)
-        self._finish([p], keep_crops)
+        self._finish([p], keep_crops, wanted)
         return p.result
 
     def predict_faces(self, image: np.ndarray, boxes: list[FaceBox], *, name: str = "<array>",
-                      keep_crops: bool = False) -> PhotoResult:
+                      keep_crops: bool = False, explain=None) -> PhotoResult:
         """Classify faces found elsewhere: ``boxes`` from a detector run on the same ``image``
         (uint8 RGB, HxWx1 or HxW). Several models on one photo detect once this way
         (:class:`~facelab.predict.combined.CombinedPredictor`).
@@ -273,10 +298,11 @@ class Predictor:
             >>> len(result.faces), len(result.faces[0].probabilities)
             (1, 7)
         """
+        wanted = self.explain_outputs(explain)
         img = check_array(image)
         h, w = img.shape[:2]
         p = self.frame_faces(img, list(boxes), PhotoResult(name, w, h))
-        self._finish([p], keep_crops)
+        self._finish([p], keep_crops, wanted)
         return p.result
 
     def predict_faces_many(self, items: list[tuple[np.ndarray, list[FaceBox]]], *,
@@ -311,7 +337,7 @@ class Predictor:
 
     def predict_batch(self, sources: Iterable, *, aligned: bool = False, workers: int | None = None,
                       batch_size: int = 64, progress: bool = False,
-                      keep_crops: bool = False) -> Iterator[PhotoResult]:
+                      keep_crops: bool = False, explain=None) -> Iterator[PhotoResult]:
         """Predict many photos, in order: decoding/detecting in ``workers`` threads (OpenCV and
         Pillow release the GIL), classifying ``batch_size`` faces at a time.
 
@@ -325,6 +351,7 @@ class Predictor:
         from concurrent.futures import ThreadPoolExecutor
 
         sources = list(sources)
+        wanted = self.explain_outputs(explain)
         workers = workers or min(4, os.cpu_count() or 1)
         bar = None
         if progress:
@@ -348,13 +375,13 @@ class Predictor:
                     buf.append(p)
                     nfaces += len(p.crops)
                     if nfaces >= batch_size:
-                        self._finish(buf, keep_crops)
+                        self._finish(buf, keep_crops, wanted)
                         yield from (b.result for b in buf)
                         if bar is not None:
                             bar.update(len(buf))
                         buf, nfaces = [], 0
                 if buf:
-                    self._finish(buf, keep_crops)
+                    self._finish(buf, keep_crops, wanted)
                     yield from (b.result for b in buf)
                     if bar is not None:
                         bar.update(len(buf))

@@ -36,15 +36,21 @@ class FaceResult:
     verdict: str | None = None
     #: the aligned crop the model saw (only kept when asked: ``keep_crops=True``)
     crop: np.ndarray | None = field(default=None, repr=False, compare=False)
+    #: saliency maps, one :class:`~facelab.explain.faces.FaceExplanation` per explained output
+    #: (only when asked: ``explain=[...]``)
+    explain: list = field(default_factory=list, repr=False, compare=False)
 
     @property
     def classified(self) -> bool:
         return bool(self.probabilities)
 
     def to_dict(self) -> dict:
-        return {"index": self.index, "box": self.box.to_dict(),
-                "probabilities": {k: float(v) for k, v in self.probabilities.items()},
-                "labels": list(self.labels), "verdict": self.verdict, "note": self.note}
+        d = {"index": self.index, "box": self.box.to_dict(),
+             "probabilities": {k: float(v) for k, v in self.probabilities.items()},
+             "labels": list(self.labels), "verdict": self.verdict, "note": self.note}
+        if self.explain:
+            d["explain"] = [e.to_dict() for e in self.explain]
+        return d
 
 
 @dataclass

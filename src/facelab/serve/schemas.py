@@ -39,6 +39,7 @@ class PredictIn(ImageIn):
         {"image": TINY_JPEG_B64, "filename": "white.jpg", "run": None}]})
 
     run: str | None = Field(None, description="a served run name; omitted: every served run")
+    explain: str | None = Field(None, description="outputs to explain: Smiling, Smiling,Male, all or top")
 
 
 class BatchIn(BaseModel):
@@ -62,6 +63,18 @@ class BoxOut(BaseModel):
     landmarks: dict[str, list[float]] | None = None
 
 
+class ExplainOut(BaseModel):
+    """Where the model looked for one output of one face (``explain=`` on ``/v1/predict``)."""
+
+    output: str
+    method: str | None = Field(None, description="gradcam, integrated-gradients, occlusion or logreg-weights")
+    probability: float | None = None
+    map: list[list[float]] | None = Field(None, description="16×16 saliency in 0–1 on the aligned face")
+    png: str | None = Field(None, description="the aligned face with the heat map, PNG in base64")
+    note: str | None = Field(None, description="why there is no map (e.g. a face too small to explain)")
+    file: str | None = None
+
+
 class FaceOut(BaseModel):
     index: int
     box: BoxOut
@@ -70,6 +83,7 @@ class FaceOut(BaseModel):
     verdict: str | None = Field(None, description="the decision in words with its probability, e.g. "
                                                   "'Smiling 0.93' or 'not Smiling 0.88'")
     note: str | None = Field(None, description="why a face was not classified (e.g. too small)")
+    explain: list[ExplainOut] | None = Field(None, description="saliency maps, when asked with explain=")
 
 
 class RunPrediction(BaseModel):

@@ -29,6 +29,9 @@ _ERRORS = {
 }
 _UPLOAD_TYPES = ("image/", "application/octet-stream")
 _RUN_QUERY = Query(None, description="a served run name; omitted or `all`: every served run")
+_EXPLAIN_QUERY = Query(None, description="outputs to explain (Smiling, Smiling,Male, all, top): each face gets "
+                                         "a saliency map and its heat-map PNG (base64); the first request "
+                                         "loads the run's torch model")
 
 
 def _body_doc(json_model, multipart_schema: dict, json_example: dict, raw: bool = False) -> dict:
@@ -92,19 +95,21 @@ async def _read_upload(item, field: str) -> tuple[bytes, str]:
              summary="Faces in one photo, with box, probabilities and labels")
 async def predict(request: Request, response: Response, store: Store, pool: Pool,
                   run: str | None = _RUN_QUERY,
-                  filename: str | None = Query(None, description="the photo's name, for a raw image/* body")
-                  ) -> PredictOut:
+                  filename: str | None = Query(None, description="the photo's name, for a raw image/* body"),
+                  explain: str | None = _EXPLAIN_QUERY) -> PredictOut:
     """Detect the faces in one photo and predict with one served run, or all of them.
 
     Send the photo as a multipart upload (field `file`), as JSON `{"image": "<base64>"}`, or as
     the raw bytes with `Content-Type: image/jpeg` (or any `image/*`). A photo with no face is a
     200 with empty `faces` and a `note` saying why. The `Server-Timing` header gives the
-    milliseconds spent decoding, detecting, aligning and classifying.
+    milliseconds spent decoding, detecting, aligning and classifying. `explain=Smiling` adds each
+    face's saliency map (method, 16×16 map, heat-map PNG in base64) for that output.
     """
     kind = _kind(request)
     if kind == "json":
         body = await _json(request, PredictIn)
         data, name, run = b64_to_bytes(body.image), body.filename, body.run or run
+        explain = body.explain or explain
     elif kind == "raw":
         data, name = await request.body(), filename or "the upload"
     else:
@@ -114,8 +119,13 @@ async def predict(request: Request, response: Response, store: Store, pool: Pool
                            fix="curl -F file=@photo.jpg http://HOST:PORT/v1/predict")
         data, name = await _read_upload(form["file"], "file")
         run = form.get("run") or run
+        explain = form.get("explain") or explain
     runs = select_runs(store, run if isinstance(run, str) else None)
     photo, timings = await predict_photo(data, name, runs, pool, request.app.state.batchers)
+    if isinstance(explain, str) and explain.strip():
+        from ..explain import add_explanations
+
+        photo = await pool.run(add_explanations, photo, data, runs, explain)
     response.headers["Server-Timing"] = server_timing(timings)
     return PredictOut(**photo.model_dump(), request_id=request_id_var.get())
 
