@@ -116,17 +116,6 @@ class CombinedPredictor:
             for i, (p, pending) in enumerate(zip(self.predictors, photo.pending)):
                 p._finish([pending], keep_crops and i == 0, self._share(p, wanted))
         return self._merge([pending.result for pending in photo.pending])
-                                for i, p in enumerate(self.predictors)])
-        from .fastpath import prepare_photo
-
-        src = image_or_path
-        name = "<array>" if isinstance(src, np.ndarray) else \
-            "<bytes>" if isinstance(src, (bytes, bytearray, memoryview)) else str(src)
-        photo = prepare_photo(src, name, self.predictors)
-        with self._classify_lock:  # the models run one photo at a time; searches run in parallel
-            for i, (p, pending) in enumerate(zip(self.predictors, photo.pending)):
-                p._finish([pending], keep_crops and i == 0)
-        return self._merge([pending.result for pending in photo.pending])
 
     def predict_faces_many(self, items: list, *, name: str = "<frame>") -> list[PhotoResult]:
         """Every model on the faces ``boxes`` of each ``(image, boxes)`` (found once, elsewhere)."""
