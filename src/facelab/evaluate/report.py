@@ -285,11 +285,13 @@ def evaluate(run, *, data=None, split: str = "test", groups=None, out=None, top_
 
     folder = claim_folder(folder, what="evaluation folder", recognise=folder_with_files("metrics.json"))
     with writing(folder, "evaluation report"):
-        return _write_report(run, pred, ds, scores, subgroups, folder, top_k)
+        report = _write_report(run, pred, ds, scores, subgroups, folder, top_k,
+                               saliency=(tables, names, saliency_faces, progress) if saliency else None)
+    return report
 
 
 def _write_report(run, pred: Prediction, ds, scores, subgroups: pd.DataFrame, folder: Path,
-                  top_k: int) -> EvalReport:
+                  top_k: int, saliency: tuple | None = None) -> EvalReport:
     """The figures and tables, then ``report.md``, then ``metrics.json`` last (atomically): a
     folder without ``metrics.json`` is an unfinished report."""
     from ..outputs import write_text
@@ -318,8 +320,8 @@ def _write_report(run, pred: Prediction, ds, scores, subgroups: pd.DataFrame, fo
         (folder / "subgroups.md").write_text(M.markdown_table(subgroups) + "\n")
         files["subgroups"] = folder / "subgroups.csv"
 
-    if saliency:
-        files.update(_saliency(run, ds, pred, tables, names, folder, saliency_faces, progress))
+    if saliency is not None:  # (group tables, group names, faces, progress)
+        files.update(_saliency(run, ds, pred, saliency[0], saliency[1], folder, saliency[2], saliency[3]))
     report = EvalReport(run=run.name, data=str(pred.data), split=pred.split, kind=kind, labels=labels,
                         n=len(pred.y), overall=scores.overall, per_label=table, subgroups=subgroups,
                         confusion=scores.confusion, classification_report=scores.report, out=folder,
