@@ -22,6 +22,7 @@ import logging
 import multiprocessing as mp
 import os
 import sys
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
@@ -164,6 +165,8 @@ class Embedder:
         self.min_face, self.workers, self.thumbs = int(min_face), max(1, int(workers)), bool(thumbs)
         self.detector_params = dict(detector_params)
         self.detector = get_detector(self.framing.detector, **self.detector_params)
+        # one photo at a time per embedder: detectors and dlib's network keep per-call buffers
+        self._lock = threading.Lock()
 
     # -- one photo -------------------------------------------------------------------------------
     def faces_of(self, image: np.ndarray) -> tuple[list[tuple[int, FaceBox, np.ndarray]], int]:
@@ -205,9 +208,10 @@ class Embedder:
 
     def embed_images(self, images: Sequence[np.ndarray]) -> list[tuple[list[FaceEmbedding], int]]:
         """``[(faces, too_small), ...]`` per photo; all chips go through the network in one batch."""
-        found = [self.faces_of(img) for img in images]
-        chips = [c for faces, _ in found for _, _, c in faces]
-        vecs = self.descriptors(chips)
+        with self._lock:
+            found = [self.faces_of(img) for img in images]
+            chips = [c for faces, _ in found for _, _, c in faces]
+            vecs = self.descriptors(chips)
         out, k = [], 0
         for faces, small in found:
             row = [FaceEmbedding(i, b, vecs[k + j], thumbnail(c) if self.thumbs else None)
@@ -251,6 +255,19 @@ class Embedder:
         finally:
             bar.close()
         return out
+
+
+_shared: dict[tuple, Embedder] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_embedder(framing: Framing) -> Embedder:
+    """One :class:`Embedder` per framing for this process (servers and dashboards reuse it)."""
+    key = (framing.detector, framing.mirror)
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = Embedder(framing.detector, mirror=framing.mirror, thumbs=True)
+        return _shared[key]
 
 
 def embed_chunk(embedder: Embedder, paths: Iterable[str]) -> list[PhotoFaces]:

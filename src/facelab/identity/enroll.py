@@ -100,6 +100,34 @@ def add_people(gallery, people: dict[str, list[str]], *, detector: str | None = 
     return AddReport(name, path, change, len(order), skipped, several, warnings, time.time() - t0)
 
 
+def add_images(gallery, person: str, images: list[tuple[str, bytes]], *, timeout: float = 30.0) -> AddReport:
+    """Add uploaded photos ``[(file name, bytes), ...]`` of one person to an open gallery (one transaction).
+
+    Raises:
+        DataError: no photo has a face; a file is not an image.
+    """
+    from .embed import shared_embedder
+    from .verify import embed_photos
+
+    t0 = time.time()
+    emb = shared_embedder(gallery.framing)
+    found = embed_photos([data for _, data in images], emb)
+    import hashlib
+
+    for ph, (name, data) in zip(found, images):
+        ph.path = f"{name} (upload {hashlib.sha1(data).hexdigest()[:12]})"  # the same file twice is one photo
+    faces = [(ph.path, ph.faces[0]) for ph in found if ph.faces]
+    several = [(ph.path, len(ph.faces)) for ph in found if len(ph.faces) > 1]
+    if not faces:
+        raise DataError(f"no face found in any of the {len(images)} photos of {person}",
+                        fix="send photos where the face is visible and at least ~40 px wide")
+    warnings = [f"{person}: only one photo with a face; two or three make identification more reliable"
+                ] if len(faces) == 1 else []
+    change = gallery.add({person: faces}, emb.framing)
+    return AddReport(gallery.name, gallery.path, change, len(images), photo_problems(found), several, warnings,
+                     time.time() - t0)
+
+
 def _default_detector() -> str:
     from ..faces.detect import DEFAULT_DETECTOR
 

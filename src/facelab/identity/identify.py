@@ -103,6 +103,32 @@ def identify_faces(index: SearchIndex, file: str, faces: Sequence[FaceEmbedding]
     return out
 
 
+def identify_image(gallery, image, *, name: str = "the upload", top_k: int = 3, threshold: float | None = None,
+                   embedder: Embedder | None = None) -> IdentifyReport:
+    """Identify the faces of one photo (an RGB array or the file's bytes) — the API's and dashboard's call.
+
+    Raises:
+        ConfigError: ``top_k`` < 1 or a bad threshold.
+        DataError: the gallery is empty; the bytes are not an image.
+    """
+    from ..data.image import load_image
+    from .embed import shared_embedder
+
+    t0 = time.time()
+    if int(top_k) < 1:
+        raise ConfigError(f"top_k must be at least 1 (got {top_k})", fix="use top_k=1 or more")
+    th = resolve_threshold(threshold, gallery)
+    if not len(gallery):
+        raise DataError(f"the gallery {gallery.name} holds no faces", path=gallery.path,
+                        fix=f"add people first: `facelab gallery add {gallery.name} people/`")
+    img = load_image(image, name=name) if isinstance(image, (bytes, bytearray)) else np.asarray(image)
+    emb = embedder or shared_embedder(gallery.framing)
+    faces, small = emb.embed_images([img])[0]
+    found = identify_faces(gallery.index(), name, faces, th.value, int(top_k))
+    problems = photo_problems([PhotoFaces(name, faces, too_small=small)])
+    return IdentifyReport(gallery.name, th, int(top_k), 1, found, problems, time.time() - t0)
+
+
 def photo_problems(photos: Iterable[PhotoFaces]) -> list[tuple[str, str]]:
     """(file, what went wrong) for unreadable photos and photos without a face."""
     out = []

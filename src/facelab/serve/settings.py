@@ -44,6 +44,9 @@ class ServeSettings(BaseModel):
         batch_max_faces: the most face crops classified in one batch.
         batch_timeout_s: a request waiting longer than this for the model gets a 503.
         log_level: level of the JSON request log.
+        token: the bearer token that writing endpoints (``POST``/``DELETE /v1/galleries/...``) require;
+            ``None``: they are refused (401) and nothing is written.
+        galleries_dir: where ``/v1/galleries/NAME`` lives (default ``$FACELAB_HOME/galleries``).
 
     Example:
         >>> ServeSettings(runs=[], runs_dir="runs").workers >= 1
@@ -65,6 +68,8 @@ class ServeSettings(BaseModel):
     batch_max_faces: int = Field(32, ge=1, le=1024)
     batch_timeout_s: float = Field(10.0, gt=0, le=600)
     log_level: str = "INFO"
+    token: str | None = Field(None, min_length=8, repr=False)
+    galleries_dir: Path | None = None
 
     @field_validator("runs_dir", mode="before")
     @classmethod
