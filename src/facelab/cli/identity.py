@@ -103,11 +103,27 @@ def identify_cmd(
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Distance threshold (default: the gallery's)."),
     workers: int = typer.Option(2, "--workers", help="Embedding processes."),
     out: Optional[Path] = typer.Option(None, "--out", help="Results file: .csv, .json or .parquet (one row per face)."),
+    engine: str = typer.Option("local", "--engine", help="local, or spark (writes --out who.parquet; needs the "
+                                                          "spark extra)."),
+    master: Optional[str] = typer.Option(None, "--master", help="Spark master with --engine spark (default local[2])."),
     json_: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Who is in these photos? Per face: the nearest people of the gallery, or unknown."""
     from ..identity.identify import identify
 
+    if engine != "local":
+        from ..scale.identify import identify_spark
+        from ..scale.spark import check_engine
+
+        check_engine(engine)
+        srep = identify_spark(gallery, photos, out=out, top_k=top_k, threshold=threshold, master=master,
+                              progress=not json_)
+        if json_:
+            print(json.dumps(srep.to_dict(), indent=1))
+        else:
+            _console().print(f"{srep.faces} faces ({srep.known} known) in {srep.photos} photos, "
+                             f"{srep.no_face} without a face; results: {srep.out}", markup=False)
+        return
     rep = identify(gallery, photos, top_k=top_k, threshold=threshold, workers=workers, out=out, progress=not json_)
     if json_:
         print(json.dumps(rep.to_dict(), indent=1))
