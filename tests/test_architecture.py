@@ -30,7 +30,7 @@ def test_the_graph_is_read():
 
 
 @pytest.mark.parametrize("user", ["predict", "serve", "app", "cluster", "runs", "explore", "report", "evaluate",
-                                  "explain"])
+                                  "explain", "identity"])
 def test_run_users_do_not_import_training(user):
     assert "train" not in GRAPH.get(user, set()), f"{user} imports facelab.train"
 
@@ -51,6 +51,16 @@ def test_the_library_never_imports_a_surface():
     for package, targets in GRAPH.items():
         if package not in SURFACES and package != "facelab":
             assert not targets & SURFACES, f"{package} imports {targets & SURFACES}"
+
+
+#: what the identity library (verify, galleries, identify, calibrate, group) may import: the layers
+#: below it, never a surface, training, prediction or another analysis package
+IDENTITY_MAY_IMPORT = {"faces", "data", "runs", "outputs", "errors", "paths", "registry"}
+
+
+def test_identity_imports_only_the_layers_below_it():
+    assert GRAPH["identity"] <= IDENTITY_MAY_IMPORT, GRAPH["identity"] - IDENTITY_MAY_IMPORT
+    assert "identity" in GRAPH["cli"]  # the surfaces reach it
 
 
 def test_explore_and_cluster_share_report_without_importing_each_other():

@@ -192,3 +192,24 @@ def test_predict_on_spark_never_replaces_a_users_folder(tmp_path):
     with pytest.raises(ConfigError, match="Spark results folder"):
         predict_spark("no-such-run", ["x.jpg"], out=mine)
     assert (mine / "notes.txt").read_text() == "keep me"
+
+
+def test_identify_on_spark_equals_the_local_path(spark, tmp_path):
+    pytest.importorskip("dlib")
+    from facelab.data.synth import synthesize
+    from facelab.identity.enroll import add_people
+    from facelab.identity.identify import identify
+    from facelab.identity.photos import people_folders
+    from facelab.scale.identify import identify_spark
+
+    root = synthesize(tmp_path / "people", kind="folder", n=6, seed=5, identities=2)
+    folders = people_folders(root)
+    add_people(tmp_path / "g.sqlite", {p: fs[:2] for p, fs in folders.items()}, detector="haar")
+    probes = [fs[2] for fs in folders.values()]
+    local = identify(tmp_path / "g.sqlite", probes, top_k=2)
+    rep = identify_spark(tmp_path / "g.sqlite", probes, out=tmp_path / "who.parquet", top_k=2, progress=False)
+    got = pd.read_parquet(rep.out)
+    want = local.table()
+    assert rep.faces == len(want) and got["person"].tolist() == want["person"].tolist()
+    assert np.allclose(got["distance"], want["distance"], atol=1e-4)
+    assert got["candidate_2"].tolist() == want["candidate_2"].tolist()

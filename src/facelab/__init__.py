@@ -49,6 +49,12 @@ _EXPORTS = {
     "review": "facelab.curate.review",
     "dataset_embeddings": "facelab.faces.embeddings",
     "FaceEmbedder": "facelab.faces.dlibface",
+    "verify": "facelab.identity.verify",
+    "identify": "facelab.identity.identify",
+    "verify_eval": "facelab.identity.evaluate",
+    "group_photos": "facelab.identity.group",
+    "add_people": "facelab.identity.enroll",
+    "open_gallery": "facelab.identity.gallery",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -26,6 +26,8 @@ pages = [
     st.Page(str(HERE / "views" / "models.py"), title="Models", icon=":material/monitoring:"),
     st.Page(str(HERE / "views" / "clusters.py"), title="Clusters", icon=":material/bubble_chart:"),
     st.Page(str(HERE / "views" / "predict.py"), title="Predict", icon=":material/search:"),
+    st.Page(str(HERE / "views" / "identify.py"), title="Identify", icon=":material/person_search:"),
+    st.Page(str(HERE / "views" / "gallery.py"), title="Gallery", icon=":material/groups:"),
     st.Page(str(HERE / "views" / "generate.py"), title="Generate", icon=":material/auto_awesome:"),
     st.Page(str(HERE / "views" / "api.py"), title="API", icon=":material/api:"),
 ]

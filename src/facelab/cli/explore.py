@@ -57,10 +57,21 @@ def cluster_command(
     seed: int = typer.Option(0, "--seed", help="Seed of every sample and fit."),
     out: Optional[Path] = typer.Option(None, "--out", help="Report folder."),
     algorithm: str = typer.Option("minibatch", "--algorithm", help="minibatch | kmeans"),
+    by: Optional[str] = typer.Option(None, "--by", help="identity: group a photo library by person (faces, "
+                                                        "verification threshold) instead of k-means."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", help="With --by identity: distance threshold."),
+    method: str = typer.Option("chinese-whispers", "--method", help="With --by identity: chinese-whispers | agglomerative."),
+    link: bool = typer.Option(False, "--link", help="With --by identity --out: link the photos instead of copying."),
     runs_dir: Optional[Path] = runs_dir_option(),
 ) -> None:
-    """Cluster images (pixels, HOG or a trained run's features) and match clusters to labels."""
+    """Cluster images (pixels, HOG or a trained run's features) and match clusters to labels; with
+    --by identity, group a photo library by person."""
     from rich.console import Console
+
+    if by is not None:
+        from .identity import group_command
+
+        return group_command(data, by=by, threshold=threshold, method=method, out=out, link=link)
 
     from ..cluster.report import cluster
     from ..report.sweep import parse_ints

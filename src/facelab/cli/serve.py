@@ -73,6 +73,11 @@ def register(app: typer.Typer) -> None:
         batch_window_ms: float = typer.Option(3.0, help="How long a batch waits for concurrent requests."),
         batch_max_faces: int = typer.Option(32, help="Most face crops classified in one batch."),
         log_level: str = typer.Option("info", help="Log level of the JSON logs."),
+        token: Optional[str] = typer.Option(None, envvar="FACELAB_SERVE_TOKEN",
+                                            help="Bearer token that gallery writes (POST/DELETE /v1/galleries/...) "
+                                                 "require; without one they are refused. Also $FACELAB_SERVE_TOKEN."),
+        galleries_dir: Optional[Path] = typer.Option(None, help="Where /v1/galleries/NAME lives "
+                                                                 "(default $FACELAB_HOME/galleries)."),
     ) -> None:
         """Serve runs over HTTP: POST /v1/predict, /v1/predict/batch; GET /v1/models, /v1/health; docs at /docs."""
         from ..serve.cli import serve as run_server
@@ -81,7 +86,8 @@ def register(app: typer.Typer) -> None:
         run_server(runs=names, runs_dir=runs_dir, host=host, port=port, workers=workers,
                    torch_threads=torch_threads, max_upload_mb=max_upload_mb, max_batch=max_batch,
                    detector=detector, backend=backend, log_level=log_level, fast=fast,
-                   batch_window_ms=batch_window_ms, batch_max_faces=batch_max_faces)
+                   batch_window_ms=batch_window_ms, batch_max_faces=batch_max_faces, token=token,
+                   galleries_dir=galleries_dir)
 
     @app.command("app")
     def app_cmd(

@@ -96,6 +96,12 @@ def _load(kind: str):
         return m
 
 
+def resnet():
+    """dlib's ResNet face embedding network (loaded once per process); its
+    ``compute_face_descriptor`` takes one 150×150 chip or a list of them."""
+    return _load("resnet")
+
+
 def _rgb(image: np.ndarray) -> np.ndarray:
     """uint8 HxWx3 RGB, contiguous (what dlib's functions accept)."""
     if image.ndim == 2 or image.shape[2] == 1:

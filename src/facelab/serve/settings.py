@@ -46,6 +46,9 @@ class ServeSettings(BaseModel):
             queue where no call finished for this long makes ``/v1/health`` answer 503.
         health_timeout_s: how long ``/v1/health`` waits for every run to classify a blank face.
         log_level: level of the JSON request log.
+        token: the bearer token that writing endpoints (``POST``/``DELETE /v1/galleries/...``) require;
+            ``None``: they are refused (401) and nothing is written.
+        galleries_dir: where ``/v1/galleries/NAME`` lives (default ``$FACELAB_HOME/galleries``).
 
     Example:
         >>> ServeSettings(runs=[], runs_dir="runs").workers >= 1
@@ -68,6 +71,8 @@ class ServeSettings(BaseModel):
     batch_timeout_s: float = Field(10.0, gt=0, le=600)
     health_timeout_s: float = Field(2.0, gt=0, le=60)
     log_level: str = "INFO"
+    token: str | None = Field(None, min_length=8, repr=False)
+    galleries_dir: Path | None = None
 
     @field_validator("runs_dir", mode="before")
     @classmethod

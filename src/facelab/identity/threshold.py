@@ -1,0 +1,68 @@
+"""Distance thresholds: their range, the default, and where the one in use came from.
+
+``given`` (the caller's), ``gallery`` (calibrated with ``facelab verify-eval --save-threshold`` and
+stored in a gallery) or ``default`` (:data:`DEFAULT_THRESHOLD`, calibrated on LFW people by
+``bench/identity.py``).
+
+Example:
+    >>> check_threshold(0.4)
+    0.4
+    >>> resolve_threshold(None).source
+    'default'
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..errors import ConfigError
+
+#: Distances between unit descriptors lie in [0, 2].
+THRESHOLD_RANGE = (0.0, 2.0)
+#: Same person below this distance (unit-length, mirror-averaged dlib descriptors). Chosen by
+#: 10-fold calibration on LFW people (bench/identity.py); calibrate on your own photos with
+#: ``facelab verify-eval``.
+DEFAULT_THRESHOLD = 0.40
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A distance threshold and where it came from (``default``, ``given`` or ``gallery``)."""
+
+    value: float
+    source: str
+    detail: str = ""
+
+    def to_dict(self) -> dict:
+        return {"value": round(float(self.value), 4), "source": self.source, "detail": self.detail}
+
+
+def check_threshold(value: float) -> float:
+    """``value`` when it is a usable distance threshold (0 < t < 2), else a ConfigError.
+
+    Example:
+        >>> check_threshold(3)
+        Traceback (most recent call last):
+        ...
+        facelab.errors.ConfigError: threshold 3 is outside the range of distances (0, 2)...
+    """
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"threshold {value!r} is not a number", fix="give a distance such as 0.4") from None
+    lo, hi = THRESHOLD_RANGE
+    if not math.isfinite(v) or not lo < v < hi:
+        raise ConfigError(f"threshold {value} is outside the range of distances ({lo:g}, {hi:g})",
+                          fix=f"give a distance between {lo:g} and {hi:g} (default {DEFAULT_THRESHOLD}); "
+                              "`facelab verify-eval` calibrates one on your photos")
+    return v
+
+
+def resolve_threshold(threshold: float | None = None, gallery=None) -> Threshold:
+    """The threshold to use: the caller's, else the gallery's calibrated one, else the default."""
+    if threshold is not None:
+        return Threshold(check_threshold(threshold), "given")
+    saved = gallery.threshold if gallery is not None else None
+    if saved:
+        return Threshold(float(saved["value"]), "gallery", f"{gallery.name}: {saved.get('source', '')}")
+    return Threshold(DEFAULT_THRESHOLD, "default", "calibrated on LFW people (bench/identity.py)")

@@ -1,0 +1,190 @@
+"""Verification, calibration, identification and grouping: the logic on numpy descriptors, then the
+whole path from photos (dlib, on synthetic people) through the Python API and the CLI."""
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from facelab.errors import ConfigError, DataError
+from facelab.identity.calibrate import best_threshold, calibrate, make_pairs
+from facelab.identity.embed import unit
+from facelab.identity.group import cluster_vectors, name_clusters, pairwise_precision_recall
+from facelab.identity.threshold import check_threshold, resolve_threshold
+
+
+def clustered(n_people=30, per=5, noise=0.3, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = unit(rng.normal(size=(n_people, 128)))
+    X = unit(np.repeat(centres, per, 0) + noise / np.sqrt(128) * rng.normal(size=(n_people * per, 128)) * 3)
+    return X, [f"person{i // per:02d}" for i in range(n_people * per)]
+
+
+@pytest.mark.parametrize("bad", [0, -0.1, 2, 3.5, float("nan"), "x"])
+def test_thresholds_outside_the_range_are_refused(bad):
+    with pytest.raises(ConfigError, match="threshold"):
+        check_threshold(bad)
+
+
+def test_threshold_source_follows_the_caller_then_the_gallery():
+    class G:
+        name, threshold = "fam", {"value": 0.33, "source": "verify-eval on people/"}
+
+    assert resolve_threshold(0.5, G()).source == "given"
+    assert (resolve_threshold(None, G()).value, resolve_threshold(None, G()).source) == (0.33, "gallery")
+    assert resolve_threshold(None, None).source == "default"
+
+
+def test_pairs_are_seeded_people_disjoint_folds():
+    _, labels = clustered()
+    p1, p2 = make_pairs(labels, folds=10, seed=3), make_pairs(labels, folds=10, seed=3)
+    assert np.array_equal(p1.a, p2.a) and np.array_equal(p1.fold, p2.fold)
+    lab = np.array(labels)
+    for k in range(10):
+        inside = set(lab[p1.a[p1.fold == k]]) | set(lab[p1.b[p1.fold == k]])
+        outside = set(lab[p1.a[p1.fold != k]]) | set(lab[p1.b[p1.fold != k]])
+        assert not inside & outside
+    assert p1.same.any() and (~p1.same).any()
+    assert np.all((lab[p1.a] == lab[p1.b]) == p1.same)
+    with pytest.raises(ConfigError, match="folds"):
+        make_pairs(labels[:10], folds=10)  # 2 people
+
+
+def test_best_threshold_splits_the_pairs():
+    t, acc = best_threshold(np.array([0.1, 0.3, 0.35, 0.6, 0.9]), np.array([True, True, False, False, False]))
+    assert 0.3 < t < 0.35 and acc == 1.0
+
+
+def test_calibration_figures_and_groups():
+    X, labels = clustered()
+    X[3] = np.nan  # a photo without a face: its pairs are decided "different"
+    groups = {f"person{i:02d}": "a" if i < 15 else "b" for i in range(30)}
+    res = calibrate(X, labels, groups=groups, folds=5, seed=0, paths=[f"{i}.jpg" for i in range(len(labels))])
+    assert 0.9 <= res.accuracy <= 1.0 and len(res.fold_accuracy) == 5
+    assert 0 < res.threshold < 2 and res.eer < 0.1
+    assert set(res.tar_at_far) == {"0.01", "0.001"} and res.tar_at_far["0.01"]["tar"] > 0.8
+    assert res.no_face == ["3.jpg"]
+    assert set(res.groups) == {"a", "b"} and res.groups["a"]["people"] == 15
+    assert [w["kind"] for w in res.worst].count("genuine") == 8
+    assert res.worst[0]["a"] == "3.jpg" or res.worst[0]["b"] == "3.jpg"  # the lost pair is the worst
+    json.dumps(res.to_dict())
+
+
+def test_grouping_finds_the_people():
+    X, labels = clustered(8, 6, noise=0.2)
+    for method in ("chinese-whispers", "agglomerative"):
+        pred = cluster_vectors(X, 0.8, method)
+        p, r = pairwise_precision_recall(labels, pred)
+        assert p > 0.95 and r > 0.95, method
+    assert name_clusters(np.array([1, 0, 0, 2])) == ["alone", "person_001", "person_001", "alone"]
+    with pytest.raises(ConfigError):
+        cluster_vectors(X, 0.5, "kmeans")
+
+
+# -- the whole path, from photos (dlib) ---------------------------------------------------------
+needs_dlib = pytest.mark.skipif(importlib.util.find_spec("dlib") is None
+                                or importlib.util.find_spec("face_recognition_models") is None,
+                                reason="dlib is not installed (pip install 'facelab[dlib]')")
+
+
+@pytest.fixture(scope="module")
+def people(tmp_path_factory):
+    """2 synthetic people x 3 photos, a blank photo in a third folder, and a photo of two faces."""
+    from facelab.data.synth import synthesize
+
+    root = synthesize(tmp_path_factory.mktemp("id-people"), kind="folder", n=6, seed=5, identities=2)
+    blank = root / "Nobody"
+    blank.mkdir()
+    Image.fromarray(np.full((250, 250, 3), 128, np.uint8)).save(blank / "blank.jpg")
+    a, b = (sorted(d.glob("*.jpg"))[0] for d in sorted(root.iterdir()) if d.is_dir() and d.name != "Nobody")
+    two = np.concatenate([np.asarray(Image.open(a)), np.asarray(Image.open(b))], axis=1)
+    Image.fromarray(two).save(tmp_path_factory.getbasetemp() / "two.jpg")
+    return root
+
+
+def photos_of(root):
+    return {d.name: sorted(str(p) for p in d.glob("*.jpg")) for d in sorted(root.iterdir()) if d.is_dir()}
+
+
+@needs_dlib
+def test_verify_from_photos(people, tmp_path):
+    from facelab.identity.verify import verify
+
+    ph = photos_of(people)
+    names = [n for n in sorted(ph) if n != "Nobody"]
+    (a1, a2, _), (b1, *_) = ph[names[0]], ph[names[1]]
+    res = verify(a1, a2, b1, detector="haar")
+    assert res.distances.shape == (3, 3) and res.distances[0, 1] < res.distances[0, 2]
+    assert res.threshold.source == "default" and len(res.pairs()) == 3
+    with pytest.raises(DataError, match="no face found in .*blank.jpg"):
+        verify(a1, ph["Nobody"][0], detector="haar")
+    two = str(people.parent / "two.jpg")
+    r2 = verify(two, a1, detector="haar")
+    assert r2.faces[0].found == 2 and "face 0 of 2" in r2.faces[0].note
+    with pytest.raises(DataError, match="2 face\\(s\\); there is no face 5"):
+        verify(two, a1, face=5, detector="haar")
+    with pytest.raises(ConfigError, match="two or more"):
+        verify(a1)
+
+
+@needs_dlib
+@pytest.mark.slow
+def test_gallery_identify_and_eval_from_the_cli(people, tmp_path, capsys):
+    from facelab.cli.main import main
+
+    def run(*args):
+        try:
+            main(list(args))
+        except SystemExit as e:
+            return e.code
+        return 0
+
+    ph = photos_of(people)
+    names = [n for n in sorted(ph) if n != "Nobody"]
+    g = str(tmp_path / "fam.sqlite")
+    assert run("gallery", "add", g, str(people), "--workers", "1", "--detector", "haar") == 0
+    out = capsys.readouterr().out
+    assert "added 6 faces of 2 people" in out and "blank.jpg: no face found" in out
+    assert run("identify", g, ph[names[0]][0], ph["Nobody"][0], "--json", "--workers", "1") == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["faces"][0]["person"] == names[0] and rep["faces"][0]["distance"] < 1e-3
+    assert rep["problems"][0]["file"].endswith("blank.jpg")
+    res = tmp_path / "who.parquet"
+    assert run("identify", g, ph[names[1]][1], "--out", str(res), "--threshold", "0.01") == 0
+    import pandas as pd
+
+    t = pd.read_parquet(res)
+    assert list(t.columns[:8]) == ["file", "face", "x", "y", "w", "h", "person", "distance"]
+    assert t["person"].tolist() == [names[1]]  # its own photo: distance 0 even at 0.01
+    assert run("identify", g, ph[names[1]][1], "--threshold", "5") == 2  # out of range: exit 2
+    assert run("gallery", "remove", g, names[0]) == 0
+    assert f"removed {names[0]} (3 faces)" in capsys.readouterr().out
+    assert run("gallery", "show", g, "--json") == 0
+    assert [p["name"] for p in json.loads(capsys.readouterr().out)["people_list"]] == [names[1]]
+    assert run("verify-eval", str(people), "--folds", "2", "--save-threshold", g, "--json", "--workers", "1") == 0
+    ev = json.loads(capsys.readouterr().out)
+    assert 0 < ev["threshold"] < 2 and len(ev["fold_accuracy"]) == 2
+    from facelab.identity.gallery import Gallery
+
+    with Gallery.open(g) as gg:
+        assert gg.threshold["value"] == pytest.approx(ev["threshold"], abs=1e-4)
+
+
+@needs_dlib
+@pytest.mark.slow
+def test_grouping_a_library_copies_never_moves(people, tmp_path):
+    from facelab.identity.group import group_photos
+
+    before = sorted(p.name for p in people.rglob("*.jpg"))
+    res = group_photos([people], threshold=0.15, detector="haar", out=tmp_path / "grouped")
+    assert sorted(p.name for p in people.rglob("*.jpg")) == before  # nothing moved
+    assert (tmp_path / "grouped" / "index.html").is_file() and (tmp_path / "grouped" / "groups.csv").is_file()
+    d = res.to_dict()
+    assert d["faces"] == 6 and d["problems"][0]["file"].endswith("blank.jpg")
+    folders = [p for p in (tmp_path / "grouped").iterdir() if p.is_dir()]
+    assert sum(len(list(f.glob("*.jpg"))) for f in folders) >= 6
+    with pytest.raises(ConfigError):  # a folder of the user's files is refused
+        group_photos([people], out=people)
