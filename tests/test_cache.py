@@ -291,8 +291,10 @@ def test_fer_csv_read_block_by_block(tmp_path):
         assert (ds.images[i, :, :, 0] == pix[r].reshape(4, 4)).all()
 
 
-def test_disk_errors_become_dataerror(tmp_path, monkeypatch):
+def test_disk_errors_become_a_write_error(tmp_path, monkeypatch):
     import errno
+
+    from facelab.errors import WriteError
 
     m = _manifest(tmp_path / "src", n=3)
 
@@ -302,7 +304,7 @@ def test_disk_errors_become_dataerror(tmp_path, monkeypatch):
     from facelab.data import cache_worker
 
     monkeypatch.setattr(cache_worker, "write_rows", full)
-    with pytest.raises(DataError, match="cannot write the cache"):
+    with pytest.raises(WriteError, match="cannot write the cache folder .*: no space left on device"):
         prepare(m, size=8, out=tmp_path / "c", progress=False, workers=1)
 
 

@@ -65,6 +65,46 @@ def photo(tmp_path_factory) -> Path:
 
 # -- a full disk ------------------------------------------------------------------------------
 
+class SmallDisk:
+    """A small tmpfs mounted at ``path``; :meth:`fill` leaves about ``free`` bytes."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def fill(self, free: int = 0) -> None:
+        st = os.statvfs(self.path)
+        avail = st.f_bavail * st.f_frsize
+        with open(self.path / ".filler", "wb") as f:
+            try:
+                f.write(b"\0" * max(0, avail - free))
+            except OSError:  # tmpfs rounds to pages: full is full
+                pass
+
+
+@pytest.fixture()
+def small_disk(tmp_path):
+    """A 2 MB tmpfs (``mount -t tmpfs``: root, as in the container and CI here); skipped where the
+    sandbox refuses the mount."""
+    d = tmp_path / "disk"
+    d.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(d)], capture_output=True, text=True)
+    if r.returncode:
+        pytest.skip(f"cannot mount a small tmpfs here ({r.stderr.strip()})")
+    try:
+        yield SmallDisk(d)
+    finally:
+        subprocess.run(["umount", "-l", str(d)], capture_output=True)
+
+
+def _no_space(e) -> str:
+    from facelab.errors import WriteError
+
+    assert isinstance(e.value, WriteError), repr(e.value)
+    msg = str(e.value)
+    assert "no space left on device" in msg, msg
+    return msg
+
+
 def test_predict_to_a_full_disk_fails_with_a_clear_error_and_bounded_memory(photo):
     r = _cli("predict", photo, "--out", "/dev/full", "--no-progress", memory_gb=4, timeout=240)
     assert r.returncode == 2, r.stderr[-3000:]
@@ -323,3 +363,80 @@ def test_health_is_503_while_the_inference_queue_is_stuck(tmp_path):
             release.set()
             t.join()
         assert httpx.get(f"{url}/v1/health", timeout=10).status_code == 200
+
+
+# -- every writer meets a full disk the same way ------------------------------------------------
+
+def test_prepare_on_a_full_disk_raises_and_leaves_no_complete_cache(small_disk, tmp_path):
+    from facelab.data.cache import prepare
+    from facelab.data.synth import synthesize
+
+    src = synthesize(tmp_path / "src", kind="celeba", n=200, seed=7, progress=False)
+    out = small_disk.path / "cache"
+    with pytest.raises(FacelabError) as e:
+        prepare(src, size=64, out=out, progress=False, workers=1)  # 2.5 MB of pixels on a 2 MB disk
+    assert str(out) in _no_space(e)
+    assert not (out / "meta.json").exists()
+
+
+@pytest.fixture(scope="module")
+def small_cnn(prepared_celeba):
+    return trained_run(prepared_celeba.path, target="Smiling", model="cnn", name="hardening-cnn", epochs=1,
+                       params={"widths": [8, 16], "depths": [1, 1]}, threads=1)
+
+
+def test_training_on_a_full_disk_raises_and_the_run_never_says_finished(small_disk, prepared_celeba,
+                                                                          monkeypatch):
+    import json
+
+    from facelab.train.trainer import train
+
+    runs = small_disk.path / "runs"
+    monkeypatch.setenv("FACELAB_RUNS", str(runs))
+    small_disk.fill(free=40_000)  # the config files fit; the checkpoint does not
+    with pytest.raises(FacelabError) as e:
+        train(prepared_celeba.path, target="Smiling", model="cnn", epochs=1, name="full", progress=False, threads=1)
+    assert str(runs / "full") in _no_space(e)
+    state = runs / "full" / "state.json"
+    assert not state.exists() or json.loads(state.read_text())["status"] != "finished"
+
+
+def test_evaluate_on_a_full_disk_raises_and_leaves_no_metrics(small_disk, square_run):
+    from facelab.evaluate.report import evaluate
+
+    out = small_disk.path / "report"
+    small_disk.fill(free=8_000)  # the folder and its marker fit, the figures do not
+    with pytest.raises(FacelabError) as e:
+        evaluate(square_run, out=out, progress=False)
+    assert str(out) in _no_space(e)
+    assert not (out / "metrics.json").exists()
+
+
+def test_export_on_a_full_disk_raises_and_leaves_no_model(small_disk, small_cnn):
+    pytest.importorskip("onnxruntime")
+    from facelab.predict.export import export_onnx
+
+    out = small_disk.path / "model.onnx"
+    small_disk.fill(free=0)
+    with pytest.raises(FacelabError) as e:
+        export_onnx(small_cnn, out)
+    assert str(out) in _no_space(e)
+    assert sorted(p.name for p in small_disk.path.iterdir()) == [".filler"]
+
+
+def test_collect_on_a_full_disk_raises_and_the_collection_is_not_complete(small_disk):
+    import json
+
+    from collect_support import Site, face_photo
+    from facelab.collect import collect
+
+    out = small_disk.path / "people"
+    with Site() as site:
+        links = [site.add(f"/p/{s}.jpg", face_photo(s)) for s in (1, 2, 3)]
+        (small_disk.path.parent / "urls.csv").write_text("class,url\n" + "".join(f"Ann,{u}\n" for u in links))
+        small_disk.fill(free=12_000)  # the marker fits, the photos do not
+        with pytest.raises(FacelabError) as e:
+            collect(urls=small_disk.path.parent / "urls.csv", per_class=3, out=out, rate=100, timeout=5, threads=1)
+    assert str(out) in _no_space(e)
+    marker = json.loads((out / ".facelab-collect.json").read_text())
+    assert marker["complete"] is False

@@ -33,9 +33,9 @@ def onnx_runs(prepared_celeba, tmp_path_factory):
 def test_layout_names_every_file_once():
     names = [v for k, v in vars(layout).items() if k.isupper() and isinstance(v, str)]
     assert len(names) == len(set(names)) and layout.ONNX_FILE == "model.onnx" and layout.CONFIG == "config.yaml"
-    from facelab.predict import export, predictor
+    from facelab.runs import derived  # where export, predict and serve find a run's model.onnx
 
-    assert export.ONNX_FILE is layout.ONNX_FILE and predictor.ONNX_FILE is layout.ONNX_FILE
+    assert derived.ONNX_FILE is layout.ONNX_FILE and derived.EVAL_DIR is layout.EVAL_DIR
 
 
 def test_resolve_run_accepts_a_name_or_a_folder_and_refuses_escapes(onnx_runs, tmp_path):

@@ -117,8 +117,9 @@ def claim_folder(path: str | Path, *, what: str, option: str = "--out",
     The one call a command needs before writing files into a folder the user named.
     """
     path = check_folder(path, what=what, option=option, recognise=recognise)
-    path.mkdir(parents=True, exist_ok=True)
-    return mark_folder(path, what)
+    with writing(path, what):
+        path.mkdir(parents=True, exist_ok=True)
+        return mark_folder(path, what)
 
 
 def check_file(path: str | Path, *, what: str, option: str = "--out",
@@ -231,7 +232,8 @@ def writing(path: str | Path, what: str = "output") -> Iterator[Path]:
     try:
         yield path
     except OSError as e:
-        err = write_error(e, getattr(e, "filename", None) or path, what)
+        inside = getattr(e, "filename", None) if path.is_dir() else None  # a folder: the file in it
+        err = write_error(e, inside or path, what)
         if err is None:
             raise
         raise err from None

@@ -22,7 +22,8 @@ def register(app: typer.Typer) -> None:
         groups: Optional[str] = typer.Option(
             None, help="Attribute columns for the subgroup table, e.g. Pale_Skin,Eyeglasses "
                        "(default: Male,Young when present)."),
-        out: Optional[Path] = typer.Option(None, help="Output folder (default runs/<run>/eval/<split>)."),
+        out: Optional[Path] = typer.Option(None, help="Output folder (default runs/<run>/eval/<split>; a shipped "
+                                                      "model's under $FACELAB_HOME/eval/)."),
         top_k: int = typer.Option(16, help="Images in the top-losses grid."),
         saliency: bool = typer.Option(False, help="Also average saliency maps over the test faces per output and "
                                                   "subgroup, beside their mean faces (saliency.html)."),

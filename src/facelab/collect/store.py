@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 import time
 from pathlib import Path
 
 from ..errors import ConfigError, DataError
+from ..outputs import atomic_file, write_error, writing
 from ..data.readers._common import is_image_name
 from ..data.readers.folder import SET_ASIDE  # inside rejected/: the folder reader does not take it for a class
 
@@ -82,6 +82,9 @@ class Store:
             self._write_json(MARKER, {"tool": "facelab data collect", "complete": False, "started": now(),
                                       "options": options})
         except OSError as e:
+            full = write_error(e, out, "collection folder")
+            if full is not None:
+                raise full from None
             raise DataError(f"cannot write the collection folder: {e.strerror or e}", path=out,
                             fix="choose a folder you can write to (--out)") from None
 
@@ -146,25 +149,22 @@ class Store:
         taken = [int(p.stem) for p in folder.iterdir() if p.stem.isdigit()]
         n = max(taken, default=0) + 1
         target = folder / f"{n:04d}{ext}"
-        tmp = folder / f".{target.name}.part"
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
+        with atomic_file(target, "collection folder") as tmp:  # a full disk: WriteError, no half photo
+            tmp.write_bytes(data)
         return target.relative_to(self.out).as_posix()
 
     def _append(self, name: str, row: list) -> None:
         path = self.out / name
         new = not path.is_file()
-        with open(path, "a", newline="", encoding="utf-8") as f:
+        with writing(path, "collection folder"), open(path, "a", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
             if new:
                 w.writerow(_COLUMNS[name])
             w.writerow(row)
 
     def _write_json(self, name: str, obj: dict) -> None:
-        path = self.out / name
-        tmp = path.with_name(path.name + ".part")
-        tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        with atomic_file(self.out / name, "collection folder") as tmp:
+            tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
     def _read_json(self, name: str) -> dict | None:
         try:

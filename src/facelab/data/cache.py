@@ -239,7 +239,14 @@ def prepare(data, *, size: int = 64, crop: str | None = None, grey: bool = False
     except OSError as e:
         import errno
 
-        if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS, errno.EPERM):
+        from ..outputs import write_error
+
+        full = write_error(e, out, "cache folder")  # a full disk: the WriteError every writer raises
+        if full is not None:
+            full.fix = "free disk space or choose another folder with --out (an interrupted prepare resumes " \
+                       "when run again)"
+            raise full from None
+        if e.errno in (errno.EACCES, errno.EROFS, errno.EPERM):
             raise DataError(f"cannot write the cache in {out.parent}: {e.strerror}", path=e.filename or out,
                             fix="free disk space or choose a writable folder with --out "
                                 "(an interrupted prepare resumes when run again)") from None

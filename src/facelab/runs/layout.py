@@ -92,7 +92,8 @@ def read_json(path: Path) -> dict:
 
 
 def write_json(path: Path, obj) -> None:
-    """Write ``obj`` as JSON atomically: a crash never leaves half a file."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1, default=float))
-    tmp.replace(path)
+    """Write ``obj`` as JSON atomically: a crash or a full disk never leaves half a file (a full
+    disk raises :class:`~facelab.errors.WriteError`)."""
+    from ..outputs import write_text
+
+    write_text(path, json.dumps(obj, indent=1, default=float), "run folder")

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import ConfigError, DataError, FacelabError, RunError
+from ..errors import ConfigError, DataError, FacelabError, RunError, WriteError
 from .logging import request_id_var
 
 log = logging.getLogger("facelab.serve")
@@ -37,7 +37,10 @@ def error_response(status: int, error: str, fix: str | None = None, **extra) -> 
 
 
 def _status_of(e: FacelabError) -> int:
-    # A bad image is "unsupported media" for an API client; a bad option or name is a bad request.
+    # A bad image is "unsupported media" for an API client; a bad option or name is a bad request;
+    # a full disk on the server is the server's "insufficient storage".
+    if isinstance(e, WriteError):
+        return 507
     if isinstance(e, DataError):
         return 415
     if isinstance(e, RunError):

@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from ..errors import RunError
 
@@ -27,9 +27,19 @@ from ..errors import RunError
 def save_weights(path: Path, model: torch.nn.Module | dict) -> None:
     """Write a model's (or a state dict's) tensors atomically."""
     sd = model if isinstance(model, dict) else model.state_dict()
-    tmp = path.with_name(path.name + ".tmp")
-    save_file({k: v.detach().contiguous() for k, v in sd.items()}, str(tmp))
-    tmp.replace(path)
+    _write(path, {k: v.detach().contiguous() for k, v in sd.items()})
+
+
+def _write(path: Path, tensors: dict[str, torch.Tensor]) -> None:
+    """Serialise in memory, then write through Python's file API (a full disk is an ``OSError``
+    that :func:`facelab.outputs.atomic_file` names; safetensors' own writer reports it otherwise)."""
+    from safetensors.torch import save
+
+    from ..outputs import atomic_file
+
+    data = save(tensors)
+    with atomic_file(path, "run folder") as tmp:
+        tmp.write_bytes(data)
 
 
 def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
@@ -43,9 +53,7 @@ def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.O
         for k, v in st.items():
             t = v if isinstance(v, torch.Tensor) else torch.tensor(v)
             tensors[f"opt.{idx}.{k}"] = t.detach().contiguous()
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp))
-    tmp.replace(path)
+    _write(path, tensors)
 
 
 def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,

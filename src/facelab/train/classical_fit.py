@@ -39,12 +39,13 @@ def fit_classical(spec, cfg, ds, task, path, train_rows, val_rows, holdout, inpu
                         fix="train on photos with visible faces, or choose an image model (e.g. cnn)")
     model.fit(dataset_inputs(model, ds, train_rows), y_fit[train_rows], task)
     secs = time.perf_counter() - t0
-    from safetensors.numpy import save_file
+    from safetensors.numpy import save
 
     from ..outputs import atomic_file
 
-    with atomic_file(path / WEIGHTS, "run weights") as tmp:
-        save_file({k: np.ascontiguousarray(v) for k, v in model.state_dict().items()}, str(tmp))
+    data = save({k: np.ascontiguousarray(v) for k, v in model.state_dict().items()})
+    with atomic_file(path / WEIGHTS, "run folder") as tmp:  # a full disk: an OSError, named
+        tmp.write_bytes(data)
     ids = ds.table["image_id"].to_numpy()
     frames, metrics, per_output = [], {}, {}
     for split, rows in (("val", val_rows), ("test", ds.split("test"))):

@@ -328,14 +328,14 @@ class Loop:
             print(f"warning: the model {metrics['degenerate']}: train longer (--minutes), check the labels, "
                   "or lower --lr", file=sys.stderr, flush=True)
         artifacts.write_json(self.path / METRICS, metrics)
-        st["status"] = "finished"
-        artifacts.write_json(self.path / STATE, st)
         artifacts.write_plots(self.path)
         artifacts.write_card(self.path, config=cfg.to_dict(), task=task, input_=self.input, metrics=metrics,
                              data_summary={"path": str(ds.path), "train": len(self.train_rows),
                                            "val": len(self.val_rows), "test": len(ds.split("test")),
                                            "holdout": self.holdout},
                              per_output=per_output, init=self.init_report)
+        st["status"] = "finished"  # last: a run that says finished has every file
+        artifacts.write_json(self.path / STATE, st)
         return Run.load(self.path)
 
 

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, RunError
+from ..outputs import write_error
 from ..paths import runs_root
 from ..runs import writer as artifacts
 from ..runs.layout import CONFIG, INPUT, SPLIT, STATE, TASK
@@ -284,6 +285,9 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
         return loop.run()
     except Exception as e:  # a refused --weights, a model that cannot be built, a disk error...
         _mark_failed(path, e)  # never leave a run saying "running" when nothing runs
+        full = write_error(e, path, "run folder") if isinstance(e, OSError) else None
+        if full is not None:  # a full disk: the error names the run folder
+            raise full from None
         raise
 
 
