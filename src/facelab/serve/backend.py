@@ -35,31 +35,32 @@ def _fresh(onnx: Path, folder: Path) -> bool:
     return all(onnx.stat().st_mtime >= w.stat().st_mtime for w in weights)
 
 
-def _cache_path(folder: Path) -> Path:
+def _cache_path(folder: Path, home_dir: Path | None = None) -> Path:
     from ..paths import home
 
     key = hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:12]
-    return home() / "onnx" / f"{folder.name}-{key}" / ONNX_FILE
+    return home(home_dir) / "onnx" / f"{folder.name}-{key}" / ONNX_FILE
 
 
-def _places(folder: Path) -> tuple[Path, ...]:
+def _places(folder: Path, home_dir: Path | None = None) -> tuple[Path, ...]:
     """Where the run's ``model.onnx`` may be, in order: its folder, then the cache. A model
     shipped inside the package (:mod:`facelab.pretrained`) only ever gets the cache: the
     installed package is never written to."""
     from ..pretrained import shipped_root
 
     if folder.resolve().is_relative_to(shipped_root()):
-        return (_cache_path(folder),)
-    return folder / ONNX_FILE, _cache_path(folder)
+        return (_cache_path(folder, home_dir),)
+    return folder / ONNX_FILE, _cache_path(folder, home_dir)
 
 
-def onnx_model_for(run: Any, folder: Path) -> tuple[Path | None, str]:
-    """A usable ``model.onnx`` for the run (made now if need be), or None and the reason."""
+def onnx_model_for(run: Any, folder: Path, home_dir: Path | None = None) -> tuple[Path | None, str]:
+    """A usable ``model.onnx`` for the run (made now if need be, a copy under ``home_dir`` when the
+    run's folder cannot hold one), or None and the reason."""
     try:
         import onnxruntime  # noqa: F401
     except ImportError:
         return None, "onnxruntime is not installed (pip install 'facelab[onnx]')"
-    places = _places(folder)
+    places = _places(folder, home_dir)
     for path in places:
         if _fresh(path, folder):
             return path, "exported earlier"
@@ -90,7 +91,7 @@ def build_predictor(run: Any, folder: Path, settings: Any):
 
     detector = getattr(settings, "detector", None) or run_detector(run.input)  # the run's own, else haar
     if backend == "auto":
-        path, why = onnx_model_for(run, folder)
+        path, why = onnx_model_for(run, folder, getattr(settings, "home", None))
         if path is None:
             log.warning("serving with torch", extra={"run": run.name, "reason": why})
             backend = "torch"
