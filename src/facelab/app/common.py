@@ -22,6 +22,7 @@ class AppConfig:
     runs: Path
     data: Path | None
     api: str
+    home: Path | None = None  # facelab's working folder (reports, sample photos); None: $FACELAB_HOME
 
 
 def parse_config(argv: list[str] | None = None) -> AppConfig:
@@ -31,7 +32,7 @@ def parse_config(argv: list[str] | None = None) -> AppConfig:
         >>> parse_config(["--runs", "runs", "--data", "facelab-demo"]).data
         PosixPath('facelab-demo')
     """
-    from ..paths import runs_root
+    from ..paths import Paths
 
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--runs", type=Path, default=None)
@@ -39,9 +40,11 @@ def parse_config(argv: list[str] | None = None) -> AppConfig:
     p.add_argument("--api", default=None)
     args, _ = p.parse_known_args(sys.argv[1:] if argv is None else argv)
     data = args.data or (Path(os.environ["FACELAB_APP_DATA"]) if os.environ.get("FACELAB_APP_DATA") else None)
-    return AppConfig(runs=(args.runs or runs_root()).expanduser(),
+    paths = Paths.from_env()  # read once, here at the edge
+    return AppConfig(runs=(args.runs or paths.runs).expanduser(),
                      data=data.expanduser() if data else None,
-                     api=args.api or os.environ.get("FACELAB_APP_API", "http://127.0.0.1:8000"))
+                     api=args.api or os.environ.get("FACELAB_APP_API", "http://127.0.0.1:8000"),
+                     home=paths.home)
 
 
 def config() -> AppConfig:
@@ -106,7 +109,7 @@ def find_reports(cfg: AppConfig, kind: str) -> list[Path]:
     from ..paths import home
     from ..report.kinds import find_reports as find
 
-    return find([cfg.data, home() / "reports"], kind)
+    return find([cfg.data, home(cfg.home) / "reports"], kind)
 
 
 def missing(what: str, command: str) -> None:

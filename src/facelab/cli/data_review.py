@@ -6,6 +6,8 @@ from typing import Optional
 
 import typer
 
+from .common import runs_dir_option
+
 
 def review_command(
     path: Path = typer.Argument(..., help="The dataset folder (one sub-folder per class, CelebA, ...)."),
@@ -14,11 +16,13 @@ def review_command(
     faces: bool = typer.Option(True, help="Look for photos with no face or several."),
     threshold: int = typer.Option(6, help="Hash bits (of 64) near-duplicates may differ by."),
     top: int = typer.Option(24, help="How many top losses of --run."),
+    runs_dir: Optional[Path] = runs_dir_option(),
 ) -> None:
     """Write an HTML page of photos to look at again; mark them in exclude.txt / relabel.csv."""
     from ..curate.review import review
 
-    rep = review(path, run=run, out=out, faces=faces, threshold=threshold, top=top, progress=True)
+    rep = review(path, run=run, out=out, faces=faces, threshold=threshold, top=top, progress=True,
+                 runs_dir=runs_dir)
     typer.echo(f"{rep.photos} photos: {len(rep.duplicate_groups)} near-duplicate groups, {len(rep.no_face)} without "
                f"a face, {len(rep.several_faces)} with several" + (f", {len(rep.top_losses)} top losses" if run else ""))
     typer.echo(f"page: {rep.html}")

@@ -116,11 +116,11 @@ def _faces(root: Path, paths: list[str], progress: bool, notes: list[str]) -> tu
     return none, several
 
 
-def _top_losses(run_name: str, top: int) -> list[dict]:
+def _top_losses(run_name: str, top: int, runs_dir=None) -> list[dict]:
     from ..data.prepared import open_prepared
-    from ..runs import Run
+    from ..runs import Run, resolve_run
 
-    run = Run.load(run_name)
+    run = Run.load(resolve_run(run_name, runs_dir))
     pred = run.predictions()
     ds = open_prepared(run.config["data"])
     classes = list(run.task.classes)
@@ -214,7 +214,7 @@ def write_html(rep: ReviewReport, out: Path) -> Path:
 
 
 def review(data, *, run: str | None = None, out=None, faces: bool = True, threshold: int = 6, top: int = 24,
-           progress: bool = True) -> ReviewReport:
+           progress: bool = True, runs_dir: str | Path | None = None) -> ReviewReport:
     """Find near-duplicates, photos with 0 or several faces and (given ``run``) its top losses;
     write ``review.html`` and ``review.json``.
 
@@ -225,6 +225,7 @@ def review(data, *, run: str | None = None, out=None, faces: bool = True, thresh
         faces: look for photos with no face or several.
         threshold: hash bits two near-duplicates may differ by (of 64).
         top: how many top losses.
+        runs_dir: where ``run`` is looked up by name (default ``$FACELAB_RUNS`` or ``./runs``).
     """
     from ..data.readers import read_source
     from ..outputs import check_folder, claim_folder, folder_with_files
@@ -242,7 +243,7 @@ def review(data, *, run: str | None = None, out=None, faces: bool = True, thresh
                           fix="review a folder of images")
     groups = [[paths[i] for i in g] for g in duplicate_groups(_hashes(paths, progress), threshold)]
     none, several = _faces(root, paths, progress, notes) if faces else ([], [])
-    losses = _top_losses(run, top) if run else []
+    losses = _top_losses(run, top, runs_dir) if run else []
     rep = ReviewReport(root, len(paths), groups, none, several, losses, None, notes)
     out = claim_folder(Path(out).expanduser() if out else home() / "reports" / (root.name or "data") / "review",
                        what="report folder", recognise=legacy)

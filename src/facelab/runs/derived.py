@@ -27,16 +27,17 @@ def is_installed(folder: Path) -> bool:
     return Path(folder).resolve().is_relative_to(shipped_root())
 
 
-def derived_folder(folder: Path, kind: str) -> Path:
-    """``$FACELAB_HOME/<kind>/<name>-<key>``: a run's derived files outside its own folder."""
+def derived_folder(folder: Path, kind: str, home_dir: Path | None = None) -> Path:
+    """``<home>/<kind>/<name>-<key>``: a run's derived files outside its own folder (``home_dir``,
+    default ``$FACELAB_HOME``)."""
     key = hashlib.sha1(str(Path(folder).resolve()).encode()).hexdigest()[:12]
-    return home() / kind / f"{Path(folder).name}-{key}"
+    return home(home_dir) / kind / f"{Path(folder).name}-{key}"
 
 
-def onnx_places(folder: Path) -> tuple[Path, ...]:
-    """Where the run's ``model.onnx`` may be, in order: its folder, then ``$FACELAB_HOME``. A
+def onnx_places(folder: Path, home_dir: Path | None = None) -> tuple[Path, ...]:
+    """Where the run's ``model.onnx`` may be, in order: its folder, then the home folder. A
     shipped model only ever has the latter."""
-    cached = derived_folder(folder, "onnx") / ONNX_FILE
+    cached = derived_folder(folder, "onnx", home_dir) / ONNX_FILE
     return (cached,) if is_installed(folder) else (Path(folder) / ONNX_FILE, cached)
 
 

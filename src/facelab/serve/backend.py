@@ -30,15 +30,16 @@ def _fresh(onnx: Path, folder: Path) -> bool:
     return all(onnx.stat().st_mtime >= w.stat().st_mtime for w in weights)
 
 
-def onnx_model_for(run: Any, folder: Path) -> tuple[Path | None, str]:
-    """A usable ``model.onnx`` for the run (made now if need be), or None and the reason."""
+def onnx_model_for(run: Any, folder: Path, home_dir: Path | None = None) -> tuple[Path | None, str]:
+    """A usable ``model.onnx`` for the run (made now if need be, a copy under ``home_dir`` when the
+    run's folder cannot hold one), or None and the reason."""
     try:
         import onnxruntime  # noqa: F401
     except ImportError:
         return None, "onnxruntime is not installed (pip install 'facelab[onnx]')"
     from ..runs.derived import onnx_places
 
-    places = onnx_places(folder)
+    places = onnx_places(folder, home_dir)
     for path in places:
         if _fresh(path, folder):
             return path, "exported earlier"
@@ -69,7 +70,7 @@ def build_predictor(run: Any, folder: Path, settings: Any):
 
     detector = getattr(settings, "detector", None) or run_detector(run.input)  # the run's own, else haar
     if backend == "auto":
-        path, why = onnx_model_for(run, folder)
+        path, why = onnx_model_for(run, folder, getattr(settings, "home", None))
         if path is None:
             log.warning("serving with torch", extra={"run": run.name, "reason": why})
             backend = "torch"

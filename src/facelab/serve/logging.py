@@ -49,7 +49,8 @@ class JsonFormatter(logging.Formatter):
 
 
 def setup_logging(level: str = "INFO", stream=None, names: tuple[str, ...] = ("facelab",)) -> None:
-    """Send the logs of ``names`` (``facelab.*`` by default) as JSON lines to stderr (idempotent).
+    """Send the logs of ``names`` (``facelab.*`` by default) as JSON lines to stderr (idempotent:
+    the JSON handler replaces the handlers already there, e.g. the CLI's plain lines).
 
     Example:
         >>> setup_logging("INFO", names=("facelab", "uvicorn"))
@@ -58,8 +59,7 @@ def setup_logging(level: str = "INFO", stream=None, names: tuple[str, ...] = ("f
         logger = logging.getLogger(name)
         logger.setLevel(level.upper())
         for h in list(logger.handlers):
-            if getattr(h, "_facelab_json", False) or name.startswith("uvicorn"):
-                logger.removeHandler(h)
+            logger.removeHandler(h)
         handler = logging.StreamHandler(stream or sys.stderr)
         handler.setFormatter(JsonFormatter())
         handler._facelab_json = True  # type: ignore[attr-defined]

@@ -29,6 +29,8 @@ class ServeSettings(BaseModel):
         runs: run names (folders inside ``runs_dir``) to load at start-up; empty means every run
             found in ``runs_dir``.
         runs_dir: the runs folder (default ``$FACELAB_RUNS`` or ``./runs``).
+        home: facelab's working folder, where ONNX copies of read-only runs are kept (default
+            ``$FACELAB_HOME`` or ``~/.facelab``).
         max_upload_mb: the largest request body accepted (413 above it).
         max_batch: the most images in one ``/v1/predict/batch`` request.
         workers: inference threads (default: the number of cores).
@@ -59,6 +61,7 @@ class ServeSettings(BaseModel):
 
     runs: list[str] = Field(default_factory=list)
     runs_dir: Path = Field(default_factory=lambda: _runs_root())
+    home: Path = Field(default_factory=lambda: _home())
     max_upload_mb: float = Field(10.0, gt=0, le=1024)
     max_batch: int = Field(16, ge=1, le=256)
     workers: int = Field(default_factory=_cores, ge=1, le=64)
@@ -89,3 +92,9 @@ def _runs_root() -> Path:
     from ..paths import runs_root
 
     return runs_root()
+
+
+def _home() -> Path:
+    from ..paths import home
+
+    return home()
