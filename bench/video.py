@@ -45,6 +45,7 @@ import pandas as pd  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SIZE = (640, 480)
+BASE = 0.78  # the face oval is about 100x140 px at scale 1
 
 
 @dataclass
@@ -106,13 +107,8 @@ def _background(rng) -> np.ndarray:
     return np.clip(low + tex, 0, 255)
 
 
-def build_clip(root: Path, dest: Path, seconds: float = 60, fps: int = 25, seed: int = 0) -> pd.DataFrame:
-    """Write the clip; return the truth: one row per face per frame (frame, time, track, cx, cy, size, smiling)."""
-    from facelab.predict.video_render import AnnotatedVideo  # noqa: F401  (the encoder choice)
-    from facelab.predict.video_render import pick_encoder
-
-    import av
-
+def plan_clip(root: Path, seconds: float = 60, fps: int = 25, seed: int = 0) -> tuple[list[Track], pd.DataFrame]:
+    """The tracks and the truth: one row per face per frame (frame, time, true, cx, cy, size, smiling)."""
     rng = np.random.default_rng(seed)
     faces = _celeba(root, 9, rng)
     spans = _schedule(9, seconds, rng)
@@ -120,9 +116,24 @@ def build_clip(root: Path, dest: Path, seconds: float = 60, fps: int = 25, seed:
                                                      rng.uniform(0, 6.3), rng.uniform(5, 9), rng.uniform(0, 6.3),
                                                      rng.uniform(4, 8), rng.uniform(0, 6.3)])
               for k, ((img, smile), (s, e)) in enumerate(zip(faces, spans))]
-    bg, mask = _background(rng), _mask()
-    base = 0.78  # face oval about 100x140 px at scale 1
     rows = []
+    for i in range(int(seconds * fps)):
+        t = i / fps
+        for tr in tracks:
+            if tr.start <= t < tr.end:
+                cx, cy, s, a = _pose(tr, t)
+                rows.append({"frame": i, "time": t, "true": tr.id, "cx": cx, "cy": cy, "size": 140 * BASE * s,
+                             "smiling": tr.smiling})
+    return tracks, pd.DataFrame(rows)
+
+
+def render_clip(tracks: list[Track], dest: Path, seconds: float = 60, fps: int = 25, seed: int = 0) -> None:
+    """Write the clip (H.264 when PyAV has it): the tracks' faces pasted through a feathered oval."""
+    import av
+
+    from facelab.predict.video_render import pick_encoder
+
+    bg, mask = _background(np.random.default_rng(seed + 1)), _mask()
     with av.open(str(dest), "w") as out:
         st = out.add_stream(pick_encoder(), rate=fps)
         st.width, st.height, st.pix_fmt = SIZE[0], SIZE[1], "yuv420p"
@@ -133,19 +144,16 @@ def build_clip(root: Path, dest: Path, seconds: float = 60, fps: int = 25, seed:
                 if not tr.start <= t < tr.end:
                     continue
                 cx, cy, s, a = _pose(tr, t)
-                m = cv2.getRotationMatrix2D((89, 118), a, base * s)
+                m = cv2.getRotationMatrix2D((89, 118), a, BASE * s)
                 m[:, 2] += (cx - 89, cy - 118)
-                face = cv2.warpAffine(tr.image.astype(np.float32), m, SIZE, flags=cv2.INTER_LINEAR)
+                face = cv2.warpAffine(tr.image, m, SIZE, flags=cv2.INTER_LINEAR).astype(np.float32)
                 alpha = cv2.warpAffine(mask, m, SIZE)[..., None]
                 frame = frame * (1 - alpha) + face * alpha
-                rows.append({"frame": i, "time": t, "true": tr.id, "cx": cx, "cy": cy, "size": 140 * base * s,
-                             "smiling": tr.smiling})
             vf = av.VideoFrame.from_ndarray(np.clip(frame, 0, 255).astype(np.uint8), format="rgb24")
             for p in st.encode(vf):
                 out.mux(p)
         for p in st.encode():
             out.mux(p)
-    return pd.DataFrame(rows)
 
 
 def match(truth: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
@@ -273,7 +281,7 @@ def main(argv=None) -> None:
     ap.add_argument("--parts", default="tracking,flicker", help="comma list of speed,tracking,flicker")
     ap.add_argument("--clip-seconds", type=float, default=60.0)
     ap.add_argument("--fps", type=int, default=25)
-    ap.add_argument("--smooth", type=float, default=0.5)
+    ap.add_argument("--smooth", type=float, default=1.0)
     ap.add_argument("--detector", default=None, help="face detector (default: the models' own)")
     ap.add_argument("--tag", default=None, help="suffix of the results file")
     args = ap.parse_args(argv)
@@ -286,7 +294,8 @@ def main(argv=None) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="facelab-bench-video-"))
     clip = tmp / "faces.mp4"
     t0 = time.perf_counter()
-    truth = build_clip(root, clip, args.clip_seconds, args.fps)
+    tracks, truth = plan_clip(root, args.clip_seconds, args.fps)
+    render_clip(tracks, clip, args.clip_seconds, args.fps)
     out["clip"]["build_s"] = round(time.perf_counter() - t0, 1)
     print(f"clip {clip} ({clip.stat().st_size / 1e6:.1f} MB, {truth.frame.nunique()} frames, "
           f"{len(truth)} faces) in {out['clip']['build_s']} s")

@@ -71,7 +71,7 @@ def show_video(cfg, chosen: list[str]) -> None:
         data, name = sample_clip(), "sample.mp4"
     c1, c2 = st.columns(2)
     every = int(c1.number_input("Analyse one frame in", 1, 100, 1, key="predict_video_every"))
-    smooth = float(c2.number_input("Smoothing (seconds; 0: off)", 0.0, 30.0, 0.5, 0.1, key="predict_video_smooth"))
+    smooth = float(c2.number_input("Smoothing (seconds; 0: off)", 0.0, 30.0, 1.0, 0.1, key="predict_video_smooth"))
     if data is None:
         st.info("Add a video to see its faces tracked, with smoothed predictions.")
         return

@@ -93,7 +93,7 @@ def register(app: typer.Typer) -> None:
                                                          "summary goes to stderr)."),
         every: int = typer.Option(1, help="Video: analyse one frame in N."),
         fps: Optional[float] = typer.Option(None, help="Video: analyse at most this many frames per second."),
-        smooth: float = typer.Option(0.5, help="Video: time constant (seconds) of each face track's exponential "
+        smooth: float = typer.Option(1.0, help="Video: time constant (seconds) of each face track's exponential "
                                                "average of probabilities; 0: off."),
         timeline: Optional[Path] = typer.Option(None, help="Video: folder for one timeline PNG per face track."),
         live: Optional[str] = typer.Option(None, help="Read a live stream: an http(s)/rtsp URL or a camera index "

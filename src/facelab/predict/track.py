@@ -186,7 +186,7 @@ class TrackSmoother:
         smooth: the time constant in seconds; ``0`` returns the probabilities unchanged.
     """
 
-    smooth: float = 0.5
+    smooth: float = 1.0
     state: dict[int, tuple[float, dict[str, float]]] = field(default_factory=dict)
 
     def update(self, track: int, probabilities: dict[str, float], t: float) -> dict[str, float]:

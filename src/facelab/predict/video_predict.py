@@ -66,7 +66,7 @@ class VideoPrediction:
         name: what messages and the summary call the source (e.g. an upload's file name).
     """
 
-    def __init__(self, predictor, source, *, every: int = 1, fps: float | None = None, smooth: float = 0.5,
+    def __init__(self, predictor, source, *, every: int = 1, fps: float | None = None, smooth: float = 1.0,
                  timeout: float = 10.0, seconds: float | None = None, batch_frames: int = 8,
                  workers: int | None = None, keep_images: bool = False, progress: bool | None = False,
                  tracker: FaceTracker | None = None, name: str | None = None):

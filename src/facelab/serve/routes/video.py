@@ -76,7 +76,7 @@ async def predict_video(request: Request, store: Store, pool: Pool,
                                                                    "served run together"),
                         every: int = Query(1, ge=1, le=1000, description="analyse one frame in N"),
                         fps: float | None = Query(None, gt=0, le=240, description="analyse at most F frames a second"),
-                        smooth: float = Query(0.5, ge=0, le=60, description="time constant (s) of each track's "
+                        smooth: float = Query(1.0, ge=0, le=60, description="time constant (s) of each track's "
                                                                             "exponential average; 0: off"),
                         filename: str | None = Query(None, description="the video's name, for a raw video/* body"),
                         ) -> VideoOut:
