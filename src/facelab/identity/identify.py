@@ -117,7 +117,7 @@ def identify_image(gallery, image, *, name: str = "the upload", top_k: int = 3, 
     t0 = time.time()
     if int(top_k) < 1:
         raise ConfigError(f"top_k must be at least 1 (got {top_k})", fix="use top_k=1 or more")
-    th = resolve_threshold(threshold, gallery)
+    th = resolve_threshold(threshold, gallery, "identify")
     if not len(gallery):
         raise DataError(f"the gallery {gallery.name} holds no faces", path=gallery.path,
                         fix=f"add people first: `facelab gallery add {gallery.name} people/`")
@@ -167,7 +167,7 @@ def identify(gallery, photos: Sequence[str | Path], *, top_k: int = 3, threshold
     if not len(g):
         raise DataError(f"the gallery {g.name} holds no faces", path=g.path,
                         fix=f"add people first: `facelab gallery add {g.name} people/`")
-    th = resolve_threshold(threshold, g)
+    th = resolve_threshold(threshold, g, "identify")
     paths, bad, _ = expand_photos(photos)
     if not paths and not bad:
         raise DataError("no photos to identify", fix="give photos, folders or globs")

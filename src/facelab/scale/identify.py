@@ -114,7 +114,7 @@ def identify_spark(gallery, sources: Iterable, *, out, top_k: int = 3, threshold
         if not len(g):
             raise DataError(f"the gallery {g.name} holds no faces", path=g.path,
                             fix=f"add people first: `facelab gallery add {g.name} people/`")
-        th = resolve_threshold(threshold, g)
+        th = resolve_threshold(threshold, g, "identify")
         path = str(g.path.resolve())
     paths, _, _ = expand_photos([sources] if isinstance(sources, (str, Path)) else list(sources))
     if not paths:
