@@ -1,10 +1,10 @@
 """``verify-eval``: calibrate and evaluate verification on a folder of people, write the report,
 and optionally store the threshold in a gallery.
 
-Example:
-    >>> res = verify_eval("people/", out="reports/verify")           # doctest: +SKIP
-    >>> res.accuracy, res.threshold                                  # doctest: +SKIP
-    (0.993, 0.41)
+Example (``people/`` holds one sub-folder of photos per person)::
+
+    res = verify_eval("people/", out="reports/verify")
+    res.accuracy, res.threshold, res.open_set["threshold"]
 """
 from __future__ import annotations
 

@@ -5,9 +5,14 @@ gallery does not hold. The per-photo step (:func:`identify_faces`) is shared by 
 the REST API and Spark's batch path.
 
 Example:
-    >>> rep = identify("family", ["shots/"], top_k=3)        # doctest: +SKIP
-    >>> rep.faces[0].person, rep.faces[0].distance           # doctest: +SKIP
-    ('Ann Lee', 0.28)
+    >>> from facelab.faces.detect import FaceBox
+    >>> from facelab.identity.embed import FaceEmbedding
+    >>> index = SearchIndex(np.eye(128, dtype=np.float32)[:2], np.array([0, 1]), ["Ann Lee", "Bob Ray"])
+    >>> face = FaceEmbedding(0, FaceBox(10, 10, 80, 80, 1.0), np.eye(128, dtype=np.float32)[1])
+    >>> [(f.person, f.distance) for f in identify_faces(index, "shot.jpg", [face], threshold=0.4)]
+    [('Bob Ray', 0.0)]
+
+    ``identify("family", ["shots/"], top_k=3)`` does the same for every face of photos, folders or globs.
 """
 from __future__ import annotations
 

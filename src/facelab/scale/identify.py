@@ -9,9 +9,10 @@ face, box, person or ``unknown``, distance, candidates), plus one row per photo 
 The gallery file and the photos must be readable by every executor (always so in local mode). The
 output is written to ``<out>.partial`` and renamed when the job has succeeded.
 
-Example:
-    >>> rep = identify_spark("family", ["shots/"], out="who.parquet")   # doctest: +SKIP
-    >>> rep.faces, rep.known                                           # doctest: +SKIP
+Example::
+
+    rep = identify_spark("family", ["shots/"], out="who.parquet")
+    rep.faces, rep.known
 """
 from __future__ import annotations
 
