@@ -87,8 +87,20 @@ def cache_file(root: Path, limit: int | None) -> Path:
     return RESULTS / f"identity_descriptors_{root.name}{f'_{limit}' if limit else ''}.npz"
 
 
+def _order(paths: list[str], labels: list[str], seed: int = 0) -> list[int]:
+    """Photo indices grouped by person, people in a seeded random order: any prefix of the work is
+    a random sample of whole people (an interrupted cache still gives honest figures)."""
+    people = sorted(set(labels))
+    rank = {p: i for i, p in enumerate(np.random.default_rng(seed).permutation(people))}
+    return sorted(range(len(paths)), key=lambda i: (rank[labels[i]], paths[i]))
+
+
 def embed_all(root: Path, *, limit: int | None = None, workers: int = 2, chunk: int = 16) -> Path:
-    """Compute (or reuse) the cached descriptors; returns the npz path."""
+    """Compute (or reuse, or resume) the cached descriptors; returns the npz path.
+
+    Each finished chunk is saved under ``<cache>.parts/`` at once, so an interrupted run resumes
+    where it stopped, and :func:`load` can read the people finished so far.
+    """
     out = cache_file(root, limit)
     paths, labels = photos(root, limit)
     dets = tuple(d for d in DETECTORS if _registered(d))
@@ -96,22 +108,47 @@ def embed_all(root: Path, *, limit: int | None = None, workers: int = 2, chunk: 
         z = np.load(out, allow_pickle=False)
         if list(z["paths"]) == paths and all(f"{d}_raw" in z for d in dets):
             return out
-    parts = [paths[i:i + chunk] for i in range(0, len(paths), chunk)]
+    parts_dir = out.with_suffix(".parts")
+    parts_dir.mkdir(parents=True, exist_ok=True)
+    order = _order(paths, labels)
+    chunks = [order[i:i + chunk] for i in range(0, len(order), chunk)]
+    todo = [(k, c) for k, c in enumerate(chunks) if not (parts_dir / f"{k:05d}.npz").is_file()]
     t0 = time.time()
-    res: list[dict] = []
     with ProcessPoolExecutor(workers, initializer=_init, initargs=(dets,)) as pool:
-        for k, r in enumerate(pool.map(_chunk, parts)):
-            res.append(r)
-            if k % 20 == 0:
-                print(f"  {min(len(paths), (k + 1) * chunk)}/{len(paths)} photos, {time.time() - t0:.0f} s", flush=True)
-    arrays = {key: np.concatenate([r[key] for r in res]) for key in res[0]}
+        futs = [(k, c, pool.submit(_chunk, [paths[i] for i in c])) for k, c in todo]
+        for n, (k, c, f) in enumerate(futs):
+            r = f.result()
+            tmp = parts_dir / f"{k:05d}.tmp.npz"
+            np.savez(tmp, index=np.array(c), **r)
+            os.replace(tmp, parts_dir / f"{k:05d}.npz")
+            if n % 10 == 0:
+                print(f"  chunk {k + 1}/{len(chunks)}, {time.time() - t0:.0f} s", flush=True)
+    z = load_parts(parts_dir, len(paths))
     RESULTS.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp.npz")
     np.savez(tmp, paths=np.array(paths), labels=np.array(labels), detectors=np.array(dets),
-             seconds=np.array(time.time() - t0), **arrays)
+             seconds=np.array(time.time() - t0), **z)
     os.replace(tmp, out)
     print(json.dumps({"cache": str(out), "photos": len(paths), "seconds": round(time.time() - t0, 1),
-                      "found": {d: int(np.isfinite(arrays[f'{d}_raw'][:, 0]).sum()) for d in dets}}))
+                      "found": {d: int(np.isfinite(z[f'{d}_raw'][:, 0]).sum()) for d in dets}}))
+    return out
+
+
+def load_parts(parts_dir: Path, n: int) -> dict[str, np.ndarray]:
+    """The saved chunks as full arrays (rows of unfinished photos NaN) plus ``done`` (bool per photo)."""
+    out: dict[str, np.ndarray] = {}
+    done = np.zeros(n, bool)
+    for f in sorted(parts_dir.glob("[0-9]*.npz")):
+        z = np.load(f)
+        idx = z["index"]
+        for key in z.files:
+            if key == "index":
+                continue
+            if key not in out:
+                out[key] = np.full((n, z[key].shape[1]), np.nan, np.float32)
+            out[key][idx] = z[key]
+        done[idx] = True
+    out["done"] = done
     return out
 
 

@@ -86,7 +86,15 @@ def verify_eval_cmd(
     tar = ", ".join(f"TAR@FAR={k} {v['tar']:.2%}" for k, v in res.tar_at_far.items())
     con.print(f"{res.people} people, {res.photos} photos, {res.pairs['fold_pairs']} pairs in {len(res.fold_accuracy)} "
               f"folds: accuracy {res.accuracy:.2%} ± {res.accuracy_std:.2%}; EER {res.eer:.2%}; {tar}")
-    con.print(f"threshold {res.threshold:.4f}" + (f" saved in {save_threshold}" if save_threshold else ""))
+    con.print(f"verification threshold {res.threshold:.4f}")
+    o = res.open_set
+    if o:
+        con.print(f"identification (open set, each person left out in turn against a gallery of the others, "
+                  f"{o['gallery_per_person']} photos each): threshold {o['threshold']:.4f} rejects "
+                  f"{o['unknown_rejected']:.1%} of unknowns; rank-1 {o['rank1']:.1%}, named at the threshold "
+                  f"{o['known_identified']:.1%}", markup=False)
+    if save_threshold:
+        con.print(f"saved in the gallery {save_threshold}", markup=False)
     for g, v in res.groups.items():
         con.print(f"  {g}: {v['people']} people, EER {v['eer']:.2%}, FRR {v['frr_at_threshold']:.2%}, "
                   f"FAR {v['far_at_threshold']:.2%} at the threshold", markup=False)

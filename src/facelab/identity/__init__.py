@@ -7,9 +7,11 @@ distance is below a threshold (:mod:`.verify`), calibrated on the user's own peo
 photo library by person. Names are imported lazily (dlib loads on first use).
 
 Example:
-    >>> from facelab.identity import verify
-    >>> verify("a.jpg", "b.jpg").same()                          # doctest: +SKIP
+    >>> from facelab.identity import DEFAULT_THRESHOLD
+    >>> 0 < DEFAULT_THRESHOLD < 2
     True
+
+    ``verify("a.jpg", "b.jpg").same()`` says whether two photos show the same person.
 """
 from __future__ import annotations
 

@@ -133,6 +133,7 @@ class CalibrationResult:
     people: int = 0
     no_face: list[str] = field(default_factory=list)
     framing: dict = field(default_factory=dict)
+    open_set: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         r = lambda v: round(float(v), 5)  # noqa: E731
@@ -141,7 +142,7 @@ class CalibrationResult:
                 "fold_threshold": [r(v) for v in self.fold_threshold], "threshold": r(self.threshold),
                 "eer": r(self.eer), "eer_threshold": r(self.eer_threshold), "tar_at_far": self.tar_at_far,
                 "pairs": self.pairs, "groups": self.groups, "worst": self.worst, "photos": self.photos,
-                "people": self.people, "no_face": self.no_face, "framing": self.framing,
+                "people": self.people, "no_face": self.no_face, "framing": self.framing, "open_set": self.open_set,
                 "roc": self.roc, "hist": self.hist}
 
 
@@ -220,7 +221,42 @@ def calibrate(X: np.ndarray, labels: Sequence[str], *, groups: dict[str, str] | 
                "curve_genuine": int(same.sum()), "curve_impostor": int((~same).sum())},
         roc=cf["roc"], hist=hist, groups=group_figures(dall, same, ai, bi, labels, groups, threshold) if groups else {},
         worst=worst_pairs(dall, same, ai, bi, names, worst), photos=len(labels), people=len(set(labels)),
-        no_face=[names[i] for i in np.flatnonzero(~np.isfinite(X).all(1))])
+        no_face=[names[i] for i in np.flatnonzero(~np.isfinite(X).all(1))], open_set=open_set(X, labels))
+
+
+def open_set(X: np.ndarray, labels: Sequence[str], *, per_person: int = 3, reject: float = 0.95) -> dict:
+    """The threshold for identification against a gallery of these people (open set), by leaving
+    each person out in turn.
+
+    Each person's first ``per_person`` photos with a face form the gallery; their other photos are
+    probes. A probe's distance to its own person's faces is what a KNOWN face gets; its distance to
+    the nearest OTHER person is what it would get if its person were not enrolled — an unknown face
+    against a gallery of the others. The threshold rejects ``reject`` of those unknowns.
+
+    Returns:
+        ``{}`` when fewer than 3 people have a probe; else threshold, unknown_rejected, rank1
+        (nearest person right), known_identified (right and within the threshold), sizes.
+    """
+    from .verify import distance_matrix
+
+    lab = np.asarray([str(v) for v in labels])
+    ok = np.isfinite(np.asarray(X, np.float32)).all(1)
+    g_rows, p_rows = [], []
+    for p in np.unique(lab):
+        rows = [i for i in np.flatnonzero(lab == p) if ok[i]]
+        g_rows += rows[:per_person]
+        p_rows += rows[per_person:]
+    if len({lab[i] for i in p_rows}) < 3:
+        return {}
+    D = distance_matrix(X[p_rows], X[g_rows])
+    mine = lab[p_rows][:, None] == lab[g_rows][None]
+    own = np.where(mine, D, np.inf).min(1)
+    other = np.where(mine, np.inf, D).min(1)
+    t = float(np.quantile(other, 1 - reject))
+    return {"threshold": round(t, 5), "reject_target": reject, "unknown_rejected": round(float((other > t).mean()), 5),
+            "rank1": round(float((own < other).mean()), 5),
+            "known_identified": round(float(((own < other) & (own <= t)).mean()), 5),
+            "gallery_per_person": per_person, "gallery_people": len(np.unique(lab[g_rows])), "probes": len(p_rows)}
 
 
 def group_figures(d: np.ndarray, same: np.ndarray, a: np.ndarray, b: np.ndarray, labels: np.ndarray,

@@ -5,10 +5,10 @@ photo without a face, or unreadable, is reported and left out; a person left wit
 added with a warning (one photo makes a weak reference). The photos are embedded first, outside
 the transaction, so two ``gallery add`` at once embed in parallel and only take turns to write.
 
-Example:
-    >>> rep = add_people("family", people_folders("people/"))     # doctest: +SKIP
-    >>> rep.change.added, rep.skipped                              # doctest: +SKIP
-    (212, [('people/Bob/blank.jpg', 'no face found')])
+Example (``people/`` holds one sub-folder of photos per person)::
+
+    rep = add_people("family", people_folders("people/"))
+    rep.change.added, rep.skipped      # (212, [('people/Bob/blank.jpg', 'no face found')])
 """
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
 """``verify-eval``: calibrate and evaluate verification on a folder of people, write the report,
 and optionally store the threshold in a gallery.
 
-Example:
-    >>> res = verify_eval("people/", out="reports/verify")           # doctest: +SKIP
-    >>> res.accuracy, res.threshold                                  # doctest: +SKIP
-    (0.993, 0.41)
+Example (``people/`` holds one sub-folder of photos per person)::
+
+    res = verify_eval("people/", out="reports/verify")
+    res.accuracy, res.threshold, res.open_set["threshold"]
 """
 from __future__ import annotations
 
@@ -73,9 +73,12 @@ def verify_eval(people: str | Path, *, groups: str | Path | dict | None = None, 
     res = calibrate(X, labels, groups=grp, folds=folds, pairs_per_fold=pairs_per_fold, seed=seed, paths=paths)
     res.framing = emb.framing.to_dict()
     if gallery is not None:
+        ident = res.open_set.get("threshold", res.threshold)
+        how = (f"open set: {res.open_set['unknown_rejected']:.0%} of unknowns rejected, " if res.open_set else "")
         with gallery:
-            gallery.set_threshold(res.threshold, f"verify-eval on {Path(people).name}/ ({res.people} people, "
-                                                 f"{len(res.fold_accuracy)}-fold accuracy {res.accuracy:.2%})")
+            gallery.set_threshold(ident, f"verify-eval on {Path(people).name}/ ({res.people} people; {how}"
+                                         f"{len(res.fold_accuracy)}-fold accuracy {res.accuracy:.2%})",
+                                  verify=res.threshold)
     if out is not None:
         write_report(res, out)
     return res

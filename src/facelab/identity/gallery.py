@@ -258,12 +258,14 @@ class Gallery:
         """``{"value": 0.42, "source": "..."}`` when one was saved (``verify-eval --save-threshold``)."""
         return json.loads(self._meta("threshold") or "null")
 
-    def set_threshold(self, value: float, source: str) -> None:
-        """Save a calibrated threshold (one transaction)."""
+    def set_threshold(self, value: float, source: str, verify: float | None = None) -> None:
+        """Save calibrated thresholds (one transaction): ``value`` for identification against this
+        gallery, ``verify`` for comparing two photos (default: ``value``)."""
         check_threshold(value)
+        d = {"value": float(value), "verify": float(check_threshold(verify) if verify is not None else value),
+             "source": source, "saved": _now()}
         with self.transaction():
-            self.conn.execute("UPDATE meta SET value=? WHERE key='threshold'",
-                              (json.dumps({"value": float(value), "source": source, "saved": _now()}),))
+            self.conn.execute("UPDATE meta SET value=? WHERE key='threshold'", (json.dumps(d),))
 
     # -- reading -----------------------------------------------------------------------------------
     def _q(self, sql: str, args: Sequence = ()) -> sqlite3.Cursor:

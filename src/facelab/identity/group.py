@@ -167,7 +167,7 @@ def group_photos(photos: Sequence[str | Path], *, threshold: float | None = None
         from ..outputs import check_folder
 
         check_folder(out, what="grouping folder")
-    th = resolve_threshold(threshold, gallery)
+    th = resolve_threshold(threshold, gallery, "identify")
     paths, bad, _ = expand_photos(photos)
     if not paths:
         raise DataError("no photos to group", fix="give photos, folders or globs")

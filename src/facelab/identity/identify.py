@@ -5,9 +5,14 @@ gallery does not hold. The per-photo step (:func:`identify_faces`) is shared by 
 the REST API and Spark's batch path.
 
 Example:
-    >>> rep = identify("family", ["shots/"], top_k=3)        # doctest: +SKIP
-    >>> rep.faces[0].person, rep.faces[0].distance           # doctest: +SKIP
-    ('Ann Lee', 0.28)
+    >>> from facelab.faces.detect import FaceBox
+    >>> from facelab.identity.embed import FaceEmbedding
+    >>> index = SearchIndex(np.eye(128, dtype=np.float32)[:2], np.array([0, 1]), ["Ann Lee", "Bob Ray"])
+    >>> face = FaceEmbedding(0, FaceBox(10, 10, 80, 80, 1.0), np.eye(128, dtype=np.float32)[1])
+    >>> [(f.person, f.distance) for f in identify_faces(index, "shot.jpg", [face], threshold=0.4)]
+    [('Bob Ray', 0.0)]
+
+    ``identify("family", ["shots/"], top_k=3)`` does the same for every face of photos, folders or globs.
 """
 from __future__ import annotations
 
@@ -117,7 +122,7 @@ def identify_image(gallery, image, *, name: str = "the upload", top_k: int = 3, 
     t0 = time.time()
     if int(top_k) < 1:
         raise ConfigError(f"top_k must be at least 1 (got {top_k})", fix="use top_k=1 or more")
-    th = resolve_threshold(threshold, gallery)
+    th = resolve_threshold(threshold, gallery, "identify")
     if not len(gallery):
         raise DataError(f"the gallery {gallery.name} holds no faces", path=gallery.path,
                         fix=f"add people first: `facelab gallery add {gallery.name} people/`")
@@ -167,7 +172,7 @@ def identify(gallery, photos: Sequence[str | Path], *, top_k: int = 3, threshold
     if not len(g):
         raise DataError(f"the gallery {g.name} holds no faces", path=g.path,
                         fix=f"add people first: `facelab gallery add {g.name} people/`")
-    th = resolve_threshold(threshold, g)
+    th = resolve_threshold(threshold, g, "identify")
     paths, bad, _ = expand_photos(photos)
     if not paths and not bad:
         raise DataError("no photos to identify", fix="give photos, folders or globs")

@@ -62,8 +62,12 @@ def people_folders(root: str | Path) -> dict[str, list[str]]:
         DataError: not a folder, or no sub-folder holds a photo.
 
     Example:
-        >>> people_folders("people/")              # doctest: +SKIP
-        {'Ann_Lee': ['people/Ann_Lee/1.jpg', ...], ...}
+        >>> import tempfile, pathlib
+        >>> root = pathlib.Path(tempfile.mkdtemp())
+        >>> (root / "Ann_Lee").mkdir(); (root / "Ann_Lee" / "1.jpg").write_bytes(b"")
+        0
+        >>> {k: [pathlib.Path(p).name for p in v] for k, v in people_folders(root).items()}
+        {'Ann_Lee': ['1.jpg']}
     """
     root = Path(root).expanduser()
     if not root.is_dir():

@@ -23,6 +23,11 @@ THRESHOLD_RANGE = (0.0, 2.0)
 #: 10-fold calibration on LFW people (bench/identity.py); calibrate on your own photos with
 #: ``facelab verify-eval``.
 DEFAULT_THRESHOLD = 0.40
+#: Known below this distance when identifying against a gallery (open set): stricter than the
+#: verification threshold, because a face is compared with every person of the gallery. Chosen to
+#: answer ``unknown`` for 95% of never-enrolled LFW people against a gallery of ~270 people
+#: (bench/identity.py); calibrate on your own people with ``facelab verify-eval --save-threshold``.
+DEFAULT_IDENTIFY_THRESHOLD = 0.34
 
 
 @dataclass(frozen=True)
@@ -58,11 +63,18 @@ def check_threshold(value: float) -> float:
     return v
 
 
-def resolve_threshold(threshold: float | None = None, gallery=None) -> Threshold:
-    """The threshold to use: the caller's, else the gallery's calibrated one, else the default."""
+def resolve_threshold(threshold: float | None = None, gallery=None, purpose: str = "verify") -> Threshold:
+    """The threshold to use: the caller's, else the gallery's calibrated one, else the default.
+
+    ``purpose``: ``verify`` (two photos) or ``identify`` (a face against a whole gallery, or a
+    library grouped by person: the stricter open-set threshold).
+    """
     if threshold is not None:
         return Threshold(check_threshold(threshold), "given")
     saved = gallery.threshold if gallery is not None else None
     if saved:
-        return Threshold(float(saved["value"]), "gallery", f"{gallery.name}: {saved.get('source', '')}")
+        value = saved.get("verify", saved["value"]) if purpose == "verify" else saved["value"]
+        return Threshold(float(value), "gallery", f"{gallery.name}: {saved.get('source', '')}")
+    if purpose == "identify":
+        return Threshold(DEFAULT_IDENTIFY_THRESHOLD, "default", "open-set, calibrated on LFW people (bench/identity.py)")
     return Threshold(DEFAULT_THRESHOLD, "default", "calibrated on LFW people (bench/identity.py)")

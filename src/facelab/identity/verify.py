@@ -3,9 +3,14 @@
 The threshold in use and where it came from travel with every answer (:mod:`.threshold`).
 
 Example:
-    >>> r = verify("a.jpg", "b.jpg")                           # doctest: +SKIP
-    >>> r.distance(0, 1), r.same(0, 1), r.threshold.source     # doctest: +SKIP
-    (0.31, True, 'default')
+    >>> blank = np.zeros((120, 120, 3), np.uint8)
+    >>> verify(blank, blank, detector="haar")
+    Traceback (most recent call last):
+    ...
+    facelab.errors.DataError: no face found in photo 1...
+
+    With photos of faces, ``r = verify("a.jpg", "b.jpg")`` gives ``r.distance(0, 1)``, ``r.same(0, 1)``
+    and ``r.threshold.source``.
 """
 from __future__ import annotations
 

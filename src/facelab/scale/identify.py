@@ -9,9 +9,10 @@ face, box, person or ``unknown``, distance, candidates), plus one row per photo 
 The gallery file and the photos must be readable by every executor (always so in local mode). The
 output is written to ``<out>.partial`` and renamed when the job has succeeded.
 
-Example:
-    >>> rep = identify_spark("family", ["shots/"], out="who.parquet")   # doctest: +SKIP
-    >>> rep.faces, rep.known                                           # doctest: +SKIP
+Example::
+
+    rep = identify_spark("family", ["shots/"], out="who.parquet")
+    rep.faces, rep.known
 """
 from __future__ import annotations
 
@@ -114,7 +115,7 @@ def identify_spark(gallery, sources: Iterable, *, out, top_k: int = 3, threshold
         if not len(g):
             raise DataError(f"the gallery {g.name} holds no faces", path=g.path,
                             fix=f"add people first: `facelab gallery add {g.name} people/`")
-        th = resolve_threshold(threshold, g)
+        th = resolve_threshold(threshold, g, "identify")
         path = str(g.path.resolve())
     paths, _, _ = expand_photos([sources] if isinstance(sources, (str, Path)) else list(sources))
     if not paths:

@@ -1,0 +1,268 @@
+"""Identity benchmarks on lfw_more/: verification, open-set identification, grouping, search, build.
+
+Parts (``--parts``, comma-separated):
+
+* ``verify`` — LFW-style 10-fold accuracy (6,000 seeded pairs, people-disjoint folds, threshold
+  chosen on the other 9 folds), EER and TAR@FAR=1e-3 over every pair, for each way of making the
+  descriptor on the SAME pairs: ``plain`` (dlib's HOG detector, one raw descriptor of dlib's chip,
+  as face_recognition does), and facelab's (another detector's box → dlib's 5 points → the chip and
+  its mirror, averaged, unit length). A photo where the detector finds no face keeps its pairs,
+  decided "different" (an error for a genuine pair).
+* ``identify`` — a gallery (SQLite, :mod:`facelab.identity.gallery`) of half the people (seeded),
+  3 photos each; probes: their other photos (rank-1) and every photo of the other half, never
+  enrolled (share answered ``unknown``), at the open-set threshold calibrated on the enrolled
+  people's photos alone (:func:`facelab.identity.calibrate.open_set`: each enrolled person left out
+  in turn), as a user would calibrate on their own.
+* ``group`` — every photo mixed together, grouped by Chinese whispers and by agglomerative
+  clustering at that threshold: pairwise precision and recall against the folders.
+* ``search`` (timing: run alone) — 1,000,000 random unit 128-D descriptors: exact search time,
+  HNSW build time, query time and recall@10 against exact search.
+* ``build`` (timing: run alone) — building a gallery from photos with the default framing:
+  faces per second with ``--workers`` processes.
+
+The descriptors of ``verify``/``identify``/``group`` come from ``bench/identity_embed.py`` (cached
+under bench/results/; run it first — it takes a while). Figures go to bench/results/identity.json.
+
+Usage:
+    nice -n 10 python bench/identity_embed.py
+    python bench/identity.py --parts verify,identify,group
+    python bench/identity.py --parts search,build          # alone on the machine
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from identity_embed import RESULTS, cache_file, load_parts, photos
+
+from facelab.identity.calibrate import calibrate
+from facelab.identity.embed import unit
+from facelab.identity.group import cluster_vectors, pairwise_precision_recall
+
+
+def load_cache(root: Path, limit: int | None) -> dict:
+    """The cached descriptors; from a partial cache, the photos of the people finished so far."""
+    f = cache_file(root, limit)
+    if f.is_file():
+        z = dict(np.load(f, allow_pickle=False))
+        z["paths"], z["labels"] = list(z["paths"]), list(z["labels"])
+        return z
+    parts = f.with_suffix(".parts")
+    if not parts.is_dir():
+        raise SystemExit(f"no descriptors cached: run `nice -n 10 python bench/identity_embed.py` first ({f})")
+    paths, labels = photos(root, limit)
+    z = load_parts(parts, len(paths))
+    lab = np.array(labels)
+    whole = {p for p in set(labels) if z["done"][lab == p].all()}
+    keep = np.array([lab[i] in whole for i in range(len(paths))])
+    print(f"partial cache: {keep.sum()} photos of {len(whole)} people finished (of {len(paths)})")
+    out = {k: v[keep] for k, v in z.items() if k != "done"}
+    out["paths"] = [p for p, k in zip(paths, keep) if k]
+    out["labels"] = [p for p, k in zip(labels, keep) if k]
+    out["partial"] = True
+    return out
+
+
+def variants(z: dict) -> dict[str, np.ndarray]:
+    """Descriptor sets to compare (NaN rows: no face found by that detector)."""
+    out = {"plain (HOG, raw)": z["dlib_raw"]}
+    for d in ("haar", "mtcnn"):
+        if f"{d}_raw" in z:
+            out[f"{d}"] = unit(z[f"{d}_raw"])
+            out[f"{d} + mirror"] = unit(unit(z[f"{d}_raw"]) + unit(z[f"{d}_mirror"]))
+    if "haar_raw" in z:
+        best = out["haar + mirror"].copy()
+        miss = ~np.isfinite(best[:, 0])
+        best[miss] = unit(z["dlib_raw"][miss])
+        out["haar + mirror, else HOG"] = best
+    return out
+
+
+def part_verify(z: dict, folds: int = 10) -> dict:
+    res = {}
+    for name, X in variants(z).items():
+        r = calibrate(X, z["labels"], folds=folds, pairs_per_fold=600, seed=0, paths=z["paths"])
+        res[name] = {"accuracy": round(r.accuracy, 5), "accuracy_std": round(r.accuracy_std, 5),
+                     "eer": round(r.eer, 5), "tar_at_far_1e-3": r.tar_at_far.get("0.001", {}).get("tar"),
+                     "tar_at_far_1e-2": r.tar_at_far.get("0.01", {}).get("tar"), "threshold": round(r.threshold, 4),
+                     "no_face": len(r.no_face), "pairs": r.pairs}
+        print(f"  {name:28s} accuracy {r.accuracy:.2%} ± {r.accuracy_std:.2%}  EER {r.eer:.2%}  "
+              f"TAR@1e-3 {res[name]['tar_at_far_1e-3']}  no face {len(r.no_face)}")
+    return res
+
+
+def _split(labels: list[str], seed: int = 0) -> tuple[set, set]:
+    people = sorted(set(labels))
+    perm = np.random.default_rng(seed).permutation(people)
+    return set(perm[: len(people) // 2]), set(perm[len(people) // 2:])
+
+
+def part_identify(z: dict, variant: str, folds: int = 10) -> dict:
+    from facelab.identity.embed import Framing
+    from facelab.identity.gallery import Gallery
+
+    X = variants(z)[variant]
+    lab = np.array(z["labels"])
+    ok = np.isfinite(X[:, 0])
+    enrolled, never = _split(z["labels"])
+    gal_rows, probe_rows = [], []
+    for p in sorted(enrolled):
+        rows = [i for i in np.flatnonzero(lab == p) if ok[i]]
+        gal_rows += rows[:3]
+        probe_rows += rows[3:]
+    # the threshold: calibrated on the enrolled people's photos (the user's own people)
+    ens = np.isin(lab, sorted(enrolled))
+    cal = calibrate(X[ens], lab[ens], folds=folds, seed=0)
+    t = cal.open_set["threshold"]  # open set: rejects 95% of unknowns (each enrolled person left out in turn)
+    with tempfile.TemporaryDirectory() as tmp:
+        g = Gallery.create(Path(tmp) / "bench.sqlite", Framing("bench"))
+        for p in sorted(enrolled):
+            rows = [i for i in gal_rows if lab[i] == p]
+            if rows:
+                g.add_vectors(p, X[rows], photos=[z["paths"][i] for i in rows])
+        idx = g.index()
+        known = idx.search(X[probe_rows], k=1)
+        rank1 = np.mean([m[0].person == lab[i] for m, i in zip(known, probe_rows)])
+        known_accepted = np.mean([m[0].person == lab[i] and m[0].distance <= t for m, i in zip(known, probe_rows)])
+        other = [i for i in np.flatnonzero(np.isin(lab, sorted(never))) if ok[i]]
+        unk = idx.search(X[other], k=1)
+        unknown_rate = np.mean([m[0].distance > t for m in unk])
+        unknown_at_verify = np.mean([m[0].distance > cal.threshold for m in unk])
+        g.close()
+    out = {"variant": variant, "enrolled_people": len(enrolled), "gallery_faces": len(gal_rows),
+           "threshold": round(t, 4), "known_probes": len(probe_rows), "rank1": round(float(rank1), 5),
+           "known_identified_at_threshold": round(float(known_accepted), 5), "unknown_probes": len(other),
+           "unknown_rate": round(float(unknown_rate), 5), "no_face": int((~ok).sum()),
+           "calibration_open_set": cal.open_set, "verify_threshold": round(cal.threshold, 4),
+           "unknown_rate_at_verify_threshold": round(float(unknown_at_verify), 5)}
+    print(f"  gallery {len(enrolled)} people x 3: rank-1 {rank1:.2%} ({len(probe_rows)} probes; "
+          f"{known_accepted:.2%} named at the threshold {t:.3f}); never enrolled answered unknown "
+          f"{unknown_rate:.2%} ({len(other)} probes; {unknown_at_verify:.2%} at the verification threshold "
+          f"{cal.threshold:.3f})")
+    return out
+
+
+def part_group(z: dict, variant: str, threshold: float) -> dict:
+    X = variants(z)[variant]
+    ok = np.isfinite(X[:, 0])
+    lab = np.array(z["labels"])[ok]
+    out = {"variant": variant, "threshold": round(threshold, 4), "photos": int(ok.sum())}
+    for method in ("chinese-whispers", "agglomerative"):
+        pred = cluster_vectors(X[ok], threshold, method)
+        p, r = pairwise_precision_recall(lab, pred)
+        out[method] = {"precision": round(p, 5), "recall": round(r, 5), "clusters": int(pred.max() + 1),
+                       "people": len(set(lab))}
+        print(f"  {method}: pairwise precision {p:.4f}, recall {r:.4f} ({pred.max() + 1} groups, {len(set(lab))} people)")
+    return out
+
+
+def part_search(n: int = 1_000_000, queries: int = 200, seed: int = 0) -> dict:
+    from facelab.identity.search import SearchIndex
+
+    rng = np.random.default_rng(seed)
+    X = unit(rng.normal(size=(n, 128)).astype(np.float32))
+    Q = unit(X[rng.choice(n, queries, replace=False)] + 0.3 / np.sqrt(128) * rng.normal(size=(queries, 128)))
+    who = np.arange(n)
+    exact = SearchIndex(X, who, [str(i) for i in range(0)], exact=True)
+    ex_ms, truth = [], []
+    for q in Q[:50]:
+        t0 = time.perf_counter()
+        _, pos = exact.nearest_faces(q[None], 10)
+        ex_ms.append(1000 * (time.perf_counter() - t0))
+        truth.append(set(pos[0].tolist()))
+    ann = SearchIndex(X, who, [], exact=False)
+    t0 = time.perf_counter()
+    ann.build()
+    build_s = time.perf_counter() - t0
+    sweep = {}
+    for ef in (64, 128, 256, 512):
+        ann.ef_search = ef
+        ann_ms, hits = [], []
+        for q, tr in zip(Q[:50], truth):
+            t0 = time.perf_counter()
+            _, pos = ann.nearest_faces(q[None], 10)
+            ann_ms.append(1000 * (time.perf_counter() - t0))
+            hits.append(len(tr & set(pos[0].tolist())) / 10)
+        sweep[ef] = {"ms_median": round(float(np.median(ann_ms)), 3), "recall_at_10": round(float(np.mean(hits)), 4)}
+        print(f"  HNSW efSearch {ef}: {sweep[ef]['ms_median']} ms, recall@10 {sweep[ef]['recall_at_10']}")
+    from facelab.identity.search import HNSW_EF_SEARCH
+
+    d = sweep[HNSW_EF_SEARCH]
+    out = {"faces": n, "exact_ms_median": round(float(np.median(ex_ms)), 2), "hnsw_ms_median": d["ms_median"],
+           "hnsw_recall_at_10": d["recall_at_10"], "hnsw_build_s": round(build_s, 1), "ef_search": HNSW_EF_SEARCH,
+           "ef_sweep": sweep}
+    print(f"  {n:,} faces: exact {out['exact_ms_median']} ms; HNSW {out['hnsw_ms_median']} ms at recall@10 "
+          f"{out['hnsw_recall_at_10']} (efSearch {HNSW_EF_SEARCH}; build {out['hnsw_build_s']} s)")
+    return out
+
+
+def part_build(root: Path, n_photos: int | None, workers: int) -> dict:
+    from facelab.identity.enroll import add_people
+    from facelab.identity.photos import people_folders
+
+    folders = people_folders(root)
+    people, k = {}, 0
+    for p, fs in folders.items():
+        if n_photos and k >= n_photos:
+            break
+        people[p] = fs
+        k += len(fs)
+    with tempfile.TemporaryDirectory() as tmp:
+        rep = add_people(Path(tmp) / "build.sqlite", people, workers=workers)
+    out = {"photos": rep.photos, "faces": rep.change.added, "seconds": round(rep.seconds, 1),
+           "faces_per_second": round(rep.change.added / rep.seconds, 2), "workers": workers}
+    print(f"  built a gallery of {rep.change.added} faces from {rep.photos} photos in {rep.seconds:.0f} s: "
+          f"{out['faces_per_second']} faces/s with {workers} workers")
+    return out
+
+
+def main() -> None:
+    from facelab.paths import shared_data
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--parts", default="verify,identify,group")
+    ap.add_argument("--data", type=Path, default=None)
+    ap.add_argument("--limit", type=int, default=None, help="first N people (the embed cache of the same --limit)")
+    ap.add_argument("--variant", default="haar + mirror, else HOG", help="facelab's descriptors for identify/group")
+    ap.add_argument("--search-n", type=int, default=1_000_000)
+    ap.add_argument("--build-photos", type=int, default=None, help="photos for --parts build (default all)")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--folds", type=int, default=10, help="verification folds (LFW: 10)")
+    a = ap.parse_args()
+    root = a.data or ((shared_data() or Path("../shared/data")) / "lfw_more")
+    parts = a.parts.split(",")
+    res: dict = {"data": str(root), "loadavg_start": os.getloadavg(), "parts": parts}
+    if {"verify", "identify", "group"} & set(parts):
+        z = load_cache(root, a.limit)
+        res["photos"], res["people"], res["partial"] = len(z["paths"]), len(set(z["labels"])), bool(z.get("partial"))
+        if "verify" in parts:
+            print("verification (10 folds, same seeded pairs for every variant):")
+            res["verify"] = part_verify(z, a.folds)
+        if "identify" in parts or "group" in parts:
+            print("open-set identification:")
+            res["identify"] = part_identify(z, a.variant, a.folds)
+        if "group" in parts:
+            print("grouping:")
+            res["group"] = part_group(z, a.variant, res["identify"]["threshold"])
+    if "search" in parts:
+        print("search:")
+        res["search"] = part_search(a.search_n)
+    if "build" in parts:
+        print("gallery build:")
+        res["build"] = part_build(root, a.build_photos, a.workers)
+    res["loadavg_end"] = os.getloadavg()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    name = "identity" + (f"_{a.limit}" if a.limit else "") + ("_" + "_".join(parts) if set(parts) - {"verify", "identify", "group"} else "")
+    out = RESULTS / f"{name}.json"
+    out.write_text(json.dumps(res, indent=1))
+    print(f"figures: {out}")
+
+
+if __name__ == "__main__":
+    main()
