@@ -54,7 +54,7 @@ def test_predict_page_explain_toggle_overlays_the_map(app):
             yield from walk(child)
 
     captions = [str(n.proto) for n in walk(at.main) if type(n).__name__ == "Image"]  # the captions are in it
-    assert any("where it looked for Smiling" in c and "gradcam" in c for c in captions), captions
+    assert any("where it looked for Smiling" in c and "integrated-gradients" in c for c in captions), captions
 
 
 def test_models_page_shows_the_dataset_maps(app):
@@ -64,4 +64,4 @@ def test_models_page_shows_the_dataset_maps(app):
     assert not at.exception, [e.value for e in at.exception]
     tables = [df.value for df in at.dataframe if "agreement_with_mean_face_difference" in df.value.columns]
     assert tables and tables[0]["group"].tolist() == ["all faces", "not Male", "Male"]
-    assert any("mean saliency (gradcam) over 12" in c.value for c in at.caption)
+    assert any("mean saliency (integrated-gradients) over 12" in c.value for c in at.caption)
