@@ -43,7 +43,7 @@ def test_the_run_learned_the_squares(cnn_run, test_faces):
 def test_maps_have_the_face_shape_and_lie_in_0_1(cnn_run, test_faces):
     x, _, _ = test_faces
     sal = saliency_maps(cnn_run, x[:5], ["A", "B"])
-    assert sal.method == "gradcam" and sal.outputs == ["A", "B"]
+    assert sal.method == "integrated-gradients" and sal.outputs == ["A", "B"]
     assert sal.maps.shape == (5, 2, SIZE, SIZE) and sal.maps.dtype == np.float32
     assert sal.maps.min() >= 0 and np.isclose(sal.maps.max(), 1)
     assert sal.probabilities.shape == (5, 2)
@@ -69,10 +69,13 @@ def test_deletion_of_the_salient_pixels_beats_random_pixels(cnn_run, test_faces)
     assert chk.to_dict()["passed"] is True
 
 
-def test_a_reinitialised_network_gives_other_maps(cnn_run, test_faces):
+@pytest.mark.parametrize("method,margin", [("gradcam", 0.2), ("integrated-gradients", 0.1)])
+def test_a_reinitialised_network_gives_other_maps(cnn_run, test_faces, method, margin):
+    """Integrated gradients from the blurred face keep some of the image's own structure (the
+    face minus its blur) whatever the weights, so their margin is smaller; both stay well apart."""
     x, a, _ = test_faces
-    chk = randomisation_check(cnn_run, x[a == 1][:12], "A")
-    assert chk.shifted > 0.5 and chk.randomised < chk.shifted - 0.2 and chk.passed, chk
+    chk = randomisation_check(cnn_run, x[a == 1][:12], "A", method=method, margin=margin)
+    assert chk.method == method and chk.shifted > 0.4 and chk.passed, chk
 
 
 def test_spearman_sees_a_shuffled_map_as_unrelated():

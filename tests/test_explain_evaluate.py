@@ -21,7 +21,7 @@ def test_evaluate_writes_dataset_maps_beside_the_mean_faces(tmp_path_factory, tm
     groups = [(g["output"], g["group"]) for g in data["groups"]]
     assert groups[:3] == [("A", "all faces"), ("A", "not B"), ("A", "B")]
     a_all = data["groups"][0]
-    assert a_all["n"] == rep.n and a_all["method"] == "gradcam"
+    assert a_all["n"] == rep.n and a_all["method"] == "integrated-gradients"
     assert np.array(a_all["saliency"]).shape == (16, 16)
     peak = np.unravel_index(np.argmax(a_all["saliency"]), (16, 16))
     assert peak[0] < 8 and peak[1] < 8  # A's square is at the top left

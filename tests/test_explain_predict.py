@@ -35,11 +35,11 @@ def test_predict_explains_each_face_with_the_method_named(predictor, faces):
     i = int(np.argmax(a))  # a face with A
     r = predictor.predict(x[i], aligned=True, explain="A")
     (e,) = r.faces[0].explain
-    assert (e.output, e.method) == ("A", "gradcam") and e.map.shape == (32, 32)
+    assert (e.output, e.method) == ("A", "integrated-gradients") and e.map.shape == (32, 32)
     assert e.probability == pytest.approx(r.faces[0].probabilities["A"])
     assert inside(e.map[None], A_BOX) > 2
     d = r.to_dict()["faces"][0]["explain"][0]
-    assert d["output"] == "A" and d["method"] == "gradcam" and np.array(d["map"]).shape == (16, 16)
+    assert d["output"] == "A" and d["method"] == "integrated-gradients" and np.array(d["map"]).shape == (16, 16)
     json.dumps(r.to_dict())
     # without explain, the JSON has no explain field
     assert "explain" not in predictor.predict(x[i], aligned=True).to_dict()["faces"][0]
@@ -101,7 +101,7 @@ def test_cli_writes_heat_maps_beside_the_annotated_copies_and_json(run, faces, t
     data = json.loads(out)
     ex = data["photos"][0]["faces"][0]["explain"]
     assert [e["output"] for e in ex] == ["A", "B"] and ex[0]["file"] == "img0.face0.explain-A.png"
-    assert np.array(ex[1]["map"]).shape == (16, 16) and ex[0]["method"] == "gradcam"
+    assert np.array(ex[1]["map"]).shape == (16, 16) and ex[0]["method"] == "integrated-gradients"
 
 
 def test_cli_refuses_an_unknown_output_before_predicting(run, faces, tmp_path, capsys):

@@ -33,7 +33,7 @@ def test_explain_returns_a_heat_map_png_per_face(client):
     faces = r.json()["predictions"][0]["faces"]
     assert faces and faces[0]["probabilities"]
     (e,) = faces[0]["explain"]
-    assert e["output"] == "Smiling" and e["method"] == "gradcam" and np.array(e["map"]).shape == (16, 16)
+    assert e["output"] == "Smiling" and e["method"] == "integrated-gradients" and np.array(e["map"]).shape == (16, 16)
     png = cv2.imdecode(np.frombuffer(base64.b64decode(e["png"]), np.uint8), cv2.IMREAD_COLOR)
     assert png.shape == (128, 128, 3)  # the 32 px aligned face, 4x
 

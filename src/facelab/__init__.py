@@ -33,6 +33,7 @@ _EXPORTS = {
     "list_runs": "facelab.runs.run",
     "MODELS": "facelab.models",
     "evaluate": "facelab.evaluate.report",
+    "saliency_maps": "facelab.explain.saliency",
     "compare": "facelab.experiments.compare",
     "search": "facelab.experiments.search",
     "explore": "facelab.explore.report",

@@ -35,7 +35,8 @@ def figure_index(run_folder: str | Path) -> dict[str, list[Path]]:
         if found:
             out[title] = found
             placed.update(found)
-    rest = [p for p in pngs if p not in placed]
+    # the saliency figures (evaluate --saliency) have their own place: facelab.explain.report
+    rest = [p for p in pngs if p not in placed and not p.name.startswith("saliency-")]
     if rest:
         out["More figures"] = rest
     return out

@@ -1,8 +1,8 @@
 """Where a model looked: saliency maps per face and averaged over a dataset.
 
 - :mod:`~facelab.explain.saliency`: aligned crops + a run + output names → maps (N×H×W in 0–1) and
-  the method that made them (Grad-CAM for torch networks, the weight image for ``logreg`` on
-  pixels, occlusion for everything else).
+  the method that made them (integrated gradients from the blurred face for torch networks, the
+  weight image for ``logreg`` on pixels, occlusion for everything else).
 - :mod:`~facelab.explain.outputs`: which outputs ``--explain`` names (``all``, ``top``, a list),
   refusing unknown names with a close match.
 - :mod:`~facelab.explain.faces`: the per-face explanations attached to prediction results.
@@ -15,7 +15,7 @@ Example:
     >>> from facelab.explain import saliency_maps
     >>> sal = saliency_maps("Smiling-cnn", crops, ["Smiling"])        # doctest: +SKIP
     >>> sal.method, sal.maps.shape                                     # doctest: +SKIP
-    ('gradcam', (8, 1, 64, 64))
+    ('integrated-gradients', (8, 1, 64, 64))
 """
 from __future__ import annotations
 

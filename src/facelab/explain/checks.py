@@ -80,7 +80,7 @@ def shift_agreement(explainer, x: np.ndarray, target: int, shifts=SHIFTS, border
     return float(np.mean(scores))
 
 
-def randomised_explainer(run, seed: int = 0) -> TorchExplainer:
+def randomised_explainer(run, seed: int = 0, method: str = "auto") -> TorchExplainer:
     """The run's explainer on a freshly initialised network of the same architecture."""
     import torch
 
@@ -88,13 +88,13 @@ def randomised_explainer(run, seed: int = 0) -> TorchExplainer:
 
     torch.manual_seed(seed)
     fresh = for_inference(run.build_model().eval(), bool(run.config.get("tta")))
-    ex = explainer_for(run)
+    ex = explainer_for(run, method)
     return TorchExplainer(fresh, run.input["mean"], run.input["std"], int(run.input["size"]),
                           int(run.input["channels"]), ex.method)
 
 
 def randomisation_check(run, crops: np.ndarray, output: str, *, margin: float = 0.2,
-                        seed: int = 0) -> RandomisationCheck:
+                        seed: int = 0, method: str = "auto") -> RandomisationCheck:
     """Compare the trained network's maps with a re-initialised one's (torch runs).
 
     Example:
@@ -106,9 +106,9 @@ def randomisation_check(run, crops: np.ndarray, output: str, *, margin: float = 
     run = Run.load(run)
     x = as_model_input(crops, int(run.input["size"]), int(run.input["channels"]))
     t = run.task.classes.index(output)
-    ex = explainer_for(run)
+    ex = explainer_for(run, method)
     trained = normalise(ex(x, [t]))[:, 0]
-    rand = normalise(randomised_explainer(run, seed)(x, [t]))[:, 0]
+    rand = normalise(randomised_explainer(run, seed, method)(x, [t]))[:, 0]
     randomised = float(np.mean([spearman(a, b) for a, b in zip(trained, rand)]))
     return RandomisationCheck(ex.method, output, len(x), round(shift_agreement(ex, x, t), 4),
                               round(randomised, 4), margin)

@@ -68,7 +68,7 @@ class GroupMaps:
         h, w = self.saliency.shape
         return {"output": self.output, "group": self.group, "method": self.method, "n": self.n,
                 "n_with": self.n_with, "n_without": self.n_without,
-                "peak": [round((peak[0] + 0.5) / h, 3), round((peak[1] + 0.5) / w, 3)],
+                "peak": [round(float((peak[0] + 0.5) / h), 3), round(float((peak[1] + 0.5) / w), 3)],
                 "agreement_with_mean_face_difference": self.agreement(),
                 "saliency": small_map(self.saliency)}
 

@@ -8,9 +8,9 @@ crop stay on the object for the heat-map PNG (:func:`facelab.explain.render.over
 :meth:`FaceExplanation.release`.
 
 Example:
-    >>> e = FaceExplanation("Smiling", "gradcam", 0.9, np.ones((8, 8), np.float32))
+    >>> e = FaceExplanation("Smiling", "integrated-gradients", 0.9, np.ones((8, 8), np.float32))
     >>> d = e.to_dict(size=2); d["output"], d["method"], d["map"]
-    ('Smiling', 'gradcam', [[1.0, 1.0], [1.0, 1.0]])
+    ('Smiling', 'integrated-gradients', [[1.0, 1.0], [1.0, 1.0]])
 """
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ _LOCK = threading.Lock()
 
 
 def run_explainer(run):
-    """The explainer of a loaded run, built once (Grad-CAM finds its stage with a forward pass)."""
+    """The explainer of a loaded run, built once per run."""
     with _LOCK:
         ex = _EXPLAINERS.get(run)
         if ex is None:

@@ -3,25 +3,30 @@
 One function, :func:`saliency_maps`, for every model family; the method is chosen per family and
 named in the result:
 
-- ``gradcam`` (torch networks; Captum's ``LayerGradCam``): the gradient-weighted activations of
-  a late convolutional stage, upsampled bilinearly to the face. The stage is the deepest whose
-  map is still at least ``min_side`` cells wide (8 by default: the shipped 64 px network's
-  last stage is 2×2, too coarse to point at an eye or a mouth; on 1,000 CelebA test faces the
-  8×8 stage wins the deletion test, ``bench/explain.py``). A run that mirrors at test time
-  (``tta``) is explained the same way: the map of the face and the mirrored map of its mirror,
-  averaged.
-- ``integrated-gradients`` (torch; Captum's ``IntegratedGradients``, from the mean face colour,
-  positive attributions summed over channels and smoothed): per pixel, finer and slower.
+- ``integrated-gradients`` (torch networks, the default; Captum's ``IntegratedGradients``): per
+  pixel, the part of the output's logit gained along the straight path from the face blurred
+  (Gaussian, sigma = side/16) to the face, in 4 steps; the positive part (what raised the output),
+  smoothed by one pixel. Starting from the blurred face rather than black asks "what detail made
+  the difference", which is also what the deletion test removes: on 1,000 CelebA test faces it
+  beats random pixels for every one of the 40 attributes, Grad-CAM for about 30
+  (``bench/explain.py``).
+- ``gradcam`` (torch; Captum's ``LayerGradCam``): the gradient-weighted activations of a late
+  convolutional stage, upsampled bilinearly to the face. The stage is the deepest whose map is
+  still at least ``min_side`` cells wide (8 by default: the shipped 64 px network's last stage is
+  2×2, too coarse to point at an eye or a mouth). Cheaper (one backward pass) and coarser.
 - ``logreg-weights`` (``logreg`` on pixels/PCA): the weight image itself — the PCA components
   back-projected to pixels, the same for every face; its positive part raises the output.
 - ``occlusion`` (``logreg`` on HOG, the dlib embedding models, or asked for): the drop in the
-  output's probability when a square of the face is replaced by its blurred self, through the
-  model's own ``predict_proba``.
+  output's log-odds when a square of the face is replaced by its blurred self, through the
+  model's own ``predict_proba`` (a torch network's logits).
+
+A run that mirrors at test time (``tta``) is explained the same way: the map of the face and the
+mirrored map of its mirror, averaged.
 
 Example:
     >>> sal = saliency_maps("Smiling-cnn", crops, ["Smiling"])     # doctest: +SKIP
     >>> sal.method, sal.of("Smiling").shape                         # doctest: +SKIP
-    ('gradcam', (8, 64, 64))
+    ('integrated-gradients', (8, 64, 64))
 """
 from __future__ import annotations
 
@@ -151,23 +156,24 @@ def cam_layer(net, size: int, channels: int, min_side: int = CAM_MIN_SIDE):
 
 
 class TorchExplainer:
-    """Grad-CAM or integrated gradients of a torch network's logits, on uint8 crops.
+    """Integrated gradients or Grad-CAM of a torch network's logits, on uint8 crops.
 
     Args:
         model: the run's inference module (``Run.torch_model()``, wrappers included) or a bare
             network.
         mean, std: the run's normalisation (``input.json``).
         size, channels: the run's input geometry.
-        method: ``gradcam`` or ``integrated-gradients``.
+        method: ``integrated-gradients`` or ``gradcam``.
         min_side: Grad-CAM's stage choice (:func:`cam_layer`).
-        steps: integrated-gradients steps.
+        steps: integrated-gradients steps (from the blurred face to the face).
+        smooth: integrated gradients' smoothing (Gaussian sigma in pixels of a 64 px face; 0: none).
     """
 
     def __init__(self, model, mean, std, size: int, channels: int, method: str = "gradcam",
-                 min_side: int = CAM_MIN_SIDE, steps: int = 16):
+                 min_side: int = CAM_MIN_SIDE, steps: int = 4, smooth: float = 1.0):
         self.net, self.tta = base_network(model)
         self.mean, self.std, self.size, self.channels = mean, std, int(size), int(channels)
-        self.method, self.steps = method, int(steps)
+        self.method, self.steps, self.smooth = method, int(steps), float(smooth)
         if method == "gradcam":
             from captum.attr import LayerGradCam
 
@@ -181,14 +187,13 @@ class TorchExplainer:
             raise ConfigError(f"unknown torch saliency method {method!r}",
                               fix="use gradcam or integrated-gradients")
 
-    def _one_view(self, x, targets: list[int]):
-        import torch
+    def _one_view(self, x, targets: list[int], base=None):
         from captum.attr import LayerAttribution
 
         if self.method == "gradcam":
             a = self._attr.attribute(x, target=targets, relu_attributions=True)
             return LayerAttribution.interpolate(a, (self.size, self.size), interpolate_mode="bilinear")[:, 0]
-        a = self._attr.attribute(x, baselines=torch.zeros_like(x), target=targets, n_steps=self.steps,
+        a = self._attr.attribute(x, baselines=base, target=targets, n_steps=self.steps,
                                  internal_batch_size=max(len(x), 1) * self.steps)
         return a.sum(1)
 
@@ -202,19 +207,25 @@ class TorchExplainer:
         out = np.zeros((n * t, self.size, self.size), np.float32)
         rep = np.repeat(np.arange(n), t)
         tg = list(targets) * n
+        # integrated gradients start from the face blurred (what the deletion test puts in)
+        ref = blurred(x_u8) if self.method == "integrated-gradients" else None
         self.net.eval()
         with torch.enable_grad():
             for i in range(0, n * t, batch):
                 xb = to_float(torch.from_numpy(np.ascontiguousarray(x_u8[rep[i:i + batch]])), self.mean, self.std)
                 xb = xb.contiguous().requires_grad_(True)
-                m = self._one_view(xb, tg[i:i + batch])
+                base = None if ref is None else \
+                    to_float(torch.from_numpy(np.ascontiguousarray(ref[rep[i:i + batch]])), self.mean, self.std)
+                m = self._one_view(xb, tg[i:i + batch], base)
                 if self.tta:  # the mirrored face's map, mirrored back
                     xf = xb.detach().flip(3).contiguous().requires_grad_(True)
-                    m = (m + self._one_view(xf, tg[i:i + batch]).flip(-1)) / 2
+                    bf = None if base is None else base.flip(3).contiguous()
+                    m = (m + self._one_view(xf, tg[i:i + batch], bf).flip(-1)) / 2
                 out[i:i + batch] = m.detach().float().numpy()
         if self.method == "integrated-gradients":
-            sigma = max(self.size / 64, 0.5)
-            out = np.stack([cv2.GaussianBlur(np.maximum(m, 0), (0, 0), sigma) for m in out])
+            out = np.maximum(out, 0)
+            if self.smooth > 0:  # single pixels are noisy: a pixel's neighbours share its evidence
+                out = np.stack([cv2.GaussianBlur(m, (0, 0), self.smooth * self.size / 64) for m in out])
         return out.reshape(n, t, self.size, self.size)
 
 
@@ -296,14 +307,15 @@ class LinearWeightsExplainer:
 
 def explainer_for(run, method: str = "auto", **kw):
     """The explainer of ``run`` (a :class:`~facelab.runs.Run`) for ``method`` (``auto``: the
-    family's own: Grad-CAM for torch, the weight image for ``logreg`` on pixels, else occlusion)."""
+    family's own: integrated gradients for torch, the weight image for ``logreg`` on pixels, else
+    occlusion)."""
     if method not in METHODS:
         raise ConfigError(f"unknown saliency method {method!r}", fix=f"use one of {', '.join(METHODS)}")
     size, channels = int(run.input["size"]), int(run.input["channels"])
     torch_net = run.spec.kind == "torch"
     model = run.model()
     if method == "auto":
-        method = "gradcam" if torch_net else \
+        method = "integrated-gradients" if torch_net else \
             "logreg-weights" if getattr(model, "features", None) == "pca" and hasattr(model, "components_") \
             else "occlusion"
     if method in ("gradcam", "integrated-gradients"):
@@ -343,7 +355,7 @@ def saliency_maps(run, crops: np.ndarray, outputs: list[str] | str, *, method: s
         crops: uint8 (N, H, W, C) faces aligned as the run was trained (``FaceResult.crop``,
             a prepared cache's images); RGB is turned grey for a grey run.
         outputs: output names (one name or a list; see :func:`~facelab.explain.resolve_outputs`).
-        method: ``auto`` (the family's own), ``gradcam``, ``integrated-gradients``, ``occlusion``
+        method: ``auto`` (the family's own), ``integrated-gradients``, ``gradcam``, ``occlusion``
             or ``logreg-weights``.
         explainer: a ready explainer (:func:`explainer_for`), reused across calls.
 

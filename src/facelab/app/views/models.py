@@ -1,6 +1,7 @@
 """Models: leaderboards, then one run — curves, confusion, per-attribute, calibration, top losses, subgroups."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -74,8 +75,8 @@ if tiles:
 
 figures = figure_index(folder)  # which PNG is which figure: the library knows
 eval_dir = folder / EVAL_DIR
-tab_report, tab_curves, tab_eval, tab_tables, tab_card = st.tabs(
-    ["Classification report", "Training curves", "Evaluation", "Tables", "Model card"])
+tab_report, tab_curves, tab_eval, tab_saliency, tab_tables, tab_card = st.tabs(
+    ["Classification report", "Training curves", "Evaluation", "Where it looks", "Tables", "Model card"])
 with tab_report:  # from the run's own predictions: every finished run has one
     report = run_classification_report(run)
     if report is None:
@@ -131,6 +132,25 @@ with tab_eval:
         cols = st.columns(2)
         for i, p in enumerate(pngs):
             cols[i % 2].image(str(p), caption=str(p.relative_to(folder)), width="stretch")
+with tab_saliency:  # evaluate --saliency: dataset maps beside the mean faces
+    found = sorted(eval_dir.glob("*/saliency.json"), key=lambda p: -p.stat().st_mtime) if eval_dir.is_dir() else []
+    if not found:
+        missing("No saliency maps for this run yet", f"facelab evaluate {name} --saliency")
+    else:
+        from facelab.explain.report import figure_name
+
+        sal = json.loads(found[0].read_text())
+        st.caption(f"`{found[0].parent.relative_to(folder)}`: mean saliency ({sal['method']}) over {sal['n']} "
+                   "evaluated faces, weighted by each face's probability of the output, beside the mean faces "
+                   "with and without the output and their difference.")
+        outs = list(sal["outputs"])
+        pick = st.selectbox("output", outs, key="models_saliency_output") if len(outs) > 1 else outs[0]
+        png = found[0].parent / figure_name(pick)
+        if png.is_file():
+            st.image(str(png), width="stretch")
+        st.dataframe(pd.DataFrame([{k: g[k] for k in ("output", "group", "n", "n_with", "n_without",
+                                                      "agreement_with_mean_face_difference")}
+                                   for g in sal["groups"] if g["output"] == pick]), hide_index=True)
 with tab_tables:
     tables = sorted(eval_dir.rglob("*.csv")) if eval_dir.is_dir() else []
     if not tables:

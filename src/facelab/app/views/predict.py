@@ -24,6 +24,13 @@ if source == "Video":
 
     show_video(cfg, chosen)
     st.stop()
+explain_on = st.toggle("explain", key="predict_explain",
+                       help="Overlay a saliency map on each face: where the model looked for the chosen output "
+                            "(Grad-CAM for networks; see docs/explain.md).")
+explain_output = "top"
+if explain_on:
+    explain_output = st.text_input("output to explain", "top", key="predict_explain_output",
+                                   help="an output name such as Smiling, or top: each face's most probable output")
 
 
 
@@ -110,8 +117,11 @@ for fname, data in photos:
         with col:
             try:
                 predictor = load_predictor(str(folder), folder.stat().st_mtime)
+                wanted = None
+                if explain_on:  # an output this run lacks: its most probable one instead
+                    wanted = explain_output if explain_output in predictor.classes else "top"
                 with st.spinner(f"{run_name}…"):
-                    result = predictor.predict(image)
+                    result = predictor.predict(image, explain=wanted)
             except FacelabError as e:
                 st.error(f"{run_name}: {e.message}" + (f" — {e.fix}" if e.fix else ""))
                 continue
@@ -134,6 +144,14 @@ for fname, data in photos:
             for face in result.faces:
                 labels = face.verdict or ", ".join(face.labels) or (face.note or "")
                 st.markdown(f"**face #{face.index}** → {labels}")
+                for e in face.explain:
+                    if e.map is None:
+                        st.caption(f"{e.output}: {e.note}")
+                        continue
+                    from facelab.explain.render import overlay
+
+                    st.image(overlay(e.crop, e.map), width=192,
+                             caption=f"where it looked for {e.output} ({e.probability:.2f}, {e.method})")
                 row = {"file": fname, "run": run_name, "face": face.index, "x": round(face.box.x),
                        "y": round(face.box.y), "w": round(face.box.w), "h": round(face.box.h),
                        "labels": ";".join(face.labels)}
