@@ -234,6 +234,7 @@ def test_cluster_with_a_run_s_features_prepares_the_folder_at_the_run_s_size(squ
 
 # -- photos without a face are left out of embed runs, and counted -----------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["embed-logreg", "embed-knn"])
 def test_embed_runs_leave_out_photos_without_a_face_and_count_them(model, runs_dir, tmp_path_factory):
     import importlib.util
