@@ -123,7 +123,7 @@ def latency(run, root: Path, n: int, tmp: Path) -> dict:
         r = pred.predict(f)
         times.append(1000 * (time.perf_counter() - t0))
         # CPU time of this (single) thread: what the photo costs on a core of its own; the wall
-        # time above also counts waiting for the other engineers' jobs on the shared 2 cores
+        # time above also counts waiting for other jobs on shared cores
         cpu.append(1000 * (time.thread_time() - c0))
         found += bool(r.faces)
     # where the time goes, on the same photos

@@ -93,3 +93,10 @@ def spark():
     s = get_spark("local[2]")
     yield s
     s.stop()
+
+
+def pytest_collection_modifyitems(config, items):
+    """The fast lane: mark the tests that :mod:`fast_lane` names as ``slow``."""
+    from fast_lane import mark_slow
+
+    mark_slow(items)

@@ -60,7 +60,7 @@ def _keep(shot: Path) -> None:
     keep = os.environ.get("FACELAB_SCREENSHOT")
     if keep:  # lets a person look at the pages the test saw
         dest = Path(keep)
-        if dest.suffix.lower() == ".png":  # one file: the Predict page, as before
+        if dest.suffix.lower() == ".png":  # one file: the Predict page
             if "predict" in shot.name:
                 shutil.copy(shot, dest)
         else:

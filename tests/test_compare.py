@@ -270,7 +270,7 @@ def test_training_notes_count_optimizer_steps_as_well_as_epochs():
     infos = {"small": info(epochs=8, steps=64, train_seconds=80.0),   # a small dataset: 8 steps an epoch
              "enough": info(epochs=8, steps=FEW_STEPS),
              "chosen": {**info(epochs=8, steps=64), "metrics": {"epochs": 8, "steps": 64, "stop_reason": "epochs"}},
-             "old": info(epochs=8)}                                     # saved before steps were recorded
+             "old": info(epochs=8)}                                     # metrics without steps
     assert training_notes(table, infos) == [
         "small: the budget stopped it after 8 epochs (10 s each, 64 optimizer steps in all): under-trained, "
         "which says little about the model; give it more minutes"]

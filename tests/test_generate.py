@@ -88,7 +88,7 @@ def test_the_auxiliary_classifier_learns_the_attribute(prepared_celeba, runs_dir
     assert float(F.binary_cross_entropy_with_logits(logits[:, 0], y)) < 0.69  # log 2: chance
 
 
-def test_a_run_from_before_the_auxiliary_classifier_still_loads():
+def test_a_run_without_the_auxiliary_classifier_loads():
     from facelab.generate.dcgan import build
 
     cfg = {"size": 32, "channels": 3, "nz": 8, "ngf": 4, "ndf": 4, "condition": ["Smiling"]}

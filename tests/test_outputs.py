@@ -130,7 +130,7 @@ def test_prepare_writes_absent_empty_and_its_own_cache_only(source_cache, tmp_pa
     assert (empty / MARKER).is_file() and len(ds) == len(source_cache)
     again = prepare(src, size=16, workers=1, out=empty, progress=False, force=True)  # its own: replaced
     assert len(again) == len(ds)
-    (empty / MARKER).unlink()  # a cache from before the marker is still recognised by its meta.json
+    (empty / MARKER).unlink()  # a cache without the marker is still recognised by its meta.json
     assert len(prepare(src, size=16, workers=1, out=empty, progress=False, force=True)) == len(ds)
     assert (empty / MARKER).is_file()
 

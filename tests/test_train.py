@@ -162,7 +162,7 @@ def test_the_schedule_follows_steps_minutes_or_a_saved_hand_over():
     assert Schedule(100, 60.0, fits)(10, 30.0) == 0.1  # fitting: steps, not the (jittery) clock
     assert Schedule(100, 60.0, fits)(10, 60.0) == 1.0  # ... until the minutes are up
     assert Schedule(100, 60.0, {}).check(10, 9.0, mid_epoch=True) is False  # too few steps to judge
-    old = {"clock_binds": True}  # a state.json written before the hand-over point was kept
+    old = {"clock_binds": True}  # a state.json without the hand-over point
     assert Schedule(100, 60.0, old)(10, 30.0) == 0.5
 
 
@@ -313,14 +313,14 @@ def test_ema_run_resumes_with_its_average(cache, runs_dir):
     pd.testing.assert_series_equal(resumed.history()["val_loss"], whole.history()["val_loss"])
 
 
-def test_a_run_saved_before_ema_existed_resumes_without_it(cache, runs_dir):
+def test_a_run_saved_without_ema_resumes_without_it(cache, runs_dir):
     import yaml
 
     with pytest.raises(KeyboardInterrupt):
         train(cache, target="A", epochs=2, name="old", ema=0.0, callbacks=[_stop_after_first], **FAST)
     cfg_path = runs_dir / "old" / "config.yaml"
     cfg = yaml.safe_load(cfg_path.read_text())
-    del cfg["ema"]  # as written before the option existed
+    del cfg["ema"]  # a config without the option
     cfg_path.write_text(yaml.safe_dump(cfg))
     run = train(cache, resume="old", progress=False)
     assert run.status == "finished" and "ema_updates" not in run.state  # the average never ran
