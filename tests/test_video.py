@@ -205,3 +205,18 @@ def test_a_missing_camera_is_named():
     with pytest.raises(DataError) as e:
         list(VideoReader(63))
     assert "camera 63" in e.value.message and e.value.fix
+
+
+def test_a_missed_face_keeps_its_id_and_a_newcomer_gets_a_new_one():
+    from facelab.faces.detect import FaceBox
+    from facelab.predict.track import FaceTracker
+
+    t = FaceTracker()
+    for k in range(5):  # a face moving right at 100 px/s, 10 frames/s
+        assert t.update([FaceBox(100 + 10 * k, 100, 50, 50, 0.9)], k / 10) == [1]
+    assert t.update([], 0.5) == [] and t.update([], 1.0) == []
+    # missed for a second, seen again 90 px further on (no overlap with where it was): the same id
+    assert t.update([FaceBox(230, 105, 50, 50, 0.9)], 1.5) == [1]
+    # it leaves; another face enters far away (more than 3 face sizes): a new id, from its second frame
+    assert t.update([FaceBox(500, 400, 50, 50, 0.9)], 2.5) == [-1]
+    assert t.update([FaceBox(502, 401, 50, 50, 0.9)], 2.6) == [2]
