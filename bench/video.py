@@ -269,7 +269,8 @@ def run_speed(clip: Path, detector: str | None) -> list[dict]:
         secs = time.perf_counter() - t0
         out.append({"every": every, "frames_decoded": video.reader.decoded, "frames_analysed": n,
                     "seconds": round(secs, 2), "video_frames_per_s": round(video.reader.decoded / secs, 1),
-                    "analysed_frames_per_s": round(n / secs, 1), "target_video_frames_per_s": 25 if every == 2 else None})
+                    "analysed_frames_per_s": round(n / secs, 1),
+                    "target_video_frames_per_s": 25 if every == 2 else None})
         print(out[-1])
     return out
 

@@ -1,14 +1,15 @@
 """Face tracks across video frames, and each track's probabilities smoothed over time.
 
 :class:`FaceTracker` is ByteTrack (Zhang et al., 2022): a constant-velocity Kalman filter per
-track predicts where each face will be, confident boxes are matched to the predictions first
+track predicts where each face will be; confident boxes are matched to the predictions first
 (Hungarian assignment on IoU, :func:`scipy.optimize.linear_sum_assignment`; IoU by
-``supervision.box_iou_batch``), weak boxes then keep the remaining tracks alive, confident boxes still unmatched may continue a
-track whose predicted centre is within ``max_jump`` face sizes (fast motion), and a track
-that is not seen is kept ``lost_seconds`` before its id is retired — so a face hidden for a moment
-by another face gets its own id back. As in ByteTrack, a face appearing after the first frame gets
-its id when it is seen a second time in a row (one-frame false detections get none). Times are the frames' own (seconds), so ``--every``,
-``--fps`` and variable frame rates predict the same motion.
+``supervision.box_iou_batch``), weak boxes then keep the remaining tracks alive, and confident
+boxes still unmatched may continue a track whose predicted or last-seen centre is near enough
+(``max_jump`` face sizes, widening while the track is unseen: fast motion, detector misses). A
+track that is not seen keeps its id ``lost_seconds``, so a face hidden for a moment by another
+face gets its own id back. As in ByteTrack, a face appearing after the first frame gets its id
+when it is seen a second time in a row (one-frame false detections get none). Times are the
+frames' own (seconds), so ``--every``, ``--fps`` and variable frame rates predict the same motion.
 
 (supervision ≥ 0.27 moved its ByteTrack into the ``trackers`` package, which requires the GUI
 build of OpenCV and so conflicts with ``opencv-python-headless``; the algorithm is small enough to

@@ -211,7 +211,8 @@ class VideoReader:
             except av.error.ExitError as e:  # a stream that stopped sending
                 if i == 0:
                     raise DataError(f"no frame from {self.name} within {self.timeout:g} s ({e.strerror})",
-                                    path=self.name, fix="check that the stream is running, or raise --timeout") from None
+                                    path=self.name,
+                                    fix="check that the stream is running, or raise --timeout") from None
                 self.note = f"the stream stopped after {i} frames ({e.strerror})"
                 log.warning("%s: %s", self.name, self.note)
                 return

@@ -147,5 +147,6 @@ def _write_table(table, out: Path) -> Path:
         else:
             table.to_parquet(out, index=False)
     except OSError as e:
-        raise DataError(f"cannot write {out}: {e.strerror or e}", path=out, fix="choose a writable --out path") from None
+        raise DataError(f"cannot write {out}: {e.strerror or e}", path=out,
+                        fix="choose a writable --out path") from None
     return out
