@@ -56,6 +56,24 @@ def test_reader_uses_the_frames_own_times_at_a_variable_rate(tmp_path):
     assert times == stamps_ms
 
 
+def test_a_phone_clip_is_turned_upright(tmp_path):
+    path = tmp_path / "portrait.mp4"
+    img = np.zeros((48, 64, 3), np.uint8)
+    img[:8, :16] = 255  # a mark in the stored frame's top-left corner
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("mpeg4", rate=10)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        s.set_display_rotation(90)  # shown turned 90° counter-clockwise, as a phone records portrait
+        for _ in range(3):
+            for p in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(p)
+        for p in s.encode():
+            out.mux(p)
+    frame = next(iter(VideoReader(path)))
+    assert frame.image.shape == (64, 48, 3)
+    assert frame.image[-8:, :4].mean() > 200 and frame.image[:8, :4].mean() < 50  # the mark is bottom-left
+
+
 def _audio_only(path):
     with av.open(str(path), "w") as out:
         s = out.add_stream("aac", rate=16000)

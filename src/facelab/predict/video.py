@@ -4,7 +4,7 @@ own timestamps.
 Files and URLs are decoded by PyAV (FFmpeg); a camera index goes through OpenCV. Frames are
 streamed — decoded one by one, never all held — so a 4K hour costs the memory of a few frames.
 Each frame keeps the time its container gives it (variable frame rate clips keep their real
-timing). ``every=N`` keeps one decoded frame in N; ``fps=F`` keeps frames at most F per second of
+timing) and is turned upright as its display matrix says (phone clips). ``every=N`` keeps one decoded frame in N; ``fps=F`` keeps frames at most F per second of
 video time.
 
 Bad input is a :class:`~facelab.errors.DataError` naming the file: a missing, corrupt or
@@ -236,7 +236,7 @@ class VideoReader:
                     t = float(f.time) if f.time is not None else i / (self.info.fps or 25.0)
                 if t0 is None:
                     t0 = t
-                yield i, t - t0, f.to_ndarray(format="rgb24")
+                yield i, t - t0, upright(f)
                 i += 1
 
     # -- cameras (OpenCV) --------------------------------------------------------------------------
@@ -264,6 +264,14 @@ class VideoReader:
                 i += 1
         finally:
             cap.release()
+
+
+def upright(frame) -> np.ndarray:
+    """A decoded frame as RGB pixels, turned as its display matrix says (a phone's portrait clip
+    is stored landscape with a rotation of 90°)."""
+    img = frame.to_ndarray(format="rgb24")
+    k = int(round((getattr(frame, "rotation", 0) or 0) / 90)) % 4
+    return np.ascontiguousarray(np.rot90(img, k)) if k else img
 
 
 def write_test_clip(path, frames: list[np.ndarray], *, fps: float = 25.0, codec: str = "mpeg4") -> None:
