@@ -118,6 +118,7 @@ class VideoPrediction:
 
     # -- the pipeline ------------------------------------------------------------------------------
     def _run(self) -> Iterator[FrameResult]:
+        self.started = time.perf_counter()
         q: queue.Queue = queue.Queue(maxsize=4)  # the reader decodes a few frames ahead, no more
         stop = threading.Event()
         reader = threading.Thread(target=self._read, args=(q, stop), daemon=True, name="facelab-video-reader")
