@@ -4,8 +4,8 @@ own timestamps.
 Files and URLs are decoded by PyAV (FFmpeg); a camera index goes through OpenCV. Frames are
 streamed — decoded one by one, never all held — so a 4K hour costs the memory of a few frames.
 Each frame keeps the time its container gives it (variable frame rate clips keep their real
-timing) and is turned upright as its display matrix says (phone clips). ``every=N`` keeps one decoded frame in N; ``fps=F`` keeps frames at most F per second of
-video time.
+timing) and is turned upright as its display matrix says (phone clips). ``every=N`` keeps one
+decoded frame in N; ``fps=F`` keeps frames at most F per second of video time.
 
 Bad input is a :class:`~facelab.errors.DataError` naming the file: a missing, corrupt or
 truncated file, one with no video stream (audio only), zero frames, a codec FFmpeg cannot decode,
