@@ -7,6 +7,7 @@ from fractions import Fraction
 import av
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 
 from facelab.errors import ConfigError, DataError
@@ -238,3 +239,19 @@ def test_a_missed_face_keeps_its_id_and_a_newcomer_gets_a_new_one():
     # it leaves; another face enters far away (more than 3 face sizes): a new id, from its second frame
     assert t.update([FaceBox(500, 400, 50, 50, 0.9)], 2.5) == [-1]
     assert t.update([FaceBox(502, 401, 50, 50, 0.9)], 2.6) == [2]
+
+
+def test_ctrl_c_keeps_what_was_read(clip, tmp_path):
+    from facelab.predict.video_files import predict_video_files
+
+    seen = []
+
+    def stop_after_five(frame):
+        seen.append(frame.index)
+        if len(seen) == 5:
+            raise KeyboardInterrupt
+
+    report = predict_video_files(flicker_predictor(), clip[0], out=tmp_path / "faces.csv", on_frame=stop_after_five)
+    assert report.interrupted and "stopped by the user" in report.summary.note
+    table = pd.read_csv(report.out)
+    assert sorted(set(table.frame)) == seen == [0, 1, 2, 3, 4]
