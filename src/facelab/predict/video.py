@@ -68,6 +68,16 @@ class VideoInfo:
         return asdict(self)
 
 
+def require_video() -> None:
+    """PyAV and supervision (the ``video`` extra) are importable, or a ConfigError says how to get them."""
+    try:
+        import av  # noqa: F401
+        import supervision  # noqa: F401
+    except ImportError as e:
+        raise ConfigError(f"video needs PyAV and supervision ({e.name} is not installed)",
+                          fix="pip install 'facelab[video]'") from None
+
+
 def is_stream(source) -> bool:
     """A camera index (``0``, ``"1"``) or a network URL rather than a file."""
     if isinstance(source, int):

@@ -36,7 +36,7 @@ from typing import Iterator
 import numpy as np
 
 from .track import FaceTracker, TrackSmoother
-from .video import Frame, VideoReader
+from .video import Frame, VideoReader, require_video
 from .video_results import FrameResult, LabelGroup, TrackBook, TrackedFace, VideoSummary
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,7 @@ class VideoPrediction:
                  tracker: FaceTracker | None = None, name: str | None = None):
         from ..errors import ConfigError
 
+        require_video()
         if smooth < 0:
             raise ConfigError(f"smooth must be 0 (off) or a time in seconds, got {smooth}", fix="use e.g. --smooth 0.5")
         self.predictor = predictor
