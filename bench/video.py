@@ -227,7 +227,7 @@ def flicker_figures(m: pd.DataFrame, table: pd.DataFrame, fps: float, threshold:
     sm_c, sm_acc = _changes(m, "s", threshold)
     rows.append({"smooth_s": smooth, "changes": sm_c, "changes_per_track_minute": round(sm_c / minutes, 2),
                  "accuracy": round(sm_acc, 4), "from": "predict_video"})
-    for tau in (0.25, 1.0, 2.0):  # the library's smoother over the raw probabilities of each track
+    for tau in (0.25, 0.5, 2.0):  # the library's smoother over the raw probabilities of each track
         sm = TrackSmoother(tau)
         s = [sm.update(int(r.track), {"p": r.p_Smiling}, r.time)["p"] if r.track > 0 else r.p_Smiling
              for r in table.itertuples()]
@@ -269,7 +269,8 @@ def run_speed(clip: Path, detector: str | None) -> list[dict]:
         secs = time.perf_counter() - t0
         out.append({"every": every, "frames_decoded": video.reader.decoded, "frames_analysed": n,
                     "seconds": round(secs, 2), "video_frames_per_s": round(video.reader.decoded / secs, 1),
-                    "analysed_frames_per_s": round(n / secs, 1), "target_video_frames_per_s": 25 if every == 2 else None})
+                    "analysed_frames_per_s": round(n / secs, 1),
+                    "target_video_frames_per_s": 25 if every == 2 else None})
         print(out[-1])
     return out
 

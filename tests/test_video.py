@@ -7,6 +7,7 @@ from fractions import Fraction
 import av
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 
 from facelab.errors import ConfigError, DataError
@@ -54,6 +55,24 @@ def test_reader_uses_the_frames_own_times_at_a_variable_rate(tmp_path):
             out.mux(p)
     times = [round(f.time * 1000) for f in VideoReader(path)]
     assert times == stamps_ms
+
+
+def test_a_phone_clip_is_turned_upright(tmp_path):
+    path = tmp_path / "portrait.mp4"
+    img = np.zeros((48, 64, 3), np.uint8)
+    img[:8, :16] = 255  # a mark in the stored frame's top-left corner
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("mpeg4", rate=10)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        s.set_display_rotation(90)  # shown turned 90° counter-clockwise, as a phone records portrait
+        for _ in range(3):
+            for p in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(p)
+        for p in s.encode():
+            out.mux(p)
+    frame = next(iter(VideoReader(path)))
+    assert frame.image.shape == (64, 48, 3)
+    assert frame.image[-8:, :4].mean() > 200 and frame.image[:8, :4].mean() < 50  # the mark is bottom-left
 
 
 def _audio_only(path):
@@ -205,3 +224,34 @@ def test_a_missing_camera_is_named():
     with pytest.raises(DataError) as e:
         list(VideoReader(63))
     assert "camera 63" in e.value.message and e.value.fix
+
+
+def test_a_missed_face_keeps_its_id_and_a_newcomer_gets_a_new_one():
+    from facelab.faces.detect import FaceBox
+    from facelab.predict.track import FaceTracker
+
+    t = FaceTracker()
+    for k in range(5):  # a face moving right at 100 px/s, 10 frames/s
+        assert t.update([FaceBox(100 + 10 * k, 100, 50, 50, 0.9)], k / 10) == [1]
+    assert t.update([], 0.5) == [] and t.update([], 1.0) == []
+    # missed for a second, seen again 90 px further on (no overlap with where it was): the same id
+    assert t.update([FaceBox(230, 105, 50, 50, 0.9)], 1.5) == [1]
+    # it leaves; another face enters far away (more than 3 face sizes): a new id, from its second frame
+    assert t.update([FaceBox(500, 400, 50, 50, 0.9)], 2.5) == [-1]
+    assert t.update([FaceBox(502, 401, 50, 50, 0.9)], 2.6) == [2]
+
+
+def test_ctrl_c_keeps_what_was_read(clip, tmp_path):
+    from facelab.predict.video_files import predict_video_files
+
+    seen = []
+
+    def stop_after_five(frame):
+        seen.append(frame.index)
+        if len(seen) == 5:
+            raise KeyboardInterrupt
+
+    report = predict_video_files(flicker_predictor(), clip[0], out=tmp_path / "faces.csv", on_frame=stop_after_five)
+    assert report.interrupted and "stopped by the user" in report.summary.note
+    table = pd.read_csv(report.out)
+    assert sorted(set(table.frame)) == seen == [0, 1, 2, 3, 4]

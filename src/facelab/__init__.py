@@ -41,6 +41,8 @@ _EXPORTS = {
     "FaceBox": "facelab.faces.detect",
     "align": "facelab.faces.align",
     "Predictor": "facelab.predict.predictor",
+    "CombinedPredictor": "facelab.predict.combined",
+    "predict_video_files": "facelab.predict.video_files",
     "export_onnx": "facelab.predict.export",
     "create_app": "facelab.serve.app",
     "train_gan": "facelab.generate.train",

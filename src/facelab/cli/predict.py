@@ -71,8 +71,7 @@ def register(app: typer.Typer) -> None:
         format: Optional[str] = typer.Option(None, help="csv, json or parquet (default: from --out's extension)."),
         aligned: bool = typer.Option(False, help="Photos are already framed like the dataset: skip detection."),
         save_crops: Optional[Path] = typer.Option(None, help="Folder for the aligned crops the model saw."),
-        annotate: Optional[Path] = typer.Option(None, help="Folder for copies with boxes and labels drawn (a video: "
-                                                           "an MP4 file with boxes, track ids and labels)."),
+        annotate: Optional[Path] = typer.Option(None, help="Folder for copies with boxes and labels (video: an MP4)."),
         backend: str = typer.Option("torch", help="torch, or onnx (after `facelab export RUN`)."),
         workers: Optional[int] = typer.Option(None, help="Decoding/detection threads (default: up to 4)."),
         batch_size: int = typer.Option(64, help="Faces per classification batch."),
@@ -93,11 +92,9 @@ def register(app: typer.Typer) -> None:
                                                          "summary goes to stderr)."),
         every: int = typer.Option(1, help="Video: analyse one frame in N."),
         fps: Optional[float] = typer.Option(None, help="Video: analyse at most this many frames per second."),
-        smooth: float = typer.Option(1.0, help="Video: time constant (seconds) of each face track's exponential "
-                                               "average of probabilities; 0: off."),
+        smooth: float = typer.Option(1.0, help="Video: seconds each face track's probabilities are averaged; 0: off."),
         timeline: Optional[Path] = typer.Option(None, help="Video: folder for one timeline PNG per face track."),
-        live: Optional[str] = typer.Option(None, help="Read a live stream: an http(s)/rtsp URL or a camera index "
-                                                      "(until Ctrl-C or --seconds)."),
+        live: Optional[str] = typer.Option(None, help="A live stream: http(s)/rtsp URL or camera index (Ctrl-C)."),
         seconds: Optional[float] = typer.Option(None, help="Video/stream: stop after this many seconds."),
         timeout: float = typer.Option(10.0, help="Stream: seconds to wait for the first and each next frame."),
         runs_dir: Optional[Path] = runs_dir_option(),
@@ -109,8 +106,8 @@ def register(app: typer.Typer) -> None:
         from ..predict.batch import predict_files
         from ..predict.combined import CombinedPredictor
         from ..predict.predictor import Predictor
-        from ..predict.video import looks_like_video
         from ..runs import names_a_run
+        from .video import run_video, video_source
 
         detector_params = {"max_side": max_side} if max_side else {}
         if engine != "local":  # scale-out: the run goes to Spark's executors, not a Predictor
@@ -142,21 +139,11 @@ def register(app: typer.Typer) -> None:
                 pred = CombinedPredictor.shipped(**kw)
                 Console(stderr=True).print(f"no run given: using the models shipped with facelab ({pred.name}; "
                                            "`facelab runs` lists them)", highlight=False)
-            videos = [p for p in photos or [] if looks_like_video(p)]
-            if live is not None or videos:
-                from .video import run_video
-
-                if live is not None and photos:
-                    raise typer.BadParameter("give either --live or files, not both", param_hint="--live")
-                if save_crops or aligned or format:
-                    raise ConfigError("--save-crops, --aligned and --format are for photos, not a video",
-                                      fix="drop them; a video's table format follows --out (.csv or .parquet)")
-                if live is None and len(photos) > 1:
-                    raise typer.BadParameter(f"{videos[0]} is a video: give one video at a time, without photos",
-                                             param_hint="PHOTOS")
-                run_video(pred, live if live is not None else photos[0], live=live is not None, out=out,
-                          annotate=annotate, timeline=timeline, every=every, fps=fps, smooth=smooth,
-                          seconds=seconds, timeout=timeout, progress=progress, json_=json_)
+            source = video_source(photos, live, photo_options=bool(save_crops or aligned or format))
+            if source is not None:
+                run_video(pred, source, live=live is not None, out=out, annotate=annotate, timeline=timeline,
+                          every=every, fps=fps, smooth=smooth, seconds=seconds, timeout=timeout, progress=progress,
+                          json_=json_)
                 return
             rep = predict_files(pred, photos, out=out, format=format, aligned=aligned, save_crops=save_crops,
                                 annotate=annotate, workers=workers, batch_size=batch_size, progress=progress,

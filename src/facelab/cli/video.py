@@ -34,6 +34,27 @@ class LiveLines:
         self.latest.clear()
 
 
+def video_source(photos: list[str] | None, live: str | None, *, photo_options: bool) -> str | None:
+    """The video or stream ``facelab predict`` was given, or None for photos (misuse refused)."""
+    import typer
+
+    from ..errors import ConfigError
+    from ..predict.video import looks_like_video
+
+    videos = [p for p in photos or [] if looks_like_video(p)]
+    if live is None and not videos:
+        return None
+    if live is not None and photos:
+        raise typer.BadParameter("give either --live or files, not both", param_hint="--live")
+    if photo_options:
+        raise ConfigError("--save-crops, --aligned and --format are for photos, not a video",
+                          fix="drop them; a video's table format follows --out (.csv or .parquet)")
+    if live is None and len(photos or []) > 1:
+        raise typer.BadParameter(f"{videos[0]} is a video: give one video at a time, without photos",
+                                 param_hint="PHOTOS")
+    return live if live is not None else videos[0]
+
+
 def track_table(summary, limit: int = 30):
     from rich.table import Table
 

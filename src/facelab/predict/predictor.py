@@ -311,7 +311,10 @@ class Predictor:
         call for all their faces.
 
         Example:
-            >>> predictor.predict_faces_many([(frame, boxes), (frame2, boxes2)])    # doctest: +SKIP
+            >>> p = Predictor(input_spec={"size": 32}, kind="binary", classes=["Smiling"],
+            ...               classify=lambda x: np.full((len(x), 1), 0.9))
+            >>> [r.note for r in p.predict_faces_many([(np.zeros((64, 64, 3), np.uint8), [])] * 2)]
+            ['no face found', 'no face found']
         """
         pending = []
         for image, boxes in items:
@@ -326,10 +329,7 @@ class Predictor:
         Keywords: ``every``, ``fps``, ``smooth``, ``timeout``, ``seconds``, ``batch_frames``,
         ``workers``, ``keep_images``, ``progress`` (:class:`~facelab.predict.video_predict.VideoPrediction`).
 
-        Example:
-            >>> video = predictor.predict_video("clip.mp4", every=2, smooth=0.5)   # doctest: +SKIP
-            >>> frames = list(video); video.summary().tracks[0].dominant           # doctest: +SKIP
-            {'Smiling-cnn': 'Smiling'}
+        Example: :mod:`facelab.predict.video_predict` (its module example runs a clip).
         """
         from .video_predict import VideoPrediction
 

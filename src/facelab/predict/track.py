@@ -1,14 +1,15 @@
 """Face tracks across video frames, and each track's probabilities smoothed over time.
 
 :class:`FaceTracker` is ByteTrack (Zhang et al., 2022): a constant-velocity Kalman filter per
-track predicts where each face will be, confident boxes are matched to the predictions first
+track predicts where each face will be; confident boxes are matched to the predictions first
 (Hungarian assignment on IoU, :func:`scipy.optimize.linear_sum_assignment`; IoU by
-``supervision.box_iou_batch``), weak boxes then keep the remaining tracks alive, confident boxes still unmatched may continue a
-track whose predicted centre is within ``max_jump`` face sizes (fast motion), and a track
-that is not seen is kept ``lost_seconds`` before its id is retired — so a face hidden for a moment
-by another face gets its own id back. As in ByteTrack, a face appearing after the first frame gets
-its id when it is seen a second time in a row (one-frame false detections get none). Times are the frames' own (seconds), so ``--every``,
-``--fps`` and variable frame rates predict the same motion.
+``supervision.box_iou_batch``), weak boxes then keep the remaining tracks alive, and confident
+boxes still unmatched may continue a track whose predicted or last-seen centre is near enough
+(``max_jump`` face sizes, widening while the track is unseen: fast motion, detector misses). A
+track that is not seen keeps its id ``lost_seconds``, so a face hidden for a moment by another
+face gets its own id back. As in ByteTrack, a face appearing after the first frame gets its id
+when it is seen a second time in a row (one-frame false detections get none). Times are the
+frames' own (seconds), so ``--every``, ``--fps`` and variable frame rates predict the same motion.
 
 (supervision ≥ 0.27 moved its ByteTrack into the ``trackers`` package, which requires the GUI
 build of OpenCV and so conflicts with ``opencv-python-headless``; the algorithm is small enough to
@@ -53,6 +54,7 @@ class _Track:
     last_seen: float
     lost: bool = False
     hits: int = 1
+    seen_at: np.ndarray | None = None  # cx, cy, w, h where it was last seen
 
     def box(self) -> np.ndarray:
         cx, cy, w, h = self.mean[:4]
@@ -72,8 +74,11 @@ class FaceTracker:
         low: boxes below this are ignored; between ``low`` and ``high`` they only extend tracks.
         match_iou: the least IoU (box vs. the track's predicted box) for a match.
         lost_seconds: how long an unseen track keeps its id.
-        max_jump: a box left unmatched by IoU may still continue a track whose predicted centre is
-            within this many face sizes (fast faces, sparse ``--every``).
+        max_jump: a box left unmatched by IoU may still continue a track whose predicted (or last
+            seen) centre is within this many face sizes (fast faces, sparse ``--every``) ...
+        jump_per_second: ... plus this many face sizes per second the track has not been seen,
+            up to ``max_gate`` face sizes (a face entering elsewhere does not take the id of one
+            that left).
         min_hits: frames in a row a new face must be seen before it gets an id (not on the
             first frame).
     """
@@ -81,8 +86,10 @@ class FaceTracker:
     high: float = 0.5
     low: float = 0.1
     match_iou: float = 0.2
-    lost_seconds: float = 1.5
+    lost_seconds: float = 4.0
     max_jump: float = 1.0
+    jump_per_second: float = 1.5
+    max_gate: float = 3.0
     min_hits: int = 2
     tracks: list[_Track] = field(default_factory=list)
     next_id: int = 1
@@ -128,17 +135,15 @@ class FaceTracker:
         trk_xyxy = np.stack([self.tracks[k].box() for k in tracks])
         if by == "iou":
             score = box_iou_batch(trk_xyxy, det_xyxy)
-        else:  # a fast face (or a sparse --every) leaves no overlap with its prediction
-            centre = lambda b: (b[:, :2] + b[:, 2:]) / 2  # noqa: E731
-            size = (trk_xyxy[:, 2:] - trk_xyxy[:, :2]).mean(1, keepdims=True)
-            dist = np.linalg.norm(centre(trk_xyxy)[:, None] - centre(det_xyxy)[None], axis=2) / size
-            score = np.where(dist <= self.max_jump, 1.0 - dist / (2 * self.max_jump), -1.0)
+        else:  # a fast face, a sparse --every or a face missed a while: no overlap with the prediction
+            score = self._distance_score(tracks, det_xyxy, t)
         rows, cols = linear_sum_assignment(-score)
         used = set()
         for r, c in zip(rows, cols):
             if score[r, c] >= min_iou and (by == "iou" or score[r, c] > 0):
                 tr = self.tracks[tracks[r]]
-                self._correct(tr, _xyah(boxes[dets[c]]))
+                tr.seen_at = _xyah(boxes[dets[c]])
+                self._correct(tr, tr.seen_at)
                 tr.last_seen, tr.lost, tr.hits = t, False, tr.hits + 1
                 if tr.id < 0 and tr.hits >= self.min_hits:
                     tr.id, self.next_id = self.next_id, self.next_id + 1
@@ -147,13 +152,28 @@ class FaceTracker:
                 used.add(r)
         return [k for j, k in enumerate(tracks) if j not in used]
 
+    def _distance_score(self, tracks: list[int], det_xyxy: np.ndarray, t: float) -> np.ndarray:
+        """1 − d / (2 gate) for centres within the gate, −1 beyond: d is the distance, in face
+        sizes, from the predicted centre or the last seen one (whichever is nearer); the gate
+        widens by ``jump_per_second`` for each second the track has not been seen."""
+        det_c = (det_xyxy[:, :2] + det_xyxy[:, 2:]) / 2
+        out = np.full((len(tracks), len(det_c)), -1.0)
+        for r, k in enumerate(tracks):
+            tr = self.tracks[k]
+            seen = tr.seen_at if tr.seen_at is not None else tr.mean[:4]
+            size = float(np.mean(seen[2:4]))
+            d = np.minimum(np.linalg.norm(det_c - tr.mean[:2], axis=1), np.linalg.norm(det_c - seen[:2], axis=1)) / size
+            gate = min(self.max_gate, self.max_jump + self.jump_per_second * max(0.0, t - tr.last_seen))
+            out[r] = np.where(d <= gate, 1.0 - d / (2 * gate), -1.0)
+        return out
+
     def _start(self, b: FaceBox, t: float, confirmed: bool) -> int:
         z = _xyah(b)
         std = np.r_[[2 * _STD_POS * z[3]] * 4, [10 * _STD_VEL * z[3]] * 4]
         tid = -1
         if confirmed:
             tid, self.next_id = self.next_id, self.next_id + 1
-        self.tracks.append(_Track(tid, np.r_[z, np.zeros(4)], np.diag(std ** 2), t))
+        self.tracks.append(_Track(tid, np.r_[z, np.zeros(4)], np.diag(std ** 2), t, seen_at=z))
         return tid
 
     @staticmethod

@@ -4,8 +4,8 @@ own timestamps.
 Files and URLs are decoded by PyAV (FFmpeg); a camera index goes through OpenCV. Frames are
 streamed — decoded one by one, never all held — so a 4K hour costs the memory of a few frames.
 Each frame keeps the time its container gives it (variable frame rate clips keep their real
-timing). ``every=N`` keeps one decoded frame in N; ``fps=F`` keeps frames at most F per second of
-video time.
+timing) and is turned upright as its display matrix says (phone clips). ``every=N`` keeps one
+decoded frame in N; ``fps=F`` keeps frames at most F per second of video time.
 
 Bad input is a :class:`~facelab.errors.DataError` naming the file: a missing, corrupt or
 truncated file, one with no video stream (audio only), zero frames, a codec FFmpeg cannot decode,
@@ -66,6 +66,16 @@ class VideoInfo:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def require_video() -> None:
+    """PyAV and supervision (the ``video`` extra) are importable, or a ConfigError says how to get them."""
+    try:
+        import av  # noqa: F401
+        import supervision  # noqa: F401
+    except ImportError as e:
+        raise ConfigError(f"video needs PyAV and supervision ({e.name} is not installed)",
+                          fix="pip install 'facelab[video]'") from None
 
 
 def is_stream(source) -> bool:
@@ -211,7 +221,8 @@ class VideoReader:
             except av.error.ExitError as e:  # a stream that stopped sending
                 if i == 0:
                     raise DataError(f"no frame from {self.name} within {self.timeout:g} s ({e.strerror})",
-                                    path=self.name, fix="check that the stream is running, or raise --timeout") from None
+                                    path=self.name,
+                                    fix="check that the stream is running, or raise --timeout") from None
                 self.note = f"the stream stopped after {i} frames ({e.strerror})"
                 log.warning("%s: %s", self.name, self.note)
                 return
@@ -235,7 +246,7 @@ class VideoReader:
                     t = float(f.time) if f.time is not None else i / (self.info.fps or 25.0)
                 if t0 is None:
                     t0 = t
-                yield i, t - t0, f.to_ndarray(format="rgb24")
+                yield i, t - t0, upright(f)
                 i += 1
 
     # -- cameras (OpenCV) --------------------------------------------------------------------------
@@ -263,6 +274,14 @@ class VideoReader:
                 i += 1
         finally:
             cap.release()
+
+
+def upright(frame) -> np.ndarray:
+    """A decoded frame as RGB pixels, turned as its display matrix says (a phone's portrait clip
+    is stored landscape with a rotation of 90°)."""
+    img = frame.to_ndarray(format="rgb24")
+    k = int(round((getattr(frame, "rotation", 0) or 0) / 90)) % 4
+    return np.ascontiguousarray(np.rot90(img, k)) if k else img
 
 
 def write_test_clip(path, frames: list[np.ndarray], *, fps: float = 25.0, codec: str = "mpeg4") -> None:

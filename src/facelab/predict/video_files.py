@@ -3,11 +3,18 @@
 ``--live`` do, written through the write guard (:mod:`facelab.outputs`): an existing file that
 facelab did not write is refused before the first frame is read.
 
-Example:
-    >>> report = predict_video_files(predictor, "clip.mp4", out="faces.csv",      # doctest: +SKIP
-    ...                              annotate="clip_faces.mp4", every=2)
-    >>> report.summary.tracks[0].dominant, report.codec                          # doctest: +SKIP
-    ({'fer-emotions': 'happy'}, 'libx264')
+Example (a grey clip: no face, so an empty table and no track):
+    >>> import tempfile, pathlib, numpy as np
+    >>> from facelab.predict.predictor import Predictor
+    >>> from facelab.predict.video import write_test_clip
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> write_test_clip(folder / "grey.mp4", [np.full((120, 160, 3), 90, np.uint8)] * 4, fps=10)
+    >>> predictor = Predictor(input_spec={"size": 32}, kind="binary", classes=["Smiling"],
+    ...                       classify=lambda x: np.full((len(x), 1), 0.9), name="smile")
+    >>> report = predict_video_files(predictor, folder / "grey.mp4", out=folder / "faces.csv",
+    ...                              annotate=folder / "faces.mp4", every=2)
+    >>> report.summary.frames_analysed, report.out.name, report.annotated.name, report.codec in ENCODERS
+    (2, 'faces.csv', 'faces.mp4', True)
 """
 from __future__ import annotations
 
@@ -17,6 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import ConfigError, DataError
+from .video_render import ENCODERS  # noqa: F401  (the encoders the annotated video may use)
 from .video_results import FrameResult, VideoSummary, frames_table
 
 log = logging.getLogger(__name__)
@@ -147,5 +155,6 @@ def _write_table(table, out: Path) -> Path:
         else:
             table.to_parquet(out, index=False)
     except OSError as e:
-        raise DataError(f"cannot write {out}: {e.strerror or e}", path=out, fix="choose a writable --out path") from None
+        raise DataError(f"cannot write {out}: {e.strerror or e}", path=out,
+                        fix="choose a writable --out path") from None
     return out

@@ -9,12 +9,20 @@ the faces of ``batch_frames`` frames are classified in one call; tracking and sm
 frame order. At most a few frames are held at a time (:data:`BATCH_BYTES`), whatever the video's
 length or resolution.
 
-Example:
-    >>> video = predictor.predict_video("clip.mp4", every=2, smooth=0.5)     # doctest: +SKIP
-    >>> for frame in video:                                                  # doctest: +SKIP
-    ...     print(frame.time, [(f.track, f.labels) for f in frame.faces])
-    >>> [(t.track, t.dominant) for t in video.summary().tracks]              # doctest: +SKIP
-    [(1, {'fer-emotions': 'happy'}), (2, {'fer-emotions': 'neutral'})]
+Example (a clip of plain grey frames, so no face; a model that always answers 0.9):
+    >>> import tempfile, pathlib
+    >>> from facelab.predict.predictor import Predictor
+    >>> from facelab.predict.video import write_test_clip
+    >>> clip = pathlib.Path(tempfile.mkdtemp()) / "grey.mp4"
+    >>> write_test_clip(clip, [np.full((120, 160, 3), 90, np.uint8)] * 4, fps=10)
+    >>> predictor = Predictor(input_spec={"size": 32}, kind="binary", classes=["Smiling"],
+    ...                       classify=lambda x: np.full((len(x), 1), 0.9), name="smile")
+    >>> video = predictor.predict_video(clip, every=2, smooth=0.5)
+    >>> [(frame.index, frame.time, frame.faces) for frame in video]
+    [(0, 0.0, []), (2, 0.2, [])]
+    >>> summary = video.summary()
+    >>> summary.frames_decoded, summary.frames_analysed, summary.tracks
+    (4, 2, [])
 """
 from __future__ import annotations
 
@@ -28,7 +36,7 @@ from typing import Iterator
 import numpy as np
 
 from .track import FaceTracker, TrackSmoother
-from .video import Frame, VideoReader
+from .video import Frame, VideoReader, require_video
 from .video_results import FrameResult, LabelGroup, TrackBook, TrackedFace, VideoSummary
 
 log = logging.getLogger(__name__)
@@ -72,6 +80,7 @@ class VideoPrediction:
                  tracker: FaceTracker | None = None, name: str | None = None):
         from ..errors import ConfigError
 
+        require_video()
         if smooth < 0:
             raise ConfigError(f"smooth must be 0 (off) or a time in seconds, got {smooth}", fix="use e.g. --smooth 0.5")
         self.predictor = predictor
@@ -118,6 +127,9 @@ class VideoPrediction:
 
     # -- the pipeline ------------------------------------------------------------------------------
     def _run(self) -> Iterator[FrameResult]:
+        import cv2  # noqa: F401  (OpenCV imported here first: its first import is not safe from two threads)
+
+        self.started = time.perf_counter()
         q: queue.Queue = queue.Queue(maxsize=4)  # the reader decodes a few frames ahead, no more
         stop = threading.Event()
         reader = threading.Thread(target=self._read, args=(q, stop), daemon=True, name="facelab-video-reader")

@@ -41,7 +41,8 @@ def pick_encoder() -> str:
             return name
     from ..errors import ConfigError
 
-    raise ConfigError("PyAV's FFmpeg has no H.264 or MPEG-4 encoder", fix="install PyAV from its wheels (pip install av)")
+    raise ConfigError("PyAV's FFmpeg has no H.264 or MPEG-4 encoder",
+                      fix="install PyAV from its wheels (pip install av)")
 
 
 def caption(face: TrackedFace, groups: list[LabelGroup]) -> str:
