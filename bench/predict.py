@@ -89,13 +89,12 @@ def _with_template_framing(run):
     without retraining."""
     import shutil
 
-    from facelab.data.framing import frame_for, framing_record
+    from facelab.data.framing import with_template_framing
     from facelab.runs import Run
 
     dest = Path(tempfile.mkdtemp(prefix="facelab-bench-framing-")) / f"{run.name}-template"
     shutil.copytree(run.path, dest)
-    spec = json.loads((dest / "input.json").read_text())
-    spec["framing"] = framing_record(frame_for(spec), size=int(spec["size"]), crop_box=spec["crop_box"])
+    spec = with_template_framing(json.loads((dest / "input.json").read_text()))
     (dest / "input.json").write_text(json.dumps(spec, indent=1))
     return Run.load(dest)
 

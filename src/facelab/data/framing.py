@@ -93,5 +93,20 @@ def source_framing(layout: str, source_size, size: int, crop_box) -> dict | None
     return framing_record(frame_for({"layout": lay, "source_size": source_size}), size=size, crop_box=crop_box)
 
 
+def with_template_framing(input_spec: dict) -> dict:
+    """A copy of a run's ``input.json`` with the template framing of its dataset's frame added:
+    what a run trained on CelebA or FER2013 crops uses to be served on the five-point framing
+    without retraining (``bench/predict.py --framing template`` measures it).
+
+    Example:
+        >>> with_template_framing({"size": 48, "crop_box": [0, 0, 1, 1], "layout": "fer2013-folders"})["framing"]["frame"]
+        'fer2013'
+    """
+    spec = dict(input_spec)
+    spec["framing"] = framing_record(frame_for(spec), size=int(spec["size"]),
+                                     crop_box=spec.get("crop_box") or (0.0, 0.0, 1.0, 1.0))
+    return spec
+
+
 __all__ = ["FRAMES", "TEMPLATE", "TEMPLATES", "TEMPLATE_DETECTOR", "TEMPLATE_NAME", "Frame", "frame_for",
-           "framing_record", "source_framing"]
+           "framing_record", "source_framing", "with_template_framing"]
