@@ -244,19 +244,38 @@ def landmarks(root: Path, limit: int | None) -> dict:
 
 
 # -- 4. stage times -----------------------------------------------------------------------------
-def stages(root: Path, n: int) -> dict:
-    """The shipped models on 640x480 photos, one thread: CPU ms per stage of the photo path."""
+def stages(root: Path, n: int, framing: str = "template", backend: str = "torch") -> dict:
+    """The shipped models on 640x480 photos, one thread: CPU ms per stage of the photo path.
+
+    ``framing="template"``: the shipped models served on the five-point framing (copies of them
+    with the record added, :func:`facelab.data.framing.with_template_framing`): MTCNN detection;
+    ``"run"``: their own framing (Haar).
+    """
+    import shutil
     import tempfile
 
     import torch
 
+    from facelab.data.framing import with_template_framing
+    from facelab.predict import Predictor
     from facelab.predict.combined import CombinedPredictor
     from facelab.predict.fastpath import prepare_photo
+    from facelab.pretrained import shipped_names, shipped_path
 
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
-    pred = CombinedPredictor.shipped(threads=1, fast=True)
     tmp = Path(tempfile.mkdtemp(prefix="facelab-bench-detect-"))
+    runs = []
+    for name in shipped_names():
+        src = shipped_path(name)
+        if framing == "template":
+            dest = tmp / f"{name}-template"
+            shutil.copytree(src, dest)
+            spec = with_template_framing(json.loads((dest / "input.json").read_text()))
+            (dest / "input.json").write_text(json.dumps(spec))
+            src = dest
+        runs.append(Predictor.from_run(src, threads=1, fast=True, backend=backend))
+    pred = CombinedPredictor(runs)
     files = _photos_640(root, n, tmp)
     for f in files[:3]:
         pred.predict(f.read_bytes())
@@ -274,7 +293,7 @@ def stages(root: Path, n: int) -> dict:
         parts["classify"].append(1000 * (c2 - c1))
         parts["total"].append(1000 * (c2 - c0))
     med = {k: round(statistics.median(v), 2) for k, v in parts.items()}
-    out = {"photos": len(files), "threads": 1, "models": pred.name, "detectors": sorted({p.detector_name for p in pred.predictors}),
+    out = {"photos": len(files), "threads": 1, "models": pred.name, "framing": framing, "backend": backend, "detectors": sorted({p.detector_name for p in pred.predictors}),
            "cpu_median_ms": med, "cpu_p90_total_ms": round(float(np.percentile(parts["total"], 90)), 2), "target_ms": 15}
     print("stages", out, flush=True)
     return out
@@ -309,6 +328,9 @@ def main(argv=None) -> None:
     ap.add_argument("--limit", type=int, default=None, help="photos per folder (default: all)")
     ap.add_argument("--canvases", type=int, default=400)
     ap.add_argument("--stage-photos", type=int, default=60)
+    ap.add_argument("--framing", default="template", choices=("template", "run"),
+                    help="stages: the shipped models on the template framing (MTCNN) or their own (Haar)")
+    ap.add_argument("--backend", default="torch", choices=("torch", "onnx"), help="stages: the models' backend")
     ap.add_argument("--tag", default=None)
     args = ap.parse_args(argv)
     cv2.setNumThreads(1)
@@ -325,7 +347,7 @@ def main(argv=None) -> None:
     if "landmarks" in only:
         out["landmarks"] = landmarks(root, args.limit)
     if "stages" in only:
-        out["stages"] = stages(root, args.stage_photos)
+        out["stages"] = stages(root, args.stage_photos, args.framing, args.backend)
     out["load_average_1m_end"] = round(os.getloadavg()[0], 2)
     RESULTS.mkdir(parents=True, exist_ok=True)
     dest = RESULTS / (f"detect-{args.tag}.json" if args.tag else "detect.json")

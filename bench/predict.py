@@ -89,13 +89,12 @@ def _with_template_framing(run):
     without retraining."""
     import shutil
 
-    from facelab.data.framing import frame_for, framing_record
+    from facelab.data.framing import with_template_framing
     from facelab.runs import Run
 
     dest = Path(tempfile.mkdtemp(prefix="facelab-bench-framing-")) / f"{run.name}-template"
     shutil.copytree(run.path, dest)
-    spec = json.loads((dest / "input.json").read_text())
-    spec["framing"] = framing_record(frame_for(spec), size=int(spec["size"]), crop_box=spec["crop_box"])
+    spec = with_template_framing(json.loads((dest / "input.json").read_text()))
     (dest / "input.json").write_text(json.dumps(spec, indent=1))
     return Run.load(dest)
 
@@ -177,7 +176,7 @@ def recall(root: Path) -> dict:
             "ms_per_photo": round(1000 * secs / len(paths), 1), "target": 0.97}
 
 
-def agreement(run, root: Path, n: int, data: str | None = None) -> dict:
+def agreement(run, root: Path, n: int, data: str | None = None, offset: int = 0) -> dict:
     """detect+align vs --aligned on CelebA images the run did not train on (the cache's test split)."""
     from facelab.data.prepared import open_prepared
     from facelab.predict import Predictor
@@ -194,7 +193,7 @@ def agreement(run, root: Path, n: int, data: str | None = None) -> dict:
     except Exception:  # a run from elsewhere: fall back to a sample of the images
         paths = [str(p) for p in sorted((root / "celeba").rglob("*.jpg"))]
     random.Random(0).shuffle(paths)
-    paths = paths[:n]
+    paths = paths[offset:offset + n]
     al = list(pred.predict_batch(paths, aligned=True, workers=2, batch_size=256))
     ph = list(pred.predict_batch(paths, workers=2, batch_size=256))
     # per photo, the classified face nearest the image centre (the aligned face), as in
@@ -316,6 +315,8 @@ def main(argv=None) -> None:
     ap.add_argument("--latency-photos", type=int, default=60)
     ap.add_argument("--throughput-images", type=int, default=4000)
     ap.add_argument("--agreement-images", type=int, default=1000)
+    ap.add_argument("--agreement-offset", type=int, default=0,
+                    help="skip this many of the (seeded) shuffled agreement images: a disjoint set")
     ap.add_argument("--only", default="latency,throughput,recall,agreement",
                     help="comma list of latency,throughput,recall,agreement,fastpath")
     ap.add_argument("--fastpath-lfw", type=int, default=0, help="LFW photos compared (default: all)")
@@ -347,7 +348,7 @@ def main(argv=None) -> None:
         out["lfw_recall"] = recall(root)
         print("lfw recall", out["lfw_recall"])
     if "agreement" in only:
-        out["agreement"] = agreement(run, root, args.agreement_images, args.data)
+        out["agreement"] = agreement(run, root, args.agreement_images, args.data, args.agreement_offset)
         print("agreement", out["agreement"])
     if "fastpath" in only:
         out["fastpath"] = fastpath(run, root, args.fastpath_lfw, args.latency_photos, tmp, args.fastpath_backend)

@@ -107,6 +107,14 @@ def test_missing_or_corrupt_network_file_is_named(tmp_path):
         get_detector("mtcnn", folder=str(tmp_path))
 
 
+def test_a_setting_the_detector_lacks_is_a_config_error():
+    from facelab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="mtcnn"):
+        get_detector("mtcnn", scale_factor_typo=1.1)
+    assert get_detector("mtcnn", max_side=200).max_side == 200
+
+
 def test_nms_keeps_the_best_of_overlapping_boxes():
     b = np.array([[0, 0, 20, 20, 0.5], [1, 1, 21, 21, 0.9], [100, 100, 120, 120, 0.3]], float)
     assert nms(b, 0.5).tolist() == [1, 2]

@@ -41,7 +41,7 @@ def _moved(points: np.ndarray, m: np.ndarray) -> np.ndarray:
     return c @ m[:, :2].T + m[:, 2]  # pixel-centre coordinates, as a detector reports them
 
 
-@pytest.mark.parametrize("angle,scale", [(0.0, 1.0), (25.0, 1.8), (-40.0, 2.5), (10.0, 0.8)])
+@pytest.mark.parametrize("angle,scale", [(0.0, 1.0), (25.0, 1.8), (-40.0, 2.5), (12.0, 0.8)])
 def test_known_similarity_round_trip(angle, scale):
     src = face(3)
     spec = _spec()

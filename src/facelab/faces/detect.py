@@ -39,8 +39,9 @@ class FaceBox:
     ``score`` is the detector's confidence in 0–1 (Haar: :func:`haar_score`; a face given as
     aligned input: 1.0). ``angle`` is the face's in-plane rotation in degrees: the angle of the line from the eye on
     the image's left to the eye on the image's right, y pointing down (positive = the face leans
-    clockwise on screen). ``landmarks`` holds ``left_eye`` / ``right_eye`` (image left / right)
-    when the detector found them.
+    clockwise on screen). ``landmarks`` holds what the detector gives: MTCNN's ``left_eye``,
+    ``right_eye``, ``nose``, ``mouth_left``, ``mouth_right`` (image left / right), the Haar
+    detector's two eyes when it found them, dlib's ``dlib_0`` … ``dlib_4``.
 
     Example:
         >>> b = FaceBox(10, 20, 100, 100, 3.5)

@@ -66,7 +66,7 @@ class ServeSettings(BaseModel):
     max_batch: int = Field(16, ge=1, le=256)
     workers: int = Field(default_factory=_cores, ge=1, le=64)
     torch_threads: int = Field(1, ge=1, le=64)
-    detector: str | None = None  # None: each run's own (input.json "detector"), else haar
+    detector: str | None = None  # None: each run's own (its framing record's, input.json "detector", else haar)
     backend: Literal["torch", "onnx", "auto"] = "auto"
     fast: bool = True
     batch_window_ms: float = Field(3.0, ge=0, le=1000)
