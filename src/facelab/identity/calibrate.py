@@ -89,7 +89,9 @@ def make_pairs(labels: Sequence[str], *, folds: int = 10, pairs_per_fold: int = 
 
 def pair_distances(X: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Distances of index pairs; a pair with a missing descriptor (NaN row) gets :data:`MISSING`."""
-    d = np.linalg.norm(X[a] - X[b], axis=1)
+    d = np.empty(len(a), np.float32)
+    for s in range(0, len(a), 200_000):  # chunks: 2M pairs at once would be a 1 GB difference array
+        d[s:s + 200_000] = np.linalg.norm(X[a[s:s + 200_000]] - X[b[s:s + 200_000]], axis=1)
     return np.where(np.isfinite(d), d, MISSING)
 
 
