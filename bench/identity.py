@@ -204,7 +204,7 @@ def part_search(n: int = 1_000_000, queries: int = 200, seed: int = 0) -> dict:
     return out
 
 
-def part_build(root: Path, n_photos: int | None, workers: int) -> dict:
+def part_build(root: Path, n_photos: int | None, workers: int, mirror: bool = True) -> dict:
     from facelab.identity.enroll import add_people
     from facelab.identity.photos import people_folders
 
@@ -216,9 +216,9 @@ def part_build(root: Path, n_photos: int | None, workers: int) -> dict:
         people[p] = fs
         k += len(fs)
     with tempfile.TemporaryDirectory() as tmp:
-        rep = add_people(Path(tmp) / "build.sqlite", people, workers=workers)
+        rep = add_people(Path(tmp) / "build.sqlite", people, workers=workers, mirror=mirror)
     out = {"photos": rep.photos, "faces": rep.change.added, "seconds": round(rep.seconds, 1),
-           "faces_per_second": round(rep.change.added / rep.seconds, 2), "workers": workers}
+           "faces_per_second": round(rep.change.added / rep.seconds, 2), "workers": workers, "mirror": mirror}
     print(f"  built a gallery of {rep.change.added} faces from {rep.photos} photos in {rep.seconds:.0f} s: "
           f"{out['faces_per_second']} faces/s with {workers} workers")
     return out
@@ -235,6 +235,7 @@ def main() -> None:
     ap.add_argument("--search-n", type=int, default=1_000_000)
     ap.add_argument("--build-photos", type=int, default=None, help="photos for --parts build (default all)")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--no-mirror", action="store_true", help="--parts build: one descriptor per face (half the work)")
     ap.add_argument("--folds", type=int, default=10, help="verification folds (LFW: 10)")
     a = ap.parse_args()
     root = a.data or ((shared_data() or Path("../shared/data")) / "lfw_more")
@@ -257,7 +258,7 @@ def main() -> None:
         res["search"] = part_search(a.search_n)
     if "build" in parts:
         print("gallery build:")
-        res["build"] = part_build(root, a.build_photos, a.workers)
+        res["build"] = part_build(root, a.build_photos, a.workers, not a.no_mirror)
     res["loadavg_end"] = os.getloadavg()
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = "identity" + (f"_{a.limit}" if a.limit else "") + ("_" + "_".join(parts) if set(parts) - {"verify", "identify", "group"} else "")
