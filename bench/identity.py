@@ -231,7 +231,7 @@ def main() -> None:
     ap.add_argument("--parts", default="verify,identify,group")
     ap.add_argument("--data", type=Path, default=None)
     ap.add_argument("--limit", type=int, default=None, help="first N people (the embed cache of the same --limit)")
-    ap.add_argument("--variant", default="haar + mirror, else HOG", help="facelab's descriptors for identify/group")
+    ap.add_argument("--variant", default="haar + mirror", help="the descriptors for identify/group (the library's framing)")
     ap.add_argument("--search-n", type=int, default=1_000_000)
     ap.add_argument("--build-photos", type=int, default=None, help="photos for --parts build (default all)")
     ap.add_argument("--workers", type=int, default=2)
