@@ -13,8 +13,9 @@ Parts (``--parts``, comma-separated):
   enrolled (share answered ``unknown``), at the open-set threshold calibrated on the enrolled
   people's photos alone (:func:`facelab.identity.calibrate.open_set`: each enrolled person left out
   in turn), as a user would calibrate on their own.
-* ``group`` — every photo mixed together, grouped by Chinese whispers and by agglomerative
-  clustering at that threshold: pairwise precision and recall against the folders.
+* ``group`` — every photo mixed together, grouped by agglomerative clustering (average linkage) and
+  by Chinese whispers at the grouping threshold calibrated on the enrolled people (FAR 1e-3):
+  pairwise precision and recall against the folders.
 * ``search`` (timing: run alone) — 1,000,000 random unit 128-D descriptors: exact search time,
   HNSW build time, query time and recall@10 against exact search.
 * ``build`` (timing: run alone) — building a gallery from photos with the default framing:
@@ -140,7 +141,8 @@ def part_identify(z: dict, variant: str, folds: int = 10) -> dict:
            "known_identified_at_threshold": round(float(known_accepted), 5), "unknown_probes": len(other),
            "unknown_rate": round(float(unknown_rate), 5), "no_face": int((~ok).sum()),
            "calibration_open_set": cal.open_set, "verify_threshold": round(cal.threshold, 4),
-           "unknown_rate_at_verify_threshold": round(float(unknown_at_verify), 5)}
+           "unknown_rate_at_verify_threshold": round(float(unknown_at_verify), 5),
+           "group_threshold": cal.tar_at_far["0.001"]["threshold"]}
     print(f"  gallery {len(enrolled)} people x 3: rank-1 {rank1:.2%} ({len(probe_rows)} probes; "
           f"{known_accepted:.2%} named at the threshold {t:.3f}); never enrolled answered unknown "
           f"{unknown_rate:.2%} ({len(other)} probes; {unknown_at_verify:.2%} at the verification threshold "
@@ -202,7 +204,7 @@ def part_search(n: int = 1_000_000, queries: int = 200, seed: int = 0) -> dict:
     return out
 
 
-def part_build(root: Path, n_photos: int | None, workers: int) -> dict:
+def part_build(root: Path, n_photos: int | None, workers: int, mirror: bool = True) -> dict:
     from facelab.identity.enroll import add_people
     from facelab.identity.photos import people_folders
 
@@ -214,9 +216,9 @@ def part_build(root: Path, n_photos: int | None, workers: int) -> dict:
         people[p] = fs
         k += len(fs)
     with tempfile.TemporaryDirectory() as tmp:
-        rep = add_people(Path(tmp) / "build.sqlite", people, workers=workers)
+        rep = add_people(Path(tmp) / "build.sqlite", people, workers=workers, mirror=mirror)
     out = {"photos": rep.photos, "faces": rep.change.added, "seconds": round(rep.seconds, 1),
-           "faces_per_second": round(rep.change.added / rep.seconds, 2), "workers": workers}
+           "faces_per_second": round(rep.change.added / rep.seconds, 2), "workers": workers, "mirror": mirror}
     print(f"  built a gallery of {rep.change.added} faces from {rep.photos} photos in {rep.seconds:.0f} s: "
           f"{out['faces_per_second']} faces/s with {workers} workers")
     return out
@@ -229,10 +231,11 @@ def main() -> None:
     ap.add_argument("--parts", default="verify,identify,group")
     ap.add_argument("--data", type=Path, default=None)
     ap.add_argument("--limit", type=int, default=None, help="first N people (the embed cache of the same --limit)")
-    ap.add_argument("--variant", default="haar + mirror, else HOG", help="facelab's descriptors for identify/group")
+    ap.add_argument("--variant", default="haar + mirror", help="the descriptors for identify/group (the library's framing)")
     ap.add_argument("--search-n", type=int, default=1_000_000)
     ap.add_argument("--build-photos", type=int, default=None, help="photos for --parts build (default all)")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--no-mirror", action="store_true", help="--parts build: one descriptor per face (half the work)")
     ap.add_argument("--folds", type=int, default=10, help="verification folds (LFW: 10)")
     a = ap.parse_args()
     root = a.data or ((shared_data() or Path("../shared/data")) / "lfw_more")
@@ -249,13 +252,13 @@ def main() -> None:
             res["identify"] = part_identify(z, a.variant, a.folds)
         if "group" in parts:
             print("grouping:")
-            res["group"] = part_group(z, a.variant, res["identify"]["threshold"])
+            res["group"] = part_group(z, a.variant, res["identify"]["group_threshold"])
     if "search" in parts:
         print("search:")
         res["search"] = part_search(a.search_n)
     if "build" in parts:
         print("gallery build:")
-        res["build"] = part_build(root, a.build_photos, a.workers)
+        res["build"] = part_build(root, a.build_photos, a.workers, not a.no_mirror)
     res["loadavg_end"] = os.getloadavg()
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = "identity" + (f"_{a.limit}" if a.limit else "") + ("_" + "_".join(parts) if set(parts) - {"verify", "identify", "group"} else "")

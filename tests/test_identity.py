@@ -186,5 +186,9 @@ def test_grouping_a_library_copies_never_moves(people, tmp_path):
     assert d["faces"] == 6 and d["problems"][0]["file"].endswith("blank.jpg")
     folders = [p for p in (tmp_path / "grouped").iterdir() if p.is_dir()]
     assert sum(len(list(f.glob("*.jpg"))) for f in folders) >= 6
-    with pytest.raises(ConfigError):  # a folder of the user's files is refused
-        group_photos([people], out=people)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("my notes")
+    with pytest.raises(ConfigError, match="files facelab did not make"):  # a folder of the user's files
+        group_photos([people], out=mine)
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]

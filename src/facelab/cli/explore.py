@@ -60,7 +60,7 @@ def cluster_command(
     by: Optional[str] = typer.Option(None, "--by", help="identity: group a photo library by person (faces, "
                                                         "verification threshold) instead of k-means."),
     threshold: Optional[float] = typer.Option(None, "--threshold", help="With --by identity: distance threshold."),
-    method: str = typer.Option("chinese-whispers", "--method", help="With --by identity: chinese-whispers | agglomerative."),
+    method: str = typer.Option("agglomerative", "--method", help="With --by identity: agglomerative | chinese-whispers."),
     link: bool = typer.Option(False, "--link", help="With --by identity --out: link the photos instead of copying."),
     runs_dir: Optional[Path] = runs_dir_option(),
 ) -> None:

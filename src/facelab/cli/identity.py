@@ -142,6 +142,8 @@ def identify_cmd(
     t = Table(title=f"{len(rep.faces)} faces in {rep.photos} photos vs {rep.gallery}")
     for c in ("file", "face", "person", "distance", "next"):
         t.add_column(c, overflow="fold")
+    if len(rep.faces) > 50:
+        t.caption = "first 50 faces; write them all with --out who.csv"
     for f in rep.faces[:50]:
         t.add_row(Path(f.file).name, str(f.face), f.person, f"{f.distance:.3f}",
                   ", ".join(f"{c.person} {c.distance:.3f}" for c in f.candidates[1:]))

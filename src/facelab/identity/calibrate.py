@@ -26,6 +26,11 @@ import numpy as np
 from ..errors import ConfigError, DataError
 
 FARS = (1e-2, 1e-3)
+#: Share of unknown faces the identification threshold rejects (a margin above the 95% asked of it).
+OPEN_SET_REJECT = 0.97
+#: Grouping a library links faces closer than the threshold at this false-accept rate: one wrong
+#: link merges two people, so grouping asks for fewer false accepts than verifying a pair.
+GROUP_FAR = 1e-3
 MAX_IMPOSTORS = 2_000_000
 MISSING = 9.0  # the distance of a pair with a photo without a face: beyond any threshold
 
@@ -84,7 +89,9 @@ def make_pairs(labels: Sequence[str], *, folds: int = 10, pairs_per_fold: int = 
 
 def pair_distances(X: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Distances of index pairs; a pair with a missing descriptor (NaN row) gets :data:`MISSING`."""
-    d = np.linalg.norm(X[a] - X[b], axis=1)
+    d = np.empty(len(a), np.float32)
+    for s in range(0, len(a), 200_000):  # chunks: 2M pairs at once would be a 1 GB difference array
+        d[s:s + 200_000] = np.linalg.norm(X[a[s:s + 200_000]] - X[b[s:s + 200_000]], axis=1)
     return np.where(np.isfinite(d), d, MISSING)
 
 
@@ -224,7 +231,7 @@ def calibrate(X: np.ndarray, labels: Sequence[str], *, groups: dict[str, str] | 
         no_face=[names[i] for i in np.flatnonzero(~np.isfinite(X).all(1))], open_set=open_set(X, labels))
 
 
-def open_set(X: np.ndarray, labels: Sequence[str], *, per_person: int = 3, reject: float = 0.95) -> dict:
+def open_set(X: np.ndarray, labels: Sequence[str], *, per_person: int = 3, reject: float = OPEN_SET_REJECT) -> dict:
     """The threshold for identification against a gallery of these people (open set), by leaving
     each person out in turn.
 

@@ -92,8 +92,8 @@ def add_people(gallery, people: dict[str, list[str]], *, detector: str | None = 
     warnings = [f"{name}: only one photo with a face; a second or third photo makes identification "
                 "more reliable" for name, fs in faces.items() if len(fs) == 1]
     warnings += [f"{name}: no photo with a face; not added" for name in people if name not in faces]
-    for w in warnings:
-        log.warning(w)
+    for w in warnings:  # returned in the report (the surfaces show them); logged for library users
+        log.info(w)
     with open_gallery(path, create=wanted, timeout=timeout) as g:
         change = g.add(faces, emb.framing)
         name = g.name

@@ -78,7 +78,7 @@ def verify_eval(people: str | Path, *, groups: str | Path | dict | None = None, 
         with gallery:
             gallery.set_threshold(ident, f"verify-eval on {Path(people).name}/ ({res.people} people; {how}"
                                          f"{len(res.fold_accuracy)}-fold accuracy {res.accuracy:.2%})",
-                                  verify=res.threshold)
+                                  verify=res.threshold, group=res.tar_at_far.get("0.001", {}).get("threshold"))
     if out is not None:
         write_report(res, out)
     return res

@@ -258,12 +258,13 @@ class Gallery:
         """``{"value": 0.42, "source": "..."}`` when one was saved (``verify-eval --save-threshold``)."""
         return json.loads(self._meta("threshold") or "null")
 
-    def set_threshold(self, value: float, source: str, verify: float | None = None) -> None:
+    def set_threshold(self, value: float, source: str, verify: float | None = None,
+                      group: float | None = None) -> None:
         """Save calibrated thresholds (one transaction): ``value`` for identification against this
-        gallery, ``verify`` for comparing two photos (default: ``value``)."""
+        gallery, ``verify`` for comparing two photos and ``group`` for grouping a library (default: ``value``)."""
         check_threshold(value)
         d = {"value": float(value), "verify": float(check_threshold(verify) if verify is not None else value),
-             "source": source, "saved": _now()}
+             "group": float(check_threshold(group) if group is not None else value), "source": source, "saved": _now()}
         with self.transaction():
             self.conn.execute("UPDATE meta SET value=? WHERE key='threshold'", (json.dumps(d),))
 

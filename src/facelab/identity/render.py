@@ -104,10 +104,12 @@ def calibration_figures(res, out: Path) -> dict[str, Path]:
         ax[0].grid(True, which="both", alpha=.3)
         clip = lambda v: norm.ppf(np.clip(v, 1e-5, 1 - 1e-5))  # noqa: E731
         ax[1].plot(clip(far), clip(1 - tar))
-        ticks = [1e-4, 1e-3, 1e-2, 0.05, 0.2, 0.5]
+        ticks = [1e-4, 1e-3, 1e-2, 0.1, 0.5]
         ax[1].set_xticks(clip(np.array(ticks)), [f"{t:g}" for t in ticks])
         ax[1].set_yticks(clip(np.array(ticks)), [f"{t:g}" for t in ticks])
-        ax[1].set(xlabel="false accept rate", ylabel="false reject rate", title=f"DET (EER {res.eer:.2%})")
+        lim = (clip(np.array(5e-5)), clip(np.array(0.7)))
+        ax[1].set(xlabel="false accept rate", ylabel="false reject rate", title=f"DET (EER {res.eer:.2%})",
+                  xlim=lim, ylim=lim)
         ax[1].grid(True, alpha=.3)
     fig.tight_layout()
     files["roc"] = out / "roc_det.png"

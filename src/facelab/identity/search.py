@@ -75,6 +75,7 @@ class SearchIndex:
         self.exact = len(X) < ANN_MIN if exact is None else bool(exact)
         self.ef_search = int(ef_search)
         self._hnsw = None
+        self.n_people = len(np.unique(self.who))
 
     def __len__(self) -> int:
         return len(self.X)
@@ -121,7 +122,7 @@ class SearchIndex:
         if not len(self.X):
             return [[] for _ in Q]
         k = max(1, int(k))
-        n_people = len(set(self.who.tolist())) if len(self.who) < 100_000 else len(self.names)
+        n_people = self.n_people
         m = min(len(self.X), max(8 * k, 32))
         while True:
             d, pos = self.nearest_faces(Q, m)

@@ -28,6 +28,9 @@ DEFAULT_THRESHOLD = 0.40
 #: answer ``unknown`` for 95% of never-enrolled LFW people against a gallery of ~270 people
 #: (bench/identity.py); calibrate on your own people with ``facelab verify-eval --save-threshold``.
 DEFAULT_IDENTIFY_THRESHOLD = 0.34
+#: Faces are grouped into one person below this distance (``facelab cluster --by identity``): the
+#: threshold at a false-accept rate of 1e-3 on LFW people (bench/identity.py).
+DEFAULT_GROUP_THRESHOLD = 0.36
 
 
 @dataclass(frozen=True)
@@ -66,15 +69,17 @@ def check_threshold(value: float) -> float:
 def resolve_threshold(threshold: float | None = None, gallery=None, purpose: str = "verify") -> Threshold:
     """The threshold to use: the caller's, else the gallery's calibrated one, else the default.
 
-    ``purpose``: ``verify`` (two photos) or ``identify`` (a face against a whole gallery, or a
-    library grouped by person: the stricter open-set threshold).
+    ``purpose``: ``verify`` (two photos), ``identify`` (a face against a whole gallery: the stricter
+    open-set threshold) or ``group`` (linking the faces of a library: the threshold at FAR 1e-3).
     """
     if threshold is not None:
         return Threshold(check_threshold(threshold), "given")
     saved = gallery.threshold if gallery is not None else None
     if saved:
-        value = saved.get("verify", saved["value"]) if purpose == "verify" else saved["value"]
+        value = saved.get(purpose, saved["value"]) if purpose in ("verify", "group") else saved["value"]
         return Threshold(float(value), "gallery", f"{gallery.name}: {saved.get('source', '')}")
+    if purpose == "group":
+        return Threshold(DEFAULT_GROUP_THRESHOLD, "default", "at FAR 1e-3 on LFW people (bench/identity.py)")
     if purpose == "identify":
         return Threshold(DEFAULT_IDENTIFY_THRESHOLD, "default", "open-set, calibrated on LFW people (bench/identity.py)")
     return Threshold(DEFAULT_THRESHOLD, "default", "calibrated on LFW people (bench/identity.py)")

@@ -140,8 +140,11 @@ async def verify(request: Request, settings: Settings, pool: Pool) -> dict:
     if _is_multipart(request):
         items = await _images(request, "files")
         form = await request.form()
-        face = int(form["face"]) if form.get("face") else None
-        threshold = float(form["threshold"]) if form.get("threshold") else None
+        try:
+            face = int(form["face"]) if form.get("face") else None
+            threshold = float(form["threshold"]) if form.get("threshold") else None
+        except ValueError:
+            raise ApiError(422, "face must be an integer and threshold a number", fix="e.g. -F face=0 -F threshold=0.4") from None
         gname = form.get("gallery") or None
     else:
         body = await _body(request, VerifyIn)
