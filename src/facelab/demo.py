@@ -1,7 +1,7 @@
 """`facelab demo`: the whole tour on built-in synthetic data, in a few minutes on 2 cores.
 
 synth → info → prepare → explore → compare two models → evaluate the best → predict a photo,
-then print the commands that serve the runs as an API and as a dashboard. Every step calls the
+then the commands that serve the runs as an API and as a dashboard. Every step calls the
 public API, so the demo is also a worked example of it.
 """
 from __future__ import annotations
