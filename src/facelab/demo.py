@@ -1,7 +1,7 @@
 """`facelab demo`: the whole tour on built-in synthetic data, in a few minutes on 2 cores.
 
 synth → info → prepare → explore → compare two models → evaluate the best → predict a photo,
-then print the commands that serve the runs as an API and as a dashboard. Every step calls the
+then the commands that serve the runs as an API and as a dashboard. Every step calls the
 public API, so the demo is also a worked example of it.
 """
 from __future__ import annotations
@@ -197,8 +197,10 @@ def closing_lines(result: DemoResult) -> list[str]:
         >>> r = DemoResult(root=Path("/d"), source=Path("/d/data"), cache=Path("/c"),
         ...                paths=Paths(home=Path("/d/home"), runs=Path("/d/runs")),
         ...                exports={"FACELAB_RUNS": "/d/runs"}, seconds=42.0)
-        >>> closing_lines(r)[:3]
-        ['finished in 42 s; data and reports under /d, runs in /d/runs', 'Point the next commands at the demo\'s cache and runs:', '  export FACELAB_RUNS=/d/runs']
+        >>> for line in closing_lines(r)[:3]: print(line)
+        finished in 42 s; data and reports under /d, runs in /d/runs
+        Point the next commands at the demo's cache and runs:
+          export FACELAB_RUNS=/d/runs
     """
     runs = result.paths.runs.expanduser().resolve() if result.paths else ""
     lines = [f"finished in {result.seconds:.0f} s; data and reports under {result.root}, runs in {runs}"]

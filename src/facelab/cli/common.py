@@ -114,7 +114,6 @@ def _isatty(stream) -> bool:
         return False
 
 
-
 def print_board(board, console=None) -> None:
     """Print a :class:`facelab.evaluate.leaderboard.Leaderboard` (its table, notes, folder)."""
     from rich.console import Console

@@ -59,8 +59,8 @@ def register(app: typer.Typer) -> None:
         from ..experiments.compare import compare
 
         opts = {"batch_size": batch_size} if batch_size else {}
-        board = compare(data, target=target, models=models, epochs=epochs, minutes=minutes, seed=seed, metric=metric,
-                        threads=threads, out=out, runs_dir=runs_dir, **opts)
+        board = compare(data, target=target, models=models, epochs=epochs, minutes=minutes, seed=seed,
+                        metric=metric, threads=threads, out=out, runs_dir=runs_dir, **opts)
         print_board(board)
 
     @app.command("search")
@@ -84,7 +84,7 @@ def register(app: typer.Typer) -> None:
         """Optuna search over lr, width, resolution and augmentation; trials form a leaderboard."""
         from ..experiments.search import search
 
-        board = search(data, target=target, model=model, trials=trials, minutes=minutes, epochs=epochs, seed=seed,
-               study=study, metric=metric, sizes=sizes, prune=prune, threads=threads, out=out,
+        board = search(data, target=target, model=model, trials=trials, minutes=minutes, epochs=epochs,
+                       seed=seed, study=study, metric=metric, sizes=sizes, prune=prune, threads=threads, out=out,
                        join=join, runs_dir=runs_dir)
         print_board(board)

@@ -174,7 +174,7 @@ def prepare(data, *, size: int = 64, crop: str | None = None, grey: bool = False
         seed: seed of the subset selection.
         workers: decoding processes (default: all cores).
         out: the cache folder (default: under ``facelab.paths.prepared_root()``).
-        progress: show a progress bar and messages on stderr.
+        progress: show a progress bar and log what is done (``logging``; the CLI shows it).
         force: rebuild even when a matching cache exists.
         detector, no_face, several: with ``crop="detect"`` (faces detected and aligned as
             ``predict`` aligns them; ``crop="auto"`` chooses it for folders of photos): the

@@ -142,7 +142,7 @@ def score_run(run, *, data=None, split: str = "test", train_s: float | None = No
     """One leaderboard row for a finished run: metrics on ``split`` plus timings.
 
     ``items``, when given, receives ``{run name: (rows, per-image accuracy)}`` for paired
-    comparisons (:func:`paired_notes`). A run named by name is looked up in ``runs_dir``."""
+    comparisons (:func:`paired_notes`). A run given by name is looked up in ``runs_dir``."""
     from ..data.prepared import open_prepared
     from ..evaluate.report import predict_split
     from ..runs import Run, resolve_run

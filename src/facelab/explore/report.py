@@ -86,7 +86,7 @@ def explore(data, *, out=None, sample: int = 3000, seed: int = 0, progress: bool
         out: report folder (default ``<FACELAB_HOME>/reports/<dataset>/explore``).
         sample: images decoded for the image sections when there is no prepared cache.
         seed: seed of every random sample.
-        progress: print each step and its time on stderr.
+        progress: log each step (``logging``; the CLI shows it).
         logreg_sample: label rows used by the per-attribute logistic regressions.
         tsne_sample: label rows embedded by t-SNE in the attribute clustering.
         silhouette_sample: rows per silhouette score.

@@ -137,7 +137,7 @@ def dataset_embeddings(ds, *, progress: bool = True, force: bool = False) -> Dat
 
     Args:
         ds: a :class:`~facelab.data.prepared.PreparedDataset`.
-        progress: a progress bar and a summary on stderr.
+        progress: a progress bar and a logged summary (``logging``; the CLI shows it).
         force: compute again even when a matching cache exists.
     """
     from .dlibface import CropEmbedder

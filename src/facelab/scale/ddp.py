@@ -82,7 +82,7 @@ def run_worker(data, kwargs: dict, scratch: str | None = None) -> str | None:
             src = Path(str(kwargs["resume"]))
             shutil.copytree(src, own / src.name, dirs_exist_ok=True)
             kwargs["resume"] = str(own / src.name)
-        os.environ["FACELAB_RUNS"] = str(own)
+        kwargs["runs_dir"] = str(own)
         kwargs["progress"] = False
     dist.init_process_group("gloo", rank=rank, world_size=world,
                             timeout=timedelta(seconds=float(os.environ.get("FACELAB_DDP_TIMEOUT", WORKER_TIMEOUT_S))))
@@ -142,7 +142,7 @@ def train_ddp(data, *, nproc: int, **kwargs):
                               fix="drop --nproc, or pick a network (cnn, mobilenetv2, resnet18)")
     if kwargs.get("resume"):  # every process must continue the same run: resolve it once, here
         kwargs["resume"] = str(find_resumable(kwargs["resume"], kwargs.get("name"), kwargs.get("target"),
-                                               kwargs.get("model") or "cnn").resolve())
+                                               kwargs.get("model") or "cnn", kwargs.get("runs_dir")).resolve())
     if not kwargs.get("threads"):  # the processes share the cores
         kwargs["threads"] = max(1, (os.cpu_count() or 1) // nproc)
     scratch = Path(tempfile.mkdtemp(prefix="facelab-ddp-"))
@@ -233,7 +233,7 @@ def _run_hint(kwargs: dict) -> str | None:
 
     if kwargs.get("resume"):
         return str(kwargs["resume"])
-    runs = sorted(runs_root().glob("*/state.json"), key=lambda p: p.stat().st_mtime)
+    runs = sorted(runs_root(kwargs.get("runs_dir")).glob("*/state.json"), key=lambda p: p.stat().st_mtime)
     return str(runs[-1].parent) if runs else None
 
 
@@ -255,7 +255,7 @@ def train_on_spark(data, *, nproc: int, master: str | None = None, **kwargs) -> 
 
     if kwargs.get("resume"):
         kwargs["resume"] = str(find_resumable(kwargs["resume"], kwargs.get("name"), kwargs.get("target"),
-                                               kwargs.get("model") or "cnn").resolve())
+                                               kwargs.get("model") or "cnn", kwargs.get("runs_dir")).resolve())
     kwargs.setdefault("threads", 1)
     local = spark.sparkContext.master.startswith("local")
     data = None if data is None else str(data.path) if hasattr(data, "path") else str(data)

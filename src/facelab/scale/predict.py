@@ -169,7 +169,7 @@ def predict_spark(run, sources: Iterable, *, out, aligned: bool = False, backend
         out: the Parquet output (a folder of part files).
         aligned, backend, min_face, batch_size: as :func:`facelab.predict.batch.predict_files`.
         master: the Spark master (default ``local[2]``).
-        progress: print what is being done.
+        progress: log what is being done (``logging``; the CLI shows it).
         **detector_params: passed to the face detector (e.g. ``max_side``).
 
     Returns:
