@@ -177,7 +177,7 @@ def test_resume_continues_exactly_where_it_stopped(prepared_celeba, runs_dir):
 
 def test_ctrl_c_saves_and_the_run_resumes(prepared_celeba, runs_dir, monkeypatch):
     calls = {"n": 0}
-    real_step = gtrain._Trainer.step
+    real_step = gtrain.GanTask.step
 
     def step(self, x, y):
         calls["n"] += 1
@@ -185,17 +185,19 @@ def test_ctrl_c_saves_and_the_run_resumes(prepared_celeba, runs_dir, monkeypatch
             raise KeyboardInterrupt
         return real_step(self, x, y)
 
-    monkeypatch.setattr(gtrain._Trainer, "step", step)
-    run = train_gan(prepared_celeba, epochs=3, name="cc", **FAST)
+    monkeypatch.setattr(gtrain.GanTask, "step", step)
+    with pytest.raises(KeyboardInterrupt):  # the one policy of every run: saved, marked, re-raised
+        train_gan(prepared_celeba, epochs=3, name="cc", **FAST)
     monkeypatch.setattr(gtrain, "COLLAPSE_RATIO", 0.0)  # tiny networks look collapsed; not this test's point
+    run = GeneratorRun.load("cc")
     assert run.status == "interrupted" and run.epochs == 1 and (run.path / "G.safetensors").is_file()
-    monkeypatch.setattr(gtrain._Trainer, "step", real_step)
+    monkeypatch.setattr(gtrain.GanTask, "step", real_step)
     run = train_gan(prepared_celeba, resume="cc", threads=1, progress=False)
     assert run.status == "finished" and run.epochs == 3
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(prepared_celeba, runs_dir, monkeypatch):
-    real_step = gtrain._Trainer.step
+    real_step = gtrain.GanTask.step
     calls = {"n": 0}
 
     def step(self, x, y):
@@ -203,17 +205,19 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(prepared_celeba, runs
         out = real_step(self, x, y)
         return (float("nan"), *out[1:]) if calls["n"] > 3 else out
 
-    monkeypatch.setattr(gtrain._Trainer, "step", step)
-    with pytest.warns(GanWarning, match="NaN"):
-        run = train_gan(prepared_celeba, epochs=3, name="nan", **FAST)
+    monkeypatch.setattr(gtrain.GanTask, "step", step)
+    with pytest.raises(RunError, match="NaN") as e:  # the one policy of every run: marked, then raised
+        train_gan(prepared_celeba, epochs=3, name="nan", **FAST)
+    assert "epoch 1" in str(e.value) and "--lr" in e.value.fix
+    run = GeneratorRun.load("nan")
     assert run.status == "nan" and run.epochs == 1
     assert run.sample(2).shape == (2, 32, 32, 3)  # epoch 1's generator is intact
 
 
 def test_a_discriminator_that_wins_outright_gets_a_warning(prepared_celeba, runs_dir, monkeypatch):
-    real_step = gtrain._Trainer.step
+    real_step = gtrain.GanTask.step
     monkeypatch.setattr(gtrain, "D_WINS_STEPS", 3)
-    monkeypatch.setattr(gtrain._Trainer, "step", lambda self, x, y: (0.001, *real_step(self, x, y)[1:]))
+    monkeypatch.setattr(gtrain.GanTask, "step", lambda self, x, y: (0.001, *real_step(self, x, y)[1:]))
     with pytest.warns(GanWarning, match="discriminator wins"):
         run = train_gan(prepared_celeba, epochs=1, name="dwins", **FAST)
     assert (run.path / "G.safetensors").is_file()
@@ -368,3 +372,9 @@ def test_a_feature_run_framed_otherwise_than_the_cache_is_warned_about(synth_cel
     with warnings.catch_warnings():
         warnings.simplefilter("error", GanWarning)
         train_gan(prepared_celeba, epochs=1, name="same", feature_run=classifier, **FAST)
+
+
+def test_a_generator_run_name_that_leaves_the_runs_folder_is_refused(prepared_celeba, runs_dir, tmp_path):
+    with pytest.raises(ConfigError, match="refused run name"):
+        train_gan(prepared_celeba, epochs=1, name="../elsewhere", **FAST)
+    assert not (tmp_path / "elsewhere").exists() and not (runs_dir.parent / "elsewhere").exists()

@@ -320,8 +320,11 @@ def test_a_run_saved_before_ema_existed_resumes_without_it(cache, runs_dir):
         train(cache, target="A", epochs=2, name="old", ema=0.0, callbacks=[_stop_after_first], **FAST)
     cfg_path = runs_dir / "old" / "config.yaml"
     cfg = yaml.safe_load(cfg_path.read_text())
-    del cfg["ema"]  # as written before the option existed
+    del cfg["ema"]  # a folder of format 0: no ema option, no format_version
     cfg_path.write_text(yaml.safe_dump(cfg))
+    task = json.loads((runs_dir / "old" / "task.json").read_text())
+    del task["format_version"]
+    (runs_dir / "old" / "task.json").write_text(json.dumps(task))
     run = train(cache, resume="old", progress=False)
     assert run.status == "finished" and "ema_updates" not in run.state  # the average never ran
     from safetensors import safe_open

@@ -10,9 +10,11 @@ one G step per batch); what facelab adds is what the notebooks lack:
   grid, a checkpoint and quality scores every few minutes on a CPU;
 - after every epoch: checkpoints of G, D and both optimisers (safetensors, written atomically),
   a history row, a sample grid from fixed noise, the progress strip, the curves, the model card;
-- ``--resume`` continues exactly (RNG states and the shuffle position are saved); Ctrl-C saves
-  the current networks and exits; a NaN loss stops the run with the last good checkpoint kept;
-  a discriminator that wins outright or a collapsed generator gets a warning that says what to change.
+- the run folder is a :class:`~facelab.runs.lifecycle.Lifecycle`'s, as every run's: a checked
+  name, ``--resume`` continues exactly (RNG states and the shuffle position are saved); Ctrl-C
+  saves the current networks, marks the run interrupted and re-raises; a NaN loss marks it ``nan``
+  and raises :class:`~facelab.errors.RunError` with the last good checkpoint kept;
+- a discriminator that wins outright or a collapsed generator gets a warning that says what to change.
 
 Example:
     >>> run = train_gan("~/.facelab/prepared/celeba-64", minutes=30)   # doctest: +SKIP
@@ -21,11 +23,10 @@ Example:
 """
 from __future__ import annotations
 
-import csv
+import logging
 import math
 import time
 import warnings
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
@@ -34,10 +35,12 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ConfigError, DataError, RunError
-from ..paths import runs_root
+from ..runs.lifecycle import EpochResult, Lifecycle, NonFiniteLoss
 from . import run as layout
 from .dcgan import SIZES, build, from_uint8, to_uint8
-from .run import GeneratorRun, write_json
+from .run import GeneratorRun
+
+log = logging.getLogger(__name__)
 
 MIN_IMAGES = 64           # below this a GAN only memorises
 DEFAULTS = dict(nz=100, ngf=32, ndf=32, batch_size=64, lr=2e-4, beta1=0.5, real_label=0.9,
@@ -49,10 +52,6 @@ COLLAPSE_RATIO = 0.25                    # sample spread under this share of the
 
 class GanWarning(UserWarning):
     """Training is going wrong in a way the user can fix (D wins outright, mode collapse)."""
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _parse_condition(condition, ds) -> list[str]:
@@ -90,15 +89,17 @@ def _load_optim(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) ->
     opt.load_state_dict(sd)
 
 
-class _Trainer:
-    """One training session of a generator run (new or resumed)."""
+class GanTask:
+    """The GAN's :class:`~facelab.runs.lifecycle.RunTask`: one epoch of D/G steps and its scores,
+    the checkpoint (networks, optimisers, RNG, samples, curves, card). The run folder, its state,
+    history and the NaN / Ctrl-C policy are the :class:`~facelab.runs.lifecycle.Lifecycle`'s."""
 
     def __init__(self, path: Path, cfg: dict, ds, rows: np.ndarray, state: dict, feature_run=None,
-                 progress: bool = True):
+                 progress: bool = True, *, epochs: int | None = None, minutes: float | None = None):
         self.path, self.cfg, self.ds, self.rows, self.state = path, cfg, ds, rows, state
         self.progress = progress
         self.cond = list(cfg.get("condition") or [])
-        self.ac = float(cfg.get("ac_weight") or 0) if self.cond else 0.0  # older runs: none
+        self.ac = float(cfg["ac_weight"]) if self.cond else 0.0
         torch.manual_seed(cfg["seed"])  # the initial weights come from the seed too
         self.g, self.d = build(cfg)
         self.opt_g = torch.optim.Adam(self.g.parameters(), cfg["lr"], betas=(cfg["beta1"], 0.999))
@@ -116,6 +117,11 @@ class _Trainer:
         self.real_face_rate = state.get("real_face_rate")
         self.d_low = 0
         self.warned: set[str] = set(state.get("warned", []))
+        bs = int(cfg["batch_size"])
+        self.per_epoch = max(bs, min(int(cfg["epoch_images"]), len(rows)) // bs * bs)
+        self.target = epochs
+        self.budget = None if minutes is None else minutes * 60 - float(state.get("train_seconds", 0.0))
+        self.spent = 0.0
 
     # -- data ------------------------------------------------------------------------------------
     def _batch(self, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -139,14 +145,14 @@ class _Trainer:
         return np.concatenate(out)
 
     # -- state -----------------------------------------------------------------------------------
-    def restore(self) -> None:
+    def restore(self) -> "GanTask":
         from safetensors.torch import load_file
 
         self.rng = np.random.default_rng(self.cfg["seed"])
         self.perm, self.pos = None, 0
         torch.manual_seed(self.cfg["seed"])
         if not (self.path / layout.G_FILE).is_file():
-            return
+            return self
         try:
             self.g.load_state_dict(load_file(str(self.path / layout.G_FILE)))
             self.d.load_state_dict(load_file(str(self.path / layout.D_FILE)))
@@ -161,9 +167,10 @@ class _Trainer:
             self.perm = extra["perm"].numpy()
         self.pos = int(self.state.get("pos", 0))
         self.rng.bit_generator.state = self.state["numpy_rng"]
+        return self
 
-    def save(self, status: str) -> None:
-        """Checkpoint everything a resume needs; files first, state.json last (it names what is there)."""
+    def save_networks(self) -> None:
+        """Write everything a resume needs and note it in the state (the lifecycle writes state.json last)."""
         from ..train.checkpoint import save_weights
 
         save_weights(self.path / layout.G_FILE, self.g)
@@ -174,9 +181,8 @@ class _Trainer:
         if self.perm is not None:
             extra["perm"] = torch.from_numpy(np.ascontiguousarray(self.perm))
         save_weights(self.path / "rng.safetensors", extra)
-        self.state.update(status=status, pos=int(self.pos), numpy_rng=self.rng.bit_generator.state,
-                          updated=_now(), warned=sorted(self.warned), real_face_rate=self.real_face_rate)
-        write_json(self.path / layout.STATE, self.state)
+        self.state.update(pos=int(self.pos), numpy_rng=self.rng.bit_generator.state, warned=sorted(self.warned),
+                          real_face_rate=self.real_face_rate)
 
     # -- one step --------------------------------------------------------------------------------
     def step(self, x: torch.Tensor, y) -> tuple[float, float, float, float]:
@@ -262,44 +268,113 @@ class _Trainer:
                 out.update({f"agree_{k}": v for k, v in agree.items()})
         return out
 
-    def end_epoch(self, row: dict) -> None:
-        from .images import plot_curves, progress_strip, save_png, grid
-        from .card import write_card
-
-        epoch = row["epoch"]
+    def epoch(self, epoch: int) -> EpochResult | None:
+        """The steps of ``epoch`` and its scores (diversity, and quality when due); None when the
+        epochs or the minutes are spent."""
+        if (self.target is not None and epoch > self.target) or (self.budget is not None and self.spent >= self.budget):
+            return None
+        bs = int(self.cfg["batch_size"])
+        t0 = time.time()
+        sums, done, last = self._steps(epoch, t0)
+        secs = time.time() - t0
+        self.spent += secs
+        self.state["train_seconds"] = float(self.state.get("train_seconds", 0.0)) + secs
+        self.state["images"] = int(self.state.get("images", 0)) + done * bs
+        m = sums / max(done, 1)
+        last = last or (self.target is not None and epoch == self.target)
+        row = {"epoch": epoch, "steps": done, "images": self.state["images"], "seconds": round(secs, 1),
+               "images_per_s": round(done * bs / max(secs, 1e-9), 1), "loss_d": m[0], "loss_g": m[1],
+               "d_x": m[2], "d_gz": m[3]}
         fake = self.fixed_samples()
         row["diversity"] = self.diversity(fake)
-        if self.cfg["quality_every"] and (epoch % self.cfg["quality_every"] == 0 or row.get("last")):
-            t0 = time.time()
+        if self.cfg["quality_every"] and (epoch % self.cfg["quality_every"] == 0 or last):
+            t1 = time.time()
             row.update(self.quality(epoch))
-            row["quality_seconds"] = round(time.time() - t0, 1)
-        row.pop("last", None)
+            row["quality_seconds"] = round(time.time() - t1, 1)
+        return EpochResult(row, stop=last, extra={"fake": fake})
+
+    def _steps(self, epoch: int, t0: float) -> tuple[np.ndarray, int, bool]:
+        """The D/G steps of one epoch: (summed losses and D outputs, steps done, the minutes ran out)."""
+        from tqdm.auto import tqdm
+
+        bs = int(self.cfg["batch_size"])
+        n_steps = self.per_epoch // bs
+        sums, done, last = np.zeros(4), 0, False
+        bar = tqdm(total=n_steps, desc=f"epoch {epoch}" + (f"/{self.target}" if self.target else ""),
+                   disable=not self.progress, leave=False, unit="step")
+        try:
+            for _ in range(n_steps):
+                x, y = self._batch(self._next_indices(bs))
+                vals = self.step(x, y)
+                if not all(math.isfinite(v) for v in vals[:2]):
+                    raise NonFiniteLoss(epoch)
+                sums += vals
+                done += 1
+                self._check_d_wins(vals[0])
+                m = sums / done
+                bar.set_postfix(loss_d=f"{m[0]:.3f}", loss_g=f"{m[1]:.3f}", d_x=f"{m[2]:.2f}", d_gz=f"{m[3]:.2f}")
+                bar.update()
+                if self.budget is not None and self.spent + time.time() - t0 >= self.budget:
+                    last = True
+                    break
+        finally:
+            bar.close()
+        return sums, done, last
+
+    def _check_d_wins(self, loss_d: float) -> None:
+        self.d_low = self.d_low + 1 if loss_d < D_WINS_LOSS else 0
+        if self.d_low >= D_WINS_STEPS:
+            self._warn("d_wins", f"the discriminator wins outright in {self.path.name}: D loss under "
+                       f"{D_WINS_LOSS} for {D_WINS_STEPS} steps, so G learns nothing. Fix: lower "
+                       "--lr (try 1e-4), keep --real-label 0.9, or widen G (--ngf) relative to D "
+                       "(--ndf); the last good checkpoint is kept")
+
+    def checkpoint(self, lc: Lifecycle, result: EpochResult) -> None:
+        """Samples, the progress strip, curves, metrics, the networks and the card of a finished epoch."""
+        from .card import write_card
+        from .images import grid, plot_curves, progress_strip, save_png
+
+        epoch, fake, row = result.row["epoch"], result.extra["fake"], result.row
         save_png(grid(fake, cols=8), self.path / "samples" / f"epoch_{epoch:03d}.png", scale=1)
         np.save(self.path / "samples" / f"strip_{epoch:03d}.npy", fake[:self.cfg["strip_samples"]])
         strips = sorted((self.path / "samples").glob("strip_*.npy"))
         progress_strip([np.load(p) for p in strips], [int(p.stem[6:]) for p in strips], self.path / layout.PROGRESS)
-        self._append_history(row)
         hist = GeneratorRun(self.path, self.cfg, self.state, {}).history()
         plot_curves(hist, self.path / "plots" / "curves.png", title=self.path.name)
         metrics = {k: v for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         if self.features is not None:
             metrics["frechet_feature_run"] = self.features.name
-        write_json(self.path / layout.METRICS, metrics)
-        self.state["epoch"] = epoch
-        self.save("running")
+        lc.write_json(layout.METRICS, metrics)
+        self.save_networks()
         write_card(self.path, self.cfg, hist, metrics)
+
+    def epoch_done(self, lc: Lifecycle, result: EpochResult) -> None:
+        row = result.row
         self._warn_collapse(row["diversity"])
+        if self.progress:
+            extra = "".join(f" {k}={row[k]:.3f}" for k in ("frechet", "face_rate") if k in row)
+            log.info("epoch %d: loss_d=%.3f loss_g=%.3f D(x)=%.2f D(G(z))=%.2f %.0f img/s%s", row["epoch"],
+                     row["loss_d"], row["loss_g"], row["d_x"], row["d_gz"], row["images_per_s"], extra)
 
-    def _append_history(self, row: dict) -> None:
-        p = self.path / layout.HISTORY
-        hist = GeneratorRun(self.path, self.cfg, self.state, {}).history()
-        import pandas as pd
+    def interrupted(self, lc: Lifecycle) -> None:
+        """Save the networks as they are now; the unfinished epoch's images count as seen."""
+        self.save_networks()
 
-        hist = pd.concat([hist[hist["epoch"] < row["epoch"]] if len(hist) else hist, pd.DataFrame([row])],
-                         ignore_index=True)
-        tmp = p.with_name(p.name + ".tmp")
-        hist.to_csv(tmp, index=False, quoting=csv.QUOTE_MINIMAL)
-        tmp.replace(p)
+    def nan_fix(self, lc: Lifecycle) -> str:
+        return f"lower --lr (1e-4) and resume: facelab generate train --resume {self.path.name}"
+
+    def resume_command(self, lc: Lifecycle) -> str:
+        return f"facelab generate train {self.cfg['data']} --resume {self.path.name}"
+
+    def evaluate(self, lc: Lifecycle) -> None:
+        """A GAN is scored every epoch; the end saves the networks once more (the exact resume point)."""
+        self.save_networks()
+
+    def card(self, lc: Lifecycle) -> None:
+        """The card is rewritten after every epoch (:meth:`checkpoint`)."""
+
+    def result(self, lc: Lifecycle) -> GeneratorRun:
+        return GeneratorRun.load(self.path)
 
     def _warn(self, key: str, msg: str) -> None:
         if key not in self.warned:
@@ -313,91 +388,10 @@ class _Trainer:
                        f"{diversity:.0%} as much as real faces do. Fix: lower --lr (1e-4), a smaller "
                        "--batch-size, or restart with another --seed; the last checkpoints are kept")
 
-    # -- the loop ---------------------------------------------------------------------------------
-    def run(self, epochs: int | None, minutes: float | None) -> str:
-        from tqdm.auto import tqdm
 
-        bs = int(self.cfg["batch_size"])
-        per_epoch = max(bs, min(int(self.cfg["epoch_images"]), len(self.rows)) // bs * bs)
-        start_epoch = int(self.state.get("epoch", 0))
-        budget = None if minutes is None else minutes * 60 - float(self.state.get("train_seconds", 0.0))
-        target = None if epochs is None else epochs
-        spent = 0.0
-        epoch = start_epoch
-        status = "finished"
-        self.g.train(), self.d.train()
-        try:
-            while target is None or epoch < target:
-                if budget is not None and spent >= budget:
-                    break
-                epoch += 1
-                n_steps = per_epoch // bs
-                sums = np.zeros(4)
-                done = 0
-                t0 = time.time()
-                bar = tqdm(total=n_steps, desc=f"epoch {epoch}" + (f"/{target}" if target else ""),
-                           disable=not self.progress, leave=False, unit="step")
-                last = False
-                for _ in range(n_steps):
-                    x, y = self._batch(self._next_indices(bs))
-                    vals = self.step(x, y)
-                    if not all(math.isfinite(v) for v in vals[:2]):
-                        bar.close()
-                        return self._nan(epoch)
-                    sums += vals
-                    done += 1
-                    self.d_low = self.d_low + 1 if vals[0] < D_WINS_LOSS else 0
-                    if self.d_low >= D_WINS_STEPS:
-                        self._warn("d_wins", f"the discriminator wins outright in {self.path.name}: D loss under "
-                                   f"{D_WINS_LOSS} for {D_WINS_STEPS} steps, so G learns nothing. Fix: lower "
-                                   "--lr (try 1e-4), keep --real-label 0.9, or widen G (--ngf) relative to D "
-                                   "(--ndf); the last good checkpoint is kept")
-                    m = sums / done
-                    bar.set_postfix(loss_d=f"{m[0]:.3f}", loss_g=f"{m[1]:.3f}", d_x=f"{m[2]:.2f}", d_gz=f"{m[3]:.2f}")
-                    bar.update()
-                    if budget is not None and spent + time.time() - t0 >= budget:
-                        last = True
-                        break
-                bar.close()
-                secs = time.time() - t0
-                spent += secs
-                self.state["train_seconds"] = float(self.state.get("train_seconds", 0.0)) + secs
-                self.state["images"] = int(self.state.get("images", 0)) + done * bs
-                m = sums / max(done, 1)
-                row = {"epoch": epoch, "steps": done, "images": self.state["images"], "seconds": round(secs, 1),
-                       "images_per_s": round(done * bs / max(secs, 1e-9), 1), "loss_d": m[0], "loss_g": m[1],
-                       "d_x": m[2], "d_gz": m[3], "last": last or (target is not None and epoch == target)}
-                self.end_epoch(row)
-                if self.progress:
-                    extra = "".join(f" {k}={row[k]:.3f}" for k in ("frechet", "face_rate") if k in row)
-                    print(f"epoch {epoch}: loss_d={m[0]:.3f} loss_g={m[1]:.3f} D(x)={m[2]:.2f} "
-                          f"D(G(z))={m[3]:.2f} {row['images_per_s']:.0f} img/s{extra}", flush=True)
-        except KeyboardInterrupt:
-            # Save the networks as they are now; the unfinished epoch's images count as seen.
-            self.save("interrupted")
-            print(f"\ninterrupted: saved {self.path} — continue with `facelab generate train "
-                  f"{self.cfg['data']} --resume {self.path.name}`", flush=True)
-            return "interrupted"
-        self.save(status)
-        return status
-
-    def _nan(self, epoch: int) -> str:
-        """Stop on a NaN/inf loss without touching the last good checkpoint (only state.json changes)."""
-        self.state.update(status="nan", nan_epoch=epoch, updated=_now())
-        write_json(self.path / layout.STATE, self.state)
-        self._warn("nan", f"the loss became NaN in epoch {epoch} of {self.path.name}: training stopped and "
-                   f"the checkpoint of epoch {epoch - 1} is kept. Fix: lower --lr (1e-4) and resume")
-        return "nan"
-
-
-def _new_name(cfg: dict) -> str:
-    base = f"dcgan{cfg['size']}-{'+'.join(cfg['condition']) + '-' if cfg['condition'] else ''}" \
-           f"{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-    name, k = base, 1
-    while (runs_root() / name).exists():
-        k += 1
-        name = f"{base}-{k}"
-    return name
+def _stem(cfg: dict) -> str:
+    """An unnamed run's name before its timestamp: ``dcgan64`` or ``dcgan64-Smiling+Male``."""
+    return f"dcgan{cfg['size']}" + (f"-{'+'.join(cfg['condition'])}" if cfg["condition"] else "")
 
 
 def _check_framing(feature_run, ds) -> None:
@@ -415,25 +409,29 @@ def _check_framing(feature_run, ds) -> None:
 def train_gan(data, *, size: int | None = None, minutes: float | None = None, epochs: int | None = None,
               name: str | None = None, condition: "str | Sequence[str] | None" = None, seed: int = 0,
               resume: "bool | str" = False, feature_run=None, threads: int | None = None,
-              progress: bool = True, **options) -> GeneratorRun:
+              progress: bool = True, runs_dir: "str | Path | None" = None, **options) -> GeneratorRun:
     """Train a DCGAN on a prepared cache; the run goes to ``runs/<name>/``.
 
     Args:
         data: a prepared cache folder (or the source folder it came from, or a ``PreparedDataset``).
         size: 64 or 32 (default: the cache's size, 64 for larger caches is an error to fix by preparing).
         minutes / epochs: when to stop (default 5 epochs when neither is given); both: whichever first.
+        name: the run's name (a plain folder name inside the runs folder; default ``dcgan<size>-<timestamp>``).
         condition: attributes to condition on, ``"Smiling,Male"``.
         resume: True (the run named by ``name``) or a run name/path: continue it.
         feature_run: a facelab classifier run whose features score the Fréchet distance (and, for a
             conditional run, attribute agreement) each epoch; None skips those scores.
         threads: torch threads (default: free cores, as `facelab train`).
+        runs_dir: the runs folder (default ``runs_root()``).
         options: ``nz, ngf, ndf, batch_size, lr, beta1, real_label, epoch_images, quality_every,
             quality_samples, ac_weight`` (see ``DEFAULTS``; ``ac_weight``: a conditional run's
-            auxiliary-classifier loss weight, 0 for the older label-plane discriminator).
+            auxiliary-classifier loss weight, 0 for the label-plane discriminator).
 
     Raises:
-        DataError: a cache with fewer than 64 training images. ConfigError: bad options, or a resume
-        whose cache differs in size or channels from the run's.
+        DataError: a cache with fewer than 64 training images. ConfigError: bad options, a refused
+        ``name`` (a path, ``..``) or one that exists, or a resume whose cache differs in size or
+        channels from the run's. RunError: a NaN loss (``status: nan``, the last good checkpoint kept).
+        KeyboardInterrupt: after saving (``status: interrupted``), on Ctrl-C.
     """
     from ..data.prepared import PreparedDataset, open_prepared
     from ..train.trainer import default_threads
@@ -444,51 +442,13 @@ def train_gan(data, *, size: int | None = None, minutes: float | None = None, ep
     ds = data if isinstance(data, PreparedDataset) else open_prepared(data)
     torch.set_num_threads(threads or default_threads())
     if resume:
-        path = layout.GeneratorRun.load(name if resume is True else resume).path if (resume is not True or name) else None
-        if path is None:
-            raise ConfigError("--resume needs the run's name", fix="pass --resume NAME (see `facelab runs`)")
-        cfg = layout.read_config(path)
-        state = layout.GeneratorRun.load(path).state
-        if int(cfg["channels"]) != ds.channels or ds.size % int(cfg["size"]) or ds.size < int(cfg["size"]):
-            raise ConfigError(f"cannot resume {path.name} on {ds.path}: the run is "
-                              f"{cfg['size']} px {'grey' if cfg['channels'] == 1 else 'RGB'}, the cache is "
-                              f"{ds.size} px {'grey' if ds.channels == 1 else 'RGB'}", path=ds.path,
-                              fix=f"resume on the run's own cache ({cfg['data']}) or start a new run")
-        if epochs is not None:
-            cfg["epochs"] = epochs
-        if minutes is not None:
-            cfg["minutes"] = minutes
+        lc, cfg = _resumed(ds, name if resume is True else resume, epochs, minutes, runs_dir)
         epochs, minutes = cfg.get("epochs"), cfg.get("minutes")
     else:
-        size = int(size or (64 if ds.size >= 64 else ds.size))
-        if size not in SIZES:
-            raise ConfigError(f"--size {size}: the DCGAN makes 64 or 32 px images", fix="use --size 64 or 32")
-        if ds.size < size or ds.size % size:
-            raise ConfigError(f"the cache {ds.path} is {ds.size} px; a {size} px GAN needs a cache of {size} px "
-                              f"(or a multiple)", path=ds.path, fix=f"run `facelab data prepare SOURCE --size {size}`")
-        if epochs is None and minutes is None:
-            epochs = 5
-        if (epochs is not None and epochs < 1) or (minutes is not None and minutes <= 0):
-            raise ConfigError("--epochs and --minutes must be positive", fix="e.g. --epochs 5 or --minutes 30")
-        cfg = {"kind": layout.KIND, "model": "dcgan", "data": str(Path(ds.path).resolve()), "size": size,
-               "channels": ds.channels, "grey": ds.channels == 1, "condition": _parse_condition(condition, ds),
-               "seed": int(seed), "epochs": epochs, "minutes": minutes, **DEFAULTS, **options,
-               "feature_run": None}
-        for k in ("nz", "ngf", "ndf", "batch_size", "epoch_images", "quality_samples"):
-            if int(cfg[k]) < 1:
-                raise ConfigError(f"{k} must be at least 1, not {cfg[k]}", fix=f"see the defaults: {DEFAULTS}")
-        path = runs_root() / (name or _new_name(cfg))
-        if (path / layout.CONFIG).exists():
-            raise RunError(f"the run {path.name} exists", path=path,
-                           fix="pass another --name, or continue it with --resume")
-        state = {"status": "new", "created": _now(), "epoch": 0}
-    rows = ds.split("train")
-    if len(rows) == 0:
-        rows = np.arange(len(ds))
-    if len(rows) < max(MIN_IMAGES, int(cfg["batch_size"])):
-        raise DataError(f"{ds.path} has {len(rows)} training images: too few to train a GAN (at least "
-                        f"{max(MIN_IMAGES, int(cfg['batch_size']))})", path=ds.path,
-                        fix="prepare more images (a larger --limit), or lower --batch-size")
+        epochs = 5 if epochs is None and minutes is None else epochs
+        cfg = _new_config(ds, size, epochs, minutes, condition, seed, options)
+        lc = None
+    rows = _training_rows(ds, cfg)
     if feature_run is not None:
         from ..runs.run import Run
 
@@ -497,13 +457,64 @@ def train_gan(data, *, size: int | None = None, minutes: float | None = None, ep
         _check_framing(feature_run, ds)
     elif cfg.get("feature_run"):
         feature_run = cfg["feature_run"]
-    path.mkdir(parents=True, exist_ok=True)
-    layout.write_config(path, cfg)
-    write_json(path / layout.TASK, {"kind": layout.KIND, "targets": [("+".join(cfg["condition"]) or "faces")],
-                                    "classes": list(cfg["condition"])})
-    write_json(path / layout.INPUT, {k: ds.meta.get(k) for k in ("channels", "grey", "crop", "crop_box", "source_size")}
-               | {"size": cfg["size"], "layout": ds.manifest.layout})
-    trainer = _Trainer(path, cfg, ds, rows, state, feature_run, progress)
-    trainer.restore()
-    trainer.run(epochs, minutes)
-    return GeneratorRun.load(path)
+    task = {"kind": layout.KIND, "targets": [("+".join(cfg["condition"]) or "faces")], "classes": list(cfg["condition"])}
+    input_ = {k: ds.meta.get(k) for k in ("channels", "grey", "crop", "crop_box", "source_size")} | \
+        {"size": cfg["size"], "layout": ds.manifest.layout}
+    if lc is None:
+        lc = Lifecycle.create(name, stem=_stem(cfg), runs_dir=runs_dir)
+        lc.start(config=cfg, task=task, files={layout.INPUT: input_})
+    else:
+        lc.write_config(cfg)  # the epochs/minutes of this resume, the feature run
+    gan = GanTask(lc.path, cfg, ds, rows, lc.state, feature_run, progress, epochs=epochs, minutes=minutes)
+    return lc.train(gan.restore())
+
+
+def _new_config(ds, size, epochs, minutes, condition, seed, options) -> dict:
+    """A new run's resolved options (checked before any folder exists)."""
+    size = int(size or (64 if ds.size >= 64 else ds.size))
+    if size not in SIZES:
+        raise ConfigError(f"--size {size}: the DCGAN makes 64 or 32 px images", fix="use --size 64 or 32")
+    if ds.size < size or ds.size % size:
+        raise ConfigError(f"the cache {ds.path} is {ds.size} px; a {size} px GAN needs a cache of {size} px "
+                          f"(or a multiple)", path=ds.path, fix=f"run `facelab data prepare SOURCE --size {size}`")
+    if (epochs is not None and epochs < 1) or (minutes is not None and minutes <= 0):
+        raise ConfigError("--epochs and --minutes must be positive", fix="e.g. --epochs 5 or --minutes 30")
+    cfg = {"kind": layout.KIND, "model": "dcgan", "data": str(Path(ds.path).resolve()), "size": size,
+           "channels": ds.channels, "grey": ds.channels == 1, "condition": _parse_condition(condition, ds),
+           "seed": int(seed), "epochs": epochs, "minutes": minutes, **DEFAULTS, **options,
+           "feature_run": None}
+    for k in ("nz", "ngf", "ndf", "batch_size", "epoch_images", "quality_samples"):
+        if int(cfg[k]) < 1:
+            raise ConfigError(f"{k} must be at least 1, not {cfg[k]}", fix=f"see the defaults: {DEFAULTS}")
+    return cfg
+
+
+def _resumed(ds, run, epochs, minutes, runs_dir) -> tuple[Lifecycle, dict]:
+    """The lifecycle and config of the generator run ``run`` to resume on ``ds``."""
+    if run is None:
+        raise ConfigError("--resume needs the run's name", fix="pass --resume NAME (see `facelab runs`)")
+    path = GeneratorRun.load(run if runs_dir is None or Path(str(run)).is_dir() else Path(runs_dir) / str(run)).path
+    lc = Lifecycle.resume(path)
+    cfg = GeneratorRun.load(path).config  # brought to the current format (runs.migrate)
+    if int(cfg["channels"]) != ds.channels or ds.size % int(cfg["size"]) or ds.size < int(cfg["size"]):
+        raise ConfigError(f"cannot resume {path.name} on {ds.path}: the run is "
+                          f"{cfg['size']} px {'grey' if cfg['channels'] == 1 else 'RGB'}, the cache is "
+                          f"{ds.size} px {'grey' if ds.channels == 1 else 'RGB'}", path=ds.path,
+                          fix=f"resume on the run's own cache ({cfg['data']}) or start a new run")
+    if epochs is not None:
+        cfg["epochs"] = epochs
+    if minutes is not None:
+        cfg["minutes"] = minutes
+    return lc, cfg
+
+
+def _training_rows(ds, cfg: dict) -> np.ndarray:
+    """The rows a GAN learns from: the training split (every row when the cache has no split)."""
+    rows = ds.split("train")
+    if len(rows) == 0:
+        rows = np.arange(len(ds))
+    if len(rows) < max(MIN_IMAGES, int(cfg["batch_size"])):
+        raise DataError(f"{ds.path} has {len(rows)} training images: too few to train a GAN (at least "
+                        f"{max(MIN_IMAGES, int(cfg['batch_size']))})", path=ds.path,
+                        fix="prepare more images (a larger --limit), or lower --batch-size")
+    return rows

@@ -29,6 +29,12 @@ class ModelSpec:
     description: str
     default_params: dict = field(default_factory=dict)
 
+    @property
+    def trains_in_epochs(self) -> bool:
+        """A network: trained by the epoch loop (DDP, ``--init``, auxiliary outputs apply); a
+        classical model is fitted once."""
+        return self.kind == "torch"
+
 
 MODELS: Registry[ModelSpec] = Registry("model")
 

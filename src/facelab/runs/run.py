@@ -25,6 +25,7 @@ from ..paths import runs_root
 from .layout import (CALIBRATION, CONFIG, GENERATOR, HISTORY, INPUT, METRICS, PREDICTIONS, SPLIT, STATE, TASK, WEIGHTS,
                      is_generator_run, read_json)
 from .listing import resolve_run, run_names
+from .migrate import migrate
 from .task import Task
 
 
@@ -84,18 +85,19 @@ class Run:
         if isinstance(path_or_name, Run):
             return path_or_name
         path = resolve_run(path_or_name)
-        config = read_config(path, made_by="facelab train")
+        read_config(path, made_by="facelab train")  # a missing or corrupt config says so first
         if is_generator_run(path):  # a DCGAN (facelab.generate): it makes faces, it cannot classify them
             raise RunError(f"{path} is a generator run (a DCGAN that makes faces): it cannot classify or "
                            "predict", path=path, fix="use `facelab generate sample RUN`; to predict, pick a "
                                                       "classifier run from `facelab runs`")
+        record = migrate(path)  # an older folder is read as the current format (runs.migrate)
         try:
-            task = Task.from_dict(read_json(path / TASK))
+            task = Task.from_dict(record["task"])
         except (KeyError, TypeError):
             raise RunError(f"{path / TASK} is corrupt", path=path / TASK, fix="train the run again") from None
+        config, state = record["config"], record["state"]
         input_ = read_json(path / INPUT)
         metrics = read_json(path / METRICS) if (path / METRICS).is_file() else {}
-        state = read_json(path / STATE) if (path / STATE).is_file() else {}
         return cls(path, config, task, input_, metrics, state)
 
     def __repr__(self) -> str:
@@ -315,8 +317,9 @@ class GeneratorEntry:
             RunError: a missing or corrupt ``config.yaml``, or a corrupt ``state.json`` / ``metrics.json``.
         """
         path = Path(path)
-        config = read_config(path, made_by="facelab generate train")
-        state = read_json(path / STATE) if (path / STATE).is_file() else {}
+        read_config(path, made_by="facelab generate train")  # a missing or corrupt config says so first
+        record = migrate(path)  # an older folder is read as the current format (runs.migrate)
+        config, state = record["config"], record["state"]
         metrics = read_json(path / METRICS) if (path / METRICS).is_file() else {}
         return cls(path, config, state, metrics)
 

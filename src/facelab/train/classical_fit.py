@@ -15,12 +15,14 @@ import pandas as pd
 
 from ..runs import writer as artifacts
 from ..runs.degenerate import degenerate
-from ..runs.layout import HISTORY, HISTORY_FIELDS, METRICS, PREDICTIONS, STATE, WEIGHTS
+from ..runs.layout import HISTORY_FIELDS, METRICS, PREDICTIONS, WEIGHTS
 from ..runs.run import Run
 from ..evaluate.metrics import accuracy_bounds
 
 
-def fit_classical(spec, cfg, ds, task, path, train_rows, val_rows, holdout, input_, state) -> Run:
+def fit_classical(spec, cfg, ds, task, lc, train_rows, val_rows, holdout, input_) -> Run:
+    """Fit once, score val (and test), and finish the run folder of the lifecycle ``lc``."""
+    path = lc.path
     y_all = task.labels(ds.table)
     y_fit = y_all[:, 0] if task.kind == "binary" else y_all
     model = spec.build(int(input_["channels"]), task.outputs, **cfg.params)
@@ -56,15 +58,14 @@ def fit_classical(spec, cfg, ds, task, path, train_rows, val_rows, holdout, inpu
     row.update(epoch=1, val_loss=metrics.get("val_loss"), val_accuracy=metrics.get("val_accuracy"),
                lr=0.0, seconds=round(secs, 2), images_per_s=round(len(train_rows) / max(secs, 1e-9), 1),
                elapsed=round(secs, 1))
-    pd.DataFrame([row], columns=HISTORY_FIELDS).to_csv(path / HISTORY, index=False)
+    lc.append_history(row)
     metrics.update(best_epoch=1, epochs=1, train_seconds=secs, images_per_s=row["images_per_s"],
                    holdout=bool(holdout), stop_reason="fitted", train_images=int(len(train_rows)),
                    val_images=int(len(val_rows)), per_output=per_output)
     if task.kind == "multilabel":
         metrics["val_mean_accuracy"] = metrics.get("val_accuracy")
     artifacts.write_json(path / METRICS, metrics)
-    state.update(status="finished", epoch=1, elapsed=secs, best_epoch=1)
-    artifacts.write_json(path / STATE, state)
+    lc.save_state(status="finished", epoch=1, elapsed=secs, best_epoch=1)
     artifacts.write_card(path, config=cfg.to_dict(), task=task, input_=input_, metrics=metrics,
                          data_summary={"path": str(ds.path), "train": len(train_rows), "val": len(val_rows),
                                        "test": len(ds.split("test")), "holdout": holdout},
