@@ -191,7 +191,7 @@ def predict_split(run, *, data=None, split: str = "test", batch: int = 512, prog
         from ..models.embed import dataset_inputs, run_wants_descriptors
 
         if run_wants_descriptors(run):  # embed models: descriptors of the source photos
-            x = dataset_inputs(run.model(), ds, rows[i:i + batch])
+            x = dataset_inputs(run.estimator(), ds, rows[i:i + batch])
         elif size != ds.size:
             x = resize_images(x, size)
         out.append(np.asarray(run.predict_proba(x), dtype=np.float32))

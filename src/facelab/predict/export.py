@@ -114,7 +114,7 @@ def export_onnx(run, out: str | Path | None = None, *, opset: int = 17, check: b
     from ..runs import Run
 
     run = Run.load(run)
-    if run.spec.kind != "torch":
+    if not run.spec.exports_onnx:
         raise RunError(f"run {run.name} uses the classical model {run.model_name!r}; only torch networks "
                        "export to ONNX", path=run.path, fix="export a run trained with a torch model (e.g. cnn)")
     try:

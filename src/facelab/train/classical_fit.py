@@ -23,23 +23,22 @@ from ..evaluate.metrics import accuracy_bounds
 def fit_classical(spec, cfg, ds, task, lc, train_rows, val_rows, holdout, input_) -> Run:
     """Fit once, score val (and test), and finish the run folder of the lifecycle ``lc``."""
     path = lc.path
-    y_all = task.labels(ds.table)
-    y_fit = y_all[:, 0] if task.kind == "binary" else y_all
-    model = spec.build(int(input_["channels"]), task.outputs, **cfg.params)
-    t0 = time.perf_counter()
+    from ..models.adapter import adapt
     from ..models.embed import dataset_inputs  # embed models: descriptors of the source photos
 
-    model.fit(dataset_inputs(model, ds, train_rows), y_fit[train_rows], task)
+    y_all = task.labels(ds.table)
+    y_fit = y_all[:, 0] if task.kind == "binary" else y_all
+    model = adapt(spec, in_channels=int(input_["channels"]), outputs=task.outputs, task=task.kind, params=cfg.params)
+    t0 = time.perf_counter()
+    model.fit(dataset_inputs(model, ds, train_rows), y_fit[train_rows])
     secs = time.perf_counter() - t0
-    from safetensors.numpy import save_file
-
-    save_file({k: np.ascontiguousarray(v) for k, v in model.state_dict().items()}, str(path / WEIGHTS))
+    model.export(path / WEIGHTS)
     ids = ds.table["image_id"].to_numpy()
     frames, metrics, per_output = [], {}, {}
     for split, rows in (("val", val_rows), ("test", ds.split("test"))):
         if not len(rows):
             continue
-        proba = np.asarray(model.predict_proba(dataset_inputs(model, ds, rows)), np.float32).reshape(len(rows), -1)
+        proba = model.predict_proba(dataset_inputs(model, ds, rows))
         y = y_all[rows]
         eps = 1e-7
         if task.kind == "multiclass":
