@@ -57,7 +57,7 @@ def upgrade(record: dict) -> dict:
     out = copy.deepcopy(record)
     config, task, state = out.setdefault("config", {}), out.setdefault("task", {}), out.setdefault("state", {})
     if format_version(task) < 1:
-        if task.get("kind") == GENERATOR or config.get("kind") == GENERATOR:
+        if task.get("kind") == GENERATOR:
             config.setdefault("ac_weight", 0.0)
         else:
             for k, v in CLASSIFIER_DEFAULTS_V0.items():

@@ -71,9 +71,7 @@ def find_resumable(resume: bool | str, name: str | None, target, model: str, *,
         return resolve_run(resume, runs_dir)
     if name:
         return resolve_run(name, runs_dir)
-    for run in list_runs(runs_dir):
-        if not isinstance(run, Run):  # a generator run (facelab generate train --resume resumes it)
-            continue
+    for run in list_runs(runs_dir):  # a generator run's model is dcgan: never picked here
         if run.status not in ("finished", "failed") and run.config.get("model") == model and (target is None or run.config.get("target") == target):
             return run.path
     raise RunError("no unfinished run to resume", path=Path(runs_dir) if runs_dir else runs_root(),
