@@ -26,6 +26,8 @@ evaluation and the card. The lifecycle owns the rest:
 
 - **resume**: :meth:`Lifecycle.resume` opens the folder with its state; the epoch loop continues
   from ``state["epoch"] + 1``;
+- **tracking**: ``hooks`` (:class:`RunHook`, e.g. :mod:`facelab.train.tracking`'s MLflow and
+  TensorBoard trackers) hear every finished epoch's row, the finished run, or that it stopped;
 - **one writer**: under DDP only rank 0 writes (``writer=False`` elsewhere): every write of the
   lifecycle, and the task's checkpoint, evaluation and card, happen in the writing process only.
 
@@ -113,6 +115,19 @@ class RunTask(Protocol):
         """What training returns (the loaded run)."""
 
 
+class RunHook(Protocol):
+    """What follows a run from outside (a tracker): told in the writing process only."""
+
+    def epoch_end(self, lc: "Lifecycle", row: dict) -> None:
+        """After an epoch's row is in ``history.csv`` and ``state.json``."""
+
+    def finished(self, lc: "Lifecycle", result: Any) -> None:
+        """After the run is finished (``result``: the loaded run)."""
+
+    def failed(self, lc: "Lifecycle") -> None:
+        """The run stopped early (Ctrl-C, NaN, an error)."""
+
+
 class Lifecycle:
     """A run folder while its run trains (see the module doc for the policy).
 
@@ -122,16 +137,17 @@ class Lifecycle:
         writer: False in a DDP process other than rank 0: nothing is written.
     """
 
-    def __init__(self, path: Path, *, state: dict | None = None, writer: bool = True):
+    def __init__(self, path: Path, *, state: dict | None = None, writer: bool = True, hooks=()):
         self.path = Path(path)
         self.name = self.path.name
         self.state: dict = dict(state or {})
         self.writer = bool(writer)
+        self.hooks: list[RunHook] = list(hooks) if writer else []
 
     # -- creation and resume ---------------------------------------------------------------------
     @classmethod
     def create(cls, name: str | None, *, stem: str, runs_dir: str | Path | None = None,
-               writer: bool = True) -> "Lifecycle":
+               writer: bool = True, hooks=()) -> "Lifecycle":
         """A new run folder in ``runs_dir`` (default ``runs_root()``): ``name`` (checked), or
         ``<stem>-<timestamp>`` when no name is given.
 
@@ -152,24 +168,24 @@ class Lifecycle:
             except FileExistsError:
                 raise ConfigError(f"a run named {name!r} already exists", path=path,
                                   fix="choose another --name, or continue it with --resume") from None
-            return cls(path)
+            return cls(path, hooks=hooks)
         base = f"{stem}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
         for i in range(1, 1000):  # never overwrite: two runs in the same second get -2, -3, ...
             path = root / (base if i == 1 else f"{base}-{i}")
             try:
                 path.mkdir()
-                return cls(path)
+                return cls(path, hooks=hooks)
             except FileExistsError:
                 continue
         raise RunError("cannot find a free run name", path=root, fix="pass --name")
 
     @classmethod
-    def resume(cls, path: str | Path, *, writer: bool = True) -> "Lifecycle":
+    def resume(cls, path: str | Path, *, writer: bool = True, hooks=()) -> "Lifecycle":
         """An existing run folder, its state read (and brought to the current format) for a resume."""
         from .migrate import migrate
 
         path = Path(path)
-        return cls(path, state=migrate(path)["state"], writer=writer)
+        return cls(path, state=migrate(path)["state"], writer=writer, hooks=hooks)
 
     # -- the small files -------------------------------------------------------------------------
     def start(self, *, config: dict, task: dict, files: dict[str, Any] | None = None, **state) -> dict:
@@ -243,6 +259,8 @@ class Lifecycle:
                     task.checkpoint(self, result)
                 self.save_state()
                 task.epoch_done(self, result)
+                for hook in self.hooks:
+                    hook.epoch_end(self, result.row)
                 if result.stop:
                     break
             if not self.writer:
@@ -251,14 +269,27 @@ class Lifecycle:
             self.save_state(status="finished")
             task.card(self)
         except NonFiniteLoss as e:
+            self.failed()
             self._stop_nan(task, e)
         except KeyboardInterrupt:
             self._stop_interrupted(task)
+            self.failed()
             raise
         except Exception as e:
             self.mark_failed(e)
             raise
-        return task.result(self)
+        return self.finished(task.result(self))
+
+    def finished(self, result: Any) -> Any:
+        """Tell the hooks the run finished; returns ``result``."""
+        for hook in self.hooks:
+            hook.finished(self, result)
+        return result
+
+    def failed(self) -> None:
+        """Tell the hooks the run stopped early."""
+        for hook in self.hooks:
+            hook.failed(self)
 
     def _stop_nan(self, task: RunTask, e: NonFiniteLoss):
         self.save_state(status="nan", nan_epoch=e.epoch)
@@ -286,6 +317,7 @@ class Lifecycle:
             self.save_state(status="failed", error=reason)
         except OSError:
             pass  # the original error matters more than this note
+        self.failed()
 
 
-__all__ = ["EpochResult", "Lifecycle", "NonFiniteLoss", "RunTask", "now"]
+__all__ = ["EpochResult", "Lifecycle", "NonFiniteLoss", "RunHook", "RunTask", "now"]

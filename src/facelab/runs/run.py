@@ -22,7 +22,7 @@ import yaml
 
 from ..errors import DataError, RunError
 from ..paths import runs_root
-from .layout import (CALIBRATION, CONFIG, GENERATOR, HISTORY, INPUT, METRICS, PREDICTIONS, SPLIT, STATE, TASK, WEIGHTS,
+from .layout import (CALIBRATION, CONFIG, GENERATOR, HISTORY, INPUT, METRICS, PREDICTIONS, SPLIT, TASK, WEIGHTS,
                      is_generator_run, read_json)
 from .listing import resolve_run, run_names
 from .migrate import migrate

@@ -33,7 +33,7 @@ from ..runs.layout import INPUT, SPLIT
 from ..runs.lifecycle import Lifecycle
 from ..runs.listing import resolve_run
 from ..runs.run import Run, list_runs
-from ..runs.task import Task, check_trainable, resolve_task
+from ..runs.task import check_trainable, resolve_task
 from .auxiliary import resolve_aux
 from .classical_fit import fit_classical
 from .config import TrainConfig
@@ -42,7 +42,7 @@ from .distributed import Dist
 from .loop import Loop
 from .setup import holdout_split, open_data
 from .steps import EpochEnd
-from .tracking import with_tracking
+from .tracking import make_tracker
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,6 @@ def _data_and_recipe(data, cfg: TrainConfig, explicit: set[str], progress: bool,
 
 
 
-@with_tracking  # track="mlflow"|"tensorboard", track_uri=...: see facelab.train.tracking
 def train(data, *, target: str | Sequence[str] | None = None, model: str | None = None,
           epochs: int | None = None, minutes: float | None = None, name: str | None = None,
           seed: int | None = None, batch_size: int | None = None, lr: float | None = None,
@@ -148,7 +147,8 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
           val_fraction: float | None = None, params: dict | None = None, progress: bool = True,
           config: "str | Path | TrainConfig | dict | None" = None,
           callbacks: Sequence[Callable[[EpochEnd], Any]] = (), echo: bool | None = None,
-          runs_dir: str | Path | None = None, dist: Dist | None = None, **options) -> Run:
+          runs_dir: str | Path | None = None, dist: Dist | None = None, track: str | None = None,
+          track_uri: str | None = None, **options) -> Run:
     """Train a model on a prepared cache and return the :class:`Run`.
 
     Args:
@@ -189,6 +189,7 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
     overrides = dict(target=target, model=model, epochs=epochs, minutes=minutes, name=name, seed=seed,
                      batch_size=batch_size, lr=lr, weights=weights, init=init, val_fraction=val_fraction,
                      params=params, **options)
+    hooks = [make_tracker(track, track_uri, runs_dir)] if track else []  # a missing extra fails before any work
     path = None
     if resume:
         path = find_resumable(resume, name, target, model or "cnn", runs_dir=runs_dir)
@@ -204,11 +205,11 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
 
     writer = dist is None or dist.is_writer  # under DDP only rank 0 writes the run folder
     if path is not None:
-        lc = Lifecycle.resume(path, writer=writer)
+        lc = Lifecycle.resume(path, writer=writer, hooks=hooks)
         input_ = Run.load(path).input
     else:
         lc = Lifecycle.create(cfg.name, stem=f"{artifacts.safe_column(task.name)}-{cfg.model}", runs_dir=runs_dir,
-                              writer=writer)
+                              writer=writer, hooks=hooks)
         path = lc.path
         cfg.name = path.name
         input_ = _input_spec(ds, train_rows, cfg.seed)
@@ -221,7 +222,7 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
 
     try:
         if not spec.trains_in_epochs:
-            return fit_classical(spec, cfg, ds, task, lc, train_rows, val_rows, holdout, input_)
+            return lc.finished(fit_classical(spec, cfg, ds, task, lc, train_rows, val_rows, holdout, input_))
         loop = Loop(cfg=cfg, spec=spec, params=cfg.params, ds=ds, task=task, path=path, input_=input_,
                     train_rows=train_rows, val_rows=val_rows, holdout=holdout, state=lc.state,
                     progress=progress, callbacks=list(callbacks), aux=aux, dist=dist).setup()
