@@ -177,3 +177,33 @@ def test_an_older_generator_config_reads_as_the_label_plane_discriminator():
     current = {"config": {"kind": "generator", "ac_weight": 1.0}, "task": {"kind": "generator", "format_version": 1},
                "state": {}}
     assert upgrade(current) == current
+
+
+class Ear:
+    def __init__(self):
+        self.heard = []
+
+    def epoch_end(self, lc, row):
+        self.heard.append(("epoch", row["epoch"]))
+
+    def finished(self, lc, result):
+        self.heard.append(("finished", result))
+
+    def failed(self, lc):
+        self.heard.append(("failed",))
+
+
+def test_hooks_hear_every_epoch_and_the_end(tmp_path):
+    ear = Ear()
+    lc = Lifecycle.create("heard", stem="toy", runs_dir=tmp_path, hooks=[ear])
+    lc.start(config={}, task={"kind": "toy"})
+    lc.train(Toy(["1.0", "0.5"]))
+    assert ear.heard == [("epoch", 1), ("epoch", 2), ("finished", lc.path)]
+    ear2 = Ear()
+    lc2 = Lifecycle.create("stopped", stem="toy", runs_dir=tmp_path, hooks=[ear2])
+    lc2.start(config={}, task={"kind": "toy"})
+    with pytest.raises(RunError):
+        lc2.train(Toy(["1.0", "nan"]))
+    assert ear2.heard == [("epoch", 1), ("failed",)]
+    quiet = Lifecycle.create("q", stem="toy", runs_dir=tmp_path, writer=False, hooks=[Ear()])
+    assert quiet.hooks == []  # only the writing process tracks
