@@ -162,7 +162,9 @@ def test_the_schedule_follows_steps_minutes_or_a_saved_hand_over():
     assert Schedule(100, 60.0, fits)(10, 30.0) == 0.1  # fitting: steps, not the (jittery) clock
     assert Schedule(100, 60.0, fits)(10, 60.0) == 1.0  # ... until the minutes are up
     assert Schedule(100, 60.0, {}).check(10, 9.0, mid_epoch=True) is False  # too few steps to judge
-    old = {"clock_binds": True}  # a state.json written before the hand-over point was kept
+    from facelab.runs.migrate import upgrade
+
+    old = upgrade({"config": {}, "task": {}, "state": {"clock_binds": True}})["state"]  # format 0: no hand-over point
     assert Schedule(100, 60.0, old)(10, 30.0) == 0.5
 
 
