@@ -207,3 +207,13 @@ def test_hooks_hear_every_epoch_and_the_end(tmp_path):
     assert ear2.heard == [("epoch", 1), ("failed",)]
     quiet = Lifecycle.create("q", stem="toy", runs_dir=tmp_path, writer=False, hooks=[Ear()])
     assert quiet.hooks == []  # only the writing process tracks
+
+
+def test_a_classifier_config_without_params_takes_its_models_registry_defaults():
+    from facelab.models import get_model
+    from facelab.runs.migrate import upgrade
+
+    up = upgrade({"config": {"model": "cnn"}, "task": {"kind": "binary"}, "state": {}})["config"]
+    assert up["params"] == get_model("cnn").default_params and up["ema"] == 0.0
+    saved = {"model": "cnn", "params": {"widths": [8, 16]}}
+    assert upgrade({"config": saved, "task": {"kind": "binary"}, "state": {}})["config"]["params"] == {"widths": [8, 16]}

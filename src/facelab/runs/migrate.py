@@ -5,7 +5,8 @@ created, :mod:`.lifecycle`). A folder with an older version (or none: version 0)
 :func:`migrate`, which returns its small files as the current version would have written them:
 
 - version 0 → 1: a classifier config gains the options whose defaults were added later with the
-  value that reproduces how the run trained (``ema`` 0, ``patience_after`` 0, ``recipe`` none); a
+  value that reproduces how the run trained (``ema`` 0, ``patience_after`` 0, ``recipe`` none), and
+  a config that saved no model ``params`` gets the registry's defaults of its model; a
   generator config without ``ac_weight`` is the label-plane discriminator (``ac_weight`` 0); a
   state whose clock took over without ``bound_at`` handed over at the start (``[0, 0]``).
 
@@ -62,10 +63,24 @@ def upgrade(record: dict) -> dict:
         else:
             for k, v in CLASSIFIER_DEFAULTS_V0.items():
                 config.setdefault(k, v)
+            if not config.get("params") and config.get("model"):
+                config["params"] = _registry_params(str(config["model"]))
         if state.get("clock_binds") and not state.get("bound_at"):
             state["bound_at"] = [0.0, 0.0]
         task["format_version"] = 1
     return out
+
+
+def _registry_params(model: str) -> dict:
+    """The registry's default parameters of ``model`` ({} for a name the registry lacks: the
+    builder's own defaults apply, and loading the run says what is wrong)."""
+    from ..errors import FacelabError
+    from ..models import get_model
+
+    try:
+        return dict(get_model(model).default_params)
+    except FacelabError:
+        return {}
 
 
 def _writable(path: Path) -> bool:

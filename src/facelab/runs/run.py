@@ -133,12 +133,9 @@ class Run:
 
     @property
     def params(self) -> dict:
-        """Model build parameters as the run saved them (training saves the complete set).
-
-        Registry defaults are only used for a run that saved none: a default changed later (such
-        as the cnn's ``first_stride``) must not rebuild an older run with another shape; keys an
-        old run lacks take the builder's own defaults, which keep the original behaviour."""
-        return dict(self.config.get("params") or self.spec.default_params)
+        """Model build parameters as the run saved them (training saves the complete set; keys a
+        run lacks take the builder's own defaults, never a registry default changed later)."""
+        return dict(self.config.get("params") or {})
 
     @property
     def in_channels(self) -> int:
