@@ -23,9 +23,9 @@ and labels), saved as safetensors.
 Example:
     >>> import numpy as np
     >>> from facelab.models import get_model
-    >>> m = get_model("embed-knn").build(3, 2, task="multiclass", k=3)   # doctest: +SKIP
-    >>> X = np.random.default_rng(0).normal(size=(20, 128)).astype(np.float32)   # doctest: +SKIP
-    >>> m.fit(X, np.arange(20) % 2).predict_proba(X).shape        # doctest: +SKIP
+    >>> m = get_model("embed-knn").build(3, 2, task="multiclass", k=3)
+    >>> X = np.random.default_rng(0).normal(size=(20, 128)).astype(np.float32)
+    >>> m.fit(X, np.arange(20) % 2).predict_proba(X).shape
     (20, 2)
 """
 from __future__ import annotations
