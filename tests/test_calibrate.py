@@ -87,12 +87,12 @@ def test_a_stale_calibration_file_is_refitted_not_compounded(tmp_path, runs_dir,
     fitted = train(ds, name="a", **kw).temperature
     # a file from other weights is in the folder when the run finishes (as after a resume): the
     # fit must start from the network's own probabilities, and calibrate=false must drop it
-    original = Loop._finish
+    original = Loop.evaluate
 
     def with_stale_file(self, *args):
         (self.path / CALIBRATION).write_text(json.dumps({"temperature": 7.0}))
         return original(self, *args)
 
-    monkeypatch.setattr(Loop, "_finish", with_stale_file)
+    monkeypatch.setattr(Loop, "evaluate", with_stale_file)
     assert train(ds, name="b", **kw).temperature == pytest.approx(fitted, rel=1e-3)
     assert train(ds, name="c", calibrate=False, **kw).temperature == 1.0

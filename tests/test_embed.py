@@ -122,10 +122,10 @@ def test_head_round_trips_and_cluster(ds, tmp_path):
     emb = E.dataset_embeddings(ds, progress=False)
     y = ds.table["label"].to_numpy()
     for head in ("logreg", "knn"):
-        m = get_model(f"embed-{head}").build(3, 3)
-        m.fit(emb.X, y, "multiclass")
+        m = get_model(f"embed-{head}").build(3, 3, task="multiclass")
+        m.fit(emb.X, y)
         save_file(m.state_dict(), tmp_path / f"{head}.safetensors")
-        m2 = get_model(f"embed-{head}").build(3, 3).load_state_dict(load_file(tmp_path / f"{head}.safetensors"))
+        m2 = get_model(f"embed-{head}").build(3, 3, task="multiclass").load_state_dict(load_file(tmp_path / f"{head}.safetensors"))
         assert np.allclose(m.predict_proba(emb.X), m2.predict_proba(emb.X))
     from facelab.cluster.report import cluster
 

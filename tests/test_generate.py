@@ -10,7 +10,7 @@ import torch
 from facelab.cli.main import main
 from facelab.errors import ConfigError, DataError, RunError
 from facelab.generate import interpolate, sample
-from facelab.generate import train as gtrain
+from facelab.generate import task as gtask
 from facelab.generate.dcgan import Discriminator, Generator
 from facelab.generate.quality import attribute_agreement, face_rate, frechet_distance
 from facelab.generate.run import GeneratorRun
@@ -90,9 +90,11 @@ def test_the_auxiliary_classifier_learns_the_attribute(prepared_celeba, runs_dir
 
 def test_a_run_without_the_auxiliary_classifier_loads():
     from facelab.generate.dcgan import build
+    from facelab.runs.migrate import upgrade
 
-    cfg = {"size": 32, "channels": 3, "nz": 8, "ngf": 4, "ndf": 4, "condition": ["Smiling"]}
-    _, d = build(cfg)  # no ac_weight: the older label-plane discriminator
+    cfg = {"kind": "generator", "size": 32, "channels": 3, "nz": 8, "ngf": 4, "ndf": 4, "condition": ["Smiling"]}
+    old = upgrade({"config": cfg, "task": {"kind": "generator"}, "state": {}})["config"]  # format 0: no ac_weight
+    _, d = build(old)  # the label-plane discriminator
     assert not d.aux and d.main[0].in_channels == 4
     _, d = build({**cfg, "ac_weight": 1.0})
     assert d.aux and d.main[0].in_channels == 3
@@ -177,7 +179,7 @@ def test_resume_continues_exactly_where_it_stopped(prepared_celeba, runs_dir):
 
 def test_ctrl_c_saves_and_the_run_resumes(prepared_celeba, runs_dir, monkeypatch):
     calls = {"n": 0}
-    real_step = gtrain._Trainer.step
+    real_step = gtask.GanTask.step
 
     def step(self, x, y):
         calls["n"] += 1
@@ -185,17 +187,19 @@ def test_ctrl_c_saves_and_the_run_resumes(prepared_celeba, runs_dir, monkeypatch
             raise KeyboardInterrupt
         return real_step(self, x, y)
 
-    monkeypatch.setattr(gtrain._Trainer, "step", step)
-    run = train_gan(prepared_celeba, epochs=3, name="cc", **FAST)
-    monkeypatch.setattr(gtrain, "COLLAPSE_RATIO", 0.0)  # tiny networks look collapsed; not this test's point
+    monkeypatch.setattr(gtask.GanTask, "step", step)
+    with pytest.raises(KeyboardInterrupt):  # the one policy of every run: saved, marked, re-raised
+        train_gan(prepared_celeba, epochs=3, name="cc", **FAST)
+    monkeypatch.setattr(gtask, "COLLAPSE_RATIO", 0.0)  # tiny networks look collapsed; not this test's point
+    run = GeneratorRun.load("cc")
     assert run.status == "interrupted" and run.epochs == 1 and (run.path / "G.safetensors").is_file()
-    monkeypatch.setattr(gtrain._Trainer, "step", real_step)
+    monkeypatch.setattr(gtask.GanTask, "step", real_step)
     run = train_gan(prepared_celeba, resume="cc", threads=1, progress=False)
     assert run.status == "finished" and run.epochs == 3
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(prepared_celeba, runs_dir, monkeypatch):
-    real_step = gtrain._Trainer.step
+    real_step = gtask.GanTask.step
     calls = {"n": 0}
 
     def step(self, x, y):
@@ -203,17 +207,19 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(prepared_celeba, runs
         out = real_step(self, x, y)
         return (float("nan"), *out[1:]) if calls["n"] > 3 else out
 
-    monkeypatch.setattr(gtrain._Trainer, "step", step)
-    with pytest.warns(GanWarning, match="NaN"):
-        run = train_gan(prepared_celeba, epochs=3, name="nan", **FAST)
+    monkeypatch.setattr(gtask.GanTask, "step", step)
+    with pytest.raises(RunError, match="NaN") as e:  # the one policy of every run: marked, then raised
+        train_gan(prepared_celeba, epochs=3, name="nan", **FAST)
+    assert "epoch 1" in str(e.value) and "--lr" in e.value.fix
+    run = GeneratorRun.load("nan")
     assert run.status == "nan" and run.epochs == 1
     assert run.sample(2).shape == (2, 32, 32, 3)  # epoch 1's generator is intact
 
 
 def test_a_discriminator_that_wins_outright_gets_a_warning(prepared_celeba, runs_dir, monkeypatch):
-    real_step = gtrain._Trainer.step
-    monkeypatch.setattr(gtrain, "D_WINS_STEPS", 3)
-    monkeypatch.setattr(gtrain._Trainer, "step", lambda self, x, y: (0.001, *real_step(self, x, y)[1:]))
+    real_step = gtask.GanTask.step
+    monkeypatch.setattr(gtask, "D_WINS_STEPS", 3)
+    monkeypatch.setattr(gtask.GanTask, "step", lambda self, x, y: (0.001, *real_step(self, x, y)[1:]))
     with pytest.warns(GanWarning, match="discriminator wins"):
         run = train_gan(prepared_celeba, epochs=1, name="dwins", **FAST)
     assert (run.path / "G.safetensors").is_file()
@@ -224,7 +230,7 @@ def test_samples_that_all_look_alike_get_a_mode_collapse_warning(prepared_celeba
     # by the warning's own measure (the diversity column), which speaks from epoch 3 on.
     with pytest.warns(GanWarning, match="mode collapse"):
         run = train_gan(prepared_celeba, epochs=3, name="alike", **FAST)
-    assert run.history()["diversity"].iloc[-1] < gtrain.COLLAPSE_RATIO
+    assert run.history()["diversity"].iloc[-1] < gtask.COLLAPSE_RATIO
 
 
 def test_conditional_run_follows_the_labels(prepared_celeba, runs_dir):
@@ -368,3 +374,9 @@ def test_a_feature_run_framed_otherwise_than_the_cache_is_warned_about(synth_cel
     with warnings.catch_warnings():
         warnings.simplefilter("error", GanWarning)
         train_gan(prepared_celeba, epochs=1, name="same", feature_run=classifier, **FAST)
+
+
+def test_a_generator_run_name_that_leaves_the_runs_folder_is_refused(prepared_celeba, runs_dir, tmp_path):
+    with pytest.raises(ConfigError, match="refused run name"):
+        train_gan(prepared_celeba, epochs=1, name="../elsewhere", **FAST)
+    assert not (tmp_path / "elsewhere").exists() and not (runs_dir.parent / "elsewhere").exists()

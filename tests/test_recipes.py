@@ -72,11 +72,14 @@ def test_the_benchmarks_read_the_table():
 
 # -- training straight from a dataset folder ---------------------------------------------------
 @pytest.mark.slow
-def test_train_prepares_a_dataset_folder_with_the_recipe_and_reuses_it(synth_celeba, runs_dir, capsys):
+def test_train_prepares_a_dataset_folder_with_the_recipe_and_reuses_it(synth_celeba, runs_dir, capsys, caplog):
+    import logging
+
     from facelab.paths import prepared_root
 
+    caplog.set_level(logging.INFO, logger="facelab")  # the recipe's choices are logged; the CLI shows them
     run = train(synth_celeba, target="Smiling", minutes=0.03, threads=1, progress=True)
-    err = capsys.readouterr().err
+    err = capsys.readouterr().err + caplog.text
     cfg = run.config
     assert run.input["size"] == 80 and run.input["crop"] == "face"  # the recipe's geometry
     assert (cfg["recipe"], cfg["aux"], cfg["tta"], cfg["balance"], cfg["epochs"], cfg["patience"]) == \
@@ -90,9 +93,10 @@ def test_train_prepares_a_dataset_folder_with_the_recipe_and_reuses_it(synth_cel
     caches = sorted(p.name for p in prepared_root().iterdir() if (p / "meta.json").is_file())
 
     # again, with the user's own values: they win, and the same cache is reused
+    caplog.clear()
     run2 = train(synth_celeba, target="Smiling", minutes=0.03, lr=0.01, tta=False, params={"dropout": 0.1},
                  threads=1, progress=True)
-    err = capsys.readouterr().err
+    err = capsys.readouterr().err + caplog.text
     assert run2.config["data"] == cfg["data"] and "reusing" in err
     assert sorted(p.name for p in prepared_root().iterdir() if (p / "meta.json").is_file()) == caches
     assert (run2.config["tta"], run2.config["lr"], run2.config["params"]["dropout"]) == (False, 0.01, 0.1)

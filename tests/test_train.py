@@ -162,7 +162,9 @@ def test_the_schedule_follows_steps_minutes_or_a_saved_hand_over():
     assert Schedule(100, 60.0, fits)(10, 30.0) == 0.1  # fitting: steps, not the (jittery) clock
     assert Schedule(100, 60.0, fits)(10, 60.0) == 1.0  # ... until the minutes are up
     assert Schedule(100, 60.0, {}).check(10, 9.0, mid_epoch=True) is False  # too few steps to judge
-    old = {"clock_binds": True}  # a state.json without the hand-over point
+    from facelab.runs.migrate import upgrade
+
+    old = upgrade({"config": {}, "task": {}, "state": {"clock_binds": True}})["state"]  # format 0: no hand-over point
     assert Schedule(100, 60.0, old)(10, 30.0) == 0.5
 
 
@@ -320,8 +322,11 @@ def test_a_run_saved_without_ema_resumes_without_it(cache, runs_dir):
         train(cache, target="A", epochs=2, name="old", ema=0.0, callbacks=[_stop_after_first], **FAST)
     cfg_path = runs_dir / "old" / "config.yaml"
     cfg = yaml.safe_load(cfg_path.read_text())
-    del cfg["ema"]  # a config without the option
+    del cfg["ema"]  # a folder of format 0: no ema option, no format_version
     cfg_path.write_text(yaml.safe_dump(cfg))
+    task = json.loads((runs_dir / "old" / "task.json").read_text())
+    del task["format_version"]
+    (runs_dir / "old" / "task.json").write_text(json.dumps(task))
     run = train(cache, resume="old", progress=False)
     assert run.status == "finished" and "ema_updates" not in run.state  # the average never ran
     from safetensors import safe_open

@@ -30,6 +30,7 @@ _EXPORTS = {
     "Task": "facelab.runs.task",
     "train": "facelab.train.trainer",
     "Run": "facelab.runs.run",
+    "Model": "facelab.model",
     "list_runs": "facelab.runs.run",
     "MODELS": "facelab.models",
     "evaluate": "facelab.evaluate.report",

@@ -103,10 +103,8 @@ def register(app: typer.Typer) -> None:
         models shipped with facelab)."""
         from rich.console import Console
 
+        from ..model import Model
         from ..predict.batch import predict_files
-        from ..predict.combined import CombinedPredictor
-        from ..predict.predictor import Predictor
-        from ..runs import names_a_run
         from .video import run_video, video_source
 
         detector_params = {"max_side": max_side} if max_side else {}
@@ -128,15 +126,11 @@ def register(app: typer.Typer) -> None:
                                 batch_size=batch_size, master=master, progress=progress, runs_dir=runs_dir)
             pred = None
         else:
-            kw = dict(backend=backend, min_face=min_face, **detector_params)
-            looks_like_photos = Path(run).expanduser().exists() or any(ch in run for ch in "*?[")
-            if names_a_run(run, runs_dir) or not looks_like_photos:  # not a run nor a photo: "no run ..., did you mean"
-                if not photos and live is None:
-                    raise typer.BadParameter("give the photos to classify after the run", param_hint="PHOTOS")
-                pred = Predictor.from_run(run, runs_dir=runs_dir, **kw)  # type: ignore[arg-type]
-            else:  # `facelab predict photo.jpg`: the first argument is a photo too
-                photos = [run, *(photos or [])]
-                pred = CombinedPredictor.shipped(**kw)
+            model, photos = Model.from_arguments(run, photos or [], runs_dir=runs_dir)  # no run: the shipped models
+            if not photos and live is None:
+                raise typer.BadParameter("give the photos to classify after the run", param_hint="PHOTOS")
+            pred = model.predictor(backend=backend, min_face=min_face, **detector_params)
+            if model.shipped:
                 Console(stderr=True).print(f"no run given: using the models shipped with facelab ({pred.name}; "
                                            "`facelab runs` lists them)", highlight=False)
             source = video_source(photos, live, photo_options=bool(save_crops or aligned or format))

@@ -192,7 +192,7 @@ def predict_split(run, *, data=None, split: str = "test", batch: int = 512, prog
     if run_wants_descriptors(run):  # a photo without a usable face has no descriptor: left out, counted
         from ..models.embed import face_rows
 
-        rows, left = face_rows(run.model(), ds, rows)
+        rows, left = face_rows(run.estimator(), ds, rows)
         if left:
             notes.append(f"{sum(left.values())} photos left out: no face descriptor "
                          f"({', '.join(f'{n} {k}' for k, n in left.items())})")
@@ -211,7 +211,7 @@ def predict_split(run, *, data=None, split: str = "test", batch: int = 512, prog
                   leave=False):
         x = np.asarray(ds.images[rows[i:i + batch]])
         if run_wants_descriptors(run):  # embed models: descriptors of the source photos
-            x = dataset_inputs(run.model(), ds, rows[i:i + batch])
+            x = dataset_inputs(run.estimator(), ds, rows[i:i + batch])
         elif size != ds.size:
             x = resize_images(x, size)
         out.append(np.asarray(run.predict_proba(x), dtype=np.float32))

@@ -103,7 +103,7 @@ def space(model: str, cache_size: int, sizes=None) -> dict:
         sizes = [s for s in RESOLUTIONS if s <= cache_size] or [cache_size]
         if cache_size not in sizes:
             sizes.append(cache_size)
-    if spec.kind == "classical":
+    if not spec.trains_in_epochs:
         return {"C": ("log", 1e-3, 10.0), "n_components": ("int", [32, 64, 128, 256]),
                 "resolution": ("int", sizes)}
     sp = {"lr": ("log", 1e-4, 3e-2), "resolution": ("int", sizes), "augment": ("float", 0.0, 1.5)}
@@ -141,7 +141,7 @@ def _suggest(trial, model: str, sp: dict) -> tuple[dict, dict, int]:
     opts: dict = {}
     params: dict = {}
     res = int(trial.suggest_categorical("resolution", sp["resolution"][1]))
-    if spec.kind == "classical":
+    if not spec.trains_in_epochs:
         params["C"] = trial.suggest_float("C", sp["C"][1], sp["C"][2], log=True)
         params["n_components"] = int(trial.suggest_categorical("n_components", sp["n_components"][1]))
         return opts, params, res

@@ -12,7 +12,7 @@ def write_card(path: Path, cfg: dict, history, metrics: dict) -> Path:
     """Write ``card.md`` into the run folder ``path`` (rewritten after every epoch)."""
     cond = ", ".join(cfg.get("condition") or []) or "none (unconditional)"
     if cfg.get("condition"):
-        ac = float(cfg.get("ac_weight") or 0)
+        ac = float(cfg["ac_weight"])
         cond += (f" (AC-GAN: D's auxiliary classifier of the attributes, loss weight {ac:g})" if ac
                  else " (the attributes as D's constant input planes)")
     lines = [

@@ -81,7 +81,7 @@ class Discriminator(nn.Module):
 
     ``aux=True`` (conditional runs): the labels are not an input; the last layer gives
     ``1 + n_cond`` logits, real/fake and one per attribute (``forward(..., with_aux=True)``).
-    ``aux=False`` with ``n_cond``: the labels are constant extra input planes (older runs).
+    ``aux=False`` with ``n_cond``: the labels are constant extra input planes (``ac_weight`` 0).
     """
 
     def __init__(self, size: int = 64, channels: int = 3, width: int = 64, n_cond: int = 0, aux: bool = False):
@@ -116,10 +116,10 @@ class Discriminator(nn.Module):
 
 def build(cfg: dict) -> tuple[Generator, Discriminator]:
     """Both networks from a generator run's config (``size, channels, nz, ngf, ndf, condition,
-    ac_weight``; a config without ``ac_weight`` is an older run: no auxiliary classifier)."""
+    ac_weight``; ``ac_weight`` 0: no auxiliary classifier, the labels are D's input planes)."""
     n_cond = len(cfg.get("condition") or [])
     g = Generator(cfg["size"], cfg["channels"], cfg["nz"], cfg["ngf"], n_cond)
-    d = Discriminator(cfg["size"], cfg["channels"], cfg["ndf"], n_cond, aux=float(cfg.get("ac_weight") or 0) > 0)
+    d = Discriminator(cfg["size"], cfg["channels"], cfg["ndf"], n_cond, aux=float(cfg["ac_weight"]) > 0)
     return g, d
 
 

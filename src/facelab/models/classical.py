@@ -16,10 +16,10 @@ dataset is never held in memory.
 Example:
     >>> import numpy as np
     >>> from facelab.models import get_model
-    >>> m = get_model("logreg").build(3, 1, n_components=8)
+    >>> m = get_model("logreg").build(3, 1, task="binary", n_components=8)
     >>> x = np.random.default_rng(0).integers(0, 255, (40, 16, 16, 3), dtype=np.uint8)
     >>> y = (x[:, :8].mean(axis=(1, 2, 3)) > x[:, 8:].mean(axis=(1, 2, 3))).astype(int)
-    >>> m.fit(x, y, "binary").predict_proba(x).shape
+    >>> m.fit(x, y).predict_proba(x).shape
     (40, 1)
 """
 from __future__ import annotations
@@ -53,6 +53,7 @@ class LogReg:
         in_channels: 1 (grey) or 3 (RGB) — checked against the images.
         outputs: probabilities per row (1 for binary, attributes for multilabel, classes for
             multiclass).
+        task: ``binary``, ``multilabel`` or ``multiclass`` (a :class:`~facelab.runs.Task` works too).
         features: ``pca`` or ``hog``.
         n_components: PCA components (capped by the rows and pixels available).
         C: inverse L2 regularisation strength of the logistic regression.
@@ -62,13 +63,14 @@ class LogReg:
         seed: seeds the subsample and the randomized PCA.
     """
 
-    def __init__(self, in_channels: int = 3, outputs: int = 1, *, features: str = "pca",
+    def __init__(self, in_channels: int = 3, outputs: int = 1, *, task: str = "binary", features: str = "pca",
                  n_components: int = 128, C: float = 1.0, max_iter: int = 300,
                  pca_fit_max: int = 4000, hog_cell: int = 8, seed: int = 0):
         if features not in ("pca", "hog"):
             raise ConfigError(f"logreg: unknown features {features!r}", fix="use features=pca or features=hog")
         self.in_channels = int(in_channels)
         self.outputs = int(outputs)
+        self.task = kind_of(task)
         self.features = features
         self.n_components = int(n_components)
         self.C = float(C)
@@ -123,13 +125,13 @@ class LogReg:
         return np.concatenate([fn(x[i:i + _CHUNK]) for i in range(0, len(x), _CHUNK)]).astype(np.float32)
 
     # -- fit / predict -------------------------------------------------------------------------
-    def fit(self, x: np.ndarray, y: np.ndarray, task) -> "LogReg":
-        """Fit on uint8 NHWC images; ``task`` is a :class:`Task` or its kind as a string.
+    def fit(self, x: np.ndarray, y: np.ndarray) -> "LogReg":
+        """Fit on uint8 NHWC images for the model's ``task``; returns self.
 
         ``y`` is (N,) 0/1 (binary), (N, K) 0/1 (multilabel) or (N,) class indices (multiclass).
         """
         x = self._check(x)
-        kind = kind_of(task)
+        kind = self.task
         y = np.asarray(y)
         if len(x) != len(y) or len(x) < 2:
             raise DataError(f"logreg needs at least 2 images with one label each (got {len(x)} images, "
@@ -256,7 +258,7 @@ class LogReg:
         return self
 
     def __repr__(self) -> str:
-        return f"LogReg(features={self.features!r}, n_components={self.n_components}, C={self.C})"
+        return f"LogReg(task={self.task!r}, features={self.features!r}, n_components={self.n_components}, C={self.C})"
 
 
 @register_model("logreg", kind="classical",
@@ -267,5 +269,5 @@ def build_logreg(in_channels: int, outputs: int, **params) -> LogReg:
     try:
         return LogReg(in_channels, outputs, **params)
     except TypeError as e:
-        raise ConfigError(f"logreg: {e}", fix="parameters: features, n_components, C, max_iter, "
+        raise ConfigError(f"logreg: {e}", fix="parameters: task, features, n_components, C, max_iter, "
                           "pca_fit_max, hog_cell, seed") from None

@@ -23,9 +23,9 @@ and labels), saved as safetensors.
 Example:
     >>> import numpy as np
     >>> from facelab.models import get_model
-    >>> m = get_model("embed-knn").build(3, 2, k=3)
+    >>> m = get_model("embed-knn").build(3, 2, task="multiclass", k=3)
     >>> X = np.random.default_rng(0).normal(size=(20, 128)).astype(np.float32)
-    >>> m.fit(X, np.arange(20) % 2, "multiclass").predict_proba(X).shape
+    >>> m.fit(X, np.arange(20) % 2).predict_proba(X).shape
     (20, 2)
 """
 from __future__ import annotations
@@ -60,14 +60,17 @@ class EmbedClassifier:
 
     source_features = True  # train/evaluate/predict hand it descriptors from the source photos
 
-    def __init__(self, in_channels: int = 3, outputs: int = 1, *, head: str = "logreg", C: float = 1.0,
-                 k: int = 5, max_iter: int = 1000, seed: int = 0):
+    def __init__(self, in_channels: int = 3, outputs: int = 1, *, task: str = "binary", head: str = "logreg",
+                 C: float = 1.0, k: int = 5, max_iter: int = 1000, seed: int = 0):
         from ..faces.dlibface import require_dlib
 
         require_dlib()  # the extra missing: say so at build time, not on the first photo
         if head not in ("logreg", "knn"):
             raise ConfigError(f"embed: unknown head {head!r}", fix="use head=logreg or head=knn")
+        from .classical import kind_of
+
         self.in_channels, self.outputs, self.head = int(in_channels), int(outputs), head
+        self.task = kind_of(task)
         self.C, self.k, self.max_iter, self.seed = float(C), int(k), int(max_iter), int(seed)
         self._embedder = None
 
@@ -89,11 +92,12 @@ class EmbedClassifier:
         return np.stack([self._embedder.embed_crop(c) for c in x]).astype(np.float32)
 
     # -- fit / predict -------------------------------------------------------------------------
-    def fit(self, x, y, task) -> "EmbedClassifier":
-        """Fit on descriptors (or uint8 crops); ``y`` as for :class:`facelab.models.classical.LogReg`."""
-        from .classical import LogReg, kind_of
+    def fit(self, x, y) -> "EmbedClassifier":
+        """Fit on descriptors (or uint8 crops) for the model's ``task``; ``y`` as for
+        :class:`facelab.models.classical.LogReg`; returns self."""
+        from .classical import LogReg
 
-        kind = kind_of(task)
+        kind = self.task
         X = self.embed(x)
         y = np.asarray(y)
         if len(X) != len(y) or len(X) < 2:
@@ -114,7 +118,7 @@ class EmbedClassifier:
             self.coef_ = np.zeros((self.outputs, DIM), np.float32)  # unused by kNN; keeps one state layout
             self.intercept_ = np.zeros(self.outputs, np.float32)
             return self
-        lr = LogReg(3, self.outputs, C=self.C, max_iter=self.max_iter, seed=self.seed)
+        lr = LogReg(3, self.outputs, task=kind, C=self.C, max_iter=self.max_iter, seed=self.seed)
         z = (X - self.feat_mean_) / self.feat_scale_
         if kind == "multiclass":
             lr._fit_multiclass(z, y2)
@@ -186,7 +190,7 @@ def _build(head: str):
         try:
             return EmbedClassifier(in_channels, outputs, **params)
         except TypeError as e:
-            raise ConfigError(f"embed-{head}: {e}", fix="parameters: head, C, k, max_iter, seed") from None
+            raise ConfigError(f"embed-{head}: {e}", fix="parameters: task, head, C, k, max_iter, seed") from None
 
     return build
 
@@ -204,7 +208,7 @@ def run_wants_descriptors(run) -> bool:
     from ..errors import FacelabError
 
     try:
-        return run.spec.kind == "classical" and bool(getattr(run.model(), "source_features", False))
+        return run.estimator().takes_descriptors
     except FacelabError:  # a run-like object of another kind: it takes images
         return False
 
@@ -214,16 +218,17 @@ def run_wants_descriptors(run) -> bool:
 NO_FACE = ("no_face", "too_small", "unreadable")
 
 
-def face_rows(model, ds, rows) -> tuple[np.ndarray, dict[str, int]]:
-    """``(kept, left_out)``: the rows an embed model has a face descriptor for, and the count of the
-    others by status (:data:`NO_FACE`). Any other model keeps every row.
+def face_rows(estimator, ds, rows) -> tuple[np.ndarray, dict[str, int]]:
+    """``(kept, left_out)``: the rows an embed model (an :class:`~facelab.models.adapter.Adapter`
+    that takes descriptors) has a face descriptor for, and the count of the others by status
+    (:data:`NO_FACE`). Any other model keeps every row.
 
     Example:
         >>> face_rows(object(), None, [3, 1])
         (array([3, 1]), {})
     """
     rows = np.asarray(rows)
-    if not getattr(model, "source_features", False):
+    if not getattr(estimator, "takes_descriptors", False):
         return rows, {}
     from ..faces.embeddings import dataset_embeddings
 
@@ -233,11 +238,12 @@ def face_rows(model, ds, rows) -> tuple[np.ndarray, dict[str, int]]:
     return rows[~out], {str(k): int(v) for k, v in zip(names, counts)}
 
 
-def dataset_inputs(model, ds, rows) -> np.ndarray:
-    """What a classical model is fitted/scored on for cache rows: descriptors from the source photos
-    for embed models (computed once per cache, see :mod:`facelab.faces.embeddings`), else the crops."""
+def dataset_inputs(estimator, ds, rows) -> np.ndarray:
+    """What a model (an :class:`~facelab.models.adapter.Adapter`) is fitted/scored on for cache rows:
+    descriptors from the source photos for embed models (computed once per cache, see
+    :mod:`facelab.faces.embeddings`), else the crops."""
     rows = np.asarray(rows)
-    if getattr(model, "source_features", False):
+    if estimator.takes_descriptors:
         from ..faces.embeddings import dataset_embeddings
 
         return dataset_embeddings(ds).X[rows]

@@ -115,7 +115,7 @@ def export_onnx(run, out: str | Path | None = None, *, opset: int = 17, check: b
     from ..runs import Run, resolve_run
 
     run = run if isinstance(run, Run) else Run.load(resolve_run(run, runs_dir))
-    if run.spec.kind != "torch":
+    if not run.spec.exports_onnx:
         raise RunError(f"run {run.name} uses the classical model {run.model_name!r}; only torch networks "
                        "export to ONNX", path=run.path, fix="export a run trained with a torch model (e.g. cnn)")
     try:

@@ -135,7 +135,7 @@ class Predictor:
         pred = cls(input_spec=run.input, kind=run.task.kind, classes=run.task.classes, classify=run.predict_proba,
                    detector=detector, min_face=min_face, name=run.name, backend="torch",
                    detector_params=detector_params, fast=fast,
-                   face_input=source_face_input(run.model(), min_face))
+                   face_input=source_face_input(run.estimator(), min_face))
         pred.run = run
         return pred
 

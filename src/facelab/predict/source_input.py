@@ -26,9 +26,10 @@ def run_detector(input_spec: dict) -> str:
     return str(input_spec.get("detector") or "haar")
 
 
-def source_face_input(model, min_face: int) -> Callable | None:
-    """``(photo, box) -> descriptor`` for models that want descriptors; None for the others."""
-    if not getattr(model, "source_features", False):
+def source_face_input(estimator, min_face: int) -> Callable | None:
+    """``(photo, box) -> descriptor`` for a model (:class:`~facelab.models.adapter.Adapter`) that
+    takes descriptors; None for the others."""
+    if not estimator.takes_descriptors:
         return None
     from ..faces.dlibface import FaceEmbedder
 

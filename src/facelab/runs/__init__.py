@@ -14,6 +14,11 @@ torch: :class:`Run` builds its model only when asked.
   (a client's name, refused when it escapes the runs folder).
 - :mod:`.metrics`: the one headline figure (:func:`headline`, ``Run.key_metric``), :func:`flat_metrics`.
 - :mod:`.writer`: what training writes beside the weights (predictions, card, plots).
+- :mod:`.lifecycle`: :class:`~.lifecycle.Lifecycle`, the one owner of a run folder while any kind
+  of run trains (checked name, creation, state, history, the NaN / Ctrl-C policy, resume,
+  tracking hooks, rank-0 writes); a kind of training plugs in a :class:`~.lifecycle.RunTask`.
+- :mod:`.migrate`: the run folder's ``format_version`` and :func:`~.migrate.migrate`, which reads
+  an older folder as the current format (``Run.load`` calls it).
 - :mod:`.task`, :mod:`.preprocess`, :mod:`.calibrate`, :mod:`.tta`: what a run's model applies.
 
 Example:

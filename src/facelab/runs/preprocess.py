@@ -1,27 +1,13 @@
-"""The run's input preprocessing: the single definition used by training, evaluation,
-:meth:`facelab.runs.Run.predict_proba` and the ONNX export (which bakes it into the graph).
+"""The run's input preprocessing: :func:`facelab.models.inputs.to_float`, the single definition
+used by training, evaluation, :meth:`facelab.runs.Run.predict_proba` and the ONNX export.
 
 Example:
     >>> import torch
-    >>> x = torch.zeros(4, 64, 64, 3, dtype=torch.uint8)
-    >>> to_float(x, mean=[0.5] * 3, std=[0.25] * 3).shape
-    torch.Size([4, 3, 64, 64])
+    >>> to_float(torch.zeros(1, 8, 8, 1, dtype=torch.uint8), mean=[0.5], std=[0.5]).shape
+    torch.Size([1, 1, 8, 8])
 """
 from __future__ import annotations
 
-from typing import Sequence
+from ..models.inputs import to_float
 
-import torch
-
-
-def to_float(x_u8: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    """uint8 NHWC → normalised float32 NCHW (channels-last memory, which CPU convolutions like).
-
-    Args:
-        x_u8: (N, H, W, C) uint8 tensor.
-        mean, std: per-channel normalisation in [0, 1] units (from the run's ``input.json``).
-    """
-    x = x_u8.permute(0, 3, 1, 2).float()  # a view of NHWC memory: already channels_last
-    m = torch.as_tensor(mean, dtype=torch.float32).view(1, -1, 1, 1) * 255.0
-    s = torch.as_tensor(std, dtype=torch.float32).view(1, -1, 1, 1) * 255.0
-    return (x - m) / s
+__all__ = ["to_float"]

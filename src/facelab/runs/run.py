@@ -22,9 +22,10 @@ import yaml
 
 from ..errors import DataError, RunError
 from ..paths import runs_root
-from .layout import (CALIBRATION, CONFIG, GENERATOR, HISTORY, INPUT, METRICS, PREDICTIONS, SPLIT, STATE, TASK, WEIGHTS,
+from .layout import (CALIBRATION, CONFIG, GENERATOR, HISTORY, INPUT, METRICS, PREDICTIONS, SPLIT, TASK, WEIGHTS,
                      is_generator_run, read_json)
 from .listing import resolve_run, run_names
+from .migrate import migrate
 from .task import Task
 
 
@@ -84,18 +85,19 @@ class Run:
         if isinstance(path_or_name, Run):
             return path_or_name
         path = resolve_run(path_or_name)
-        config = read_config(path, made_by="facelab train")
+        read_config(path, made_by="facelab train")  # a missing or corrupt config says so first
         if is_generator_run(path):  # a DCGAN (facelab.generate): it makes faces, it cannot classify them
             raise RunError(f"{path} is a generator run (a DCGAN that makes faces): it cannot classify or "
                            "predict", path=path, fix="use `facelab generate sample RUN`; to predict, pick a "
                                                       "classifier run from `facelab runs`")
+        record = migrate(path)  # an older folder is read as the current format (runs.migrate)
         try:
-            task = Task.from_dict(read_json(path / TASK))
+            task = Task.from_dict(record["task"])
         except (KeyError, TypeError):
             raise RunError(f"{path / TASK} is corrupt", path=path / TASK, fix="train the run again") from None
+        config, state = record["config"], record["state"]
         input_ = read_json(path / INPUT)
         metrics = read_json(path / METRICS) if (path / METRICS).is_file() else {}
-        state = read_json(path / STATE) if (path / STATE).is_file() else {}
         return cls(path, config, task, input_, metrics, state)
 
     def __repr__(self) -> str:
@@ -131,12 +133,9 @@ class Run:
 
     @property
     def params(self) -> dict:
-        """Model build parameters as the run saved them (training saves the complete set).
-
-        Registry defaults are only used for a run that saved none: a default changed later (such
-        as the cnn's ``first_stride``) must not rebuild an older run with another shape; keys an
-        old run lacks take the builder's own defaults, which keep the original behaviour."""
-        return dict(self.config.get("params") or self.spec.default_params)
+        """Model build parameters as the run saved them (training saves the complete set; keys a
+        run lacks take the builder's own defaults, never a registry default changed later)."""
+        return dict(self.config.get("params") or {})
 
     @property
     def in_channels(self) -> int:
@@ -180,33 +179,32 @@ class Run:
     # -- the model -----------------------------------------------------------------------------
     def build_model(self):
         """A fresh (untrained) model of this run's architecture and task."""
-        return self.spec.build(self.in_channels, self.task.outputs, **self.params)
+        return self.spec.adapter.build(self.spec, in_channels=self.in_channels, outputs=self.task.outputs,
+                                       task=self.task.kind, params=self.params)
 
-    def model(self):
-        """The trained model (torch module in eval mode, or the classical estimator), cached."""
+    def estimator(self):
+        """The trained model behind the one contract (:class:`~facelab.models.adapter.Adapter`:
+        ``predict_proba``, ``embed``, ``export``, ``describe``), its weights loaded, cached."""
         if self._model is None:
+            from ..models.adapter import adapt
+
             wpath = self.path / WEIGHTS
             if not wpath.is_file():
                 raise RunError(f"{self.path} has no weights yet ({WEIGHTS})", path=self.path,
                                fix="the run stopped before its first epoch ended: resume it with --resume")
-            model = self.build_model()
-            try:
-                if self.spec.kind == "torch":
-                    from safetensors.torch import load_file
+            from .tta import for_inference
 
-                    model.load_state_dict(load_file(str(wpath)))
-                    from .tta import for_inference
-
-                    model = for_inference(model.eval(), bool(self.config.get("tta")), self.temperature)
-                else:
-                    from safetensors.numpy import load_file as load_np
-
-                    model.load_state_dict(load_np(str(wpath)))
-            except Exception as e:  # safetensors header errors, shape mismatches, ...
-                raise RunError(f"cannot load the weights of {self.path}: {e}", path=wpath,
-                               fix="the file is corrupt or from another model: train the run again") from None
-            self._model = model
+            est = adapt(self.spec, self.build_model(), in_channels=self.in_channels, outputs=self.task.outputs,
+                        task=self.task.kind, params=self.params, mean=self.input.get("mean"),
+                        std=self.input.get("std"))
+            est.load(wpath)  # a corrupt file or another model's weights: RunError naming the file
+            # a network predicts through the run's mirror averaging and temperature
+            self._model = est.wrap(lambda m: for_inference(m, bool(self.config.get("tta")), self.temperature))
         return self._model
+
+    def model(self):
+        """The trained model (torch module in eval mode, or the classical estimator), cached."""
+        return self.estimator().model
 
     @property
     def temperature(self) -> float:
@@ -215,8 +213,8 @@ class Run:
         return float(read_json(p).get("temperature", 1.0)) if p.is_file() else 1.0
 
     def torch_model(self):
-        """The torch module (eval mode, weights loaded); ``None`` for classical models."""
-        return self.model() if self.spec.kind == "torch" else None
+        """The torch module (eval mode, weights loaded); ``None`` for a model that is not a network."""
+        return self.model() if self.spec.trains_in_epochs else None
 
     def _check_input(self, x) -> np.ndarray:
         x = np.asarray(x)
@@ -240,24 +238,9 @@ class Run:
                                 fix="pass RGB or grey uint8 images")
         return x
 
-    def _torch_apply(self, x, fn, batch: int = 512) -> np.ndarray:
-        import torch
-
-        from .preprocess import to_float
-
-        model = self.model()
-        mean, std = self.input["mean"], self.input["std"]
-        out = []
-        with torch.inference_mode():
-            for i in range(0, len(x), batch):
-                xb = to_float(torch.from_numpy(np.array(x[i:i + batch])), mean, std)  # a writable copy
-                out.append(fn(model, xb).float().numpy())
-        if not out:
-            return np.zeros((0, self.task.outputs), np.float32)
-        return np.concatenate(out).astype(np.float32)
-
     def predict_proba(self, x) -> np.ndarray:
-        """Probabilities (N, outputs) float32 for uint8 NHWC faces, with the training preprocessing.
+        """Probabilities (N, outputs) float32 for uint8 NHWC faces, with the training preprocessing
+        (or, for a model that takes them, face descriptors of the source photos).
 
         Example:
             >>> run = Run.load("fer-emotions")
@@ -265,21 +248,13 @@ class Run:
             >>> run.predict_proba(np.zeros((2, s, s, c), np.uint8)).shape
             (2, 7)
         """
-        if self.spec.kind != "torch" and getattr(self.model(), "source_features", False) and _descriptors(x):
-            return np.asarray(self.model().predict_proba(x), np.float32).reshape(len(x), -1)
-        x = self._check_input(x)
-        if self.spec.kind != "torch":
-            return np.asarray(self.model().predict_proba(x), np.float32).reshape(len(x), -1)
-        return self._torch_apply(x, lambda m, xb: self.task.probabilities(m(xb)))
+        est = self.estimator()
+        return est.predict_proba(x if est.takes(x) else self._check_input(x))
 
     def embed(self, x) -> np.ndarray:
         """Penultimate features (N, D) float32 for uint8 NHWC faces (for clustering, look-alikes)."""
-        if self.spec.kind != "torch" and getattr(self.model(), "source_features", False) and _descriptors(x):
-            return np.asarray(self.model().embed(x), np.float32)
-        x = self._check_input(x)
-        if self.spec.kind != "torch":
-            return np.asarray(self.model().embed(x), np.float32)
-        return self._torch_apply(x, lambda m, xb: m.features(xb))
+        est = self.estimator()
+        return est.embed(x if est.takes(x) else self._check_input(x))
 
     # -- summary -------------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
@@ -317,8 +292,9 @@ class GeneratorEntry:
             RunError: a missing or corrupt ``config.yaml``, or a corrupt ``state.json`` / ``metrics.json``.
         """
         path = Path(path)
-        config = read_config(path, made_by="facelab generate train")
-        state = read_json(path / STATE) if (path / STATE).is_file() else {}
+        read_config(path, made_by="facelab generate train")  # a missing or corrupt config says so first
+        record = migrate(path)  # an older folder is read as the current format (runs.migrate)
+        config, state = record["config"], record["state"]
         metrics = read_json(path / METRICS) if (path / METRICS).is_file() else {}
         return cls(path, config, state, metrics)
 
@@ -350,13 +326,6 @@ class GeneratorEntry:
 
 def _load_listed(path: Path) -> "Run | GeneratorEntry":
     return GeneratorEntry.read(path) if is_generator_run(path) else Run.load(path)
-
-
-def _descriptors(x) -> bool:
-    """Face descriptors (float (N, 128)) rather than images: what embed models take (models/embed.py)."""
-    from ..models.embed import is_descriptors
-
-    return is_descriptors(x)
 
 
 def list_runs(root: str | Path | None = None) -> "list[Run | GeneratorEntry]":

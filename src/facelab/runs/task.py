@@ -61,7 +61,9 @@ class Task:
 
     def probabilities(self, logits):
         """Logits → probabilities (torch tensor in, torch tensor out): softmax or sigmoid."""
-        return logits.softmax(1) if self.kind == "multiclass" else logits.sigmoid()
+        from ..models.inputs import probabilities
+
+        return probabilities(logits, self.kind)
 
     def predicted(self, proba: np.ndarray) -> np.ndarray:
         """Probabilities → predicted labels (class index, or 0/1 per output at 0.5)."""

@@ -2,8 +2,9 @@
 
 ``train_ddp(..., nproc=N)`` / ``facelab train ... --nproc N`` starts N worker processes on this
 machine, torchrun-style (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT`` in their
-environment). Every worker runs the ordinary :func:`facelab.train.trainer.train`; the training
-loop asks :func:`facelab.train.distributed.current` whether it is one of several and then
+environment). Every worker runs the ordinary :func:`facelab.train.trainer.train` with
+``dist=Dist(rank, world)`` (an argument: no module state, no environment written); the training
+loop, given one, then
 
 - keeps only its shard of the training rows (:meth:`Dist.batches`: rows ``rank::world`` after
   dropping the remainder, so that every process runs the same number of steps) and its share of
@@ -13,8 +14,9 @@ loop asks :func:`facelab.train.distributed.current` whether it is one of several
 - agrees on the clock (:meth:`Dist.agree`: the largest elapsed time of all processes), so that
   every process stops at the same step when the time budget is spent.
 
-One process writes: rank 0 writes the run folder; the others write a throw-away copy in a
-scratch folder (their writes are identical, and none of the loop's code has to know). Validation
+One process writes: rank 0 writes the run folder; the others are handed the same
+:class:`~facelab.train.distributed.Dist` with ``is_writer`` False, and the run's
+:class:`~facelab.runs.lifecycle.Lifecycle` writes nothing for them. Validation
 runs in every process on the same weights, so the "best epoch" and early-stopping decisions agree.
 ``--resume`` works as in one process: every worker starts from the run's last checkpoint.
 
@@ -39,7 +41,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from ..errors import ConfigError, FacelabError, RunError
-from ..train.distributed import Dist, current, joined  # noqa: F401  (the loop's side of the seam)
+from ..train.distributed import Dist
 
 WORKER_TIMEOUT_S = 600  # a collective waiting this long for a peer fails (a silent hang never ends)
 
@@ -65,7 +67,7 @@ def _jsonable(kwargs: dict) -> dict:
     return out
 
 
-def run_worker(data, kwargs: dict, scratch: str | None = None) -> str | None:
+def run_worker(data, kwargs: dict) -> str | None:
     """One DDP process: join the group (torchrun's environment), train, leave. Returns the run
     folder on rank 0, None elsewhere. Used by the local launcher and by TorchDistributor."""
     import torch.distributed as dist
@@ -75,20 +77,11 @@ def run_worker(data, kwargs: dict, scratch: str | None = None) -> str | None:
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     kwargs = dict(kwargs)
     if rank > 0:
-        # the other processes write a throw-away copy of the run (one process writes the real one)
-        own = Path(scratch or tempfile.mkdtemp(prefix="facelab-ddp-")) / f"rank{rank}" / "runs"
-        own.mkdir(parents=True, exist_ok=True)
-        if kwargs.get("resume"):
-            src = Path(str(kwargs["resume"]))
-            shutil.copytree(src, own / src.name, dirs_exist_ok=True)
-            kwargs["resume"] = str(own / src.name)
-        kwargs["runs_dir"] = str(own)
-        kwargs["progress"] = False
+        kwargs["progress"] = False  # one progress bar: rank 0's
     dist.init_process_group("gloo", rank=rank, world_size=world,
                             timeout=timedelta(seconds=float(os.environ.get("FACELAB_DDP_TIMEOUT", WORKER_TIMEOUT_S))))
     try:
-        with joined(Dist(rank, world)):
-            run = train(data, **kwargs)
+        run = train(data, dist=Dist(rank, world), **kwargs)
     finally:
         dist.destroy_process_group()
     return str(run.path) if rank == 0 and run is not None else None
@@ -100,7 +93,7 @@ def _worker_main(spec_file: str) -> None:
     rank = int(os.environ["RANK"])
     scratch = Path(spec["scratch"])
     try:
-        path = run_worker(spec["data"], spec["kwargs"], str(scratch))
+        path = run_worker(spec["data"], spec["kwargs"])
         if rank == 0:
             (scratch / "result.json").write_text(json.dumps({"path": path}))
     except FacelabError as e:
@@ -137,12 +130,12 @@ def train_ddp(data, *, nproc: int, **kwargs):
     if kwargs.get("model"):
         from ..models import get_model
 
-        if get_model(kwargs["model"]).kind != "torch":
+        if not get_model(kwargs["model"]).trains_in_epochs:
             raise ConfigError(f"{kwargs['model']} is a classical model: several processes do not apply",
                               fix="drop --nproc, or pick a network (cnn, mobilenetv2, resnet18)")
     if kwargs.get("resume"):  # every process must continue the same run: resolve it once, here
         kwargs["resume"] = str(find_resumable(kwargs["resume"], kwargs.get("name"), kwargs.get("target"),
-                                               kwargs.get("model") or "cnn", kwargs.get("runs_dir")).resolve())
+                                               kwargs.get("model") or "cnn", runs_dir=kwargs.get("runs_dir")).resolve())
     if not kwargs.get("threads"):  # the processes share the cores
         kwargs["threads"] = max(1, (os.cpu_count() or 1) // nproc)
     scratch = Path(tempfile.mkdtemp(prefix="facelab-ddp-"))
@@ -233,7 +226,8 @@ def _run_hint(kwargs: dict) -> str | None:
 
     if kwargs.get("resume"):
         return str(kwargs["resume"])
-    runs = sorted(runs_root(kwargs.get("runs_dir")).glob("*/state.json"), key=lambda p: p.stat().st_mtime)
+    root = Path(kwargs["runs_dir"]) if kwargs.get("runs_dir") else runs_root()
+    runs = sorted(root.glob("*/state.json"), key=lambda p: p.stat().st_mtime)
     return str(runs[-1].parent) if runs else None
 
 

@@ -17,42 +17,40 @@ from ..errors import DataError
 
 from ..runs import writer as artifacts
 from ..runs.degenerate import degenerate
-from ..runs.layout import HISTORY, HISTORY_FIELDS, METRICS, PREDICTIONS, STATE, WEIGHTS
+from ..runs.layout import HISTORY_FIELDS, METRICS, PREDICTIONS, WEIGHTS
 from ..runs.run import Run
 from ..evaluate.metrics import accuracy_bounds
 
 log = logging.getLogger("facelab.train")
 
 
-def fit_classical(spec, cfg, ds, task, path, train_rows, val_rows, holdout, input_, state) -> Run:
-    y_all = task.labels(ds.table)
-    y_fit = y_all[:, 0] if task.kind == "binary" else y_all
-    model = spec.build(int(input_["channels"]), task.outputs, **cfg.params)
-    t0 = time.perf_counter()
+def fit_classical(spec, cfg, ds, task, lc, train_rows, val_rows, holdout, input_) -> Run:
+    """Fit once, score val (and test), and finish the run folder of the lifecycle ``lc``. Photos an
+    embed model has no face descriptor for are left out and counted (``metrics["left_out"]``)."""
+    path = lc.path
+    from ..models.adapter import adapt
     from ..models.embed import dataset_inputs, face_rows  # embed models: descriptors of the source photos
 
+    y_all = task.labels(ds.table)
+    y_fit = y_all[:, 0] if task.kind == "binary" else y_all
+    model = adapt(spec, in_channels=int(input_["channels"]), outputs=task.outputs, task=task.kind, params=cfg.params)
     left_out: dict[str, dict[str, int]] = {}
     train_rows, left_out["train"] = face_rows(model, ds, train_rows)  # no face: no descriptor to learn from
     if not len(train_rows):
         raise DataError(f"none of the training photos of {ds.path} has a face the {spec.name} model can "
                         f"describe ({left_out['train']})", path=ds.path,
                         fix="train on photos with visible faces, or choose an image model (e.g. cnn)")
-    model.fit(dataset_inputs(model, ds, train_rows), y_fit[train_rows], task)
+    t0 = time.perf_counter()
+    model.fit(dataset_inputs(model, ds, train_rows), y_fit[train_rows])
     secs = time.perf_counter() - t0
-    from safetensors.numpy import save
-
-    from ..outputs import atomic_file
-
-    data = save({k: np.ascontiguousarray(v) for k, v in model.state_dict().items()})
-    with atomic_file(path / WEIGHTS, "run folder") as tmp:  # a full disk: an OSError, named
-        tmp.write_bytes(data)
+    model.export(path / WEIGHTS)
     ids = ds.table["image_id"].to_numpy()
     frames, metrics, per_output = [], {}, {}
     for split, rows in (("val", val_rows), ("test", ds.split("test"))):
         rows, left_out[split] = face_rows(model, ds, rows)
         if not len(rows):
             continue
-        proba = np.asarray(model.predict_proba(dataset_inputs(model, ds, rows)), np.float32).reshape(len(rows), -1)
+        proba = model.predict_proba(dataset_inputs(model, ds, rows))
         y = y_all[rows]
         eps = 1e-7
         if task.kind == "multiclass":
@@ -71,7 +69,7 @@ def fit_classical(spec, cfg, ds, task, path, train_rows, val_rows, holdout, inpu
     row.update(epoch=1, val_loss=metrics.get("val_loss"), val_accuracy=metrics.get("val_accuracy"),
                lr=0.0, seconds=round(secs, 2), images_per_s=round(len(train_rows) / max(secs, 1e-9), 1),
                elapsed=round(secs, 1))
-    pd.DataFrame([row], columns=HISTORY_FIELDS).to_csv(path / HISTORY, index=False)
+    lc.append_history(row)
     metrics.update(best_epoch=1, epochs=1, train_seconds=secs, images_per_s=row["images_per_s"],
                    holdout=bool(holdout), stop_reason="fitted", train_images=int(len(train_rows)),
                    val_images=int(len(val_rows)), per_output=per_output)
@@ -88,6 +86,5 @@ def fit_classical(spec, cfg, ds, task, path, train_rows, val_rows, holdout, inpu
                          data_summary={"path": str(ds.path), "train": len(train_rows), "val": len(val_rows),
                                        "test": len(ds.split("test")), "holdout": holdout},
                          per_output=per_output, init=None)
-    state.update(status="finished", epoch=1, elapsed=secs, best_epoch=1)  # last: the run is complete
-    artifacts.write_json(path / STATE, state)
+    lc.save_state(status="finished", epoch=1, elapsed=secs, best_epoch=1)  # last: the run is complete
     return Run.load(path)

@@ -1,19 +1,21 @@
 """The training loop's side of multi-process (DDP) training: which process this is.
 
-The launcher (:mod:`facelab.scale.ddp`, a layer above train) joins the process group and sets
-the current :class:`Dist` with :func:`joined`; the loop (:mod:`facelab.train.loop`) asks
-:func:`current` and, when it is one of several, trains on its shard, wraps the model in DDP,
-agrees on the clock, and leaves the writing to rank 0. Single-process training sees None.
+The launcher (:mod:`facelab.scale.ddp`, a layer above train) joins the process group and passes
+a :class:`Dist` to :func:`facelab.train.trainer.train` (``dist=``); the loop
+(:mod:`facelab.train.loop`), when it is given one, trains on its shard, wraps the model in DDP and
+agrees on the clock, and the run :class:`~facelab.runs.lifecycle.Lifecycle` leaves the writing to
+rank 0. Single-process training passes None. Nothing here is module state: the job travels as an
+argument.
+
+Example:
+    >>> Dist(rank=1, world=2).is_writer
+    False
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
-
-_CURRENT: "Dist | None" = None
-
 
 @dataclass
 class Dist:
@@ -49,19 +51,3 @@ class Dist:
         t = torch.tensor([float(seconds)], dtype=torch.float64)
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         return float(t.item())
-
-
-def current() -> Dist | None:
-    """The DDP job this process belongs to, or None (single-process training)."""
-    return _CURRENT
-
-
-@contextmanager
-def joined(d: Dist):
-    """Make ``d`` the current DDP job while the block runs (the process group is the caller's)."""
-    global _CURRENT
-    _CURRENT = d
-    try:
-        yield d
-    finally:
-        _CURRENT = None

@@ -34,7 +34,7 @@ def model_info(name: str, *, size: int = 64, channels: int = 3, outputs: int = 1
     from ..models import get_model
 
     spec = get_model(name)
-    if spec.kind != "torch":
+    if not spec.trains_in_epochs:  # a classical model: no network to count
         return ModelInfo(name, spec.kind, spec.description, None, None)
     net = spec.build(channels, outputs, **{**spec.default_params, **params}).eval()
     n_params = sum(p.numel() for p in net.parameters())

@@ -1,9 +1,10 @@
 """Experiment tracking (``facelab train --track mlflow|tensorboard``): a copy of a run for the tools
 people compare many runs with. The run folder stays the source of truth; a tracker only mirrors it.
 
-A tracker is one of the trainer's epoch callbacks (``train(callbacks=...)`` calls it with an
-:class:`~facelab.train.steps.EpochEnd` after every epoch) plus :meth:`Tracker.finish`, which the
-trainer calls with the finished :class:`~facelab.runs.Run`:
+A tracker is a hook of the run :class:`~facelab.runs.lifecycle.Lifecycle` (``train(track=...)``
+makes one): it hears every finished epoch's history row, the finished :class:`~facelab.runs.Run`,
+or that the run stopped (Ctrl-C, NaN, an error). It can also be passed as an epoch callback
+(``train(callbacks=[tracker])``, called with an :class:`~facelab.train.steps.EpochEnd`):
 
 - ``mlflow``: params (the run's resolved config, task and model), per-epoch metrics (the
   ``history.csv`` columns, step = epoch), the final ``metrics.json`` figures (as ``final.<name>``:
@@ -50,7 +51,19 @@ class Tracker:
         self.uri = uri
         self.started = False
 
-    # -- the trainer's two seams ------------------------------------------------------------
+    # -- the lifecycle's hooks (facelab.runs.lifecycle.RunHook) -----------------------------
+    def epoch_end(self, lc, row: dict) -> None:
+        if not self.started:
+            self._start(Path(lc.path))
+        self.log_metrics(_numbers(row, skip=("epoch",)), step=int(row["epoch"]))
+
+    def finished(self, lc, result: "Run") -> None:
+        self.finish(result)
+
+    def failed(self, lc) -> None:
+        self.fail()
+
+    # -- as an epoch callback, and the end of a run --------------------------------------------
     def __call__(self, event: "EpochEnd") -> None:
         """After every epoch: the history row's figures, step = epoch."""
         if not self.started:
@@ -178,39 +191,10 @@ class TensorBoardTracker(Tracker):
         self.writer.close()
 
 
-def with_tracking(train_fn):
-    """``train``'s one seam: adds the ``track`` / ``track_uri`` keywords. The tracker joins the
-    epoch callbacks; it is finished with the saved run, or closed as failed when training stops.
-
-    Example:
-        >>> @with_tracking
-        ... def fake_train(data, callbacks=()):
-        ...     return data
-        >>> fake_train("cache")
-        'cache'
-    """
-    import functools
-
-    @functools.wraps(train_fn)
-    def train(*args, track: str | None = None, track_uri: str | None = None, **kwargs):
-        if not track:
-            return train_fn(*args, **kwargs)
-        tracker = make_tracker(track, track_uri)  # a missing extra fails before any work
-        kwargs["callbacks"] = [*kwargs.get("callbacks", ()), tracker]
-        try:
-            run = train_fn(*args, **kwargs)
-        except BaseException:
-            tracker.fail()
-            raise
-        tracker.finish(run)
-        return run
-
-    return train
-
-
-def make_tracker(kind: str, uri: str | None = None) -> Tracker:
+def make_tracker(kind: str, uri: str | None = None, runs_dir: str | Path | None = None) -> Tracker:
     """A tracker by name (``mlflow`` or ``tensorboard``); checks the extra is installed now,
-    before any training time is spent.
+    before any training time is spent. Without ``uri`` the store is ``_mlflow`` / ``_tensorboard``
+    in ``runs_dir`` (default ``runs_root()``).
 
     Raises:
         ConfigError: an unknown name, or the ``track`` extra is missing.
@@ -221,10 +205,11 @@ def make_tracker(kind: str, uri: str | None = None) -> Tracker:
         'tensorboard'
     """
     k = str(kind).lower()
+    root = (Path(runs_dir) if runs_dir is not None else runs_root()).expanduser().resolve()
     if k == "mlflow":
-        return MLflowTracker(uri)
+        return MLflowTracker(uri or (root / "_mlflow").as_uri())
     if k == "tensorboard":
-        return TensorBoardTracker(uri)
+        return TensorBoardTracker(uri or str(root / "_tensorboard"))
     raise ConfigError(f"unknown tracker {kind!r}", fix=f"use --track {' or --track '.join(TRACKERS)}")
 
 
