@@ -94,10 +94,22 @@ def test_waiting_too_long_is_a_clear_error(source, tmp_path):
     assert not out.exists()
 
 
-def test_a_cache_marked_complete_without_its_images_is_prepared_again(source, tmp_path, capsys):
+def test_a_cache_marked_complete_without_its_images_is_prepared_again(source, tmp_path):
+    import logging
+
     out = tmp_path / "cache"
     ds = prepare(source, size=24, workers=1, out=out, progress=False)
     (out / IMAGES_FILE).unlink()  # what a race would leave: complete: true and no images
-    again = prepare(source, size=24, workers=1, out=out, progress=True)
-    assert "preparing it again" in capsys.readouterr().err
+    logger, said = logging.getLogger("facelab"), []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: said.append(record.getMessage())
+    old = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        again = prepare(source, size=24, workers=1, out=out, progress=True)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old)
+    assert any("preparing it again" in m for m in said), said
     assert len(again) == len(ds) and (out / IMAGES_FILE).stat().st_size == len(ds) * 24 * 24 * 3
