@@ -301,9 +301,8 @@ def fer(root: Path, n: int) -> dict:
 def stages(root: Path, n: int, framing: str = "template", backend: str = "torch") -> dict:
     """The shipped models on 640x480 photos, one thread: CPU ms per stage of the photo path.
 
-    ``framing="template"``: the shipped models served on the five-point framing (copies of them
-    with the record added, :func:`facelab.data.framing.with_template_framing`): MTCNN detection;
-    ``"run"``: their own framing (Haar).
+    ``framing="template"``: the shipped models on the five-point framing (MTCNN detection);
+    ``"haar-box"``: copies of them without the record (Haar box framing, ``haar-fast``).
     """
     import shutil
     import tempfile
@@ -321,14 +320,12 @@ def stages(root: Path, n: int, framing: str = "template", backend: str = "torch"
     tmp = Path(tempfile.mkdtemp(prefix="facelab-bench-detect-"))
     runs = []
     for name in shipped_names():
-        src = shipped_path(name)
-        if framing == "template":
-            dest = tmp / f"{name}-template"
-            shutil.copytree(src, dest)
-            spec = with_template_framing(json.loads((dest / "input.json").read_text()))
-            (dest / "input.json").write_text(json.dumps(spec))
-            src = dest
-        runs.append(Predictor.from_run(src, threads=1, fast=True, backend=backend))
+        dest = tmp / f"{name}-{framing}"
+        shutil.copytree(shipped_path(name), dest)
+        spec = json.loads((dest / "input.json").read_text())
+        spec = with_template_framing(spec) if framing == "template" else {k: v for k, v in spec.items() if k != "framing"}
+        (dest / "input.json").write_text(json.dumps(spec))
+        runs.append(Predictor.from_run(dest, threads=1, fast=True, backend=backend))
     pred = CombinedPredictor(runs)
     files = _photos_640(root, n, tmp)
     for f in files[:3]:
@@ -383,8 +380,8 @@ def main(argv=None) -> None:
     ap.add_argument("--canvases", type=int, default=400)
     ap.add_argument("--fer-images", type=int, default=1000)
     ap.add_argument("--stage-photos", type=int, default=60)
-    ap.add_argument("--framing", default="template", choices=("template", "run"),
-                    help="stages: the shipped models on the template framing (MTCNN) or their own (Haar)")
+    ap.add_argument("--framing", default="template", choices=("template", "haar-box"),
+                    help="stages: the shipped models on the template framing (MTCNN) or the Haar box framing")
     ap.add_argument("--backend", default="torch", choices=("torch", "onnx"), help="stages: the models' backend")
     ap.add_argument("--tag", default=None)
     args = ap.parse_args(argv)
