@@ -15,6 +15,8 @@
    normalised by dlib's inter-ocular distance; MTCNN's nose is the tip, dlib's the base (reported,
    not a target); mouth corners have no dlib counterpart. Target: mean eye error <= 5% of the
    inter-ocular distance.
+5. ``fer``: the shipped FER2013 model on FER2013 crops (4x, padded) given as photos against
+   ``--aligned`` (same emotion), on its template framing and on the Haar box framing.
 4. ``stages`` (timing — run it alone on a quiet machine): one 640x480 photo through the photo path
    with the shipped models (40 attributes + 7 emotions), one thread: CPU ms per stage (decode,
    detect, align, classify). Target <= 15 ms median.
@@ -243,13 +245,64 @@ def landmarks(root: Path, limit: int | None) -> dict:
     return out
 
 
+# -- 5. the shipped FER2013 model: template vs Haar box framing ------------------------------------
+def fer(root: Path, n: int) -> dict:
+    """FER2013 crops upscaled 4x and padded as photos, against ``--aligned``: the same emotion, with
+    the shipped model on its template framing and on the Haar box framing (a copy without it)."""
+    import shutil
+    import tempfile
+
+    import torch
+
+    from facelab.data.image import load_image
+    from facelab.predict import Predictor
+    from facelab.pretrained import shipped_path
+
+    torch.set_num_threads(2)
+    tmp = Path(tempfile.mkdtemp(prefix="facelab-bench-fer-"))
+    variants = {}
+    for framing in ("template", "haar-box"):
+        dest = tmp / f"fer-emotions-{framing}"
+        shutil.copytree(shipped_path("fer-emotions"), dest)
+        spec = json.loads((dest / "input.json").read_text())
+        if framing == "template":
+            from facelab.data.framing import with_template_framing
+
+            spec = with_template_framing(spec)
+        else:
+            spec.pop("framing", None)
+        (dest / "input.json").write_text(json.dumps(spec))
+        variants[framing] = dest
+    paths = sorted((root / "fer2013" / "train").glob("*/*.jpg"))
+    random.Random(5).shuffle(paths)
+    paths = paths[:n]
+    photos_ = [cv2.copyMakeBorder(cv2.resize(load_image(p), None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC),
+                                  48, 48, 48, 48, cv2.BORDER_REPLICATE) for p in paths]
+    out = {"images": len(paths), "note": "FER2013 training crops (4x, padded) as photos vs --aligned"}
+    for framing, run in variants.items():
+        pred = Predictor.from_run(run)
+        al = list(pred.predict_batch(paths, aligned=True, workers=2))
+        ph = list(pred.predict_batch(photos_, workers=2))
+        agree = found = 0
+        for a, r in zip(al, ph):
+            faces = [f for f in r.faces if f.classified]
+            if not faces:
+                continue
+            f = min(faces, key=lambda f: (f.box.center[0] - r.width / 2) ** 2 + (f.box.center[1] - r.height / 2) ** 2)
+            found += 1
+            agree += a.faces[0].labels == f.labels
+        out[framing] = {"detector": pred.detector_name, "found": round(found / len(paths), 4),
+                        "agreement": round(agree / len(paths), 4), "agreement_where_found": round(agree / max(1, found), 4)}
+        print("fer", framing, out[framing], flush=True)
+    return out
+
+
 # -- 4. stage times -----------------------------------------------------------------------------
 def stages(root: Path, n: int, framing: str = "template", backend: str = "torch") -> dict:
     """The shipped models on 640x480 photos, one thread: CPU ms per stage of the photo path.
 
-    ``framing="template"``: the shipped models served on the five-point framing (copies of them
-    with the record added, :func:`facelab.data.framing.with_template_framing`): MTCNN detection;
-    ``"run"``: their own framing (Haar).
+    ``framing="template"``: the shipped models on the five-point framing (MTCNN detection);
+    ``"haar-box"``: copies of them without the record (Haar box framing, ``haar-fast``).
     """
     import shutil
     import tempfile
@@ -267,14 +320,12 @@ def stages(root: Path, n: int, framing: str = "template", backend: str = "torch"
     tmp = Path(tempfile.mkdtemp(prefix="facelab-bench-detect-"))
     runs = []
     for name in shipped_names():
-        src = shipped_path(name)
-        if framing == "template":
-            dest = tmp / f"{name}-template"
-            shutil.copytree(src, dest)
-            spec = with_template_framing(json.loads((dest / "input.json").read_text()))
-            (dest / "input.json").write_text(json.dumps(spec))
-            src = dest
-        runs.append(Predictor.from_run(src, threads=1, fast=True, backend=backend))
+        dest = tmp / f"{name}-{framing}"
+        shutil.copytree(shipped_path(name), dest)
+        spec = json.loads((dest / "input.json").read_text())
+        spec = with_template_framing(spec) if framing == "template" else {k: v for k, v in spec.items() if k != "framing"}
+        (dest / "input.json").write_text(json.dumps(spec))
+        runs.append(Predictor.from_run(dest, threads=1, fast=True, backend=backend))
     pred = CombinedPredictor(runs)
     files = _photos_640(root, n, tmp)
     for f in files[:3]:
@@ -323,13 +374,14 @@ def main(argv=None) -> None:
     from facelab.paths import shared_data
 
     ap = argparse.ArgumentParser(description="Face detection benchmarks (see the module docstring).")
-    ap.add_argument("--only", default="photos,composite,landmarks", help="comma list of photos,composite,landmarks,stages")
+    ap.add_argument("--only", default="photos,composite,landmarks", help="comma list of photos,composite,landmarks,fer,stages")
     ap.add_argument("--detectors", default=",".join(DETECTORS))
     ap.add_argument("--limit", type=int, default=None, help="photos per folder (default: all)")
     ap.add_argument("--canvases", type=int, default=400)
+    ap.add_argument("--fer-images", type=int, default=1000)
     ap.add_argument("--stage-photos", type=int, default=60)
-    ap.add_argument("--framing", default="template", choices=("template", "run"),
-                    help="stages: the shipped models on the template framing (MTCNN) or their own (Haar)")
+    ap.add_argument("--framing", default="template", choices=("template", "haar-box"),
+                    help="stages: the shipped models on the template framing (MTCNN) or the Haar box framing")
     ap.add_argument("--backend", default="torch", choices=("torch", "onnx"), help="stages: the models' backend")
     ap.add_argument("--tag", default=None)
     args = ap.parse_args(argv)
@@ -346,6 +398,8 @@ def main(argv=None) -> None:
         out["composite"] = composite(root, names, args.canvases)
     if "landmarks" in only:
         out["landmarks"] = landmarks(root, args.limit)
+    if "fer" in only:
+        out["fer"] = fer(root, args.fer_images)
     if "stages" in only:
         out["stages"] = stages(root, args.stage_photos, args.framing, args.backend)
     out["load_average_1m_end"] = round(os.getloadavg()[0], 2)
