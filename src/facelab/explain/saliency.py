@@ -312,7 +312,9 @@ def explainer_for(run, method: str = "auto", **kw):
     if method not in METHODS:
         raise ConfigError(f"unknown saliency method {method!r}", fix=f"use one of {', '.join(METHODS)}")
     size, channels = int(run.input["size"]), int(run.input["channels"])
-    torch_net = run.spec.kind == "torch"
+    from ..models.adapter import NetworkAdapter, adapter_class
+
+    torch_net = issubclass(adapter_class(run.spec), NetworkAdapter)  # gradients need a network
     model = run.model()
     if method == "auto":
         method = "integrated-gradients" if torch_net else \
