@@ -16,10 +16,7 @@ one G step per batch); what facelab adds is what the notebooks lack:
   and raises :class:`~facelab.errors.RunError` with the last good checkpoint kept;
 - a discriminator that wins outright or a collapsed generator gets a warning that says what to change.
 
-Example:
-    >>> run = train_gan("~/.facelab/prepared/celeba-64", minutes=30)   # doctest: +SKIP
-    >>> run.sample(16).shape                                          # doctest: +SKIP
-    (16, 64, 64, 3)
+Example: docs/python.md#generate.
 """
 from __future__ import annotations
 

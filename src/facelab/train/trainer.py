@@ -11,10 +11,7 @@ The learning-rate schedule is a function of *progress* in [0, 1]: steps done / s
 ``--epochs``, seconds spent / seconds allowed for ``--minutes`` (whichever is further), so a
 time budget gets a full warm-up → cosine schedule without knowing the speed in advance.
 
-Example:
-    >>> from facelab.train.trainer import train
-    >>> run = train("~/.facelab/prepared/celeba-64", target="Smiling", minutes=8)   # doctest: +SKIP
-    >>> run.metrics["val_accuracy"]                                               # doctest: +SKIP
+Example: docs/python.md#training.
 """
 from __future__ import annotations
 
@@ -184,8 +181,7 @@ def train(data, *, target: str | Sequence[str] | None = None, model: str | None 
         RunError: NaN loss (the last good checkpoint is kept).
         KeyboardInterrupt: after saving, on Ctrl-C (resume with ``resume=NAME``).
 
-    Example:
-        >>> run = train("prepared/fer-48", minutes=20)        # doctest: +SKIP
+    Example: docs/python.md#training.
     """
     overrides = dict(target=target, model=model, epochs=epochs, minutes=minutes, name=name, seed=seed,
                      batch_size=batch_size, lr=lr, weights=weights, init=init, val_fraction=val_fraction,
