@@ -60,7 +60,11 @@ def _print_report(c, rep, pred, run: str, out, json_: bool) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add ``predict`` and ``export`` to the main app."""
+    _register_predict(app)
+    _register_export(app)
 
+
+def _register_predict(app: typer.Typer) -> None:
     @app.command("predict")
     def predict_cmd(
         run: str = typer.Argument(..., metavar="[RUN] PHOTOS...",
@@ -151,6 +155,9 @@ def register(app: typer.Typer) -> None:
 
             sys.exit(1)  # nothing could be read (typer.Exit is swallowed in non-standalone mode)
 
+
+
+def _register_export(app: typer.Typer) -> None:
     @app.command("export")
     def export_cmd(
         run: str = typer.Argument(..., help="Run name or folder."),
