@@ -56,7 +56,7 @@ def crossing_clip(path: Path, seconds: float = 2.4, fps: float = 15, **kw) -> tu
     return path, truth
 
 
-def flicker_predictor(seed: int = 0, detector: str = "haar"):
+def flicker_predictor(seed: int = 0, detector: str = "mtcnn"):
     """A predictor with a real detector and aligner whose ``Smiling`` output is 0.62 plus noise
     (sd 0.2): its label flips from frame to frame; the truth is Smiling."""
     from facelab.predict.predictor import Predictor

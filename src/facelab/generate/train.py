@@ -132,7 +132,7 @@ def train_gan(data, *, size: int | None = None, minutes: float | None = None, ep
     input_ = {k: ds.meta.get(k) for k in ("channels", "grey", "crop", "crop_box", "source_size")} | \
         {"size": cfg["size"], "layout": ds.manifest.layout}
     if lc is None:
-        lc = Lifecycle.create(name, stem=_stem(cfg), runs_dir=runs_dir)
+        lc = Lifecycle.create(name, stem=_stem(cfg), runs_dir=runs_dir, what="generator run")
         lc.start(config=cfg, task=task, files={layout.INPUT: input_})
     else:
         lc.write_config(cfg)  # the epochs/minutes of this resume, the feature run

@@ -114,7 +114,7 @@ class LogReg:
         Example:
             >>> import numpy as np
             >>> x = np.random.default_rng(0).integers(0, 256, (40, 16, 16, 3), dtype=np.uint8)
-            >>> m = LogReg(outputs=1, n_components=8).fit(x, np.arange(40) % 2, "binary")
+            >>> m = LogReg(outputs=1, task="binary", n_components=8).fit(x, np.arange(40) % 2)
             >>> m.embed(x).shape
             (40, 8)
         """
@@ -219,7 +219,7 @@ class LogReg:
         Example:
             >>> import numpy as np
             >>> x = np.random.default_rng(0).integers(0, 256, (40, 16, 16, 3), dtype=np.uint8)
-            >>> m = LogReg(outputs=1, n_components=8).fit(x, np.arange(40) % 2, "binary")
+            >>> m = LogReg(outputs=1, task="binary", n_components=8).fit(x, np.arange(40) % 2)
             >>> p = m.predict_proba(x)
             >>> p.shape, p.dtype, bool(((p >= 0) & (p <= 1)).all())
             ((40, 1), dtype('float32'), True)

@@ -293,7 +293,9 @@ class Predictor:
         Example:
             >>> predictor = Predictor.from_run("fer-emotions")
             >>> rgb = np.full((480, 640, 3), 128, np.uint8)
-            >>> boxes = [FaceBox(x=200, y=120, w=150, h=150, score=1.0)]   # from any detector
+            >>> marks = {"left_eye": (245, 180), "right_eye": (305, 180), "nose": (275, 215),
+            ...          "mouth_left": (250, 240), "mouth_right": (300, 240)}   # five landmarks
+            >>> boxes = [FaceBox(x=200, y=120, w=150, h=150, score=1.0, landmarks=marks)]
             >>> result = predictor.predict_faces(rgb, boxes)
             >>> len(result.faces), len(result.faces[0].probabilities)
             (1, 7)

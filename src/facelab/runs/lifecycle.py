@@ -147,9 +147,9 @@ class Lifecycle:
     # -- creation and resume ---------------------------------------------------------------------
     @classmethod
     def create(cls, name: str | None, *, stem: str, runs_dir: str | Path | None = None,
-               writer: bool = True, hooks=()) -> "Lifecycle":
-        """A new run folder in ``runs_dir`` (default ``runs_root()``): ``name`` (checked), or
-        ``<stem>-<timestamp>`` when no name is given.
+               writer: bool = True, hooks=(), what: str = "run") -> "Lifecycle":
+        """A new run folder in ``runs_dir`` (default ``runs_root()``): ``name`` (checked; ``what``
+        the error calls it), or ``<stem>-<timestamp>`` when no name is given.
 
         Raises:
             ConfigError: a refused name (a path, ``..``), or a run of that name exists.
@@ -157,7 +157,7 @@ class Lifecycle:
         """
         root = Path(runs_dir).expanduser() if runs_dir is not None else runs_root()
         if name:
-            check_name(name, root)
+            check_name(name, root, what=what)
         if not writer:  # a DDP process other than rank 0: rank 0 makes (and checks) the folder
             return cls(root / (name or stem), writer=False)
         root.mkdir(parents=True, exist_ok=True)
