@@ -305,6 +305,15 @@ class LinearWeightsExplainer:
         return np.repeat(self.images[targets][None], len(x_u8), axis=0).astype(np.float32)
 
 
+def require_captum() -> None:
+    """Captum (the ``explain`` extra) or a ConfigError saying how to install it."""
+    try:
+        import captum.attr  # noqa: F401
+    except ImportError:
+        raise ConfigError("saliency maps of torch networks need captum and torch",
+                          fix="pip install 'facelab[explain]'") from None
+
+
 def explainer_for(run, method: str = "auto", **kw):
     """The explainer of ``run`` (a :class:`~facelab.runs.Run`) for ``method`` (``auto``: the
     family's own: integrated gradients for torch, the weight image for ``logreg`` on pixels, else
@@ -319,6 +328,7 @@ def explainer_for(run, method: str = "auto", **kw):
             "logreg-weights" if getattr(model, "features", None) == "pca" and hasattr(model, "components_") \
             else "occlusion"
     if method in ("gradcam", "integrated-gradients"):
+        require_captum()
         if not torch_net:
             raise ConfigError(f"{method} needs a torch network; {run.name} is {run.model_name}",
                               fix="use method='occlusion' (or 'auto')")
@@ -383,6 +393,6 @@ def saliency_maps(run, crops: np.ndarray, outputs: list[str] | str, *, method: s
 
 
 __all__ = ["CAM_MIN_SIDE", "METHODS", "LinearWeightsExplainer", "OcclusionExplainer", "SaliencyMaps",
-           "TorchExplainer", "as_model_input", "blurred", "explainer_for", "log_odds",
+           "TorchExplainer", "as_model_input", "blurred", "explainer_for", "log_odds", "require_captum",
            "torch_logits", "normalise", "saliency_maps",
            "small_map"]

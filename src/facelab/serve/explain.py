@@ -37,8 +37,14 @@ def torch_predictor(served: ServedRun):
             from ..predict.predictor import Predictor
 
             log.info("loading the torch model to explain", extra={"run": served.name})
-            _TORCH[served.name] = Predictor.from_run(served.run, backend="torch",
-                                                     detector=getattr(pred, "detector_name", None))
+            try:
+                _TORCH[served.name] = Predictor.from_run(served.run, backend="torch",
+                                                         detector=getattr(pred, "detector_name", None))
+            except ImportError:  # an ONNX-only install
+                from ..errors import ConfigError
+
+                raise ConfigError("explanations need the torch model, and torch is not installed here",
+                                  fix="pip install 'facelab[explain]' in the server's environment") from None
         return _TORCH[served.name]
 
 
