@@ -111,7 +111,8 @@ def dataset_figure(rows: list, title: str = ""):
                 ax.imshow(d, cmap="RdBu_r", vmin=-lim, vmax=lim)
                 t = f"{t} (±{lim:.0f})"
             elif kind == "heat":
-                ax.imshow(overlay(np.clip(g.mean_all, 0, 255).astype(np.uint8), g.saliency, scale=1))
+                top = max(float(g.saliency.max()), 1e-9)  # a mean of maps: scaled to its own peak
+                ax.imshow(overlay(np.clip(g.mean_all, 0, 255).astype(np.uint8), g.saliency / top, scale=1))
             else:
                 face = np.clip(img, 0, 255).astype(np.uint8)
                 ax.imshow(face[:, :, 0] if face.shape[2] == 1 else face, cmap="gray" if face.shape[2] == 1 else None)
