@@ -24,9 +24,11 @@ A run that mirrors at test time (``tta``) is explained the same way: the map of 
 mirrored map of its mirror, averaged.
 
 Example:
-    >>> sal = saliency_maps("Smiling-cnn", crops, ["Smiling"])     # doctest: +SKIP
-    >>> sal.method, sal.of("Smiling").shape                         # doctest: +SKIP
-    ('integrated-gradients', (8, 64, 64))
+    >>> from facelab.pretrained import shipped_path
+    >>> faces = np.random.default_rng(0).integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
+    >>> sal = saliency_maps(shipped_path("celeba-attributes"), faces, ["Smiling", "Male"])
+    >>> sal.method, sal.of("Smiling").shape, float(sal.maps.max())
+    ('integrated-gradients', (2, 64, 64), 1.0)
 """
 from __future__ import annotations
 
@@ -373,9 +375,10 @@ def saliency_maps(run, crops: np.ndarray, outputs: list[str] | str, *, method: s
         :class:`SaliencyMaps`: maps (N, O, H, W) in 0–1, the method, the probabilities.
 
     Example:
-        >>> sal = saliency_maps(run, ds.images[:4], "Smiling")   # doctest: +SKIP
-        >>> sal.maps.shape, float(sal.maps.max())                # doctest: +SKIP
-        ((4, 1, 64, 64), 1.0)
+        >>> from facelab.pretrained import shipped_path
+        >>> grey = np.full((1, 64, 64, 3), 128, np.uint8)
+        >>> saliency_maps(shipped_path("celeba-attributes"), grey, "Smiling", method="gradcam").maps.shape
+        (1, 1, 64, 64)
     """
     from ..runs import Run
 

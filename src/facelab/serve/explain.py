@@ -9,9 +9,9 @@ method, a 16×16 map and the aligned face with its heat map as a base64 PNG. Fac
 their index: both predictors use the run's detector on the same pixels.
 
 Example:
-    >>> photo = add_explanations(photo, data, runs, "Smiling")    # doctest: +SKIP
-    >>> photo.predictions[0].faces[0].explain[0].method          # doctest: +SKIP
-    'gradcam'
+    >>> from facelab.explain.faces import FaceExplanation
+    >>> explanation_out(FaceExplanation("Smiling", note="face too small to explain")).png is None
+    True
 """
 from __future__ import annotations
 
