@@ -113,11 +113,21 @@ def part_maps(run, crops, test) -> dict:
         path = IMAGES / f"explain-{a}.png"
         figure_png(dataset_figure(ds.rows(a), f"{a}: {ds.n} CelebA test faces, shipped model ({ds.method})"),
                    path, dpi=60)
+        small(path)
         files[a] = str(path.relative_to(ROOT))
     summary = [{k: v for k, v in g.to_dict().items() if k != "saliency"} for g in ds.groups]
     for g in summary:
         print({k: v for k, v in g.items() if k != "saliency"}, flush=True)
     return {"files": files, "groups": summary}
+
+
+def small(path: Path, colours: int = 96) -> None:
+    """Rewrite a PNG with a palette of ``colours``: a few tens of kB for the docs."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        q = im.convert("RGB").quantize(colours, method=Image.Quantize.MEDIANCUT)
+    q.save(path, optimize=True)
 
 
 def part_checks(run, crops) -> dict:

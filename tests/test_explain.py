@@ -129,3 +129,14 @@ def test_overlay_png_and_file_names():
     img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
     assert img.shape == (2 * SIZE, 2 * SIZE, 3)
     assert explain_file_name("photo", 0, "Smiling") == "photo.face0.explain-Smiling.png"
+
+
+def test_without_captum_the_error_names_the_extra(cnn_run, monkeypatch):
+    import sys
+
+    from facelab.explain.saliency import explainer_for
+
+    monkeypatch.setitem(sys.modules, "captum.attr", None)  # an install without the explain extra
+    with pytest.raises(ConfigError) as e:
+        explainer_for(cnn_run)
+    assert "facelab[explain]" in e.value.fix

@@ -12,10 +12,13 @@
 - :mod:`~facelab.explain.render`: heat-map overlays and figures (separate from the computing).
 
 Example:
+    >>> import numpy as np
     >>> from facelab.explain import saliency_maps
-    >>> sal = saliency_maps("Smiling-cnn", crops, ["Smiling"])        # doctest: +SKIP
-    >>> sal.method, sal.maps.shape                                     # doctest: +SKIP
-    ('integrated-gradients', (8, 1, 64, 64))
+    >>> from facelab.pretrained import shipped_path
+    >>> faces = np.random.default_rng(0).integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
+    >>> sal = saliency_maps(shipped_path("celeba-attributes"), faces, ["Smiling"])
+    >>> sal.method, sal.maps.shape
+    ('integrated-gradients', (2, 1, 64, 64))
 """
 from __future__ import annotations
 

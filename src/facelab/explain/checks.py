@@ -98,8 +98,10 @@ def randomisation_check(run, crops: np.ndarray, output: str, *, margin: float = 
     """Compare the trained network's maps with a re-initialised one's (torch runs).
 
     Example:
-        >>> randomisation_check(run, crops, "Smiling").passed     # doctest: +SKIP
-        True
+        >>> from facelab.pretrained import shipped_path
+        >>> faces = np.random.default_rng(0).integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
+        >>> randomisation_check(shipped_path("celeba-attributes"), faces, "Smiling", method="gradcam").n
+        2
     """
     from ..runs import Run
 
@@ -178,8 +180,10 @@ def deletion_check(run, crops: np.ndarray, output: str, *, fraction: float = 0.1
     """Blur the most salient pixels of each face vs random pixels, and compare the drops.
 
     Example:
-        >>> deletion_check(run, crops, "Smiling").passed      # doctest: +SKIP
-        True
+        >>> from facelab.pretrained import shipped_path
+        >>> faces = np.random.default_rng(0).integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
+        >>> deletion_check(shipped_path("celeba-attributes"), faces, "Smiling").fraction
+        0.1
     """
     from ..runs import Run
 

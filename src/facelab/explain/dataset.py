@@ -9,9 +9,13 @@ groups. The mean-face difference is a hypothesis about where the evidence is; th
 shows where the trained model actually looks.
 
 Example:
-    >>> ds_sal = dataset_saliency(run, images, labels, ["Smiling"], {"Male": male})   # doctest: +SKIP
-    >>> [(g.output, g.group, g.n) for g in ds_sal.groups]                              # doctest: +SKIP
-    [('Smiling', 'all faces', 256), ('Smiling', 'not Male', 140), ('Smiling', 'Male', 116)]
+    >>> from facelab.pretrained import shipped_path
+    >>> faces = np.random.default_rng(0).integers(0, 256, (4, 64, 64, 3), dtype=np.uint8)
+    >>> smiling, male = np.array([[1], [0], [1], [0]]), np.array([0, 0, 1, 1])
+    >>> ds_sal = dataset_saliency(shipped_path("celeba-attributes"), faces, smiling, ["Smiling"],
+    ...                           {"Male": male}, {"Male": ["not Male", "Male"]})
+    >>> [(g.output, g.group, g.n) for g in ds_sal.groups]
+    [('Smiling', 'all faces', 4), ('Smiling', 'not Male', 2), ('Smiling', 'Male', 2)]
 """
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 
 Computing lives in :mod:`~facelab.explain.saliency` and :mod:`~facelab.explain.dataset`; this
 module only draws. Overlays use OpenCV's ``inferno`` colour map (dark = not used, yellow = what
-raised the output most), blended over the face so that the face stays visible.
+raised the output most), blended over the face in proportion to the map, so that the face shows
+unchanged where the model did not look.
 
 Example:
     >>> face = np.full((8, 8, 3), 128, np.uint8)
@@ -18,8 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-#: how much of the heat map shows over the face
-ALPHA = 0.5
+#: how much of the heat map shows over the face where the map is 1 (it fades to the bare face at 0)
+ALPHA = 0.75
 
 
 def heat(m: np.ndarray) -> np.ndarray:
@@ -38,7 +39,8 @@ def overlay(face: np.ndarray, m: np.ndarray, *, scale: int = 4, alpha: float = A
     h, w = rgb.shape[:2]
     if m.shape != (h, w):
         m = cv2.resize(np.asarray(m, np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
-    out = (1 - alpha) * rgb.astype(np.float32) + alpha * heat(m).astype(np.float32)
+    a = alpha * np.clip(np.asarray(m, np.float32), 0, 1)[:, :, None]
+    out = (1 - a) * rgb.astype(np.float32) + a * heat(m).astype(np.float32)
     out = np.clip(out, 0, 255).astype(np.uint8)
     if scale > 1:
         out = cv2.resize(out, (w * scale, h * scale), interpolation=cv2.INTER_NEAREST)
@@ -109,7 +111,8 @@ def dataset_figure(rows: list, title: str = ""):
                 ax.imshow(d, cmap="RdBu_r", vmin=-lim, vmax=lim)
                 t = f"{t} (±{lim:.0f})"
             elif kind == "heat":
-                ax.imshow(overlay(np.clip(g.mean_all, 0, 255).astype(np.uint8), g.saliency, scale=1))
+                top = max(float(g.saliency.max()), 1e-9)  # a mean of maps: scaled to its own peak
+                ax.imshow(overlay(np.clip(g.mean_all, 0, 255).astype(np.uint8), g.saliency / top, scale=1))
             else:
                 face = np.clip(img, 0, 255).astype(np.uint8)
                 ax.imshow(face[:, :, 0] if face.shape[2] == 1 else face, cmap="gray" if face.shape[2] == 1 else None)

@@ -9,9 +9,8 @@
     saliency.html               the figures on one page (the dashboard's Models page shows them)
 
 Example:
-    >>> files = write_saliency(run, images, labels, groups, names, folder)    # doctest: +SKIP
-    >>> sorted(files)[:2]                                                     # doctest: +SKIP
-    ['html', 'json']
+    >>> figure_name("Wearing_Hat"), sample_rows(1000, 3).shape
+    ('saliency-Wearing_Hat.png', (3,))
 """
 from __future__ import annotations
 

@@ -24,9 +24,11 @@ A run that mirrors at test time (``tta``) is explained the same way: the map of 
 mirrored map of its mirror, averaged.
 
 Example:
-    >>> sal = saliency_maps("Smiling-cnn", crops, ["Smiling"])     # doctest: +SKIP
-    >>> sal.method, sal.of("Smiling").shape                         # doctest: +SKIP
-    ('integrated-gradients', (8, 64, 64))
+    >>> from facelab.pretrained import shipped_path
+    >>> faces = np.random.default_rng(0).integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
+    >>> sal = saliency_maps(shipped_path("celeba-attributes"), faces, ["Smiling", "Male"])
+    >>> sal.method, sal.of("Smiling").shape, float(sal.maps.max())
+    ('integrated-gradients', (2, 64, 64), 1.0)
 """
 from __future__ import annotations
 
@@ -305,6 +307,15 @@ class LinearWeightsExplainer:
         return np.repeat(self.images[targets][None], len(x_u8), axis=0).astype(np.float32)
 
 
+def require_captum() -> None:
+    """Captum (the ``explain`` extra) or a ConfigError saying how to install it."""
+    try:
+        import captum.attr  # noqa: F401
+    except ImportError:
+        raise ConfigError("saliency maps of torch networks need captum and torch",
+                          fix="pip install 'facelab[explain]'") from None
+
+
 def explainer_for(run, method: str = "auto", **kw):
     """The explainer of ``run`` (a :class:`~facelab.runs.Run`) for ``method`` (``auto``: the
     family's own: integrated gradients for torch, the weight image for ``logreg`` on pixels, else
@@ -321,6 +332,7 @@ def explainer_for(run, method: str = "auto", **kw):
             "logreg-weights" if getattr(model, "features", None) == "pca" and hasattr(model, "components_") \
             else "occlusion"
     if method in ("gradcam", "integrated-gradients"):
+        require_captum()
         if not torch_net:
             raise ConfigError(f"{method} needs a torch network; {run.name} is {run.model_name}",
                               fix="use method='occlusion' (or 'auto')")
@@ -365,9 +377,10 @@ def saliency_maps(run, crops: np.ndarray, outputs: list[str] | str, *, method: s
         :class:`SaliencyMaps`: maps (N, O, H, W) in 0–1, the method, the probabilities.
 
     Example:
-        >>> sal = saliency_maps(run, ds.images[:4], "Smiling")   # doctest: +SKIP
-        >>> sal.maps.shape, float(sal.maps.max())                # doctest: +SKIP
-        ((4, 1, 64, 64), 1.0)
+        >>> from facelab.pretrained import shipped_path
+        >>> grey = np.full((1, 64, 64, 3), 128, np.uint8)
+        >>> saliency_maps(shipped_path("celeba-attributes"), grey, "Smiling", method="gradcam").maps.shape
+        (1, 1, 64, 64)
     """
     from ..runs import Run
 
@@ -385,6 +398,6 @@ def saliency_maps(run, crops: np.ndarray, outputs: list[str] | str, *, method: s
 
 
 __all__ = ["CAM_MIN_SIDE", "METHODS", "LinearWeightsExplainer", "OcclusionExplainer", "SaliencyMaps",
-           "TorchExplainer", "as_model_input", "blurred", "explainer_for", "log_odds",
+           "TorchExplainer", "as_model_input", "blurred", "explainer_for", "log_odds", "require_captum",
            "torch_logits", "normalise", "saliency_maps",
            "small_map"]

@@ -9,9 +9,9 @@ method, a 16×16 map and the aligned face with its heat map as a base64 PNG. Fac
 their index: both predictors use the run's detector on the same pixels.
 
 Example:
-    >>> photo = add_explanations(photo, data, runs, "Smiling")    # doctest: +SKIP
-    >>> photo.predictions[0].faces[0].explain[0].method          # doctest: +SKIP
-    'gradcam'
+    >>> from facelab.explain.faces import FaceExplanation
+    >>> explanation_out(FaceExplanation("Smiling", note="face too small to explain")).png is None
+    True
 """
 from __future__ import annotations
 
@@ -37,8 +37,14 @@ def torch_predictor(served: ServedRun):
             from ..predict.predictor import Predictor
 
             log.info("loading the torch model to explain", extra={"run": served.name})
-            _TORCH[served.name] = Predictor.from_run(served.run, backend="torch",
-                                                     detector=getattr(pred, "detector_name", None))
+            try:
+                _TORCH[served.name] = Predictor.from_run(served.run, backend="torch",
+                                                         detector=getattr(pred, "detector_name", None))
+            except ImportError:  # an ONNX-only install
+                from ..errors import ConfigError
+
+                raise ConfigError("explanations need the torch model, and torch is not installed here",
+                                  fix="pip install 'facelab[explain]' in the server's environment") from None
         return _TORCH[served.name]
 
 
