@@ -16,7 +16,7 @@ from video_support import crossing_clip
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     settings = ServeSettings(runs=["fer-emotions"], runs_dir=tmp_path_factory.mktemp("no-runs"), max_upload_mb=1,
-                             workers=1, detector="haar", backend="torch")
+                             workers=1, backend="torch")
     with running_server(create_app(settings)) as url, httpx.Client(base_url=url, timeout=120) as c:
         yield c
 
