@@ -74,7 +74,7 @@ def variants(z: dict) -> dict[str, np.ndarray]:
     """Descriptor sets to compare (NaN rows: no face found by that detector)."""
     out = {"plain (HOG, raw)": z["dlib_raw"]}
     for d in ("dlib", "haar", "mtcnn"):
-        if f"{d}_raw" in z and f"{d}_mirror" in z:
+        if f"{d}_raw" in z and f"{d}_mirror" in z and np.isfinite(z[f"{d}_mirror"][:, 0]).any():
             if d != "dlib":
                 out[f"{d}"] = unit(z[f"{d}_raw"])
             out[f"{d} + mirror"] = unit(unit(z[f"{d}_raw"]) + unit(z[f"{d}_mirror"]))
