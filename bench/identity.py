@@ -73,14 +73,15 @@ def load_cache(root: Path, limit: int | None) -> dict:
 def variants(z: dict) -> dict[str, np.ndarray]:
     """Descriptor sets to compare (NaN rows: no face found by that detector)."""
     out = {"plain (HOG, raw)": z["dlib_raw"]}
-    for d in ("haar", "mtcnn"):
-        if f"{d}_raw" in z:
-            out[f"{d}"] = unit(z[f"{d}_raw"])
+    for d in ("dlib", "haar", "mtcnn"):
+        if f"{d}_raw" in z and f"{d}_mirror" in z and np.isfinite(z[f"{d}_mirror"][:, 0]).any():
+            if d != "dlib":
+                out[f"{d}"] = unit(z[f"{d}_raw"])
             out[f"{d} + mirror"] = unit(unit(z[f"{d}_raw"]) + unit(z[f"{d}_mirror"]))
-    if "haar_raw" in z:
+    if "haar + mirror" in out:
         best = out["haar + mirror"].copy()
         miss = ~np.isfinite(best[:, 0])
-        best[miss] = unit(z["dlib_raw"][miss])
+        best[miss] = out.get("dlib + mirror", unit(z["dlib_raw"]))[miss]
         out["haar + mirror, else HOG"] = best
     return out
 

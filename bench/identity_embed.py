@@ -2,7 +2,7 @@
 
 For every photo and every detector (dlib's HOG, OpenCV Haar, and MTCNN when it is registered), the
 face nearest the photo's centre (LFW photos are centred on the person) goes through dlib's 5-point
-chip, and dlib's ResNet embeds the chip (and, for the detectors other than HOG, its mirror image). The raw descriptors are kept, so the
+chip, and dlib's ResNet embeds the chip and its mirror image. The raw descriptors are kept, so the
 benchmark can score the plain way (HOG, one raw descriptor) and the mirror-averaged one on the same
 photos. A photo where a detector finds nothing has NaN rows for that detector.
 
@@ -71,11 +71,8 @@ def _chunk(paths: list[str]) -> dict[str, np.ndarray]:
                 continue
             out[f"{d}_box"][i] = (b.x, b.y, b.w, b.h)
             c = face_chip(img, b)
-            chips.append(c)
-            where.append((d, "raw", i))
-            if d != "dlib":  # the plain way (HOG) needs no mirror; saves a quarter of the time
-                chips.append(np.ascontiguousarray(c[:, ::-1]))
-                where.append((d, "mirror", i))
+            chips += [c, np.ascontiguousarray(c[:, ::-1])]
+            where += [(d, "raw", i), (d, "mirror", i)]
     if chips:
         v = np.asarray(resnet().compute_face_descriptor(chips), np.float32)
         for (d, k, i), row in zip(where, v):
