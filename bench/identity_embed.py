@@ -92,20 +92,25 @@ def _order(paths: list[str], labels: list[str], seed: int = 0) -> list[int]:
     return sorted(range(len(paths)), key=lambda i: (rank[labels[i]], paths[i]))
 
 
-def embed_all(root: Path, *, limit: int | None = None, workers: int = 2, chunk: int = 16) -> Path:
+def embed_all(root: Path, *, limit: int | None = None, workers: int = 2, chunk: int = 16,
+              detectors: tuple[str, ...] | None = None) -> Path:
     """Compute (or reuse, or resume) the cached descriptors; returns the npz path.
 
     Each finished chunk is saved under ``<cache>.parts/`` at once, so an interrupted run resumes
-    where it stopped, and :func:`load` can read the people finished so far.
+    where it stopped, and :func:`load` can read the people finished so far. With ``detectors``, a
+    cache that lacks them gets only their descriptors added (the others are kept).
     """
     out = cache_file(root, limit)
     paths, labels = photos(root, limit)
-    dets = tuple(d for d in DETECTORS if _registered(d))
+    dets = tuple(d for d in (detectors or DETECTORS) if _registered(d))
+    old = {}
     if out.is_file():
         z = np.load(out, allow_pickle=False)
         if list(z["paths"]) == paths and all(f"{d}_raw" in z for d in dets):
             return out
-    parts_dir = out.with_suffix(".parts")
+        if detectors and list(z["paths"]) == paths:
+            old = {k: z[k] for k in z.files if k not in ("paths", "labels", "detectors", "seconds")}
+    parts_dir = out.with_suffix(".parts" if not detectors else f".{'-'.join(dets)}.parts")
     parts_dir.mkdir(parents=True, exist_ok=True)
     order = _order(paths, labels)
     chunks = [order[i:i + chunk] for i in range(0, len(order), chunk)]
@@ -120,7 +125,9 @@ def embed_all(root: Path, *, limit: int | None = None, workers: int = 2, chunk: 
             os.replace(tmp, parts_dir / f"{k:05d}.npz")
             if n % 10 == 0:
                 print(f"  chunk {k + 1}/{len(chunks)}, {time.time() - t0:.0f} s", flush=True)
-    z = load_parts(parts_dir, len(paths))
+    z = {**old, **load_parts(parts_dir, len(paths))}
+    if old:
+        dets = tuple(dict.fromkeys([k[:-4] for k in z if k.endswith("_raw")]))
     RESULTS.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp.npz")
     np.savez(tmp, paths=np.array(paths), labels=np.array(labels), detectors=np.array(dets),
@@ -166,9 +173,11 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=None, help="folder per person (default $FACELAB_DATA/lfw_more)")
     ap.add_argument("--limit", type=int, default=None, help="first N people only")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--detectors", default=None, help="comma list: only these (added to an existing cache)")
     a = ap.parse_args()
     root = a.data or (shared_data() / "lfw_more")
-    embed_all(root, limit=a.limit, workers=a.workers)
+    embed_all(root, limit=a.limit, workers=a.workers,
+              detectors=tuple(a.detectors.split(",")) if a.detectors else None)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ Example::
 """
 from __future__ import annotations
 
+import logging
+
 import os
 import shutil
 import time
@@ -29,6 +31,8 @@ import pandas as pd
 from ..errors import ConfigError, DataError
 from ..outputs import check_folder, mark_folder
 from .spark import get_spark
+
+log = logging.getLogger(__name__)
 
 _STATE: dict = {}
 
@@ -129,7 +133,7 @@ def identify_spark(gallery, sources: Iterable, *, out, top_k: int = 3, threshold
     partial = out.with_name(out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     if progress:
-        print(f"identify on Spark ({spark.sparkContext.master}): {len(paths)} photos in {n_part} tasks", flush=True)
+        log.info("identify on Spark (%s): %d photos in %d tasks", spark.sparkContext.master, len(paths), n_part)
     try:
         table.write.mode("overwrite").parquet(str(partial))
     except Exception as e:
