@@ -33,7 +33,7 @@ def rows(path):
 def build_site(site: Site) -> dict:
     """Ann: every awkward case first, then plenty of good faces; Bob: a copy of Ann's first photo, then faces."""
     ann_good = [site.add(f"/img/ann{s}.jpg", face_photo(s)) for s in (1, 2, 3, 4, 5, 7, 8, 9, 10, 11)]
-    site.add("/img/ann13.jpg", face_photo(13))
+    site.add("/img/ann13.jpg", face_photo(15))
     urls = dict(
         slow=site.add("/img/slow.jpg", face_photo(12), delay=2.5),
         dup=site.add("/img/ann1-copy.jpg", face_photo(1, quality=70)),

@@ -377,6 +377,6 @@ def test_a_feature_run_framed_otherwise_than_the_cache_is_warned_about(synth_cel
 
 
 def test_a_generator_run_name_that_leaves_the_runs_folder_is_refused(prepared_celeba, runs_dir, tmp_path):
-    with pytest.raises(ConfigError, match="refused run name"):
+    with pytest.raises(ConfigError, match="refused generator run name"):
         train_gan(prepared_celeba, epochs=1, name="../elsewhere", **FAST)
     assert not (tmp_path / "elsewhere").exists() and not (runs_dir.parent / "elsewhere").exists()
