@@ -196,7 +196,7 @@ def test_health_reports_queue_depth_under_load(tmp_path):
         answers = []
         threads = [threading.Thread(target=lambda: answers.append(httpx.post(
             f"{url}/v1/predict", timeout=60, content=face_photo(), headers={"content-type": "image/jpeg"})))
-            for _ in range(6)]
+            for _ in range(12)]  # a queue of several seconds: each health answer also probes the slow model
         for t in threads:
             t.start()
         seen = 0
