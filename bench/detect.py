@@ -327,7 +327,9 @@ def stages(root: Path, n: int, framing: str = "template", backend: str = "torch"
         (dest / "input.json").write_text(json.dumps(spec))
         runs.append(Predictor.from_run(dest, threads=1, fast=True, backend=backend))
     pred = CombinedPredictor(runs)
-    files = _photos_640(root, n, tmp)
+    from predict import photos_640  # bench/predict.py's latency photos (bench/ is first on sys.path)
+
+    files = photos_640(root, n, tmp, prefix="photo")
     for f in files[:3]:
         pred.predict(f.read_bytes())
     parts: dict[str, list[float]] = {"decode": [], "detect": [], "align": [], "classify": [], "total": []}
@@ -348,26 +350,6 @@ def stages(root: Path, n: int, framing: str = "template", backend: str = "torch"
            "cpu_median_ms": med, "cpu_p90_total_ms": round(float(np.percentile(parts["total"], 90)), 2), "target_ms": 15}
     print("stages", out, flush=True)
     return out
-
-
-def _photos_640(root: Path, n: int, tmp: Path) -> list[Path]:
-    """LFW faces upscaled to 400x400 at a random spot of a 640x480 frame (as bench/predict.py)."""
-    from facelab.data.image import load_image
-
-    paths = sorted((root / "people").glob("*/*.jpg"))
-    random.Random(1).shuffle(paths)
-    rng = np.random.default_rng(0)
-    files = []
-    for i, p in enumerate(paths[:n]):
-        face = cv2.resize(load_image(p), (400, 400), interpolation=cv2.INTER_CUBIC)
-        frame = np.full((480, 640, 3), 0, np.uint8)
-        frame[:] = rng.integers(40, 200, 3)
-        x, y = int(rng.integers(0, 241)), int(rng.integers(0, 81))
-        frame[y:y + 400, x:x + 400] = face
-        f = tmp / f"photo{i:03d}.jpg"
-        cv2.imwrite(str(f), frame[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 90])
-        files.append(f)
-    return files
 
 
 def main(argv=None) -> None:

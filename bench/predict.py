@@ -113,7 +113,7 @@ def latency(run, root: Path, n: int, tmp: Path) -> dict:
 
     _set_threads(1)
     pred = Predictor.from_run(run, threads=1)
-    files = _photos_640(root, n, tmp)  # the same photos as the fast-path comparison
+    files = photos_640(root, n, tmp)  # the same photos as the fast-path comparison
     for f in files[:3]:
         pred.predict(f)  # warm-up: cascades loaded, torch kernels chosen
     times, cpu, found = [], [], 0
@@ -221,7 +221,7 @@ def agreement(run, root: Path, n: int, data: str | None = None, offset: int = 0)
             "target": 0.95}
 
 
-def _photos_640(root: Path, n: int, tmp: Path) -> list[Path]:
+def photos_640(root: Path, n: int, tmp: Path, prefix: str = "fast") -> list[Path]:
     """The latency photos: LFW faces upscaled to 400x400 at a random spot of a 640x480 frame."""
     from facelab.data.image import load_image
 
@@ -235,7 +235,7 @@ def _photos_640(root: Path, n: int, tmp: Path) -> list[Path]:
         frame[:] = rng.integers(40, 200, 3)
         x, y = int(rng.integers(0, 241)), int(rng.integers(0, 81))
         frame[y:y + 400, x:x + 400] = face
-        f = tmp / f"fast{i:03d}.jpg"
+        f = tmp / f"{prefix}{i:03d}.jpg"
         cv2.imwrite(str(f), frame[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 90])
         files.append(f)
     return files
@@ -277,7 +277,7 @@ def fastpath(run, root: Path, n_lfw: int, n_photos: int, tmp: Path, backend: str
                  "max_abs_prob_diff": round(max(diffs), 5) if diffs else None,
                  "missed": missed[:20]}
     print("fastpath agreement", {k: v for k, v in agreement.items() if k != "missed"}, flush=True)
-    files = _photos_640(root, n_photos, tmp)
+    files = photos_640(root, n_photos, tmp)
     for f in files[:3]:
         plain.predict(f), fast.predict(f)  # warm-up
     cpu_plain, cpu_fast, wall_fast = [], [], []

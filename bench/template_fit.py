@@ -40,25 +40,17 @@ from facelab.faces.template import (FRAMES, TEMPLATE_NAME, TEMPLATES, Frame, fra
                                     landmark_array, to_frame)
 from facelab.paths import shared_data
 
+import align_fit  # noqa: E402  (bench/ is the script's folder, first on sys.path)
+
 SNAPS = {"celeba": (0.0, 10.0), "fer2013": (0.0, 20.0, 90.0)}
 RESULTS = Path(__file__).resolve().parent / "results"
-PATTERNS = {"celeba": "celeba/img_align_celeba/img_align_celeba/*.jpg", "fer2013": "fer2013/train/*/*.jpg"}
 
 
 def _images(kind: str, root: Path, n: int, seed: int = 0) -> list[Path]:
-    paths = sorted(root.glob(PATTERNS[kind]))
-    random.Random(seed).shuffle(paths)
-    return paths[:n]
+    return align_fit._images(kind, root, n, seed)
 
 
-def _prepare(kind: str, img: np.ndarray) -> tuple[np.ndarray, float, int]:
-    """FER crops are tiny and tight: upscaled 4x and padded so the detector sees a whole face."""
-    if kind != "fer2013":
-        return img, 1.0, 0
-    k, pad = 4.0, 48
-    big = cv2.resize(img, None, fx=k, fy=k, interpolation=cv2.INTER_CUBIC)
-    big = cv2.copyMakeBorder(big, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-    return big, k, pad
+_prepare = align_fit._prepare  # FER crops upscaled 4x and padded so the detector sees a whole face
 
 
 def detect_all(kind: str, paths: list[Path], det: MtcnnDetector) -> list[tuple[np.ndarray, np.ndarray | None]]:
