@@ -98,22 +98,11 @@ def normalise(maps: np.ndarray) -> np.ndarray:
 
 
 def as_model_input(x: np.ndarray, size: int, channels: int) -> np.ndarray:
-    """uint8 crops (N, H, W, C) checked for the run's side and turned to its channels."""
-    x = np.asarray(x)
-    if x.ndim == 3:
-        x = x[None]
-    if x.dtype != np.uint8 or x.ndim != 4:
-        raise DataError(f"expected aligned uint8 faces (N, H, W, C), got {x.dtype} {x.shape}",
-                        fix="pass crops made by facelab.faces.align (or a prepared cache's images)")
-    if x.shape[1:3] != (size, size):
-        raise DataError(f"the model explains {size}×{size} faces, got {x.shape[1]}×{x.shape[2]}",
-                        fix=f"align the faces to {size}×{size} (the run's input.json)")
-    if x.shape[3] == 3 and channels == 1:  # ITU-R 601 luma, as the run converts
-        x = np.clip((x.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).round(), 0, 255)
-        x = x.astype(np.uint8)[..., None]
-    elif x.shape[3] == 1 and channels == 3:
-        x = np.repeat(x, 3, axis=3)
-    return np.ascontiguousarray(x)
+    """uint8 crops (N, H, W, C) checked for the run's side and turned to its channels
+    (:func:`facelab.runs.run.faces_input`)."""
+    from ..runs.run import faces_input
+
+    return faces_input(x, size, channels)
 
 
 # -- torch networks ----------------------------------------------------------------------------

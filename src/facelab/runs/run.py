@@ -217,26 +217,7 @@ class Run:
         return self.model() if self.spec.trains_in_epochs else None
 
     def _check_input(self, x) -> np.ndarray:
-        x = np.asarray(x)
-        if x.ndim == 3:
-            x = x[None]
-        if x.dtype != np.uint8 or x.ndim != 4:
-            raise DataError(f"expected uint8 images shaped (N, H, W, C), got {x.dtype} {x.shape}",
-                            fix="pass faces as prepared by the cache or facelab.faces.align")
-        size, c = int(self.input["size"]), self.in_channels
-        if x.shape[1:3] != (size, size):
-            raise DataError(f"run {self.name} expects {size}×{size} faces, got {x.shape[1]}×{x.shape[2]}",
-                            path=self.path, fix=f"align/resize faces to {size}×{size} (input.json)")
-        if x.shape[3] != c:
-            if c == 1 and x.shape[3] == 3:  # ITU-R 601 luma, as Pillow's convert("L")
-                x = (x.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).round()
-                x = np.clip(x, 0, 255).astype(np.uint8)[..., None]
-            elif c == 3 and x.shape[3] == 1:
-                x = np.repeat(x, 3, axis=3)
-            else:
-                raise DataError(f"run {self.name} expects {c} channels, got {x.shape[3]}", path=self.path,
-                                fix="pass RGB or grey uint8 images")
-        return x
+        return faces_input(x, int(self.input["size"]), self.in_channels, who=f"run {self.name}", path=self.path)
 
     def predict_proba(self, x) -> np.ndarray:
         """Probabilities (N, outputs) float32 for uint8 NHWC faces, with the training preprocessing
@@ -368,3 +349,32 @@ def broken_runs(root: str | Path | None = None) -> list[tuple[str, str]]:
         except RunError as e:
             out.append((name, e.message))
     return out
+
+
+def faces_input(x, size: int, channels: int, *, who: str = "the model", path=None) -> np.ndarray:
+    """uint8 faces (N, H, W, C) (or one H×W×C face) checked for the side ``size`` and turned to
+    ``channels`` (RGB → grey by ITU-R 601 luma, as Pillow's ``convert("L")``; grey → RGB by copying).
+
+    Example:
+        >>> faces_input(np.zeros((8, 8, 3), np.uint8), 8, 1).shape
+        (1, 8, 8, 1)
+    """
+    x = np.asarray(x)
+    if x.ndim == 3:
+        x = x[None]
+    if x.dtype != np.uint8 or x.ndim != 4:
+        raise DataError(f"expected uint8 images shaped (N, H, W, C), got {x.dtype} {x.shape}", path=path,
+                        fix="pass faces as prepared by the cache or facelab.faces.align")
+    if x.shape[1:3] != (size, size):
+        raise DataError(f"{who} expects {size}×{size} faces, got {x.shape[1]}×{x.shape[2]}", path=path,
+                        fix=f"align/resize faces to {size}×{size} (input.json)")
+    if x.shape[3] != channels:
+        if channels == 1 and x.shape[3] == 3:
+            x = (x.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).round()
+            x = np.clip(x, 0, 255).astype(np.uint8)[..., None]
+        elif channels == 3 and x.shape[3] == 1:
+            x = np.repeat(x, 3, axis=3)
+        else:
+            raise DataError(f"{who} expects {channels} channels, got {x.shape[3]}", path=path,
+                            fix="pass RGB or grey uint8 images")
+    return np.ascontiguousarray(x)
