@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import logging
 
-import os
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +27,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, DataError
-from ..outputs import check_folder, mark_folder
-from .spark import get_spark
+from ..outputs import check_folder
+from .spark import get_spark, write_results
 
 log = logging.getLogger(__name__)
 
@@ -130,21 +128,10 @@ def identify_spark(gallery, sources: Iterable, *, out, top_k: int = 3, threshold
     df = spark.createDataFrame(pdf, "order long, path string").repartition(n_part, "order")
     table = (df.mapInPandas(_identify_fn(path, th.value, int(top_k)), schema=_schema(int(top_k)))
              .orderBy("order", F.col("face").asc_nulls_first()).drop("order"))
-    partial = out.with_name(out.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
     if progress:
         log.info("identify on Spark (%s): %d photos in %d tasks", spark.sparkContext.master, len(paths), n_part)
-    try:
-        table.write.mode("overwrite").parquet(str(partial))
-    except Exception as e:
-        shutil.rmtree(partial, ignore_errors=True)
-        msg = next((m for m in str(e).splitlines() if "Error" in m), str(e).splitlines()[0] if str(e) else repr(e))
-        raise DataError(f"the Spark identify job failed: {msg[:400]}", path=out,
-                        fix="run it again; the photos and the gallery must be readable by every executor") from None
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(partial, out)
-    mark_folder(out, "Spark results folder")
+    write_results(table, out, job="identify", 
+                  fix="run it again; the photos and the gallery must be readable by every executor")
     res = pd.read_parquet(out)
     ok = res["status"] == "ok"
     return SparkIdentifyReport(photos=int(res["file"].nunique()), faces=int(ok.sum()),

@@ -25,8 +25,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import shutil
 import time
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -35,8 +33,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, DataError
-from ..outputs import check_folder, mark_folder
-from .spark import get_spark
+from ..outputs import check_folder
+from .spark import get_spark, write_results
 
 log = logging.getLogger(__name__)
 
@@ -224,21 +222,10 @@ def predict_spark(run, sources: Iterable, *, out, aligned: bool = False, backend
                              for r in problems])
         table = spark.createDataFrame(prob.reindex(columns=cols).astype({"face": "Int32"}),
                                       table.schema).unionByName(table)
-    partial = out.with_name(out.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
     if progress:
         log.info("predict on Spark (%s): %d photos in %d tasks", spark.sparkContext.master, len(paths), n_part)
-    try:
-        table.write.mode("overwrite").parquet(str(partial))
-    except Exception as e:  # the Spark job: whatever the JVM or an executor raised becomes one DataError
-        shutil.rmtree(partial, ignore_errors=True)
-        msg = next((m for m in str(e).splitlines() if "Error" in m), str(e).splitlines()[0] if str(e) else repr(e))
-        raise DataError(f"the Spark predict job failed: {msg[:400]}", path=out,
-                        fix="run it again; photos and the run folder must be readable by every executor") from None
-    if out.exists():  # an earlier facelab result (check_folder refused anything else)
-        shutil.rmtree(out)
-    os.replace(partial, out)
-    mark_folder(out, "Spark results folder")
+    write_results(table, out, job="predict", 
+                  fix="run it again; photos and the run folder must be readable by every executor")
     res = spark.read.parquet(str(out))
     counts = {r["status"]: int(r["count"]) for r in res.groupBy("status").count().collect()}
     per_photo = res.groupBy("file").agg(F.sum(F.col("face").isNotNull().cast("int")).alias("faces"),

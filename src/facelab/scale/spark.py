@@ -20,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 
 DEFAULT_MASTER = "local[2]"
 JAVA_FIX = ("install a Java 17 runtime (Debian/Ubuntu: apt-get install openjdk-17-jre-headless; "
@@ -123,6 +123,26 @@ def get_spark(master: str | None = None, *, app: str = "facelab", conf: dict | N
         # `python3` on PATH; pyspark reads it from the context when a UDF is made
         spark.sparkContext.pythonExec = sys.executable
     return spark
+
+
+def write_results(table, out: Path, *, job: str, fix: str) -> None:
+    """Write a Spark DataFrame as Parquet to ``out`` (already passed the write guard): into
+    ``<out>.partial`` first, then renamed and marked, so a failed job never leaves a results folder
+    that looks whole. Whatever the JVM or an executor raised becomes one :class:`DataError`."""
+    from ..outputs import mark_folder
+
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        table.write.mode("overwrite").parquet(str(partial))
+    except Exception as e:  # the Spark job: any JVM or executor error
+        shutil.rmtree(partial, ignore_errors=True)
+        msg = next((m for m in str(e).splitlines() if "Error" in m), str(e).splitlines()[0] if str(e) else repr(e))
+        raise DataError(f"the Spark {job} job failed: {msg[:400]}", path=out, fix=fix) from None
+    if out.exists():  # an earlier facelab result (the write guard refused anything else)
+        shutil.rmtree(out)
+    os.replace(partial, out)
+    mark_folder(out, "Spark results folder")
 
 
 def check_engine(engine: str | None) -> str:
