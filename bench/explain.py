@@ -19,7 +19,7 @@ Parts (``--parts``, comma-separated):
 
 Usage:
     nice -n 10 /work/main/.venv/bin/python bench/explain.py --parts deletion,maps,checks
-    /work/main/.venv/bin/python bench/explain.py --parts cost          # alone, quiet machine
+    python bench/explain.py --parts cost          # alone, quiet machine
 """
 from __future__ import annotations
 
