@@ -69,3 +69,19 @@ def trained_run(data, *, target=None, model: str = "logreg", name: str, **kw):
         torch.set_num_threads(2)
         _RUNS[key] = train(data, target=target, model=model, name=name, progress=False, seed=0, **kw)
     return _RUNS[key]
+
+
+def run_cli(args, capsys, *, collapse_out: bool = True):
+    """``facelab ARGS`` in this process: ``(exit code, captured)``. Rich wraps long lines at the
+    captured terminal width, so stderr (and stdout unless ``collapse_out`` is False, e.g. JSON or
+    tables read back) has its whitespace collapsed."""
+    from facelab.cli.main import main
+
+    code = 0
+    try:
+        main(args)
+    except SystemExit as e:
+        code = e.code
+    cap = capsys.readouterr()
+    out = " ".join(cap.out.split()) if collapse_out else cap.out
+    return code, type(cap)(out, " ".join(cap.err.split()))

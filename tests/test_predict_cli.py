@@ -7,9 +7,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from facelab.cli.main import main
 from facelab.predict.batch import expand_sources
-from predict_support import face, paste, trained_run
+from predict_support import face, paste, run_cli, trained_run
 
 
 @pytest.fixture(scope="module")
@@ -32,15 +31,7 @@ def photos(tmp_path_factory):
     return d
 
 
-def _cli(args, capsys):
-    code = 0
-    try:
-        main(args)
-    except SystemExit as e:
-        code = e.code
-    cap = capsys.readouterr()
-    # Rich wraps long lines at the (captured) terminal width: compare with whitespace collapsed
-    return code, type(cap)(" ".join(cap.out.split()), " ".join(cap.err.split()))
+_cli = run_cli
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json", "parquet"])

@@ -14,22 +14,16 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from facelab.cli.main import main
 from facelab.predict.video import VideoReader
 
+from predict_support import run_cli
 from video_support import crossing_clip, crossing_frames
 
 TABLE_START = ["frame", "time", "track", "x", "y", "w", "h", "angle", "score", "landmarks"]
 
 
 def _cli(args, capsys):
-    code = 0
-    try:
-        main(args)
-    except SystemExit as e:
-        code = e.code
-    cap = capsys.readouterr()
-    return code, type(cap)(cap.out, " ".join(cap.err.split()))
+    return run_cli(args, capsys, collapse_out=False)  # tables and JSON on stdout are read back
 
 
 @pytest.fixture(scope="module")
