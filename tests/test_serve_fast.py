@@ -184,7 +184,8 @@ def test_health_reports_queue_depth_under_load(tmp_path):
     from facelab.serve.store import RunStore, ServedRun
 
     def slow_model(x: np.ndarray) -> np.ndarray:
-        time.sleep(0.4)
+        if x.any():  # faces are slow; the health answer's blank-face probe is not, so it can poll often
+            time.sleep(0.4)
         return np.full((len(x), 1), 0.7, np.float32)
 
     spec = {"size": 32, "channels": 3, "crop_box": [0, 0.09, 1, 0.91], "source_size": [178, 218],
@@ -196,7 +197,7 @@ def test_health_reports_queue_depth_under_load(tmp_path):
         answers = []
         threads = [threading.Thread(target=lambda: answers.append(httpx.post(
             f"{url}/v1/predict", timeout=60, content=face_photo(), headers={"content-type": "image/jpeg"})))
-            for _ in range(12)]  # a queue of several seconds: each health answer also probes the slow model
+            for _ in range(6)]
         for t in threads:
             t.start()
         seen = 0
@@ -213,5 +214,5 @@ def test_health_reports_queue_depth_under_load(tmp_path):
         assert all(a.json()["predictions"][0]["faces"][0]["probabilities"]["Smiling"] == pytest.approx(0.7)
                    for a in answers)
         assert httpx.get(f"{url}/v1/health").json()["queue_depth"] == 0
-        # the twelve requests' faces went through fewer model calls than requests
-        assert app.state.batchers["slow"].batches < 12
+        # the six requests' faces went through fewer model calls than requests
+        assert app.state.batchers["slow"].batches < 6

@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass, field
+from typing import ClassVar
 from pathlib import Path
 
 import numpy as np
@@ -191,6 +192,9 @@ class MtcnnDetector:
         >>> MtcnnDetector().min_side((480, 640))
         40.0
     """
+
+    #: every face comes with the five landmarks the face template aligns by
+    five_landmarks: ClassVar[bool] = True
 
     min_face: float = 20.0
     min_face_fraction: float = 1 / 16

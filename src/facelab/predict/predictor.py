@@ -69,7 +69,13 @@ class Predictor:
         self.classify = classify
         self.detector_name = detector
         self.detector_params = dict(detector_params or {})
-        get_detector(detector, **self.detector_params)  # fail early on an unknown name
+        found = get_detector(detector, **self.detector_params)  # fail early on an unknown name
+        from ..faces.template import template_framing
+
+        if template_framing(self.input_spec) and not getattr(found, "five_landmarks", False):
+            raise ConfigError(f"{name or 'this model'} aligns faces by their five landmarks (the face template); "
+                              f"the {detector} detector gives none",
+                              fix="leave the detector to the run (mtcnn), or use a run framed by face boxes")
         self.thresholds = thresholds if thresholds is not None else np.full(len(classes), 0.5, np.float32)
         self.min_face = int(min_face)
         self.name = name
