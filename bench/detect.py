@@ -298,7 +298,7 @@ def fer(root: Path, n: int) -> dict:
 
 
 # -- 4. stage times -----------------------------------------------------------------------------
-def stages(root: Path, n: int, framing: str = "template", backend: str = "torch") -> dict:
+def stages(root: Path, n: int, framing: str = "template", backend: str = "auto") -> dict:
     """The shipped models on 640x480 photos, one thread: CPU ms per stage of the photo path.
 
     ``framing="template"``: the shipped models on the five-point framing (MTCNN detection);
@@ -346,7 +346,7 @@ def stages(root: Path, n: int, framing: str = "template", backend: str = "torch"
         parts["classify"].append(1000 * (c2 - c1))
         parts["total"].append(1000 * (c2 - c0))
     med = {k: round(statistics.median(v), 2) for k, v in parts.items()}
-    out = {"photos": len(files), "threads": 1, "models": pred.name, "framing": framing, "backend": backend, "detectors": sorted({p.detector_name for p in pred.predictors}),
+    out = {"photos": len(files), "threads": 1, "models": pred.name, "framing": framing, "backend": sorted({p.backend for p in pred.predictors}), "detectors": sorted({p.detector_name for p in pred.predictors}),
            "cpu_median_ms": med, "cpu_p90_total_ms": round(float(np.percentile(parts["total"], 90)), 2), "target_ms": 15}
     print("stages", out, flush=True)
     return out
@@ -364,7 +364,7 @@ def main(argv=None) -> None:
     ap.add_argument("--stage-photos", type=int, default=60)
     ap.add_argument("--framing", default="template", choices=("template", "haar-box"),
                     help="stages: the shipped models on the template framing (MTCNN) or the Haar box framing")
-    ap.add_argument("--backend", default="torch", choices=("torch", "onnx"), help="stages: the models' backend")
+    ap.add_argument("--backend", default="auto", choices=("auto", "torch", "onnx"), help="stages: the models' backend (auto: as `facelab predict`)")
     ap.add_argument("--tag", default=None)
     args = ap.parse_args(argv)
     cv2.setNumThreads(1)

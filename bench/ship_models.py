@@ -95,6 +95,8 @@ def card(name: str, spec: dict, run, ev: dict, weights_bytes: int) -> str:
         "",
         "## Model",
         f"- `{run.model_name}` {json.dumps(run.params)}; weights in fp16 ({weights_bytes / 1e6:.1f} MB)",
+        f"- `model.onnx`: the same network for ONNX Runtime (what `facelab predict` and `serve` run; "
+        f"`facelab export {name} --out model.onnx` in this folder, checked against torch to 1e-4)",
         f"- input: {inp['size']}x{inp['size']} {'grey' if inp.get('grey') else 'RGB'}, crop `{inp.get('crop')}`; "
         f"`facelab predict` detects each face and frames it with this geometry",
         f"- probabilities temperature-scaled on validation (`calibration.json`)" if run.temperature != 1 else
@@ -168,6 +170,9 @@ def ship(name: str, run_path: Path) -> Path:
     cfg["name"] = name
     (dest / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     nbytes = _fp16_weights(run.path / "model.safetensors", dest / "model.safetensors")
+    from facelab.predict.export import export_onnx
+
+    export_onnx(dest, dest / "model.onnx")  # what `predict`/`serve` run by default (ONNX Runtime)
     (dest / "card.md").write_text(card(name, spec, run, ev, nbytes))
     print(f"{name}: {dest} ({sum(p.stat().st_size for p in dest.iterdir()) / 1e6:.2f} MB), "
           f"val {run.metrics['val_accuracy']:.4f}, test {ev['overall']['accuracy']:.4f}")

@@ -46,16 +46,42 @@ def test_auto_backend_serves_with_onnxruntime(server, runs):
     assert (runs / TINY_RUN / "model.onnx").is_file()  # exported at start-up, into the run
 
 
-def test_auto_backend_never_writes_into_the_shipped_models(tmp_path):
+def test_auto_backend_serves_the_shipped_models_with_their_own_onnx_and_writes_nothing(tmp_path):
     pytest.importorskip("onnxruntime", reason="the onnx extra (onnxruntime) is not installed")
     from facelab.paths import home
     from facelab.pretrained import shipped_root
     from facelab.serve.store import RunStore
 
+    def files():
+        return sorted((str(p), p.stat().st_mtime) for root in (shipped_root(), home()) for p in root.rglob("*")
+                      if p.is_file() and "onnx" in p.parts + (p.suffix,))
+
+    before = files()
     store = RunStore.load(ServeSettings(runs=["fer-emotions"], runs_dir=tmp_path, workers=1))
-    predictor = store.runs["fer-emotions"].predictor
-    assert predictor.backend == "onnx" and not list(shipped_root().rglob("model.onnx"))
-    assert list((home() / "onnx").glob("fer-emotions-*/model.onnx"))  # the export went to the cache
+    assert store.runs["fer-emotions"].predictor.backend == "onnx"
+    assert files() == before  # nothing exported, nothing written: the package carries model.onnx
+
+
+def test_an_export_of_other_weights_is_not_used(tmp_path):
+    """A copy of a shipped model whose weights changed: its model.onnx is stale, so ``auto`` predicts
+    with torch until it is exported again."""
+    pytest.importorskip("onnxruntime", reason="the onnx extra (onnxruntime) is not installed")
+    import shutil
+
+    from safetensors.numpy import load_file, save_file
+
+    from facelab.predict import Predictor
+    from facelab.predict.export import export_onnx, fresh_onnx
+    from facelab.pretrained import shipped_path
+
+    run = shutil.copytree(shipped_path("fer-emotions"), tmp_path / "emotions")
+    assert fresh_onnx(run) == run / "model.onnx"
+    assert Predictor.from_run(run, backend="auto").backend == "onnx"
+    weights = load_file(run / "model.safetensors")
+    save_file({k: v * 1.01 if v.dtype.kind == "f" else v for k, v in weights.items()}, run / "model.safetensors")
+    assert fresh_onnx(run) is None and Predictor.from_run(run, backend="auto").backend == "torch"
+    export_onnx(run)
+    assert fresh_onnx(run) == run / "model.onnx" and Predictor.from_run(run, backend="auto").backend == "onnx"
 
 
 def test_raw_image_body_gives_the_multipart_answer(client):

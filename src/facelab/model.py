@@ -100,6 +100,7 @@ class Model:
         from .predict.combined import CombinedPredictor
         from .predict.predictor import Predictor
 
+        kw.setdefault("backend", "auto")  # ONNX Runtime where the run has an export (the shipped models do)
         if len(self.runs) == 1:
             return Predictor.from_run(self.runs[0], **kw)
         return CombinedPredictor([Predictor.from_run(r, **kw) for r in self.runs])

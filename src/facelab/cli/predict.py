@@ -76,7 +76,9 @@ def _register_predict(app: typer.Typer) -> None:
         aligned: bool = typer.Option(False, help="Photos are already framed like the dataset: skip detection."),
         save_crops: Optional[Path] = typer.Option(None, help="Folder for the aligned crops the model saw."),
         annotate: Optional[Path] = typer.Option(None, help="Folder for copies with boxes and labels (video: an MP4)."),
-        backend: str = typer.Option("torch", help="torch, or onnx (after `facelab export RUN`)."),
+        backend: str = typer.Option("auto", help="auto (ONNX Runtime when the run has an export: the shipped "
+                                                 "models do, `facelab export RUN` makes one; else torch), torch "
+                                                 "or onnx."),
         workers: Optional[int] = typer.Option(None, help="Decoding/detection threads (default: up to 4)."),
         batch_size: int = typer.Option(64, help="Faces per classification batch."),
         min_face: int = typer.Option(24, help="Faces smaller than this (pixels) are reported, not classified."),
@@ -91,7 +93,7 @@ def _register_predict(app: typer.Typer) -> None:
             None, help="Saliency maps of these outputs: a name (Smiling), names (Smiling,Male), all, or top "
                        "(each face's most probable output). A 16x16 map per face goes into --json / --out "
                        "x.json; with --annotate, photo.face0.explain-Smiling.png beside each copy. Needs "
-                       "--backend torch."),
+                       "torch (chosen by --backend auto)."),
         json_: bool = typer.Option(False, "--json", help="Print every photo's faces as JSON on stdout (the "
                                                          "summary goes to stderr)."),
         every: int = typer.Option(1, help="Video: analyse one frame in N."),
@@ -112,6 +114,8 @@ def _register_predict(app: typer.Typer) -> None:
         from .video import run_video, video_source
 
         detector_params = {"max_side": max_side} if max_side else {}
+        if explain and backend == "auto":
+            backend = "torch"  # saliency needs gradients
         if engine != "local":  # scale-out: the run goes to Spark's executors, not a Predictor
             from ..scale.predict import predict_spark
             from ..scale.spark import check_engine

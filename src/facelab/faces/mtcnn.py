@@ -6,9 +6,11 @@ The three networks (P-net, R-net, O-net; Zhang et al. 2016) ship as ONNX files i
 1. **P-net** over an image pyramid (fully convolutional; a 12 px window per output cell,
    stride 2): candidate boxes above ``thresholds[0]``, non-maximum suppression per scale and
    over all scales, box regression, squared.
-2. **R-net** on all candidates at once (24×24 crops): a score above ``thresholds[1]``, NMS,
-   regression, squared.
-3. **O-net** on the survivors at once (48×48 crops): the face probability (the box's
+2. **R-net** on all candidates at once (24×24 crops, each cut from the halved copy of the photo
+   where the box is still at least 24 px, which bounds the cost of a crop): a score above
+   ``thresholds[1]``, NMS, regression, squared.
+3. **O-net** on the survivors at once (48×48 crops cut from the photo itself: the landmarks
+   follow the crop's edges to the pixel): the face probability (the box's
    ``score``), the box regression and the five landmarks.
 
 The networks were converted from the original Caffe models, which read images transposed
@@ -100,6 +102,8 @@ def nms(boxes: np.ndarray, threshold: float, method: str = "union") -> np.ndarra
     """Indices kept by greedy non-maximum suppression of ``boxes`` (rows x1, y1, x2, y2, score).
 
     ``method="min"`` divides the overlap by the smaller box (drops a box inside a larger one).
+    Boxes are 1-based and inclusive (a box from 0 to 9 is 10 px wide), as in the original MTCNN.
+    The union method runs in OpenCV (``cv2.dnn.NMSBoxes``, the same greedy rule).
 
     Example:
         >>> nms(np.array([[0, 0, 9, 9, .9], [1, 1, 10, 10, .8], [50, 50, 60, 60, .7]]), .5).tolist()
@@ -108,6 +112,12 @@ def nms(boxes: np.ndarray, threshold: float, method: str = "union") -> np.ndarra
     if len(boxes) == 0:
         return np.zeros(0, np.int64)
     x1, y1, x2, y2, s = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3], boxes[:, 4]
+    if method == "union":
+        import cv2
+
+        rects = np.stack([x1, y1, x2 - x1 + 1, y2 - y1 + 1], 1).astype(np.float64)
+        kept = cv2.dnn.NMSBoxes(rects.tolist(), s.astype(np.float64).tolist(), 0.0, float(threshold))
+        return np.asarray(kept, np.int64).reshape(-1)
     area = (x2 - x1 + 1) * (y2 - y1 + 1)
     order = np.argsort(-s, kind="stable")
     keep = []
@@ -118,8 +128,7 @@ def nms(boxes: np.ndarray, threshold: float, method: str = "union") -> np.ndarra
         w = np.maximum(0.0, np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]) + 1)
         h = np.maximum(0.0, np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]) + 1)
         inter = w * h
-        den = np.minimum(area[i], area[rest]) if method == "min" else area[i] + area[rest] - inter
-        order = rest[inter / den <= threshold]
+        order = rest[inter / np.minimum(area[i], area[rest]) <= threshold]
     return np.asarray(keep, np.int64)
 
 
@@ -147,22 +156,69 @@ def _normalise(x: np.ndarray) -> np.ndarray:
     return (x.astype(np.float32) - 127.5) * 0.0078125
 
 
-def _crops(img: np.ndarray, boxes: np.ndarray, side: int) -> np.ndarray:
+class Halves:
+    """An image and its successive halvings by area averaging, made as they are asked for.
+
+    P-net's pyramid levels and R-/O-net's crops are resized from the nearest level at least as
+    large as they need, so no resize reads many more pixels than it writes.
+
+    Example:
+        >>> h = Halves(np.zeros((100, 64, 3), np.uint8))
+        >>> h.level(1).shape, h.pick(0.3)
+        ((50, 32, 3), 1)
+    """
+
+    def __init__(self, image: np.ndarray):
+        self.levels = [image]
+
+    def level(self, i: int) -> np.ndarray:
+        import cv2
+
+        while len(self.levels) <= i:
+            a = self.levels[-1]
+            self.levels.append(cv2.resize(a, (max(1, a.shape[1] // 2), max(1, a.shape[0] // 2)),
+                                          interpolation=cv2.INTER_AREA))
+        return self.levels[i]
+
+    def pick(self, scale: float, smallest: int = 12) -> int:
+        """The most halved level still at least ``scale`` of the image (and ``smallest`` px)."""
+        i = 0
+        h, w = self.levels[0].shape[:2]
+        while 0.5 ** (i + 1) >= scale and min(h, w) * 0.5 ** (i + 1) >= smallest:
+            i += 1
+        return i
+
+    def resized(self, scale: float, size: tuple[int, int]) -> np.ndarray:
+        """The image at ``scale`` (``size`` = (w, h)), by area averaging from the nearest level."""
+        import cv2
+
+        return cv2.resize(self.level(self.pick(scale)), size, interpolation=cv2.INTER_AREA)
+
+
+def _crops(img: "np.ndarray | Halves", boxes: np.ndarray, side: int, halved: bool = True) -> np.ndarray:
     """Each box (1-based, inclusive) cut out of ``img`` with zeros outside it, resized to
-    ``side``, transposed to the networks' [N, x, y, 3] and normalised."""
+    ``side``, transposed to the networks' [N, x, y, 3] and normalised. With ``halved``, a large box
+    is cut from the halved copy where it is still at least ``side`` px (area averaging either way,
+    the box's edges rounded to that copy's pixels)."""
     import cv2
 
-    h, w = img.shape[:2]
-    out = np.zeros((len(boxes), side, side, 3), np.float32)
+    halves = img if isinstance(img, Halves) else Halves(img)
+    h0, w0 = halves.level(0).shape[:2]
+    out = np.zeros((len(boxes), side, side, 3), np.uint8)
     for k, (x1, y1, x2, y2) in enumerate(boxes[:, :4].astype(np.int64)):
         bw, bh = int(x2 - x1 + 1), int(y2 - y1 + 1)
         if bw <= 0 or bh <= 0:
             continue
-        tmp = np.zeros((bh, bw, 3), np.uint8)
-        sx0, sy0 = max(x1 - 1, 0), max(y1 - 1, 0)
-        sx1, sy1 = min(x2, w), min(y2, h)
+        src = halves.level(halves.pick(side / max(bw, bh), smallest=1) if halved else 0)
+        h, w = src.shape[:2]
+        fx, fy = w / w0, h / h0
+        X0, Y0 = int(round((x1 - 1) * fx)), int(round((y1 - 1) * fy))
+        cw, ch = max(1, int(round(bw * fx))), max(1, int(round(bh * fy)))
+        tmp = np.zeros((ch, cw, 3), np.uint8)
+        sx0, sy0 = max(X0, 0), max(Y0, 0)
+        sx1, sy1 = min(X0 + cw, w), min(Y0 + ch, h)
         if sx1 > sx0 and sy1 > sy0:
-            tmp[sy0 - (y1 - 1):sy1 - (y1 - 1), sx0 - (x1 - 1):sx1 - (x1 - 1)] = img[sy0:sy1, sx0:sx1]
+            tmp[sy0 - Y0:sy1 - Y0, sx0 - X0:sx1 - X0] = src[sy0:sy1, sx0:sx1]
         out[k] = cv2.resize(tmp, (side, side), interpolation=cv2.INTER_AREA)
     return _normalise(out).transpose(0, 2, 1, 3)
 
@@ -267,12 +323,13 @@ class MtcnnDetector:
     def _detect(self, rgb: np.ndarray) -> list[FaceBox]:
         if min(rgb.shape[:2]) < 12:
             return []
-        boxes = self._stage1(rgb)
+        halves = Halves(rgb)
+        boxes = self._stage1(halves)
         if len(boxes):
-            boxes = self._stage2(rgb, boxes)
+            boxes = self._stage2(halves, boxes)
         if not len(boxes):
             return []
-        faces = self._stage3(rgb, boxes)
+        faces = self._stage3(halves, boxes)
         for _ in range(2):  # the second look leaves under a degree of the bias on the test faces
             faces = [self._refine(rgb, f) if abs(f.angle) >= self.refine_angle else f for f in faces]
         return faces
@@ -293,7 +350,7 @@ class MtcnnDetector:
         b = np.array([[half - side / 2 + 1, half - side / 2 + 1, half + side / 2, half + side / 2]])
         b = np.fix(b)
         onet = self._nets[2]
-        _, pts, prob = onet.run(None, {onet.get_inputs()[0].name: _crops(win, b, 48)})
+        _, pts, prob = onet.run(None, {onet.get_inputs()[0].name: _crops(win, b, 48, halved=False)})
         if prob[0, 1] < self.thresholds[2]:
             return f  # the turned window does not look like a face: keep the first answer
         w, h = b[0, 2] - b[0, 0] + 1, b[0, 3] - b[0, 1] + 1
@@ -303,21 +360,18 @@ class MtcnnDetector:
         (lx, ly), (rx, ry) = lm["left_eye"], lm["right_eye"]
         return FaceBox(f.x, f.y, f.w, f.h, f.score, lm, float(math.degrees(math.atan2(ry - ly, rx - lx))))  # type: ignore[arg-type]
 
-    def _stage1(self, rgb: np.ndarray) -> np.ndarray:
+    def _stage1(self, halves: Halves) -> np.ndarray:
         import cv2
 
-        h, w = rgb.shape[:2]
+        h, w = halves.level(0).shape[:2]
         pnet = self._nets[0]
         found = []
-        base = None
+        first = None
         for s in self.scales((h, w)):
             sw, sh = int(math.ceil(w * s)), int(math.ceil(h * s))
-            # each level from the largest one (area averaging either way; a 10,000 px photo is
-            # shrunk once, not once per level)
-            src, k = (rgb, 1.0) if base is None else base
-            level = cv2.resize(src, (sw, sh), interpolation=cv2.INTER_AREA)
-            if base is None:
-                base = (level, s)
+            # the largest level from the nearest halved copy, the others from it (area averaging)
+            level = first = (halves.resized(s, (sw, sh)) if first is None
+                             else cv2.resize(first, (sw, sh), interpolation=cv2.INTER_AREA))
             x = _normalise(level)[None].transpose(0, 2, 1, 3)  # [1, W, H, 3]
             reg, prob = pnet.run(None, {pnet.get_inputs()[0].name: x})
             score = prob[0, :, :, 1]  # [W', H']: first index x, second y
@@ -339,7 +393,7 @@ class MtcnnDetector:
         out[:, :4] = np.fix(out[:, :4])
         return out
 
-    def _stage2(self, rgb: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    def _stage2(self, rgb: Halves, boxes: np.ndarray) -> np.ndarray:
         rnet = self._nets[1]
         reg, prob = rnet.run(None, {rnet.get_inputs()[0].name: _crops(rgb, boxes, 24)})
         keep = prob[:, 1] > self.thresholds[1]
@@ -350,10 +404,10 @@ class MtcnnDetector:
         pick = nms(b, 0.7)
         return _square(_regress(b[pick], reg[pick]))
 
-    def _stage3(self, rgb: np.ndarray, boxes: np.ndarray) -> list[FaceBox]:
+    def _stage3(self, rgb: Halves, boxes: np.ndarray) -> list[FaceBox]:
         onet = self._nets[2]
         boxes = np.fix(boxes)
-        reg, pts, prob = onet.run(None, {onet.get_inputs()[0].name: _crops(rgb, boxes, 48)})
+        reg, pts, prob = onet.run(None, {onet.get_inputs()[0].name: _crops(rgb, boxes, 48, halved=False)})
         keep = prob[:, 1] > self.thresholds[2]
         b = np.hstack([boxes[keep, :4], prob[keep, 1:2]])
         pts, reg = pts[keep], reg[keep]

@@ -88,6 +88,45 @@ def _is_export_json(path: Path) -> bool:
     return json_with_keys("opset", "run", "input")(path)
 
 
+def weights_digest(folder: Path) -> str | None:
+    """SHA-256 of the run's weights file (``model.safetensors``/``.pth``/``.pt``), or None."""
+    import hashlib
+
+    for name in ("model.safetensors", "model.pth", "model.pt"):
+        f = Path(folder) / name
+        if f.is_file():
+            h = hashlib.sha256()
+            with f.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+            return h.hexdigest()
+    return None
+
+
+def is_fresh(onnx: Path, folder: Path) -> bool:
+    """``onnx`` is a complete export of the run's current weights: its description records the
+    weights' SHA-256 and it matches (an export without one: not older than the weights file)."""
+    sidecar = onnx.parent / (onnx.stem + ".json")
+    if not (onnx.is_file() and sidecar.is_file() and _is_export_json(sidecar)):
+        return False
+    try:
+        recorded = json.loads(sidecar.read_text()).get("weights_sha256")
+    except (OSError, ValueError):
+        return False
+    if recorded:
+        return recorded == weights_digest(folder)
+    weights = [p for p in Path(folder).glob("model.*") if p.suffix in (".safetensors", ".pth", ".pt") and p.is_file()]
+    return all(onnx.stat().st_mtime >= w.stat().st_mtime for w in weights)
+
+
+def fresh_onnx(folder: Path, home_dir: Path | None = None) -> Path | None:
+    """The first up-to-date ``model.onnx`` of the run in :func:`~facelab.runs.derived.onnx_places`
+    (a model shipped with facelab carries its own), or None."""
+    from ..runs.derived import onnx_places
+
+    return next((p for p in onnx_places(Path(folder), home_dir) if is_fresh(p, Path(folder))), None)
+
+
 def export_onnx(run, out: str | Path | None = None, *, opset: int = 17, check: bool = True,
                 atol: float = 1e-4, samples: int = 16, runs_dir: str | Path | None = None) -> ExportResult:
     """Write ``model.onnx`` for a run (torch models only) and check it against PyTorch.
@@ -122,9 +161,9 @@ def export_onnx(run, out: str | Path | None = None, *, opset: int = 17, check: b
         import onnxruntime as ort
     except ImportError:
         raise ConfigError("ONNX export needs onnx and onnxruntime", fix="pip install 'facelab[onnx]'") from None
-    from ..runs.derived import onnx_places
+    from ..runs.derived import export_place
 
-    out = Path(out) if out is not None else onnx_places(run.path)[0]  # a shipped model: under $FACELAB_HOME
+    out = Path(out) if out is not None else export_place(run.path)  # a shipped model: under $FACELAB_HOME
     from ..outputs import check_file  # an export replaces only an earlier export, never a user's file
 
     sidecar = out.parent / (out.stem + ".json")
@@ -151,10 +190,11 @@ def export_onnx(run, out: str | Path | None = None, *, opset: int = 17, check: b
                        fix="report this model; the torch backend still predicts") from None
     from ..outputs import write_text, writing
 
+    data = buf.getvalue()
     tmp = out.with_suffix(".onnx.tmp")
     try:
         with writing(out, "ONNX file"):
-            tmp.write_bytes(buf.getvalue())
+            tmp.write_bytes(data)
     except BaseException:
         tmp.unlink(missing_ok=True)  # half an export is no export
         raise
@@ -175,7 +215,7 @@ def export_onnx(run, out: str | Path | None = None, *, opset: int = 17, check: b
     try:  # the description is written last; without it the export is not complete: no model.onnx
         write_text(sidecar, json.dumps({**res.to_dict(), "run": run.name, "kind": run.task.kind,
                                         "classes": run.task.classes, "input": "uint8 NHWC",
-                                        "output": "probabilities"}, indent=1), "export description")
+                                        "output": "probabilities", "weights_sha256": weights_digest(run.path)}, indent=1), "export description")
     except BaseException:
         out.unlink(missing_ok=True)
         sidecar.unlink(missing_ok=True)

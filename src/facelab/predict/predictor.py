@@ -32,7 +32,7 @@ from ..runs.layout import INPUT, TASK, read_json  # one error message for a brok
 if TYPE_CHECKING:
     from .video_predict import VideoPrediction
 
-Backend = Literal["torch", "onnx"]
+Backend = Literal["torch", "onnx", "auto"]
 
 
 class Predictor:
@@ -96,8 +96,10 @@ class Predictor:
 
         Args:
             run_or_path: the run.
-            backend: ``torch`` or ``onnx`` (needs ``facelab export RUN --format onnx`` first;
-                imports only onnxruntime).
+            backend: ``torch``, ``onnx`` (needs ``facelab export RUN --format onnx`` first;
+                imports only onnxruntime), or ``auto``: ONNX Runtime when it is installed and the
+                run has an export of its current weights (the shipped models carry one), else
+                torch. ``auto`` never exports; explanations need ``torch``.
             detector: a name registered in :data:`facelab.faces.detect.DETECTORS` (default: the
                 detector the run's cache was aligned with, ``input.json``'s ``detector``, else haar).
             min_face: smallest face side (pixels) that is classified.
@@ -115,8 +117,10 @@ class Predictor:
 
         if not isinstance(run_or_path, Run):  # a name is looked up in runs_dir
             run_or_path = resolve_run(run_or_path, runs_dir)
-        if backend not in ("torch", "onnx"):
-            raise ConfigError(f"unknown backend {backend!r}", fix="use --backend torch or --backend onnx")
+        if backend not in ("torch", "onnx", "auto"):
+            raise ConfigError(f"unknown backend {backend!r}", fix="use --backend auto, torch or onnx")
+        if backend == "auto":
+            backend = "onnx" if _exported(run_or_path) is not None else "torch"
         from .source_input import run_detector, source_face_input  # dlib-aware hooks (models/embed.py)
 
         if backend == "onnx":
@@ -126,8 +130,11 @@ class Predictor:
             detector = detector or run_detector(input_spec)
             from ..runs.derived import onnx_places
 
-            places = onnx_places(path)  # a shipped model's export lives under $FACELAB_HOME
-            classify = onnx_classifier(next((p for p in places if p.is_file()), places[0]), threads)
+            places = onnx_places(path)  # a shipped model carries its own; an export of it lives under $FACELAB_HOME
+            from .export import fresh_onnx
+
+            found = fresh_onnx(path) or next((p for p in places if p.is_file()), places[0])
+            classify = onnx_classifier(found, threads)
             return cls(input_spec=input_spec, kind=task["kind"], classes=task["classes"], classify=classify,
                        detector=detector, min_face=min_face, name=path.name, backend="onnx",
                        detector_params=detector_params, fast=fast)
@@ -400,6 +407,18 @@ class Predictor:
     def __repr__(self) -> str:
         return (f"Predictor({self.name!r}, backend={self.backend!r}, kind={self.kind!r}, "
                 f"outputs={len(self.classes)}, detector={self.detector_name!r})")
+
+
+def _exported(run) -> Path | None:
+    """The run's up-to-date ``model.onnx`` when ONNX Runtime can run it, else None."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return None
+    from ..runs import Run
+    from .export import fresh_onnx
+
+    return fresh_onnx(run.path if isinstance(run, Run) else Path(run))
 
 
 def onnx_classifier(path: Path, threads: int | None) -> Callable[[np.ndarray], np.ndarray]:

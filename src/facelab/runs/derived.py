@@ -9,7 +9,7 @@ the same places, in the same order.
 Example:
     >>> from facelab.pretrained import shipped_path
     >>> folder = shipped_path("fer-emotions", check=False)
-    >>> is_installed(folder), onnx_places(folder)[0].parts[-3:-1] == ("onnx", derived_folder(folder, "onnx").name)
+    >>> is_installed(folder), onnx_places(folder)[-1].parts[-3:-1] == ("onnx", derived_folder(folder, "onnx").name)
     (True, True)
 """
 from __future__ import annotations
@@ -35,10 +35,16 @@ def derived_folder(folder: Path, kind: str, home_dir: Path | None = None) -> Pat
 
 
 def onnx_places(folder: Path, home_dir: Path | None = None) -> tuple[Path, ...]:
-    """Where the run's ``model.onnx`` may be, in order: its folder, then the home folder. A
-    shipped model only ever has the latter."""
-    cached = derived_folder(folder, "onnx", home_dir) / ONNX_FILE
-    return (cached,) if is_installed(folder) else (Path(folder) / ONNX_FILE, cached)
+    """Where the run's ``model.onnx`` may be, in order: its folder, then the home folder (the
+    last place is where an export of a shipped model is written: its own folder is read-only)."""
+    return (Path(folder) / ONNX_FILE, derived_folder(folder, "onnx", home_dir) / ONNX_FILE)
+
+
+def export_place(folder: Path, home_dir: Path | None = None) -> Path:
+    """Where ``facelab export`` writes the run's ``model.onnx``: its folder, or the home folder for
+    a model shipped inside the package."""
+    places = onnx_places(folder, home_dir)
+    return places[-1] if is_installed(folder) else places[0]
 
 
 def eval_root(folder: Path) -> Path:

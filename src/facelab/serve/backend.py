@@ -1,7 +1,8 @@
 """Which backend a served run predicts with, and how its threads share the cores.
 
 ``--backend auto`` (the default) serves a run with ONNX Runtime whenever ``onnxruntime`` is
-installed (the ``onnx`` extra) and the run has a ``model.onnx`` at least as new as its weights,
+installed (the ``onnx`` extra) and the run has a ``model.onnx`` of its current weights
+(:func:`~facelab.predict.export.fresh_onnx`; the shipped models carry theirs),
 or one can be made now (``facelab export``, checked against torch to 1e-4). The export is written
 into the run folder, or under ``$FACELAB_HOME/onnx/`` when the run folder is read-only (a
 container mounts runs ``:ro``) or is a model shipped inside the package. When neither works the
@@ -22,14 +23,6 @@ from ..errors import FacelabError
 log = logging.getLogger("facelab.serve")
 
 
-def _fresh(onnx: Path, folder: Path) -> bool:
-    """``onnx`` exists and is not older than the run's weights."""
-    if not onnx.is_file():
-        return False
-    weights = [p for p in folder.glob("model.*") if p.suffix in (".safetensors", ".pth", ".pt") and p.is_file()]
-    return all(onnx.stat().st_mtime >= w.stat().st_mtime for w in weights)
-
-
 def onnx_model_for(run: Any, folder: Path, home_dir: Path | None = None) -> tuple[Path | None, str]:
     """A usable ``model.onnx`` for the run (made now if need be, a copy under ``home_dir`` when the
     run's folder cannot hold one), or None and the reason."""
@@ -37,16 +30,15 @@ def onnx_model_for(run: Any, folder: Path, home_dir: Path | None = None) -> tupl
         import onnxruntime  # noqa: F401
     except ImportError:
         return None, "onnxruntime is not installed (pip install 'facelab[onnx]')"
-    from ..runs.derived import onnx_places
+    from ..predict.export import export_onnx, fresh_onnx
+    from ..runs.derived import is_installed, onnx_places
 
-    places = onnx_places(folder, home_dir)
-    for path in places:
-        if _fresh(path, folder):
-            return path, "exported earlier"
-    from ..predict.export import export_onnx
-
+    found = fresh_onnx(folder, home_dir)
+    if found is not None:
+        return found, "exported earlier"
     reasons = []
-    for out in places:
+    places = onnx_places(folder, home_dir)
+    for out in places[1:] if is_installed(folder) else places:  # the package's own folder is read-only
         try:
             export_onnx(run, out)
             return out, "exported at start-up"
