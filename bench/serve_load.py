@@ -243,7 +243,9 @@ class _Done(Exception):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--run", help="a run name in --runs-dir (default: train a tiny one on synthetic data)")
+    ap.add_argument("--run", help="a run name in --runs-dir, or several joined by commas (each request asks all of "
+                                  "them: the shipped models are celeba-attributes,fer-emotions); default: train a "
+                                  "tiny one on synthetic data")
     ap.add_argument("--runs-dir", type=Path, default=None)
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--seconds", type=float, default=30.0)
@@ -277,7 +279,9 @@ def main() -> None:
 
         port = free_port()
         url = f"http://127.0.0.1:{port}"  # loopback only
-        cmd = [sys.executable, "-m", "facelab.cli.main", "serve", run, "--runs-dir", str(runs_dir),
+        names = run.split(",")
+        run = run if len(names) == 1 else "all"  # each request asks every served run
+        cmd = [sys.executable, "-m", "facelab.cli.main", "serve", *names, "--runs-dir", str(runs_dir),
                "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
         if args.workers:
             cmd += ["--workers", str(args.workers)]
