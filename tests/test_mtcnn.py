@@ -127,3 +127,28 @@ def test_agrees_with_haar_on_where_the_face_is(det):
     m = det.detect(photo)[0]
     h = get_detector("haar").detect(photo)[0]
     assert box_iou(m, h) > 0.4
+
+
+def test_crops_are_cut_from_halved_copies_on_their_pixel_grid():
+    """A large box is cut from the copy halved as often as it allows, its edges grown (by under
+    2**level px) onto that copy's grid: the crop is the full-resolution crop of the grown box."""
+    from facelab.faces.mtcnn import Halves, _crops
+
+    rng = np.random.default_rng(0)
+    img = cv2.GaussianBlur(rng.integers(0, 256, (301, 257, 3), dtype=np.uint8), (9, 9), 3)
+    halves = Halves(img)
+    assert halves.level(2).shape[:2] == (75, 64)
+    boxes = np.array([[13.0, 21.0, 212.0, 220.0, 0.9], [5.0, 5.0, 30.0, 30.0, 0.9],
+                      [-20.0, 100.0, 179.0, 299.0, 0.9], [-20.0, 200.0, 179.0, 399.0, 0.9]])
+    snapped, levels = halves.snap(boxes, 48)
+    # the small box is cut from the photo; so is the last, whose part inside the photo reaches the
+    # odd last row the halved copies leave out
+    assert levels.tolist() == [2, 0, 2, 0]
+    for (x1, y1, x2, y2, _), (a1, b1, a2, b2, _), lvl in zip(boxes, snapped, levels):
+        m = 2 ** lvl
+        assert a1 <= x1 and b1 <= y1 and a2 >= x2 and b2 >= y2  # grown, never shrunk
+        assert max(x1 - a1, y1 - b1, a2 - x2, b2 - y2) < m
+        assert (a1 - 1) % m == 0 and a2 % m == 0 and (b1 - 1) % m == 0 and b2 % m == 0
+    got = _crops(halves, snapped, 48, levels)
+    want = _crops(img, snapped, 48)  # the same boxes cut from the full-size photo
+    assert np.abs(got - want).mean() < 2 / 128  # under 2 grey levels apart on average

@@ -6,12 +6,15 @@ The three networks (P-net, R-net, O-net; Zhang et al. 2016) ship as ONNX files i
 1. **P-net** over an image pyramid (fully convolutional; a 12 px window per output cell,
    stride 2): candidate boxes above ``thresholds[0]``, non-maximum suppression per scale and
    over all scales, box regression, squared.
-2. **R-net** on all candidates at once (24×24 crops, each cut from the halved copy of the photo
-   where the box is still at least 24 px, which bounds the cost of a crop): a score above
-   ``thresholds[1]``, NMS, regression, squared.
-3. **O-net** on the survivors at once (48×48 crops cut from the photo itself: the landmarks
-   follow the crop's edges to the pixel): the face probability (the box's
+2. **R-net** on all candidates at once (24×24 crops): a score above ``thresholds[1]``, NMS,
+   regression, squared.
+3. **O-net** on the survivors at once (48×48 crops): the face probability (the box's
    ``score``), the box regression and the five landmarks.
+
+Each crop is cut from the copy of the photo halved as often as the box allows while staying at
+least the crop's size (:class:`Halves`), its edges grown by under ``2**level`` px to that copy's
+pixel grid, so a crop costs about the same whatever the size of the face, and it is cut without
+rounding: the box, the regression and the landmarks refer to exactly the pixels the network saw.
 
 The networks were converted from the original Caffe models, which read images transposed
 (column-major, x before y): every input is given as ``[N, W, H, 3]`` RGB scaled to
@@ -159,11 +162,14 @@ def _normalise(x: np.ndarray) -> np.ndarray:
 class Halves:
     """An image and its successive halvings by area averaging, made as they are asked for.
 
-    P-net's pyramid levels and R-/O-net's crops are resized from the nearest level at least as
-    large as they need, so no resize reads many more pixels than it writes.
+    Pixel ``(i, j)`` of level ``l`` is the mean of the ``2**l`` by ``2**l`` block of the image at
+    ``(i * 2**l, j * 2**l)`` exactly (an odd last row or column is left out of the next level), so
+    a box whose edges fall on multiples of ``2**l`` is cut from level ``l`` without any rounding.
+    P-net's largest pyramid level and R-/O-net's crops are resized from the nearest level, so no
+    resize reads many more pixels than it writes.
 
     Example:
-        >>> h = Halves(np.zeros((100, 64, 3), np.uint8))
+        >>> h = Halves(np.zeros((101, 64, 3), np.uint8))
         >>> h.level(1).shape, h.pick(0.3)
         ((50, 32, 3), 1)
     """
@@ -176,15 +182,15 @@ class Halves:
 
         while len(self.levels) <= i:
             a = self.levels[-1]
-            self.levels.append(cv2.resize(a, (max(1, a.shape[1] // 2), max(1, a.shape[0] // 2)),
-                                          interpolation=cv2.INTER_AREA))
+            h, w = a.shape[0] // 2, a.shape[1] // 2
+            self.levels.append(cv2.resize(a[:2 * h, :2 * w], (w, h), interpolation=cv2.INTER_AREA))
         return self.levels[i]
 
     def pick(self, scale: float, smallest: int = 12) -> int:
         """The most halved level still at least ``scale`` of the image (and ``smallest`` px)."""
         i = 0
         h, w = self.levels[0].shape[:2]
-        while 0.5 ** (i + 1) >= scale and min(h, w) * 0.5 ** (i + 1) >= smallest:
+        while 0.5 ** (i + 1) >= scale and min(h, w) * 0.5 ** (i + 1) >= max(1, smallest):
             i += 1
         return i
 
@@ -194,26 +200,46 @@ class Halves:
 
         return cv2.resize(self.level(self.pick(scale)), size, interpolation=cv2.INTER_AREA)
 
+    def snap(self, boxes: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
+        """Boxes (1-based, inclusive) grown to the pixel grid of the level each is cut from (the most
+        halved one where it is still at least ``side`` px), and those levels. A box grows by less
+        than ``2**level`` px a side, under 1/``side`` of its size."""
+        h, w = self.levels[0].shape[:2]
+        out, levels = boxes.copy(), np.zeros(len(boxes), np.int64)
+        for k, (x1, y1, x2, y2) in enumerate(boxes[:, :4].astype(np.int64)):
+            big = max(int(x2 - x1 + 1), int(y2 - y1 + 1))
+            if big <= 0:
+                continue
+            lvl = self.pick(side / big, smallest=1)
+            while lvl:
+                m = 2 ** lvl
+                X0, Y0 = (x1 - 1) // m * m, (y1 - 1) // m * m
+                X1, Y1 = -(-x2 // m) * m, -(-y2 // m) * m
+                if min(X1, w) <= w // m * m and min(Y1, h) <= h // m * m:  # inside what the level covers
+                    out[k, :4] = (X0 + 1, Y0 + 1, X1, Y1)
+                    break
+                lvl -= 1
+            levels[k] = lvl
+        return out, levels
 
-def _crops(img: "np.ndarray | Halves", boxes: np.ndarray, side: int, halved: bool = True) -> np.ndarray:
+
+def _crops(img: "np.ndarray | Halves", boxes: np.ndarray, side: int,
+           levels: np.ndarray | None = None) -> np.ndarray:
     """Each box (1-based, inclusive) cut out of ``img`` with zeros outside it, resized to
-    ``side``, transposed to the networks' [N, x, y, 3] and normalised. With ``halved``, a large box
-    is cut from the halved copy where it is still at least ``side`` px (area averaging either way,
-    the box's edges rounded to that copy's pixels)."""
+    ``side``, transposed to the networks' [N, x, y, 3] and normalised. ``levels``: the halved copy
+    each box is cut from (its edges on that copy's grid: :meth:`Halves.snap`); default the image."""
     import cv2
 
     halves = img if isinstance(img, Halves) else Halves(img)
-    h0, w0 = halves.level(0).shape[:2]
     out = np.zeros((len(boxes), side, side, 3), np.uint8)
     for k, (x1, y1, x2, y2) in enumerate(boxes[:, :4].astype(np.int64)):
         bw, bh = int(x2 - x1 + 1), int(y2 - y1 + 1)
         if bw <= 0 or bh <= 0:
             continue
-        src = halves.level(halves.pick(side / max(bw, bh), smallest=1) if halved else 0)
+        m = 2 ** int(levels[k]) if levels is not None else 1
+        src = halves.level(int(np.log2(m)))
         h, w = src.shape[:2]
-        fx, fy = w / w0, h / h0
-        X0, Y0 = int(round((x1 - 1) * fx)), int(round((y1 - 1) * fy))
-        cw, ch = max(1, int(round(bw * fx))), max(1, int(round(bh * fy)))
+        X0, Y0, cw, ch = (x1 - 1) // m, (y1 - 1) // m, max(1, bw // m), max(1, bh // m)
         tmp = np.zeros((ch, cw, 3), np.uint8)
         sx0, sy0 = max(X0, 0), max(Y0, 0)
         sx1, sy1 = min(X0 + cw, w), min(Y0 + ch, h)
@@ -350,7 +376,7 @@ class MtcnnDetector:
         b = np.array([[half - side / 2 + 1, half - side / 2 + 1, half + side / 2, half + side / 2]])
         b = np.fix(b)
         onet = self._nets[2]
-        _, pts, prob = onet.run(None, {onet.get_inputs()[0].name: _crops(win, b, 48, halved=False)})
+        _, pts, prob = onet.run(None, {onet.get_inputs()[0].name: _crops(win, b, 48)})
         if prob[0, 1] < self.thresholds[2]:
             return f  # the turned window does not look like a face: keep the first answer
         w, h = b[0, 2] - b[0, 0] + 1, b[0, 3] - b[0, 1] + 1
@@ -395,7 +421,8 @@ class MtcnnDetector:
 
     def _stage2(self, rgb: Halves, boxes: np.ndarray) -> np.ndarray:
         rnet = self._nets[1]
-        reg, prob = rnet.run(None, {rnet.get_inputs()[0].name: _crops(rgb, boxes, 24)})
+        boxes, levels = rgb.snap(boxes, 24)
+        reg, prob = rnet.run(None, {rnet.get_inputs()[0].name: _crops(rgb, boxes, 24, levels)})
         keep = prob[:, 1] > self.thresholds[1]
         b = np.hstack([boxes[keep, :4], prob[keep, 1:2]])
         reg = reg[keep]
@@ -406,8 +433,8 @@ class MtcnnDetector:
 
     def _stage3(self, rgb: Halves, boxes: np.ndarray) -> list[FaceBox]:
         onet = self._nets[2]
-        boxes = np.fix(boxes)
-        reg, pts, prob = onet.run(None, {onet.get_inputs()[0].name: _crops(rgb, boxes, 48, halved=False)})
+        boxes, levels = rgb.snap(np.fix(boxes), 48)
+        reg, pts, prob = onet.run(None, {onet.get_inputs()[0].name: _crops(rgb, boxes, 48, levels)})
         keep = prob[:, 1] > self.thresholds[2]
         b = np.hstack([boxes[keep, :4], prob[keep, 1:2]])
         pts, reg = pts[keep], reg[keep]
