@@ -113,3 +113,20 @@ def test_another_file_and_a_missing_file_are_refused(dat, tmp_path):
         parse_dat(other)
     with pytest.raises(DataError, match="missing"):
         FastNet(tmp_path / "none.dat", tmp_path / "home")
+
+
+def test_without_the_conversion_dlib_runs_the_network(monkeypatch):
+    from facelab.errors import ConfigError
+    from facelab.identity import dlibnet
+    from facelab.identity.embed import Embedder
+
+    def no_torch(*a, **k):
+        raise ImportError("No module named 'torch'")
+
+    monkeypatch.setattr(dlibnet, "shared_net", no_torch)
+    emb = Embedder("haar")
+    assert emb.descriptors(list(_chips(2))).shape == (2, 128) and emb.network == "dlib"
+    with pytest.raises(ConfigError, match="torch"):
+        Embedder("haar", network="converted").descriptors(list(_chips(1)))
+    with pytest.raises(ConfigError, match="network"):
+        Embedder("haar", network="gpu")

@@ -139,7 +139,9 @@ def expected_layers() -> list[str]:
 
 
 def parse_dat(path: str | Path) -> dict[str, np.ndarray]:
-    """The weights of dlib's face-recognition ``.dat`` as named float32 arrays (see :func:`state_names`).
+    """The weights of dlib's face-recognition ``.dat`` as named float32 arrays: ``mean`` (RGB),
+    ``conv{i}.weight`` / ``conv{i}.bias`` and ``affine{i}.gamma`` / ``affine{i}.beta`` for the 29
+    convolutions (input first; :func:`conv_specs`), ``fc`` (256 × 128, input × output).
 
     Raises:
         DataError: the file is missing, truncated, or holds another network.
