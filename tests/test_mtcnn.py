@@ -152,3 +152,38 @@ def test_crops_are_cut_from_halved_copies_on_their_pixel_grid():
     got = _crops(halves, snapped, 48, levels)
     want = _crops(img, snapped, 48)  # the same boxes cut from the full-size photo
     assert np.abs(got - want).mean() < 2 / 128  # under 2 grey levels apart on average
+
+
+class _Counting:
+    """An ONNX Runtime session that counts the crops it is given."""
+
+    def __init__(self, session):
+        self.session, self.crops = session, 0
+
+    def get_inputs(self):
+        return self.session.get_inputs()
+
+    def run(self, out, feed):
+        self.crops += len(next(iter(feed.values())))
+        return self.session.run(out, feed)
+
+
+def _counting(det: MtcnnDetector) -> _Counting:
+    onet = _Counting(det._nets[2])
+    det._nets = (det._nets[0], det._nets[1], onet)
+    return onet
+
+
+def test_onet_sees_one_box_per_face_unless_it_turns_it_down():
+    photo = paste([face(s) for s in range(3)], size=(900, 400), scale=0.9, positions=[(30, 60), (330, 80), (620, 50)])
+    every, per_face = MtcnnDetector(onet_iou=None), MtcnnDetector()
+    a_calls, b_calls = _counting(every), _counting(per_face)
+    a, b = every.detect(photo), per_face.detect(photo)
+    assert len(a) == len(b) == 3 and b_calls.crops < a_calls.crops
+    for f in b:
+        assert max(box_iou(f, g) for g in a) > 0.7
+    # where O-net turns a face's best box down, the face's other boxes are tried
+    strict = MtcnnDetector(thresholds=(0.7, 0.7, 0.999999))
+    calls = _counting(strict)
+    strict.detect(photo)
+    assert calls.crops > b_calls.crops
