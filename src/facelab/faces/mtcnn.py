@@ -439,11 +439,8 @@ class MtcnnDetector:
         return _square(_regress(b[pick], reg[pick]))
 
     def _onet(self, rgb: Halves, boxes: np.ndarray) -> tuple[np.ndarray, ...]:
-        """O-net's (boxes, regression, landmarks, probabilities) for R-net's boxes.
-
-        With ``onet_iou``, O-net first sees one box per face (the best of R-net's boxes overlapping
-        by more than that), and the others of a face only when O-net turns its best box down.
-        """
+        """O-net's (boxes, regression, landmarks, probabilities) for R-net's boxes (one per face
+        first: :func:`_best_first`)."""
         onet = self._nets[2]
         boxes = np.hstack([np.fix(boxes[:, :4]), boxes[:, 4:5]])  # whole pixels; R-net's score kept
         boxes, levels = rgb.snap(boxes, 48)
@@ -451,16 +448,7 @@ class MtcnnDetector:
         def run(idx: np.ndarray) -> list[np.ndarray]:
             return onet.run(None, {onet.get_inputs()[0].name: _crops(rgb, boxes[idx], 48, levels[idx])})
 
-        idx = nms(boxes, self.onet_iou) if self.onet_iou and len(boxes) > 1 else np.arange(len(boxes))
-        reg, pts, prob = run(idx)
-        refused = idx[prob[:, 1] <= self.thresholds[2]]
-        rest = np.setdiff1d(np.arange(len(boxes)), idx)
-        if len(refused) and len(rest):
-            rest = rest[_iou(boxes[rest], boxes[refused]).max(1) > self.onet_iou]
-            if len(rest):
-                more = run(rest)
-                idx = np.concatenate([idx, rest])
-                reg, pts, prob = (np.concatenate([a, b]) for a, b in zip((reg, pts, prob), more))
+        idx, (reg, pts, prob) = _best_first(run, boxes, self.onet_iou, self.thresholds[2])
         return boxes[idx], reg, pts, prob
 
     def _stage3(self, rgb: Halves, boxes: np.ndarray) -> list[FaceBox]:
@@ -477,6 +465,25 @@ class MtcnnDetector:
         b = _regress(b, reg)
         pick = nms(b, 0.7, "min")
         return [_facebox(b[i], xs[i], ys[i]) for i in pick]
+
+
+def _best_first(run, boxes: np.ndarray, iou: float | None, threshold: float) -> tuple[np.ndarray, list]:
+    """Run a network on one box per face first — the best-scored of the boxes overlapping by more
+    than ``iou`` — and on a face's other boxes only where it scores the best one ``threshold`` or
+    less. Returns the indices of the boxes it ran on and its outputs (probabilities last).
+
+    ``run(indices)`` runs the network on those boxes; ``iou=None`` runs it on every box.
+    """
+    idx = nms(boxes, iou) if iou and len(boxes) > 1 else np.arange(len(boxes))
+    outs = list(run(idx))
+    refused = idx[outs[-1][:, 1] <= threshold]
+    rest = np.setdiff1d(np.arange(len(boxes)), idx)
+    if len(refused) and len(rest):
+        rest = rest[_iou(boxes[rest], boxes[refused]).max(1) > iou]
+        if len(rest):
+            outs = [np.concatenate([a, b]) for a, b in zip(outs, run(rest))]
+            idx = np.concatenate([idx, rest])
+    return idx, outs
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
