@@ -174,8 +174,8 @@ def group_photos(photos: Sequence[str | Path], *, threshold: float | None = None
     if not paths:
         raise DataError("no photos to group", fix="give photos, folders or globs")
     fr = gallery.framing if gallery is not None else None
-    emb = Embedder(fr.detector if fr else detector, mirror=fr.mirror if fr else mirror, workers=workers,
-                   thumbs=True)
+    emb = (Embedder.for_framing(fr, workers=workers, thumbs=True) if fr
+           else Embedder(detector, mirror=mirror, workers=workers, thumbs=True))
     found = emb.embed_paths(paths, progress=progress)
     faces = [(p.path, f) for p in found for f in p.faces]
     if not faces:
