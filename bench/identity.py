@@ -199,7 +199,6 @@ def face_like(X: np.ndarray, labels: list[str], n: int, queries: int, per_person
     stored = faces(np.repeat(centres, per_person, axis=0)[:n])
     new_people = mu + rng.normal(size=(queries - queries // 2, 128)) @ lb.T
     Q = np.concatenate([faces(centres[rng.choice(k, queries // 2, replace=False)]), faces(new_people)])
-    real_gen = np.linalg.norm(X[lab == people[0]][:1] - X[lab == people[0]][1:2], axis=1)
     a, b = rng.integers(0, len(X), 4000), rng.integers(0, len(X), 4000)
     same = lab[a] == lab[b]
     ga = np.concatenate([np.flatnonzero(lab == p)[:2] for p in people]).reshape(-1, 2)
@@ -209,7 +208,6 @@ def face_like(X: np.ndarray, labels: list[str], n: int, queries: int, per_person
              "real_impostor_median": round(float(np.median(np.linalg.norm(X[a[~same]] - X[b[~same]], axis=1))), 3),
              "synthetic_genuine_median": round(float(np.median(synth_gen)), 3),
              "synthetic_impostor_median": round(float(np.median(synth_imp)), 3)}
-    del real_gen
     return stored, Q, check
 
 

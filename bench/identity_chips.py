@@ -4,13 +4,15 @@ Two steps, both on the face nearest each photo's centre:
 
 * ``fit`` (validation people only: folder names in the first half of the sorted list): dlib's shape
   predictor on the MTCNN box gives dlib's own chip; MTCNN's five landmarks are mapped into that
-  chip's coordinates, and their per-point median is the template (``mtcnn_template.json``). The
-  same photos give where dlib's HOG rectangle lies relative to the MTCNN box (medians), so that
-  the shape predictor can be given a box of the geometry it was trained on.
+  chip's coordinates, and their per-point median is the template (``mtcnn_template.json``;
+  :data:`facelab.faces.dlibface.LANDMARK_CHIP_TEMPLATE`). The same photos give where dlib's HOG
+  rectangle lies relative to the MTCNN box (medians: within 2% of the side and 6% lower, close to
+  the box the library already gives the shape predictor, so it was not embedded).
 * ``embed`` (every photo, validation people first; resumable): descriptors of the chip and its
-  mirror for three framings — ``sp`` (shape predictor on the MTCNN box: the current default),
-  ``m5`` (similarity of MTCNN's five points onto the template), ``hog`` (shape predictor on the
-  HOG-like box).
+  mirror for two framings — ``sp`` (dlib's shape predictor on the MTCNN box) and ``m5`` (the
+  similarity of MTCNN's five points onto the template).
+* ``compare`` / ``group`` (one half of the people): verification figures of every framing and of
+  averages of them; grouping precision/recall for linkages and FAR-calibrated thresholds.
 
 Usage:
     nice -n 10 python bench/identity_chips.py fit [--n 400]
@@ -140,10 +142,6 @@ def _chips(img: np.ndarray, b) -> dict[str, np.ndarray]:
     sp = _load("shape5")
     cx, cy = b.center
     out = {"sp": np.asarray(dlib.get_face_chip(img, sp(img, _rect(cx, cy, b.size * 0.973)), size=150))}
-    if "hog" in _state["names"]:
-        h = f["hog_box"]
-        out["hog"] = np.asarray(dlib.get_face_chip(
-            img, sp(img, _rect(cx + h["dx"] * b.size, cy + h["dy"] * b.size, h["side"] * b.size)), size=150))
     m = similarity(np.array([b.landmarks[k] for k in LM]), np.array(f["template"]))
     out["m5"] = cv2.warpAffine(img, m, (150, 150), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return out
@@ -207,7 +205,7 @@ def descriptor_sets(z: dict) -> dict[str, np.ndarray]:
 
     u = {k: unit(z[k]) for k in z if k.endswith(("_raw", "_mirror"))}
     out = {}
-    for c in ("sp", "m5", "hog"):
+    for c in ("sp", "m5"):
         if f"{c}_raw" in u:
             out[f"{c}"] = u[f"{c}_raw"]
             out[f"{c} + mirror"] = unit(u[f"{c}_raw"] + u[f"{c}_mirror"])
