@@ -220,7 +220,7 @@ def random_unit(n: int, queries: int, seed: int = 0) -> tuple[np.ndarray, np.nda
     return X, Q
 
 
-def search_figures(X: np.ndarray, Q: np.ndarray, ef_values=(16, 32, 64, 128, 256)) -> dict:
+def search_figures(X: np.ndarray, Q: np.ndarray, ef_values=(128, 256, 512, 768, 1024)) -> dict:
     """Exact and HNSW (the library's settings) query times and recall@10 against exact search."""
     from facelab.identity.search import HNSW_EF_SEARCH, SearchIndex
 
