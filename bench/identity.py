@@ -14,7 +14,8 @@ Parts (``--parts``, comma-separated):
   people's photos alone (:func:`facelab.identity.calibrate.open_set`: each enrolled person left out
   in turn), as a user would calibrate on their own.
 * ``group`` — every photo mixed together, grouped by agglomerative clustering (average linkage) and
-  by Chinese whispers at the grouping threshold calibrated on the enrolled people (FAR 1e-3):
+  by Chinese whispers at the grouping threshold calibrated on the enrolled people (FAR
+  :data:`~facelab.identity.calibrate.GROUP_FAR`):
   pairwise precision and recall against the folders.
 * ``search`` (timing: run alone) — 1,000,000 stored 128-D descriptors: exact search time, HNSW
   build time, query time and recall@10 against exact search, on face-like vectors (a two-level

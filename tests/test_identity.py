@@ -70,6 +70,17 @@ def test_calibration_figures_and_groups():
     assert set(res.groups) == {"a", "b"} and res.groups["a"]["people"] == 15
     assert [w["kind"] for w in res.worst].count("genuine") == 8
     assert res.worst[0]["a"] == "3.jpg" or res.worst[0]["b"] == "3.jpg"  # the lost pair is the worst
+    # grouping cuts where GROUP_FAR of the impostor pairs (the lost photo's among them) lie below
+    from scipy.spatial.distance import pdist
+
+    from facelab.identity.calibrate import GROUP_FAR
+
+    ok = np.isfinite(X[:, 0])
+    lab = np.asarray(labels)[ok]
+    i, j = np.triu_indices(int(ok.sum()), 1)
+    imp = pdist(X[ok].astype(np.float64))[lab[i] != lab[j]]
+    assert 0 < res.group_threshold < 2
+    assert abs((imp <= res.group_threshold).mean() - GROUP_FAR) < 2e-3
     json.dumps(res.to_dict())
 
 
