@@ -14,10 +14,14 @@ Parts (``--parts``, comma-separated):
   people's photos alone (:func:`facelab.identity.calibrate.open_set`: each enrolled person left out
   in turn), as a user would calibrate on their own.
 * ``group`` — every photo mixed together, grouped by agglomerative clustering (average linkage) and
-  by Chinese whispers at the grouping threshold calibrated on the enrolled people (FAR 1e-3):
+  by Chinese whispers at the grouping threshold calibrated on the enrolled people (FAR
+  :data:`~facelab.identity.calibrate.GROUP_FAR`):
   pairwise precision and recall against the folders.
-* ``search`` (timing: run alone) — 1,000,000 random unit 128-D descriptors: exact search time,
-  HNSW build time, query time and recall@10 against exact search.
+* ``search`` (timing: run alone) — 1,000,000 stored 128-D descriptors: exact search time, HNSW
+  build time, query time and recall@10 against exact search, on face-like vectors (a two-level
+  Gaussian fitted to the cached descriptors: :func:`face_like`; half the queries are new photos of
+  stored people, half photos of people not stored) and on uniform random unit vectors (the worst
+  case: no neighbourhood structure).
 * ``build`` (timing: run alone) — building a gallery from photos with the default framing:
   faces per second with ``--workers`` processes.
 
@@ -42,7 +46,7 @@ import numpy as np
 
 from identity_embed import RESULTS, cache_file, load_parts, photos
 
-from facelab.identity.calibrate import calibrate
+from facelab.identity.calibrate import GROUP_FAR, calibrate
 from facelab.identity.embed import unit
 from facelab.identity.group import cluster_vectors, pairwise_precision_recall
 
@@ -72,12 +76,16 @@ def load_cache(root: Path, limit: int | None) -> dict:
 
 def variants(z: dict) -> dict[str, np.ndarray]:
     """Descriptor sets to compare (NaN rows: no face found by that detector)."""
-    out = {"plain (HOG, raw)": z["dlib_raw"]}
+    out = {"plain (HOG, raw)": z["dlib_raw"]} if "dlib_raw" in z else {}
     for d in ("dlib", "haar", "mtcnn"):
         if f"{d}_raw" in z and f"{d}_mirror" in z and np.isfinite(z[f"{d}_mirror"][:, 0]).any():
             if d != "dlib":
                 out[f"{d}"] = unit(z[f"{d}_raw"])
             out[f"{d} + mirror"] = unit(unit(z[f"{d}_raw"]) + unit(z[f"{d}_mirror"]))
+        if f"{d}_lm_raw" in z:  # the chip placed by the detector's own landmarks, and both chips
+            out[f"{d} landmark chip + mirror"] = unit(unit(z[f"{d}_lm_raw"]) + unit(z[f"{d}_lm_mirror"]))
+            out[f"{d} both chips"] = unit(unit(z[f"{d}_raw"]) + unit(z[f"{d}_lm_raw"]))
+            out[f"{d} both chips + mirror"] = unit(sum(unit(z[f"{d}_{k}"]) for k in ("raw", "mirror", "lm_raw", "lm_mirror")))
     if "haar + mirror" in out:
         best = out["haar + mirror"].copy()
         miss = ~np.isfinite(best[:, 0])
@@ -143,7 +151,7 @@ def part_identify(z: dict, variant: str, folds: int = 10) -> dict:
            "unknown_rate": round(float(unknown_rate), 5), "no_face": int((~ok).sum()),
            "calibration_open_set": cal.open_set, "verify_threshold": round(cal.threshold, 4),
            "unknown_rate_at_verify_threshold": round(float(unknown_at_verify), 5),
-           "group_threshold": cal.tar_at_far["0.001"]["threshold"]}
+           "group_threshold": cal.group_threshold, "group_far": GROUP_FAR}
     print(f"  gallery {len(enrolled)} people x 3: rank-1 {rank1:.2%} ({len(probe_rows)} probes; "
           f"{known_accepted:.2%} named at the threshold {t:.3f}); never enrolled answered unknown "
           f"{unknown_rate:.2%} ({len(other)} probes; {unknown_at_verify:.2%} at the verification threshold "
@@ -165,16 +173,62 @@ def part_group(z: dict, variant: str, threshold: float) -> dict:
     return out
 
 
-def part_search(n: int = 1_000_000, queries: int = 200, seed: int = 0) -> dict:
-    from facelab.identity.search import SearchIndex
+def face_like(X: np.ndarray, labels: list[str], n: int, queries: int, per_person: int = 10,
+              seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict]:
+    """``n`` stored and ``queries`` query vectors that look like face descriptors.
 
+    A two-level Gaussian fitted to real descriptors ``X`` (unit rows, NaN rows skipped): people's
+    centres drawn with the spread of the real people's mean descriptors (between-person covariance),
+    faces = centre + the real within-person covariance, ``per_person`` faces each, scaled to unit
+    length. Queries: half are new photos of stored people, half photos of people not stored.
+    ``check`` compares the median genuine and impostor distances with the real ones.
+    """
+    ok = np.isfinite(X[:, 0])
+    X, lab = X[ok].astype(np.float64), np.array(labels)[ok]
+    people = [p for p in np.unique(lab) if (lab == p).sum() >= 2]
+    means = np.stack([X[lab == p].mean(0) for p in people])
+    within = np.concatenate([X[lab == p] - m for p, m in zip(people, means)])
+    rng = np.random.default_rng(seed)
+    mu, sb, sw = means.mean(0), np.cov(means.T), np.cov(within.T)
+    lb, lw = np.linalg.cholesky(sb + 1e-9 * np.eye(128)), np.linalg.cholesky(sw + 1e-9 * np.eye(128))
+
+    def faces(centres: np.ndarray) -> np.ndarray:
+        return unit((centres + rng.normal(size=centres.shape) @ lw.T).astype(np.float32))
+
+    k = -(-n // per_person)
+    centres = mu + rng.normal(size=(k, 128)) @ lb.T
+    stored = faces(np.repeat(centres, per_person, axis=0)[:n])
+    new_people = mu + rng.normal(size=(queries - queries // 2, 128)) @ lb.T
+    Q = np.concatenate([faces(centres[rng.choice(k, queries // 2, replace=False)]), faces(new_people)])
+    a, b = rng.integers(0, len(X), 4000), rng.integers(0, len(X), 4000)
+    same = lab[a] == lab[b]
+    ga = np.concatenate([np.flatnonzero(lab == p)[:2] for p in people]).reshape(-1, 2)
+    synth_gen = np.linalg.norm(stored[0:per_person * 200:per_person] - stored[1:per_person * 200:per_person], axis=1)
+    synth_imp = np.linalg.norm(stored[:2000:per_person] - stored[per_person:2000 + per_person:per_person], axis=1)
+    check = {"real_genuine_median": round(float(np.median(np.linalg.norm(X[ga[:, 0]] - X[ga[:, 1]], axis=1))), 3),
+             "real_impostor_median": round(float(np.median(np.linalg.norm(X[a[~same]] - X[b[~same]], axis=1))), 3),
+             "synthetic_genuine_median": round(float(np.median(synth_gen)), 3),
+             "synthetic_impostor_median": round(float(np.median(synth_imp)), 3)}
+    return stored, Q, check
+
+
+def random_unit(n: int, queries: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Uniform random unit vectors (no neighbourhood structure: the worst case for any index) and
+    queries near stored ones."""
     rng = np.random.default_rng(seed)
     X = unit(rng.normal(size=(n, 128)).astype(np.float32))
     Q = unit(X[rng.choice(n, queries, replace=False)] + 0.3 / np.sqrt(128) * rng.normal(size=(queries, 128)))
-    who = np.arange(n)
-    exact = SearchIndex(X, who, [str(i) for i in range(0)], exact=True)
+    return X, Q
+
+
+def search_figures(X: np.ndarray, Q: np.ndarray, ef_values=(128, 256, 512, 768, 1024)) -> dict:
+    """Exact and HNSW (the library's settings) query times and recall@10 against exact search."""
+    from facelab.identity.search import HNSW_EF_SEARCH, SearchIndex
+
+    who = np.arange(len(X))
+    exact = SearchIndex(X, who, [], exact=True)
     ex_ms, truth = [], []
-    for q in Q[:50]:
+    for q in Q:
         t0 = time.perf_counter()
         _, pos = exact.nearest_faces(q[None], 10)
         ex_ms.append(1000 * (time.perf_counter() - t0))
@@ -184,24 +238,39 @@ def part_search(n: int = 1_000_000, queries: int = 200, seed: int = 0) -> dict:
     ann.build()
     build_s = time.perf_counter() - t0
     sweep = {}
-    for ef in (64, 128, 256, 512):
+    for ef in sorted(set(ef_values) | {HNSW_EF_SEARCH}):
         ann.ef_search = ef
         ann_ms, hits = [], []
-        for q, tr in zip(Q[:50], truth):
+        for q, tr in zip(Q, truth):
             t0 = time.perf_counter()
             _, pos = ann.nearest_faces(q[None], 10)
             ann_ms.append(1000 * (time.perf_counter() - t0))
             hits.append(len(tr & set(pos[0].tolist())) / 10)
         sweep[ef] = {"ms_median": round(float(np.median(ann_ms)), 3), "recall_at_10": round(float(np.mean(hits)), 4)}
-        print(f"  HNSW efSearch {ef}: {sweep[ef]['ms_median']} ms, recall@10 {sweep[ef]['recall_at_10']}")
-    from facelab.identity.search import HNSW_EF_SEARCH
-
+        print(f"    HNSW efSearch {ef}: {sweep[ef]['ms_median']} ms, recall@10 {sweep[ef]['recall_at_10']}")
     d = sweep[HNSW_EF_SEARCH]
-    out = {"faces": n, "exact_ms_median": round(float(np.median(ex_ms)), 2), "hnsw_ms_median": d["ms_median"],
-           "hnsw_recall_at_10": d["recall_at_10"], "hnsw_build_s": round(build_s, 1), "ef_search": HNSW_EF_SEARCH,
-           "ef_sweep": sweep}
-    print(f"  {n:,} faces: exact {out['exact_ms_median']} ms; HNSW {out['hnsw_ms_median']} ms at recall@10 "
-          f"{out['hnsw_recall_at_10']} (efSearch {HNSW_EF_SEARCH}; build {out['hnsw_build_s']} s)")
+    return {"faces": len(X), "queries": len(Q), "exact_ms_median": round(float(np.median(ex_ms)), 2),
+            "hnsw_ms_median": d["ms_median"], "hnsw_recall_at_10": d["recall_at_10"],
+            "hnsw_build_s": round(build_s, 1), "ef_search": HNSW_EF_SEARCH, "ef_sweep": sweep}
+
+
+def part_search(z: dict | None, variant: str, n: int = 1_000_000, queries: int = 200, seed: int = 0) -> dict:
+    """Search figures on face-like vectors (fitted to the cached descriptors, when there are) and on
+    uniform random unit vectors."""
+    sets = {}
+    if z is not None:
+        X, Q, check = face_like(variants(z)[variant], z["labels"], n, queries, seed=seed)
+        sets["face_like"] = (X, Q, check)
+    sets["random"] = (*random_unit(n, queries, seed), {})
+    out = {}
+    for name, (X, Q, check) in sets.items():
+        print(f"  {name} vectors {check or ''}:")
+        r = search_figures(X, Q)
+        r["check"] = check
+        out[name] = r
+        print(f"  {name}: {n:,} faces: exact {r['exact_ms_median']} ms; HNSW {r['hnsw_ms_median']} ms at recall@10 "
+              f"{r['hnsw_recall_at_10']} (efSearch {r['ef_search']}; build {r['hnsw_build_s']} s)")
+        del X, Q
     return out
 
 
@@ -232,7 +301,8 @@ def main() -> None:
     ap.add_argument("--parts", default="verify,identify,group")
     ap.add_argument("--data", type=Path, default=None)
     ap.add_argument("--limit", type=int, default=None, help="first N people (the embed cache of the same --limit)")
-    ap.add_argument("--variant", default="haar + mirror", help="the descriptors for identify/group (the library's framing)")
+    ap.add_argument("--variant", default="mtcnn both chips + mirror",
+                    help="the descriptors for identify/group/search (default: the library's framing)")
     ap.add_argument("--search-n", type=int, default=1_000_000)
     ap.add_argument("--build-photos", type=int, default=None, help="photos for --parts build (default all)")
     ap.add_argument("--workers", type=int, default=2)
@@ -256,7 +326,11 @@ def main() -> None:
             res["group"] = part_group(z, a.variant, res["identify"]["group_threshold"])
     if "search" in parts:
         print("search:")
-        res["search"] = part_search(a.search_n)
+        try:
+            z = z if "z" in locals() else load_cache(root, a.limit)
+        except SystemExit:
+            z = None  # no descriptors cached: random vectors only
+        res["search"] = part_search(z, a.variant, a.search_n)
     if "build" in parts:
         print("gallery build:")
         res["build"] = part_build(root, a.build_photos, a.workers, not a.no_mirror)

@@ -2,7 +2,9 @@
 
 For every photo and every detector (dlib's HOG, OpenCV Haar, and MTCNN when it is registered), the
 face nearest the photo's centre (LFW photos are centred on the person) goes through dlib's 5-point
-chip, and dlib's ResNet embeds the chip and its mirror image. The raw descriptors are kept, so the
+chip, and dlib's ResNet embeds the chip and its mirror image. A detector with five landmarks (MTCNN)
+also gives the chip placed by its own landmarks (``<detector>_lm_raw`` / ``_lm_mirror``; the
+library's default framing averages both chips). The raw descriptors are kept, so the
 benchmark can score the plain way (HOG, one raw descriptor) and the mirror-averaged one on the same
 photos. A photo where a detector finds nothing has NaN rows for that detector.
 
@@ -57,10 +59,12 @@ def _nearest(boxes, w: int, h: int):
 
 def _chunk(paths: list[str]) -> dict[str, np.ndarray]:
     from facelab.data.image import load_image
-    from facelab.faces.dlibface import face_chip, resnet
+    from facelab.faces.dlibface import face_chip, has_five_landmarks, landmark_chip, resnet
 
     dets = _state["det"]
-    out = {f"{d}_{k}": np.full((len(paths), 128), np.nan, np.float32) for d in dets for k in ("raw", "mirror")}
+    kinds = ("raw", "mirror", "lm_raw", "lm_mirror")
+    out = {f"{d}_{k}": np.full((len(paths), 128), np.nan, np.float32) for d in dets for k in kinds
+           if not k.startswith("lm") or getattr(dets[d], "five_landmarks", False)}
     out.update({f"{d}_box": np.full((len(paths), 4), np.nan, np.float32) for d in dets})
     chips, where = [], []
     for i, p in enumerate(paths):
@@ -73,6 +77,10 @@ def _chunk(paths: list[str]) -> dict[str, np.ndarray]:
             c = face_chip(img, b)
             chips += [c, np.ascontiguousarray(c[:, ::-1])]
             where += [(d, "raw", i), (d, "mirror", i)]
+            if f"{d}_lm_raw" in out and has_five_landmarks(b):
+                c = landmark_chip(img, b)
+                chips += [c, np.ascontiguousarray(c[:, ::-1])]
+                where += [(d, "lm_raw", i), (d, "lm_mirror", i)]
     if chips:
         v = np.asarray(resnet().compute_face_descriptor(chips), np.float32)
         for (d, k, i), row in zip(where, v):

@@ -70,6 +70,17 @@ def test_calibration_figures_and_groups():
     assert set(res.groups) == {"a", "b"} and res.groups["a"]["people"] == 15
     assert [w["kind"] for w in res.worst].count("genuine") == 8
     assert res.worst[0]["a"] == "3.jpg" or res.worst[0]["b"] == "3.jpg"  # the lost pair is the worst
+    # grouping cuts where GROUP_FAR of the impostor pairs (the lost photo's among them) lie below
+    from scipy.spatial.distance import pdist
+
+    from facelab.identity.calibrate import GROUP_FAR
+
+    ok = np.isfinite(X[:, 0])
+    lab = np.asarray(labels)[ok]
+    i, j = np.triu_indices(int(ok.sum()), 1)
+    imp = pdist(X[ok].astype(np.float64))[lab[i] != lab[j]]
+    assert 0 < res.group_threshold < 2
+    assert abs((imp <= res.group_threshold).mean() - GROUP_FAR) < 2e-3
     json.dumps(res.to_dict())
 
 
@@ -189,3 +200,68 @@ def test_grouping_a_library_copies_never_moves(people, tmp_path):
     with pytest.raises(ConfigError, match="files facelab did not make"):  # a folder of the user's files
         group_photos([people], out=mine)
     assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+
+
+# -- the chip a descriptor is computed on ------------------------------------------------------
+
+
+def test_the_chip_follows_the_detector_unless_a_gallery_names_it():
+    from facelab.identity.embed import BOTH_CHIPS, CHIP, Framing
+
+    assert Framing("haar").chip == CHIP and Framing("mtcnn").chip == BOTH_CHIPS
+    old = Framing.from_dict({"model": "dlib_face_recognition_resnet_model_v1", "detector": "mtcnn",
+                             "chip": CHIP, "mirror": True})
+    assert old.chip == CHIP and old != Framing("mtcnn")
+    assert "dlib-5pt+landmark-5pt-150" in Framing("mtcnn").describe()
+
+
+@needs_dlib
+def test_the_landmark_chip_puts_the_landmarks_on_the_template():
+    from facelab.faces.detect import FaceBox
+    from facelab.faces.dlibface import LANDMARK_CHIP_TEMPLATE, LANDMARK_POINTS, landmark_chip
+    from facelab.faces.template import similarity
+
+    tpl = np.asarray(LANDMARK_CHIP_TEMPLATE)
+    # a face twice the chip's scale, turned 20 degrees, shifted: its landmarks must land on the template
+    a = np.radians(20)
+    m = 2.0 * np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    pts = tpl @ m.T + [60.0, 40.0]
+    img = np.zeros((400, 400, 3), np.uint8)
+    for x, y in pts:
+        img[int(round(y)) - 2:int(round(y)) + 3, int(round(x)) - 2:int(round(x)) + 3] = 255
+    box = FaceBox(0, 0, 300, 300, 1.0, dict(zip(LANDMARK_POINTS, map(tuple, pts))))
+    chip = landmark_chip(img, box)
+    assert chip.shape == (150, 150, 3)
+    for x, y in tpl:
+        assert chip[int(round(y)), int(round(x)), 0] > 100
+    assert np.allclose(similarity(pts, tpl)[:, :2], np.linalg.inv(m), atol=1e-6)
+    with pytest.raises(DataError, match="five landmarks"):
+        landmark_chip(img, FaceBox(0, 0, 300, 300, 1.0))
+
+
+@needs_dlib
+def test_the_landmark_chip_needs_a_detector_with_landmarks():
+    from facelab.identity.embed import CHIP, LANDMARK_CHIP, Embedder, Framing
+
+    with pytest.raises(ConfigError, match="needs five landmarks"):
+        Embedder("haar", chip=LANDMARK_CHIP)
+    with pytest.raises(ConfigError, match="unknown face chip"):
+        Embedder("haar", chip="square-crop")
+    emb = Embedder.for_framing(Framing("haar", mirror=False, chip=CHIP))
+    assert emb.framing == Framing("haar", mirror=False)
+
+
+@needs_dlib
+def test_both_chips_average_their_descriptors():
+    from facelab.data.synth.faces import render_face
+    from facelab.identity.embed import BOTH_CHIPS, Embedder, unit
+
+    chips = [np.ascontiguousarray(render_face({"Smiling": s}, rng=np.random.default_rng(s))[0][:150, :150])
+             for s in (0, 1)]
+    plain = Embedder("haar", mirror=False)
+    for mirror in (False, True):
+        views = chips + ([c[:, ::-1] for c in chips] if mirror else [])
+        want = unit(plain.descriptors(views).sum(0, keepdims=True))[0]
+        both = Embedder("haar", mirror=mirror).descriptors([tuple(chips)])
+        assert both.shape == (1, 128) and np.allclose(both[0], want, atol=1e-4)
+    assert Embedder("mtcnn").framing.chip == BOTH_CHIPS

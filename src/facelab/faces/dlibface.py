@@ -45,6 +45,13 @@ EMBED_DIM = 128
 #: side IQR 2.60–2.93, dy IQR 0.24–0.30. dlib's own rectangle is 0.97 of the Haar box's side.
 EYE_BOX = {"side": 2.766, "dx": 0.017, "dy": 0.273}
 _RECT_OF_BOX = 0.973
+#: Where a detector's five landmarks (left eye, right eye, nose, mouth left, mouth right, as MTCNN
+#: gives them; pixel centres) lie in dlib's 150-px face chip: per-point medians over 800 photos of
+#: lfw_more's validation people, mapped into the chip dlib's shape predictor makes from the same
+#: face (``bench/identity_chips.py fit``). Eyes vary by about 2 px between faces, nose and mouth by 5–8.
+LANDMARK_CHIP_TEMPLATE = ((47.399, 45.316), (101.536, 45.288), (74.175, 78.171), (50.387, 105.216),
+                          (97.976, 105.465))
+LANDMARK_POINTS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
 
 def require_dlib():
@@ -221,6 +228,39 @@ def face_chip(image: np.ndarray, box: FaceBox, size: int = CHIP_SIZE) -> np.ndar
     dlib = require_dlib()
     img = _rgb(image)
     return np.asarray(dlib.get_face_chip(img, shape_of(img, box), size=size))
+
+
+def has_five_landmarks(box: FaceBox) -> bool:
+    """Whether the box carries the five landmarks :func:`landmark_chip` aligns by (MTCNN's)."""
+    lm = box.landmarks or {}
+    return all(k in lm for k in LANDMARK_POINTS)
+
+
+def landmark_chip(image: np.ndarray, box: FaceBox, size: int = CHIP_SIZE) -> np.ndarray:
+    """dlib's 150-px chip framing placed by the detector's own five landmarks: the least-squares
+    similarity taking them onto :data:`LANDMARK_CHIP_TEMPLATE` (no shape predictor).
+
+    Raises:
+        DataError: the box has no five landmarks (a detector without them: use :func:`face_chip`).
+
+    Example:
+        >>> lm = dict(zip(LANDMARK_POINTS, LANDMARK_CHIP_TEMPLATE))
+        >>> img = np.zeros((150, 150, 3), np.uint8); img[45, 47] = 255
+        >>> chip = landmark_chip(img, FaceBox(0, 0, 150, 150, 1.0, lm))
+        >>> chip.shape, int(chip[45, 47, 0]) > 200
+        ((150, 150, 3), True)
+    """
+    import cv2
+
+    from .template import similarity
+
+    if not has_five_landmarks(box):
+        raise DataError("this face has no five landmarks to place dlib's chip by",
+                        fix="detect faces with the mtcnn detector, or use the dlib-5pt-150 chip")
+    src = np.array([box.landmarks[k] for k in LANDMARK_POINTS], float)
+    k = size / CHIP_SIZE
+    m = similarity(src, k * np.asarray(LANDMARK_CHIP_TEMPLATE, float))
+    return cv2.warpAffine(_rgb(image), m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 class FaceEmbedder:

@@ -28,9 +28,11 @@ from ..errors import ConfigError, DataError
 FARS = (1e-2, 1e-3)
 #: Share of unknown faces the identification threshold rejects (a margin above the 95% asked of it).
 OPEN_SET_REJECT = 0.97
-#: Grouping a library links faces closer than the threshold at this false-accept rate: one wrong
-#: link merges two people, so grouping asks for fewer false accepts than verifying a pair.
-GROUP_FAR = 1e-3
+#: Grouping a library (average linkage) cuts at the distance with this false-accept rate: one wrong
+#: link merges two people, so grouping asks for fewer false accepts than verifying a pair. Chosen on
+#: lfw_more's validation people (the best of precision and recall together among FARs 2e-4 to 2e-3
+#: and average, complete, weighted linkage and Chinese whispers: bench/identity_chips.py group).
+GROUP_FAR = 7e-4
 MAX_IMPOSTORS = 2_000_000
 MISSING = 9.0  # the distance of a pair with a photo without a face: beyond any threshold
 
@@ -141,6 +143,8 @@ class CalibrationResult:
     no_face: list[str] = field(default_factory=list)
     framing: dict = field(default_factory=dict)
     open_set: dict = field(default_factory=dict)
+    #: the distance at :data:`GROUP_FAR` over every impostor pair (grouping a library cuts there)
+    group_threshold: float = float("nan")
 
     def to_dict(self) -> dict:
         r = lambda v: round(float(v), 5)  # noqa: E731
@@ -150,7 +154,7 @@ class CalibrationResult:
                 "eer": r(self.eer), "eer_threshold": r(self.eer_threshold), "tar_at_far": self.tar_at_far,
                 "pairs": self.pairs, "groups": self.groups, "worst": self.worst, "photos": self.photos,
                 "people": self.people, "no_face": self.no_face, "framing": self.framing, "open_set": self.open_set,
-                "roc": self.roc, "hist": self.hist}
+                "group_threshold": r(self.group_threshold), "group_far": GROUP_FAR, "roc": self.roc, "hist": self.hist}
 
 
 def curve_figures(d: np.ndarray, same: np.ndarray) -> dict:
@@ -228,7 +232,20 @@ def calibrate(X: np.ndarray, labels: Sequence[str], *, groups: dict[str, str] | 
                "curve_genuine": int(same.sum()), "curve_impostor": int((~same).sum())},
         roc=cf["roc"], hist=hist, groups=group_figures(dall, same, ai, bi, labels, groups, threshold) if groups else {},
         worst=worst_pairs(dall, same, ai, bi, names, worst), photos=len(labels), people=len(set(labels)),
-        no_face=[names[i] for i in np.flatnonzero(~np.isfinite(X).all(1))], open_set=open_set(X, labels))
+        no_face=[names[i] for i in np.flatnonzero(~np.isfinite(X).all(1))], open_set=open_set(X, labels),
+        group_threshold=threshold_at_far(dall[~same], GROUP_FAR))
+
+
+def threshold_at_far(impostor: np.ndarray, far: float) -> float:
+    """The distance at or below which a share ``far`` of the impostor pairs lie (NaN without pairs).
+
+    Example:
+        >>> threshold_at_far(np.linspace(0, 1, 1001), 0.01)
+        0.01
+    """
+    if not len(impostor):
+        return float("nan")
+    return round(float(min(np.quantile(impostor, far), MISSING)), 5)
 
 
 def open_set(X: np.ndarray, labels: Sequence[str], *, per_person: int = 3, reject: float = OPEN_SET_REJECT) -> dict:

@@ -73,9 +73,9 @@ def add_people(gallery, people: dict[str, list[str]], *, detector: str | None = 
         if detector is not None or not mirror:  # asked for explicitly: it must be the gallery's
             from .embed import check_framing
 
-            check_framing(wanted, fr, str(path))
+            check_framing(Framing(wanted.detector, wanted.mirror, chip=fr.chip), fr, str(path))
         wanted = fr
-    emb = Embedder(wanted.detector, mirror=wanted.mirror, workers=workers, thumbs=True)
+    emb = Embedder.for_framing(wanted, workers=workers, thumbs=True)
     order = [(name, p) for name, photos in people.items() for p in photos]
     found = emb.embed_paths([p for _, p in order], progress=progress)
     faces: dict[str, list[tuple[str, FaceEmbedding]]] = {}

@@ -42,15 +42,15 @@ def verify_eval(people: str | Path, *, groups: str | Path | dict | None = None, 
     from .gallery import open_gallery
 
     folders = people_folders(people)
-    gallery = None
+    gallery, chip = None, None
     if save_threshold is not None:
         gallery = open_gallery(save_threshold)
         fr = gallery.framing
         if detector is not None and (detector, mirror) != (fr.detector, fr.mirror):
             from .embed import Framing, check_framing
 
-            check_framing(Framing(detector, mirror), fr, str(gallery.path))
-        detector, mirror = fr.detector, fr.mirror
+            check_framing(Framing(detector, mirror, chip=fr.chip), fr, str(gallery.path))
+        detector, mirror, chip = fr.detector, fr.mirror, fr.chip
     if out is not None:
         from ..outputs import check_folder
 
@@ -60,7 +60,7 @@ def verify_eval(people: str | Path, *, groups: str | Path | dict | None = None, 
         log.warning("%d people have a single photo (only impostor pairs): %s", len(ones), ", ".join(ones[:5]))
     labels = [p for p, fs in folders.items() for _ in fs]
     paths = [f for fs in folders.values() for f in fs]
-    emb = Embedder(detector, mirror=mirror, workers=workers)
+    emb = Embedder(detector, mirror=mirror, chip=chip, workers=workers)
     found = emb.embed_paths(paths, progress=progress)
     X = np.full((len(paths), DIM), np.nan, np.float32)
     for i, ph in enumerate(found):
@@ -78,7 +78,7 @@ def verify_eval(people: str | Path, *, groups: str | Path | dict | None = None, 
         with gallery:
             gallery.set_threshold(ident, f"verify-eval on {Path(people).name}/ ({res.people} people; {how}"
                                          f"{len(res.fold_accuracy)}-fold accuracy {res.accuracy:.2%})",
-                                  verify=res.threshold, group=res.tar_at_far.get("0.001", {}).get("threshold"))
+                                  verify=res.threshold, group=res.group_threshold if 0 < res.group_threshold < 2 else None)
     if out is not None:
         write_report(res, out)
     return res

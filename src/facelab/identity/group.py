@@ -1,8 +1,10 @@
-"""Sorting a photo library by person: cluster every face's descriptor at the verification threshold.
+"""Sorting a photo library by person: cluster every face's descriptor at the grouping threshold.
 
-Two methods: ``agglomerative`` (average linkage cut at the threshold; the default: on lfw_more's
-548 people mixed together it reaches pairwise precision 0.91 and recall 0.95, where Chinese
-whispers, which follows every single link, merges look-alikes: precision 0.20 — bench/identity.py)
+Two methods: ``agglomerative`` (average linkage cut at the grouping threshold, the distance at a
+false-accept rate of 7e-4; the default: on lfw_more's 548 people mixed together it reaches pairwise
+precision 0.947 and recall 0.949, where Chinese whispers, which follows every single link, merges
+look-alikes: precision 0.23 — bench/identity.py; complete and weighted linkage did no better on the
+validation people, bench/identity_chips.py group)
 and ``chinese-whispers`` (dlib's graph clustering: faces closer than the threshold are linked,
 labels spread along the links). A cluster of one face is a face "left
 alone". The result renders as an HTML page (one row of faces per person), a CSV (photo, face,
@@ -174,8 +176,8 @@ def group_photos(photos: Sequence[str | Path], *, threshold: float | None = None
     if not paths:
         raise DataError("no photos to group", fix="give photos, folders or globs")
     fr = gallery.framing if gallery is not None else None
-    emb = Embedder(fr.detector if fr else detector, mirror=fr.mirror if fr else mirror, workers=workers,
-                   thumbs=True)
+    emb = (Embedder.for_framing(fr, workers=workers, thumbs=True) if fr
+           else Embedder(detector, mirror=mirror, workers=workers, thumbs=True))
     found = emb.embed_paths(paths, progress=progress)
     faces = [(p.path, f) for p in found for f in p.faces]
     if not faces:

@@ -177,7 +177,7 @@ def identify(gallery, photos: Sequence[str | Path], *, top_k: int = 3, threshold
     if not paths and not bad:
         raise DataError("no photos to identify", fix="give photos, folders or globs")
     fr = g.framing
-    emb = Embedder(fr.detector, mirror=fr.mirror, workers=workers)
+    emb = Embedder.for_framing(fr, workers=workers)
     found = emb.embed_paths(paths, progress=progress)
     index = g.index()
     faces = [fi for p in found for fi in identify_faces(index, p.path, p.faces, th.value, int(top_k))]

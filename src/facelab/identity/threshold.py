@@ -19,19 +19,20 @@ from ..errors import ConfigError
 
 #: Distances between unit descriptors lie in [0, 2].
 THRESHOLD_RANGE = (0.0, 2.0)
-#: Same person below this distance (unit-length, mirror-averaged dlib descriptors, Haar boxes): the
-#: best threshold on 6,000 seeded pairs of lfw_more's 548 LFW people (0.426; 10-fold accuracy
-#: 98.25%, bench/identity.py); calibrate on your own photos with ``facelab verify-eval``.
-DEFAULT_THRESHOLD = 0.43
+#: Same person below this distance (the default framing: MTCNN, both chips mirror-averaged): the
+#: best threshold on 6,000 seeded pairs of lfw_more's 548 LFW people (0.417; 10-fold accuracy
+#: 98.98%, bench/identity.py); calibrate on your own photos with ``facelab verify-eval``.
+DEFAULT_THRESHOLD = 0.42
 #: Known below this distance when identifying against a gallery (open set): stricter than the
 #: verification threshold, because a face is compared with every person of the gallery. Chosen to
-#: reject 97% of unknowns by leaving each of 274 enrolled LFW people out in turn (0.323); against a
-#: gallery of those 274 people x 3 photos it answered ``unknown`` for 97.8% of 274 never-enrolled
+#: reject 97% of unknowns by leaving each of 274 enrolled LFW people out in turn (0.318); against a
+#: gallery of those 274 people x 3 photos it answered ``unknown`` for 97.9% of 274 never-enrolled
 #: people's photos (bench/identity.py). Calibrate on your own people with ``verify-eval --save-threshold``.
 DEFAULT_IDENTIFY_THRESHOLD = 0.32
-#: Faces are grouped into one person below this distance (``facelab cluster --by identity``): the
-#: threshold at a false-accept rate of 1e-3 on 274 LFW people (0.375, bench/identity.py).
-DEFAULT_GROUP_THRESHOLD = 0.37
+#: Faces are grouped into one person below this distance (``facelab cluster --by identity``, average
+#: linkage): the threshold at a false-accept rate of 7e-4 (``calibrate.GROUP_FAR``) on 274 LFW people
+#: (0.363, bench/identity.py).
+DEFAULT_GROUP_THRESHOLD = 0.36
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def resolve_threshold(threshold: float | None = None, gallery=None, purpose: str
     """The threshold to use: the caller's, else the gallery's calibrated one, else the default.
 
     ``purpose``: ``verify`` (two photos), ``identify`` (a face against a whole gallery: the stricter
-    open-set threshold) or ``group`` (linking the faces of a library: the threshold at FAR 1e-3).
+    open-set threshold) or ``group`` (linking the faces of a library: the threshold at FAR 7e-4).
     """
     if threshold is not None:
         return Threshold(check_threshold(threshold), "given")
@@ -80,7 +81,7 @@ def resolve_threshold(threshold: float | None = None, gallery=None, purpose: str
         value = saved.get(purpose, saved["value"]) if purpose in ("verify", "group") else saved["value"]
         return Threshold(float(value), "gallery", f"{gallery.name}: {saved.get('source', '')}")
     if purpose == "group":
-        return Threshold(DEFAULT_GROUP_THRESHOLD, "default", "at FAR 1e-3 on LFW people (bench/identity.py)")
+        return Threshold(DEFAULT_GROUP_THRESHOLD, "default", "at FAR 7e-4 on LFW people (bench/identity.py)")
     if purpose == "identify":
         return Threshold(DEFAULT_IDENTIFY_THRESHOLD, "default", "open-set, calibrated on LFW people (bench/identity.py)")
     return Threshold(DEFAULT_THRESHOLD, "default", "calibrated on LFW people (bench/identity.py)")

@@ -131,7 +131,7 @@ def verify(*photos: Photo, face: int | None = None, threshold: float | None = No
         gallery = open_gallery(gallery)
     if embedder is None:
         fr = gallery.framing if gallery is not None else None
-        embedder = Embedder(fr.detector if fr else detector, mirror=fr.mirror if fr else mirror)
+        embedder = Embedder.for_framing(fr) if fr else Embedder(detector, mirror=mirror)
     found = embed_photos(photos, embedder)
     chosen = [VerifiedFace(p.path, pick_face(p, face), len(p.faces)) for p in found]
     V = np.stack([c.face.vector for c in chosen])

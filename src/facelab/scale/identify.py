@@ -56,7 +56,7 @@ def _identify_fn(gallery_path: str, threshold: float, top_k: int, chunk: int = 1
             cv2.setNumThreads(1)
             with Gallery.open(gallery_path) as g:
                 fr = g.framing
-                _STATE[key] = (g.index(), Embedder(fr.detector, mirror=fr.mirror))
+                _STATE[key] = (g.index(), Embedder.for_framing(fr))
         index, emb = _STATE[key]
         cols = [c.split()[0] for c in _schema(top_k).split(", ")]
         for pdf in frames:
