@@ -2,7 +2,7 @@
 
 For every photo and every detector (dlib's HOG, OpenCV Haar, and MTCNN when it is registered), the
 face nearest the photo's centre (LFW photos are centred on the person) goes through dlib's 5-point
-chip, and dlib's ResNet embeds the chip and its mirror image. A detector with five landmarks (MTCNN)
+chip, and dlib's ResNet (converted, :mod:`facelab.identity.dlibnet`) embeds the chip and its mirror image. A detector with five landmarks (MTCNN)
 also gives the chip placed by its own landmarks (``<detector>_lm_raw`` / ``_lm_mirror``; the
 library's default framing averages both chips). The raw descriptors are kept, so the
 benchmark can score the plain way (HOG, one raw descriptor) and the mirror-averaged one on the same
@@ -57,9 +57,20 @@ def _nearest(boxes, w: int, h: int):
     return min(boxes, key=lambda b: (b.center[0] - w / 2) ** 2 + (b.center[1] - h / 2) ** 2)
 
 
+def _network(chips: list[np.ndarray]) -> np.ndarray:
+    """Raw descriptors of chips: the converted network (as the library runs it), else dlib's own."""
+    from facelab.faces.dlibface import model_path, resnet
+    from facelab.identity.dlibnet import FILE, shared_net
+
+    try:
+        return shared_net(model_path(FILE), threads=1)(np.stack(chips))
+    except ImportError:  # neither onnxruntime with a converted graph nor torch
+        return np.asarray(resnet().compute_face_descriptor(chips), np.float32)
+
+
 def _chunk(paths: list[str]) -> dict[str, np.ndarray]:
     from facelab.data.image import load_image
-    from facelab.faces.dlibface import face_chip, has_five_landmarks, landmark_chip, resnet
+    from facelab.faces.dlibface import face_chip, has_five_landmarks, landmark_chip
 
     dets = _state["det"]
     kinds = ("raw", "mirror", "lm_raw", "lm_mirror")
@@ -82,7 +93,7 @@ def _chunk(paths: list[str]) -> dict[str, np.ndarray]:
                 chips += [c, np.ascontiguousarray(c[:, ::-1])]
                 where += [(d, "lm_raw", i), (d, "lm_mirror", i)]
     if chips:
-        v = np.asarray(resnet().compute_face_descriptor(chips), np.float32)
+        v = _network(chips)
         for (d, k, i), row in zip(where, v):
             out[f"{d}_{k}"][i] = row
     return out
