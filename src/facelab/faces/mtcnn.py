@@ -120,7 +120,8 @@ def nms(boxes: np.ndarray, threshold: float, method: str = "union") -> np.ndarra
         import cv2
 
         rects = np.stack([x1, y1, x2 - x1 + 1, y2 - y1 + 1], 1).astype(np.float64)
-        kept = cv2.dnn.NMSBoxes(rects.tolist(), s.astype(np.float64).tolist(), 0.0, float(threshold))
+        order = (s - s.min() + 1.0).astype(np.float64)  # the same order, every score above its 0 cut
+        kept = cv2.dnn.NMSBoxes(rects.tolist(), order.tolist(), 0.0, float(threshold))
         return np.asarray(kept, np.int64).reshape(-1)
     area = (x2 - x1 + 1) * (y2 - y1 + 1)
     order = np.argsort(-s, kind="stable")
