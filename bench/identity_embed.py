@@ -2,7 +2,7 @@
 
 For every photo and every detector (dlib's HOG, OpenCV Haar, and MTCNN when it is registered), the
 face nearest the photo's centre (LFW photos are centred on the person) goes through dlib's 5-point
-chip, and dlib's ResNet (converted, :mod:`facelab.identity.dlibnet`) embeds the chip and its mirror image. A detector with five landmarks (MTCNN)
+chip, and dlib's ResNet (converted, :mod:`facelab.faces.dlibnet`) embeds the chip and its mirror image. A detector with five landmarks (MTCNN)
 also gives the chip placed by its own landmarks (``<detector>_lm_raw`` / ``_lm_mirror``; the
 library's default framing averages both chips). The raw descriptors are kept, so the
 benchmark can score the plain way (HOG, one raw descriptor) and the mirror-averaged one on the same
@@ -60,7 +60,7 @@ def _nearest(boxes, w: int, h: int):
 def _network(chips: list[np.ndarray]) -> np.ndarray:
     """Raw descriptors of chips: the converted network (as the library runs it), else dlib's own."""
     from facelab.faces.dlibface import model_path, resnet
-    from facelab.identity.dlibnet import FILE, shared_net
+    from facelab.faces.dlibnet import FILE, shared_net
 
     try:
         return shared_net(model_path(FILE), threads=1)(np.stack(chips))

