@@ -23,14 +23,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from identity_embed import RESULTS, _nearest, load_parts, photos
+from identity_embed import RESULTS, _nearest, load_parts, network, photos, run_chunks
 
 LM = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 TEMPLATE = RESULTS / "mtcnn_template.json"
@@ -149,7 +146,6 @@ def _chips(img: np.ndarray, b) -> dict[str, np.ndarray]:
 
 def _chunk(paths: list[str]) -> dict[str, np.ndarray]:
     from facelab.data.image import load_image
-    from facelab.faces.dlibface import resnet
 
     names = _state["names"]
     out = {f"{c}_{k}": np.full((len(paths), 128), np.nan, np.float32) for c in names for k in ("raw", "mirror")}
@@ -167,7 +163,7 @@ def _chunk(paths: list[str]) -> dict[str, np.ndarray]:
             chips += [np.ascontiguousarray(chip), np.ascontiguousarray(chip[:, ::-1])]
             where += [(c, "raw", i), (c, "mirror", i)]
     if chips:
-        v = np.asarray(resnet().compute_face_descriptor(chips), np.float32)
+        v = network(chips)
         for (c, k, i), row in zip(where, v):
             out[f"{c}_{k}"][i] = row
     return out
@@ -178,18 +174,7 @@ def embed(root: Path, workers: int, chunk: int = 16) -> None:
     val, _ = split_people(labels)
     order = sorted(range(len(paths)), key=lambda i: (labels[i] not in val, labels[i], paths[i]))
     chunks = [order[i:i + chunk] for i in range(0, len(order), chunk)]
-    PARTS.mkdir(parents=True, exist_ok=True)
-    todo = [(k, c) for k, c in enumerate(chunks) if not (PARTS / f"{k:05d}.npz").is_file()]
-    t0 = time.time()
-    with ProcessPoolExecutor(workers, initializer=_init) as pool:
-        futs = [(k, c, pool.submit(_chunk, [paths[i] for i in c])) for k, c in todo]
-        for n, (k, c, f) in enumerate(futs):
-            r = f.result()
-            tmp = PARTS / f"{k:05d}.tmp.npz"
-            np.savez(tmp, index=np.array(c), **r)
-            os.replace(tmp, PARTS / f"{k:05d}.npz")
-            if n % 10 == 0:
-                print(f"  chunk {k + 1}/{len(chunks)}, {time.time() - t0:.0f} s", flush=True)
+    run_chunks(PARTS, paths, chunks, _chunk, workers, _init)
 
 
 def load(root: Path) -> dict:

@@ -57,7 +57,7 @@ def _nearest(boxes, w: int, h: int):
     return min(boxes, key=lambda b: (b.center[0] - w / 2) ** 2 + (b.center[1] - h / 2) ** 2)
 
 
-def _network(chips: list[np.ndarray]) -> np.ndarray:
+def network(chips: list[np.ndarray]) -> np.ndarray:
     """Raw descriptors of chips: the converted network (as the library runs it), else dlib's own."""
     from facelab.faces.dlibface import model_path, resnet
     from facelab.faces.dlibnet import FILE, shared_net
@@ -93,7 +93,7 @@ def _chunk(paths: list[str]) -> dict[str, np.ndarray]:
                 chips += [c, np.ascontiguousarray(c[:, ::-1])]
                 where += [(d, "lm_raw", i), (d, "lm_mirror", i)]
     if chips:
-        v = _network(chips)
+        v = network(chips)
         for (d, k, i), row in zip(where, v):
             out[f"{d}_{k}"][i] = row
     return out
@@ -130,20 +130,10 @@ def embed_all(root: Path, *, limit: int | None = None, workers: int = 2, chunk: 
         if detectors and list(z["paths"]) == paths:
             old = {k: z[k] for k in z.files if k not in ("paths", "labels", "detectors", "seconds")}
     parts_dir = out.with_suffix(".parts" if not detectors else f".{'-'.join(dets)}.parts")
-    parts_dir.mkdir(parents=True, exist_ok=True)
     order = _order(paths, labels)
     chunks = [order[i:i + chunk] for i in range(0, len(order), chunk)]
-    todo = [(k, c) for k, c in enumerate(chunks) if not (parts_dir / f"{k:05d}.npz").is_file()]
     t0 = time.time()
-    with ProcessPoolExecutor(workers, initializer=_init, initargs=(dets,)) as pool:
-        futs = [(k, c, pool.submit(_chunk, [paths[i] for i in c])) for k, c in todo]
-        for n, (k, c, f) in enumerate(futs):
-            r = f.result()
-            tmp = parts_dir / f"{k:05d}.tmp.npz"
-            np.savez(tmp, index=np.array(c), **r)
-            os.replace(tmp, parts_dir / f"{k:05d}.npz")
-            if n % 10 == 0:
-                print(f"  chunk {k + 1}/{len(chunks)}, {time.time() - t0:.0f} s", flush=True)
+    run_chunks(parts_dir, paths, chunks, _chunk, workers, _init, (dets,))
     z = {**old, **load_parts(parts_dir, len(paths))}
     if old:
         dets = tuple(dict.fromkeys([k[:-4] for k in z if k.endswith("_raw")]))
@@ -155,6 +145,24 @@ def embed_all(root: Path, *, limit: int | None = None, workers: int = 2, chunk: 
     print(json.dumps({"cache": str(out), "photos": len(paths), "seconds": round(time.time() - t0, 1),
                       "found": {d: int(np.isfinite(z[f'{d}_raw'][:, 0]).sum()) for d in dets}}))
     return out
+
+
+def run_chunks(parts_dir: Path, paths: list[str], chunks: list[list[int]], chunk_fn, workers: int,
+               init, initargs: tuple = ()) -> None:
+    """``chunk_fn(photo paths) -> {name: rows}`` over the chunks (lists of photo indices) not yet
+    saved under ``parts_dir``, in ``workers`` processes; each chunk saved as it finishes
+    (``<k>.npz``, written under a temporary name first), so an interrupted run resumes."""
+    parts_dir.mkdir(parents=True, exist_ok=True)
+    todo = [(k, c) for k, c in enumerate(chunks) if not (parts_dir / f"{k:05d}.npz").is_file()]
+    t0 = time.time()
+    with ProcessPoolExecutor(workers, initializer=init, initargs=initargs) as pool:
+        futs = [(k, c, pool.submit(chunk_fn, [paths[i] for i in c])) for k, c in todo]
+        for n, (k, c, f) in enumerate(futs):
+            tmp = parts_dir / f"{k:05d}.tmp.npz"
+            np.savez(tmp, index=np.array(c), **f.result())
+            os.replace(tmp, parts_dir / f"{k:05d}.npz")
+            if n % 10 == 0:
+                print(f"  chunk {k + 1}/{len(chunks)}, {time.time() - t0:.0f} s", flush=True)
 
 
 def load_parts(parts_dir: Path, n: int) -> dict[str, np.ndarray]:

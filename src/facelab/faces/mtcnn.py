@@ -238,8 +238,8 @@ def _crops(img: "np.ndarray | Halves", boxes: np.ndarray, side: int,
         bw, bh = int(x2 - x1 + 1), int(y2 - y1 + 1)
         if bw <= 0 or bh <= 0:
             continue
-        m = 2 ** int(levels[k]) if levels is not None else 1
-        src = halves.level(int(np.log2(m)))
+        lvl = int(levels[k]) if levels is not None else 0
+        src, m = halves.level(lvl), 2 ** lvl
         h, w = src.shape[:2]
         X0, Y0, cw, ch = (x1 - 1) // m, (y1 - 1) // m, max(1, bw // m), max(1, bh // m)
         tmp = np.zeros((ch, cw, 3), np.uint8)

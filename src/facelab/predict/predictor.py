@@ -119,8 +119,9 @@ class Predictor:
             run_or_path = resolve_run(run_or_path, runs_dir)
         if backend not in ("torch", "onnx", "auto"):
             raise ConfigError(f"unknown backend {backend!r}", fix="use --backend auto, torch or onnx")
+        exported = _exported(run_or_path) if backend == "auto" else None
         if backend == "auto":
-            backend = "onnx" if _exported(run_or_path) is not None else "torch"
+            backend = "onnx" if exported is not None else "torch"
         from .source_input import run_detector, source_face_input  # dlib-aware hooks (models/embed.py)
 
         if backend == "onnx":
@@ -133,7 +134,7 @@ class Predictor:
             places = onnx_places(path)  # a shipped model carries its own; an export of it lives under $FACELAB_HOME
             from .export import fresh_onnx
 
-            found = fresh_onnx(path) or next((p for p in places if p.is_file()), places[0])
+            found = exported or fresh_onnx(path) or next((p for p in places if p.is_file()), places[0])
             classify = onnx_classifier(found, threads)
             return cls(input_spec=input_spec, kind=task["kind"], classes=task["classes"], classify=classify,
                        detector=detector, min_face=min_face, name=path.name, backend="onnx",
