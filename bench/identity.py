@@ -13,10 +13,12 @@ Parts (``--parts``, comma-separated):
   enrolled (share answered ``unknown``), at the open-set threshold calibrated on the enrolled
   people's photos alone (:func:`facelab.identity.calibrate.open_set`: each enrolled person left out
   in turn), as a user would calibrate on their own.
-* ``group`` — every photo mixed together, grouped by agglomerative clustering (average linkage) and
-  by Chinese whispers at the grouping threshold calibrated on the enrolled people (FAR
-  :data:`~facelab.identity.calibrate.GROUP_FAR`):
-  pairwise precision and recall against the folders.
+* ``group`` — every photo mixed together, grouped by Ward's linkage at the cut calibrated on the
+  enrolled people (the best pairwise F1 of grouping their photos: :func:`facelab.identity.group.best_cut`)
+  and at the default cut, and by average linkage and Chinese whispers at the pair distance of FAR
+  :data:`~facelab.identity.calibrate.GROUP_FAR` on the enrolled people: pairwise precision and
+  recall against the folders; then Ward's cut swept on each half of the people (validation: the
+  first half of the sorted names, where the default cut was chosen).
 * ``search`` (timing: run alone) — 1,000,000 stored 128-D descriptors: exact search time, HNSW
   build time, query time and recall@10 against exact search, on face-like vectors (a two-level
   Gaussian fitted to the cached descriptors: :func:`face_like`; half the queries are new photos of
@@ -151,7 +153,8 @@ def part_identify(z: dict, variant: str, folds: int = 10) -> dict:
            "unknown_rate": round(float(unknown_rate), 5), "no_face": int((~ok).sum()),
            "calibration_open_set": cal.open_set, "verify_threshold": round(cal.threshold, 4),
            "unknown_rate_at_verify_threshold": round(float(unknown_at_verify), 5),
-           "group_threshold": cal.group_threshold, "group_far": GROUP_FAR}
+           "group_threshold": cal.group_threshold, "group_far": GROUP_FAR, "group_cut": cal.group_cut.get("cut"),
+           "group_cut_calibration": cal.group_cut}
     print(f"  gallery {len(enrolled)} people x 3: rank-1 {rank1:.2%} ({len(probe_rows)} probes; "
           f"{known_accepted:.2%} named at the threshold {t:.3f}); never enrolled answered unknown "
           f"{unknown_rate:.2%} ({len(other)} probes; {unknown_at_verify:.2%} at the verification threshold "
@@ -159,17 +162,41 @@ def part_identify(z: dict, variant: str, folds: int = 10) -> dict:
     return out
 
 
-def part_group(z: dict, variant: str, threshold: float) -> dict:
+def part_group(z: dict, variant: str, link_threshold: float, cut: float | None) -> dict:
+    """Group every photo: Ward's linkage at the cut calibrated on the enrolled people (and at the
+    default cut), average linkage and Chinese whispers at the pair distance of FAR GROUP_FAR; and
+    Ward's cut swept on each half of the people (validation: first half of the sorted names)."""
+    from facelab.identity.threshold import DEFAULT_GROUP_CUT
+
     X = variants(z)[variant]
     ok = np.isfinite(X[:, 0])
     lab = np.array(z["labels"])[ok]
-    out = {"variant": variant, "threshold": round(threshold, 4), "photos": int(ok.sum())}
-    for method in ("chinese-whispers", "agglomerative"):
-        pred = cluster_vectors(X[ok], threshold, method)
+    X = X[ok]
+    out = {"variant": variant, "photos": int(ok.sum()), "people": len(set(lab))}
+    runs = [("ward", cut, "calibrated"), ("ward", DEFAULT_GROUP_CUT, "default"),
+            ("agglomerative", link_threshold, "calibrated"), ("chinese-whispers", link_threshold, "calibrated")]
+    for method, t, source in runs:
+        if t is None:
+            continue
+        pred = cluster_vectors(X, t, method)
         p, r = pairwise_precision_recall(lab, pred)
-        out[method] = {"precision": round(p, 5), "recall": round(r, 5), "clusters": int(pred.max() + 1),
-                       "people": len(set(lab))}
-        print(f"  {method}: pairwise precision {p:.4f}, recall {r:.4f} ({pred.max() + 1} groups, {len(set(lab))} people)")
+        out[f"{method} ({source})"] = {"threshold": round(float(t), 4), "precision": round(p, 5), "recall": round(r, 5),
+                                       "clusters": int(pred.max() + 1)}
+        print(f"  {method} at {t:.3f} ({source}): pairwise precision {p:.4f}, recall {r:.4f} "
+              f"({pred.max() + 1} groups, {len(set(lab))} people)")
+    people = sorted(set(lab))
+    out["ward_sweep"] = {}
+    for half, names in (("val", people[: len(people) // 2]), ("test", people[len(people) // 2:])):
+        m = np.isin(lab, names)
+        rows = []
+        for t in np.round(np.arange(0.50, 0.701, 0.025), 3):
+            p, r = pairwise_precision_recall(lab[m], cluster_vectors(X[m], float(t), "ward"))
+            rows.append({"cut": float(t), "precision": round(p, 4), "recall": round(r, 4),
+                         "f1": round(2 * p * r / (p + r), 4)})
+        out["ward_sweep"][half] = rows
+        best = max(rows, key=lambda row: row["f1"])
+        print(f"  ward, {half} half: " + "  ".join(f"{row['cut']:.3f}: {row['precision']:.3f}/{row['recall']:.3f}"
+                                                  for row in rows) + f"  (best F1 at {best['cut']:.3f})")
     return out
 
 
@@ -323,7 +350,7 @@ def main() -> None:
             res["identify"] = part_identify(z, a.variant, a.folds)
         if "group" in parts:
             print("grouping:")
-            res["group"] = part_group(z, a.variant, res["identify"]["group_threshold"])
+            res["group"] = part_group(z, a.variant, res["identify"]["group_threshold"], res["identify"]["group_cut"])
     if "search" in parts:
         print("search:")
         try:

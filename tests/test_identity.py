@@ -81,13 +81,43 @@ def test_calibration_figures_and_groups():
     imp = pdist(X[ok].astype(np.float64))[lab[i] != lab[j]]
     assert 0 < res.group_threshold < 2
     assert abs((imp <= res.group_threshold).mean() - GROUP_FAR) < 2e-3
-    json.dumps(res.to_dict())
+    # Ward's cut is chosen by grouping these people's photos: at it, they come out as themselves
+    cut = res.group_cut["cut"]
+    assert 0 < cut < 2 and res.group_cut["f1"] > 0.95
+    p, r = pairwise_precision_recall(lab, cluster_vectors(X[ok], cut, "ward"))
+    assert 2 * p * r / (p + r) == pytest.approx(res.group_cut["f1"], abs=1e-4)
+    json.dumps(res.to_dict(), allow_nan=False)
+
+
+def test_ward_cut_needs_ten_people_and_a_gallery_keeps_its_own():
+    from facelab.identity.group import best_cut, threshold_purpose
+    from facelab.identity.threshold import DEFAULT_GROUP_CUT
+
+    X, labels = clustered(6, 5)
+    assert best_cut(X, labels)["cut"] is None  # too few people to choose on
+    X, labels = clustered(12, 5)
+    big = best_cut(X, labels)
+    small = best_cut(X, labels, max_photos=30)  # a sample of whole people
+    assert big["photos"] == 60 and small["photos"] == 30 and small["people"] == 6
+    assert threshold_purpose("ward") == "group_cut" and threshold_purpose("agglomerative") == "group"
+
+    class Old:  # a gallery calibrated before it stored a cut: its pair distances are not a cut
+        name, threshold = "fam", {"value": 0.33, "group": 0.3, "source": "verify-eval"}
+
+    class New:
+        name, threshold = "fam", {"value": 0.33, "group": 0.3, "group_cut": 0.61, "source": "verify-eval"}
+
+    assert (resolve_threshold(None, Old(), "group_cut").value, resolve_threshold(None, Old(), "group_cut").source) \
+        == (DEFAULT_GROUP_CUT, "default")
+    assert resolve_threshold(None, Old(), "group").value == 0.3
+    assert (resolve_threshold(None, New(), "group_cut").value, resolve_threshold(None, New(), "group_cut").source) \
+        == (0.61, "gallery")
 
 
 def test_grouping_finds_the_people():
     X, labels = clustered(8, 6, noise=0.2)
-    for method in ("chinese-whispers", "agglomerative"):
-        pred = cluster_vectors(X, 0.8, method)
+    for method, t in (("chinese-whispers", 0.8), ("agglomerative", 0.8), ("ward", 1.2)):  # ward: a merge cost
+        pred = cluster_vectors(X, t, method)
         p, r = pairwise_precision_recall(labels, pred)
         assert p > 0.95 and r > 0.95, method
     assert name_clusters(np.array([1, 0, 0, 2])) == ["alone", "person_001", "person_001", "alone"]

@@ -59,8 +59,9 @@ def cluster_command(
     algorithm: str = typer.Option("minibatch", "--algorithm", help="minibatch | kmeans"),
     by: Optional[str] = typer.Option(None, "--by", help="identity: group a photo library by person (faces, "
                                                         "verification threshold) instead of k-means."),
-    threshold: Optional[float] = typer.Option(None, "--threshold", help="With --by identity: distance threshold."),
-    method: str = typer.Option("agglomerative", "--method", help="With --by identity: agglomerative | chinese-whispers."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", help="With --by identity: where to cut (ward: the "
+                                                                        "merge cost; the others: a pair distance)."),
+    method: str = typer.Option("ward", "--method", help="With --by identity: ward | agglomerative | chinese-whispers."),
     link: bool = typer.Option(False, "--link", help="With --by identity --out: link the photos instead of copying."),
     runs_dir: Optional[Path] = runs_dir_option(),
 ) -> None:

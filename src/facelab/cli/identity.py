@@ -93,6 +93,10 @@ def verify_eval_cmd(
                   f"{o['gallery_per_person']} photos each): threshold {o['threshold']:.4f} rejects "
                   f"{o['unknown_rejected']:.1%} of unknowns; rank-1 {o['rank1']:.1%}, named at the threshold "
                   f"{o['known_identified']:.1%}", markup=False)
+    gc = res.group_cut
+    if gc.get("cut") is not None:
+        con.print(f"grouping a library (Ward's linkage): cut {gc['cut']:.2f} groups these photos with pairwise "
+                  f"precision {gc['precision']:.3f}, recall {gc['recall']:.3f}", markup=False)
     if save_threshold:
         con.print(f"saved in the gallery {save_threshold}", markup=False)
     for g, v in res.groups.items():

@@ -28,7 +28,8 @@ from ..errors import ConfigError, DataError
 FARS = (1e-2, 1e-3)
 #: Share of unknown faces the identification threshold rejects (a margin above the 95% asked of it).
 OPEN_SET_REJECT = 0.97
-#: Grouping a library (average linkage) cuts at the distance with this false-accept rate: one wrong
+#: Grouping a library by pair distance (``--method agglomerative`` or ``chinese-whispers``; the
+#: default, Ward's linkage, cuts at :func:`.group.best_cut` instead) cuts at the distance with this false-accept rate: one wrong
 #: link merges two people, so grouping asks for fewer false accepts than verifying a pair. Chosen on
 #: lfw_more's validation people (the best of precision and recall together among FARs 2e-4 to 2e-3
 #: and average, complete, weighted linkage and Chinese whispers: bench/identity_chips.py group).
@@ -145,6 +146,8 @@ class CalibrationResult:
     open_set: dict = field(default_factory=dict)
     #: the distance at :data:`GROUP_FAR` over every impostor pair (grouping a library cuts there)
     group_threshold: float = float("nan")
+    #: Ward's cut that grouped these photos best (:func:`.group.best_cut`; ``cut`` None with fewer than 10 people)
+    group_cut: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         r = lambda v: round(float(v), 5)  # noqa: E731
@@ -154,7 +157,7 @@ class CalibrationResult:
                 "eer": r(self.eer), "eer_threshold": r(self.eer_threshold), "tar_at_far": self.tar_at_far,
                 "pairs": self.pairs, "groups": self.groups, "worst": self.worst, "photos": self.photos,
                 "people": self.people, "no_face": self.no_face, "framing": self.framing, "open_set": self.open_set,
-                "group_threshold": r(self.group_threshold), "group_far": GROUP_FAR, "roc": self.roc, "hist": self.hist}
+                "group_threshold": r(self.group_threshold), "group_far": GROUP_FAR, "group_cut": self.group_cut, "roc": self.roc, "hist": self.hist}
 
 
 def curve_figures(d: np.ndarray, same: np.ndarray) -> dict:
@@ -164,7 +167,7 @@ def curve_figures(d: np.ndarray, same: np.ndarray) -> dict:
     if same.all() or not same.any():
         return {"eer": float("nan"), "eer_threshold": float("nan"), "tar_at_far": {}, "roc": {}}
     fpr, tpr, thr = roc_curve(same.astype(int), -d, drop_intermediate=True)
-    thr = -thr
+    thr = np.clip(-thr, 0.0, MISSING)  # sklearn's first threshold is infinite: nothing accepted below 0
     i = int(np.argmin(np.abs(fpr - (1 - tpr))))
     eer = float((fpr[i] + 1 - tpr[i]) / 2)
     tar = {}
@@ -201,6 +204,8 @@ def calibrate(X: np.ndarray, labels: Sequence[str], *, groups: dict[str, str] | 
         paths: the photos, named in the worst pairs.
         worst: how many worst genuine and impostor pairs to keep.
     """
+    from .group import best_cut
+
     labels = np.asarray([str(v) for v in labels])
     X = np.asarray(X, np.float32)
     P = make_pairs(labels, folds=folds, pairs_per_fold=pairs_per_fold, seed=seed)
@@ -233,7 +238,7 @@ def calibrate(X: np.ndarray, labels: Sequence[str], *, groups: dict[str, str] | 
         roc=cf["roc"], hist=hist, groups=group_figures(dall, same, ai, bi, labels, groups, threshold) if groups else {},
         worst=worst_pairs(dall, same, ai, bi, names, worst), photos=len(labels), people=len(set(labels)),
         no_face=[names[i] for i in np.flatnonzero(~np.isfinite(X).all(1))], open_set=open_set(X, labels),
-        group_threshold=threshold_at_far(dall[~same], GROUP_FAR))
+        group_threshold=threshold_at_far(dall[~same], GROUP_FAR), group_cut=best_cut(X, labels, seed=seed))
 
 
 def threshold_at_far(impostor: np.ndarray, far: float) -> float:

@@ -259,12 +259,15 @@ class Gallery:
         return json.loads(self._meta("threshold") or "null")
 
     def set_threshold(self, value: float, source: str, verify: float | None = None,
-                      group: float | None = None) -> None:
+                      group: float | None = None, group_cut: float | None = None) -> None:
         """Save calibrated thresholds (one transaction): ``value`` for identification against this
-        gallery, ``verify`` for comparing two photos and ``group`` for grouping a library (default: ``value``)."""
+        gallery, ``verify`` for comparing two photos, ``group`` for grouping a library by pair
+        distance (default: ``value``) and ``group_cut`` for Ward's grouping (default: none saved)."""
         check_threshold(value)
         d = {"value": float(value), "verify": float(check_threshold(verify) if verify is not None else value),
              "group": float(check_threshold(group) if group is not None else value), "source": source, "saved": _now()}
+        if group_cut is not None:
+            d["group_cut"] = float(check_threshold(group_cut))
         with self.transaction():
             self.conn.execute("UPDATE meta SET value=? WHERE key='threshold'", (json.dumps(d),))
 

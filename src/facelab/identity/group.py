@@ -1,13 +1,19 @@
 """Sorting a photo library by person: cluster every face's descriptor at the grouping threshold.
 
-Two methods: ``agglomerative`` (average linkage cut at the grouping threshold, the distance at a
-false-accept rate of 7e-4; the default: on lfw_more's 548 people mixed together it reaches pairwise
-precision 0.947 and recall 0.949, where Chinese whispers, which follows every single link, merges
-look-alikes: precision 0.23 — bench/identity.py; complete and weighted linkage did no better on the
-validation people, bench/identity_chips.py group)
-and ``chinese-whispers`` (dlib's graph clustering: faces closer than the threshold are linked,
-labels spread along the links). A cluster of one face is a face "left
-alone". The result renders as an HTML page (one row of faces per person), a CSV (photo, face,
+Three methods, each cut at its own threshold:
+
+* ``ward`` (the default): Ward's minimum-variance linkage cut at :data:`~.threshold.DEFAULT_GROUP_CUT`
+  (two single faces merge below that distance; larger groups merge when joining them adds little
+  spread, so one person's many photos stay one group while two look-alikes' groups stay apart).
+  On lfw_more's 548 people mixed together: pairwise precision 0.970, recall 0.960 at the cut
+  calibrated on half of them (bench/identity.py --parts group; the default cut was chosen on the
+  validation half of the people).
+* ``agglomerative``: average linkage cut at a pair distance (the distance at a false-accept rate of
+  7e-4): precision 0.944, recall 0.947 on the same photos.
+* ``chinese-whispers``: dlib's graph clustering: faces closer than the threshold are linked and
+  labels spread along the links; it follows every single link and merges look-alikes (precision 0.24).
+
+A cluster of one face is a face "alone". The result renders as an HTML page (one row of faces per person), a CSV (photo, face,
 person) and, with ``out``, a new folder per person filled with copies (or links) of the photos —
 the user's files are never moved.
 
@@ -33,11 +39,20 @@ from ..errors import ConfigError, DataError
 from .embed import Embedder
 from .threshold import Threshold, check_threshold, resolve_threshold
 
-METHODS = ("agglomerative", "chinese-whispers")
+METHODS = ("ward", "agglomerative", "chinese-whispers")
+#: the methods whose threshold is a pair distance (``ward`` cuts at a merge cost: :data:`CUT_METHODS`)
+LINK_METHODS = ("agglomerative", "chinese-whispers")
+CUT_METHODS = ("ward",)
 ALONE = "alone"
 
 
-def cluster_vectors(X: np.ndarray, threshold: float, method: str = "agglomerative") -> np.ndarray:
+def threshold_purpose(method: str) -> str:
+    """Which calibrated threshold a method cuts at: ``group_cut`` (Ward's merge cost) or ``group``
+    (a pair distance)."""
+    return "group_cut" if method in CUT_METHODS else "group"
+
+
+def cluster_vectors(X: np.ndarray, threshold: float, method: str = "ward") -> np.ndarray:
     """Cluster labels 0..k-1 of unit descriptors, numbered by cluster size (largest first)."""
     X = np.asarray(X, np.float32)
     if method not in METHODS:
@@ -54,7 +69,8 @@ def cluster_vectors(X: np.ndarray, threshold: float, method: str = "agglomerativ
     else:
         from scipy.cluster.hierarchy import fcluster, linkage
 
-        lab = fcluster(linkage(X.astype(np.float64), method="average", metric="euclidean"),
+        how = "ward" if method == "ward" else "average"
+        lab = fcluster(linkage(X.astype(np.float64), method=how, metric="euclidean"),
                        t=float(threshold), criterion="distance").astype(np.int64)
     # renumber: largest cluster first, ties by first appearance
     uniq, first, counts = np.unique(lab, return_index=True, return_counts=True)
@@ -63,15 +79,56 @@ def cluster_vectors(X: np.ndarray, threshold: float, method: str = "agglomerativ
     return np.array([remap[int(v)] for v in lab], np.int64)
 
 
+def best_cut(X: np.ndarray, labels: Sequence[str], cuts: Sequence[float] | None = None,
+             max_photos: int = 6000, seed: int = 0) -> dict:
+    """Ward's cut that groups photos of known people best: the highest pairwise F1 against their
+    labels (``cut`` None with fewer than 10 people of two or more photos, too few to choose on).
+
+    Rows of ``X`` that are NaN (no face) are left out; above ``max_photos`` a seeded sample of whole
+    people is used (the linkage holds every pair).
+    """
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    X = np.asarray(X, np.float32)
+    lab = np.asarray([str(v) for v in labels])
+    ok = np.isfinite(X).all(1)
+    X, lab = X[ok], lab[ok]
+    people, counts = np.unique(lab, return_counts=True)
+    if (counts >= 2).sum() < 10:
+        return {"cut": None, "people": int(len(people)), "photos": int(len(lab))}
+    if len(lab) > max_photos:
+        keep, n = [], 0
+        for p in np.random.default_rng(seed).permutation(people):
+            n += int(counts[people == p][0])
+            if n > max_photos:
+                break
+            keep.append(p)
+        m = np.isin(lab, keep)
+        X, lab = X[m], lab[m]
+    L = linkage(X.astype(np.float64), method="ward")
+    best = None
+    for t in (np.round(np.arange(0.05, 1.96, 0.01), 2) if cuts is None else cuts):
+        p, r = pairwise_precision_recall(lab, fcluster(L, float(t), criterion="distance"))
+        f1 = 2 * p * r / (p + r) if p + r else 0.0
+        if best is None or f1 > best["f1"]:
+            best = {"cut": float(t), "f1": round(f1, 5), "precision": round(p, 5), "recall": round(r, 5)}
+    return {**best, "people": int(len(set(lab))), "photos": int(len(lab))}
+
+
+def _pairs(codes: np.ndarray) -> int:
+    """Pairs of items sharing a code."""
+    _, c = np.unique(codes, return_counts=True)
+    return int((c.astype(np.int64) * (c - 1) // 2).sum())
+
+
 def pairwise_precision_recall(truth: Sequence, pred: Sequence) -> tuple[float, float]:
     """Pairwise precision (pairs put together that belong together) and recall (pairs that belong
     together that were put together)."""
-    from collections import Counter
-
-    t, p = [str(v) for v in truth], [str(v) for v in pred]
-    pairs = lambda c: sum(n * (n - 1) // 2 for n in c.values())  # noqa: E731
-    both = pairs(Counter(zip(t, p)))
-    together, same = pairs(Counter(p)), pairs(Counter(t))
+    t = np.unique(np.asarray([str(v) for v in truth]), return_inverse=True)[1].astype(np.int64)
+    p = np.unique(np.asarray([str(v) for v in pred]), return_inverse=True)[1].astype(np.int64)
+    if not len(t):
+        return 1.0, 1.0
+    both, together, same = _pairs(t * (p.max() + 1) + p), _pairs(p), _pairs(t)
     return (both / together if together else 1.0), (both / same if same else 1.0)
 
 
@@ -137,15 +194,16 @@ def name_clusters(labels: np.ndarray) -> list[str]:
     return [f"person_{int(v) + 1:03d}" if counts[v] > 1 else ALONE for v in labels]
 
 
-def group_photos(photos: Sequence[str | Path], *, threshold: float | None = None, method: str = "agglomerative",
+def group_photos(photos: Sequence[str | Path], *, threshold: float | None = None, method: str = "ward",
                  detector: str | None = None, mirror: bool = True, workers: int = 1, gallery=None,
                  out: str | Path | None = None, link: bool = False, copies: bool = True,
                  progress: bool = False) -> GroupResult:
     """Group every face of photos, folders or globs by person.
 
     Args:
-        threshold: distance threshold (default: ``gallery``'s calibrated one, else the default).
-        method: ``chinese-whispers`` or ``agglomerative``.
+        threshold: where to cut (default: ``gallery``'s calibrated one, else the default): for
+            ``ward``, the merge cost (two single faces: their distance); otherwise a pair distance.
+        method: ``ward``, ``agglomerative`` or ``chinese-whispers``.
         gallery: a gallery whose framing and calibrated threshold to use.
         out: a NEW folder: ``index.html``, ``groups.csv`` and one folder per person with copies
             (``link=True``: hard links, or symbolic links across file systems) of the photos.
@@ -171,7 +229,7 @@ def group_photos(photos: Sequence[str | Path], *, threshold: float | None = None
         from ..outputs import check_folder
 
         check_folder(out, what="grouping folder")
-    th = resolve_threshold(threshold, gallery, "group")
+    th = resolve_threshold(threshold, gallery, threshold_purpose(method))
     paths, bad, _ = expand_photos(photos)
     if not paths:
         raise DataError("no photos to group", fix="give photos, folders or globs")

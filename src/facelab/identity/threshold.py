@@ -29,10 +29,15 @@ DEFAULT_THRESHOLD = 0.42
 #: gallery of those 274 people x 3 photos it answered ``unknown`` for 97.9% of 274 never-enrolled
 #: people's photos (bench/identity.py). Calibrate on your own people with ``verify-eval --save-threshold``.
 DEFAULT_IDENTIFY_THRESHOLD = 0.32
-#: Faces are grouped into one person below this distance (``facelab cluster --by identity``, average
-#: linkage): the threshold at a false-accept rate of 7e-4 (``calibrate.GROUP_FAR``) on 274 LFW people
-#: (0.363, bench/identity.py).
+#: Faces are grouped into one person below this distance with a linkage of pair distances
+#: (``--method agglomerative`` or ``chinese-whispers``): the threshold at a false-accept rate of 7e-4
+#: (``calibrate.GROUP_FAR``) on 274 LFW people (0.363, bench/identity.py).
 DEFAULT_GROUP_THRESHOLD = 0.36
+#: Ward's linkage (``facelab cluster --by identity``, the default method) cuts at this merge cost:
+#: the best pairwise F1 on the validation half of lfw_more's people (0.575: precision 0.983, recall
+#: 0.974; the other half: 0.985 / 0.962; from 0.55 to 0.625 both stay within 2 points: ``python
+#: bench/identity.py --parts group``). Calibrate on your own people with ``verify-eval --save-threshold``.
+DEFAULT_GROUP_CUT = 0.575
 
 
 @dataclass(frozen=True)
@@ -72,14 +77,17 @@ def resolve_threshold(threshold: float | None = None, gallery=None, purpose: str
     """The threshold to use: the caller's, else the gallery's calibrated one, else the default.
 
     ``purpose``: ``verify`` (two photos), ``identify`` (a face against a whole gallery: the stricter
-    open-set threshold) or ``group`` (linking the faces of a library: the threshold at FAR 7e-4).
+    open-set threshold), ``group`` (linking the faces of a library by pair distance: the threshold
+    at FAR 7e-4) or ``group_cut`` (Ward's merge cost, calibrated by grouping the user's own people).
     """
     if threshold is not None:
         return Threshold(check_threshold(threshold), "given")
     saved = gallery.threshold if gallery is not None else None
-    if saved:
-        value = saved.get(purpose, saved["value"]) if purpose in ("verify", "group") else saved["value"]
+    if saved and (purpose != "group_cut" or saved.get("group_cut")):  # a cut is never another threshold
+        value = saved.get(purpose, saved["value"]) if purpose in ("verify", "group", "group_cut") else saved["value"]
         return Threshold(float(value), "gallery", f"{gallery.name}: {saved.get('source', '')}")
+    if purpose == "group_cut":
+        return Threshold(DEFAULT_GROUP_CUT, "default", "Ward's cut chosen on LFW people (bench/identity.py)")
     if purpose == "group":
         return Threshold(DEFAULT_GROUP_THRESHOLD, "default", "at FAR 7e-4 on LFW people (bench/identity.py)")
     if purpose == "identify":
