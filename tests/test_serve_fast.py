@@ -84,6 +84,34 @@ def test_an_export_of_other_weights_is_not_used(tmp_path):
     assert fresh_onnx(run) == run / "model.onnx" and Predictor.from_run(run, backend="auto").backend == "onnx"
 
 
+def test_a_damaged_export_is_named_and_auto_falls_back_to_torch(tmp_path, caplog):
+    """A truncated model.onnx beside current weights: ``onnx`` refuses it naming the file and the
+    fix; ``auto`` (predict and serve) warns and predicts with torch."""
+    pytest.importorskip("onnxruntime", reason="the onnx extra (onnxruntime) is not installed")
+    import shutil
+    from types import SimpleNamespace
+
+    from facelab.errors import RunError
+    from facelab.predict import Predictor
+    from facelab.pretrained import shipped_path
+    from facelab.runs import Run
+    from facelab.serve.backend import build_predictor
+
+    run = shutil.copytree(shipped_path("fer-emotions"), tmp_path / "emotions")
+    onnx = run / "model.onnx"
+    onnx.write_bytes(onnx.read_bytes()[:1000])
+    with pytest.raises(RunError, match="cannot load") as e:
+        Predictor.from_run(run, backend="onnx")
+    assert str(onnx) in str(e.value) and "facelab export" in str(e.value)
+    with caplog.at_level("WARNING"):
+        p = Predictor.from_run(run, backend="auto")
+    assert p.backend == "torch" and "predicting with torch" in caplog.text
+    served = build_predictor(Run.load(run), run, SimpleNamespace(backend="auto", home=tmp_path / "home"))
+    assert served.backend == "torch"
+    probs = p.predict(face_photo()).faces[0].probabilities
+    assert probs == pytest.approx(served.predict(face_photo()).faces[0].probabilities, abs=1e-6)
+
+
 def test_raw_image_body_gives_the_multipart_answer(client):
     raw = client.post("/v1/predict", content=face_photo(), params={"filename": "me.jpg"},
                       headers={"content-type": "image/jpeg"})

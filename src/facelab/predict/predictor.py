@@ -15,6 +15,7 @@ Example:
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from pathlib import Path
@@ -28,6 +29,8 @@ from ..faces.detect import FaceBox, get_detector
 from .pending import Pending, check_array
 from .results import FaceResult, PhotoResult, verdict
 from ..runs.layout import INPUT, TASK, read_json  # one error message for a broken run
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from .video_predict import VideoPrediction
@@ -120,7 +123,8 @@ class Predictor:
         if backend not in ("torch", "onnx", "auto"):
             raise ConfigError(f"unknown backend {backend!r}", fix="use --backend auto, torch or onnx")
         exported = _exported(run_or_path) if backend == "auto" else None
-        if backend == "auto":
+        auto = backend == "auto"
+        if auto:
             backend = "onnx" if exported is not None else "torch"
         from .source_input import run_detector, source_face_input  # dlib-aware hooks (models/embed.py)
 
@@ -128,14 +132,21 @@ class Predictor:
             path = run_or_path.path if isinstance(run_or_path, Run) else resolve_run(run_or_path)
             task = read_json(path / TASK)
             input_spec = read_json(path / INPUT)
-            detector = detector or run_detector(input_spec)
             from ..runs.derived import onnx_places
 
             places = onnx_places(path)  # a shipped model carries its own; an export of it lives under $FACELAB_HOME
             from .export import fresh_onnx
 
             found = exported or fresh_onnx(path) or next((p for p in places if p.is_file()), places[0])
-            classify = onnx_classifier(found, threads)
+            try:
+                classify = onnx_classifier(found, threads)
+            except RunError as e:
+                if not auto:
+                    raise
+                log.warning("%s (%s); predicting with torch instead", e.message, e.fix)  # auto never fails where torch works
+                return cls.from_run(run_or_path, backend="torch", detector=detector, min_face=min_face,
+                                    threads=threads, fast=fast, **detector_params)
+            detector = detector or run_detector(input_spec)
             return cls(input_spec=input_spec, kind=task["kind"], classes=task["classes"], classify=classify,
                        detector=detector, min_face=min_face, name=path.name, backend="onnx",
                        detector_params=detector_params, fast=fast)

@@ -53,6 +53,7 @@ def onnx_model_for(run: Any, folder: Path, home_dir: Path | None = None) -> tupl
 
 def build_predictor(run: Any, folder: Path, settings: Any):
     """The run's :class:`~facelab.predict.predictor.Predictor` for serving, per ``settings``."""
+    from ..errors import RunError
     from ..predict.predictor import Predictor, onnx_classifier
 
     backend = getattr(settings, "backend", "torch")
@@ -69,10 +70,14 @@ def build_predictor(run: Any, folder: Path, settings: Any):
         else:
             # the model.onnx found may be the cache copy, so the predictor is built here rather
             # than by from_run(backend="onnx"), which reads the run folder's own file
-            p = Predictor(input_spec=run.input, kind=run.task.kind, classes=run.task.classes,
-                          classify=onnx_classifier(path, threads), detector=detector, name=run.name,
-                          backend="onnx", fast=fast)
-            log.info("serving with onnxruntime", extra={"run": run.name, "model": str(path), "reason": why})
-            return p
+            try:
+                classify = onnx_classifier(path, threads)
+            except RunError as e:  # a damaged file: auto serves with torch rather than not at all
+                log.warning("serving with torch", extra={"run": run.name, "reason": e.message})
+                backend = "torch"
+            else:
+                log.info("serving with onnxruntime", extra={"run": run.name, "model": str(path), "reason": why})
+                return Predictor(input_spec=run.input, kind=run.task.kind, classes=run.task.classes,
+                                 classify=classify, detector=detector, name=run.name, backend="onnx", fast=fast)
     return Predictor.from_run(run, backend=backend, detector=detector, fast=fast,
                               threads=threads if backend == "onnx" else None)
