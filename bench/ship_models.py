@@ -4,7 +4,7 @@ benchmark recipes on the real datasets, with their model cards.
 The whole recipe (this is the command each card names)::
 
     python bench/train_celeba.py --target all --minutes 30 --threads 1 --recipe celeba/multilabel --tag ship
-    python bench/train_fer.py --minutes 60 --threads 1 --tag ship60
+    python bench/train_fer.py --minutes 115 --threads 1 --tag ship115
     python bench/ship_models.py --celeba-run <run of the first> --fer-run <run of the second>
 
 Both training commands print their run folder (also in ``bench/results/*.json``: ``run``). This
@@ -31,7 +31,7 @@ KEEP = ("config.yaml", "task.json", "input.json", "calibration.json", "metrics.j
 
 SPECS = {
     "celeba-attributes": {
-        "dataset": "celeba", "size": 64, "crop": "face", "grey": False, "groups": ["Male", "Young"],
+        "dataset": "celeba", "frame": "CelebA", "size": 64, "crop": "face", "grey": False, "groups": ["Male", "Young"],
         "train_cmd": "python bench/train_celeba.py --target all --minutes 30 --threads 1 --recipe celeba/multilabel --tag ship",
         "what": "the 40 CelebA attributes of each face (multilabel: one probability per attribute)",
         "terms": ("CelebA is for **non-commercial research purposes only** (its agreement: "
@@ -45,8 +45,8 @@ SPECS = {
                    "skin, profile views, low light, children. Never use it to judge a person."),
     },
     "fer-emotions": {
-        "dataset": "fer2013", "size": 48, "crop": None, "grey": True, "groups": None,
-        "train_cmd": "python bench/train_fer.py --minutes 60 --threads 1 --tag ship60",
+        "dataset": "fer2013", "frame": "FER2013", "size": 48, "crop": None, "grey": True, "groups": None,
+        "train_cmd": "python bench/train_fer.py --minutes 115 --threads 1 --tag ship115",
         "what": "the facial expression of each face: one of angry, disgust, fear, happy, sad, surprise, neutral",
         "terms": ("FER2013 was released for the ICML 2013 representation-learning challenge on Kaggle, for "
                   "research; its images were collected from web searches and keep their owners' rights. Use "
@@ -98,7 +98,10 @@ def card(name: str, spec: dict, run, ev: dict, weights_bytes: int) -> str:
         f"- `model.onnx`: the same network for ONNX Runtime (what `facelab predict` and `serve` run; "
         f"`facelab export {name} --out model.onnx` in this folder, checked against torch to 1e-4)",
         f"- input: {inp['size']}x{inp['size']} {'grey' if inp.get('grey') else 'RGB'}, crop `{inp.get('crop')}`; "
-        f"`facelab predict` detects each face and frames it with this geometry",
+        + (f"`facelab predict` detects each face ({inp['framing']['detector'].upper()}) and aligns it by its five "
+           f"landmarks onto the template in the {spec['frame']} frame, then applies this geometry "
+           f"(`input.json` `framing`)" if inp.get("framing") else
+           "`facelab predict` detects each face and frames it with this geometry"),
         f"- probabilities temperature-scaled on validation (`calibration.json`)" if run.temperature != 1 else
         "- probabilities as the network gives them",
         "",
