@@ -13,12 +13,14 @@ Parts (``--parts``, comma-separated):
   enrolled (share answered ``unknown``), at the open-set threshold calibrated on the enrolled
   people's photos alone (:func:`facelab.identity.calibrate.open_set`: each enrolled person left out
   in turn), as a user would calibrate on their own.
-* ``group`` — every photo mixed together, grouped by Ward's linkage at the cut calibrated on the
-  enrolled people (the best pairwise F1 of grouping their photos: :func:`facelab.identity.group.best_cut`)
-  and at the default cut, and by average linkage and Chinese whispers at the pair distance of FAR
+* ``group`` — every photo mixed together, grouped by Ward's linkage and the join step at the cut
+  and join distance calibrated on the enrolled people (:func:`facelab.identity.linkage.best_cut`)
+  and at the defaults, and by average linkage and Chinese whispers at the pair distance of FAR
   :data:`~facelab.identity.calibrate.GROUP_FAR` on the enrolled people: pairwise precision and
   recall against the folders; then Ward's cut swept on each half of the people (validation: the
-  first half of the sorted names, where the default cut was chosen).
+  first half of the sorted names, where the default cut was chosen); and the defaults on
+  ``people/`` (8 people with 64-530 photos each) when its descriptors are cached
+  (``bench/identity_embed.py --data $FACELAB_DATA/people --detectors mtcnn``).
 * ``search`` (timing: run alone) — 1,000,000 stored 128-D descriptors: exact search time, HNSW
   build time, query time and recall@10 against exact search, on face-like vectors (a two-level
   Gaussian fitted to the cached descriptors: :func:`face_like`; half the queries are new photos of
@@ -50,7 +52,7 @@ from identity_embed import RESULTS, cache_file, load_parts, photos
 
 from facelab.identity.calibrate import GROUP_FAR, calibrate
 from facelab.identity.embed import unit
-from facelab.identity.group import cluster_vectors, pairwise_precision_recall
+from facelab.identity.linkage import cluster_vectors, pairwise_precision_recall
 
 
 def load_cache(root: Path, limit: int | None) -> dict:
@@ -153,7 +155,7 @@ def part_identify(z: dict, variant: str, folds: int = 10) -> dict:
            "unknown_rate": round(float(unknown_rate), 5), "no_face": int((~ok).sum()),
            "calibration_open_set": cal.open_set, "verify_threshold": round(cal.threshold, 4),
            "unknown_rate_at_verify_threshold": round(float(unknown_at_verify), 5),
-           "group_threshold": cal.group_threshold, "group_far": GROUP_FAR, "group_cut": cal.group_cut.get("cut"),
+           "group_threshold": cal.group_threshold, "group_far": GROUP_FAR, "group_cut": cal.group_cut.get("cut"), "group_join": cal.group_cut.get("join"),
            "group_cut_calibration": cal.group_cut}
     print(f"  gallery {len(enrolled)} people x 3: rank-1 {rank1:.2%} ({len(probe_rows)} probes; "
           f"{known_accepted:.2%} named at the threshold {t:.3f}); never enrolled answered unknown "
@@ -162,41 +164,74 @@ def part_identify(z: dict, variant: str, folds: int = 10) -> dict:
     return out
 
 
-def part_group(z: dict, variant: str, link_threshold: float, cut: float | None) -> dict:
-    """Group every photo: Ward's linkage at the cut calibrated on the enrolled people (and at the
-    default cut), average linkage and Chinese whispers at the pair distance of FAR GROUP_FAR; and
-    Ward's cut swept on each half of the people (validation: first half of the sorted names)."""
-    from facelab.identity.threshold import DEFAULT_GROUP_CUT
+def part_group(z: dict, variant: str, link_threshold: float, cut: float | None, join: float | None,
+               extra: dict | None = None) -> dict:
+    """Group every photo: Ward's linkage at the cut and join distance calibrated on the enrolled
+    people (and at the defaults), average linkage and Chinese whispers at the pair distance of FAR
+    GROUP_FAR; Ward's cut swept on each half of the people (validation: first half of the sorted
+    names); and, on ``extra`` descriptors (``people/``: many photos per person), the defaults."""
+    from facelab.identity.threshold import DEFAULT_GROUP_CUT, DEFAULT_GROUP_JOIN, DEFAULT_GROUP_THRESHOLD
+
+    def run(X, lab, method, t, j=None, link=None):
+        pred = cluster_vectors(X, t, method, join=j, link=link)
+        p, r = pairwise_precision_recall(lab, pred)
+        return {"threshold": round(float(t), 4), "join": j, "link": link, "precision": round(p, 5),
+                "recall": round(r, 5), "clusters": int(pred.max() + 1), "alone": int((np.bincount(pred) == 1).sum())}
 
     X = variants(z)[variant]
     ok = np.isfinite(X[:, 0])
     lab = np.array(z["labels"])[ok]
     X = X[ok]
     out = {"variant": variant, "photos": int(ok.sum()), "people": len(set(lab))}
-    runs = [("ward", cut, "calibrated"), ("ward", DEFAULT_GROUP_CUT, "default"),
-            ("agglomerative", link_threshold, "calibrated"), ("chinese-whispers", link_threshold, "calibrated")]
-    for method, t, source in runs:
+    runs = [("ward", cut, join, link_threshold, "calibrated"),
+            ("ward", DEFAULT_GROUP_CUT, DEFAULT_GROUP_JOIN, DEFAULT_GROUP_THRESHOLD, "default"),
+            ("ward", DEFAULT_GROUP_CUT, None, None, "default, no join or link"),
+            ("agglomerative", link_threshold, None, None, "calibrated"),
+            ("chinese-whispers", link_threshold, None, None, "calibrated")]
+    for method, t, j, k, source in runs:
         if t is None:
             continue
-        pred = cluster_vectors(X, t, method)
-        p, r = pairwise_precision_recall(lab, pred)
-        out[f"{method} ({source})"] = {"threshold": round(float(t), 4), "precision": round(p, 5), "recall": round(r, 5),
-                                       "clusters": int(pred.max() + 1)}
-        print(f"  {method} at {t:.3f} ({source}): pairwise precision {p:.4f}, recall {r:.4f} "
-              f"({pred.max() + 1} groups, {len(set(lab))} people)")
+        r = out[f"{method} ({source})"] = run(X, lab, method, t, j, k)
+        print(f"  {method} at {t:.3f}{f', join {j:.3f}, link {k:.3f}' if j else ''} ({source}): pairwise precision "
+              f"{r['precision']:.4f}, recall {r['recall']:.4f} ({r['clusters']} groups, {r['alone']} alone, "
+              f"{len(set(lab))} people)")
     people = sorted(set(lab))
     out["ward_sweep"] = {}
     for half, names in (("val", people[: len(people) // 2]), ("test", people[len(people) // 2:])):
         m = np.isin(lab, names)
         rows = []
         for t in np.round(np.arange(0.50, 0.701, 0.025), 3):
-            p, r = pairwise_precision_recall(lab[m], cluster_vectors(X[m], float(t), "ward"))
-            rows.append({"cut": float(t), "precision": round(p, 4), "recall": round(r, 4),
-                         "f1": round(2 * p * r / (p + r), 4)})
+            r = run(X[m], lab[m], "ward", float(t), DEFAULT_GROUP_JOIN, DEFAULT_GROUP_THRESHOLD)
+            rows.append({"cut": float(t), "precision": r["precision"], "recall": r["recall"],
+                         "f1": round(2 * r["precision"] * r["recall"] / (r["precision"] + r["recall"]), 4)})
         out["ward_sweep"][half] = rows
-        best = max(rows, key=lambda row: row["f1"])
-        print(f"  ward, {half} half: " + "  ".join(f"{row['cut']:.3f}: {row['precision']:.3f}/{row['recall']:.3f}"
-                                                  for row in rows) + f"  (best F1 at {best['cut']:.3f})")
+        print(f"  ward + join {DEFAULT_GROUP_JOIN} + link {DEFAULT_GROUP_THRESHOLD}, {half} half: "
+              + "  ".join(f"{row['cut']:.3f}: {row['precision']:.3f}/{row['recall']:.3f}" for row in rows))
+        if half == "val":  # how the defaults were chosen: the join at FAR 1e-4, then best_cut
+            from scipy.spatial.distance import pdist
+
+            from facelab.identity.calibrate import GROUP_FAR, GROUP_JOIN_FAR, threshold_at_far
+            from facelab.identity.linkage import best_cut
+
+            i, j = np.triu_indices(int(m.sum()), 1)
+            imp = pdist(X[m].astype(np.float64))[lab[m][i] != lab[m][j]]
+            chosen = out["defaults_from_val"] = best_cut(X[m], lab[m], threshold_at_far(imp, GROUP_JOIN_FAR),
+                                                         threshold_at_far(imp, GROUP_FAR))
+            print(f"  validation half: join {chosen['join']:.3f} (FAR {GROUP_JOIN_FAR:g}), link {chosen['link']:.3f} "
+                  f"(FAR {GROUP_FAR:g}), cut {chosen['cut']:.3f} (F1 {chosen['f1']:.4f}) -> defaults "
+                  f"{DEFAULT_GROUP_CUT}, {DEFAULT_GROUP_JOIN}, {DEFAULT_GROUP_THRESHOLD}")
+    if extra is not None:
+        Xe = variants(extra)[variant]
+        oke = np.isfinite(Xe[:, 0])
+        le, Xe = np.array(extra["labels"])[oke], Xe[oke]
+        res = out["people_folder"] = {"photos": int(oke.sum()), "people": len(set(le))}
+        for method, t, j, k, source in (
+                ("ward", DEFAULT_GROUP_CUT, DEFAULT_GROUP_JOIN, DEFAULT_GROUP_THRESHOLD, "default"),
+                ("ward", DEFAULT_GROUP_CUT, None, None, "default, no join or link"),
+                ("agglomerative", DEFAULT_GROUP_THRESHOLD, None, None, "default")):
+            r = res[f"{method} ({source})"] = run(Xe, le, method, t, j, k)
+            print(f"  people/ ({len(set(le))} people, {int(oke.sum())} photos), {method} ({source}): precision "
+                  f"{r['precision']:.4f}, recall {r['recall']:.4f} ({r['clusters']} groups)")
     return out
 
 
@@ -350,7 +385,10 @@ def main() -> None:
             res["identify"] = part_identify(z, a.variant, a.folds)
         if "group" in parts:
             print("grouping:")
-            res["group"] = part_group(z, a.variant, res["identify"]["group_threshold"], res["identify"]["group_cut"])
+            extra = root.parent / "people"
+            res["group"] = part_group(z, a.variant, res["identify"]["group_threshold"], res["identify"]["group_cut"],
+                                      res["identify"]["group_join"],
+                                      load_cache(extra, None) if cache_file(extra, None).is_file() else None)
     if "search" in parts:
         print("search:")
         try:

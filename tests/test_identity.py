@@ -84,7 +84,7 @@ def test_calibration_figures_and_groups():
     # Ward's cut is chosen by grouping these people's photos: at it, they come out as themselves
     cut = res.group_cut["cut"]
     assert 0 < cut < 2 and res.group_cut["f1"] > 0.95
-    p, r = pairwise_precision_recall(lab, cluster_vectors(X[ok], cut, "ward"))
+    p, r = pairwise_precision_recall(lab, cluster_vectors(X[ok], cut, "ward", join=res.group_cut["join"]))
     assert 2 * p * r / (p + r) == pytest.approx(res.group_cut["f1"], abs=1e-4)
     json.dumps(res.to_dict(), allow_nan=False)
 
@@ -94,10 +94,10 @@ def test_ward_cut_needs_ten_people_and_a_gallery_keeps_its_own():
     from facelab.identity.threshold import DEFAULT_GROUP_CUT
 
     X, labels = clustered(6, 5)
-    assert best_cut(X, labels)["cut"] is None  # too few people to choose on
+    assert best_cut(X, labels, 0.5)["cut"] is None  # too few people to choose on
     X, labels = clustered(12, 5)
-    big = best_cut(X, labels)
-    small = best_cut(X, labels, max_photos=30)  # a sample of whole people
+    big = best_cut(X, labels, 0.5)
+    small = best_cut(X, labels, None, max_photos=30)  # a sample of whole people, no join step
     assert big["photos"] == 60 and small["photos"] == 30 and small["people"] == 6
     assert threshold_purpose("ward") == "group_cut" and threshold_purpose("agglomerative") == "group"
 
@@ -105,13 +105,47 @@ def test_ward_cut_needs_ten_people_and_a_gallery_keeps_its_own():
         name, threshold = "fam", {"value": 0.33, "group": 0.3, "source": "verify-eval"}
 
     class New:
-        name, threshold = "fam", {"value": 0.33, "group": 0.3, "group_cut": 0.61, "source": "verify-eval"}
+        name, threshold = "fam", {"value": 0.33, "group": 0.3, "group_cut": 0.61, "group_join": 0.31,
+                                  "source": "verify-eval"}
 
     assert (resolve_threshold(None, Old(), "group_cut").value, resolve_threshold(None, Old(), "group_cut").source) \
         == (DEFAULT_GROUP_CUT, "default")
     assert resolve_threshold(None, Old(), "group").value == 0.3
+    assert resolve_threshold(None, Old(), "group_join").source == "default"
+    assert resolve_threshold(None, New(), "group_join").value == 0.31
     assert (resolve_threshold(None, New(), "group_cut").value, resolve_threshold(None, New(), "group_cut").source) \
         == (0.61, "gallery")
+
+
+def test_the_join_step_brings_back_a_person_ward_splits():
+    """One person with 300 photos in two lights: Ward's cost grows with group size and splits them;
+    joining groups by their mean distance makes them one person again, and two others stay apart."""
+    rng = np.random.default_rng(0)
+    c = unit(rng.normal(size=(3, 128)))
+
+    def faces(centre, n):
+        return unit(centre + 0.35 / np.sqrt(128) * rng.normal(size=(n, 128)))
+
+    light = unit(rng.normal(size=128))
+    X = np.vstack([faces(c[0], 150), faces(unit(c[0] + 0.3 * light), 150), faces(c[1], 20), faces(c[2], 20)])
+    labels = ["a"] * 300 + ["b"] * 20 + ["c"] * 20
+    alone = cluster_vectors(X, 0.55, "ward")
+    assert len(set(alone[:300])) > 10
+    joined = cluster_vectors(X, 0.55, "ward", join=0.6)
+    assert pairwise_precision_recall(labels, joined) == (1.0, 1.0)
+    assert joined.tolist() == sorted(joined.tolist())  # numbered largest group first
+    # two strangers 0.52 apart: Ward's cut pairs them; no face of theirs is within the link distance
+    s = unit(rng.normal(size=128))
+    v = rng.normal(size=128)
+    v = unit(v - (v @ s) * s)
+    angle = 2 * np.arcsin(0.52 / 2)
+    t = np.cos(angle) * s + np.sin(angle) * v
+    Y = np.vstack([X, s, t])
+    paired = cluster_vectors(Y, 0.55, "ward", join=0.6)
+    assert paired[-1] == paired[-2]
+    alone = cluster_vectors(Y, 0.55, "ward", join=0.6, link=0.49)  # each person's faces: nearest within 0.46
+    assert alone[-1] != alone[-2] and pairwise_precision_recall(labels, alone[:-2]) == (1.0, 1.0)
+    assert name_clusters(alone)[-2:] == ["alone", "alone"]
 
 
 def test_grouping_finds_the_people():

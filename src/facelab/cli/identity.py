@@ -95,8 +95,10 @@ def verify_eval_cmd(
                   f"{o['known_identified']:.1%}", markup=False)
     gc = res.group_cut
     if gc.get("cut") is not None:
-        con.print(f"grouping a library (Ward's linkage): cut {gc['cut']:.2f} groups these photos with pairwise "
-                  f"precision {gc['precision']:.3f}, recall {gc['recall']:.3f}", markup=False)
+        joined = f", groups joined below {gc['join']:.3f}" if gc.get("join") else ""
+        con.print(f"grouping a library (Ward's linkage): cut {gc['cut']:.2f}{joined} "
+                  f"groups these photos with pairwise precision {gc['precision']:.3f}, recall {gc['recall']:.3f}",
+                  markup=False)
     if save_threshold:
         con.print(f"saved in the gallery {save_threshold}", markup=False)
     for g, v in res.groups.items():

@@ -34,6 +34,9 @@ OPEN_SET_REJECT = 0.97
 #: lfw_more's validation people (the best of precision and recall together among FARs 2e-4 to 2e-3
 #: and average, complete, weighted linkage and Chinese whispers: bench/identity_chips.py group).
 GROUP_FAR = 7e-4
+#: Ward's groups are joined below the mean distance with this false-accept rate
+#: (:data:`~.threshold.DEFAULT_GROUP_JOIN`).
+GROUP_JOIN_FAR = 1e-4
 MAX_IMPOSTORS = 2_000_000
 MISSING = 9.0  # the distance of a pair with a photo without a face: beyond any threshold
 
@@ -146,7 +149,8 @@ class CalibrationResult:
     open_set: dict = field(default_factory=dict)
     #: the distance at :data:`GROUP_FAR` over every impostor pair (grouping a library cuts there)
     group_threshold: float = float("nan")
-    #: Ward's cut that grouped these photos best (:func:`.group.best_cut`; ``cut`` None with fewer than 10 people)
+    #: Ward's cut that grouped these photos best, with its join distance (:func:`.linkage.best_cut`;
+    #: ``cut`` None with fewer than 10 people)
     group_cut: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -204,7 +208,7 @@ def calibrate(X: np.ndarray, labels: Sequence[str], *, groups: dict[str, str] | 
         paths: the photos, named in the worst pairs.
         worst: how many worst genuine and impostor pairs to keep.
     """
-    from .group import best_cut
+    from .linkage import best_cut
 
     labels = np.asarray([str(v) for v in labels])
     X = np.asarray(X, np.float32)
@@ -238,7 +242,14 @@ def calibrate(X: np.ndarray, labels: Sequence[str], *, groups: dict[str, str] | 
         roc=cf["roc"], hist=hist, groups=group_figures(dall, same, ai, bi, labels, groups, threshold) if groups else {},
         worst=worst_pairs(dall, same, ai, bi, names, worst), photos=len(labels), people=len(set(labels)),
         no_face=[names[i] for i in np.flatnonzero(~np.isfinite(X).all(1))], open_set=open_set(X, labels),
-        group_threshold=threshold_at_far(dall[~same], GROUP_FAR), group_cut=best_cut(X, labels, seed=seed))
+        group_threshold=threshold_at_far(dall[~same], GROUP_FAR),
+        group_cut=best_cut(X, labels, _usable(threshold_at_far(dall[~same], GROUP_JOIN_FAR)),
+                           _usable(threshold_at_far(dall[~same], GROUP_FAR)), seed=seed))
+
+
+def _usable(t: float) -> float | None:
+    """A threshold in (0, 2), else None (no impostor pairs, or every pair missing a face)."""
+    return t if 0 < t < 2 else None
 
 
 def threshold_at_far(impostor: np.ndarray, far: float) -> float:

@@ -259,15 +259,18 @@ class Gallery:
         return json.loads(self._meta("threshold") or "null")
 
     def set_threshold(self, value: float, source: str, verify: float | None = None,
-                      group: float | None = None, group_cut: float | None = None) -> None:
+                      group: float | None = None, group_cut: float | None = None,
+                      group_join: float | None = None) -> None:
         """Save calibrated thresholds (one transaction): ``value`` for identification against this
         gallery, ``verify`` for comparing two photos, ``group`` for grouping a library by pair
-        distance (default: ``value``) and ``group_cut`` for Ward's grouping (default: none saved)."""
+        distance (default: ``value``), ``group_cut`` and ``group_join`` for Ward's grouping (default:
+        none saved)."""
         check_threshold(value)
         d = {"value": float(value), "verify": float(check_threshold(verify) if verify is not None else value),
              "group": float(check_threshold(group) if group is not None else value), "source": source, "saved": _now()}
-        if group_cut is not None:
-            d["group_cut"] = float(check_threshold(group_cut))
+        for key, v in (("group_cut", group_cut), ("group_join", group_join)):
+            if v is not None:
+                d[key] = float(check_threshold(v))
         with self.transaction():
             self.conn.execute("UPDATE meta SET value=? WHERE key='threshold'", (json.dumps(d),))
 

@@ -30,14 +30,22 @@ DEFAULT_THRESHOLD = 0.42
 #: people's photos (bench/identity.py). Calibrate on your own people with ``verify-eval --save-threshold``.
 DEFAULT_IDENTIFY_THRESHOLD = 0.32
 #: Faces are grouped into one person below this distance with a linkage of pair distances
-#: (``--method agglomerative`` or ``chinese-whispers``): the threshold at a false-accept rate of 7e-4
+#: (``--method agglomerative`` or ``chinese-whispers``), and Ward's grouping leaves a face alone when
+#: no face of its group is this close: the threshold at a false-accept rate of 7e-4
 #: (``calibrate.GROUP_FAR``) on 274 LFW people (0.363, bench/identity.py).
 DEFAULT_GROUP_THRESHOLD = 0.36
 #: Ward's linkage (``facelab cluster --by identity``, the default method) cuts at this merge cost:
-#: the best pairwise F1 on the validation half of lfw_more's people (0.575: precision 0.983, recall
-#: 0.974; the other half: 0.985 / 0.962; from 0.55 to 0.625 both stay within 2 points: ``python
-#: bench/identity.py --parts group``). Calibrate on your own people with ``verify-eval --save-threshold``.
-DEFAULT_GROUP_CUT = 0.575
+#: :func:`~.linkage.best_cut` with the join step below on the validation half of lfw_more's people
+#: (the middle of the cuts from 0.525 to 0.58 whose pairwise F1 is within 0.002 of the best: there
+#: precision 0.990, recall 0.967; ``python bench/identity.py --parts group``). Calibrate on your
+#: own people with ``verify-eval --save-threshold``.
+DEFAULT_GROUP_CUT = 0.55
+#: ...after which groups whose faces are on average closer than this are joined (one person's
+#: photos that Ward's linkage split by age or light): the distance at a false-accept rate of 1e-4
+#: (``calibrate.GROUP_JOIN_FAR``) on lfw_more's validation people (0.333). On ``people/`` (8 people,
+#: 64-530 photos each) it lifts recall from 0.14 to 0.99 at precision 1.000; at FAR 7e-4 (0.36) the
+#: lfw_more check half loses 5 points of precision.
+DEFAULT_GROUP_JOIN = 0.33
 
 
 @dataclass(frozen=True)
@@ -78,16 +86,20 @@ def resolve_threshold(threshold: float | None = None, gallery=None, purpose: str
 
     ``purpose``: ``verify`` (two photos), ``identify`` (a face against a whole gallery: the stricter
     open-set threshold), ``group`` (linking the faces of a library by pair distance: the threshold
-    at FAR 7e-4) or ``group_cut`` (Ward's merge cost, calibrated by grouping the user's own people).
+    at FAR 7e-4), ``group_cut`` (Ward's merge cost, calibrated by grouping the user's own people) or
+    ``group_join`` (the mean distance below which Ward's groups are joined: FAR 1e-4).
     """
     if threshold is not None:
         return Threshold(check_threshold(threshold), "given")
     saved = gallery.threshold if gallery is not None else None
-    if saved and (purpose != "group_cut" or saved.get("group_cut")):  # a cut is never another threshold
-        value = saved.get(purpose, saved["value"]) if purpose in ("verify", "group", "group_cut") else saved["value"]
+    own = ("group_cut", "group_join")  # never stood in for by another kind of threshold
+    if saved and (purpose not in own or saved.get(purpose)):
+        value = saved.get(purpose, saved["value"]) if purpose in ("verify", "group") + own else saved["value"]
         return Threshold(float(value), "gallery", f"{gallery.name}: {saved.get('source', '')}")
     if purpose == "group_cut":
         return Threshold(DEFAULT_GROUP_CUT, "default", "Ward's cut chosen on LFW people (bench/identity.py)")
+    if purpose == "group_join":
+        return Threshold(DEFAULT_GROUP_JOIN, "default", "at FAR 1e-4 on LFW people (bench/identity.py)")
     if purpose == "group":
         return Threshold(DEFAULT_GROUP_THRESHOLD, "default", "at FAR 7e-4 on LFW people (bench/identity.py)")
     if purpose == "identify":
