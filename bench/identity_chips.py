@@ -235,7 +235,7 @@ def far_threshold(X: np.ndarray, lab: np.ndarray, far: float) -> float:
 def cluster(X: np.ndarray, method: str, t: float) -> np.ndarray:
     from scipy.cluster.hierarchy import fcluster, linkage
 
-    from facelab.identity.group import cluster_vectors
+    from facelab.identity.linkage import cluster_vectors
 
     if method == "chinese-whispers":
         return cluster_vectors(X, t, method)
@@ -245,7 +245,7 @@ def cluster(X: np.ndarray, method: str, t: float) -> np.ndarray:
 def group_sweep(root: Path, half: str, framing: str, fars=(2e-3, 1.5e-3, 1e-3, 7e-4, 5e-4, 3e-4, 2e-4)) -> dict:
     """Pairwise precision/recall of grouping one half of the people, for linkages and thresholds set
     at a false-accept rate on a random half of that half's people (the enrolled ones)."""
-    from facelab.identity.group import pairwise_precision_recall
+    from facelab.identity.linkage import pairwise_precision_recall
 
     z = load(root)
     val, test = split_people(z["labels"])

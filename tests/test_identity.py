@@ -11,7 +11,8 @@ from PIL import Image
 from facelab.errors import ConfigError, DataError
 from facelab.identity.calibrate import best_threshold, calibrate, make_pairs
 from facelab.identity.embed import unit
-from facelab.identity.group import cluster_vectors, name_clusters, pairwise_precision_recall
+from facelab.identity.group import name_clusters
+from facelab.identity.linkage import cluster_vectors, pairwise_precision_recall
 from facelab.identity.threshold import check_threshold, resolve_threshold
 from predict_support import needs_dlib
 
@@ -90,7 +91,7 @@ def test_calibration_figures_and_groups():
 
 
 def test_ward_cut_needs_ten_people_and_a_gallery_keeps_its_own():
-    from facelab.identity.group import best_cut, threshold_purpose
+    from facelab.identity.linkage import best_cut, threshold_purpose
     from facelab.identity.threshold import DEFAULT_GROUP_CUT
 
     X, labels = clustered(6, 5)

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import ConfigError, DataError
 from .embed import Embedder
-from .linkage import METHODS, best_cut, cluster_vectors, pairwise_precision_recall, threshold_purpose  # noqa: F401
+from .linkage import METHODS, cluster_vectors, threshold_purpose
 from .threshold import Threshold, check_threshold, resolve_threshold
 
 ALONE = "alone"
