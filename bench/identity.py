@@ -172,10 +172,10 @@ def part_group(z: dict, variant: str, link_threshold: float, cut: float | None, 
     names); and, on ``extra`` descriptors (``people/``: many photos per person), the defaults."""
     from facelab.identity.threshold import DEFAULT_GROUP_CUT, DEFAULT_GROUP_JOIN, DEFAULT_GROUP_THRESHOLD
 
-    def run(X, lab, method, t, j=None, link=None):
-        pred = cluster_vectors(X, t, method, join=j, link=link)
+    def run(X, lab, method, t, j=None, near=None):
+        pred = cluster_vectors(X, t, method, join=j, near=near)
         p, r = pairwise_precision_recall(lab, pred)
-        return {"threshold": round(float(t), 4), "join": j, "link": link, "precision": round(p, 5),
+        return {"threshold": round(float(t), 4), "join": j, "near": near, "precision": round(p, 5),
                 "recall": round(r, 5), "clusters": int(pred.max() + 1), "alone": int((np.bincount(pred) == 1).sum())}
 
     X = variants(z)[variant]
@@ -185,14 +185,14 @@ def part_group(z: dict, variant: str, link_threshold: float, cut: float | None, 
     out = {"variant": variant, "photos": int(ok.sum()), "people": len(set(lab))}
     runs = [("ward", cut, join, link_threshold, "calibrated"),
             ("ward", DEFAULT_GROUP_CUT, DEFAULT_GROUP_JOIN, DEFAULT_GROUP_THRESHOLD, "default"),
-            ("ward", DEFAULT_GROUP_CUT, None, None, "default, no join or link"),
+            ("ward", DEFAULT_GROUP_CUT, None, None, "default, no join or near"),
             ("agglomerative", link_threshold, None, None, "calibrated"),
             ("chinese-whispers", link_threshold, None, None, "calibrated")]
     for method, t, j, k, source in runs:
         if t is None:
             continue
         r = out[f"{method} ({source})"] = run(X, lab, method, t, j, k)
-        print(f"  {method} at {t:.3f}{f', join {j:.3f}, link {k:.3f}' if j else ''} ({source}): pairwise precision "
+        print(f"  {method} at {t:.3f}{f', join {j:.3f}, near {k:.3f}' if j else ''} ({source}): pairwise precision "
               f"{r['precision']:.4f}, recall {r['recall']:.4f} ({r['clusters']} groups, {r['alone']} alone, "
               f"{len(set(lab))} people)")
     people = sorted(set(lab))
@@ -205,7 +205,7 @@ def part_group(z: dict, variant: str, link_threshold: float, cut: float | None, 
             rows.append({"cut": float(t), "precision": r["precision"], "recall": r["recall"],
                          "f1": round(2 * r["precision"] * r["recall"] / (r["precision"] + r["recall"]), 4)})
         out["ward_sweep"][half] = rows
-        print(f"  ward + join {DEFAULT_GROUP_JOIN} + link {DEFAULT_GROUP_THRESHOLD}, {half} half: "
+        print(f"  ward + join {DEFAULT_GROUP_JOIN} + near {DEFAULT_GROUP_THRESHOLD}, {half} half: "
               + "  ".join(f"{row['cut']:.3f}: {row['precision']:.3f}/{row['recall']:.3f}" for row in rows))
         if half == "val":  # how the defaults were chosen: the join at FAR 1e-4, then best_cut
             from scipy.spatial.distance import pdist
@@ -217,7 +217,7 @@ def part_group(z: dict, variant: str, link_threshold: float, cut: float | None, 
             imp = pdist(X[m].astype(np.float64))[lab[m][i] != lab[m][j]]
             chosen = out["defaults_from_val"] = best_cut(X[m], lab[m], threshold_at_far(imp, GROUP_JOIN_FAR),
                                                          threshold_at_far(imp, GROUP_FAR))
-            print(f"  validation half: join {chosen['join']:.3f} (FAR {GROUP_JOIN_FAR:g}), link {chosen['link']:.3f} "
+            print(f"  validation half: join {chosen['join']:.3f} (FAR {GROUP_JOIN_FAR:g}), near {chosen['near']:.3f} "
                   f"(FAR {GROUP_FAR:g}), cut {chosen['cut']:.3f} (F1 {chosen['f1']:.4f}) -> defaults "
                   f"{DEFAULT_GROUP_CUT}, {DEFAULT_GROUP_JOIN}, {DEFAULT_GROUP_THRESHOLD}")
     if extra is not None:
@@ -227,7 +227,7 @@ def part_group(z: dict, variant: str, link_threshold: float, cut: float | None, 
         res = out["people_folder"] = {"photos": int(oke.sum()), "people": len(set(le))}
         for method, t, j, k, source in (
                 ("ward", DEFAULT_GROUP_CUT, DEFAULT_GROUP_JOIN, DEFAULT_GROUP_THRESHOLD, "default"),
-                ("ward", DEFAULT_GROUP_CUT, None, None, "default, no join or link"),
+                ("ward", DEFAULT_GROUP_CUT, None, None, "default, no join or near"),
                 ("agglomerative", DEFAULT_GROUP_THRESHOLD, None, None, "default")):
             r = res[f"{method} ({source})"] = run(Xe, le, method, t, j, k)
             print(f"  people/ ({len(set(le))} people, {int(oke.sum())} photos), {method} ({source}): precision "

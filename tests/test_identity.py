@@ -144,7 +144,7 @@ def test_the_join_step_brings_back_a_person_ward_splits():
     Y = np.vstack([X, s, t])
     paired = cluster_vectors(Y, 0.55, "ward", join=0.6)
     assert paired[-1] == paired[-2]
-    alone = cluster_vectors(Y, 0.55, "ward", join=0.6, link=0.49)  # each person's faces: nearest within 0.46
+    alone = cluster_vectors(Y, 0.55, "ward", join=0.6, near=0.49)  # each person's faces: nearest within 0.46
     assert alone[-1] != alone[-2] and pairwise_precision_recall(labels, alone[:-2]) == (1.0, 1.0)
     assert name_clusters(alone)[-2:] == ["alone", "alone"]
 
@@ -259,6 +259,8 @@ def test_grouping_a_library_copies_never_moves(people, tmp_path):
     assert d["faces"] == 6 and d["problems"][0]["file"].endswith("blank.jpg")
     folders = [p for p in (tmp_path / "grouped").iterdir() if p.is_dir()]
     assert sum(len(list(f.glob("*.jpg"))) for f in folders) >= 6
+    placed = [f for d in folders for f in d.glob("*.jpg")]
+    assert all(f.stat().st_nlink == 1 and not f.is_symlink() for f in placed)  # copies, not links
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "notes.txt").write_text("my notes")

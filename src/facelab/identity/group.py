@@ -52,6 +52,8 @@ class GroupResult:
     csv: Path | None = None
     #: ``ward``: groups on average closer than this distance were joined
     join: Threshold | None = None
+    #: ``ward``: a face with no face of its group this close was left alone
+    near: Threshold | None = None
 
     def people(self) -> dict[str, list[GroupedFace]]:
         """``{person: faces}`` in order (largest group first), ``alone`` last."""
@@ -63,7 +65,7 @@ class GroupResult:
     def to_dict(self) -> dict:
         ppl = self.people()
         return {"threshold": self.threshold.to_dict(), "join": self.join.to_dict() if self.join else None,
-                "method": self.method, "photos": self.photos,
+                "near": self.near.to_dict() if self.near else None, "method": self.method, "photos": self.photos,
                 "faces": len(self.faces), "people": len([p for p in ppl if p != ALONE]),
                 "alone": len(ppl.get(ALONE, [])), "groups": {p: [f.to_dict() for f in fs] for p, fs in ppl.items()},
                 "problems": [{"file": f, "problem": p} for f, p in self.problems],
@@ -126,7 +128,7 @@ def group_photos(photos: Sequence[str | Path], *, threshold: float | None = None
         check_folder(out, what="grouping folder")
     th = resolve_threshold(threshold, gallery, threshold_purpose(method))
     join = resolve_threshold(None, gallery, "group_join") if method == "ward" else None
-    link = resolve_threshold(None, gallery, "group") if method == "ward" else None
+    near = resolve_threshold(None, gallery, "group") if method == "ward" else None
     paths, bad, _ = expand_photos(photos)
     if not paths:
         raise DataError("no photos to group", fix="give photos, folders or globs")
@@ -140,11 +142,11 @@ def group_photos(photos: Sequence[str | Path], *, threshold: float | None = None
                         fix="give photos where the faces are visible and at least ~40 px wide")
     labels = cluster_vectors(np.stack([f.vector for _, f in faces]), th.value, method,
                              join=join.value if join is not None else None,
-                             link=link.value if link is not None else None)
+                             near=near.value if near is not None else None)
     names = name_clusters(labels)
     grouped = [GroupedFace(p, f.index, (f.box.x, f.box.y, f.box.w, f.box.h), n, f.thumb)
                for (p, f), n in zip(faces, names)]
-    res = GroupResult(grouped, th, method, len(paths), bad + photo_problems(found), join=join)
+    res = GroupResult(grouped, th, method, len(paths), bad + photo_problems(found), join=join, near=near)
     if out is not None:
         write_group_folder(res, out, link=link, copies=copies)
     res.seconds = time.time() - t0

@@ -5,11 +5,11 @@ Three methods:
 * ``ward`` (the default): Ward's minimum-variance linkage cut at a merge cost (two single faces
   merge below that distance; larger groups when joining them adds little spread), then groups
   whose faces are on average closer than the *join* distance are joined (average linkage between
-  the groups), and a face with no face of its group within the *link* distance (the pair distance
+  the groups), and a face with no face of its group within the *near* distance (the pair distance
   the other methods cut at) is left alone. Ward's cost grows with the size of the groups it would join, so two look-alikes'
   groups stay apart — and so does one person's many photos taken in different years or light: the
   join step brings those back together. On lfw_more's 548 LFW people mixed together (4-19 photos
-  each): pairwise precision 0.974, recall 0.959 with the cut, join and link calibrated on half of
+  each): pairwise precision 0.974, recall 0.959 with the cut, join and near distances calibrated on half of
   them (0.985 / 0.947 at the defaults); on ``people/`` (8 people, 64-530 photos each): 1.000 /
   0.989, where Ward's linkage alone scatters each person over five groups (recall 0.13).
 * ``agglomerative``: average linkage cut at a pair distance: 0.944 / 0.947 on lfw_more.
@@ -106,8 +106,8 @@ def join_groups(X: np.ndarray, lab: np.ndarray, join: float, D: np.ndarray | Non
     return owner[lab]
 
 
-def leave_alone(X: np.ndarray, lab: np.ndarray, link: float) -> np.ndarray:
-    """Labels where every face whose nearest face of its group is farther than ``link`` has a group
+def leave_alone(X: np.ndarray, lab: np.ndarray, near: float) -> np.ndarray:
+    """Labels where every face whose nearest face of its group is farther than ``near`` has a group
     of its own (it is "alone": nothing in the library is as close as one photo of a person to another)."""
     from scipy.spatial.distance import cdist
 
@@ -117,17 +117,17 @@ def leave_alone(X: np.ndarray, lab: np.ndarray, link: float) -> np.ndarray:
         idx = np.flatnonzero(lab == g)
         D = cdist(X[idx], X[idx])
         np.fill_diagonal(D, np.inf)
-        for i in idx[D.min(1) > link]:
+        for i in idx[D.min(1) > near]:
             out[i], nxt = nxt, nxt + 1
     return out
 
 
 def cluster_vectors(X: np.ndarray, threshold: float, method: str = "ward", join: float | None = None,
-                    link: float | None = None) -> np.ndarray:
+                    near: float | None = None) -> np.ndarray:
     """Cluster labels 0..k-1 of unit descriptors, numbered by cluster size (largest first).
 
     ``threshold``: Ward's cut for ``ward``, else a pair distance. ``ward`` only: ``join``, groups
-    on average closer than this are joined; ``link``, a face with no face of its group closer than
+    on average closer than this are joined; ``near``, a face with no face of its group closer than
     this is left alone (None: no such step).
     """
     X = np.asarray(X, np.float32)
@@ -148,8 +148,8 @@ def cluster_vectors(X: np.ndarray, threshold: float, method: str = "ward", join:
                        t=float(threshold), criterion="distance").astype(np.int64)
         if method == "ward" and join is not None:
             lab = join_groups(X, _renumber(lab), float(join))
-        if method == "ward" and link is not None:
-            lab = leave_alone(X, _renumber(lab), float(link))
+        if method == "ward" and near is not None:
+            lab = leave_alone(X, _renumber(lab), float(near))
     return _renumber(lab)
 
 
@@ -170,9 +170,9 @@ def pairwise_precision_recall(truth: Sequence, pred: Sequence) -> tuple[float, f
     return (both / together if together else 1.0), (both / same if same else 1.0)
 
 
-def best_cut(X: np.ndarray, labels: Sequence[str], join: float | None, link: float | None = None,
+def best_cut(X: np.ndarray, labels: Sequence[str], join: float | None, near: float | None = None,
              cuts: Sequence[float] | None = None, max_photos: int = 4000, seed: int = 0) -> dict:
-    """Ward's cut (followed by the join step at ``join`` and the faces farther than ``link`` from
+    """Ward's cut (followed by the join step at ``join`` and the faces farther than ``near`` from
     the rest of their group left alone) that groups photos of known people best:
     the middle of the cuts with the highest pairwise F1 against their labels (within
     :data:`PLATEAU`; ``cut`` None with fewer than 10 people of two or more photos, too few to
@@ -189,7 +189,7 @@ def best_cut(X: np.ndarray, labels: Sequence[str], join: float | None, link: flo
     X, lab = X[ok], lab[ok]
     people, counts = np.unique(lab, return_counts=True)
     if (counts >= 2).sum() < 10:
-        return {"cut": None, "join": join, "link": link, "people": int(len(people)), "photos": int(len(lab))}
+        return {"cut": None, "join": join, "near": near, "people": int(len(people)), "photos": int(len(lab))}
     if len(lab) > max_photos:
         keep, n = [], 0
         for p in np.random.default_rng(seed).permutation(people):
@@ -210,8 +210,8 @@ def best_cut(X: np.ndarray, labels: Sequence[str], join: float | None, link: flo
         if t not in scores:
             pred = fcluster(L, t, criterion="distance")
             grouped = join_groups(X, _renumber(pred), join, D) if join is not None else pred
-            if link is not None:
-                grouped = leave_alone(X, _renumber(grouped), link)
+            if near is not None:
+                grouped = leave_alone(X, _renumber(grouped), near)
             scores[t] = pairwise_precision_recall(lab, grouped)
         p, r = scores[t]
         return 2 * p * r / (p + r) if p + r else 0.0
@@ -226,4 +226,4 @@ def best_cut(X: np.ndarray, labels: Sequence[str], join: float | None, link: flo
     t = near[len(near) // 2]
     p, r = scores[t]
     return {"cut": t, "f1": round(score(t), 5), "precision": round(p, 5), "recall": round(r, 5), "join": join,
-            "link": link, "people": int(len(set(lab))), "photos": int(len(lab))}
+            "near": near, "people": int(len(set(lab))), "photos": int(len(lab))}
