@@ -108,7 +108,8 @@ def join_groups(X: np.ndarray, lab: np.ndarray, join: float, D: np.ndarray | Non
 
 def leave_alone(X: np.ndarray, lab: np.ndarray, near: float) -> np.ndarray:
     """Labels where every face whose nearest face of its group is farther than ``near`` has a group
-    of its own (it is "alone": nothing in the library is as close as one photo of a person to another)."""
+    of its own: it is "alone", no face of its group being as close as two photos of one person
+    usually are."""
     from scipy.spatial.distance import cdist
 
     out = lab.copy()
