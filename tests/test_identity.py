@@ -332,3 +332,23 @@ def test_both_chips_average_their_descriptors():
         both = Embedder("haar", mirror=mirror).descriptors([tuple(chips)])
         assert both.shape == (1, 128) and np.allclose(both[0], want, atol=1e-4)
     assert Embedder("mtcnn").framing.chip == BOTH_CHIPS
+
+
+def test_photo_folders_follow_links_once(tmp_path):
+    """A library whose albums are linked folders: their photos are found, each real folder once,
+    and a link back up the tree does not loop."""
+    from pathlib import Path
+
+    from facelab.identity.photos import expand_photos
+
+    album = tmp_path / "elsewhere" / "2019"
+    album.mkdir(parents=True)
+    (album / "a.jpg").write_bytes(b"x")
+    lib = tmp_path / "library"
+    lib.mkdir()
+    (lib / "b.jpg").write_bytes(b"x")
+    (lib / "2019").symlink_to(album, target_is_directory=True)
+    (lib / "again").symlink_to(album, target_is_directory=True)
+    (album / "up").symlink_to(tmp_path, target_is_directory=True)  # a cycle
+    paths, problems, skipped = expand_photos([lib])
+    assert sorted(Path(p).name for p in paths) == ["a.jpg", "b.jpg"] and not problems

@@ -63,6 +63,8 @@ def cluster_command(
                                                                         "merge cost; the others: a pair distance)."),
     method: str = typer.Option("ward", "--method", help="With --by identity: ward | agglomerative | chinese-whispers."),
     link: bool = typer.Option(False, "--link", help="With --by identity --out: link the photos instead of copying."),
+    gallery: Optional[str] = typer.Option(None, "--gallery", help="With --by identity: use this gallery's framing "
+                                                                   "and the thresholds verify-eval saved in it."),
     runs_dir: Optional[Path] = runs_dir_option(),
 ) -> None:
     """Cluster images (pixels, HOG or a trained run's features) and match clusters to labels; with
@@ -72,7 +74,7 @@ def cluster_command(
     if by is not None:
         from .identity import group_command
 
-        return group_command(data, by=by, threshold=threshold, method=method, out=out, link=link)
+        return group_command(data, by=by, threshold=threshold, method=method, out=out, link=link, gallery=gallery)
 
     from ..cluster.report import cluster
     from ..report.sweep import parse_ints

@@ -96,9 +96,8 @@ def verify_eval_cmd(
     gc = res.group_cut
     if gc.get("cut") is not None:
         joined = f", groups joined below {gc['join']:.3f}" if gc.get("join") else ""
-        con.print(f"grouping a library (Ward's linkage): cut {gc['cut']:.2f}{joined} "
-                  f"groups these photos with pairwise precision {gc['precision']:.3f}, recall {gc['recall']:.3f}",
-                  markup=False)
+        con.print(f"grouping a library (Ward's linkage): cut {gc['cut']:.2f}{joined}; these photos grouped at it: "
+                  f"pairwise precision {gc['precision']:.3f}, recall {gc['recall']:.3f}", markup=False)
     if save_threshold:
         con.print(f"saved in the gallery {save_threshold}", markup=False)
     for g, v in res.groups.items():
@@ -163,7 +162,7 @@ def identify_cmd(
 
 
 def group_command(data: Path, *, by: str, threshold: Optional[float], method: str, out: Optional[Path],
-                  link: bool) -> None:
+                  link: bool, gallery: Optional[str] = None) -> None:
     """`facelab cluster PHOTOS --by identity`: one group per person (HTML, CSV, folders with --out)."""
     from ..errors import ConfigError
     from ..identity.group import group_photos
@@ -173,7 +172,7 @@ def group_command(data: Path, *, by: str, threshold: Optional[float], method: st
         raise ConfigError(f"unknown --by {by!r}", fix="use --by identity (or leave --by out for k-means)")
     report = out if out is not None else home() / "reports" / Path(data).resolve().name / "identity-groups"
     res = group_photos([data], threshold=threshold, method=method, out=report, copies=out is not None, link=link,
-                       workers=2, progress=True)
+                       gallery=gallery, workers=2, progress=True)
     d = res.to_dict()
     con = _console()
     con.print(f"{d['people']} people and {d['alone']} faces alone among {d['faces']} faces of {d['photos']} photos "

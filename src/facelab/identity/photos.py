@@ -16,9 +16,17 @@ from ..errors import DataError
 
 
 def _walk(folder: Path) -> tuple[list[str], int]:
+    """Image files under ``folder``, following links to folders (each real folder once)."""
     found, skipped = [], 0
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+    seen = {os.path.realpath(folder)}
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        keep = []
+        for d in sorted(d for d in dirs if not d.startswith(".")):
+            real = os.path.realpath(os.path.join(root, d))
+            if real not in seen:  # a link back up the tree, or a second link to one folder
+                seen.add(real)
+                keep.append(d)
+        dirs[:] = keep
         for f in sorted(files):
             if is_image_name(f):
                 found.append(os.path.join(root, f))
