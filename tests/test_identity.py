@@ -352,3 +352,16 @@ def test_photo_folders_follow_links_once(tmp_path):
     (album / "up").symlink_to(tmp_path, target_is_directory=True)  # a cycle
     paths, problems, skipped = expand_photos([lib])
     assert sorted(Path(p).name for p in paths) == ["a.jpg", "b.jpg"] and not problems
+
+
+@pytest.mark.parametrize("method", ["ward", "agglomerative"])
+def test_large_libraries_cluster_on_a_neighbour_graph_with_the_same_groups(monkeypatch, method):
+    from facelab.identity import linkage
+
+    X, labels = clustered(20, 8, noise=0.2)
+    t = 1.2 if method == "ward" else 0.8
+    every_pair = linkage.cluster_vectors(X, t, method)
+    monkeypatch.setattr(linkage, "GRAPH_ABOVE", 50)
+    graph = linkage.cluster_vectors(X, t, method)
+    assert pairwise_precision_recall(labels, graph) == (1.0, 1.0)
+    assert graph.tolist() == every_pair.tolist()
