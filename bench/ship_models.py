@@ -117,8 +117,8 @@ def card(name: str, spec: dict, run, ev: dict, weights_bytes: int) -> str:
         f"python bench/ship_models.py --{'celeba' if spec['dataset'] == 'celeba' else 'fer'}-run <its run folder>",
         "```",
         f"Trained for {m.get('epochs')} epochs ({m.get('train_seconds', 0) / 60:.0f} min, {m.get('threads')} "
-        f"thread(s), {m.get('images_per_s', 0):.0f} images/s on a shared 2-core machine), best epoch {m.get('best_epoch')}. "
-        "The recipes are the benchmark recipes (docs/training.md). A time budget on a busy machine gives "
+        f"thread(s), {m.get('images_per_s', 0):.0f} images/s on 2 CPU cores), best epoch {m.get('best_epoch')}. "
+        "The recipes are the benchmark recipes (docs/training.md). A time budget on a slower machine gives "
         "fewer epochs: rerun on an idle machine to reproduce the figures within their intervals.",
         "",
         "## Accuracy (95% intervals)",
