@@ -28,10 +28,10 @@ from ..errors import ConfigError, DataError
 FARS = (1e-2, 1e-3)
 #: Share of unknown faces the identification threshold rejects (a margin above the 95% asked of it).
 OPEN_SET_REJECT = 0.97
-#: Grouping a library by pair distance (``--method agglomerative`` or ``chinese-whispers``; the
-#: default, Ward's linkage, cuts at :func:`.group.best_cut` instead) cuts at the distance with this false-accept rate: one wrong
-#: link merges two people, so grouping asks for fewer false accepts than verifying a pair. Chosen on
-#: lfw_more's validation people (the best of precision and recall together among FARs 2e-4 to 2e-3
+#: Grouping a library by pair distance (``--method agglomerative`` or ``chinese-whispers``) cuts at
+#: the distance with this false-accept rate, and Ward's grouping leaves a face alone beyond it (its
+#: cut: :func:`.linkage.best_cut`): one wrong link merges two people, so grouping asks for fewer
+#: false accepts than verifying a pair. Chosen on lfw_more's validation people (the best of precision and recall together among FARs 2e-4 to 2e-3
 #: and average, complete, weighted linkage and Chinese whispers: bench/identity_chips.py group).
 GROUP_FAR = 7e-4
 #: Ward's groups are joined below the mean distance with this false-accept rate
@@ -149,8 +149,8 @@ class CalibrationResult:
     open_set: dict = field(default_factory=dict)
     #: the distance at :data:`GROUP_FAR` over every impostor pair (grouping a library cuts there)
     group_threshold: float = float("nan")
-    #: Ward's cut that grouped these photos best, with its join distance (:func:`.linkage.best_cut`;
-    #: ``cut`` None with fewer than 10 people)
+    #: Ward's cut that grouped these photos best, with its join and near distances
+    #: (:func:`.linkage.best_cut`; ``cut`` None with fewer than 10 people)
     group_cut: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -161,7 +161,8 @@ class CalibrationResult:
                 "eer": r(self.eer), "eer_threshold": r(self.eer_threshold), "tar_at_far": self.tar_at_far,
                 "pairs": self.pairs, "groups": self.groups, "worst": self.worst, "photos": self.photos,
                 "people": self.people, "no_face": self.no_face, "framing": self.framing, "open_set": self.open_set,
-                "group_threshold": r(self.group_threshold), "group_far": GROUP_FAR, "group_cut": self.group_cut, "roc": self.roc, "hist": self.hist}
+                "group_threshold": r(self.group_threshold), "group_far": GROUP_FAR, "group_cut": self.group_cut,
+                "roc": self.roc, "hist": self.hist}
 
 
 def curve_figures(d: np.ndarray, same: np.ndarray) -> dict:

@@ -75,12 +75,13 @@ def verify_eval(people: str | Path, *, groups: str | Path | dict | None = None, 
     if gallery is not None:
         ident = res.open_set.get("threshold", res.threshold)
         how = (f"open set: {res.open_set['unknown_rejected']:.0%} of unknowns rejected, " if res.open_set else "")
+        cut = res.group_cut.get("cut")  # None: too few people to choose Ward's cut on
         with gallery:
             gallery.set_threshold(ident, f"verify-eval on {Path(people).name}/ ({res.people} people; {how}"
                                          f"{len(res.fold_accuracy)}-fold accuracy {res.accuracy:.2%})",
-                                  verify=res.threshold, group=res.group_threshold if 0 < res.group_threshold < 2 else None,
-                                  group_cut=res.group_cut.get("cut") if 0 < (res.group_cut.get("cut") or 0) < 2 else None,
-                                  group_join=res.group_cut.get("join") if res.group_cut.get("cut") else None)
+                                  verify=res.threshold,
+                                  group=res.group_threshold if 0 < res.group_threshold < 2 else None,
+                                  group_cut=cut, group_join=res.group_cut.get("join") if cut else None)
     if out is not None:
         write_report(res, out)
     return res
