@@ -143,7 +143,8 @@ class Predictor:
             except RunError as e:
                 if not auto:
                     raise
-                log.warning("%s (%s); predicting with torch instead", e.message, e.fix)  # auto never fails where torch works
+                # auto never fails where torch works
+                log.warning("%s (%s); predicting with torch instead", e.message, e.fix)
                 return cls.from_run(run_or_path, backend="torch", detector=detector, min_face=min_face,
                                     threads=threads, fast=fast, **detector_params)
             detector = detector or run_detector(input_spec)
