@@ -155,8 +155,8 @@ def part_identify(z: dict, variant: str, folds: int = 10) -> dict:
            "unknown_rate": round(float(unknown_rate), 5), "no_face": int((~ok).sum()),
            "calibration_open_set": cal.open_set, "verify_threshold": round(cal.threshold, 4),
            "unknown_rate_at_verify_threshold": round(float(unknown_at_verify), 5),
-           "group_threshold": cal.group_threshold, "group_far": GROUP_FAR, "group_cut": cal.group_cut.get("cut"), "group_join": cal.group_cut.get("join"),
-           "group_cut_calibration": cal.group_cut}
+           "group_threshold": cal.group_threshold, "group_far": GROUP_FAR, "group_cut": cal.group_cut.get("cut"),
+           "group_join": cal.group_cut.get("join"), "group_cut_calibration": cal.group_cut}
     print(f"  gallery {len(enrolled)} people x 3: rank-1 {rank1:.2%} ({len(probe_rows)} probes; "
           f"{known_accepted:.2%} named at the threshold {t:.3f}); never enrolled answered unknown "
           f"{unknown_rate:.2%} ({len(other)} probes; {unknown_at_verify:.2%} at the verification threshold "
