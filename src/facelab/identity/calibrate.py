@@ -235,6 +235,8 @@ def calibrate(X: np.ndarray, labels: Sequence[str], *, groups: dict[str, str] | 
     hist = {"bins": bins.tolist(), "genuine": np.histogram(dall[same & fin], bins)[0].tolist(),
             "impostor": np.histogram(dall[~same & fin], bins)[0].tolist()}
     names = list(paths) if paths is not None else [str(i) for i in range(len(labels))]
+    impostor = dall[~same]
+    link = threshold_at_far(impostor, GROUP_FAR)  # grouping links faces below it
     return CalibrationResult(
         accuracy=float(np.mean(accs)), accuracy_std=float(np.std(accs)), fold_accuracy=accs, fold_threshold=thrs,
         threshold=threshold, eer=cf["eer"], eer_threshold=cf["eer_threshold"], tar_at_far=cf["tar_at_far"],
@@ -243,9 +245,8 @@ def calibrate(X: np.ndarray, labels: Sequence[str], *, groups: dict[str, str] | 
         roc=cf["roc"], hist=hist, groups=group_figures(dall, same, ai, bi, labels, groups, threshold) if groups else {},
         worst=worst_pairs(dall, same, ai, bi, names, worst), photos=len(labels), people=len(set(labels)),
         no_face=[names[i] for i in np.flatnonzero(~np.isfinite(X).all(1))], open_set=open_set(X, labels),
-        group_threshold=threshold_at_far(dall[~same], GROUP_FAR),
-        group_cut=best_cut(X, labels, _usable(threshold_at_far(dall[~same], GROUP_JOIN_FAR)),
-                           _usable(threshold_at_far(dall[~same], GROUP_FAR)), seed=seed))
+        group_threshold=link, group_cut=best_cut(X, labels, _usable(threshold_at_far(impostor, GROUP_JOIN_FAR)),
+                                                 _usable(link), seed=seed))
 
 
 def _usable(t: float) -> float | None:
