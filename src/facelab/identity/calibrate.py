@@ -31,8 +31,9 @@ OPEN_SET_REJECT = 0.97
 #: Grouping a library by pair distance (``--method agglomerative`` or ``chinese-whispers``) cuts at
 #: the distance with this false-accept rate, and Ward's grouping leaves a face alone beyond it (its
 #: cut: :func:`.linkage.best_cut`): one wrong link merges two people, so grouping asks for fewer
-#: false accepts than verifying a pair. Chosen on lfw_more's validation people (the best of precision and recall together among FARs 2e-4 to 2e-3
-#: and average, complete, weighted linkage and Chinese whispers: bench/identity_chips.py group).
+#: false accepts than verifying a pair. Chosen on lfw_more's validation people (the best of
+#: precision and recall together among FARs 2e-4 to 2e-3 and average, complete, weighted linkage
+#: and Chinese whispers: bench/identity_chips.py group).
 GROUP_FAR = 7e-4
 #: Ward's groups are joined below the mean distance with this false-accept rate
 #: (:data:`~.threshold.DEFAULT_GROUP_JOIN`).
