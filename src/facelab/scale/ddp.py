@@ -28,6 +28,7 @@ Example: docs/python.md#scale-out.
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -82,7 +83,11 @@ def run_worker(data, kwargs: dict) -> str | None:
                             timeout=timedelta(seconds=float(os.environ.get("FACELAB_DDP_TIMEOUT", WORKER_TIMEOUT_S))))
     try:
         run = train(data, dist=Dist(rank, world), **kwargs)
+        # Leave together: a process that tears its group down while another still finishes the run
+        # (rank 0 evaluates and writes) can abort in gloo's threads as it exits.
+        dist.barrier()
     finally:
+        gc.collect()  # the DDP wrapper and its reducer go before the group they use
         dist.destroy_process_group()
     return str(run.path) if rank == 0 and run is not None else None
 
@@ -96,12 +101,18 @@ def _worker_main(spec_file: str) -> None:
         path = run_worker(spec["data"], spec["kwargs"])
         if rank == 0:
             (scratch / "result.json").write_text(json.dumps({"path": path}))
+        code = 0
     except FacelabError as e:
         (scratch / f"error{rank}.json").write_text(json.dumps({"type": type(e).__name__, "message": e.message,
                                                                "path": e.path, "fix": e.fix}))
-        sys.exit(2)
+        code = 2
     except KeyboardInterrupt:
-        sys.exit(130)
+        code = 130
+    # Everything is written: exit without the interpreter's teardown, where torch's and gloo's
+    # C++ threads may still be joined in any order (an abort, exit code -6, on a finished run).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 # -- the launcher ----------------------------------------------------------------------------------
