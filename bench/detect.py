@@ -43,14 +43,17 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-DETECTORS = ("mtcnn", "haar", "dlib")
+DETECTORS = ("mtcnn", "mtcnn-pnet", "haar", "dlib")
+#: benchmark names of detector settings: MTCNN with its own first stages (P-net, R-net)
+VARIANTS = {"mtcnn-pnet": ("mtcnn", {"first_stage": "pnet"})}
 
 
 def _detector(name: str):
     from facelab.faces import get_detector
 
+    base, kw = VARIANTS.get(name, (name, {}))
     try:
-        return get_detector(name)
+        return get_detector(base, **kw)
     except Exception as e:  # dlib without its extra
         print(f"skipping {name}: {e}")
         return None
@@ -76,7 +79,11 @@ def photos(root: Path, names: list[str], limit: int | None) -> dict:
             counts = [len(det.detect(im)) for im in images]
             secs = time.perf_counter() - t0
             found = sum(c > 0 for c in counts)
+            unseen = _unseen(root, paths)  # lfw_more's second half: never read by bench/train_proposer.py
             res[name] = {"photos": len(paths), "found": found, "found_fraction": round(found / len(paths), 4),
+                         **({"unseen_people_photos": int(unseen.sum()),
+                             "unseen_people_found_fraction": round(float(np.mean(np.array(counts)[unseen] > 0)), 4)}
+                            if unseen.any() else {}),
                          "photos_with_2plus_faces": int(sum(c > 1 for c in counts)),
                          "missed": [str(p.relative_to(root)) for p, c in zip(paths, counts) if c == 0][:15],
                          "ms_per_photo_loaded_machine": round(1000 * secs / len(paths), 1)}
@@ -84,6 +91,13 @@ def photos(root: Path, names: list[str], limit: int | None) -> dict:
         out[folder] = res
     out["target"] = 0.995
     return out
+
+
+def _unseen(root: Path, paths: list[Path]) -> np.ndarray:
+    """Which of ``paths`` belong to the second half of ``lfw_more/``'s sorted people."""
+    people = sorted(d.name for d in (root / "lfw_more").iterdir() if d.is_dir())
+    later = set(people[len(people) // 2:])
+    return np.array([p.parent.parent.name == "lfw_more" and p.parent.name in later for p in paths], bool)
 
 
 # -- 2. composite -------------------------------------------------------------------------------
@@ -206,11 +220,11 @@ def _rate(rows: list) -> float | None:
 
 
 # -- 3. landmarks -------------------------------------------------------------------------------
-def landmarks(root: Path, limit: int | None) -> dict:
+def landmarks(root: Path, limit: int | None, name: str = "mtcnn") -> dict:
     from facelab.data.image import load_image
     from facelab.faces.detect import box_iou
 
-    mt, dl = _detector("mtcnn"), _detector("dlib")
+    mt, dl = _detector(name), _detector("dlib")
     if dl is None:
         return {"skipped": "dlib is not installed"}
     paths = sorted((root / "lfw_more").glob("*/*.jpg"))
@@ -240,8 +254,45 @@ def landmarks(root: Path, limit: int | None) -> dict:
            "nose_tip_vs_nose_base_iod_median": round(float(np.median(nose_err)), 4),
            "note": "eyes: MTCNN eye centre vs the mean of dlib's two eye corners; nose: MTCNN's tip vs dlib's "
                    "base (different points, not a target); mouth: no dlib counterpart",
-           "target": 0.05}
+           "target": 0.05, "detector": name}
     print("landmarks", out, flush=True)
+    return out
+
+
+# -- 3b. the same framing whatever proposes the boxes ----------------------------------------------
+def framing(root: Path, limit: int | None) -> dict:
+    """MTCNN's faces with facelab's proposal network against MTCNN's own first stages, on the
+    ``lfw_more/`` people the proposal network never saw: boxes and five landmarks (in inter-ocular
+    distances), the face nearest the centre of each photo."""
+    from facelab.data.image import load_image
+    from facelab.faces.detect import box_iou
+    from facelab.faces.mtcnn import LANDMARKS
+
+    a_det, b_det = _detector("mtcnn"), _detector("mtcnn-pnet")
+    paths = sorted((root / "lfw_more").glob("*/*.jpg"))
+    paths = [p for p, u in zip(paths, _unseen(root, paths)) if u]
+    if limit:
+        random.Random(0).shuffle(paths)
+        paths = sorted(paths[:limit])
+    err, ious, both = [], [], 0
+    for p in paths:
+        img = load_image(p)
+        h, w = img.shape[:2]
+        near = lambda fs: min(fs, key=lambda f: math.hypot(f.center[0] - w / 2, f.center[1] - h / 2)) if fs else None  # noqa: E731
+        a, b = near(a_det.detect(img)), near(b_det.detect(img))
+        if a is None or b is None:
+            continue
+        both += 1
+        iod = math.dist(b.landmarks["left_eye"], b.landmarks["right_eye"])
+        ious.append(box_iou(a, b))
+        err.append([math.dist(a.landmarks[k], b.landmarks[k]) / max(iod, 1e-6) for k in LANDMARKS])
+    e = np.array(err)
+    out = {"photos": len(paths), "both_found": both, "box_iou_median": round(float(np.median(ious)), 4),
+           "box_iou_p5": round(float(np.percentile(ious, 5)), 4),
+           "landmark_shift_iod_mean": round(float(e.mean()), 4), "landmark_shift_iod_median": round(float(np.median(e)), 4),
+           "landmark_shift_iod_p95": round(float(np.percentile(e, 95)), 4),
+           "by_point_mean": {k: round(float(v), 4) for k, v in zip(LANDMARKS, e.mean(0))}}
+    print("framing", out, flush=True)
     return out
 
 
@@ -298,7 +349,7 @@ def fer(root: Path, n: int) -> dict:
 
 
 # -- 4. stage times -----------------------------------------------------------------------------
-def stages(root: Path, n: int, framing: str = "template", backend: str = "auto") -> dict:
+def stages(root: Path, n: int, framing: str = "template", backend: str = "auto", first_stage: str | None = None) -> dict:
     """The shipped models on 640x480 photos, one thread: CPU ms per stage of the photo path.
 
     ``framing="template"``: the shipped models on the five-point framing (MTCNN detection);
@@ -325,7 +376,8 @@ def stages(root: Path, n: int, framing: str = "template", backend: str = "auto")
         spec = json.loads((dest / "input.json").read_text())
         spec = with_template_framing(spec) if framing == "template" else {k: v for k, v in spec.items() if k != "framing"}
         (dest / "input.json").write_text(json.dumps(spec))
-        runs.append(Predictor.from_run(dest, threads=1, fast=True, backend=backend))
+        extra = {"first_stage": first_stage} if first_stage and framing == "template" else {}
+        runs.append(Predictor.from_run(dest, threads=1, fast=True, backend=backend, **extra))
     pred = CombinedPredictor(runs)
     from predict import photos_640  # bench/predict.py's latency photos (bench/ is first on sys.path)
 
@@ -346,7 +398,7 @@ def stages(root: Path, n: int, framing: str = "template", backend: str = "auto")
         parts["classify"].append(1000 * (c2 - c1))
         parts["total"].append(1000 * (c2 - c0))
     med = {k: round(statistics.median(v), 2) for k, v in parts.items()}
-    out = {"photos": len(files), "threads": 1, "models": pred.name, "framing": framing, "backend": sorted({p.backend for p in pred.predictors}), "detectors": sorted({p.detector_name for p in pred.predictors}),
+    out = {"photos": len(files), "threads": 1, "models": pred.name, "framing": framing, "backend": sorted({p.backend for p in pred.predictors}), "detectors": sorted({p.detector_name for p in pred.predictors}), "first_stage": first_stage or "default",
            "cpu_median_ms": med, "cpu_p90_total_ms": round(float(np.percentile(parts["total"], 90)), 2), "target_ms": 15}
     print("stages", out, flush=True)
     return out
@@ -356,7 +408,7 @@ def main(argv=None) -> None:
     from facelab.paths import shared_data
 
     ap = argparse.ArgumentParser(description="Face detection benchmarks (see the module docstring).")
-    ap.add_argument("--only", default="photos,composite,landmarks", help="comma list of photos,composite,landmarks,fer,stages")
+    ap.add_argument("--only", default="photos,composite,landmarks", help="comma list of photos,composite,landmarks,framing,fer,stages")
     ap.add_argument("--detectors", default=",".join(DETECTORS))
     ap.add_argument("--limit", type=int, default=None, help="photos per folder (default: all)")
     ap.add_argument("--canvases", type=int, default=400)
@@ -365,6 +417,8 @@ def main(argv=None) -> None:
     ap.add_argument("--framing", default="template", choices=("template", "haar-box"),
                     help="stages: the shipped models on the template framing (MTCNN) or the Haar box framing")
     ap.add_argument("--backend", default="auto", choices=("auto", "torch", "onnx"), help="stages: the models' backend (auto: as `facelab predict`)")
+    ap.add_argument("--first-stage", default=None, choices=("proposer", "pnet"),
+                    help="stages: what proposes MTCNN's boxes (default: the detector's default)")
     ap.add_argument("--tag", default=None)
     args = ap.parse_args(argv)
     cv2.setNumThreads(1)
@@ -379,11 +433,13 @@ def main(argv=None) -> None:
     if "composite" in only:
         out["composite"] = composite(root, names, args.canvases)
     if "landmarks" in only:
-        out["landmarks"] = landmarks(root, args.limit)
+        out["landmarks"] = {n: landmarks(root, args.limit, n) for n in names if n.startswith("mtcnn")}
+    if "framing" in only:
+        out["framing"] = framing(root, args.limit)
     if "fer" in only:
         out["fer"] = fer(root, args.fer_images)
     if "stages" in only:
-        out["stages"] = stages(root, args.stage_photos, args.framing, args.backend)
+        out["stages"] = stages(root, args.stage_photos, args.framing, args.backend, args.first_stage)
     out["load_average_1m_end"] = round(os.getloadavg()[0], 2)
     RESULTS.mkdir(parents=True, exist_ok=True)
     dest = RESULTS / (f"detect-{args.tag}.json" if args.tag else "detect.json")

