@@ -126,50 +126,95 @@ def _timing(header: str | None) -> dict[str, float]:
     return out
 
 
+def _request(url: str, photo: bytes, run: str, raw: bool) -> bytes:
+    """The whole HTTP/1.1 request, built once: what ``_post`` sends, as bytes."""
+    from urllib.parse import urlencode, urlsplit
+
+    u = urlsplit(url)
+    if raw:
+        query, body, ctype = urlencode({"run": run, "filename": "photo.jpg"}), photo, "image/jpeg"
+    else:
+        boundary = "facelab-load-boundary"
+        query, ctype = urlencode({"run": run}), f"multipart/form-data; boundary={boundary}"
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"photo.jpg\"\r\n"
+                "Content-Type: image/jpeg\r\n\r\n").encode() + photo + f"\r\n--{boundary}--\r\n".encode()
+    head = (f"POST /v1/predict?{query} HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\nContent-Type: {ctype}\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: keep-alive\r\n\r\n")
+    return head.encode() + body
+
+
+async def _exchange(reader, writer, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send one request on a kept-alive connection; (status, headers, body)."""
+    writer.write(request)
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
+    body = await reader.readexactly(int(headers.get("content-length", 0)))
+    return status, headers, body
+
+
 async def load(url: str, photo: bytes, run: str, clients: int, seconds: float, max_requests: int,
                on_half, raw: bool = False) -> dict:
-    import httpx
+    """``clients`` closed-loop clients, each on its own kept-alive connection sending a request
+    built once (raw asyncio streams: the load client takes little of the machine it shares with
+    the server; ``client_cores`` says how much)."""
+    from urllib.parse import urlsplit
 
     latencies: list[float] = []
     stages: dict[str, list[float]] = {}
     errors: dict[str, int] = {}
     faces_seen = []
     count = 0
+    request = _request(url, photo, run, raw)
+    u = urlsplit(url)
     start = time.perf_counter()
+    cpu0 = time.process_time()
     deadline = start + seconds
     half = {"done": False}
 
-    async def client(c: httpx.AsyncClient) -> None:
+    async def client() -> None:
         nonlocal count
+        reader = writer = None
         while time.perf_counter() < deadline and count < max_requests:
             count += 1
             t0 = time.perf_counter()
             try:
-                r = await _post(c, photo, run, raw)
+                if writer is None:
+                    reader, writer = await asyncio.open_connection(u.hostname, u.port)
+                status, headers, body = await asyncio.wait_for(_exchange(reader, writer, request), 60)
                 dt = time.perf_counter() - t0
-                if r.status_code == 200:
+                if status == 200:
                     latencies.append(dt)
-                    for k, v in _timing(r.headers.get("server-timing")).items():
+                    for k, v in _timing(headers.get("server-timing")).items():
                         stages.setdefault(k, []).append(v)
-                    faces_seen.append(len(r.json()["predictions"][0]["faces"]))
+                    faces_seen.append(len(json.loads(body)["predictions"][0]["faces"]))
                 else:
-                    errors[str(r.status_code)] = errors.get(str(r.status_code), 0) + 1
-            except httpx.HTTPError as e:
+                    errors[str(status)] = errors.get(str(status), 0) + 1
+                if headers.get("connection", "").lower() == "close":
+                    writer.close()
+                    reader = writer = None
+            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError, ValueError) as e:
                 errors[type(e).__name__] = errors.get(type(e).__name__, 0) + 1
+                if writer is not None:
+                    writer.close()
+                reader = writer = None
             if not half["done"] and time.perf_counter() > start + seconds / 2:
                 half["done"] = True
                 on_half()
+        if writer is not None:
+            writer.close()
 
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as c:
-        await asyncio.gather(*(client(c) for _ in range(clients)))
+    await asyncio.gather(*(client() for _ in range(clients)))
     elapsed = time.perf_counter() - start
+    client_cores = (time.process_time() - cpu0) / elapsed
     lat = sorted(latencies)
     q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1000 if lat else None  # noqa: E731
     return {"requests_ok": len(lat), "errors": errors, "error_count": sum(errors.values()), "seconds": round(elapsed, 2),
             "requests_per_s": round(len(lat) / elapsed, 2), "p50_ms": q(0.50), "p99_ms": q(0.99),
             "mean_ms": statistics.fmean(lat) * 1000 if lat else None,
-            "faces_per_response": sorted(set(faces_seen)),
+            "faces_per_response": sorted(set(faces_seen)), "client_cores": round(client_cores, 3),
             "server_timing_median_ms": {k: round(statistics.median(v), 2) for k, v in stages.items()}}
 
 
