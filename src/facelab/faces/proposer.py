@@ -3,12 +3,12 @@
 MTCNN's P-net searches a fine pyramid (a step of 0.709) with a 12 px window, and R-net sorts its
 many candidates; together they cost three quarters of a detection. The proposal network
 (``proposer.onnx`` beside this module: 11,612 parameters, 48 kB, trained by
-``bench/train_proposer.py`` on MTCNN's own faces; its card is ``proposer.md``) is one fully convolutional pass per octave: on each
-level of a pyramid that halves, it marks the centres of faces whose side is 12–24 px there (a
-score on a grid of 4 px) and regresses each centre's offset and the face's side. Its peaks,
-mapped back to the photo, are square boxes that MTCNN's O-net then scores and fits with the five
-landmarks, as it does R-net's boxes (:class:`facelab.faces.mtcnn.MtcnnDetector`,
-``first_stage="proposer"``).
+``bench/train_proposer.py`` on MTCNN's own faces; its card is ``proposer.md``) is one fully
+convolutional pass per octave: on each level of a pyramid that halves, it marks the centres of
+faces whose side is 12–24 px there (a score on a grid of 4 px) and regresses each centre's offset
+and the face's side. Its peaks, mapped back to the photo, are square boxes that MTCNN's O-net then
+scores and fits with the five landmarks, as it does R-net's boxes
+(:class:`facelab.faces.mtcnn.MtcnnDetector`, ``first_stage="proposer"``).
 
 The pyramid starts where the smallest searched face is 12 px, as P-net's does, and ends when
 the image is under 12 px, so the same faces are searched for: from the detector's smallest face
