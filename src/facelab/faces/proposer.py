@@ -95,7 +95,8 @@ class Proposer:
 
     def propose(self, image, min_side: float) -> np.ndarray:
         """Boxes ``[x1, y1, x2, y2, score]`` (MTCNN's 1-based inclusive pixels, square), best first,
-        for faces of at least ``min_side`` px. ``image``: RGB uint8, or its :class:`~facelab.faces.pyramid.Halves`."""
+        for faces of at least ``min_side`` px. ``image``: RGB uint8, or its
+        :class:`~facelab.faces.pyramid.Halves`."""
         import cv2
 
         halves = image if isinstance(image, Halves) else Halves(image)
@@ -108,7 +109,7 @@ class Proposer:
                             else cv2.resize(prev, (sw, sh), interpolation=cv2.INTER_AREA))
             x = ((level.astype(np.float32) - 127.5) * 0.0078125).transpose(2, 0, 1)[None]
             out = self.session.run(None, {self._input: x})[0][0]
-            score = 1.0 / (1.0 + np.exp(-out[0]))
+            score = 1.0 / (1.0 + np.exp(-np.clip(out[0], -30.0, 30.0)))
             peak = (score >= self.threshold) & (score >= cv2.dilate(score, np.ones((3, 3), np.uint8)))
             iy, ix = np.nonzero(peak)
             if not len(iy):
