@@ -65,10 +65,7 @@ def photos(root: Path, names: list[str], limit: int | None) -> dict:
 
     out = {}
     for folder in ("people", "lfw_more"):
-        paths = sorted((root / folder).glob("*/*.jpg"))
-        if limit:
-            random.Random(0).shuffle(paths)
-            paths = sorted(paths[:limit])
+        paths = _sample(sorted((root / folder).glob("*/*.jpg")), limit)
         images = [load_image(p) for p in paths]
         res = {}
         for name in names:
@@ -91,6 +88,21 @@ def photos(root: Path, names: list[str], limit: int | None) -> dict:
         out[folder] = res
     out["target"] = 0.995
     return out
+
+
+def _sample(paths: list[Path], limit: int | None) -> list[Path]:
+    """``limit`` of ``paths`` drawn with seed 0 (sorted), or all of them."""
+    if not limit:
+        return paths
+    paths = list(paths)
+    random.Random(0).shuffle(paths)
+    return sorted(paths[:limit])
+
+
+def _central(faces: list, shape: tuple) -> object | None:
+    """The face nearest the centre of an image of ``shape`` (LFW photos are centred on the person)."""
+    h, w = shape[:2]
+    return min(faces, key=lambda f: math.hypot(f.center[0] - w / 2, f.center[1] - h / 2)) if faces else None
 
 
 def _unseen(root: Path, paths: list[Path]) -> np.ndarray:
@@ -227,16 +239,11 @@ def landmarks(root: Path, limit: int | None, name: str = "mtcnn") -> dict:
     mt, dl = _detector(name), _detector("dlib")
     if dl is None:
         return {"skipped": "dlib is not installed"}
-    paths = sorted((root / "lfw_more").glob("*/*.jpg"))
-    if limit:
-        random.Random(0).shuffle(paths)
-        paths = sorted(paths[:limit])
+    paths = _sample(sorted((root / "lfw_more").glob("*/*.jpg")), limit)
     eye_err, nose_err, pairs = [], [], 0
     for p in paths:
         img = load_image(p)
-        h, w = img.shape[:2]
-        near = lambda fs: min(fs, key=lambda f: math.hypot(f.center[0] - w / 2, f.center[1] - h / 2)) if fs else None  # noqa: E731
-        a, b = near(mt.detect(img)), near(dl.detect(img))
+        a, b = _central(mt.detect(img), img.shape), _central(dl.detect(img), img.shape)
         if a is None or b is None or box_iou(a, b) < 0.2:
             continue
         d = np.array([b.landmarks[f"dlib_{i}"] for i in range(5)])
@@ -271,15 +278,11 @@ def framing(root: Path, limit: int | None) -> dict:
     a_det, b_det = _detector("mtcnn"), _detector("mtcnn-pnet")
     paths = sorted((root / "lfw_more").glob("*/*.jpg"))
     paths = [p for p, u in zip(paths, _unseen(root, paths)) if u]
-    if limit:
-        random.Random(0).shuffle(paths)
-        paths = sorted(paths[:limit])
+    paths = _sample(paths, limit)
     err, ious, both = [], [], 0
     for p in paths:
         img = load_image(p)
-        h, w = img.shape[:2]
-        near = lambda fs: min(fs, key=lambda f: math.hypot(f.center[0] - w / 2, f.center[1] - h / 2)) if fs else None  # noqa: E731
-        a, b = near(a_det.detect(img)), near(b_det.detect(img))
+        a, b = _central(a_det.detect(img), img.shape), _central(b_det.detect(img), img.shape)
         if a is None or b is None:
             continue
         both += 1

@@ -2,8 +2,8 @@
 
 The proposal network replaces MTCNN's first two stages (P-net over a fine pyramid, then R-net on
 every candidate): one small fully convolutional network run on a pyramid of octaves proposes
-square face boxes, and MTCNN's O-net scores each proposal and places the five landmarks as
-before (:mod:`facelab.faces.proposer`).
+square face boxes, and MTCNN's O-net scores each proposal and places the five landmarks, as it
+does on R-net's boxes (:mod:`facelab.faces.proposer`).
 
 Teacher: MTCNN (P-, R-, O-net, the library's settings) on the training photos; its boxes (centre,
 side = the longer side of its box) are the targets. Training scenes:
@@ -143,9 +143,10 @@ def _background(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
 
 
 def _turn_scale(img: np.ndarray, faces: np.ndarray, k: float, angle: float, centre: tuple[float, float],
-                out_wh: tuple[int, int], at: tuple[float, float], fill=None) -> tuple[np.ndarray, np.ndarray]:
+                out_wh: tuple[int, int], at: tuple[float, float], fill=0) -> tuple[np.ndarray, np.ndarray]:
     """``img`` scaled by ``k`` (area averaging first when shrinking), turned by ``angle`` about
-    ``centre`` (in ``img`` px), that point put at ``at`` of an ``out_wh`` window; faces follow."""
+    ``centre`` (in ``img`` px), that point put at ``at`` of an ``out_wh`` window, ``fill`` outside
+    the image; faces follow."""
     pre = 1.0
     if k < 0.7:  # shrink by area first so the small copy is what the pyramid would give
         pre = k
@@ -154,8 +155,6 @@ def _turn_scale(img: np.ndarray, faces: np.ndarray, k: float, angle: float, cent
         k = 1.0
     m = cv2.getRotationMatrix2D((centre[0] * pre, centre[1] * pre), angle, k)
     m[:, 2] += (at[0] - centre[0] * pre, at[1] - centre[1] * pre)
-    if fill is None:  # outside the photo: a random colour
-        fill = tuple(int(v) for v in np.random.randint(0, 256, 3))
     out = cv2.warpAffine(img, m, out_wh, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
     f = faces.copy()
     if len(f):
@@ -247,7 +246,8 @@ class Scenes:
             k = math.exp(rng.uniform(math.log(WIN / 400), math.log(2.0)))
             at = (float(rng.uniform(0, WIN)), float(rng.uniform(0, WIN)))
             centre = (float(rng.uniform(0, img.shape[1])), float(rng.uniform(0, img.shape[0])))
-        return _turn_scale(img, faces, k, angle, centre, (WIN, WIN), at)
+        fill = tuple(int(v) for v in rng.integers(0, 256, 3))  # outside the photo: a random colour
+        return _turn_scale(img, faces, k, angle, centre, (WIN, WIN), at, fill)
 
     def composite_window(self) -> tuple[np.ndarray, np.ndarray]:
         rng = self.rng
@@ -264,9 +264,9 @@ class Scenes:
             at = (float(rng.uniform(-2, WIN + 2)), float(rng.uniform(-2, WIN + 2)))
             if any(math.hypot(at[0] - p[0], at[1] - p[1]) < 0.9 * (side + p[2]) for p in placed):
                 continue
-            pw, fa = _turn_scale(patch, f[None], k, angle, (float(f[0]), float(f[1])), (WIN, WIN), at)
-            aw, _ = _turn_scale((alpha[:, :, 0] * 255).astype(np.uint8), f[None], k, angle, (float(f[0]), float(f[1])),
-                                (WIN, WIN), at, fill=0)
+            centre = (float(f[0]), float(f[1]))
+            pw, fa = _turn_scale(patch, f[None], k, angle, centre, (WIN, WIN), at)
+            aw, _ = _turn_scale((alpha[:, :, 0] * 255).astype(np.uint8), f[None], k, angle, centre, (WIN, WIN), at)
             aw = aw.astype(np.float32)[:, :, None] / 255.0
             canvas = aw * pw + (1 - aw) * canvas
             placed.append(fa[0])
@@ -287,9 +287,6 @@ class Scenes:
 
 def _make(args) -> tuple:
     root, labels, seed, n = args
-    import torch
-
-    torch.set_num_threads(1)
     cv2.setNumThreads(1)
     s = Scenes(root, labels, seed)
     xs = np.zeros((n, WIN, WIN, 3), np.uint8)
@@ -461,8 +458,7 @@ def main(argv=None) -> None:
             idx = order[b:b + args.batch]
             x = X[idx]
             if torch.rand(1).item() < 0.5:  # mirror the batch (targets follow)
-                x, lab, reg = x.flip(2), L[idx].flip(2), R[idx].flip(3)
-                reg = reg.clone()
+                x, lab, reg = x.flip(2), L[idx].flip(2), R[idx].flip(3)  # flip copies
                 reg[:, 0] = -reg[:, 0]  # cell centres are symmetric about the window's centre
             else:
                 lab, reg = L[idx], R[idx]

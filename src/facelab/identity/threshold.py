@@ -32,18 +32,19 @@ DEFAULT_IDENTIFY_THRESHOLD = 0.32
 #: Faces are grouped into one person below this distance with a linkage of pair distances
 #: (``--method agglomerative`` or ``chinese-whispers``), and Ward's grouping leaves a face alone when
 #: no face of its group is this close: the threshold at a false-accept rate of 7e-4
-#: (``calibrate.GROUP_FAR``) on 274 LFW people (0.363, bench/identity.py).
+#: (``calibrate.GROUP_FAR``) on 274 LFW people (0.364, bench/identity.py).
 DEFAULT_GROUP_THRESHOLD = 0.36
 #: Ward's linkage (``facelab cluster --by identity``, the default method) cuts at this merge cost:
 #: :func:`~.linkage.best_cut` with the join and near steps on the validation half of lfw_more's
-#: people (the middle of the cuts whose pairwise F1 is within 0.002 of the best: there precision
-#: 0.992, recall 0.966; ``python bench/identity.py --parts group``). Calibrate on your own people
-#: with ``verify-eval --save-threshold``.
+#: people (the middle of the cuts whose pairwise F1 is within 0.002 of the best: 0.55 with MTCNN's
+#: own cascade as the detector, 0.57 with the default one; at 0.55 precision 0.991, recall 0.977;
+#: ``python bench/identity.py --parts group``). Calibrate on your own people with
+#: ``verify-eval --save-threshold``.
 DEFAULT_GROUP_CUT = 0.55
 #: ...after which groups whose faces are on average closer than this are joined (one person's
 #: photos that Ward's linkage split by age or light): the distance at a false-accept rate of 1e-4
 #: (``calibrate.GROUP_JOIN_FAR``) on lfw_more's validation people (0.333). On ``people/`` (8 people,
-#: 64-530 photos each) it lifts recall from 0.13 to 0.99 at precision 1.000; at FAR 7e-4 (0.36) the
+#: 64-530 photos each) it lifts recall from 0.14 to 0.99 at precision 1.000; at FAR 7e-4 (0.36) the
 #: lfw_more check half loses 5 points of precision.
 DEFAULT_GROUP_JOIN = 0.33
 
