@@ -69,8 +69,8 @@ def _jsonable(kwargs: dict) -> dict:
 
 
 def run_worker(data, kwargs: dict) -> str | None:
-    """One DDP process: join the group (torchrun's environment), train, leave. Returns the run
-    folder on rank 0, None elsewhere. Used by the local launcher and by TorchDistributor."""
+    """One DDP process: join the group (torchrun's environment), train, leave. Returns rank 0's run
+    folder, in every process. Used by the local launcher and by TorchDistributor."""
     import torch.distributed as dist
 
     from ..train.trainer import train
@@ -83,13 +83,14 @@ def run_worker(data, kwargs: dict) -> str | None:
                             timeout=timedelta(seconds=float(os.environ.get("FACELAB_DDP_TIMEOUT", WORKER_TIMEOUT_S))))
     try:
         run = train(data, dist=Dist(rank, world), **kwargs)
-        # Leave together: a process that tears its group down while another still finishes the run
-        # (rank 0 evaluates and writes) can abort in gloo's threads as it exits.
-        dist.barrier()
+        # Leave together, every process with rank 0's run folder (whichever process a launcher reads):
+        # one that tears its group down while another still finishes the run can abort as it exits.
+        found = [str(run.path) if rank == 0 and run is not None else None]
+        dist.broadcast_object_list(found, src=0)
     finally:
         gc.collect()  # the DDP wrapper and its reducer go before the group they use
         dist.destroy_process_group()
-    return str(run.path) if rank == 0 and run is not None else None
+    return found[0]
 
 
 def _worker_main(spec_file: str) -> None:
