@@ -63,6 +63,8 @@ def register(app: typer.Typer) -> None:
         runs_dir: Optional[Path] = runs_dir_option(),
         host: str = typer.Option("127.0.0.1", help="Address to bind (0.0.0.0 to accept other machines)."),
         port: int = typer.Option(8000, help="Port to listen on."),
+        processes: Optional[int] = typer.Option(None, help="Photo worker processes: decode, detect, align "
+                                                           "(default: the cores, at most 8; 0: in threads)."),
         workers: Optional[int] = typer.Option(None, help="Inference threads (default: the number of cores)."),
         torch_threads: int = typer.Option(1, help="torch threads per inference call."),
         max_upload_mb: float = typer.Option(10.0, help="Largest request body accepted (413 above)."),
@@ -83,7 +85,7 @@ def register(app: typer.Typer) -> None:
         from ..serve.cli import serve as run_server
 
         names, runs_dir = runs_by_name(runs or [], runs_dir)
-        run_server(runs=names, runs_dir=runs_dir, host=host, port=port, workers=workers,
+        run_server(runs=names, runs_dir=runs_dir, host=host, port=port, processes=processes, workers=workers,
                    torch_threads=torch_threads, max_upload_mb=max_upload_mb, max_batch=max_batch,
                    detector=detector, backend=backend, log_level=log_level, fast=fast,
                    batch_window_ms=batch_window_ms, batch_max_faces=batch_max_faces, token=token,

@@ -4,6 +4,7 @@ Example: docs/python.md#serve-and-the-dashboard.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from contextlib import asynccontextmanager
@@ -15,6 +16,7 @@ from .. import __version__
 from .deps import InferencePool
 from .errors import install_error_handlers
 from .limits import BodySizeLimitMiddleware
+from .photo_workers import PhotoWorkers
 from .logging import RequestContextMiddleware, setup_logging
 from .pipeline import make_batchers
 from .routes import identity, info, predict, video
@@ -66,6 +68,8 @@ def create_app(settings: ServeSettings, *, store: RunStore | None = None) -> Fas
     """
     setup_logging(settings.log_level)
     _limit_threads(settings.torch_threads)
+    # Photo worker processes load the runs from the settings themselves: only for runs loaded so.
+    own_runs = store is None
     store = store or RunStore.load(settings)
     for name, reason in store.failed.items():
         log.warning("serving without a run that failed to load", extra={"run": name, "reason": reason})
@@ -75,12 +79,18 @@ def create_app(settings: ServeSettings, *, store: RunStore | None = None) -> Fas
         app.state.pool = InferencePool(settings.workers)
         # one micro-batching queue per run (serve/batching.py); empty with --no-fast
         app.state.batchers = make_batchers(store, settings) if settings.fast else {}
+        if own_runs and app.state.batchers and settings.processes > 0:
+            app.state.photo_workers = PhotoWorkers(settings)
+            await asyncio.to_thread(app.state.photo_workers.start)  # before the port opens
         app.state.started = time.monotonic()
         log.info("serving", extra={"runs": store.names, "failed": list(store.failed), "workers": settings.workers,
+                                   "processes": settings.processes if app.state.photo_workers else 0,
                                    "max_upload_mb": settings.max_upload_mb})
         try:
             yield
         finally:
+            if app.state.photo_workers is not None:
+                app.state.photo_workers.close()
             app.state.pool.close()
             for b in app.state.batchers.values():
                 b.close()
@@ -94,6 +104,7 @@ def create_app(settings: ServeSettings, *, store: RunStore | None = None) -> Fas
     app.state.store = store
     app.state.started = time.monotonic()
     app.state.batchers = {}
+    app.state.photo_workers = None
     install_error_handlers(app)
     app.include_router(predict.router)
     app.include_router(info.router)

@@ -7,13 +7,15 @@ from ..errors import ConfigError
 
 
 def serve(*, runs: list[str], runs_dir: Path | None = None, host: str = "127.0.0.1", port: int = 8000,
-          workers: int | None = None, log_level: str = "info", **options) -> None:
+          processes: int | None = None, workers: int | None = None, log_level: str = "info",
+          **options) -> None:
     """Load the runs and serve them until interrupted.
 
     Args:
         runs: run names (empty: every run in ``runs_dir``).
         runs_dir: the runs folder.
         host, port: where to listen.
+        processes: photo worker processes (default: the cores, at most 8; 0: the photo path in threads).
         workers: inference threads (default: the cores).
         log_level: JSON log level.
         **options: other :class:`ServeSettings` fields (``max_upload_mb``, ``torch_threads``, ...).
@@ -31,6 +33,8 @@ def serve(*, runs: list[str], runs_dir: Path | None = None, host: str = "127.0.0
         fields["runs_dir"] = runs_dir
     if workers is not None:
         fields["workers"] = workers
+    if processes is not None:
+        fields["processes"] = processes
     try:
         settings = ServeSettings(**fields)
     except ValidationError as e:

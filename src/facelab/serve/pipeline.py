@@ -56,11 +56,15 @@ def server_timing(timings: dict[str, float]) -> str:
 
 
 async def predict_photo(data: bytes, name: str | None, runs: list[ServedRun], pool,
-                        batchers: dict[str, MicroBatcher]) -> tuple[PhotoOut, dict[str, float]]:
+                        batchers: dict[str, MicroBatcher], workers=None) -> tuple[PhotoOut, dict[str, float]]:
     """One upload through the fast path; returns the answer and the wall time per stage (ms).
 
+    ``workers`` (a :class:`~facelab.serve.photo_workers.PhotoWorkers`): decode, detect and align
+    in a worker process; ``None``: in the inference ``pool``'s threads.
+
     Raises:
-        ApiError: 415 for an empty or unreadable upload, 503 when the model queue timed out.
+        ApiError: 415 for an empty or unreadable upload, 503 when the model queue timed out or
+            the photo worker died.
     """
     from ..predict.fastpath import prepare_photo
 
@@ -71,7 +75,10 @@ async def predict_photo(data: bytes, name: str | None, runs: list[ServedRun], po
         t0 = time.perf_counter()
         photo = await pool.run(predict_bytes, data, name, runs)
         return photo, {"total": 1000 * (time.perf_counter() - t0)}
-    prepared = await pool.run(prepare_photo, data, label, [r.predictor for r in runs])
+    if workers is not None:
+        prepared = await workers.prepare(data, label, [r.name for r in runs])
+    else:
+        prepared = await pool.run(prepare_photo, data, label, [r.predictor for r in runs])
     if prepared.error is not None and prepared.width == 0:
         raise ApiError(415, prepared.error, fix="send a JPEG, PNG, WebP or BMP photo")
     timings = dict(prepared.timings_ms)

@@ -141,6 +141,8 @@ class HealthOut(BaseModel):
     version: str
     runs: list[str]
     failed: dict[str, str] = {}
+    #: photo worker processes (0: the photo path runs in the inference threads)
+    processes: int = 0
     workers: int
     uptime_s: float
     #: requests waiting for or in the inference pool, plus face crops waiting for a batch

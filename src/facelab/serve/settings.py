@@ -33,6 +33,11 @@ class ServeSettings(BaseModel):
             ``$FACELAB_HOME`` or ``~/.facelab``).
         max_upload_mb: the largest request body accepted (413 above it).
         max_batch: the most images in one ``/v1/predict/batch`` request.
+        processes: photo worker processes (default: the number of cores, at most 8): the fast
+            path's decode → detect → align of each upload runs in one of them
+            (:mod:`facelab.serve.photo_workers`), off the server's GIL, while the server process
+            parses HTTP and classifies the crops of concurrent requests together. 0: the photo
+            path runs in the server's inference threads (one GIL for everything).
         workers: inference threads (default: the number of cores).
         torch_threads: torch threads per inference call; workers x torch_threads should not
             exceed the cores, or calls fight over them.
@@ -53,7 +58,8 @@ class ServeSettings(BaseModel):
         galleries_dir: where ``/v1/galleries/NAME`` lives (default ``$FACELAB_HOME/galleries``).
 
     Example:
-        >>> ServeSettings(runs=[], runs_dir="runs").workers >= 1
+        >>> s = ServeSettings(runs=[], runs_dir="runs")
+        >>> s.processes >= 1 and s.workers >= 1
         True
     """
 
@@ -64,6 +70,7 @@ class ServeSettings(BaseModel):
     home: Path = Field(default_factory=lambda: _home())
     max_upload_mb: float = Field(10.0, gt=0, le=1024)
     max_batch: int = Field(16, ge=1, le=256)
+    processes: int = Field(default_factory=lambda: min(_cores(), 8), ge=0, le=64)
     workers: int = Field(default_factory=_cores, ge=1, le=64)
     torch_threads: int = Field(1, ge=1, le=64)
     detector: str | None = None  # None: each run's own (its framing record's, input.json "detector", else haar)

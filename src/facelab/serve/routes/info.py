@@ -29,7 +29,8 @@ async def health(request: Request, store: Store, settings: Settings):
     `problems` saying why (the container's health check reads the status code). `queue_depth`
     counts requests waiting for or in the inference pool and face crops waiting for a batch."""
     pool = getattr(request.app.state, "pool", None)
-    inference = int(getattr(pool, "pending", 0))
+    photo_workers = getattr(request.app.state, "photo_workers", None)
+    inference = int(getattr(pool, "pending", 0)) + int(getattr(photo_workers, "pending", 0))
     batching = {n: b.depth for n, b in getattr(request.app.state, "batchers", {}).items()}
     problems = [f"run {n} failed to load: {why}" for n, why in store.failed.items()]
     stalled = pool.stalled_s() if pool is not None else 0.0
@@ -42,6 +43,7 @@ async def health(request: Request, store: Store, settings: Settings):
         problems.append(f"the runs did not answer a blank face within {settings.health_timeout_s:g} s")
     out = HealthOut(status="unhealthy" if problems else "ok", problems=problems, version=__version__,
                     runs=store.names, failed=store.failed, workers=settings.workers,
+                    processes=photo_workers.processes if photo_workers is not None else 0,
                     uptime_s=round(time.monotonic() - request.app.state.started, 1),
                     queue_depth=inference + sum(batching.values()),
                     queues={"inference": inference, "batching": batching, "stalled_s": stalled})

@@ -121,7 +121,8 @@ async def predict(request: Request, response: Response, store: Store, pool: Pool
         run = form.get("run") or run
         explain = form.get("explain") or explain
     runs = select_runs(store, run if isinstance(run, str) else None)
-    photo, timings = await predict_photo(data, name, runs, pool, request.app.state.batchers)
+    photo, timings = await predict_photo(data, name, runs, pool, request.app.state.batchers,
+                                         request.app.state.photo_workers)
     if isinstance(explain, str) and explain.strip():
         from ..explain import add_explanations
 
@@ -160,5 +161,6 @@ async def predict_batch(request: Request, store: Store, pool: Pool, settings: Se
     runs = select_runs(store, run if isinstance(run, str) else None)
     # One pool task per image: a batch uses every worker, and the loop stays free meanwhile.
     batchers = request.app.state.batchers
-    results = await asyncio.gather(*(predict_photo(data, name, runs, pool, batchers) for data, name in items))
+    workers = request.app.state.photo_workers
+    results = await asyncio.gather(*(predict_photo(data, name, runs, pool, batchers, workers) for data, name in items))
     return BatchOut(request_id=request_id_var.get(), results=[photo for photo, _ in results])
