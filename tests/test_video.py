@@ -174,12 +174,49 @@ def test_tracks_follow_two_crossing_faces(clip):
 
 def test_smoothing_reduces_label_flips(clip):
     path, truth = clip
-    raw = list(flicker_predictor(seed=3).predict_video(path, smooth=0))
-    smoothed = list(flicker_predictor(seed=3).predict_video(path, smooth=1.0))
+    raw = list(flicker_predictor(seed=3).predict_video(path, smooth=0, hold=0))
+    smoothed = list(flicker_predictor(seed=3).predict_video(path, smooth=1.0, hold=0))
     assert _flips(raw) >= 6
     assert _flips(smoothed) * 3 <= _flips(raw), (_flips(smoothed), _flips(raw))
     # smoothing off: the smoothed columns are the raw ones
     assert all(f.smoothed == f.probabilities for fr in raw for f in fr.faces)
+
+
+def test_held_labels_change_less_and_keep_the_probabilities(clip):
+    """The default hold (hysteresis) on top of the smoothing: fewer label changes, the same
+    probabilities, and labels that still follow the probabilities outside the margin."""
+    from facelab.predict.video_predict import HOLD
+
+    path, truth = clip
+    loose = list(flicker_predictor(seed=3).predict_video(path, smooth=0, hold=0))
+    held = list(flicker_predictor(seed=3).predict_video(path, smooth=0))
+    assert _flips(held) < _flips(loose), (_flips(held), _flips(loose))
+    for a, b in zip(loose, held):
+        for fa, fb in zip(a.faces, b.faces):
+            assert fa.smoothed == fb.smoothed
+            p = fb.smoothed["Smiling"]
+            if abs(p - 0.5) > HOLD:  # outside the margin the label is the threshold's
+                assert fb.labels["flicker"] == ("Smiling" if p >= 0.5 else "not Smiling")
+
+
+def test_hold_is_checked():
+    with pytest.raises(ConfigError, match="hold"):
+        flicker_predictor().predict_video("clip.mp4", hold=0.7)
+
+
+@pytest.mark.parametrize("kind,classes,previous,probs,want", [
+    ("multiclass", ["happy", "sad", "neutral"], "sad", {"happy": 0.45, "sad": 0.40, "neutral": 0.15}, "sad"),
+    ("multiclass", ["happy", "sad", "neutral"], "sad", {"happy": 0.55, "sad": 0.30, "neutral": 0.15}, "happy"),
+    ("multiclass", ["happy", "sad", "neutral"], None, {"happy": 0.45, "sad": 0.40, "neutral": 0.15}, "happy"),
+    ("multilabel", ["Smiling", "Bangs"], "Smiling", {"Smiling": 0.45, "Bangs": 0.55}, "Smiling"),
+    ("multilabel", ["Smiling", "Bangs"], "Smiling", {"Smiling": 0.35, "Bangs": 0.65}, "Bangs"),
+    ("multilabel", ["Smiling", "Bangs"], "none", {"Smiling": 0.55, "Bangs": 0.2}, "none"),
+])
+def test_label_hysteresis_of_every_kind(kind, classes, previous, probs, want):
+    from facelab.predict.video_results import LabelGroup
+
+    g = LabelGroup("m", kind, classes, None if kind == "multiclass" else (0.5,) * len(classes))
+    assert g.label(probs, previous, hold=0.1) == want
 
 
 def test_sampling_and_the_tables(clip):

@@ -35,6 +35,9 @@ def test_a_video_upload_gets_tracks_and_frames(client, clip):
     assert body["frames_decoded"] == 12 and body["frames_analysed"] == 6 and body["every"] == 2
     assert [f["frame"] for f in body["frames"]] == [0, 2, 4, 6, 8, 10]
     assert body["info"]["width"] == 480 and body["smooth"] == 0.4
+    from facelab.predict.video_predict import HOLD
+
+    assert body["hold"] == HOLD  # the library's default label hysteresis
     faces = [f for fr in body["frames"] for f in fr["faces"]]
     assert faces and {"track", "box", "probabilities", "smoothed", "labels"} <= set(faces[0])
     long = [t for t in body["tracks"] if t["frames"] >= 4]

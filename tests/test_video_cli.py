@@ -62,10 +62,15 @@ def test_annotate_onto_an_existing_file_is_refused(clip, tmp_path, capsys):
 
 
 def test_json_summary_and_a_wrong_table_format(clip, tmp_path, capsys):
+    from facelab.predict.video_predict import HOLD
+
     code, cap = _cli(["predict", str(clip), "--fps", "5", "--json", "--no-progress"], capsys)
     assert code == 0, cap.err
     body = json.loads(cap.out)
     assert body["frames_analysed"] == 6 and body["fps"] == 5 and "happy" in body["classes"]
+    assert body["hold"] == HOLD  # the library's default label hysteresis
+    code, cap = _cli(["predict", str(clip), "--fps", "5", "--json", "--no-progress", "--hold", "0"], capsys)
+    assert code == 0 and json.loads(cap.out)["hold"] == 0
     code, cap = _cli(["predict", str(clip), "--out", str(tmp_path / "faces.json")], capsys)
     assert code == 2 and "CSV or Parquet" in cap.err
 

@@ -99,6 +99,8 @@ def _register_predict(app: typer.Typer) -> None:
         every: int = typer.Option(1, help="Video: analyse one frame in N."),
         fps: Optional[float] = typer.Option(None, help="Video: analyse at most this many frames per second."),
         smooth: float = typer.Option(1.0, help="Video: seconds each face track's probabilities are averaged; 0: off."),
+        hold: float = typer.Option(0.15, help="Video: a track's label changes only once its probability crosses "
+                                             "the threshold by this margin; 0: off."),
         timeline: Optional[Path] = typer.Option(None, help="Video: folder for one timeline PNG per face track."),
         live: Optional[str] = typer.Option(None, help="A live stream: http(s)/rtsp URL or camera index (Ctrl-C)."),
         seconds: Optional[float] = typer.Option(None, help="Video/stream: stop after this many seconds."),
@@ -144,8 +146,8 @@ def _register_predict(app: typer.Typer) -> None:
             source = video_source(photos, live, photo_options=bool(save_crops or aligned or format))
             if source is not None:
                 run_video(pred, source, live=live is not None, out=out, annotate=annotate, timeline=timeline,
-                          every=every, fps=fps, smooth=smooth, seconds=seconds, timeout=timeout, progress=progress,
-                          json_=json_)
+                          every=every, fps=fps, smooth=smooth, hold=hold, seconds=seconds, timeout=timeout,
+                          progress=progress, json_=json_)
                 return
             rep = predict_files(pred, photos, out=out, format=format, aligned=aligned, save_crops=save_crops,
                                 annotate=annotate, workers=workers, batch_size=batch_size, progress=progress,

@@ -73,7 +73,7 @@ def track_table(summary, limit: int = 30):
 
 
 def run_video(pred, source: str, *, live: bool, out: Optional[Path], annotate: Optional[Path],
-              timeline: Optional[Path], every: int, fps: Optional[float], smooth: float,
+              timeline: Optional[Path], every: int, fps: Optional[float], smooth: float, hold: float,
               seconds: Optional[float], timeout: float, progress: bool, json_: bool) -> None:
     """Predict one video (or stream) and print what was found."""
     from ..predict.video_files import predict_video_files
@@ -82,11 +82,12 @@ def run_video(pred, source: str, *, live: bool, out: Optional[Path], annotate: O
     err = Console(stderr=True)
     what = "stream" if live else "video"
     smoothing = f"smoothing each track over {smooth:g} s" if smooth > 0 else "no smoothing (--smooth 0)"
+    smoothing += f", labels held within {hold:g} of their thresholds" if hold > 0 else ", labels not held (--hold 0)"
     err.print(f"{what} {source}: {pred.name}, every {every} frame(s)" + (f", at most {fps:g}/s" if fps else "")
               + f", {smoothing}" + (" — Ctrl-C stops and writes what was read" if live else ""), highlight=False)
     lines = LiveLines(Console(stderr=json_), label_groups(pred)) if live else None
     report = predict_video_files(pred, source, out=out, annotate=annotate, timeline=timeline, on_frame=lines,
-                                 every=every, fps=fps, smooth=smooth, seconds=seconds, timeout=timeout,
+                                 every=every, fps=fps, smooth=smooth, hold=hold, seconds=seconds, timeout=timeout,
                                  progress=None if progress else False)
     s = report.summary
     if json_:

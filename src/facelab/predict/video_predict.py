@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 _END = object()
 #: the most frame pixels classified together (8 frames of 1080p; 4K frames go two at a time)
 BATCH_BYTES = 8 * 1920 * 1080 * 3
+#: the default label hysteresis (a probability margin), chosen on validation clips (docs/video.md)
+HOLD = 0.15
 
 
 def label_groups(predictor) -> list[LabelGroup]:
@@ -66,6 +68,9 @@ class VideoPrediction:
         source: a video file, an ``http(s)://``/``rtsp://`` URL or a camera index.
         every, fps, timeout, seconds: which frames are read (:class:`~facelab.predict.video.VideoReader`).
         smooth: the time constant (seconds) of each track's exponential average; ``0``: off.
+        hold: label hysteresis: a track's label changes only once its (smoothed) probability
+            crosses the threshold by more than ``hold`` (:meth:`LabelGroup.label
+            <facelab.predict.video_results.LabelGroup.label>`); ``0``: off.
         batch_frames: frames whose faces are classified in one call.
         workers: detection threads.
         keep_images: keep each frame's pixels in ``FrameResult.image`` (for ``--annotate``).
@@ -75,7 +80,7 @@ class VideoPrediction:
     """
 
     def __init__(self, predictor, source, *, every: int = 1, fps: float | None = None, smooth: float = 1.0,
-                 timeout: float = 10.0, seconds: float | None = None, batch_frames: int = 8,
+                 hold: float = HOLD, timeout: float = 10.0, seconds: float | None = None, batch_frames: int = 8,
                  workers: int | None = None, keep_images: bool = False, progress: bool | None = False,
                  tracker: FaceTracker | None = None, name: str | None = None):
         from ..errors import ConfigError
@@ -83,9 +88,13 @@ class VideoPrediction:
         require_video()
         if smooth < 0:
             raise ConfigError(f"smooth must be 0 (off) or a time in seconds, got {smooth}", fix="use e.g. --smooth 0.5")
+        if not 0 <= hold < 0.5:
+            raise ConfigError(f"hold must be a probability margin in [0, 0.5), got {hold}", fix="use e.g. --hold 0.1 (0: off)")
         self.predictor = predictor
         self.reader = VideoReader(source, every=every, fps=fps, timeout=timeout, seconds=seconds, name=name)
         self.smooth = float(smooth)
+        self.hold = float(hold)
+        self._labels: dict[tuple[int, str], str] = {}  # (track, group) → its last label
         self.batch_frames = max(1, int(batch_frames))
         self.workers = workers or 2
         self.keep_images = keep_images
@@ -119,13 +128,24 @@ class VideoPrediction:
         info = self.reader.info.to_dict() if self.reader.info else {}
         return VideoSummary(self.reader.name, info, self.reader.decoded, self.analysed, self.faces,
                             self.book.tracks(), self.classes, self.groups, self.smooth, self.reader.every,
-                            self.reader.fps, self.elapsed, self.reader.note)
+                            self.reader.fps, self.elapsed, self.reader.note, self.hold)
 
     def close(self) -> None:
         """Stop reading (a live stream, an early ``break``)."""
         self._frames.close()
 
     # -- the pipeline ------------------------------------------------------------------------------
+    def _label(self, track: int, smoothed: dict[str, float]) -> dict[str, str]:
+        if not smoothed:
+            return {}
+        out = {}
+        for g in self.groups:
+            key = (track, g.name)
+            out[g.name] = g.label(smoothed, self._labels.get(key) if track > 0 else None, self.hold)
+            if track > 0:
+                self._labels[key] = out[g.name]
+        return out
+
     def _run(self) -> Iterator[FrameResult]:
         import cv2  # noqa: F401  (OpenCV imported here first: its first import is not safe from two threads)
 
@@ -204,7 +224,7 @@ class VideoPrediction:
             faces = []
             for face, track in zip(photo.faces, [ids[f.index] for f in photo.faces]):
                 smoothed = self.smoother.update(track, face.probabilities, frame.time)
-                labels = {g.name: g.label(smoothed) for g in self.groups} if smoothed else {}
+                labels = self._label(track, smoothed)
                 faces.append(TrackedFace(track, face.box, dict(face.probabilities), smoothed, labels, face.note))
             result = FrameResult(frame.index, frame.time, faces)
             if self.keep_images:

@@ -46,25 +46,25 @@ def pick_encoder() -> str:
 
 
 def caption(face: TrackedFace, groups: list[LabelGroup]) -> str:
-    """``#<track> <label> <p>`` per label group, from the smoothed probabilities (a multilabel
-    group shows its most probable output above its threshold)."""
+    """``#<track> <label> <p>`` per label group: the face's label (smoothed and held, as in the
+    table) and its smoothed probability (a multilabel group shows its most probable output on)."""
     parts = [f"#{face.track}" if face.track > 0 else "#?"]
     p = face.smoothed or face.probabilities
     for g in groups:
         vals = [p.get(c, math.nan) for c in g.classes]
         if not vals or any(math.isnan(v) for v in vals):
             continue
+        label = face.labels.get(g.name) or g.label(p)
         if g.kind == "multiclass":
-            i = int(np.argmax(vals))
-            parts.append(f"{g.classes[i]} {vals[i]:.2f}")
+            parts.append(f"{label} {p[label]:.2f}")
         elif len(g.classes) == 1:
-            parts.append(f"{g.classes[0]} {vals[0]:.2f}" if vals[0] >= (g.thresholds or (0.5,))[0]
-                         else f"not {g.classes[0]} {1 - vals[0]:.2f}")
+            c = g.classes[0]
+            parts.append(f"{c} {p[c]:.2f}" if label == c else f"not {c} {1 - p[c]:.2f}")
         else:
-            t = g.thresholds or (0.5,) * len(vals)
-            best = max(((v, c) for c, v, th in zip(g.classes, vals, t) if v >= th), default=None)
-            if best:
-                parts.append(f"{best[1]} {best[0]:.2f}")
+            on = [c for c in label.split("+") if c in p]
+            if on:
+                best = max(on, key=p.get)
+                parts.append(f"{best} {p[best]:.2f}")
     if len(parts) == 1 and face.note:
         parts.append(face.note)
     return " ".join(parts)

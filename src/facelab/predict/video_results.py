@@ -37,16 +37,39 @@ class LabelGroup:
     classes: list[str]
     thresholds: tuple[float, ...] | None = None
 
-    def label(self, probabilities: dict[str, float]) -> str:
+    def label(self, probabilities: dict[str, float], previous: str | None = None, hold: float = 0.0) -> str:
+        """The label of ``probabilities``; with the track's ``previous`` label and ``hold`` > 0 it
+        changes only past a margin (hysteresis): an output that is on stays on until its
+        probability falls ``hold`` below its threshold, one that is off turns on ``hold`` above
+        it; a multiclass label moves to another class once that class leads it by ``hold``.
+
+        Example:
+            >>> g = LabelGroup("m", "binary", ["Smiling"], (0.5,))
+            >>> g.label({"Smiling": 0.45}), g.label({"Smiling": 0.45}, "Smiling", hold=0.1)
+            ('not Smiling', 'Smiling')
+            >>> g.label({"Smiling": 0.55}, "not Smiling", hold=0.1), g.label({"Smiling": 0.65}, "not Smiling", hold=0.1)
+            ('not Smiling', 'Smiling')
+        """
         p = [probabilities.get(c, math.nan) for c in self.classes]
         if any(math.isnan(v) for v in p):
             return ""
+        held = bool(previous) and hold > 0
         if self.kind == "multiclass":
-            return self.classes[int(np.argmax(p))]
+            best = int(np.argmax(p))
+            if held and previous in self.classes:
+                keep = self.classes.index(previous)
+                if p[best] - p[keep] <= hold:
+                    best = keep
+            return self.classes[best]
         t = self.thresholds or (0.5,) * len(p)
+        was = set()
+        if held:
+            was = {self.classes[0]} if previous == self.classes[0] else set(previous.split("+")) & set(self.classes)
+        on = [c for c, v, th in zip(self.classes, p, t)
+              if v >= (th - hold if c in was else th + hold if held else th)]
         if len(self.classes) == 1:
-            return self.classes[0] if p[0] >= t[0] else f"not {self.classes[0]}"
-        return "+".join(c for c, v, th in zip(self.classes, p, t) if v >= th) or "none"
+            return self.classes[0] if on else f"not {self.classes[0]}"
+        return "+".join(on) or "none"
 
 
 @dataclass
@@ -123,11 +146,12 @@ class VideoSummary:
     fps: float | None
     seconds: float
     note: str | None = None
+    hold: float = 0.0
 
     def to_dict(self) -> dict:
         return {"source": self.source, "info": self.info, "frames_decoded": self.frames_decoded,
                 "frames_analysed": self.frames_analysed, "faces": self.faces, "smooth": self.smooth,
-                "every": self.every, "fps": self.fps, "seconds": round(self.seconds, 3), "note": self.note,
+                "hold": self.hold, "every": self.every, "fps": self.fps, "seconds": round(self.seconds, 3), "note": self.note,
                 "tracks": [t.to_dict() for t in self.tracks]}
 
     def to_pandas(self) -> pd.DataFrame:

@@ -61,6 +61,7 @@ class VideoOut(BaseModel):
     frames_analysed: int
     faces: int
     smooth: float
+    hold: float = 0.0
     every: int
     fps: float | None = None
     seconds: float

@@ -78,6 +78,8 @@ async def predict_video(request: Request, store: Store, pool: Pool,
                         fps: float | None = Query(None, gt=0, le=240, description="analyse at most F frames a second"),
                         smooth: float = Query(1.0, ge=0, le=60, description="time constant (s) of each track's "
                                                                             "exponential average; 0: off"),
+                        hold: float = Query(0.15, ge=0, lt=0.5, description="label hysteresis: a track's label "
+                                            "changes once its probability crosses the threshold by this margin; 0: off"),
                         filename: str | None = Query(None, description="the video's name, for a raw video/* body"),
                         ) -> VideoOut:
     """Detect, classify and track the faces of one uploaded video.
@@ -91,5 +93,5 @@ async def predict_video(request: Request, store: Store, pool: Pool,
     if not data:
         raise ApiError(415, f"{name} is empty", fix="send a video file")
     runs = select_runs(store, form_run or run)
-    options = {"every": every, "fps": fps, "smooth": smooth}
+    options = {"every": every, "fps": fps, "smooth": smooth, "hold": hold}
     return await pool.run(_predict, [s.predictor for s in runs], [s.name for s in runs], data, name, options)
