@@ -296,6 +296,7 @@ def test_predict_page_tracks_the_faces_of_a_sample_clip(tmp_path, monkeypatch):
     at.radio(key="predict_video_kind").set_value("Sample clip").run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("frames analysed" in c.value for c in at.caption), [c.value for c in at.caption]
+    assert any("labels held by 0.15" in c.value for c in at.caption), [c.value for c in at.caption]
     assert at.get("video"), "no video element"
     tracks = at.dataframe[0].value
     assert {"track", "first", "last", "duration"} <= set(tracks.columns) and len(tracks) >= 2  # two people

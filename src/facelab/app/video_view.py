@@ -39,7 +39,8 @@ def _has(codec: str) -> bool:
 
 
 @st.cache_data(show_spinner="tracking the faces of the video…", max_entries=4)
-def analyse(folders: tuple[tuple[str, float], ...], data: bytes, name: str, every: int, smooth: float) -> dict:
+def analyse(folders: tuple[tuple[str, float], ...], data: bytes, name: str, every: int, smooth: float,
+            hold: float) -> dict:
     """The video through the chosen runs: annotated MP4 bytes, timeline PNGs, the tables."""
     from ..predict.combined import CombinedPredictor
     from ..predict.video_files import predict_video_files
@@ -51,7 +52,8 @@ def analyse(folders: tuple[tuple[str, float], ...], data: bytes, name: str, ever
         src = Path(tmp) / ("upload" + Path(name).suffix[:8])
         src.write_bytes(data)
         rep = predict_video_files(pred, src, annotate=Path(tmp) / "annotated.mp4", timeline=Path(tmp) / "timeline",
-                                  out=Path(tmp) / "faces.csv", every=every, smooth=smooth, name=name)
+                                  out=Path(tmp) / "faces.csv", every=every, smooth=smooth, hold=hold,
+                                  name=name)
         return {"video": rep.annotated.read_bytes() if rep.annotated else None, "codec": rep.codec,
                 "timelines": [(p.stem, p.read_bytes()) for p in rep.timelines],
                 "tracks": rep.summary.to_pandas(), "table": pd.read_csv(rep.out),
@@ -69,9 +71,14 @@ def show_video(cfg, chosen: list[str]) -> None:
         data, name = (up.getvalue(), up.name) if up is not None else (None, None)
     else:
         data, name = sample_clip(), "sample.mp4"
-    c1, c2 = st.columns(2)
+    from ..predict.video_predict import HOLD
+
+    c1, c2, c3 = st.columns(3)
     every = int(c1.number_input("Analyse one frame in", 1, 100, 1, key="predict_video_every"))
     smooth = float(c2.number_input("Smoothing (seconds; 0: off)", 0.0, 30.0, 1.0, 0.1, key="predict_video_smooth"))
+    hold = float(c3.number_input("Hold labels by (0: off)", 0.0, 0.45, HOLD, 0.05, key="predict_video_hold",
+                                 help="a face's label changes only once its probability crosses the threshold "
+                                      "by this margin"))
     if data is None:
         st.info("Add a video to see its faces tracked, with smoothed predictions.")
         return
@@ -80,14 +87,14 @@ def show_video(cfg, chosen: list[str]) -> None:
         return
     try:
         folders = tuple((str(f), f.stat().st_mtime) for f in (run_folder(cfg, r) for r in chosen))
-        res = analyse(folders, data, name, every, smooth)
+        res = analyse(folders, data, name, every, smooth, hold)
     except FacelabError as e:
         st.error(e.message + (f" — {e.fix}" if e.fix else ""))
         return
     s = res["summary"]
     st.subheader(name)
     st.caption(f"{s['frames_analysed']} of {s['frames_decoded']} frames analysed, {len(s['tracks'])} face tracks, "
-               f"smoothing {s['smooth']:g} s" + (f" — {s['note']}" if s["note"] else ""))
+               f"smoothing {s['smooth']:g} s, labels held by {s['hold']:g}" + (f" — {s['note']}" if s["note"] else ""))
     if res["video"]:
         st.video(res["video"], format="video/mp4")
         if res["codec"] == "mpeg4":

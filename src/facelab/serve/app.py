@@ -16,8 +16,8 @@ from .. import __version__
 from .deps import InferencePool
 from .errors import install_error_handlers
 from .limits import BodySizeLimitMiddleware
-from .photo_workers import PhotoWorkers
 from .logging import RequestContextMiddleware, setup_logging
+from .photo_workers import PhotoWorkers
 from .pipeline import make_batchers
 from .routes import identity, info, predict, video
 from .settings import ServeSettings

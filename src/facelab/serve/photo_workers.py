@@ -78,6 +78,7 @@ class PhotoWorkers:
         self.processes = int(settings.processes if processes is None else processes)
         self._settings = settings.model_dump_json()
         self.pending = 0  # uploads handed to the workers and not answered (the health answer)
+        self.progress_at = time.monotonic()  # when an upload last came back, or the queue last began
         self.restarts = 0
         self._executor = self._new()
 
@@ -117,6 +118,8 @@ class PhotoWorkers:
 
         loop = asyncio.get_running_loop()
         executor = self._executor
+        if not self.pending:
+            self.progress_at = time.monotonic()
         self.pending += 1  # only touched from the event loop's thread
         try:
             return await loop.run_in_executor(executor, _prepare, data, label, tuple(names))
@@ -127,6 +130,11 @@ class PhotoWorkers:
                                "(the worker may have run out of memory)") from None
         finally:
             self.pending -= 1
+            self.progress_at = time.monotonic()
+
+    def stalled_s(self) -> float:
+        """Seconds uploads have waited with none coming back (0 when none waits)."""
+        return round(time.monotonic() - self.progress_at, 1) if self.pending else 0.0
 
     def _replace(self, broken: ProcessPoolExecutor) -> None:
         if self._executor is not broken:  # another request replaced it already

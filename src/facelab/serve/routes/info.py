@@ -33,7 +33,8 @@ async def health(request: Request, store: Store, settings: Settings):
     inference = int(getattr(pool, "pending", 0)) + int(getattr(photo_workers, "pending", 0))
     batching = {n: b.depth for n, b in getattr(request.app.state, "batchers", {}).items()}
     problems = [f"run {n} failed to load: {why}" for n, why in store.failed.items()]
-    stalled = pool.stalled_s() if pool is not None else 0.0
+    stalled = max(pool.stalled_s() if pool is not None else 0.0,
+                  photo_workers.stalled_s() if photo_workers is not None else 0.0)
     if stalled > settings.batch_timeout_s:
         problems.append(f"the inference queue is stuck: {inference} calls waiting, none finished for {stalled:.0f} s")
     try:
