@@ -101,3 +101,16 @@ def test_cli_refuses_a_bad_process_count(value, capsys):
     with pytest.raises(SystemExit) as e:
         main(["serve", "--processes", value])
     assert e.value.code == 2 and "--processes" in " ".join(capsys.readouterr().err.split())
+
+
+def test_closing_terminates_a_worker_stuck_on_a_photo(tmp_path):
+    from facelab.serve.photo_workers import PhotoWorkers
+
+    workers = PhotoWorkers(ServeSettings(runs=["fer-emotions"], runs_dir=tmp_path, processes=1))
+    workers.start()
+    (proc,) = workers._executor._processes.values()
+    workers._executor.submit(time.sleep, 60)  # a photo that never finishes
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    workers.close(timeout_s=1.0)
+    assert time.monotonic() - t0 < 10 and not proc.is_alive()

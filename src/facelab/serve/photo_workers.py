@@ -144,8 +144,18 @@ class PhotoWorkers:
         self._executor = self._new()
         broken.shutdown(wait=False, cancel_futures=True)
 
-    def close(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Stop the workers: queued uploads are cancelled, one still busy after ``timeout_s`` is
+        terminated (a shutdown never waits on a stuck photo)."""
+        procs = list((getattr(self._executor, "_processes", None) or {}).values())
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + timeout_s
+        for proc in procs:
+            proc.join(max(0.0, deadline - time.monotonic()))
+            if proc.is_alive():
+                log.warning("a photo worker did not stop: terminated", extra={"pid": proc.pid})
+                proc.terminate()
+                proc.join(5.0)
 
 
 __all__ = ["PhotoWorkers"]
