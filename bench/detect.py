@@ -67,6 +67,7 @@ def photos(root: Path, names: list[str], limit: int | None) -> dict:
     for folder in ("people", "lfw_more"):
         paths = _sample(sorted((root / folder).glob("*/*.jpg")), limit)
         images = [load_image(p) for p in paths]
+        unseen = _unseen(root, paths)  # lfw_more's second half: never read by bench/train_proposer.py
         res = {}
         for name in names:
             det = _detector(name)
@@ -76,7 +77,6 @@ def photos(root: Path, names: list[str], limit: int | None) -> dict:
             counts = [len(det.detect(im)) for im in images]
             secs = time.perf_counter() - t0
             found = sum(c > 0 for c in counts)
-            unseen = _unseen(root, paths)  # lfw_more's second half: never read by bench/train_proposer.py
             res[name] = {"photos": len(paths), "found": found, "found_fraction": round(found / len(paths), 4),
                          **({"unseen_people_photos": int(unseen.sum()),
                              "unseen_people_found_fraction": round(float(np.mean(np.array(counts)[unseen] > 0)), 4)}

@@ -225,16 +225,11 @@ def _changes(m: pd.DataFrame, col: str, threshold: float) -> tuple[int, float]:
 
 
 def _held(table: pd.DataFrame, column: str, threshold: float, hold: float) -> list[float]:
-    """Each row's Smiling label (1/0) from ``column`` with the library's hysteresis, track by track."""
-    from facelab.predict.video_results import LabelGroup
+    """Each row's Smiling label (1/0) from ``column``, held track by track as ``predict_video`` does."""
+    from facelab.predict.video_results import LabelGroup, TrackLabels
 
-    group, last, out = LabelGroup("m", "binary", ["Smiling"], (threshold,)), {}, []
-    for r in table.itertuples():
-        lab = group.label({"Smiling": getattr(r, column)}, last.get(r.track) if r.track > 0 else None, hold)
-        if r.track > 0:
-            last[r.track] = lab
-        out.append(float(lab == "Smiling"))
-    return out
+    held = TrackLabels([LabelGroup("m", "binary", ["Smiling"], (threshold,))], hold)
+    return [float(held(r.track, {"Smiling": getattr(r, column)})["m"] == "Smiling") for r in table.itertuples()]
 
 
 def flicker_figures(m: pd.DataFrame, table: pd.DataFrame, fps: float, threshold: float, smooth: float,

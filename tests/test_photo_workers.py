@@ -51,7 +51,7 @@ def test_worker_processes_answer_exactly_as_the_server_threads(tmp_path):
             answers[processes] = _answers(url)
             if processes:
                 workers = app.state.photo_workers
-                assert len(workers._executor._processes) == processes and workers.pending == 0
+                assert len(workers._executor._processes) == processes and workers.pool.pending == 0
     assert answers[2] == answers[0]
     faces = [len(p[0]["faces"]) for p in answers[2][:4]]
     assert faces[0] >= 1 and faces[1] == 0 and faces[2] >= 1  # found where there is a face, not in a blank

@@ -370,16 +370,16 @@ class MtcnnDetector:
         face keeps its earlier answer when a later look turns it down."""
         onet = self._nets[2]
         thr = self.thresholds[2]
+        boxes, reg, pts, prob = boxes.copy(), reg.copy(), pts.copy(), prob.copy()
         for look in range(LOOKS):
             again = prob[:, 1] >= DOUBT if look < REFITS else (prob[:, 1] <= thr) & (prob[:, 1] >= DOUBT)
             if not again.any():
                 break
             nb = _square(_regress(np.hstack([boxes[again, :4], prob[again, 1:2]]), reg[again]))
-            nb, _lv = rgb.snap(np.hstack([np.fix(nb[:, :4]), nb[:, 4:5]]), 48)
-            r2, p2, q2 = onet.run(None, {onet.get_inputs()[0].name: _crops(rgb, nb, 48, _lv)})
+            nb, levels = rgb.snap(np.hstack([np.fix(nb[:, :4]), nb[:, 4:5]]), 48)
+            r2, p2, q2 = onet.run(None, {onet.get_inputs()[0].name: _crops(rgb, nb, 48, levels)})
             keep = ~((prob[again, 1] > thr) & (q2[:, 1] <= thr))  # never lose a face already accepted
             rows = np.flatnonzero(again)[keep]
-            boxes, reg, pts, prob = boxes.copy(), reg.copy(), pts.copy(), prob.copy()
             boxes[rows], reg[rows], pts[rows], prob[rows] = nb[keep], r2[keep], p2[keep], q2[keep]
         return boxes, reg, pts, prob
 

@@ -37,7 +37,7 @@ import numpy as np
 
 from .track import FaceTracker, TrackSmoother
 from .video import Frame, VideoReader, require_video
-from .video_results import FrameResult, LabelGroup, TrackBook, TrackedFace, VideoSummary
+from .video_results import FrameResult, LabelGroup, TrackBook, TrackedFace, TrackLabels, VideoSummary
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,6 @@ class VideoPrediction:
         self.reader = VideoReader(source, every=every, fps=fps, timeout=timeout, seconds=seconds, name=name)
         self.smooth = float(smooth)
         self.hold = float(hold)
-        self._labels: dict[tuple[int, str], str] = {}  # (track, group) → its last label
         self.batch_frames = max(1, int(batch_frames))
         self.workers = workers or 2
         self.keep_images = keep_images
@@ -102,6 +101,7 @@ class VideoPrediction:
         self.tracker = tracker or FaceTracker()
         self.smoother = TrackSmoother(self.smooth)
         self.groups = label_groups(predictor)
+        self.labels = TrackLabels(self.groups, self.hold)
         self.classes = [c for g in self.groups for c in g.classes]
         self.book = TrackBook(self.groups)
         self.analysed = self.faces = 0
@@ -135,17 +135,6 @@ class VideoPrediction:
         self._frames.close()
 
     # -- the pipeline ------------------------------------------------------------------------------
-    def _label(self, track: int, smoothed: dict[str, float]) -> dict[str, str]:
-        if not smoothed:
-            return {}
-        out = {}
-        for g in self.groups:
-            key = (track, g.name)
-            out[g.name] = g.label(smoothed, self._labels.get(key) if track > 0 else None, self.hold)
-            if track > 0:
-                self._labels[key] = out[g.name]
-        return out
-
     def _run(self) -> Iterator[FrameResult]:
         import cv2  # noqa: F401  (OpenCV imported here first: its first import is not safe from two threads)
 
@@ -224,7 +213,7 @@ class VideoPrediction:
             faces = []
             for face, track in zip(photo.faces, [ids[f.index] for f in photo.faces]):
                 smoothed = self.smoother.update(track, face.probabilities, frame.time)
-                labels = self._label(track, smoothed)
+                labels = self.labels(track, smoothed)
                 faces.append(TrackedFace(track, face.box, dict(face.probabilities), smoothed, labels, face.note))
             result = FrameResult(frame.index, frame.time, faces)
             if self.keep_images:

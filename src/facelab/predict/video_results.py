@@ -53,23 +53,45 @@ class LabelGroup:
         p = [probabilities.get(c, math.nan) for c in self.classes]
         if any(math.isnan(v) for v in p):
             return ""
-        held = bool(previous) and hold > 0
+        if not previous:
+            hold = 0.0
         if self.kind == "multiclass":
             best = int(np.argmax(p))
-            if held and previous in self.classes:
-                keep = self.classes.index(previous)
-                if p[best] - p[keep] <= hold:
-                    best = keep
+            if previous in self.classes and p[best] - p[self.classes.index(previous)] <= hold:
+                return previous
             return self.classes[best]
         t = self.thresholds or (0.5,) * len(p)
-        was = set()
-        if held:
-            was = {self.classes[0]} if previous == self.classes[0] else set(previous.split("+")) & set(self.classes)
-        on = [c for c, v, th in zip(self.classes, p, t)
-              if v >= (th - hold if c in was else th + hold if held else th)]
+        was = set(previous.split("+")) if previous else set()  # the outputs on ("not X": none)
+        on = [c for c, v, th in zip(self.classes, p, t) if v >= (th - hold if c in was else th + hold)]
         if len(self.classes) == 1:
             return self.classes[0] if on else f"not {self.classes[0]}"
         return "+".join(on) or "none"
+
+
+class TrackLabels:
+    """Each track's labels over time, held (:meth:`LabelGroup.label` with the track's previous
+    label and ``hold``); a face not on a track (``track <= 0``) is labelled on its own.
+
+    Example:
+        >>> held = TrackLabels([LabelGroup("m", "binary", ["Smiling"], (0.5,))], hold=0.1)
+        >>> [held(1, {"Smiling": p})["m"] for p in (0.7, 0.45, 0.35)]
+        ['Smiling', 'Smiling', 'not Smiling']
+    """
+
+    def __init__(self, groups: list[LabelGroup], hold: float = 0.0):
+        self.groups, self.hold = groups, float(hold)
+        self.last: dict[tuple[int, str], str] = {}  # (track, group) → its latest label
+
+    def __call__(self, track: int, probabilities: dict[str, float]) -> dict[str, str]:
+        if not probabilities:
+            return {}
+        out = {}
+        for g in self.groups:
+            key = (track, g.name)
+            out[g.name] = g.label(probabilities, self.last.get(key) if track > 0 else None, self.hold)
+            if track > 0:
+                self.last[key] = out[g.name]
+        return out
 
 
 @dataclass

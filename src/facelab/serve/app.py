@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from .. import __version__
+from .backend import limit_threads
 from .deps import InferencePool
 from .errors import install_error_handlers
 from .limits import BodySizeLimitMiddleware
@@ -37,23 +38,6 @@ Errors are JSON `{"error", "fix", "request_id"}`. Every answer carries an `X-Req
 """
 
 
-def _limit_threads(torch_threads: int) -> None:
-    # Each of the pool's workers runs one inference at a time; more intra-op threads than
-    # cores / workers would make them fight over the cores.
-    try:
-        import torch
-
-        torch.set_num_threads(torch_threads)
-    except ImportError:  # torch missing in an ONNX-only install
-        pass
-    try:
-        import cv2
-
-        cv2.setNumThreads(1)
-    except (ImportError, AttributeError):  # a cv2 build without the threading switch
-        pass
-
-
 def create_app(settings: ServeSettings, *, store: RunStore | None = None) -> FastAPI:
     """Build the API app and load its runs now (so a bad run set fails before the port opens).
 
@@ -67,7 +51,7 @@ def create_app(settings: ServeSettings, *, store: RunStore | None = None) -> Fas
     Example: docs/python.md#serve-and-the-dashboard.
     """
     setup_logging(settings.log_level)
-    _limit_threads(settings.torch_threads)
+    limit_threads(settings.torch_threads)
     # Photo worker processes load the runs from the settings themselves: only for runs loaded so.
     own_runs = store is None
     store = store or RunStore.load(settings)

@@ -23,6 +23,28 @@ from ..errors import FacelabError
 log = logging.getLogger("facelab.serve")
 
 
+def limit_threads(torch_threads: int, *, import_torch: bool = True) -> None:
+    """One inference at a time per worker thread or process: torch gets ``torch_threads`` intra-op
+    threads and OpenCV one, so that they do not fight over the cores. ``import_torch=False`` sets
+    torch's only where it is already imported (a process serving ONNX runs never loads it)."""
+    import sys
+
+    try:
+        torch = sys.modules.get("torch")
+        if torch is None and import_torch:
+            import torch
+        if torch is not None:
+            torch.set_num_threads(torch_threads)
+    except ImportError:  # torch missing in an ONNX-only install
+        pass
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)
+    except (ImportError, AttributeError):  # a cv2 build without the threading switch
+        pass
+
+
 def onnx_model_for(run: Any, folder: Path, home_dir: Path | None = None) -> tuple[Path | None, str]:
     """A usable ``model.onnx`` for the run (made now if need be, a copy under ``home_dir`` when the
     run's folder cannot hold one), or None and the reason."""

@@ -28,16 +28,19 @@ class InferencePool:
     torch and OpenCV release the GIL in their kernels, so threads give real parallelism; the pool
     is sized to the cores and each call is limited to ``torch_threads`` so they do not oversubscribe.
 
+    ``executor``: run the calls there instead (the photo worker processes' pool); the queue
+    depth and stall time are kept the same way.
+
     Example:
         >>> pool = InferencePool(workers=2)
         >>> # result = await pool.run(fn, arg)
     """
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, executor=None):
         self.workers = workers
         self.pending = 0  # calls submitted and not finished (the health answer's queue depth)
         self.progress_at = time.monotonic()  # when a call last finished, or the queue last began
-        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="facelab-infer")
+        self.executor = executor or ThreadPoolExecutor(max_workers=workers, thread_name_prefix="facelab-infer")
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()

@@ -18,11 +18,9 @@ Example:
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import multiprocessing
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -38,19 +36,15 @@ def _start(settings_json: str) -> None:
     A worker imports neither FastAPI nor, for runs served by ONNX Runtime, torch.
     """
     global _STORE
-    import cv2
-
+    from .backend import limit_threads
     from .logging import setup_logging
     from .settings import ServeSettings
     from .store import RunStore
 
     settings = ServeSettings.model_validate(json.loads(settings_json))
     setup_logging("WARNING")
-    cv2.setNumThreads(1)  # one photo at a time per process: the processes share the cores
     _STORE = RunStore.load(settings)
-    torch = sys.modules.get("torch")  # runs served by torch
-    if torch is not None:
-        torch.set_num_threads(settings.torch_threads)
+    limit_threads(settings.torch_threads, import_torch=False)  # torch only where a run loaded it
 
 
 def _ready() -> int:
@@ -75,12 +69,17 @@ class PhotoWorkers:
     """
 
     def __init__(self, settings, processes: int | None = None):
+        from .deps import InferencePool  # the server process only: a worker never imports FastAPI
+
         self.processes = int(settings.processes if processes is None else processes)
         self._settings = settings.model_dump_json()
-        self.pending = 0  # uploads handed to the workers and not answered (the health answer)
-        self.progress_at = time.monotonic()  # when an upload last came back, or the queue last began
         self.restarts = 0
-        self._executor = self._new()
+        #: uploads at the workers: queue depth and stall time for the health answer
+        self.pool = InferencePool(self.processes, executor=self._new())
+
+    @property
+    def _executor(self) -> ProcessPoolExecutor:
+        return self.pool.executor
 
     def _new(self) -> ProcessPoolExecutor:
         # spawn, not fork: the server process has threads (a forked child could inherit a held lock)
@@ -116,32 +115,21 @@ class PhotoWorkers:
         """
         from .errors import ApiError
 
-        loop = asyncio.get_running_loop()
         executor = self._executor
-        if not self.pending:
-            self.progress_at = time.monotonic()
-        self.pending += 1  # only touched from the event loop's thread
         try:
-            return await loop.run_in_executor(executor, _prepare, data, label, tuple(names))
+            return await self.pool.run(_prepare, data, label, tuple(names))
         except BrokenProcessPool:
             self._replace(executor)
             raise ApiError(503, f"a photo worker process died while reading {label}",
                            fix="retry; if it happens again for this photo, send a smaller one "
                                "(the worker may have run out of memory)") from None
-        finally:
-            self.pending -= 1
-            self.progress_at = time.monotonic()
-
-    def stalled_s(self) -> float:
-        """Seconds uploads have waited with none coming back (0 when none waits)."""
-        return round(time.monotonic() - self.progress_at, 1) if self.pending else 0.0
 
     def _replace(self, broken: ProcessPoolExecutor) -> None:
         if self._executor is not broken:  # another request replaced it already
             return
         log.error("a photo worker process died: starting new ones", extra={"processes": self.processes})
         self.restarts += 1
-        self._executor = self._new()
+        self.pool.executor = self._new()
         broken.shutdown(wait=False, cancel_futures=True)
 
     def close(self, timeout_s: float = 10.0) -> None:

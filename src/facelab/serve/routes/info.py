@@ -27,14 +27,15 @@ async def health(request: Request, store: Store, settings: Settings):
     """`ok` (HTTP 200) only when every run asked for is served and answers (each classifies a blank
     face within `health_timeout_s`) and the inference queue moves; otherwise HTTP 503 with
     `problems` saying why (the container's health check reads the status code). `queue_depth`
-    counts requests waiting for or in the inference pool and face crops waiting for a batch."""
+    counts requests waiting for or in the inference pool or at the photo worker processes, and face
+    crops waiting for a batch."""
     pool = getattr(request.app.state, "pool", None)
     photo_workers = getattr(request.app.state, "photo_workers", None)
-    inference = int(getattr(pool, "pending", 0)) + int(getattr(photo_workers, "pending", 0))
+    photo_pool = photo_workers.pool if photo_workers is not None else None
+    inference = int(getattr(pool, "pending", 0)) + int(getattr(photo_pool, "pending", 0))
     batching = {n: b.depth for n, b in getattr(request.app.state, "batchers", {}).items()}
     problems = [f"run {n} failed to load: {why}" for n, why in store.failed.items()]
-    stalled = max(pool.stalled_s() if pool is not None else 0.0,
-                  photo_workers.stalled_s() if photo_workers is not None else 0.0)
+    stalled = max((p.stalled_s() for p in (pool, photo_pool) if p is not None), default=0.0)
     if stalled > settings.batch_timeout_s:
         problems.append(f"the inference queue is stuck: {inference} calls waiting, none finished for {stalled:.0f} s")
     try:

@@ -14,6 +14,7 @@ from pathlib import Path
 from fastapi import APIRouter, Query, Request
 from starlette.datastructures import UploadFile
 
+from ...predict.video_predict import HOLD
 from ..deps import Pool, Store
 from ..errors import ApiError
 from ..inference import select_runs
@@ -78,7 +79,7 @@ async def predict_video(request: Request, store: Store, pool: Pool,
                         fps: float | None = Query(None, gt=0, le=240, description="analyse at most F frames a second"),
                         smooth: float = Query(1.0, ge=0, le=60, description="time constant (s) of each track's "
                                                                             "exponential average; 0: off"),
-                        hold: float = Query(0.15, ge=0, lt=0.5, description="label hysteresis: a track's label "
+                        hold: float = Query(HOLD, ge=0, lt=0.5, description="label hysteresis: a track's label "
                                             "changes once its probability crosses the threshold by this margin; 0: off"),
                         filename: str | None = Query(None, description="the video's name, for a raw video/* body"),
                         ) -> VideoOut:
